@@ -1,0 +1,66 @@
+//! Guest-physical layout the VMM prepares before the first instruction, and
+//! the boot-info block that describes the machine to the kernel.
+//!
+//! ```text
+//! GPA 0x0000_0000  unused (null page)
+//!     0x0000_1000  BootInfo                       (VMM -> kernel)
+//!     0x0000_2000  boot PML4 "K"  } 8 KiB-aligned pair: PVM's pv_kpti uses
+//!     0x0000_3000  boot PML4 "U"  } CR3 | 0x1000 as the user PGD
+//!     0x0000_4000  boot PDPT (low half, identity)
+//!     0x0000_5000  boot PDPT (high half, KERNEL_BASE)
+//!     0x0000_6000  boot PDs, one per GiB of RAM (2 MiB pages)
+//!     0x0010_0000  kernel image (ELF segments must start at or above here)
+//!     ...          free frames up to ram_size
+//! ```
+
+/// Lowest GPA an ELF segment may occupy: everything below belongs to the
+/// VMM's boot structures.
+pub const RESERVED_END: u64 = 0x10_0000;
+/// Where [`BootInfo`] lives.
+pub const BOOT_INFO_GPA: u64 = 0x1000;
+/// Boot page tables (see the drawing above).
+pub const BOOT_PML4_GPA: u64 = 0x2000;
+pub const BOOT_PDPT_LOW_GPA: u64 = 0x4000;
+pub const BOOT_PDPT_HIGH_GPA: u64 = 0x5000;
+pub const BOOT_PD_GPA: u64 = 0x6000;
+
+/// Virtual base of the kernel image window: VA = KERNEL_BASE + GPA for the
+/// first 2 GiB of guest RAM.
+pub const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
+
+/// Largest guest RAM: stays below the x86 MMIO hole at 3 GiB, so the
+/// in-kernel IOAPIC/LAPIC addresses are never covered by RAM.
+pub const MAX_RAM: u64 = 3 << 30;
+/// Smallest guest RAM the kernel can run processes in.
+pub const MIN_RAM: u64 = 16 << 20;
+
+/// "MVMMBOOT" in little-endian bytes.
+pub const BOOT_INFO_MAGIC: u64 = u64::from_le_bytes(*b"MVMMBOOT");
+pub const BOOT_INFO_VERSION: u32 = 1;
+
+/// `BootInfo::flags`: the VMM created an in-kernel irqchip, so the LAPIC
+/// timer can interrupt the guest.
+pub const BOOT_IRQCHIP: u32 = 1 << 0;
+
+/// Longest kernel command line (NUL-padded).
+pub const CMDLINE_MAX: usize = 256;
+
+/// What the VMM tells the kernel about the machine, at [`BOOT_INFO_GPA`].
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct BootInfo {
+    pub magic: u64,
+    pub version: u32,
+    pub flags: u32,
+    /// Bytes of guest RAM, starting at GPA 0.
+    pub ram_size: u64,
+    /// First GPA past every loaded ELF segment (page aligned): frames from
+    /// here up to `ram_size` are free for the kernel to allocate.
+    pub free_start: u64,
+    /// TSC frequency in kHz as KVM reports it (0 if unknown).
+    pub tsc_khz: u64,
+    /// Which programs to run, space separated (`name[:arg]`); empty means
+    /// the default demo.
+    pub cmdline: [u8; CMDLINE_MAX],
+}
+const _: () = assert!(core::mem::size_of::<BootInfo>() == 296);

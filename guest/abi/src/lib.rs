@@ -1,0 +1,38 @@
+//! The guest<->VMM protocol of microvmm, defined once for both sides.
+//!
+//! The guest talks to the VMM through I/O ports. Exits are expensive (tens of
+//! microseconds under PVM), so the guest never streams data through a port:
+//! it writes one message into guest memory and hands the VMM the message's
+//! guest-physical address with a single `out`. The VMM validates the header,
+//! reads the body, acts, and writes `result` (and any answer) back in place.
+//!
+//! Every message is a `#[repr(C)]` struct whose size is asserted at compile
+//! time, so both sides agree byte for byte.
+#![no_std]
+
+pub mod layout;
+pub mod msg;
+pub mod syscall;
+
+/// COM1 data register: single bytes to the console (used when no microvmm
+/// hypercall device is present, e.g. under QEMU).
+pub const PORT_SERIAL: u16 = 0x3f8;
+/// `out dx, eax`: GPA of a message (below 4 GiB, 8-byte aligned).
+/// `in eax, dx`: reads [`HYPERCALL_MAGIC`] when microvmm is the VMM; an
+/// absent device reads back all-ones.
+pub const PORT_HYPERCALL: u16 = 0x510;
+/// `out dx, eax`: the guest is done; the value is its exit status (0 = ok).
+pub const PORT_SHUTDOWN: u16 = 0x514;
+
+/// What `in eax, PORT_HYPERCALL` returns under microvmm ("MVMM").
+pub const HYPERCALL_MAGIC: u32 = 0x4d4d_564d;
+
+/// Exit statuses the kernel writes to [`PORT_SHUTDOWN`].
+pub mod status {
+    /// Every process ended and the kernel shut down cleanly.
+    pub const OK: u32 = 0;
+    /// The kernel panicked (its message went to the console first).
+    pub const PANIC: u32 = 0xbad;
+    /// The kernel took an exception in supervisor mode.
+    pub const KERNEL_TRAP: u32 = 0xdead;
+}

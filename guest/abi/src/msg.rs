@@ -1,0 +1,245 @@
+//! Messages the kernel sends through [`crate::PORT_HYPERCALL`].
+//!
+//! Each starts with a [`Header`]. `size` must equal the size of the struct
+//! its `kind` names; the VMM rejects anything else (the guest is hostile).
+//! The VMM writes `result` before the guest resumes: 0 on success, a
+//! negative `RESULT_*` code otherwise.
+
+/// Largest message the VMM accepts, in bytes.
+pub const MSG_MAX: u32 = 4096;
+
+pub const KIND_BOOT: u32 = 1;
+pub const KIND_CONSOLE: u32 = 2;
+pub const KIND_PROC: u32 = 3;
+pub const KIND_WHEREIS: u32 = 4;
+pub const KIND_MARK: u32 = 5;
+
+pub const RESULT_OK: i32 = 0;
+/// Unknown kind, wrong size, or a field out of range.
+pub const RESULT_INVALID: i32 = -1;
+/// The VMM could not do what was asked (e.g. the address is not mapped).
+pub const RESULT_FAILED: i32 = -2;
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Header {
+    pub kind: u32,
+    /// Size of the whole message, header included.
+    pub size: u32,
+    /// Written by the VMM.
+    pub result: i32,
+    /// Free for the guest (a sequence number); echoed untouched.
+    pub seq: u32,
+}
+const _: () = assert!(core::mem::size_of::<Header>() == 16);
+
+/// `Boot::mode`
+pub const MODE_X86: u32 = 1;
+pub const MODE_PVM_NATIVE: u32 = 2;
+
+/// `Boot::sched`
+pub const SCHED_COOPERATIVE: u32 = 1;
+pub const SCHED_TIMER: u32 = 2;
+
+/// The kernel is up: its platform, how it schedules, and when it booted.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Boot {
+    pub hdr: Header,
+    /// `MODE_X86` or `MODE_PVM_NATIVE`.
+    pub mode: u32,
+    /// PVM flags written to MSR 0x4b564d10 (0 on x86).
+    pub pv_flags: u32,
+    /// TSC at the first instruction of `_start`.
+    pub tsc_start: u64,
+    /// TSC when the banner was printed.
+    pub tsc_banner: u64,
+    pub tsc_khz: u64,
+    /// 4 or 5.
+    pub paging_levels: u32,
+    /// `SCHED_COOPERATIVE` or `SCHED_TIMER`.
+    pub sched: u32,
+    pub timer_hz: u32,
+    pub _pad: u32,
+    /// CR3 of the kernel's own page table.
+    pub kernel_cr3: u64,
+}
+const _: () = assert!(core::mem::size_of::<Boot>() == 72);
+
+/// Longest console chunk in one message.
+pub const CONSOLE_MAX: usize = 4000;
+
+/// Bytes for the console, batched so a line costs one exit, not one per byte.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Console {
+    pub hdr: Header,
+    pub len: u32,
+    pub _pad: u32,
+    pub bytes: [u8; CONSOLE_MAX],
+}
+const _: () = assert!(core::mem::size_of::<Console>() == 4024);
+
+/// `Region::kind`
+pub const REGION_CODE: u32 = 1;
+pub const REGION_DATA: u32 = 2;
+pub const REGION_HEAP: u32 = 3;
+pub const REGION_STACK: u32 = 4;
+pub const REGION_GUARD: u32 = 5;
+
+/// `Region::prot`
+pub const PROT_R: u32 = 1;
+pub const PROT_W: u32 = 2;
+pub const PROT_X: u32 = 4;
+
+/// One region of a process's address space: [start, end), page aligned.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Region {
+    pub kind: u32,
+    pub prot: u32,
+    pub start: u64,
+    pub end: u64,
+}
+const _: () = assert!(core::mem::size_of::<Region>() == 24);
+
+pub const MAX_REGIONS: usize = 8;
+pub const NAME_MAX: usize = 16;
+
+/// `Proc::event`
+pub const PROC_CREATED: u32 = 1;
+/// Sent from the process's own context (its CR3 is live) just before the
+/// kernel tears its address space down.
+pub const PROC_EXITING: u32 = 2;
+
+/// `Proc::exit_kind`
+pub const EXIT_NONE: u32 = 0;
+/// The process called `exit(status)`.
+pub const EXIT_NORMAL: u32 = 1;
+/// The kernel killed it for a fault; `fault_*` say which.
+pub const EXIT_FAULT: u32 = 2;
+
+/// A process was created or is about to be torn down.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Proc {
+    pub hdr: Header,
+    /// `PROC_CREATED` or `PROC_EXITING`.
+    pub event: u32,
+    pub pid: u32,
+    /// NUL-padded program name (plus `:arg` when it has one).
+    pub name: [u8; NAME_MAX],
+    /// The kernel PGD the process runs on (what CR3 holds in the kernel).
+    pub cr3: u64,
+    /// The user PGD (`cr3 | 0x1000`) under PVM pv_kpti, else 0.
+    pub user_pgd: u64,
+    pub exit_kind: u32,
+    pub nregions: u32,
+    pub exit_status: i64,
+    pub fault_vector: u64,
+    pub fault_error: u64,
+    pub fault_addr: u64,
+    pub fault_rip: u64,
+    /// Demand-paging faults served in the heap and in the stack.
+    pub heap_faults: u64,
+    pub stack_faults: u64,
+    /// User pages resident now.
+    pub pages_resident: u64,
+    /// A GVA where the process wrote `pattern` (0 if none): the VMM reads it
+    /// back through the GPA and HVA it computes.
+    pub pattern_gva: u64,
+    pub pattern: u64,
+    pub regions: [Region; MAX_REGIONS],
+}
+const _: () = assert!(core::mem::size_of::<Proc>() == 336);
+
+/// `WhereisAnswer::status`
+pub const WHEREIS_OK: u32 = 0;
+/// The address is not mapped in the asker's page tables.
+pub const WHEREIS_NOT_MAPPED: u32 = 1;
+/// No microvmm VMM to ask (the kernel fills this in itself).
+pub const WHEREIS_NO_VMM: u32 = 2;
+/// The address is outside the asker's address space.
+pub const WHEREIS_REFUSED: u32 = 3;
+
+/// `WhereisAnswer::hpa_status`
+pub const HPA_OK: u32 = 0;
+/// /proc/self/pagemap shows no frame without CAP_SYS_ADMIN.
+pub const HPA_NEEDS_CAP: u32 = 1;
+/// The host page is not present (never touched, or swapped).
+pub const HPA_NOT_PRESENT: u32 = 2;
+/// pagemap could not be read at all.
+pub const HPA_UNAVAILABLE: u32 = 3;
+
+pub const WALK_MAX: usize = 5;
+
+/// One level of the guest walk: the entry's own address and value.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct WalkStep {
+    pub entry_gpa: u64,
+    pub entry: u64,
+    /// Host-physical address of the entry (0 when `hpa_status` != HPA_OK).
+    pub entry_hpa: u64,
+}
+const _: () = assert!(core::mem::size_of::<WalkStep>() == 24);
+
+/// Where a guest-virtual address lives, as the VMM sees it. This struct is
+/// also what the `whereis` system call copies out to the user.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct WhereisAnswer {
+    pub status: u32,
+    pub hpa_status: u32,
+    pub gva: u64,
+    pub gpa: u64,
+    pub hva: u64,
+    pub hpa: u64,
+    pub guest_page_size: u64,
+    pub host_page_size: u64,
+    /// What KVM_TRANSLATE says for the same GVA (u64::MAX if it failed).
+    pub kvm_gpa: u64,
+    /// Number of valid entries in `walk`, top level first.
+    pub levels: u32,
+    pub _pad: u32,
+    pub walk: [WalkStep; WALK_MAX],
+}
+const _: () = assert!(core::mem::size_of::<WhereisAnswer>() == 192);
+
+/// A process asks where one of its addresses lives.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Whereis {
+    pub hdr: Header,
+    pub pid: u32,
+    pub _pad: u32,
+    /// The page table to walk (the asker's kernel PGD).
+    pub cr3: u64,
+    pub gva: u64,
+    /// Written by the VMM.
+    pub answer: WhereisAnswer,
+}
+const _: () = assert!(core::mem::size_of::<Whereis>() == 232);
+
+/// A named point in time (boot phases), for the VMM's timing report.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Mark {
+    pub hdr: Header,
+    pub id: u32,
+    pub _pad: u32,
+    pub tsc: u64,
+}
+const _: () = assert!(core::mem::size_of::<Mark>() == 32);
+
+/// Size the header of a message of `kind` must carry (0 for unknown kinds).
+pub const fn size_of_kind(kind: u32) -> u32 {
+    (match kind {
+        KIND_BOOT => core::mem::size_of::<Boot>(),
+        KIND_CONSOLE => core::mem::size_of::<Console>(),
+        KIND_PROC => core::mem::size_of::<Proc>(),
+        KIND_WHEREIS => core::mem::size_of::<Whereis>(),
+        KIND_MARK => core::mem::size_of::<Mark>(),
+        _ => 0,
+    }) as u32
+}

@@ -1,0 +1,1 @@
+//! Port I/O devices the guest talks to.

@@ -1,0 +1,9 @@
+//! The report: what microvmm learned about the host, the guest's memory and
+//! every guest process, and its renderings (text, JSON, SVG).
+
+pub mod json;
+pub mod model;
+pub mod svg;
+pub mod text;
+
+pub use model::*;

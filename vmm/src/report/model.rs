@@ -1,0 +1,206 @@
+//! The report model. Serialized as-is for `--json`; its schema is documented
+//! in the README ("JSON report"). Addresses serialize as "0x..." strings.
+
+use serde::Serialize;
+
+use crate::addr::{Gpa, Gva, Hpa, Hva};
+
+/// Bumped whenever a key changes meaning or disappears.
+pub const SCHEMA: &str = "microvmm-report/1";
+
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub host: HostReport,
+    pub memory: MemoryReport,
+    pub guest: GuestReport,
+    pub processes: Vec<ProcessReport>,
+    pub whereis: Vec<WhereisReport>,
+    /// Dirty pages attributed after the run (`--dirty-log`), else null.
+    pub dirty: Option<DirtyReport>,
+    /// Cross-check failures and guest protocol violations. Empty on a clean run.
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct HostReport {
+    /// "vmx-ept", "svm-npt", "shadow" or "pvm".
+    pub kvm_flavour: String,
+    /// One sentence: what the host's second-level translation really is.
+    pub nested_paging: String,
+    /// True when the host is itself a VM (CPUID hypervisor bit).
+    pub nested: bool,
+    /// "available" or "unavailable (needs CAP_SYS_ADMIN)" etc.
+    pub pagemap: String,
+    /// What "host-physical" means on this host.
+    pub hpa_meaning: String,
+    pub cpu: String,
+    pub kernel: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct MemoryReport {
+    /// "4k", "thp" or "hugetlb".
+    pub backing: String,
+    pub size: u64,
+    pub slots: Vec<SlotReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SlotReport {
+    pub slot: u32,
+    pub gpa_start: Gpa,
+    /// Exclusive.
+    pub gpa_end: Gpa,
+    pub hva: Hva,
+    pub size: u64,
+    /// KVM memslot flags by name, e.g. ["log-dirty-pages"].
+    pub flags: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct GuestReport {
+    /// "pvm-native" or "x86"; null if the kernel never reported.
+    pub mode: Option<String>,
+    /// What the guest wrote to the shutdown port; null if it never did.
+    pub exit_status: Option<u32>,
+    /// "ok", "failed: <reason>" (triple fault, timeout, ...).
+    pub outcome: String,
+    /// "timer" or "cooperative".
+    pub scheduling: Option<String>,
+    pub timer_hz: Option<u32>,
+    pub paging_levels: Option<u32>,
+    /// Kernel boot time as the guest measured it (TSC at `_start` to banner).
+    pub boot_us: Option<f64>,
+    /// VMM wall time from first KVM_RUN to the end of the run.
+    pub run_ms: f64,
+    /// VM exits seen by the VMM, by kind.
+    pub exits: ExitCounts,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ExitCounts {
+    pub total: u64,
+    pub hypercall: u64,
+    pub serial: u64,
+    pub other: u64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ProcessReport {
+    pub pid: u32,
+    pub name: String,
+    /// The kernel PGD (what CR3 holds while the kernel runs for it).
+    pub cr3: Gpa,
+    /// The user PGD under PVM pv_kpti (cr3 | 0x1000), else null.
+    pub user_pgd: Option<Gpa>,
+    pub exit: ExitReport,
+    pub regions: Vec<RegionReport>,
+    pub heap_faults: u64,
+    pub stack_faults: u64,
+    pub pages_resident: u64,
+    /// GPA of the first code page, from the creation message.
+    pub code_gpa: Option<Gpa>,
+    /// Every mapped user page (with `--pages`; otherwise the first and last
+    /// page of each region and a few samples).
+    pub pages: Vec<PageReport>,
+    /// Mapped user pages in total (pages[] may hold fewer).
+    pub pages_total: u64,
+    /// Pages whose software walk was compared with KVM_TRANSLATE.
+    pub pages_checked: u64,
+    pub pattern: Option<PatternCheck>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ExitReport {
+    /// "exit", "fault" or "running" (never reported its end).
+    pub kind: String,
+    pub status: Option<i64>,
+    pub vector: Option<u64>,
+    pub error_code: Option<u64>,
+    pub address: Option<Gva>,
+    pub rip: Option<Gva>,
+    /// Human words for a fault, e.g. "#PF user read of a not-present page".
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionReport {
+    /// "code", "data", "heap", "stack", "guard".
+    pub kind: String,
+    pub start: Gva,
+    /// Exclusive.
+    pub end: Gva,
+    /// "r-x", "rw-", ...
+    pub prot: String,
+    /// Mapped pages in this region.
+    pub pages_mapped: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PageReport {
+    pub gva: Gva,
+    pub gpa: Gpa,
+    /// Null when the GPA is outside every memslot (reported as an error).
+    pub hva: Option<Hva>,
+    /// Null when the host will not say (see host.pagemap).
+    pub hpa: Option<Hpa>,
+    pub guest_page_size: u64,
+    pub host_page_size: Option<u64>,
+    /// Effective guest flags, e.g. "P RW US NX A D".
+    pub flags: String,
+    pub region: String,
+    /// KVM_TRANSLATE's answer for the same GVA; null if not checked.
+    pub kvm_translate_gpa: Option<Gpa>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PatternCheck {
+    pub gva: Gva,
+    pub expected: String,
+    pub via_gpa: Option<String>,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WalkLevelReport {
+    /// "PML5", "PML4", "PDPT", "PD", "PT".
+    pub level: String,
+    pub table_gpa: Gpa,
+    pub index: u16,
+    pub entry_gpa: Gpa,
+    pub entry: String,
+    pub flags: String,
+    /// Host-physical address of the entry itself: the second dimension.
+    pub entry_hpa: Option<Hpa>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WhereisReport {
+    pub pid: u32,
+    pub gva: Gva,
+    pub gpa: Option<Gpa>,
+    pub hva: Option<Hva>,
+    pub hpa: Option<Hpa>,
+    pub guest_page_size: Option<u64>,
+    pub host_page_size: Option<u64>,
+    pub kvm_translate_gpa: Option<Gpa>,
+    pub walk: Vec<WalkLevelReport>,
+    /// Memory references the hardware makes for this translation on this
+    /// host's flavour, and how they were counted.
+    pub hw_refs: u32,
+    pub hw_refs_explained: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct DirtyReport {
+    pub pages_dirty: u64,
+    /// Dirty page counts by owner: "pid 3 heap", "kernel", "page tables", "free".
+    pub by_owner: Vec<DirtyOwner>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DirtyOwner {
+    pub owner: String,
+    pub pages: u64,
+}

@@ -1,0 +1,1 @@
+//! Renders the report as text.
