@@ -1,1 +1,416 @@
-//! TODO
+//! The host probe: can we open /dev/kvm, and how does this host's KVM turn
+//! guest-physical addresses into host-physical ones (EPT, NPT, shadow paging
+//! or PVM)? Also whether the host is itself a VM, which changes what
+//! "host-physical" means in every report.
+
+use std::fs::{self, OpenOptions};
+use std::io;
+use std::os::fd::{FromRawFd, IntoRawFd};
+use std::path::{Path, PathBuf};
+
+use kvm_ioctls::Kvm;
+
+/// The KVM API version every KVM since Linux 2.6.22 reports (KVM_API_VERSION).
+const KVM_API_VERSION: i32 = 12;
+
+const DEV_KVM: &str = "/dev/kvm";
+const SYS_KVM_PVM: &str = "/sys/module/kvm_pvm";
+const SYS_EPT: &str = "/sys/module/kvm_intel/parameters/ept";
+const SYS_NPT: &str = "/sys/module/kvm_amd/parameters/npt";
+
+/// Why the host probe failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error(
+        "/dev/kvm does not exist: KVM is not available on this host (load kvm_intel or kvm_amd, or enable virtualization in the firmware)"
+    )]
+    KvmMissing,
+    #[error(
+        "cannot open /dev/kvm: permission denied: add your user to the 'kvm' group (sudo usermod -aG kvm $USER) and log in again"
+    )]
+    KvmPermission,
+    #[error("cannot open {path}: {source}")]
+    KvmOpen { path: PathBuf, source: io::Error },
+    #[error("/dev/kvm speaks KVM API version {0}, but microvmm needs version 12")]
+    ApiVersion(i32),
+    #[error(
+        "cannot tell how this host's KVM translates guest-physical addresses: none of {SYS_KVM_PVM}, {SYS_EPT} or {SYS_NPT} is present or readable"
+    )]
+    UnknownFlavour,
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+}
+
+/// How this host's KVM performs second-level address translation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Flavour {
+    /// Intel VMX with Extended Page Tables.
+    VmxEpt,
+    /// AMD SVM with Nested Page Tables.
+    SvmNpt,
+    /// VMX or SVM with two-dimensional paging turned off: KVM shadows guest tables.
+    Shadow,
+    /// PVM: guest in hardware ring 3, KVM shadows guest tables.
+    Pvm,
+}
+
+impl Flavour {
+    /// The flavour's short name, as printed in the banner and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flavour::VmxEpt => "vmx-ept",
+            Flavour::SvmNpt => "svm-npt",
+            Flavour::Shadow => "shadow",
+            Flavour::Pvm => "pvm",
+        }
+    }
+
+    /// What second-level translation really is on this flavour, in one or
+    /// two sentences for the report.
+    pub fn nested_paging_text(self) -> &'static str {
+        match self {
+            Flavour::VmxEpt => {
+                "Intel EPT: on a TLB miss the CPU walks the guest's page tables and translates every guest-physical address it meets (each guest table entry's address and the final one) through the host's EPT tables, a two-dimensional walk of up to 24 memory references for 4-level guest and 4-level EPT tables."
+            }
+            Flavour::SvmNpt => {
+                "AMD NPT: on a TLB miss the CPU walks the guest's page tables and translates every guest-physical address it meets (each guest table entry's address and the final one) through the host's nested page tables, a two-dimensional walk of up to 24 memory references for 4-level guest and 4-level nested tables."
+            }
+            Flavour::Shadow => {
+                "Shadow paging (two-dimensional paging off): KVM builds shadow page tables that map guest-virtual straight to host-physical and the CPU walks only those, 4 memory references for 4-level tables. KVM keeps them in sync with the guest's own tables by write-protecting the guest's page-table pages and trapping CR3 writes and INVLPG."
+            }
+            Flavour::Pvm => {
+                "PVM: the guest kernel and its processes run in hardware ring 3 under shadow paging: KVM builds shadow page tables that map guest-virtual straight to host-physical and the CPU walks only those, 4 memory references for 4-level tables, kept in sync by write-protecting the guest's page-table pages."
+            }
+        }
+    }
+}
+
+/// What the probe reads from /sys/module, as contents, so the decision is a
+/// pure function that tests can feed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SysfsView {
+    /// /sys/module/kvm_pvm exists (the PVM module is loaded).
+    pub kvm_pvm: bool,
+    /// Contents of /sys/module/kvm_intel/parameters/ept, if readable.
+    pub ept: Option<String>,
+    /// Contents of /sys/module/kvm_amd/parameters/npt, if readable.
+    pub npt: Option<String>,
+}
+
+impl SysfsView {
+    /// Read the three sysfs entries of this host; a missing file is `None`.
+    pub fn read() -> SysfsView {
+        SysfsView {
+            kvm_pvm: Path::new(SYS_KVM_PVM).exists(),
+            ept: fs::read_to_string(SYS_EPT).ok(),
+            npt: fs::read_to_string(SYS_NPT).ok(),
+        }
+    }
+}
+
+/// A module boolean parameter: the kernel prints "Y"/"N"; older kernels
+/// (and int parameters) print "1"/"0". Anything else is not understood.
+fn param_on(text: &str) -> Option<bool> {
+    match text.trim() {
+        "Y" | "y" | "1" => Some(true),
+        "N" | "n" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Decide the KVM flavour from sysfs contents: PVM if kvm_pvm is loaded,
+/// else EPT/NPT when enabled, shadow paging when the loaded one is off.
+/// `None` when nothing readable says which.
+pub fn flavour_from(sysfs: &SysfsView) -> Option<Flavour> {
+    // kvm_pvm can be loaded beside kvm_intel/kvm_amd; when it is, /dev/kvm
+    // belongs to it, so it wins.
+    if sysfs.kvm_pvm {
+        return Some(Flavour::Pvm);
+    }
+    let ept = sysfs.ept.as_deref().and_then(param_on);
+    let npt = sysfs.npt.as_deref().and_then(param_on);
+    match (ept, npt) {
+        (Some(true), _) => Some(Flavour::VmxEpt),
+        (_, Some(true)) => Some(Flavour::SvmNpt),
+        (Some(false), _) | (_, Some(false)) => Some(Flavour::Shadow),
+        (None, None) => None,
+    }
+}
+
+/// What the probe found out about this host.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HostInfo {
+    pub flavour: Flavour,
+    /// CPUID.1:ECX[31], the hypervisor bit: this host is itself a VM.
+    pub nested: bool,
+    /// The CPU model name from /proc/cpuinfo ("unknown" if it has none).
+    pub cpu: String,
+    /// The kernel release, as `uname -r` prints it.
+    pub kernel: String,
+    pub api_version: i32,
+}
+
+impl HostInfo {
+    /// What a "host-physical address" in the report means on this host.
+    pub fn hpa_meaning(&self) -> &'static str {
+        if self.nested {
+            "host-physical = the outer VM's guest-physical (this host is itself a VM)"
+        } else {
+            "host-physical = machine physical"
+        }
+    }
+
+    /// The one-line host summary; scripts grep it, so its shape is fixed.
+    pub fn banner(&self) -> String {
+        let nested = if self.nested {
+            "yes (this host is itself a VM)"
+        } else {
+            "no"
+        };
+        format!(
+            "host: kvm flavour {}, nested {}, cpu {}, kernel {}",
+            self.flavour.as_str(),
+            nested,
+            self.cpu,
+            self.kernel
+        )
+    }
+}
+
+/// Open /dev/kvm and check it speaks API version 12, with an error that
+/// says what to do when it is missing or not accessible.
+pub fn open_kvm() -> Result<Kvm, HostError> {
+    open_kvm_at(Path::new(DEV_KVM))
+}
+
+fn open_kvm_at(path: &Path) -> Result<Kvm, HostError> {
+    // Look before opening: ENOENT from open() could also mean a missing
+    // module behind an existing node, and the message should be exact.
+    match fs::metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(HostError::KvmMissing),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            return Err(HostError::KvmPermission);
+        }
+        Err(source) => {
+            return Err(HostError::KvmOpen {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+        Ok(_) => {}
+    }
+    // std opens with O_CLOEXEC, as Kvm::new() does.
+    let file = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            return Err(HostError::KvmPermission);
+        }
+        Err(source) => {
+            return Err(HostError::KvmOpen {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    // SAFETY: into_raw_fd hands over a valid, open descriptor that nothing
+    // else owns, so Kvm becomes its sole owner and closes it on drop.
+    let kvm = unsafe { Kvm::from_raw_fd(file.into_raw_fd()) };
+    let version = kvm.get_api_version();
+    if version != KVM_API_VERSION {
+        return Err(HostError::ApiVersion(version));
+    }
+    Ok(kvm)
+}
+
+/// Probe the host behind `kvm`: flavour from sysfs, the hypervisor bit,
+/// CPU model and kernel release. A host whose sysfs names no flavour is an
+/// error rather than a guess: the report must not name the wrong hardware.
+pub fn probe(kvm: &Kvm) -> Result<HostInfo, HostError> {
+    let flavour = flavour_from(&SysfsView::read()).ok_or(HostError::UnknownFlavour)?;
+    let cpuinfo = read("/proc/cpuinfo")?;
+    let kernel = read("/proc/sys/kernel/osrelease")?.trim().to_string();
+    Ok(HostInfo {
+        flavour,
+        nested: hypervisor_bit(),
+        cpu: cpu_model(&cpuinfo).unwrap_or_else(|| "unknown".to_string()),
+        kernel,
+        api_version: kvm.get_api_version(),
+    })
+}
+
+fn read(path: &str) -> Result<String, HostError> {
+    fs::read_to_string(path).map_err(|source| HostError::Read {
+        path: PathBuf::from(path),
+        source,
+    })
+}
+
+/// The first "model name" of /proc/cpuinfo, whitespace-trimmed.
+fn cpu_model(cpuinfo: &str) -> Option<String> {
+    cpuinfo.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (key.trim() == "model name").then(|| value.trim().to_string())
+    })
+}
+
+/// CPUID.1:ECX bit 31, which hypervisors set and bare metal leaves clear.
+#[cfg(target_arch = "x86_64")]
+fn hypervisor_bit() -> bool {
+    let leaf1 = std::arch::x86_64::__cpuid(1);
+    leaf1.ecx & (1 << 31) != 0
+}
+
+/// KVM on other architectures has no CPUID; Linux shows the same bit as the
+/// "hypervisor" cpuinfo flag only on x86, so report bare metal.
+#[cfg(not(target_arch = "x86_64"))]
+fn hypervisor_bit() -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(pvm: bool, ept: Option<&str>, npt: Option<&str>) -> SysfsView {
+        SysfsView {
+            kvm_pvm: pvm,
+            ept: ept.map(str::to_string),
+            npt: npt.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn flavour_from_sysfs_contents() {
+        assert_eq!(
+            flavour_from(&view(false, Some("Y\n"), None)),
+            Some(Flavour::VmxEpt)
+        );
+        assert_eq!(
+            flavour_from(&view(false, Some("1\n"), None)),
+            Some(Flavour::VmxEpt)
+        );
+        assert_eq!(
+            flavour_from(&view(false, Some("N\n"), None)),
+            Some(Flavour::Shadow)
+        );
+        assert_eq!(
+            flavour_from(&view(false, None, Some("1\n"))),
+            Some(Flavour::SvmNpt)
+        );
+        assert_eq!(
+            flavour_from(&view(false, None, Some("Y"))),
+            Some(Flavour::SvmNpt)
+        );
+        assert_eq!(
+            flavour_from(&view(false, None, Some("0\n"))),
+            Some(Flavour::Shadow)
+        );
+        assert_eq!(flavour_from(&view(false, None, None)), None);
+        assert_eq!(flavour_from(&view(false, Some("maybe"), None)), None);
+    }
+
+    #[test]
+    fn pvm_wins() {
+        assert_eq!(
+            flavour_from(&view(true, Some("Y"), None)),
+            Some(Flavour::Pvm)
+        );
+        assert_eq!(
+            flavour_from(&view(true, None, Some("1"))),
+            Some(Flavour::Pvm)
+        );
+        assert_eq!(flavour_from(&view(true, None, None)), Some(Flavour::Pvm));
+    }
+
+    #[test]
+    fn names_and_texts() {
+        let all = [
+            Flavour::VmxEpt,
+            Flavour::SvmNpt,
+            Flavour::Shadow,
+            Flavour::Pvm,
+        ];
+        let names: Vec<_> = all.iter().map(|f| f.as_str()).collect();
+        assert_eq!(names, ["vmx-ept", "svm-npt", "shadow", "pvm"]);
+        assert!(Flavour::VmxEpt.nested_paging_text().contains("24"));
+        assert!(Flavour::SvmNpt.nested_paging_text().contains("24"));
+        assert!(
+            Flavour::Shadow
+                .nested_paging_text()
+                .contains("write-protect")
+        );
+        assert!(Flavour::Pvm.nested_paging_text().contains("ring 3"));
+    }
+
+    fn info(nested: bool) -> HostInfo {
+        HostInfo {
+            flavour: Flavour::SvmNpt,
+            nested,
+            cpu: "AMD EPYC".to_string(),
+            kernel: "6.1.0".to_string(),
+            api_version: 12,
+        }
+    }
+
+    #[test]
+    fn banner_shape() {
+        assert_eq!(
+            info(true).banner(),
+            "host: kvm flavour svm-npt, nested yes (this host is itself a VM), cpu AMD EPYC, kernel 6.1.0"
+        );
+        assert_eq!(
+            info(false).banner(),
+            "host: kvm flavour svm-npt, nested no, cpu AMD EPYC, kernel 6.1.0"
+        );
+        assert!(info(true).hpa_meaning().contains("outer VM"));
+        assert_eq!(
+            info(false).hpa_meaning(),
+            "host-physical = machine physical"
+        );
+    }
+
+    #[test]
+    fn cpu_model_from_cpuinfo() {
+        let text = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13 \nflags\t\t: fpu\n\nprocessor\t: 1\nmodel name\t: other\n";
+        assert_eq!(cpu_model(text).as_deref(), Some("AMD EPYC 7B13"));
+        assert_eq!(cpu_model("processor : 0\n"), None);
+    }
+
+    #[test]
+    fn missing_device_says_so() {
+        let err = open_kvm_at(Path::new("/nonexistent/kvm")).err();
+        assert!(matches!(err, Some(HostError::KvmMissing)), "{err:?}");
+        let text = HostError::KvmMissing.to_string();
+        assert!(text.starts_with("/dev/kvm does not exist"));
+    }
+
+    #[test]
+    fn probe_this_host() {
+        // Only where /dev/kvm exists (CI and development machines have it).
+        if !Path::new(DEV_KVM).exists() {
+            return;
+        }
+        let kvm = open_kvm();
+        assert!(kvm.is_ok(), "{:?}", kvm.err());
+        if let Ok(kvm) = kvm {
+            let info = probe(&kvm);
+            assert!(info.is_ok(), "{:?}", info.err());
+            if let Ok(info) = info {
+                assert_eq!(info.api_version, 12);
+                assert!(info.banner().starts_with("host: kvm flavour "));
+                assert!(!info.kernel.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn not_a_kvm_device_is_an_error() {
+        // /dev/null opens fine but the API-version ioctl fails (-1), so it
+        // must be refused rather than taken for a KVM.
+        let err = open_kvm_at(Path::new("/dev/null")).err();
+        assert!(
+            matches!(err, Some(HostError::ApiVersion(v)) if v != 12),
+            "{err:?}"
+        );
+    }
+}

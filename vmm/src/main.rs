@@ -1,1 +1,145 @@
-fn main() {}
+//! The `microvmm` command line: parse, call the library, print, exit.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use microvmm::memory::Backing;
+use microvmm::{Config, Guest, report, size};
+
+/// Boot microvmm's own guest kernel under KVM and show where every page of
+/// every guest process lives: guest-virtual -> guest-physical (the guest's
+/// page tables) -> host-virtual (KVM memslots) -> host-physical (the host's
+/// page tables), level by level, on whatever nested paging the host has
+/// (EPT, NPT, shadow paging or PVM).
+///
+/// Exit codes: 0 the guest finished normally; 1 the guest failed (triple
+/// fault, KVM internal error, timeout, kernel panic, non-zero status) or
+/// KVM is unusable; 2 usage or input error (bad flag, bad guest file).
+#[derive(Parser, Debug)]
+#[command(name = "microvmm", version, about, long_about, verbatim_doc_comment)]
+struct Cli {
+    /// Guest kernel ELF to boot (ELF64 x86-64, static). Default: the
+    /// embedded demo kernel.
+    guest: Option<PathBuf>,
+    /// Write the embedded guest kernel to FILE and exit (it also boots in
+    /// QEMU: qemu-system-x86_64 -machine microvm -kernel FILE).
+    #[arg(long, value_name = "FILE")]
+    emit_guest: Option<PathBuf>,
+    /// Guest RAM, with an optional K, M or G suffix (16M to 2G).
+    #[arg(long, value_name = "SIZE", default_value = "128M")]
+    mem: String,
+    /// Stop the guest after this many seconds (exit code 1).
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    timeout: f64,
+    /// How guest RAM is backed on the host: 4k pages, transparent huge
+    /// pages (thp), or 2 MiB hugetlbfs pages (hugetlb).
+    #[arg(long, value_name = "KIND", default_value = "4k")]
+    backing: Backing,
+    /// Write the report as JSON to FILE, or to stdout with '-' (the guest's
+    /// console and the text report then go to stderr).
+    #[arg(long, value_name = "FILE|-")]
+    json: Option<String>,
+    /// Draw each process's regions onto guest and host frames, and one 2D
+    /// page walk, as an SVG picture.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// List every mapped page in the report (default: each region's first
+    /// and last page and a few samples).
+    #[arg(long)]
+    pages: bool,
+    /// Log dirty pages (KVM_MEM_LOG_DIRTY_PAGES) and attribute them to
+    /// processes, page tables and the kernel after the run.
+    #[arg(long)]
+    dirty_log: bool,
+    /// No in-kernel irqchip: no timer, so the guest schedules cooperatively.
+    #[arg(long)]
+    no_timer: bool,
+    /// The guest kernel's command line: programs to run, space separated,
+    /// each NAME or NAME:NUMBER (addrspace heap stack snoop:0|1|2 spin:MS
+    /// bench writek). Default: the demo.
+    #[arg(long, value_name = "PROGRAMS", default_value = "")]
+    cmdline: String,
+    /// Do not print the text report after the run.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn fail(msg: impl std::fmt::Display, code: u8) -> ExitCode {
+    eprintln!("microvmm: {msg}");
+    ExitCode::from(code)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(path) = &cli.emit_guest {
+        return match std::fs::write(path, microvmm::EMBEDDED_GUEST) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(format!("cannot write {}: {e}", path.display()), 2),
+        };
+    }
+    let mem_size = match size::parse_size(&cli.mem) {
+        Ok(s) => s,
+        Err(e) => return fail(format!("--mem: {e}"), 2),
+    };
+    if !(cli.timeout.is_finite() && cli.timeout > 0.0 && cli.timeout <= 86400.0) {
+        return fail(
+            format!(
+                "--timeout {}: give a number of seconds between 0 and 86400",
+                cli.timeout
+            ),
+            2,
+        );
+    }
+    let json_stdout = cli.json.as_deref() == Some("-");
+    let cfg = Config {
+        guest: cli.guest.clone().map_or(Guest::Embedded, Guest::File),
+        mem_size,
+        timeout: Duration::from_secs_f64(cli.timeout),
+        backing: cli.backing,
+        dirty_log: cli.dirty_log,
+        timer: !cli.no_timer,
+        cmdline: cli.cmdline.clone(),
+        all_pages: cli.pages,
+        max_checked: 65536,
+    };
+    let out: Box<dyn Write + Send> = if json_stdout {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let outcome = match microvmm::run(&cfg, out) {
+        Ok(o) => o,
+        Err(e) => return fail(&e, e.exit_code() as u8),
+    };
+    let text = report::text::render(&outcome.report);
+    if !cli.quiet {
+        if json_stdout {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
+    }
+    if let Some(j) = &cli.json {
+        let doc = report::json::render(&outcome.report);
+        let r = if json_stdout {
+            std::io::stdout().write_all(doc.as_bytes())
+        } else {
+            std::fs::write(j, doc)
+        };
+        if let Err(e) = r {
+            return fail(format!("cannot write {j}: {e}"), 2);
+        }
+    }
+    if let Some(p) = &cli.svg
+        && let Err(e) = std::fs::write(p, report::svg::render(&outcome.report))
+    {
+        return fail(format!("cannot write {}: {e}", p.display()), 2);
+    }
+    if !outcome.stop.is_ok() {
+        eprintln!("microvmm: {}", outcome.stop);
+    }
+    ExitCode::from(outcome.exit_code() as u8)
+}

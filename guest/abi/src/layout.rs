@@ -28,9 +28,9 @@ pub const BOOT_PD_GPA: u64 = 0x6000;
 /// first 2 GiB of guest RAM.
 pub const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
 
-/// Largest guest RAM: stays below the x86 MMIO hole at 3 GiB, so the
-/// in-kernel IOAPIC/LAPIC addresses are never covered by RAM.
-pub const MAX_RAM: u64 = 3 << 30;
+/// Largest guest RAM: what the kernel's window (KERNEL_BASE + pa) reaches,
+/// and well below the MMIO hole under 4 GiB (IOAPIC/LAPIC).
+pub const MAX_RAM: u64 = 2 << 30;
 /// Smallest guest RAM the kernel can run processes in.
 pub const MIN_RAM: u64 = 16 << 20;
 

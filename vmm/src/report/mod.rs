@@ -1,6 +1,7 @@
 //! The report: what microvmm learned about the host, the guest's memory and
 //! every guest process, and its renderings (text, JSON, SVG).
 
+pub mod build;
 pub mod json;
 pub mod model;
 pub mod svg;

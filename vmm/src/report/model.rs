@@ -72,13 +72,15 @@ pub struct GuestReport {
     pub paging_levels: Option<u32>,
     /// Kernel boot time as the guest measured it (TSC at `_start` to banner).
     pub boot_us: Option<f64>,
+    /// First console byte after the first KVM_RUN, as the VMM saw it.
+    pub first_output_us: Option<f64>,
     /// VMM wall time from first KVM_RUN to the end of the run.
     pub run_ms: f64,
     /// VM exits seen by the VMM, by kind.
     pub exits: ExitCounts,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct ExitCounts {
     pub total: u64,
     pub hypercall: u64,
@@ -158,7 +160,10 @@ pub struct PageReport {
 pub struct PatternCheck {
     pub gva: Gva,
     pub expected: String,
+    /// What the VMM read at the GPA (guest memory) and at the HVA (its own
+    /// mapping of it).
     pub via_gpa: Option<String>,
+    pub via_hva: Option<String>,
     pub ok: bool,
 }
 

@@ -1,1 +1,161 @@
-//! Renders the report as text.
+//! The report as text for a terminal: the host's nested-paging mode, then
+//! per process its regions and a few translation chains, then problems.
+
+use std::fmt::Write;
+
+use super::model::*;
+
+fn opt<T: std::fmt::Display>(v: &Option<T>, none: &str) -> String {
+    v.as_ref().map_or(none.to_string(), |x| x.to_string())
+}
+
+fn size(b: u64) -> String {
+    crate::size::format_size(b)
+}
+
+pub fn render(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "\n== microvmm report ==");
+    let _ = writeln!(
+        s,
+        "host     : kvm flavour {}; {}",
+        r.host.kvm_flavour, r.host.hpa_meaning
+    );
+    let _ = writeln!(s, "nested   : {}", r.host.nested_paging);
+    let _ = writeln!(s, "pagemap  : {}", r.host.pagemap);
+    let _ = writeln!(
+        s,
+        "memory   : {} backed by {} pages",
+        size(r.memory.size),
+        r.memory.backing
+    );
+    for sl in &r.memory.slots {
+        let flags = if sl.flags.is_empty() {
+            "-".to_string()
+        } else {
+            sl.flags.join(",")
+        };
+        let _ = writeln!(
+            s,
+            "  slot {} : GPA {}..{} -> HVA {} ({}, flags {flags})",
+            sl.slot,
+            sl.gpa_start,
+            sl.gpa_end,
+            sl.hva,
+            size(sl.size)
+        );
+    }
+    let g = &r.guest;
+    let _ = writeln!(
+        s,
+        "guest    : mode {}, scheduling {}, boot {} us, run {:.1} ms, {} exits ({} hypercalls, {} serial), {}",
+        opt(&g.mode, "unknown"),
+        opt(&g.scheduling, "unknown"),
+        g.boot_us.map_or("?".into(), |b| format!("{b:.0}")),
+        g.run_ms,
+        g.exits.total,
+        g.exits.hypercall,
+        g.exits.serial,
+        g.outcome
+    );
+    for p in &r.processes {
+        let end = match p.exit.kind.as_str() {
+            "exit" => format!("exit {}", opt(&p.exit.status, "?")),
+            "fault" => format!(
+                "killed: {} at {} (rip {})",
+                opt(&p.exit.reason, "fault"),
+                opt(&p.exit.address, "?"),
+                opt(&p.exit.rip, "?")
+            ),
+            k => k.to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "\npid {} {}: {end}; CR3 {}{}; {} pages mapped at exit ({} checked against KVM_TRANSLATE); heap faults {}, stack faults {}",
+            p.pid,
+            p.name,
+            p.cr3,
+            p.user_pgd
+                .map_or(String::new(), |u| format!(" (user PGD {u})")),
+            p.pages_total,
+            p.pages_checked,
+            p.heap_faults,
+            p.stack_faults
+        );
+        for rg in &p.regions {
+            let _ = writeln!(
+                s,
+                "  {:<6} {}..{} {} {:>6} pages mapped",
+                rg.kind, rg.start, rg.end, rg.prot, rg.pages_mapped
+            );
+        }
+        for pg in &p.pages {
+            let _ = writeln!(
+                s,
+                "    {:<6} GVA {:>14} -> GPA {:>10} -> HVA {} -> HPA {} [{} guest page, {} host page, {}]",
+                pg.region,
+                pg.gva.to_string(),
+                pg.gpa.to_string(),
+                opt(&pg.hva, "none"),
+                opt(&pg.hpa, &r.host.pagemap),
+                size(pg.guest_page_size),
+                pg.host_page_size.map_or("?".into(), size),
+                pg.flags
+            );
+        }
+        if let Some(pt) = &p.pattern {
+            let _ = writeln!(
+                s,
+                "  pattern at {}: wrote {}, read back {} via GPA and {} via HVA: {}",
+                pt.gva,
+                pt.expected,
+                opt(&pt.via_gpa, "nothing"),
+                opt(&pt.via_hva, "nothing"),
+                if pt.ok { "ok" } else { "MISMATCH" }
+            );
+        }
+    }
+    for w in &r.whereis {
+        let _ = writeln!(
+            s,
+            "\nwhereis pid {} GVA {} -> GPA {} -> HVA {} -> HPA {}",
+            w.pid,
+            w.gva,
+            opt(&w.gpa, "?"),
+            opt(&w.hva, "?"),
+            opt(&w.hpa, &r.host.pagemap)
+        );
+        for l in &w.walk {
+            let _ = writeln!(
+                s,
+                "    {:<4} table {} [{:>3}] entry at GPA {} (HPA {}) = {} {}",
+                l.level,
+                l.table_gpa,
+                l.index,
+                l.entry_gpa,
+                opt(&l.entry_hpa, "?"),
+                l.entry,
+                l.flags
+            );
+        }
+        let _ = writeln!(s, "    hardware: {}", w.hw_refs_explained);
+    }
+    if let Some(d) = &r.dirty {
+        let _ = writeln!(s, "\ndirty pages: {}", d.pages_dirty);
+        for o in &d.by_owner {
+            let _ = writeln!(s, "  {:>7}  {}", o.pages, o.owner);
+        }
+    }
+    if r.errors.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nno errors: every checked page agrees with KVM_TRANSLATE"
+        );
+    } else {
+        let _ = writeln!(s, "\n{} errors:", r.errors.len());
+        for e in &r.errors {
+            let _ = writeln!(s, "  {e}");
+        }
+    }
+    s
+}

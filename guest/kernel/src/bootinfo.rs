@@ -1,0 +1,107 @@
+//! What the kernel learns about its machine: from microvmm's BootInfo
+//! block, or under QEMU from the PVH hvm_start_info memory map.
+
+use abi::layout::{
+    BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP, BootInfo, CMDLINE_MAX, MIN_RAM,
+};
+
+use crate::memlayout::{self, p2v, page_up};
+
+pub struct Machine {
+    pub ram: u64,
+    pub free_start: u64,
+    pub tsc_khz: u64,
+    pub irqchip: bool,
+    pub cmdline: [u8; CMDLINE_MAX],
+    pub cmdline_len: usize,
+}
+
+impl Machine {
+    pub fn cmdline(&self) -> &str {
+        core::str::from_utf8(&self.cmdline[..self.cmdline_len]).unwrap_or("")
+    }
+}
+
+/// Read the machine description. `pvh` is the hvm_start_info address (0
+/// when microvmm started us). Err names what was wrong.
+pub fn read(pvh: u64) -> Result<Machine, &'static str> {
+    let kend = page_up(memlayout::kernel_end_pa()).ok_or("kernel end overflows")?;
+    if pvh != 0 {
+        return read_pvh(pvh, kend);
+    }
+    // SAFETY: the VMM reserves this page for BootInfo below the kernel image.
+    let b: BootInfo = unsafe { core::ptr::read_volatile(p2v(BOOT_INFO_GPA)) };
+    if b.magic != BOOT_INFO_MAGIC || b.version != BOOT_INFO_VERSION {
+        return Err("no BootInfo at GPA 0x1000 (bad magic or version)");
+    }
+    let ram = b.ram_size.min(memlayout::WINDOW);
+    if ram < MIN_RAM || b.free_start > ram {
+        return Err("BootInfo RAM size or free range out of bounds");
+    }
+    let len = b
+        .cmdline
+        .iter()
+        .position(|&c| c == 0)
+        .unwrap_or(CMDLINE_MAX);
+    Ok(Machine {
+        ram,
+        free_start: b.free_start.max(kend),
+        tsc_khz: b.tsc_khz,
+        irqchip: b.flags & BOOT_IRQCHIP != 0,
+        cmdline: b.cmdline,
+        cmdline_len: len,
+    })
+}
+
+fn rd<T: Copy>(pa: u64) -> T {
+    // SAFETY: QEMU's start_info and memory map lie in low RAM, inside the
+    // window the PVH boot tables map.
+    unsafe { core::ptr::read_volatile(p2v(pa)) }
+}
+
+fn read_pvh(pvh: u64, kend: u64) -> Result<Machine, &'static str> {
+    if rd::<u32>(pvh) != 0x336e_c578 {
+        return Err("bad hvm_start_info magic");
+    }
+    if rd::<u32>(pvh + 4) < 1 {
+        return Err("hvm_start_info without a memory map (version 0)");
+    }
+    let map: u64 = rd(pvh + 40);
+    let n: u32 = rd(pvh + 48);
+    let mut ram = 0;
+    for i in 0..n.min(128) as u64 {
+        let (addr, size, ty): (u64, u64, u32) = (
+            rd(map + 24 * i),
+            rd(map + 24 * i + 8),
+            rd(map + 24 * i + 16),
+        );
+        if ty == 1 && addr <= kend && kend < addr.saturating_add(size) {
+            ram = addr.saturating_add(size);
+        }
+    }
+    // The PVH boot tables map 1 GiB; the kernel needs no more here.
+    let ram = ram.min(1 << 30);
+    if ram < MIN_RAM {
+        return Err("memory map shows too little RAM above the kernel");
+    }
+    let mut m = Machine {
+        ram,
+        free_start: kend,
+        tsc_khz: 0,
+        irqchip: false,
+        cmdline: [0; CMDLINE_MAX],
+        cmdline_len: 0,
+    };
+    let cmd: u64 = rd(pvh + 24);
+    if cmd != 0 && cmd < ram {
+        while m.cmdline_len < CMDLINE_MAX {
+            let c: u8 = rd(cmd + m.cmdline_len as u64);
+            if c == 0 {
+                break;
+            }
+            m.cmdline[m.cmdline_len] = c;
+            m.cmdline_len += 1;
+        }
+    }
+    Ok(m)
+}

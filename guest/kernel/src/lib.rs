@@ -1,0 +1,139 @@
+//! The microvmm guest kernel: boots on PVM (native mode) or plain x86-64,
+//! gives each user process its own address space, and tells the VMM about
+//! every one of them.
+#![no_std]
+
+pub mod arch;
+pub mod boot;
+pub mod bootinfo;
+pub mod console;
+pub mod entry;
+pub mod exec;
+pub mod memlayout;
+pub mod mm;
+pub mod proc;
+pub mod programs;
+pub mod rt;
+pub mod sync;
+pub mod syscall;
+pub mod timer;
+pub mod trap;
+pub mod vmmdev;
+
+use abi::msg::{Boot, MODE_PVM_NATIVE, MODE_X86, SCHED_COOPERATIVE, SCHED_TIMER};
+
+use arch::{Mode, cpu};
+use sync::KCell;
+
+pub use bootinfo::Machine;
+
+struct Cpu {
+    nx: bool,
+    tsc_khz: u64,
+}
+static CPU: KCell<Cpu> = KCell::new(Cpu {
+    nx: false,
+    tsc_khz: 0,
+});
+
+/// EFER.NXE is on, so page-table entries may carry NX.
+pub fn cpu_has_nx() -> bool {
+    CPU.get().nx
+}
+
+/// TSC frequency in kHz (0 when unknown, e.g. under QEMU).
+pub fn tsc_khz() -> u64 {
+    CPU.get().tsc_khz
+}
+
+unsafe extern "Rust" {
+    /// What this kernel binary does once the machine is up.
+    safe fn kmain(m: &Machine) -> !;
+}
+
+/// Called by the boot prefix in native mode (or on x86): `tsc0` is the TSC
+/// at `_start`, `mode` 2 for PVM-native and 1 for x86, `pvh` QEMU's
+/// hvm_start_info (0 under microvmm).
+#[unsafe(no_mangle)]
+extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
+    let mode = if mode == 2 { Mode::Pvm } else { Mode::X86 };
+    arch::set_mode(mode);
+    trap::init_idt();
+    entry::set_kernel_fx();
+    let vmm = vmmdev::probe();
+    CPU.get().nx = cpu::rdmsr(0xc000_0080) & (1 << 11) != 0;
+    let m = match bootinfo::read(pvh) {
+        Ok(m) => m,
+        Err(e) => {
+            kprintln!("[kernel] cannot boot: {e}");
+            vmmdev::shutdown(abi::status::PANIC)
+        }
+    };
+    CPU.get().tsc_khz = m.tsc_khz;
+    if mode == Mode::X86 {
+        // Mask the legacy PICs: their default vectors collide with exceptions.
+        cpu::outb(0x21, 0xff);
+        cpu::outb(0xa1, 0xff);
+    }
+    mm::frame::init(m.free_start, m.ram);
+    let Some(root) = mm::kvm::init(m.ram) else {
+        kprintln!("[kernel] out of memory building the kernel page table");
+        vmmdev::shutdown(abi::status::PANIC)
+    };
+    if m.irqchip {
+        timer::init();
+    }
+    proc::set_preemptive(m.irqchip);
+    let pv_flags = if mode == Mode::Pvm {
+        arch::pvm::registered_flags()
+    } else {
+        0
+    };
+    let tsc_banner = cpu::rdtsc();
+    let boot_us = if m.tsc_khz != 0 {
+        (tsc_banner - tsc0) * 1000 / m.tsc_khz
+    } else {
+        0
+    };
+    kprintln!(
+        "[kernel] microvmm guest kernel: mode {}, pv flags {:#x}, 4-level paging, NX {}, scheduling {}, RAM {} MiB, {} free frames, booted in {} us{}",
+        mode.name(),
+        pv_flags,
+        if cpu_has_nx() { "on" } else { "off" },
+        if m.irqchip {
+            "timer (250 Hz)"
+        } else {
+            "cooperative (no timer)"
+        },
+        m.ram >> 20,
+        mm::frame::free_count(),
+        boot_us,
+        if vmm {
+            ""
+        } else {
+            "; no microvmm hypercall device (port 0x510 reads all-ones): console on COM1, no reports"
+        }
+    );
+    let mut b = Boot {
+        mode: if mode == Mode::Pvm {
+            MODE_PVM_NATIVE
+        } else {
+            MODE_X86
+        },
+        pv_flags: pv_flags as u32,
+        tsc_start: tsc0,
+        tsc_banner,
+        tsc_khz: m.tsc_khz,
+        paging_levels: 4,
+        sched: if m.irqchip {
+            SCHED_TIMER
+        } else {
+            SCHED_COOPERATIVE
+        },
+        timer_hz: if m.irqchip { timer::HZ } else { 0 },
+        kernel_cr3: root,
+        ..Default::default()
+    };
+    vmmdev::send(&mut b);
+    kmain(&m)
+}

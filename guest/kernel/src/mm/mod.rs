@@ -1,0 +1,7 @@
+//! Memory management: physical frames, page tables, the kernel's own table
+//! and per-process address spaces.
+
+pub mod frame;
+pub mod kvm;
+pub mod pte;
+pub mod uvm;

@@ -1,0 +1,85 @@
+//! The microvmm hypercall device: one `out` carries the GPA of a message
+//! laid out in guest memory (abi::msg), so each report costs one exit.
+//! Under other VMMs (QEMU) the probe port reads all-ones and every report
+//! is skipped: the kernel carries on without it.
+
+use abi::msg::{Header, MSG_MAX};
+
+use crate::arch::cpu;
+use crate::memlayout::v2p;
+use crate::sync::KCell;
+
+#[repr(C, align(4096))]
+struct MsgPage([u8; MSG_MAX as usize]);
+
+static PAGE: KCell<MsgPage> = KCell::new(MsgPage([0; MSG_MAX as usize]));
+static PRESENT: KCell<bool> = KCell::new(false);
+
+/// Look for the device; remember the answer.
+pub fn probe() -> bool {
+    let p = cpu::inl(abi::PORT_HYPERCALL) == abi::HYPERCALL_MAGIC;
+    *PRESENT.get() = p;
+    p
+}
+
+pub fn present() -> bool {
+    *PRESENT.get()
+}
+
+/// A message type: a repr(C) struct that starts with a Header.
+pub trait Message: Copy {
+    const KIND: u32;
+    fn header(&mut self) -> &mut Header;
+}
+
+macro_rules! message {
+    ($t:ty, $k:expr) => {
+        impl Message for $t {
+            const KIND: u32 = $k;
+            fn header(&mut self) -> &mut Header {
+                &mut self.hdr
+            }
+        }
+    };
+}
+message!(abi::msg::Boot, abi::msg::KIND_BOOT);
+message!(abi::msg::Console, abi::msg::KIND_CONSOLE);
+message!(abi::msg::Proc, abi::msg::KIND_PROC);
+message!(abi::msg::Whereis, abi::msg::KIND_WHEREIS);
+message!(abi::msg::Mark, abi::msg::KIND_MARK);
+
+/// Send `m` (the VMM may write an answer into it); return the VMM's result
+/// code, or None when there is no device.
+pub fn send<M: Message>(m: &mut M) -> Option<i32> {
+    if !present() {
+        return None;
+    }
+    let size = core::mem::size_of::<M>();
+    let h = m.header();
+    h.kind = M::KIND;
+    h.size = size as u32;
+    h.result = abi::msg::RESULT_INVALID;
+    let page = PAGE.get();
+    let dst = page.0.as_mut_ptr() as *mut M;
+    // SAFETY: M fits in the page (all messages are < MSG_MAX, asserted in abi)
+    // and the page is 4 KiB aligned, so the copy is in bounds and aligned.
+    unsafe {
+        core::ptr::write_volatile(dst, *m);
+        cpu::outl(abi::PORT_HYPERCALL, v2p(dst as u64) as u32);
+        *m = core::ptr::read_volatile(dst);
+    }
+    Some(m.header().result)
+}
+
+/// Tell the VMM we are done, with `status`; never returns. Without the
+/// device, say so on the console and halt.
+pub fn shutdown(status: u32) -> ! {
+    crate::console::flush();
+    if present() {
+        cpu::outl(abi::PORT_SHUTDOWN, status);
+    } else {
+        crate::kprintln!("[kernel] no microvmm device: halted (status {status:#x})");
+        crate::console::flush();
+    }
+    cpu::halt_forever()
+}

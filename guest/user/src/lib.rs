@@ -1,0 +1,33 @@
+//! ulib: what a user program of the microvmm guest needs: system calls,
+//! `print!`, a `malloc`/`free` over `sbrk`, and the program entry.
+#![no_std]
+
+pub mod alloc;
+pub mod rt;
+pub mod sys;
+
+pub use abi::msg::WhereisAnswer;
+pub use sys::*;
+
+/// `print!` to the console (fd 1), buffered per call.
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => {{ $crate::sys::print_fmt(format_args!($($arg)*)); }};
+}
+
+#[macro_export]
+macro_rules! println {
+    ($($arg:tt)*) => {{ $crate::sys::print_fmt(format_args!("{}\n", format_args!($($arg)*))); }};
+}
+
+/// Define the program's entry: `entry!(main)` with `fn main(arg: u64) -> i64`.
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[unsafe(no_mangle)]
+        pub extern "C" fn user_main(arg: u64) -> ! {
+            let f: fn(u64) -> i64 = $main;
+            $crate::sys::exit(f(arg))
+        }
+    };
+}

@@ -1,0 +1,102 @@
+//! System call wrappers (numbers and structs from `abi::syscall`).
+
+use core::arch::asm;
+use core::fmt::{self, Write};
+
+use abi::msg::WhereisAnswer;
+use abi::syscall::*;
+
+fn syscall(nr: u64, a: u64, b: u64, c: u64) -> i64 {
+    let r: u64;
+    // SAFETY: the kernel's syscall ABI: rax nr, rdi/rsi/rdx args; rcx and
+    // r11 are clobbered by the instruction itself.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr => r, in("rdi") a, in("rsi") b, in("rdx") c,
+             out("rcx") _, out("r11") _, options(nostack));
+    }
+    r as i64
+}
+
+pub fn write(fd: u64, buf: &[u8]) -> i64 {
+    syscall(SYS_WRITE, fd, buf.as_ptr() as u64, buf.len() as u64)
+}
+
+/// `write` with a raw pointer, for programs that test the kernel's checks.
+pub fn write_raw(fd: u64, ptr: u64, len: u64) -> i64 {
+    syscall(SYS_WRITE, fd, ptr, len)
+}
+
+pub fn exit(status: i64) -> ! {
+    syscall(SYS_EXIT, status as u64, 0, 0);
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+pub fn getpid() -> i64 {
+    syscall(SYS_GETPID, 0, 0, 0)
+}
+
+/// Move the heap's end by `delta`; the old end, or None.
+pub fn sbrk(delta: i64) -> Option<u64> {
+    let r = syscall(SYS_SBRK, delta as u64, 0, 0);
+    (r >= 0).then_some(r as u64)
+}
+
+pub fn yield_now() {
+    syscall(SYS_YIELD, 0, 0, 0);
+}
+
+/// Ask the VMM (through the kernel) where `addr` lives.
+pub fn whereis(addr: u64) -> Result<WhereisAnswer, i64> {
+    let mut a = WhereisAnswer::default();
+    let r = syscall(SYS_WHEREIS, addr, &mut a as *mut _ as u64, 0);
+    if r == 0 { Ok(a) } else { Err(r) }
+}
+
+pub fn stats() -> Stats {
+    let mut s = Stats::default();
+    syscall(SYS_STATS, &mut s as *mut _ as u64, 0, 0);
+    s
+}
+
+/// Write `value` at `addr` through the kernel, which reports both to the VMM.
+pub fn pattern(addr: u64, value: u64) -> i64 {
+    syscall(SYS_PATTERN, addr, value, 0)
+}
+
+pub fn rdtsc() -> u64 {
+    // SAFETY: rdtsc has no side effects and is allowed in user mode here.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+struct Line {
+    buf: [u8; 512],
+    n: usize,
+}
+
+impl Write for Line {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &c in s.as_bytes() {
+            if self.n == self.buf.len() {
+                write(1, &self.buf[..self.n]);
+                self.n = 0;
+            }
+            self.buf[self.n] = c;
+            self.n += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Format into a stack buffer and write it in one system call.
+pub fn print_fmt(args: fmt::Arguments) {
+    let mut l = Line {
+        buf: [0; 512],
+        n: 0,
+    };
+    let _ = l.write_fmt(args);
+    if l.n > 0 {
+        write(1, &l.buf[..l.n]);
+    }
+}

@@ -1,0 +1,193 @@
+//! What the VMM puts in guest memory before the first instruction, and the
+//! 64-bit CPU state the guest starts in (abi::layout draws the map).
+//!
+//! One state serves PVM and plain x86: long mode with paging on, the Linux
+//! GDT layout (0x10 kernel CS, 0x18 kernel DS, 0x23/0x2b/0x33 user, TSS at
+//! 0x40), page tables with U set on every entry (PVM requires it of a
+//! native kernel; a plain x86 kernel builds its own tables anyway).
+
+use abi::layout::{
+    BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP, BOOT_PD_GPA,
+    BOOT_PDPT_HIGH_GPA, BOOT_PDPT_LOW_GPA, BOOT_PML4_GPA, BootInfo, CMDLINE_MAX, KERNEL_BASE,
+};
+use kvm_bindings::{kvm_segment, kvm_sregs};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+
+/// Where the VMM's GDT lives (inside the BootInfo page, after the struct).
+pub const BOOT_GDT_GPA: u64 = BOOT_INFO_GPA + 0x800;
+
+/// The Linux GDT layout; entry 8/9 (the TSS) is left to the guest.
+const GDT: [u64; 7] = [
+    0,
+    0x00cf_9b00_0000_ffff, // 0x08 kernel CS32
+    0x00af_9b00_0000_ffff, // 0x10 kernel CS64
+    0x00cf_9300_0000_ffff, // 0x18 kernel DS
+    0x00cf_fb00_0000_ffff, // 0x23 user CS32
+    0x00cf_f300_0000_ffff, // 0x2b user DS
+    0x00af_fb00_0000_ffff, // 0x33 user CS64
+];
+
+/// P | RW | U, and PS for 2 MiB leaves.
+const TABLE: u64 = 0x7;
+const LEAF_2M: u64 = 0x87;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    /// Writing the boot structures failed.
+    #[error("cannot write the boot structures into guest memory: {0}")]
+    Write(#[from] vm_memory::GuestMemoryError),
+    /// The kernel command line does not fit.
+    #[error("the guest command line is {0} bytes; at most {max} fit", max = CMDLINE_MAX - 1)]
+    CmdlineTooLong(usize),
+}
+
+/// What BootInfo says about the machine.
+pub struct BootParams<'a> {
+    pub ram_size: u64,
+    pub free_start: u64,
+    pub tsc_khz: u64,
+    pub irqchip: bool,
+    pub cmdline: &'a str,
+}
+
+/// Write BootInfo, the boot GDT and the boot page tables. The tables map
+/// VA = GPA (low half) and VA = KERNEL_BASE + GPA for the first 2 GiB, with
+/// 2 MiB pages; the PML4 at 0x2000 has a copy at 0x3000, the user-PGD slot
+/// of PVM's pv_kpti pair.
+pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
+    let bytes = p.cmdline.as_bytes();
+    if bytes.len() >= CMDLINE_MAX {
+        return Err(BootError::CmdlineTooLong(bytes.len()));
+    }
+    let mut cmdline = [0u8; CMDLINE_MAX];
+    cmdline[..bytes.len()].copy_from_slice(bytes);
+    let info = BootInfo {
+        magic: BOOT_INFO_MAGIC,
+        version: BOOT_INFO_VERSION,
+        flags: if p.irqchip { BOOT_IRQCHIP } else { 0 },
+        ram_size: p.ram_size,
+        free_start: p.free_start,
+        tsc_khz: p.tsc_khz,
+        cmdline,
+    };
+    mem.write_slice(&boot_info_bytes(&info), GuestAddress(BOOT_INFO_GPA))?;
+    for (i, d) in GDT.iter().enumerate() {
+        mem.write_obj(*d, GuestAddress(BOOT_GDT_GPA + 8 * i as u64))?;
+    }
+
+    // Up to 2 GiB of 2 MiB pages in two PDs, shared by both halves.
+    let gibs = p.ram_size.div_ceil(1 << 30).clamp(1, 2);
+    for g in 0..gibs {
+        let pd = BOOT_PD_GPA + 0x1000 * g;
+        for i in 0..512u64 {
+            let pa = (g << 30) + (i << 21);
+            let e = if pa < p.ram_size { pa | LEAF_2M } else { 0 };
+            mem.write_obj(e, GuestAddress(pd + 8 * i))?;
+        }
+        mem.write_obj(pd | TABLE, GuestAddress(BOOT_PDPT_LOW_GPA + 8 * g))?;
+        mem.write_obj(pd | TABLE, GuestAddress(BOOT_PDPT_HIGH_GPA + 8 * (510 + g)))?;
+    }
+    let high = ((KERNEL_BASE >> 39) & 511) * 8;
+    for pml4 in [BOOT_PML4_GPA, BOOT_PML4_GPA + 0x1000] {
+        mem.write_obj(BOOT_PDPT_LOW_GPA | TABLE, GuestAddress(pml4))?;
+        mem.write_obj(BOOT_PDPT_HIGH_GPA | TABLE, GuestAddress(pml4 + high))?;
+    }
+    Ok(())
+}
+
+fn boot_info_bytes(info: &BootInfo) -> [u8; size_of::<BootInfo>()] {
+    // SAFETY: BootInfo is repr(C) plain data without padding (its size is
+    // asserted in abi), so its bytes are all initialised.
+    unsafe { std::mem::transmute_copy(info) }
+}
+
+fn segment(selector: u16, code: bool, long: bool) -> kvm_segment {
+    kvm_segment {
+        base: 0,
+        limit: 0xffff_ffff,
+        selector,
+        type_: if code { 0xb } else { 0x3 },
+        present: 1,
+        dpl: 0,
+        db: u8::from(!long),
+        s: 1,
+        l: u8::from(long),
+        g: 1,
+        avl: 0,
+        unusable: 0,
+        padding: 0,
+    }
+}
+
+/// Long mode, paging on, kernel segments of the Linux layout. CR4 = PAE |
+/// OSFXSR | OSXMMEXCPT | FSGSBASE; EFER = SCE | LME | LMA, plus NXE when the
+/// CPU offers NX (KVM refuses NXE otherwise).
+pub fn sregs(mut s: kvm_sregs, nx: bool) -> kvm_sregs {
+    s.gdt.base = BOOT_GDT_GPA;
+    s.gdt.limit = (GDT.len() * 8 - 1) as u16;
+    s.cs = segment(0x10, true, true);
+    let ds = segment(0x18, false, false);
+    (s.ds, s.es, s.fs, s.gs, s.ss) = (ds, ds, ds, ds, ds);
+    s.cr3 = BOOT_PML4_GPA;
+    s.cr4 = (1 << 5) | (1 << 9) | (1 << 10) | (1 << 16);
+    s.cr0 = 0x8005_0033; // PG AM WP NE ET MP PE
+    s.efer = 0x501 | if nx { 1 << 11 } else { 0 };
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mem() -> GuestMemoryMmap {
+        GuestMemoryMmap::from_ranges(&[(GuestAddress(0), 64 << 20)]).expect("test memory")
+    }
+
+    #[test]
+    fn tables_map_both_halves_with_u() {
+        let m = mem();
+        let p = BootParams {
+            ram_size: 64 << 20,
+            free_start: 0x20_0000,
+            tsc_khz: 1,
+            irqchip: true,
+            cmdline: "a b",
+        };
+        write(&m, &p).expect("write");
+        let pml4_0: u64 = m.read_obj(GuestAddress(BOOT_PML4_GPA)).expect("read");
+        let pml4_511: u64 = m
+            .read_obj(GuestAddress(BOOT_PML4_GPA + 511 * 8))
+            .expect("read");
+        let copy_511: u64 = m
+            .read_obj(GuestAddress(BOOT_PML4_GPA + 0x1000 + 511 * 8))
+            .expect("read");
+        assert_eq!(pml4_0, BOOT_PDPT_LOW_GPA | 7);
+        assert_eq!(pml4_511, BOOT_PDPT_HIGH_GPA | 7);
+        assert_eq!(copy_511, pml4_511);
+        let pd1: u64 = m.read_obj(GuestAddress(BOOT_PD_GPA + 8)).expect("read");
+        assert_eq!(pd1, 0x20_0000 | 0x87);
+        // 64 MiB of RAM = 32 large pages; the 33rd entry is empty.
+        let pd32: u64 = m
+            .read_obj(GuestAddress(BOOT_PD_GPA + 32 * 8))
+            .expect("read");
+        assert_eq!(pd32, 0);
+        let info: [u8; 8] = m.read_obj(GuestAddress(BOOT_INFO_GPA)).expect("read");
+        assert_eq!(&info, b"MVMMBOOT");
+    }
+
+    #[test]
+    fn long_cmdline_is_an_error() {
+        let long = "x".repeat(CMDLINE_MAX);
+        let p = BootParams {
+            ram_size: 64 << 20,
+            free_start: 0,
+            tsc_khz: 0,
+            irqchip: false,
+            cmdline: &long,
+        };
+        assert!(matches!(
+            write(&mem(), &p),
+            Err(BootError::CmdlineTooLong(_))
+        ));
+    }
+}

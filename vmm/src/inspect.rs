@@ -1,0 +1,366 @@
+//! The translation analysis: for an address space whose CR3 is live on the
+//! vCPU, every mapped user page followed from GVA to GPA (software walk of
+//! the guest's tables), to HVA (memslots) and to HPA (pagemap), checked
+//! against KVM_TRANSLATE; and the full two-dimensional walk for `whereis`.
+
+use abi::msg::{self, WALK_MAX, WalkStep, WhereisAnswer};
+use kvm_ioctls::VcpuFd;
+use vm_memory::{Bytes, GuestAddress};
+
+use crate::addr::{Gpa, Gva, Hpa};
+use crate::host::Flavour;
+use crate::hostmem::{HostFrame, Pagemap};
+use crate::memory::GuestRam;
+use crate::monitor::{host_frame, paging_mode, set_hpa};
+use crate::paging::{self, Translation};
+use crate::report::{PageReport, PatternCheck, RegionReport, WalkLevelReport, WhereisReport};
+
+/// Top of the user half: the enumerator scans [0, USER_END).
+const USER_END: u64 = 0x0000_8000_0000_0000;
+/// Page-table entries read at most per address space (guards against
+/// hostile, aliased tables).
+const WALK_LIMIT: u64 = 1 << 24;
+
+/// How much to analyse.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Put every page into the report (else first/last per region + samples).
+    pub all_pages: bool,
+    /// Compare at most this many pages per process with KVM_TRANSLATE (an
+    /// even sample beyond that, always including each region's ends).
+    pub max_checked: u64,
+    pub flavour: Flavour,
+}
+
+/// What the analysis of one exiting process found.
+#[derive(Clone, Debug, Default)]
+pub struct Analysis {
+    pub pages: Vec<PageReport>,
+    pub pages_total: u64,
+    pub pages_checked: u64,
+    pub regions: Vec<RegionReport>,
+    pub pattern: Option<PatternCheck>,
+    pub errors: Vec<String>,
+    /// (GPA page, region kind) of every user page, for dirty-log attribution.
+    pub frames: Vec<(Gpa, String)>,
+    /// GPAs of its page-table pages (the tables themselves), for the same.
+    pub tables: Vec<Gpa>,
+}
+
+pub fn region_kind(kind: u32) -> &'static str {
+    match kind {
+        msg::REGION_CODE => "code",
+        msg::REGION_DATA => "data",
+        msg::REGION_HEAP => "heap",
+        msg::REGION_STACK => "stack",
+        msg::REGION_GUARD => "guard",
+        _ => "?",
+    }
+}
+
+pub fn prot_text(prot: u32) -> String {
+    let c = |bit, ch| if prot & bit != 0 { ch } else { '-' };
+    [
+        c(msg::PROT_R, 'r'),
+        c(msg::PROT_W, 'w'),
+        c(msg::PROT_X, 'x'),
+    ]
+    .iter()
+    .collect()
+}
+
+fn regions(p: &msg::Proc) -> &[msg::Region] {
+    &p.regions[..(p.nregions as usize).min(msg::MAX_REGIONS)]
+}
+
+/// KVM_TRANSLATE's GPA for `gva` on the live CR3 (None if invalid).
+fn kvm_translate(vcpu: &VcpuFd, gva: u64) -> Option<Gpa> {
+    let t = vcpu.translate_gva(gva).ok()?;
+    (t.valid != 0).then_some(Gpa(t.physical_address))
+}
+
+/// Analyse process `p` (its CR3 is the vCPU's current one).
+pub fn analyse(
+    vcpu: &VcpuFd,
+    ram: &GuestRam,
+    pagemap: Option<&Pagemap>,
+    p: &msg::Proc,
+    o: &Options,
+) -> Analysis {
+    let mut a = Analysis::default();
+    let Some(mode) = paging_mode(vcpu) else {
+        a.errors
+            .push("the vCPU is not in 64-bit paging mode".into());
+        return a;
+    };
+    let live_cr3 = vcpu.get_sregs().map(|s| s.cr3 & !0xfff).unwrap_or(0);
+    let can_check = live_cr3 == p.cr3 & !0xfff;
+    if !can_check {
+        a.errors.push(format!(
+            "CR3 {live_cr3:#x} is not the process's {:#x}: KVM_TRANSLATE cross-check skipped",
+            p.cr3
+        ));
+    }
+    let mut pages = Vec::new();
+    for r in paging::mapped_pages(ram.mem(), p.cr3, mode, Gva(0)..Gva(USER_END), WALK_LIMIT) {
+        match r {
+            Ok(pg) => pages.push(pg),
+            Err(e) => a.errors.push(format!("page-table walk: {e}")),
+        }
+    }
+    a.tables = table_pages(ram, p.cr3);
+    a.pages_total = pages.len() as u64;
+    let rs = regions(p);
+    // Which pages go into the report, and which are checked with KVM_TRANSLATE.
+    let stride = (pages.len() as u64).div_ceil(o.max_checked.max(1)).max(1);
+    let mut last_region: Option<usize> = None;
+    let mut per_region = vec![0u64; rs.len()];
+    for (i, pg) in pages.iter().enumerate() {
+        let ri = rs
+            .iter()
+            .position(|r| r.start <= pg.gva.raw() && pg.gva.raw() < r.end);
+        let region = ri
+            .map_or("outside", |k| region_kind(rs[k].kind))
+            .to_string();
+        if let Some(k) = ri {
+            per_region[k] += 1;
+        } else {
+            a.errors.push(format!(
+                "{} is mapped but outside every region the kernel reported",
+                pg.gva
+            ));
+        }
+        let edge = ri != last_region
+            || pages.get(i + 1).is_none_or(|n| {
+                rs.iter()
+                    .position(|r| r.start <= n.gva.raw() && n.gva.raw() < r.end)
+                    != ri
+            });
+        last_region = ri;
+        let check = can_check && (i as u64 % stride == 0 || edge);
+        let kvm_gpa = if check {
+            kvm_translate(vcpu, pg.gva.raw())
+        } else {
+            None
+        };
+        if check {
+            a.pages_checked += 1;
+            if kvm_gpa != Some(pg.gpa) {
+                a.errors.push(format!(
+                    "{}: software walk says GPA {} but KVM_TRANSLATE says {}",
+                    pg.gva,
+                    pg.gpa,
+                    kvm_gpa.map_or("not mapped".into(), |g| g.to_string())
+                ));
+            }
+        }
+        a.frames.push((pg.gpa, region.clone()));
+        let keep =
+            o.all_pages || edge || (i as u64).is_multiple_of((pages.len() as u64 / 4).max(1));
+        if keep {
+            let (hva, frame) = host_frame(ram, pagemap, pg.gpa);
+            let (hpa, host_size) = match frame {
+                HostFrame::Present { hpa, page_size } => (Some(hpa), page_size),
+                _ => (None, None),
+            };
+            a.pages.push(PageReport {
+                gva: pg.gva,
+                gpa: pg.gpa,
+                hva,
+                hpa,
+                guest_page_size: pg.page_size.bytes(),
+                host_page_size: host_size,
+                flags: pg.flags.to_string(),
+                region,
+                kvm_translate_gpa: kvm_gpa,
+            });
+        }
+    }
+    a.regions = rs
+        .iter()
+        .zip(&per_region)
+        .map(|(r, &n)| RegionReport {
+            kind: region_kind(r.kind).into(),
+            start: Gva(r.start),
+            end: Gva(r.end),
+            prot: prot_text(r.prot),
+            pages_mapped: n,
+        })
+        .collect();
+    if p.pattern_gva != 0 {
+        a.pattern = Some(pattern_check(ram, p, mode));
+        if a.pattern.as_ref().is_some_and(|c| !c.ok) {
+            a.errors.push(format!(
+                "pattern read-back at GVA {:#x} failed",
+                p.pattern_gva
+            ));
+        }
+    }
+    a
+}
+
+/// Read back the value the process stored at `pattern_gva`, through the GPA
+/// (guest memory) and through the HVA (a raw read of our own mapping).
+fn pattern_check(ram: &GuestRam, p: &msg::Proc, mode: paging::PagingMode) -> PatternCheck {
+    let expected = format!("{:#x}", p.pattern);
+    let gpa = paging::walk(ram.mem(), p.cr3, mode, Gva(p.pattern_gva))
+        .ok()
+        .map(|t| t.gpa);
+    let via_gpa: Option<u64> = gpa.and_then(|g| ram.mem().read_obj(GuestAddress(g.raw())).ok());
+    let via_hva = gpa.and_then(|g| ram.gpa_to_hva(g)).and_then(|hva| {
+        // The HVA must be 8 bytes inside guest RAM's mapping, which
+        // gpa_to_hva guarantees for the first byte; check the last too.
+        let last = gpa?.checked_add(7)?;
+        ram.gpa_to_hva(last)?;
+        // SAFETY: hva..hva+8 lies inside the guest RAM mmap, which lives as
+        // long as `ram`; a volatile read of plain bytes.
+        Some(unsafe { std::ptr::read_volatile(hva.raw() as *const u64) })
+    });
+    let ok = via_gpa == Some(p.pattern) && via_hva == Some(p.pattern);
+    PatternCheck {
+        gva: Gva(p.pattern_gva),
+        expected,
+        via_gpa: via_gpa.map(|v| format!("{v:#x}")),
+        via_hva: via_hva.map(|v| format!("{v:#x}")),
+        ok,
+    }
+}
+
+/// GPAs of every page-table page reachable from `cr3` (user half and
+/// kernel half), for attributing dirty pages to "page tables".
+fn table_pages(ram: &GuestRam, cr3: u64) -> Vec<Gpa> {
+    let mut out = vec![Gpa(cr3 & 0x000f_ffff_ffff_f000)];
+    let mut stack = vec![(cr3 & 0x000f_ffff_ffff_f000, 4u32)];
+    while let Some((table, level)) = stack.pop() {
+        if level == 1 || out.len() > 1 << 20 {
+            continue;
+        }
+        for i in 0..512u64 {
+            let Ok(e) = ram.mem().read_obj::<u64>(GuestAddress(table + 8 * i)) else {
+                break;
+            };
+            if e & 1 == 0 || (level < 4 && e & 0x80 != 0) {
+                continue;
+            }
+            let next = e & 0x000f_ffff_ffff_f000;
+            if next < ram.size() {
+                out.push(Gpa(next));
+                stack.push((next, level - 1));
+            }
+        }
+    }
+    out
+}
+
+/// Hardware memory references for one translation on this host, and how
+/// they were counted.
+pub fn hw_refs(flavour: Flavour, t: &Translation, host_page: Option<u64>) -> (u32, String) {
+    let g = t.levels().len() as u32;
+    match flavour {
+        Flavour::VmxEpt | Flavour::SvmNpt => {
+            // The nested table's depth follows the host page backing the
+            // guest frame: 2 MiB host pages end the nested walk one level early.
+            let h = match host_page {
+                Some(s) if s >= 1 << 30 => 2,
+                Some(s) if s >= 2 << 20 => 3,
+                _ => 4,
+            };
+            let n = paging::two_d_refs(g, h);
+            (
+                n,
+                format!(
+                    "{}: {g} guest levels, each entry's GPA translated by a {h}-level nested walk, plus the final GPA: {g}*({h}+1)+{h} = {n} memory references",
+                    flavour.as_str()
+                ),
+            )
+        }
+        Flavour::Shadow | Flavour::Pvm => (
+            g,
+            format!(
+                "{}: the CPU walks KVM's shadow table (GVA->HPA directly), {g} references; KVM keeps it in sync with the {g}-level guest table it write-protects",
+                flavour.as_str()
+            ),
+        ),
+    }
+}
+
+/// Answer a `whereis` question, and describe it for the report.
+pub fn whereis(
+    vcpu: &VcpuFd,
+    ram: &GuestRam,
+    pagemap: Option<&Pagemap>,
+    w: &msg::Whereis,
+    flavour: Flavour,
+) -> (WhereisAnswer, Option<WhereisReport>) {
+    let mut ans = WhereisAnswer {
+        gva: w.gva,
+        kvm_gpa: u64::MAX,
+        ..Default::default()
+    };
+    let Some(mode) = paging_mode(vcpu) else {
+        ans.status = msg::WHEREIS_NOT_MAPPED;
+        return (ans, None);
+    };
+    let t = match paging::walk(ram.mem(), w.cr3, mode, Gva(w.gva)) {
+        Ok(t) => t,
+        Err(_) => {
+            ans.status = msg::WHEREIS_NOT_MAPPED;
+            return (ans, None);
+        }
+    };
+    let (hva, frame) = host_frame(ram, pagemap, t.gpa);
+    ans.status = msg::WHEREIS_OK;
+    ans.gpa = t.gpa.raw();
+    ans.hva = hva.map_or(0, |h| h.raw());
+    ans.guest_page_size = t.page_size.bytes();
+    set_hpa(&mut ans, &frame);
+    let kvm_gpa = kvm_translate(vcpu, w.gva);
+    ans.kvm_gpa = kvm_gpa.map_or(u64::MAX, |g| g.raw());
+    let mut walk = Vec::new();
+    for (i, l) in t.levels().iter().enumerate() {
+        let (_, ef) = host_frame(ram, pagemap, l.entry_gpa);
+        let entry_hpa = match ef {
+            HostFrame::Present { hpa, .. } => Some(hpa),
+            _ => None,
+        };
+        if i < WALK_MAX {
+            ans.walk[i] = WalkStep {
+                entry_gpa: l.entry_gpa.raw(),
+                entry: l.entry,
+                entry_hpa: entry_hpa.map_or(0, Hpa::raw),
+            };
+        }
+        walk.push(WalkLevelReport {
+            level: l.level.to_string(),
+            table_gpa: l.table_gpa,
+            index: l.index,
+            entry_gpa: l.entry_gpa,
+            entry: format!("{:#018x}", l.entry),
+            flags: l.flags.to_string(),
+            entry_hpa,
+        });
+    }
+    ans.levels = t.levels().len().min(WALK_MAX) as u32;
+    let host_page = match frame {
+        HostFrame::Present { page_size, .. } => page_size,
+        _ => None,
+    };
+    let (refs, why) = hw_refs(flavour, &t, host_page);
+    let report = WhereisReport {
+        pid: w.pid,
+        gva: Gva(w.gva),
+        gpa: Some(t.gpa),
+        hva,
+        hpa: match frame {
+            HostFrame::Present { hpa, .. } => Some(hpa),
+            _ => None,
+        },
+        guest_page_size: Some(t.page_size.bytes()),
+        host_page_size: host_page,
+        kvm_translate_gpa: kvm_gpa,
+        walk,
+        hw_refs: refs,
+        hw_refs_explained: why,
+    };
+    (ans, Some(report))
+}

@@ -1,0 +1,405 @@
+//! The kernel ELF's headers, read straight from the file bytes and checked
+//! against the guest-physical layout before anything is copied.
+//!
+//! ```text
+//! file: [ELF header, 64 B][program headers, 56 B each] ... [segment bytes]
+//! GPA:  0 .. RESERVED_END: VMM boot structures | PT_LOAD segments | free .. ram_size
+//! VA:   the boot page tables map VA == GPA, and VA == KERNEL_BASE + GPA for
+//!       GPA < 2 GiB, so a segment must be linked at one of the two.
+//! ```
+
+use super::LoaderError;
+use crate::addr::{Gpa, Gva};
+use abi::layout::{KERNEL_BASE, RESERVED_END};
+
+const EHDR_SIZE: usize = 64;
+const PHDR_SIZE: u64 = 56;
+const ELFCLASS32: u8 = 1;
+const ELFCLASS64: u8 = 2;
+const ELFDATA2LSB: u8 = 1;
+const ELFDATA2MSB: u8 = 2;
+const EM_X86_64: u16 = 62;
+const ET_EXEC: u16 = 2;
+const PT_LOAD: u32 = 1;
+const PT_NOTE: u32 = 4;
+/// Xen's note type for the PVH boot protocol's 32-bit physical entry point.
+const XEN_ELFNOTE_PHYS32_ENTRY: u32 = 18;
+const PAGE_SIZE: u64 = 4096;
+/// GPAs the KERNEL_BASE window covers: KERNEL_BASE + 2 GiB wraps to 0.
+const KERNEL_WINDOW: u64 = KERNEL_BASE.wrapping_neg();
+
+/// What the loader learned from a valid kernel ELF.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElfSummary {
+    /// e_entry: where the boot vCPU starts, through the boot page tables.
+    pub entry: Gva,
+    /// Each PT_LOAD segment's first GPA and p_memsz, in program header order.
+    pub segments: Vec<(Gpa, u64)>,
+    /// First page-aligned GPA past every segment: free frames start here.
+    pub end: Gpa,
+    /// The PVH entry point (Xen note XEN_ELFNOTE_PHYS32_ENTRY), if present.
+    pub pvh_entry: Option<Gpa>,
+}
+
+/// One PT_LOAD segment that occupies memory.
+pub(super) struct Load {
+    pub index: usize,
+    pub paddr: Gpa,
+    pub vaddr: Gva,
+    pub filesz: u64,
+    pub memsz: u64,
+}
+
+impl Load {
+    /// First GPA past the segment; check_load proved the sum fits.
+    fn end(&self) -> u64 {
+        self.paddr.raw().saturating_add(self.memsz)
+    }
+}
+
+/// A checked image: the summary, plus what load needs to zero each bss.
+pub(super) struct Checked {
+    pub summary: ElfSummary,
+    pub loads: Vec<Load>,
+}
+
+/// Check that `bytes` is an x86-64 kernel ELF whose segments fit a guest of
+/// `ram_size` bytes and the boot page tables, and summarize it.
+pub fn validate(bytes: &[u8], ram_size: u64) -> Result<ElfSummary, LoaderError> {
+    check(bytes, ram_size).map(|c| c.summary)
+}
+
+/// validate, keeping the per-segment detail load needs.
+pub(super) fn check(bytes: &[u8], ram_size: u64) -> Result<Checked, LoaderError> {
+    let ehdr = header(bytes)?;
+    let mut loads = Vec::new();
+    let mut pvh_entry = None;
+    for index in 0..usize::from(ehdr.phnum) {
+        let ph = phdr(bytes, &ehdr, index)?;
+        match ph.p_type {
+            PT_LOAD => loads.extend(check_load(bytes, ram_size, index, &ph)?),
+            PT_NOTE => pvh_entry = pvh_entry.or(pvh_note(bytes, index, &ph)?),
+            _ => {}
+        }
+    }
+    if loads.is_empty() {
+        return Err(LoaderError::NoLoad);
+    }
+    no_overlap(&loads)?;
+    let entry = Gva(ehdr.entry);
+    if !loads
+        .iter()
+        .any(|l| contains(l.vaddr.raw(), l.memsz, entry.raw()))
+    {
+        return Err(LoaderError::EntryOutside { entry });
+    }
+    if let Some(entry) = pvh_entry
+        && !loads
+            .iter()
+            .any(|l| contains(l.paddr.raw(), l.memsz, entry.raw()))
+    {
+        return Err(LoaderError::PvhEntryOutside { entry });
+    }
+    let top = loads
+        .iter()
+        .max_by_key(|l| l.end())
+        .ok_or(LoaderError::NoLoad)?;
+    let end =
+        top.end()
+            .checked_next_multiple_of(PAGE_SIZE)
+            .ok_or(LoaderError::AddressOverflow {
+                index: top.index,
+                addr: top.paddr.raw(),
+                size: top.memsz,
+            })?;
+    let summary = ElfSummary {
+        entry,
+        segments: loads.iter().map(|l| (l.paddr, l.memsz)).collect(),
+        end: Gpa(end),
+        pvh_entry,
+    };
+    Ok(Checked { summary, loads })
+}
+
+/// The ELF header fields the loader uses.
+struct Ehdr {
+    entry: u64,
+    phoff: u64,
+    phnum: u16,
+}
+
+/// A program header as read from the file.
+struct Phdr {
+    p_type: u32,
+    offset: u64,
+    vaddr: u64,
+    paddr: u64,
+    filesz: u64,
+    memsz: u64,
+    align: u64,
+}
+
+/// N bytes at file offset `at`, if the file has them.
+fn read<const N: usize>(bytes: &[u8], at: u64) -> Option<[u8; N]> {
+    let start = usize::try_from(at).ok()?;
+    bytes.get(start..start.checked_add(N)?)?.try_into().ok()
+}
+
+fn u16_at(bytes: &[u8], at: u64) -> Option<u16> {
+    read(bytes, at).map(u16::from_le_bytes)
+}
+
+fn u32_at(bytes: &[u8], at: u64) -> Option<u32> {
+    read(bytes, at).map(u32::from_le_bytes)
+}
+
+fn u64_at(bytes: &[u8], at: u64) -> Option<u64> {
+    read(bytes, at).map(u64::from_le_bytes)
+}
+
+/// The file bytes [offset, offset + size), if the file has them all.
+fn file_range(bytes: &[u8], offset: u64, size: u64) -> Option<&[u8]> {
+    let start = usize::try_from(offset).ok()?;
+    bytes.get(start..start.checked_add(usize::try_from(size).ok()?)?)
+}
+
+/// Whether `addr` lies in [base, base + size), without computing the end.
+fn contains(base: u64, size: u64, addr: u64) -> bool {
+    addr.checked_sub(base).is_some_and(|off| off < size)
+}
+
+/// Check the identification bytes and the ELF header, and locate the
+/// program header table inside the file.
+fn header(bytes: &[u8]) -> Result<Ehdr, LoaderError> {
+    let truncated = LoaderError::Truncated { len: bytes.len() };
+    if bytes.is_empty() {
+        return Err(LoaderError::Empty);
+    }
+    if bytes.get(..4) != Some(b"\x7fELF") {
+        return Err(LoaderError::NotElf);
+    }
+    match bytes.get(4) {
+        None => return Err(truncated),
+        Some(&ELFCLASS64) => {}
+        Some(&ELFCLASS32) => return Err(LoaderError::Elf32),
+        Some(&value) => {
+            return Err(LoaderError::BadIdent {
+                field: "class",
+                value,
+            });
+        }
+    }
+    match bytes.get(5) {
+        None => return Err(truncated),
+        Some(&ELFDATA2LSB) => {}
+        Some(&ELFDATA2MSB) => return Err(LoaderError::BigEndian),
+        Some(&value) => {
+            return Err(LoaderError::BadIdent {
+                field: "data encoding",
+                value,
+            });
+        }
+    }
+    if bytes.len() < EHDR_SIZE {
+        return Err(truncated);
+    }
+    let field16 = |at| u16_at(bytes, at).ok_or(LoaderError::Truncated { len: bytes.len() });
+    let field64 = |at| u64_at(bytes, at).ok_or(LoaderError::Truncated { len: bytes.len() });
+    let machine = field16(18)?;
+    if machine != EM_X86_64 {
+        return Err(LoaderError::Machine { machine });
+    }
+    let e_type = field16(16)?;
+    if e_type != ET_EXEC {
+        return Err(LoaderError::NotExec { e_type });
+    }
+    let ehdr = Ehdr {
+        entry: field64(24)?,
+        phoff: field64(32)?,
+        phnum: field16(56)?,
+    };
+    if ehdr.phnum == 0 {
+        return Err(LoaderError::NoLoad);
+    }
+    let phentsize = field16(54)?;
+    if u64::from(phentsize) != PHDR_SIZE {
+        return Err(LoaderError::PhdrEntSize(phentsize));
+    }
+    if ehdr.phoff < EHDR_SIZE as u64 {
+        return Err(LoaderError::PhdrOverlapsHeader { offset: ehdr.phoff });
+    }
+    let table = u64::from(ehdr.phnum) * PHDR_SIZE; // At most 0xffff * 56: no overflow.
+    if file_range(bytes, ehdr.phoff, table).is_none() {
+        return Err(outside_table(bytes, &ehdr));
+    }
+    Ok(ehdr)
+}
+
+fn outside_table(bytes: &[u8], ehdr: &Ehdr) -> LoaderError {
+    LoaderError::PhdrOutside {
+        offset: ehdr.phoff,
+        count: ehdr.phnum,
+        len: bytes.len(),
+    }
+}
+
+/// Read program header `index` (header() proved the table is in the file).
+fn phdr(bytes: &[u8], ehdr: &Ehdr, index: usize) -> Result<Phdr, LoaderError> {
+    let read = || {
+        let at = ehdr
+            .phoff
+            .checked_add(u64::try_from(index).ok()?.checked_mul(PHDR_SIZE)?)?;
+        Some(Phdr {
+            p_type: u32_at(bytes, at)?,
+            offset: u64_at(bytes, at.checked_add(8)?)?,
+            vaddr: u64_at(bytes, at.checked_add(16)?)?,
+            paddr: u64_at(bytes, at.checked_add(24)?)?,
+            filesz: u64_at(bytes, at.checked_add(32)?)?,
+            memsz: u64_at(bytes, at.checked_add(40)?)?,
+            align: u64_at(bytes, at.checked_add(48)?)?,
+        })
+    };
+    read().ok_or_else(|| outside_table(bytes, ehdr))
+}
+
+/// Check one PT_LOAD against the file, guest RAM, the boot structures and
+/// the boot page tables. Segments with no memory size load nothing: None.
+fn check_load(
+    bytes: &[u8],
+    ram: u64,
+    index: usize,
+    ph: &Phdr,
+) -> Result<Option<Load>, LoaderError> {
+    if ph.filesz > ph.memsz {
+        return Err(LoaderError::FileszOverMemsz {
+            index,
+            filesz: ph.filesz,
+            memsz: ph.memsz,
+        });
+    }
+    if ph.filesz > 0 && file_range(bytes, ph.offset, ph.filesz).is_none() {
+        let (offset, size, len) = (ph.offset, ph.filesz, bytes.len());
+        return Err(LoaderError::FileRange {
+            index,
+            offset,
+            size,
+            len,
+        });
+    }
+    if ph.memsz == 0 {
+        return Ok(None);
+    }
+    let overflow = LoaderError::AddressOverflow {
+        index,
+        addr: ph.paddr,
+        size: ph.memsz,
+    };
+    let (start, end) = (
+        Gpa(ph.paddr),
+        Gpa(ph.paddr.checked_add(ph.memsz).ok_or(overflow)?),
+    );
+    if end.raw() > ram {
+        return Err(LoaderError::OutsideRam {
+            index,
+            start,
+            end,
+            ram_size: ram,
+        });
+    }
+    if start.raw() < RESERVED_END {
+        return Err(LoaderError::Reserved { index, start, end });
+    }
+    let high = ph.paddr.checked_add(KERNEL_BASE) == Some(ph.vaddr);
+    if ph.vaddr != ph.paddr && !high {
+        return Err(LoaderError::Unmapped {
+            index,
+            vaddr: Gva(ph.vaddr),
+            paddr: start,
+        });
+    }
+    if high && end.raw() > KERNEL_WINDOW {
+        return Err(LoaderError::PastKernelWindow { index, start, end });
+    }
+    let (vaddr, filesz, memsz) = (Gva(ph.vaddr), ph.filesz, ph.memsz);
+    Ok(Some(Load {
+        index,
+        paddr: start,
+        vaddr,
+        filesz,
+        memsz,
+    }))
+}
+
+/// Segments must not share a guest-physical byte. Two intervals [a, b) and
+/// [c, d) with a <= c intersect iff c < b, so after sorting by start only
+/// neighbours need comparing.
+fn no_overlap(loads: &[Load]) -> Result<(), LoaderError> {
+    let mut order: Vec<&Load> = loads.iter().collect();
+    order.sort_by_key(|l| l.paddr);
+    for pair in order.windows(2) {
+        if let [low, high] = pair
+            && high.paddr.raw() < low.end()
+        {
+            let (first, second) = (low.index.min(high.index), low.index.max(high.index));
+            return Err(LoaderError::Overlap {
+                first,
+                second,
+                at: high.paddr,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Walk the notes of a PT_NOTE segment and return the PVH entry point from
+/// the first "Xen" note of type XEN_ELFNOTE_PHYS32_ENTRY, if any.
+fn pvh_note(bytes: &[u8], index: usize, ph: &Phdr) -> Result<Option<Gpa>, LoaderError> {
+    let Some(notes) = file_range(bytes, ph.offset, ph.filesz) else {
+        let (offset, size, len) = (ph.offset, ph.filesz, bytes.len());
+        return Err(LoaderError::FileRange {
+            index,
+            offset,
+            size,
+            len,
+        });
+    };
+    // Notes are 4-byte aligned on x86-64, except in segments aligned to 8
+    // (GNU property notes), as readelf reads them.
+    let align = if ph.align == 8 { 8 } else { 4 };
+    let mut at = 0usize;
+    let mut found = None;
+    while at < notes.len() {
+        // One note: namesz, descsz, type (u32 each), name, pad, desc, pad.
+        let parse = || {
+            let field = |off: usize| u32_at(notes, u64::try_from(at.checked_add(off)?).ok()?);
+            let namesz = usize::try_from(field(0)?).ok()?;
+            let descsz = usize::try_from(field(4)?).ok()?;
+            let name_at = at.checked_add(12)?;
+            let desc_at = name_at
+                .checked_add(namesz)?
+                .checked_next_multiple_of(align)?;
+            let name = notes.get(name_at..name_at.checked_add(namesz)?)?;
+            let desc = notes.get(desc_at..desc_at.checked_add(descsz)?)?;
+            let next = desc_at
+                .checked_add(descsz)?
+                .checked_next_multiple_of(align)?;
+            Some((field(8)?, name, desc, next))
+        };
+        let offset = ph.offset.saturating_add(at as u64);
+        let (n_type, name, desc, next) = parse().ok_or(LoaderError::BadNote { index, offset })?;
+        if n_type == XEN_ELFNOTE_PHYS32_ENTRY && name == b"Xen\0" && found.is_none() {
+            let size = u32::try_from(desc.len()).unwrap_or(u32::MAX);
+            let entry = match *desc {
+                [a, b, c, d] => u64::from(u32::from_le_bytes([a, b, c, d])),
+                [a, b, c, d, e, f, g, h] => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+                _ => return Err(LoaderError::PvhNoteSize { index, size }),
+            };
+            found = Some(Gpa(entry));
+        }
+        at = next;
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,116 @@
+//! Guest-physical memory as the walker sees it: something that returns the
+//! little-endian u64 at an 8-byte aligned GPA, or says it is not RAM.
+
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+
+use crate::addr::Gpa;
+
+/// A reader of guest-physical memory, one page-table entry at a time.
+pub trait PhysMem {
+    /// The u64 at `gpa`, or None if `gpa` is unaligned or not guest RAM.
+    fn read_u64(&self, gpa: Gpa) -> Option<u64>;
+}
+
+impl PhysMem for GuestMemoryMmap {
+    /// Reads through vm-memory's bounds checks; a GPA outside every region
+    /// (or an entry straddling a region's end) is None, never a fault.
+    #[inline]
+    fn read_u64(&self, gpa: Gpa) -> Option<u64> {
+        if !gpa.raw().is_multiple_of(8) {
+            return None;
+        }
+        self.read_obj::<u64>(GuestAddress(gpa.raw()))
+            .ok()
+            .map(u64::from_le)
+    }
+}
+
+/// One contiguous block of RAM held in a Vec, for tests and benchmarks:
+/// GPAs `base .. base + size` exist, everything else is outside RAM.
+#[derive(Clone, Debug)]
+pub struct FlatMem {
+    base: u64,
+    words: Vec<u64>,
+}
+
+impl FlatMem {
+    /// Zeroed RAM at `base` of `size` bytes (both rounded down to 8).
+    pub fn new(base: Gpa, size: u64) -> Self {
+        let words = usize::try_from(size / 8).unwrap_or(usize::MAX);
+        Self {
+            base: base.raw() & !7,
+            words: vec![0; words],
+        }
+    }
+
+    /// First GPA of RAM.
+    pub fn base(&self) -> Gpa {
+        Gpa(self.base)
+    }
+
+    /// RAM size in bytes.
+    pub fn size(&self) -> u64 {
+        self.words.len() as u64 * 8
+    }
+
+    /// Store `value` at `gpa`; None if unaligned or outside RAM.
+    pub fn write_u64(&mut self, gpa: Gpa, value: u64) -> Option<()> {
+        let i = self.word(gpa)?;
+        *self.words.get_mut(i)? = value;
+        Some(())
+    }
+
+    /// The index of the word at `gpa`, if it is aligned and in RAM.
+    #[inline]
+    fn word(&self, gpa: Gpa) -> Option<usize> {
+        let off = gpa.raw().checked_sub(self.base)?;
+        if !off.is_multiple_of(8) {
+            return None;
+        }
+        usize::try_from(off / 8)
+            .ok()
+            .filter(|&i| i < self.words.len())
+    }
+}
+
+impl PhysMem for FlatMem {
+    #[inline]
+    fn read_u64(&self, gpa: Gpa) -> Option<u64> {
+        self.words.get(self.word(gpa)?).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_mem_bounds_and_alignment() {
+        let mut m = FlatMem::new(Gpa(0x1000), 0x2000);
+        assert_eq!(m.write_u64(Gpa(0x1008), 7), Some(()));
+        assert_eq!(m.read_u64(Gpa(0x1008)), Some(7));
+        assert_eq!(m.read_u64(Gpa(0x1004)), None, "unaligned");
+        assert_eq!(m.read_u64(Gpa(0x0ff8)), None, "below RAM");
+        assert_eq!(m.read_u64(Gpa(0x2ff8)), Some(0));
+        assert_eq!(m.read_u64(Gpa(0x3000)), None, "past RAM");
+        assert_eq!(m.read_u64(Gpa(!7)), None);
+        assert_eq!(m.write_u64(Gpa(0x3000), 1), None);
+    }
+
+    #[test]
+    fn guest_memory_mmap_reads_little_endian_and_refuses_holes() {
+        let mem = GuestMemoryMmap::from_ranges(&[
+            (GuestAddress(0), 0x1000),
+            (GuestAddress(0x10_0000), 0x1000),
+        ])
+        .unwrap();
+        mem.write_slice(&[1, 2, 3, 4, 5, 6, 7, 8], GuestAddress(0x10_0ff8))
+            .unwrap();
+        assert_eq!(mem.read_u64(Gpa(0x10_0ff8)), Some(0x0807_0605_0403_0201));
+        assert_eq!(mem.read_u64(Gpa(0x10_0ff9)), None, "unaligned");
+        assert_eq!(mem.read_u64(Gpa(0x2000)), None, "hole between regions");
+        assert_eq!(mem.read_u64(Gpa(0x10_1000)), None, "past the end");
+        assert_eq!(mem.read_u64(Gpa(0xfff8)), None);
+        assert_eq!(mem.read_u64(Gpa(0xff8)), Some(0));
+    }
+}
