@@ -1,1 +1,196 @@
+//! Issue 2: boot, the CLI, and every bad input. Real VMs through /dev/kvm.
 
+mod common;
+use common::*;
+
+#[test]
+fn demo_boots_and_exits_0() {
+    let r = microvmm(&["-q"], 0);
+    let first = r.stdout.lines().next().unwrap_or("");
+    assert!(
+        first.starts_with("host: kvm flavour "),
+        "first line is the host line: {first}"
+    );
+    let mode = expected_mode(&r.stdout);
+    assert!(
+        r.stdout
+            .contains(&format!("microvmm guest kernel: mode {mode},")),
+        "banner with mode {mode}:\n{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn boot_is_reported_over_the_hypercall_port() {
+    let r = microvmm(&["--cmdline", "addrspace", "--json", "-", "-q"], 0);
+    let j = r.json();
+    assert_eq!(j["guest"]["mode"], expected_mode(&r.stderr));
+    assert_eq!(j["guest"]["exit_status"], 0);
+    let boot_us = j["guest"]["boot_us"].as_f64().expect("boot_us");
+    assert!(boot_us > 0.0 && boot_us < 1e6, "boot time {boot_us} us");
+    assert!(j["guest"]["exits"]["hypercall"].as_u64().unwrap_or(0) > 0);
+}
+
+#[test]
+fn emit_guest_writes_the_embedded_image() {
+    let dir = std::env::temp_dir().join(format!("microvmm-emit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let path = dir.join("guest.elf");
+    microvmm(&["--emit-guest", path.to_str().expect("utf8")], 0);
+    let bytes = std::fs::read(&path).expect("read emitted guest");
+    assert_eq!(&bytes[..4], b"\x7fELF");
+    // And it boots from the file like the embedded one.
+    let r = microvmm(
+        &[path.to_str().expect("utf8"), "--cmdline", "addrspace", "-q"],
+        0,
+    );
+    assert!(r.stdout.contains("location of code"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn help_explains_the_cli_and_exit_codes() {
+    let r = microvmm(&["--help"], 0);
+    for word in [
+        "--mem",
+        "--timeout",
+        "--json",
+        "--emit-guest",
+        "--backing",
+        "Exit codes",
+        "0 the guest finished normally",
+    ] {
+        assert!(
+            r.stdout.contains(word),
+            "--help lacks {word}:\n{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn triple_fault_exits_1_with_a_register_dump() {
+    let r = microvmm(&[&test_guest("triple-fault"), "-q"], 1);
+    assert!(r.stderr.contains("triple fault"), "{}", r.stderr);
+    for reg in [
+        "RIP 0x", "RSP 0x", "CR0 0x", "CR2 0x", "CR3 0x", "CR4 0x", "EFER 0x", "CS 0x",
+    ] {
+        assert!(r.stderr.contains(reg), "dump lacks {reg}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn a_spinning_guest_is_stopped_by_the_timeout() {
+    let r = microvmm(&[&test_guest("spin-forever"), "--timeout", "1", "-q"], 1);
+    assert!(r.stderr.contains("timeout"), "{}", r.stderr);
+    assert!(
+        r.stdout.contains("[spin-forever] spinning"),
+        "output before the timeout is kept:\n{}",
+        r.stdout
+    );
+}
+
+/// One line on stderr, naming the problem, exit 2, no panic.
+fn refused(args: &[&str], words: &str) {
+    let r = microvmm(args, 2);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line of reason, got:\n{}", r.stderr);
+    assert!(lines[0].contains(words), "'{words}' not in: {}", lines[0]);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
+
+fn tmp_file(name: &str, bytes: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("microvmm-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).expect("write tmp file");
+    p.display().to_string()
+}
+
+/// The demo kernel with one header field changed.
+fn patched(name: &str, f: impl Fn(&mut Vec<u8>)) -> String {
+    let mut b = std::fs::read(test_guest("kernel")).expect("read kernel");
+    f(&mut b);
+    tmp_file(name, &b)
+}
+
+fn phdr0(b: &[u8]) -> usize {
+    u64::from_le_bytes(b[32..40].try_into().expect("8 bytes")) as usize
+}
+
+#[test]
+fn not_an_elf_file() {
+    refused(&["/etc/passwd"], "not an ELF file");
+}
+
+#[test]
+fn missing_file_and_directory() {
+    refused(&["/no/such/guest.bin"], "No such file or directory");
+    refused(&["/tmp"], "not a regular file");
+}
+
+#[test]
+fn empty_file() {
+    refused(&[&tmp_file("empty.elf", b"")], "empty");
+}
+
+#[test]
+fn elf32() {
+    refused(&[&patched("elf32.elf", |b| b[4] = 1)], "32-bit ELF");
+}
+
+#[test]
+fn wrong_machine() {
+    refused(
+        &[&patched("arm.elf", |b| {
+            b[18..20].copy_from_slice(&183u16.to_le_bytes())
+        })],
+        "not x86-64",
+    );
+}
+
+#[test]
+fn segment_outside_guest_ram() {
+    // Move the first segment's physical address beyond a 16 MiB guest.
+    let p = patched("far.elf", |b| {
+        let ph = phdr0(b);
+        b[ph + 24..ph + 32].copy_from_slice(&(64u64 << 20).to_le_bytes());
+    });
+    refused(&[&p, "--mem", "16M"], "outside guest RAM");
+}
+
+#[test]
+fn segment_over_the_boot_structures() {
+    let p = patched("low.elf", |b| {
+        let ph = phdr0(b);
+        b[ph + 24..ph + 32].copy_from_slice(&0x2000u64.to_le_bytes());
+        b[ph + 16..ph + 24].copy_from_slice(&(0xffff_ffff_8000_2000u64).to_le_bytes());
+    });
+    refused(&[&p], "boot structures");
+}
+
+#[test]
+fn entry_outside_every_segment() {
+    refused(
+        &[&patched("entry.elf", |b| {
+            b[24..32].copy_from_slice(&0x1234_5678u64.to_le_bytes())
+        })],
+        "entry point",
+    );
+}
+
+#[test]
+fn bad_flags() {
+    refused(&["--mem", "12X"], "invalid size");
+    refused(&["--mem", "4G"], "between 16 MiB and 2 GiB");
+    refused(&["--timeout", "-1"], "--timeout");
+    refused(&["--timeout", "nan"], "--timeout");
+    let r = microvmm(&["--backing", "huge"], 2);
+    assert!(
+        r.stderr.contains("choose 4k, thp or hugetlb"),
+        "{}",
+        r.stderr
+    );
+    let r = microvmm(&["--frobnicate"], 2);
+    assert!(r.stderr.contains("--frobnicate"), "{}", r.stderr);
+}

@@ -6,6 +6,8 @@
 //!   the same memory reader and in the same random order. This is the one
 //!   reference a walk cannot avoid (the leaf), so walk/baseline says what
 //!   the other levels, checks and bookkeeping cost on top of it.
+//! - HashMap: looking each page up in a `HashMap<page GVA, page GPA>` (std
+//!   SipHash), i.e. what a translation costs when it is only a lookup.
 //! - walk: `walk()` of every mapped page, in random order.
 //! - mapped_pages: enumerating the whole space once.
 //!
@@ -13,6 +15,7 @@
 //! `FlatMem` (a Vec) and `GuestMemoryMmap` (what the VMM reads guest RAM
 //! through). Run: `cargo run --release --example walk_bench`.
 
+use std::collections::HashMap;
 use std::hint::black_box;
 use std::ops::Range;
 use std::time::{Duration, Instant};
@@ -48,8 +51,8 @@ fn main() -> Result<(), Error> {
         (used.end.raw() - used.start.raw()) >> 10
     );
     println!(
-        "{:<8} {:<4} {:<34} {:>14} {:>9} {:>12}",
-        "reader", "page", "operation", "per second", "ns/op", "vs baseline"
+        "{:<8} {:<4} {:<30} {:>12} {:>8} {:>9} {:>9}",
+        "reader", "page", "operation", "per second", "ns/op", "vs read", "vs hash"
     );
     for size in [PageSize::Size4K, PageSize::Size2M] {
         bench("FlatMem", &flat, cr3, mode, size)?;
@@ -108,16 +111,34 @@ fn bench<M: PhysMem>(
     shuffle(&mut gvas);
     // Untimed: the leaf entry of every address, and a check that all map.
     let mut leaves = Vec::with_capacity(gvas.len());
+    let mut pages = Vec::with_capacity(gvas.len());
     for &gva in &gvas {
         let t = walk(mem, cr3, mode, gva)?;
         let leaf = t.levels().last().ok_or("empty walk")?;
         leaves.push(leaf.entry_gpa);
+        pages.push(t.page_gpa());
     }
 
     let read = best(|| {
         let mut acc = 0u64;
         for &gpa in &leaves {
             acc ^= mem.read_u64(black_box(gpa)).unwrap_or(0);
+        }
+        black_box(acc);
+    });
+    let map: HashMap<u64, u64> = gvas
+        .iter()
+        .zip(&pages)
+        .map(|(gva, gpa)| (gva.raw() & !(size.bytes() - 1), gpa.raw()))
+        .collect();
+    let mask = !(size.bytes() - 1);
+    let hashed = best(|| {
+        let mut acc = 0u64;
+        for &gva in &gvas {
+            acc ^= map
+                .get(&(black_box(gva).raw() & mask))
+                .copied()
+                .unwrap_or(0);
         }
         black_box(acc);
     });
@@ -145,13 +166,15 @@ fn bench<M: PhysMem>(
     let per = |d: Duration| d.as_nanos() as f64 / PAGES as f64;
     let row = |op: &str, d: Duration| {
         println!(
-            "{name:<8} {size:<4} {op:<34} {:>14.0} {:>9.1} {:>11.2}x",
+            "{name:<8} {size:<4} {op:<30} {:>12.0} {:>8.1} {:>8.2}x {:>8.2}x",
             1e9 / per(d),
             per(d),
-            per(d) / per(read)
+            per(d) / per(read),
+            per(d) / per(hashed)
         );
     };
     row("baseline: leaf-entry read", read);
+    row("baseline: HashMap lookup", hashed);
     row("walk (random order)", walked);
     row("mapped_pages (whole space)", listing);
     Ok(())

@@ -11,6 +11,9 @@ pub enum Error {
     Usage(String),
     #[error("{0}")]
     Size(#[from] size::SizeError),
+    /// The guest file cannot be read (its message names the path).
+    #[error("{0}")]
+    GuestFile(loader::LoaderError),
     /// The guest image is unusable (exit 2: input error).
     #[error("{path}: {source}")]
     Guest {
@@ -48,7 +51,11 @@ impl Error {
     /// file), 1 when the guest could not be run.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_) | Error::Size(_) | Error::Guest { .. } | Error::Output { .. } => 2,
+            Error::Usage(_)
+            | Error::Size(_)
+            | Error::GuestFile(_)
+            | Error::Guest { .. }
+            | Error::Output { .. } => 2,
             Error::Memory(
                 memory::MemoryError::HugePool { .. } | memory::MemoryError::NotHugeMultiple(_),
             ) => 2,

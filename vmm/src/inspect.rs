@@ -137,7 +137,7 @@ pub fn analyse(
                     != ri
             });
         last_region = ri;
-        let check = can_check && (i as u64 % stride == 0 || edge);
+        let check = can_check && ((i as u64).is_multiple_of(stride) || edge);
         let kvm_gpa = if check {
             kvm_translate(vcpu, pg.gva.raw())
         } else {

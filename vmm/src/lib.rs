@@ -103,7 +103,7 @@ fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> Error {
 /// Boot the guest, run it to the end, and report what it did. Human output
 /// (the host line and the guest's console) goes to `out`.
 pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Error> {
-    if !(MIN_RAM..=MAX_RAM).contains(&cfg.mem_size) || cfg.mem_size % 4096 != 0 {
+    if !(MIN_RAM..=MAX_RAM).contains(&cfg.mem_size) || !cfg.mem_size.is_multiple_of(4096) {
         return Err(Error::Usage(format!(
             "--mem {}: guest RAM must be a multiple of 4 KiB between {} and {}",
             size::format_size(cfg.mem_size),

@@ -32,7 +32,12 @@ struct Cli {
     #[arg(long, value_name = "SIZE", default_value = "128M")]
     mem: String,
     /// Stop the guest after this many seconds (exit code 1).
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10.0,
+        allow_negative_numbers = true
+    )]
     timeout: f64,
     /// How guest RAM is backed on the host: 4k pages, transparent huge
     /// pages (thp), or 2 MiB hugetlbfs pages (hugetlb).
@@ -73,7 +78,20 @@ fn fail(msg: impl std::fmt::Display, code: u8) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version: print, exit 0
+        Err(e) => {
+            // clap's message is several lines; keep the reason on one.
+            let text = e.to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("bad usage")
+                .trim_start_matches("error: ");
+            return fail(format!("{first} (see microvmm --help)"), 2);
+        }
+    };
     if let Some(path) = &cli.emit_guest {
         return match std::fs::write(path, microvmm::EMBEDDED_GUEST) {
             Ok(()) => ExitCode::SUCCESS,

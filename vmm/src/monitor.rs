@@ -225,7 +225,7 @@ impl ExitHandler for Monitor<'_> {
                 let r = self.message(vcpu, gpa);
                 // The result goes into the header the guest is waiting on.
                 let at = GuestAddress(gpa + std::mem::offset_of!(msg::Header, result) as u64);
-                if gpa + 16 <= self.ram.size() && gpa % 8 == 0 {
+                if gpa + 16 <= self.ram.size() && gpa.is_multiple_of(8) {
                     let _ = self.ram.mem().write_obj(r, at);
                 }
             }

@@ -27,6 +27,18 @@ use sync::KCell;
 
 pub use bootinfo::Machine;
 
+/// The PVM flags as written, and what the host reads back (bit 10 reads 0).
+struct PvFlags(u64);
+
+impl core::fmt::Display for PvFlags {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("none");
+        }
+        write!(f, "{:#x} (reads back {:#x})", boot::PV_FLAGS, self.0)
+    }
+}
+
 struct Cpu {
     nx: bool,
     tsc_khz: u64,
@@ -96,9 +108,9 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
         0
     };
     kprintln!(
-        "[kernel] microvmm guest kernel: mode {}, pv flags {:#x}, 4-level paging, NX {}, scheduling {}, RAM {} MiB, {} free frames, booted in {} us{}",
+        "[kernel] microvmm guest kernel: mode {}, pv flags {}, 4-level paging, NX {}, scheduling {}, RAM {} MiB, {} free frames, booted in {} us{}",
         mode.name(),
-        pv_flags,
+        PvFlags(pv_flags),
         if cpu_has_nx() { "on" } else { "off" },
         if m.irqchip {
             "timer (250 Hz)"

@@ -78,7 +78,7 @@ pub fn to_bytes<T: Pod>(v: &T) -> Vec<u8> {
 
 /// Decode the message the guest placed at `gpa`.
 pub fn read(mem: &GuestMemoryMmap, ram_size: u64, gpa: u64) -> Result<Message, ProtocolError> {
-    if gpa % 8 != 0 {
+    if !gpa.is_multiple_of(8) {
         return Err(ProtocolError::Unaligned(gpa));
     }
     let in_ram = |size: u64| gpa.checked_add(size).is_some_and(|end| end <= ram_size);

@@ -1,0 +1,229 @@
+//! Issue 4: the translation report: software walk vs KVM_TRANSLATE, the
+//! pattern read-back, the JSON schema, whereis, backing and the dirty log.
+//! Real VMs through /dev/kvm.
+
+mod common;
+use common::*;
+
+#[test]
+fn every_page_agrees_with_kvm_translate() {
+    let r = microvmm(&["--pages", "--json", "-", "-q"], 0);
+    let j = r.json();
+    assert_eq!(
+        j["errors"].as_array().map(|e| e.len()),
+        Some(0),
+        "errors: {}",
+        j["errors"]
+    );
+    let mut checked = 0;
+    for p in j["processes"].as_array().expect("processes") {
+        let pages = p["pages"].as_array().expect("pages");
+        assert_eq!(
+            pages.len() as u64,
+            p["pages_total"].as_u64().expect("total"),
+            "--pages lists every page"
+        );
+        for pg in pages {
+            if !pg["kvm_translate_gpa"].is_null() {
+                assert_eq!(pg["kvm_translate_gpa"], pg["gpa"], "{}", pg);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} pages were cross-checked");
+}
+
+#[test]
+fn the_pattern_reads_back_through_gpa_and_hva() {
+    let j = microvmm(&["--cmdline", "addrspace", "--json", "-", "-q"], 0).json();
+    let p = procs(&j, "addrspace")[0];
+    assert_eq!(p["pattern"]["ok"], true, "{}", p["pattern"]);
+    assert_eq!(p["pattern"]["via_gpa"], p["pattern"]["expected"]);
+    assert_eq!(p["pattern"]["via_hva"], p["pattern"]["expected"]);
+}
+
+#[test]
+fn json_has_the_documented_keys() {
+    let j = microvmm(&["--json", "-", "-q"], 0).json();
+    for k in [
+        "schema",
+        "host",
+        "memory",
+        "guest",
+        "processes",
+        "whereis",
+        "errors",
+    ] {
+        assert!(j.get(k).is_some(), "missing {k}");
+    }
+    assert_eq!(j["schema"], "microvmm-report/1");
+    for k in [
+        "kvm_flavour",
+        "nested",
+        "pagemap",
+        "nested_paging",
+        "hpa_meaning",
+    ] {
+        assert!(j["host"].get(k).is_some(), "missing host.{k}");
+    }
+    assert!(j["memory"]["backing"].is_string());
+    let slot = &j["memory"]["slots"][0];
+    for k in ["slot", "gpa_start", "gpa_end", "hva", "size", "flags"] {
+        assert!(slot.get(k).is_some(), "missing memory.slots[].{k}");
+    }
+    assert!(j["guest"]["mode"].is_string() && j["guest"]["exit_status"] == 0);
+    let p = &j["processes"][0];
+    for k in ["pid", "name", "cr3", "exit", "regions", "pages"] {
+        assert!(p.get(k).is_some(), "missing processes[].{k}");
+    }
+    for k in ["kind", "start", "end"] {
+        assert!(p["regions"][0].get(k).is_some(), "missing regions[].{k}");
+    }
+    for k in [
+        "gva",
+        "gpa",
+        "hva",
+        "hpa",
+        "guest_page_size",
+        "host_page_size",
+        "flags",
+        "region",
+        "kvm_translate_gpa",
+    ] {
+        assert!(p["pages"][0].get(k).is_some(), "missing pages[].{k}");
+    }
+    let w = &j["whereis"][0];
+    assert!(
+        w["walk"].as_array().is_some_and(|l| l.len() == 4),
+        "4-level walk: {w}"
+    );
+    for k in ["level", "table_gpa", "entry_gpa", "entry", "entry_hpa"] {
+        assert!(
+            w["walk"][0].get(k).is_some(),
+            "missing whereis[].walk[].{k}"
+        );
+    }
+}
+
+#[test]
+fn hpa_is_an_address_or_plainly_unavailable_never_zero() {
+    let j = microvmm(&["--cmdline", "addrspace", "--json", "-", "-q"], 0).json();
+    let available = j["host"]["pagemap"] == "available";
+    for pg in procs(&j, "addrspace")[0]["pages"]
+        .as_array()
+        .expect("pages")
+    {
+        if available {
+            assert!(hex(&pg["hpa"]) != 0, "{pg}");
+        } else {
+            assert!(pg["hpa"].is_null(), "{pg}");
+        }
+    }
+    if !available {
+        assert!(
+            j["host"]["pagemap"]
+                .as_str()
+                .unwrap_or("")
+                .contains("unavailable")
+        );
+    }
+}
+
+#[test]
+fn addrspace_prints_the_gpas_the_report_has() {
+    let r = microvmm(&["--cmdline", "addrspace", "--json", "-", "-q"], 0);
+    let j = r.json();
+    let ws = j["whereis"].as_array().expect("whereis");
+    assert_eq!(ws.len(), 3, "code, heap, stack");
+    for w in ws {
+        let line = format!("GVA {:#x} -> GPA {:#x}", hex(&w["gva"]), hex(&w["gpa"]));
+        assert!(
+            r.stderr.contains(&line),
+            "addrspace did not print '{line}':\n{}",
+            r.stderr
+        );
+        assert_eq!(w["kvm_translate_gpa"], w["gpa"], "{w}");
+    }
+    let expected_refs = match j["host"]["kvm_flavour"].as_str() {
+        Some("vmx-ept") | Some("svm-npt") => 24,
+        _ => 4,
+    };
+    assert_eq!(
+        ws[0]["hw_refs"], expected_refs,
+        "{}",
+        ws[0]["hw_refs_explained"]
+    );
+}
+
+#[test]
+fn dirty_log_attributes_the_heap_demo() {
+    let j = microvmm(
+        &[
+            "--dirty-log",
+            "--cmdline",
+            "heap addrspace",
+            "--json",
+            "-",
+            "-q",
+        ],
+        0,
+    )
+    .json();
+    assert_eq!(j["memory"]["slots"][0]["flags"][0], "log-dirty-pages");
+    let owners = j["dirty"]["by_owner"].as_array().expect("dirty.by_owner");
+    let heap = owners
+        .iter()
+        .find(|o| {
+            o["owner"]
+                .as_str()
+                .is_some_and(|s| s.ends_with("heap heap"))
+        })
+        .expect("heap owner");
+    assert!(heap["pages"].as_u64().unwrap_or(0) >= 700, "{heap}");
+    assert!(
+        owners.iter().any(|o| o["owner"] == "page tables"),
+        "{owners:?}"
+    );
+}
+
+fn thp_enabled() -> bool {
+    std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        .is_ok_and(|s| !s.contains("[never]"))
+}
+
+#[test]
+fn thp_backing_gives_2mib_host_pages() {
+    if !thp_enabled() {
+        eprintln!("SKIPPED: transparent huge pages are disabled on this host ([never])");
+        return;
+    }
+    let j = microvmm(
+        &[
+            "--backing",
+            "thp",
+            "--mem",
+            "512M",
+            "--pages",
+            "--cmdline",
+            "heap",
+            "--json",
+            "-",
+            "-q",
+        ],
+        0,
+    )
+    .json();
+    if j["host"]["pagemap"] != "available" {
+        eprintln!("SKIPPED: host page sizes need /proc/self/pagemap with CAP_SYS_ADMIN");
+        return;
+    }
+    assert_eq!(j["memory"]["backing"], "thp");
+    let big = j["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .flat_map(|p| p["pages"].as_array().cloned().unwrap_or_default())
+        .filter(|pg| pg["host_page_size"] == 2 << 20)
+        .count();
+    assert!(big > 0, "no page reported on a 2 MiB host page");
+}
