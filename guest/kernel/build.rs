@@ -12,6 +12,7 @@ const PROGRAMS: &[&str] = &[
     "spin",
     "bench",
     "writek",
+    "touch",
 ];
 
 fn main() {

@@ -64,7 +64,7 @@ struct Cli {
     no_timer: bool,
     /// The guest kernel's command line: programs to run, space separated,
     /// each NAME or NAME:NUMBER (addrspace heap stack snoop:0|1|2 spin:MS
-    /// bench writek). Default: the demo.
+    /// bench writek touch:MIB). Default: the demo.
     #[arg(long, value_name = "PROGRAMS", default_value = "")]
     cmdline: String,
     /// Do not print the text report after the run.

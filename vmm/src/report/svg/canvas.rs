@@ -94,6 +94,8 @@ pub enum Font {
     Mono,
     /// Small print, sans-serif 10px grey.
     Small,
+    /// Small print in red: faults and errors.
+    Alert,
 }
 
 impl Font {
@@ -104,6 +106,7 @@ impl Font {
             Font::Title => "h",
             Font::Mono => "m",
             Font::Small => "s",
+            Font::Alert => "s e",
         }
     }
 }
