@@ -162,5 +162,6 @@ run_qemu() {
 
 # clean_console RAW OUT: serial log without CRs and terminal escapes.
 clean_console() {
-  tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1b[c()][0-9A-Za-z]\{0,1\}//g' >"$2"
+  # SeaBIOS resets the terminal (ESC c) mid-line: make that a line break.
+  tr -d '\r' <"$1" | sed 's/\x1bc/\n/g; s/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1b[()][0-9A-Za-z]//g' >"$2"
 }

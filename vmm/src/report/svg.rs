@@ -298,7 +298,7 @@ mod tests {
         PageReport {
             gva: Gva(gva),
             gpa: Gpa(gpa),
-            hva: Some(Hva(0x7f00_0000_0000 + gpa)),
+            hva: Some(Hva(gpa.wrapping_add(0x7f00_0000_0000))),
             hpa: hpa.map(Hpa),
             guest_page_size: 4096,
             host_page_size: Some(4096),

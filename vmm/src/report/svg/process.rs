@@ -8,16 +8,16 @@ use super::canvas::{Axis, Canvas, Font, approx_size, n, spread, wrap};
 use super::{colour, kind_index};
 use crate::report::model::{PageReport, ProcessReport, RegionReport, Report};
 
-const X_BOX: f64 = 30.0;
-const W_BOX: f64 = 230.0;
-const X_STRIP: f64 = 262.0;
+const X_BOX: f64 = 44.0;
+const W_BOX: f64 = 220.0;
+const X_STRIP: f64 = 266.0;
 const W_STRIP: f64 = 12.0;
 const X_GPA: f64 = 560.0;
 const X_HPA: f64 = 870.0;
 const W_BAR: f64 = 26.0;
 const X_INFO: f64 = 1010.0;
-/// Room to the right of a column for per-page address labels.
-const LANE: f64 = 104.0;
+/// Advance of one character of the 11px monospace font.
+const MONO_CHAR: f64 = 6.7;
 const GAP_H: f64 = 36.0;
 const LABEL_GAP: f64 = 11.0;
 /// Beyond this many listed pages only an even sample gets lines: thousands
@@ -149,7 +149,11 @@ fn labels(
                 c.line(x, *y, x + 6.0, *l, "stroke=\"#888\" stroke-width=\"0.6\"");
                 c.text(x + 8.0, l + 3.5, Font::Mono, t);
             }
-            ly.into_iter().map(|l| (x + LANE, l)).collect()
+            // Each line leaves from the end of its label.
+            ly.into_iter()
+                .zip(texts)
+                .map(|(l, t)| (x + 12.0 + t.len() as f64 * MONO_CHAR, l))
+                .collect()
         }
         None => ys.iter().map(|y| (x, *y)).collect(),
     }
@@ -246,7 +250,13 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
             X_BOX + 6.0,
             a.top + 13.0,
             Font::Bold,
-            &format!("{} {}  {} pages mapped", rg.kind, rg.prot, rg.pages_mapped),
+            &format!(
+                "{} {}  {} page{} mapped",
+                rg.kind,
+                rg.prot,
+                rg.pages_mapped,
+                if rg.pages_mapped == 1 { "" } else { "s" }
+            ),
         );
         let size = approx_size(rg.end.raw().saturating_sub(rg.start.raw()));
         c.text(
