@@ -18,7 +18,7 @@ fn main() {
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let guest = manifest.join("../guest");
-    for dir in ["abi", "kernel", "user"] {
+    for dir in ["abi", "kernel", "memfns", "user"] {
         println!("cargo:rerun-if-changed={}", guest.join(dir).display());
     }
     println!(

@@ -102,11 +102,9 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
         0
     };
     let tsc_banner = cpu::rdtsc();
-    let boot_us = if m.tsc_khz != 0 {
-        (tsc_banner - tsc0) * 1000 / m.tsc_khz
-    } else {
-        0
-    };
+    let boot_us = ((tsc_banner - tsc0) * 1000)
+        .checked_div(m.tsc_khz)
+        .unwrap_or(0);
     kprintln!(
         "[kernel] microvmm guest kernel: mode {}, pv flags {}, 4-level paging, NX {}, scheduling {}, RAM {} MiB, {} free frames, booted in {} us{}",
         mode.name(),

@@ -150,7 +150,7 @@ fn sys_pattern(gva: u64, value: u64) -> i64 {
     let Some(a) = p.aspace.as_mut() else {
         return EFAULT;
     };
-    if gva % 8 != 0 || !a.copy_out(gva, &value.to_le_bytes()) {
+    if !gva.is_multiple_of(8) || !a.copy_out(gva, &value.to_le_bytes()) {
         return EFAULT;
     }
     p.pattern_gva = gva;

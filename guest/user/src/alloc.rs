@@ -64,11 +64,14 @@ pub fn malloc(n: usize) -> *mut u8 {
 }
 
 /// Give back a block from `malloc` (null is ignored).
-pub fn free(p: *mut u8) {
+///
+/// # Safety
+/// `p` is null or came from `malloc` and was not freed since.
+pub unsafe fn free(p: *mut u8) {
     if p.is_null() {
         return;
     }
-    // SAFETY: p came from malloc, so a header precedes it.
+    // SAFETY: the caller guarantees p came from malloc: a header precedes it.
     unsafe {
         let b = p.sub(HDR) as *mut Block;
         (*b).free = true;

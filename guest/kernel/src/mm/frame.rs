@@ -81,7 +81,7 @@ pub fn alloc_pair() -> Option<u64> {
         f.npairs -= 1;
         pa
     } else {
-        if f.next % (2 * PAGE) != 0 && f.next < f.end {
+        if !f.next.is_multiple_of(2 * PAGE) && f.next < f.end {
             let odd = f.next;
             f.next += PAGE;
             free(odd);

@@ -36,7 +36,8 @@ fn main(_arg: u64) -> i64 {
     }
     // Free every other block, then reuse the holes with smaller blocks.
     for b in blocks.iter_mut().step_by(2) {
-        free(*b);
+        // SAFETY: *b came from malloc and is freed once.
+        unsafe { free(*b) };
         *b = core::ptr::null_mut();
     }
     let mut reused = 0;
@@ -49,7 +50,8 @@ fn main(_arg: u64) -> i64 {
     }
     let end = sbrk(0).unwrap_or(0);
     for b in blocks {
-        free(b);
+        // SAFETY: each non-null block came from malloc and is freed once.
+        unsafe { free(b) };
     }
     let s1 = stats();
     let faults = s1.heap_faults - s0.heap_faults;

@@ -9,8 +9,8 @@ use super::{colour, kind_index};
 use crate::report::model::{PageReport, ProcessReport, RegionReport, Report};
 
 const X_BOX: f64 = 44.0;
-const W_BOX: f64 = 220.0;
-const X_STRIP: f64 = 266.0;
+const W_BOX: f64 = 256.0;
+const X_STRIP: f64 = 302.0;
 const W_STRIP: f64 = 12.0;
 const X_GPA: f64 = 560.0;
 const X_HPA: f64 = 870.0;
@@ -265,6 +265,14 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
             Font::Mono,
             &format!("{}–{} ({size})", rg.start, rg.end),
         );
+        let grows = match rg.kind.as_str() {
+            "stack" => "grows toward lower addresses (up here)",
+            "heap" => "grows toward higher addresses (down here)",
+            _ => "",
+        };
+        if !grows.is_empty() && a.height >= 46.0 {
+            c.text(X_BOX + 6.0, a.top + 40.0, Font::Small, grows);
+        }
     }
     for (lo, hi, gy) in &space.gaps {
         let zig = |y: f64| {
@@ -512,7 +520,13 @@ fn fault_marker(c: &mut Canvas, space: &Space, addr: u64, bottom: f64) {
                 n(y + 6.0)
             );
             c.path(&d, "fill=\"#b00020\"");
-            c.text(X_BOX - 14.0, y - 8.0, Font::Alert, "fault");
+            c.text_styled(
+                X_BOX - 14.0,
+                y + 3.5,
+                Font::Alert,
+                "text-anchor=\"end\"",
+                "fault",
+            );
         }
         None => {
             let beyond = space
@@ -547,7 +561,7 @@ fn info(c: &mut Canvas, p: &ProcessReport, linked: &[&PageReport], stride: usize
     ));
     if stride > 1 {
         lines.push(format!(
-            "lines for {} of them (every {stride}th): too many to draw",
+            "lines for {} of them (one in {stride}): too many to draw",
             linked.len()
         ));
     } else if (p.pages.len() as u64) < p.pages_total {
@@ -591,9 +605,17 @@ fn info(c: &mut Canvas, p: &ProcessReport, linked: &[&PageReport], stride: usize
         ));
     }
     let mut y = top + 10.0;
-    for l in lines {
+    let mut lines: Vec<(Font, String)> = lines.into_iter().map(|l| (Font::Small, l)).collect();
+    if p.exit.kind == "fault" {
+        let at = p.exit.address.map_or("?".into(), |a| a.to_string());
+        lines.push((
+            Font::Alert,
+            format!("fault at {at}: marked in red on the left"),
+        ));
+    }
+    for (font, l) in lines {
         for w in wrap(&l, 34) {
-            c.text(X_INFO, y, Font::Small, &w);
+            c.text(X_INFO, y, font, &w);
             y += 13.0;
         }
     }

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# qemu-pvh.sh — the guest kernel microvmm embeds boots through its PVH 32-bit
+# entry in QEMU's microvm machine (TCG), with no microvmm around it: it must
+# print its banner in plain x86 mode and say it found no microvmm hypercall
+# device, then halt. Installs qemu-system-x86 with apt-get when missing.
+#
+# Usage: scripts/qemu-pvh.sh            (exit 0 = all checks passed)
+#
+# Environment:
+#   MICROVMM_BIN=PATH   use this microvmm (default: ${CARGO_TARGET_DIR:-<repo>/target}/release/microvmm,
+#                       brought up to date with cargo build --release first)
+#   QEMU_PVH_DIR=DIR    work dir for guest.elf and qemu.log (default: <repo>/target/qemu-pvh)
+#   QEMU_PVH_TIMEOUT=S  QEMU time limit (default 30); QEMU is stopped as soon as
+#                       the output is complete (DONE below), normally well before
+set -euo pipefail
+
+# CHECKS: '*' | console | description | grep -E pattern ('!' prefix: must not match)
+CHECKS='
+* | console | banner says mode x86                   | mode x86
+* | console | says there is no microvmm hypercall device | no microvmm
+* | console | no panic                               | !panic
+'
+# QEMU is stopped once the console matches this (the guest halts for ever).
+DONE='halted|no microvmm'
+
+SCRIPT_NAME=qemu-pvh
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+W=${QEMU_PVH_DIR:-$REPO_ROOT/target/qemu-pvh}
+mkdir -p "$W"
+W=$(cd "$W" && pwd)
+
+abort() {
+  check_result pvh "$1" 1
+  print_stage_times
+  summary qemu-pvh || true
+  exit 1
+}
+
+stage_begin "apt: qemu"
+need_cmd qemu-system-x86_64 qemu-system-x86 || abort "install qemu-system-x86"
+stage_end
+
+if [ -n "${MICROVMM_BIN:-}" ]; then
+  BIN=$MICROVMM_BIN
+else
+  stage_begin "cargo build"
+  ensure_cargo || abort "cargo available"
+  (cd "$REPO_ROOT" && cargo build --release --bin microvmm) || abort "cargo build --release"
+  BIN=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/microvmm
+  stage_end
+fi
+[ -x "$BIN" ] || abort "microvmm binary $BIN exists"
+
+stage_begin "emit guest"
+rm -f "$W/guest.elf"
+if "$BIN" --emit-guest "$W/guest.elf" && [ -s "$W/guest.elf" ]; then
+  check_result pvh "microvmm --emit-guest wrote guest.elf ($(stat -c %s "$W/guest.elf") bytes)" 0
+else
+  abort "microvmm --emit-guest wrote guest.elf"
+fi
+stage_end
+
+stage_begin "qemu microvm"
+qemu_ok=0
+run_qemu "$W/qemu.log" "${QEMU_PVH_TIMEOUT:-30}" "$DONE" \
+  qemu-system-x86_64 -accel tcg -machine microvm -nodefaults -nographic \
+  -kernel "$W/guest.elf" -serial stdio || qemu_ok=1
+stage_end
+clean_console "$W/qemu.log" "$W/console.txt"
+CHECK_SOURCE=([console]="$W/console.txt")
+fails_before=$N_FAIL
+check_result pvh "QEMU output complete ($QEMU_STATUS after $QEMU_SECS s)" $qemu_ok
+eval_checks pvh "$CHECKS"
+if [ "$N_FAIL" != "$fails_before" ]; then
+  log "tail of $W/console.txt:"
+  tail -n 30 "$W/console.txt" | sed 's/^/  pvh| /'
+else
+  sed 's/^/  pvh| /' "$W/console.txt"
+fi
+
+print_stage_times
+summary qemu-pvh
