@@ -3,6 +3,7 @@
 # QEMU runs that stop on a pattern, and locating or building microvmm.
 # Source it after setting SCRIPT_NAME; it defines REPO_ROOT.
 
+# shellcheck disable=SC2034 # used by the scripts that source this file
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SCRIPT_NAME=${SCRIPT_NAME:-script}
 export DEBIAN_FRONTEND=noninteractive
@@ -57,7 +58,7 @@ eval_checks() {
   local run=$1 spec=$2 runs src desc re neg file ok
   while IFS='|' read -r runs src desc re; do
     runs=${runs//[[:space:]]/}
-    [ -n "$runs" ] && [ "${runs:0:1}" != "#" ] || continue
+    if [ -z "$runs" ] || [ "${runs:0:1}" = "#" ]; then continue; fi
     case ",$runs," in *",$run,"* | *",*,"*) ;; *) continue ;; esac
     src=${src//[[:space:]]/}
     desc=$(echo "$desc" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
@@ -139,6 +140,7 @@ run_qemu() {
   local logf=$1 tmo=$2 done_re=$3 pid t0 rc
   shift 3
   t0=$EPOCHREALTIME
+  : >"$logf"
   timeout "$tmo" "$@" </dev/null >"$logf" 2>&1 &
   pid=$!
   QEMU_STATUS=""
@@ -146,13 +148,14 @@ run_qemu() {
     if [ -n "$done_re" ] && tr -d '\r' <"$logf" | grep -qE -- "$done_re"; then
       sleep 0.2 # let the last line of output drain
       kill "$pid" 2>/dev/null || true
-      QEMU_STATUS=done
+      QEMU_STATUS="done"
       break
     fi
     sleep 0.1
   done
   rc=0
   wait "$pid" || rc=$?
+  # shellcheck disable=SC2034 # read by the caller
   QEMU_SECS=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
   if [ -z "$QEMU_STATUS" ]; then
     if [ "$rc" = 124 ]; then QEMU_STATUS=timeout; else QEMU_STATUS="exited $rc"; fi

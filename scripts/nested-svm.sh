@@ -137,8 +137,11 @@ if [ ! -s "$KDIR/ok" ]; then
   echo "$KPKG" >"$KDIR/ok"
 fi
 if [ ! -x "$W/busybox" ]; then
-  dpkg-deb --fsys-tarfile "$BDEB" | tar -x -O ./bin/busybox >"$W/busybox.tmp" &&
-    chmod +x "$W/busybox.tmp" && mv "$W/busybox.tmp" "$W/busybox" || abort "unpack busybox"
+  if ! dpkg-deb --fsys-tarfile "$BDEB" | tar -x -O ./bin/busybox >"$W/busybox.tmp"; then
+    abort "unpack busybox"
+  fi
+  chmod +x "$W/busybox.tmp"
+  mv "$W/busybox.tmp" "$W/busybox"
 fi
 stage_end
 
@@ -229,7 +232,7 @@ while IFS='|' read -r name cpu npt; do
   name=${name//[[:space:]]/}
   cpu=${cpu//[[:space:]]/}
   npt=${npt//[[:space:]]/}
-  [ -n "$name" ] && [ "${name:0:1}" != "#" ] || continue
+  if [ -z "$name" ] || [ "${name:0:1}" = "#" ]; then continue; fi
   if [ -n "$SELECTED" ]; then
     case " $SELECTED " in *" $name "*) ;; *) continue ;; esac
   fi

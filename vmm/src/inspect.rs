@@ -32,6 +32,39 @@ pub struct Options {
     pub flavour: Flavour,
 }
 
+/// Host frames of all guest RAM, read in one pass over pagemap: for reports
+/// of many pages, where one lookup per page (each reading a 2 MiB block of
+/// pagemap) would cost seconds. Needs the single contiguous memslot
+/// GuestRam makes.
+struct RamFrames(Vec<HostFrame>);
+
+impl RamFrames {
+    fn new(ram: &GuestRam, pagemap: Option<&Pagemap>) -> Option<RamFrames> {
+        let pm = pagemap?;
+        if ram.slots().len() != 1 {
+            return None;
+        }
+        let hva0 = ram.gpa_to_hva(Gpa(0))?;
+        Some(RamFrames(
+            pm.lookup_range(hva0, (ram.size() / 4096) as usize),
+        ))
+    }
+
+    /// As `monitor::host_frame`, from the snapshot.
+    fn get(&self, ram: &GuestRam, gpa: Gpa) -> (Option<crate::addr::Hva>, HostFrame) {
+        let hva = ram.gpa_to_hva(gpa);
+        let frame = match self.0.get((gpa.raw() / 4096) as usize) {
+            Some(HostFrame::Present { hpa, page_size }) => HostFrame::Present {
+                hpa: Hpa(hpa.raw() | (gpa.raw() & 0xfff)),
+                page_size: *page_size,
+            },
+            Some(f) => f.clone(),
+            None => HostFrame::Unavailable("GPA outside guest RAM".into()),
+        };
+        (hva, frame)
+    }
+}
+
 /// What the analysis of one exiting process found.
 #[derive(Clone, Debug, Default)]
 pub struct Analysis {
@@ -113,6 +146,11 @@ pub fn analyse(
     let rs = regions(p);
     // Which pages go into the report, and which are checked with KVM_TRANSLATE.
     let stride = (pages.len() as u64).div_ceil(o.max_checked.max(1)).max(1);
+    let snapshot = if o.all_pages && pages.len() > 1024 {
+        RamFrames::new(ram, pagemap)
+    } else {
+        None
+    };
     let mut last_region: Option<usize> = None;
     let mut per_region = vec![0u64; rs.len()];
     for (i, pg) in pages.iter().enumerate() {
@@ -158,7 +196,10 @@ pub fn analyse(
         let keep =
             o.all_pages || edge || (i as u64).is_multiple_of((pages.len() as u64 / 4).max(1));
         if keep {
-            let (hva, frame) = host_frame(ram, pagemap, pg.gpa);
+            let (hva, frame) = match &snapshot {
+                Some(s) => s.get(ram, pg.gpa),
+                None => host_frame(ram, pagemap, pg.gpa),
+            };
             let (hpa, host_size) = match frame {
                 HostFrame::Present { hpa, page_size } => (Some(hpa), page_size),
                 _ => (None, None),

@@ -141,11 +141,10 @@ fn main() -> ExitCode {
         }
     }
     if let Some(j) = &cli.json {
-        let doc = report::json::render(&outcome.report);
         let r = if json_stdout {
-            std::io::stdout().write_all(doc.as_bytes())
+            report::json::write(&outcome.report, std::io::stdout().lock())
         } else {
-            std::fs::write(j, doc)
+            std::fs::File::create(j).and_then(|f| report::json::write(&outcome.report, f))
         };
         if let Err(e) = r {
             return fail(format!("cannot write {j}: {e}"), 2);

@@ -4,8 +4,12 @@
 //! SVG: no scripts, no external fonts or resources.
 
 mod canvas;
+mod links;
 mod process;
+mod space;
 mod walk;
+
+use std::collections::HashSet;
 
 use canvas::{Canvas, Font, STYLE, approx_size};
 
@@ -40,6 +44,27 @@ fn kind_index(kind: &str) -> usize {
         .iter()
         .position(|(k, _)| *k == kind)
         .unwrap_or(KINDS.len())
+}
+
+/// Page marks on one column. Marks that land on the same pixel row in the
+/// same colour add nothing but bytes, so each is drawn once.
+#[derive(Default)]
+struct Marks {
+    seen: HashSet<(i64, i64, usize)>,
+}
+
+impl Marks {
+    /// A mark `h` pixels tall at `y` across `x..x + w`, for a page of region
+    /// kind `kind`.
+    fn draw(&mut self, c: &mut Canvas, x: f64, w: f64, y: f64, h: f64, kind: &str) {
+        let h = h.max(1.5);
+        if self
+            .seen
+            .insert(((y * 2.0) as i64, (h * 2.0) as i64, kind_index(kind)))
+        {
+            c.rect(x, y, w, h, &format!("fill=\"{}\"", colour(kind)));
+        }
+    }
 }
 
 /// The SVG document for report `r`: header, one panel per process, the 2D
@@ -101,7 +126,7 @@ fn header(c: &mut Canvas, r: &Report) -> f64 {
         Font::Text,
         LINE_CHARS,
         15.0,
-        &format!("host-physical: {}; pagemap {}", h.hpa_meaning, h.pagemap),
+        &format!("HPA: {}; pagemap {}", h.hpa_meaning, h.pagemap),
     );
     let m = &r.memory;
     let slots: Vec<String> = m

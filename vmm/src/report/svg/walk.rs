@@ -120,7 +120,9 @@ pub fn draw(c: &mut Canvas, r: &Report, w: &WhereisReport, y0: f64) -> f64 {
         ],
         host: [
             opt_hpa(w.hpa),
-            format!("the data, in a {} host page", size(w.host_page_size)),
+            w.host_page_size.map_or("the data page".into(), |s| {
+                format!("the data, in a {} host page", approx_size(s))
+            }),
         ],
     });
 
