@@ -47,7 +47,25 @@ npt    | console | host line says kvm flavour svm-npt             | ^host: .*kvm
 shadow | console | host line says kvm flavour shadow              | ^host: .*kvm flavour shadow
 *      | console | guest banner says mode x86                     | mode x86
 *      | json    | JSON report written                            | [{]
+npt    | json    | report says kvm_flavour svm-npt                | "kvm_flavour": *"svm-npt"
+shadow | json    | report says kvm_flavour shadow                 | "kvm_flavour": *"shadow"
 *      | console | no kernel panic or oops                        | !Kernel panic|Oops|BUG:
+*      | console | guest schedules on the LAPIC timer             | scheduling timer
+*      | console | addrspace exits 0                              | pid [0-9]+ addrspace: exit 0
+*      | console | heap, stack, spin exit 0                       | pid [0-9]+ spin:300: exit 0
+*      | console | heap faults equal touched pages                | [0-9]+ page faults for [0-9]+ touched pages$
+*      | console | stack faults equal pages spanned               | [0-9]+ stack faults for [0-9]+ pages spanned$
+*      | console | no fault-count mismatch                        | !MISMATCH
+*      | console | snoop:0 (read kernel) killed: U/S fault 0x5    | snoop:0: killed by #PF err 0x5 at 0xffffffff80100000
+*      | console | snoop:1 (other heap) killed: not present 0x4   | snoop:1: killed by #PF err 0x4
+*      | console | snoop:2 (write code) killed: 0x7               | snoop:2: killed by #PF err 0x7
+*      | console | teardown returns every frame                   | every frame returned
+*      | console | whereis answers with GPA and HPA               | code : GVA 0x[0-9a-f]+ -> GPA 0x[0-9a-f]+ -> HPA 0x
+*      | console | zero KVM_TRANSLATE mismatches                  | no errors: every checked page agrees with KVM_TRANSLATE
+npt    | json    | 2D walk: 24 memory references (4-level/4-level) | "hw_refs": 24
+shadow | json    | shadow walk: 4 memory references               | "hw_refs": 4
+*      | json    | pattern read back through GPA and HVA          | "ok": true
+*      | json    | no errors in the report                        | "errors": \[\]
 '
 INIT_ARGS=${NESTED_SVM_ARGS:---timeout 120 --json /report.json}
 # -------------------------------------------------------------------------------

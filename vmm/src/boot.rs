@@ -119,19 +119,28 @@ fn segment(selector: u16, code: bool, long: bool) -> kvm_segment {
     }
 }
 
+/// What the vCPU's CPUID offers that the initial state depends on: KVM
+/// refuses EFER.NXE and CR4.FSGSBASE the guest's CPUID does not have.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuFeatures {
+    pub nx: bool,
+    pub fsgsbase: bool,
+}
+
 /// Long mode, paging on, kernel segments of the Linux layout. CR4 = PAE |
-/// OSFXSR | OSXMMEXCPT | FSGSBASE; EFER = SCE | LME | LMA, plus NXE when the
-/// CPU offers NX (KVM refuses NXE otherwise).
-pub fn sregs(mut s: kvm_sregs, nx: bool) -> kvm_sregs {
+/// OSFXSR | OSXMMEXCPT, plus FSGSBASE when offered (HOST-KVM.md's PVM
+/// recipe sets it; qemu64 lacks it); EFER = SCE | LME | LMA, plus NXE when
+/// the CPU offers NX.
+pub fn sregs(mut s: kvm_sregs, cpu: CpuFeatures) -> kvm_sregs {
     s.gdt.base = BOOT_GDT_GPA;
     s.gdt.limit = (GDT.len() * 8 - 1) as u16;
     s.cs = segment(0x10, true, true);
     let ds = segment(0x18, false, false);
     (s.ds, s.es, s.fs, s.gs, s.ss) = (ds, ds, ds, ds, ds);
     s.cr3 = BOOT_PML4_GPA;
-    s.cr4 = (1 << 5) | (1 << 9) | (1 << 10) | (1 << 16);
+    s.cr4 = (1 << 5) | (1 << 9) | (1 << 10) | if cpu.fsgsbase { 1 << 16 } else { 0 };
     s.cr0 = 0x8005_0033; // PG AM WP NE ET MP PE
-    s.efer = 0x501 | if nx { 1 << 11 } else { 0 };
+    s.efer = 0x501 | if cpu.nx { 1 << 11 } else { 0 };
     s
 }
 

@@ -27,6 +27,18 @@ use sync::KCell;
 
 pub use bootinfo::Machine;
 
+/// Boot time from TSC cycles, in µs when the TSC frequency is known.
+struct BootTime(u64, u64);
+
+impl core::fmt::Display for BootTime {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match (self.0 * 1000).checked_div(self.1) {
+            Some(us) => write!(f, "{us} us"),
+            None => write!(f, "{} TSC cycles (TSC frequency unknown)", self.0),
+        }
+    }
+}
+
 /// The PVM flags as written, and what the host reads back (bit 10 reads 0).
 struct PvFlags(u64);
 
@@ -102,11 +114,9 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
         0
     };
     let tsc_banner = cpu::rdtsc();
-    let boot_us = ((tsc_banner - tsc0) * 1000)
-        .checked_div(m.tsc_khz)
-        .unwrap_or(0);
+    let boot_time = BootTime(tsc_banner - tsc0, m.tsc_khz);
     kprintln!(
-        "[kernel] microvmm guest kernel: mode {}, pv flags {}, 4-level paging, NX {}, scheduling {}, RAM {} MiB, {} free frames, booted in {} us{}",
+        "[kernel] microvmm guest kernel: mode {}, pv flags {}, 4-level paging, NX {}, scheduling {}, RAM {} MiB, {} free frames, booted in {}{}",
         mode.name(),
         PvFlags(pv_flags),
         if cpu_has_nx() { "on" } else { "off" },
@@ -117,7 +127,7 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
         },
         m.ram >> 20,
         mm::frame::free_count(),
-        boot_us,
+        boot_time,
         if vmm {
             ""
         } else {
