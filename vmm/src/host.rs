@@ -183,35 +183,28 @@ pub fn open_kvm() -> Result<Kvm, HostError> {
     open_kvm_at(Path::new(DEV_KVM))
 }
 
+/// The error for looking at or opening `path`, with the hint that fits.
+fn open_error(path: &Path, source: io::Error) -> HostError {
+    match source.kind() {
+        io::ErrorKind::NotFound => HostError::KvmMissing,
+        io::ErrorKind::PermissionDenied => HostError::KvmPermission,
+        _ => HostError::KvmOpen {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
+}
+
 fn open_kvm_at(path: &Path) -> Result<Kvm, HostError> {
     // Look before opening: ENOENT from open() could also mean a missing
     // module behind an existing node, and the message should be exact.
-    match fs::metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(HostError::KvmMissing),
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            return Err(HostError::KvmPermission);
-        }
-        Err(source) => {
-            return Err(HostError::KvmOpen {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-        Ok(_) => {}
-    }
+    fs::metadata(path).map_err(|e| open_error(path, e))?;
     // std opens with O_CLOEXEC, as Kvm::new() does.
-    let file = match OpenOptions::new().read(true).write(true).open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            return Err(HostError::KvmPermission);
-        }
-        Err(source) => {
-            return Err(HostError::KvmOpen {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| open_error(path, e))?;
     // SAFETY: into_raw_fd hands over a valid, open descriptor that nothing
     // else owns, so Kvm becomes its sole owner and closes it on drop.
     let kvm = unsafe { Kvm::from_raw_fd(file.into_raw_fd()) };

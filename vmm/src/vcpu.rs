@@ -31,9 +31,15 @@ pub fn create(kvm_fd: &Kvm, vm: &VmFd, entry: Gva) -> Result<VcpuFd, VcpuError> 
         .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
         .map_err(kvm("KVM_GET_SUPPORTED_CPUID"))?;
     let has = |f: u32, reg: fn(&kvm_bindings::kvm_cpuid_entry2) -> u32, bit: u32| {
-        cpuid.as_slice().iter().any(|e| e.function == f && e.index == 0 && reg(e) & (1 << bit) != 0)
+        cpuid
+            .as_slice()
+            .iter()
+            .any(|e| e.function == f && e.index == 0 && reg(e) & (1 << bit) != 0)
     };
-    let cpu = boot::CpuFeatures { nx: has(0x8000_0001, |e| e.edx, 20), fsgsbase: has(7, |e| e.ebx, 0) };
+    let cpu = boot::CpuFeatures {
+        nx: has(0x8000_0001, |e| e.edx, 20),
+        fsgsbase: has(7, |e| e.ebx, 0),
+    };
     vcpu.set_cpuid2(&cpuid).map_err(kvm("KVM_SET_CPUID2"))?;
     let sregs = vcpu.get_sregs().map_err(kvm("KVM_GET_SREGS"))?;
     vcpu.set_sregs(&boot::sregs(sregs, cpu))

@@ -146,6 +146,7 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(s, "  {:>7}  {}", o.pages, o.owner);
         }
     }
+    summary(&mut s, r);
     if r.errors.is_empty() {
         let _ = writeln!(
             s,
@@ -158,4 +159,42 @@ pub fn render(r: &Report) -> String {
         }
     }
     s
+}
+
+/// One line per process, then the host's nested-paging mode: the last thing
+/// a reader sees.
+fn summary(s: &mut String, r: &Report) {
+    let _ = writeln!(s, "\n== translation summary ==");
+    let _ = writeln!(
+        s,
+        "{:>4}  {:<12} {:<24} {:>7} {:>8}  guest frames (GPA)",
+        "pid", "name", "end", "pages", "checked"
+    );
+    for p in &r.processes {
+        let end = match p.exit.kind.as_str() {
+            "exit" => format!("exit {}", opt(&p.exit.status, "?")),
+            "fault" => format!(
+                "killed: vector {} err {:#x}",
+                opt(&p.exit.vector, "?"),
+                p.exit.error_code.unwrap_or(0)
+            ),
+            k => k.to_string(),
+        };
+        let lo = p.pages.iter().map(|pg| pg.gpa).min();
+        let hi = p.pages.iter().map(|pg| pg.gpa).max();
+        let span = match (lo, hi) {
+            (Some(lo), Some(hi)) => format!("{lo}..{hi}"),
+            _ => "-".into(),
+        };
+        let _ = writeln!(
+            s,
+            "{:>4}  {:<12} {:<24} {:>7} {:>8}  {span}",
+            p.pid, p.name, end, p.pages_total, p.pages_checked
+        );
+    }
+    let _ = writeln!(
+        s,
+        "nested paging on this host: {}: {}",
+        r.host.kvm_flavour, r.host.nested_paging
+    );
 }

@@ -247,43 +247,48 @@ impl AddrSpace {
         }
     }
 
-    /// Copy user bytes at `va` into `dst`. False if any byte is not the
-    /// process's to read.
-    pub fn copy_in(&mut self, dst: &mut [u8], va: u64) -> bool {
-        if !self.check(va, dst.len() as u64) {
+    /// Call `f(pa, offset, n)` for each piece of [va, va+len) that lies in
+    /// one frame, after checking the whole range belongs to one region of
+    /// this process and each page may be accessed so. False if not.
+    fn chunks(
+        &mut self,
+        va: u64,
+        len: usize,
+        access: Access,
+        mut f: impl FnMut(u64, usize, usize),
+    ) -> bool {
+        if !self.check(va, len as u64) {
             return false;
         }
         let mut done = 0;
-        while done < dst.len() {
+        while done < len {
             let a = va + done as u64;
-            let n = ((PAGE - (a & (PAGE - 1))) as usize).min(dst.len() - done);
-            let Some(pa) = self.user_pa(a, Access::Read) else {
+            let n = ((PAGE - (a & (PAGE - 1))) as usize).min(len - done);
+            let Some(pa) = self.user_pa(a, access) else {
                 return false;
             };
-            // SAFETY: pa..pa+n lies in one frame the process owns.
-            unsafe { core::ptr::copy_nonoverlapping(p2v::<u8>(pa), dst[done..].as_mut_ptr(), n) };
+            f(pa, done, n);
             done += n;
         }
         true
     }
 
+    /// Copy user bytes at `va` into `dst`. False if any byte is not the
+    /// process's to read.
+    pub fn copy_in(&mut self, dst: &mut [u8], va: u64) -> bool {
+        let len = dst.len();
+        self.chunks(va, len, Access::Read, |pa, off, n| {
+            // SAFETY: pa..pa+n lies in one frame the process owns; off+n <= len.
+            unsafe { core::ptr::copy_nonoverlapping(p2v::<u8>(pa), dst[off..].as_mut_ptr(), n) };
+        })
+    }
+
     /// Copy `src` to user `va`. False if any byte is not the process's to write.
     pub fn copy_out(&mut self, va: u64, src: &[u8]) -> bool {
-        if !self.check(va, src.len() as u64) {
-            return false;
-        }
-        let mut done = 0;
-        while done < src.len() {
-            let a = va + done as u64;
-            let n = ((PAGE - (a & (PAGE - 1))) as usize).min(src.len() - done);
-            let Some(pa) = self.user_pa(a, Access::Write) else {
-                return false;
-            };
+        self.chunks(va, src.len(), Access::Write, |pa, off, n| {
             // SAFETY: as in copy_in.
-            unsafe { core::ptr::copy_nonoverlapping(src[done..].as_ptr(), p2v::<u8>(pa), n) };
-            done += n;
-        }
-        true
+            unsafe { core::ptr::copy_nonoverlapping(src[off..].as_ptr(), p2v::<u8>(pa), n) };
+        })
     }
 
     /// Return every frame: user pages, user tables, the root pair. The
