@@ -59,6 +59,7 @@ shadow | json    | report says kvm_flavour shadow                 | "kvm_flavour
 *      | console | snoop:0 (read kernel) killed: U/S fault 0x5    | snoop:0: killed by #PF err 0x5 at 0xffffffff80100000
 *      | console | snoop:1 (other heap) killed: not present 0x4   | snoop:1: killed by #PF err 0x4
 *      | console | snoop:2 (write code) killed: 0x7               | snoop:2: killed by #PF err 0x7
+*      | console | snoop:3 (execute heap) killed: NX fault 0x15    | snoop:3: killed by #PF err 0x15
 *      | console | teardown returns every frame                   | every frame returned
 *      | console | whereis answers with GPA and HPA               | code : GVA 0x[0-9a-f]+ -> GPA 0x[0-9a-f]+ -> HPA 0x
 *      | console | zero KVM_TRANSLATE mismatches                  | no errors: every checked page agrees with KVM_TRANSLATE

@@ -90,11 +90,44 @@ fn every_demo_process_ends_as_expected() {
             }
         }
     }
+    // snoop:3: execute from its own heap, which is mapped NX: a present,
+    // user, instruction-fetch fault (0x15) at the heap address.
+    let p = procs(&j, "snoop:3")[0];
+    assert_eq!(
+        p["exit"]["kind"], "fault",
+        "snoop:3 must be killed: {}",
+        p["exit"]
+    );
+    assert_eq!(p["exit"]["error_code"], 0x15, "snoop:3: {}", p["exit"]);
+    let heap = p["regions"]
+        .as_array()
+        .expect("regions")
+        .iter()
+        .find(|g| g["kind"] == "heap")
+        .expect("heap");
+    let addr = hex(&p["exit"]["address"]);
+    assert!(
+        hex(&heap["start"]) <= addr && addr < hex(&heap["end"]),
+        "snoop:3 faulted at {addr:#x}"
+    );
+    assert!(!r.stderr.contains("PROTECTION FAILED"), "{}", r.stderr);
     assert!(
         r.stderr.contains("every frame returned"),
         "teardown returns every frame:\n{}",
         r.stderr
     );
+}
+
+#[test]
+fn every_process_pattern_reads_back() {
+    let (_, j) = demo();
+    for p in j["processes"].as_array().expect("processes") {
+        assert_eq!(
+            p["pattern"]["ok"], true,
+            "pid {} {}: {}",
+            p["pid"], p["name"], p["pattern"]
+        );
+    }
 }
 
 #[test]

@@ -30,6 +30,8 @@ pub struct Options {
     /// even sample beyond that, always including each region's ends).
     pub max_checked: u64,
     pub flavour: Flavour,
+    /// `--walk GVA`: the 2D walk of this address in every process that maps it.
+    pub walk: Option<u64>,
 }
 
 /// Host frames of all guest RAM, read in one pass over pagemap: for reports

@@ -63,6 +63,8 @@ pub struct Config {
     pub all_pages: bool,
     /// At most this many pages per process are checked with KVM_TRANSLATE.
     pub max_checked: u64,
+    /// Report the 2D walk of this GVA in every process that maps it.
+    pub walk: Option<u64>,
 }
 
 impl Default for Config {
@@ -77,6 +79,7 @@ impl Default for Config {
             cmdline: String::new(),
             all_pages: false,
             max_checked: 65536,
+            walk: None,
         }
     }
 }
@@ -158,6 +161,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         all_pages: cfg.all_pages,
         max_checked: cfg.max_checked,
         flavour: info.flavour,
+        walk: cfg.walk,
     };
     let mut mon = Monitor::new(&ram, pagemap.as_ref(), Console::new(out), opts);
     let dog = watchdog::Watchdog::start(cfg.timeout).map_err(Error::Watchdog)?;

@@ -55,6 +55,10 @@ struct Cli {
     /// and last page and a few samples).
     #[arg(long)]
     pages: bool,
+    /// Also show the full 2D walk of this guest-virtual address (hex with
+    /// 0x, or decimal) in every process that maps it, e.g. 0x400000.
+    #[arg(long, value_name = "GVA", value_parser = parse_gva)]
+    walk: Option<u64>,
     /// Log dirty pages (KVM_MEM_LOG_DIRTY_PAGES) and attribute them to
     /// processes, page tables and the kernel after the run.
     #[arg(long)]
@@ -63,13 +67,22 @@ struct Cli {
     #[arg(long)]
     no_timer: bool,
     /// The guest kernel's command line: programs to run, space separated,
-    /// each NAME or NAME:NUMBER (addrspace heap stack snoop:0|1|2 spin:MS
+    /// each NAME or NAME:NUMBER (addrspace heap stack snoop:0|1|2|3 spin:MS
     /// bench writek touch:MIB). Default: the demo.
     #[arg(long, value_name = "PROGRAMS", default_value = "")]
     cmdline: String,
     /// Do not print the text report after the run.
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// A guest-virtual address: "0x..." hex or decimal.
+fn parse_gva(s: &str) -> Result<u64, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(&h.replace('_', ""), 16),
+        None => s.replace('_', "").parse(),
+    };
+    r.map_err(|_| format!("'{s}' is not an address (use hex like 0x400000, or decimal)"))
 }
 
 fn fail(msg: impl std::fmt::Display, code: u8) -> ExitCode {
@@ -122,6 +135,7 @@ fn main() -> ExitCode {
         cmdline: cli.cmdline.clone(),
         all_pages: cli.pages,
         max_checked: 65536,
+        walk: cli.walk,
     };
     let out: Box<dyn Write + Send> = if json_stdout {
         Box::new(std::io::stderr())

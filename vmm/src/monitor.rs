@@ -17,6 +17,10 @@ use crate::paging::{self, PagingMode};
 use crate::report::{ExitCounts, WhereisReport};
 use crate::vcpu::{ExitHandler, Stop};
 
+/// Most process records and whereis answers kept: the guest is hostile and
+/// must not make the VMM grow without bound.
+const MAX_RECORDS: usize = 4096;
+
 /// What the VMM knows about one guest process.
 pub struct ProcRecord {
     pub created: msg::Proc,
@@ -105,6 +109,13 @@ impl<'a> Monitor<'a> {
                 if self.procs.contains_key(&p.pid) {
                     self.error(format!("guest protocol: pid {} created twice", p.pid));
                 }
+                if self.procs.len() >= MAX_RECORDS {
+                    self.error(format!(
+                        "guest protocol: more than {MAX_RECORDS} processes; pid {} not recorded",
+                        p.pid
+                    ));
+                    return;
+                }
                 self.procs.insert(
                     p.pid,
                     ProcRecord {
@@ -122,6 +133,21 @@ impl<'a> Monitor<'a> {
                     return;
                 };
                 rec.exited = Some(p);
+                if let Some(gva) = self.inspect.walk {
+                    // The user's chosen address, walked while this CR3 is live.
+                    let w = msg::Whereis {
+                        pid: p.pid,
+                        cr3: p.cr3,
+                        gva,
+                        ..Default::default()
+                    };
+                    if let (_, Some(r)) =
+                        inspect::whereis(vcpu, self.ram, self.pagemap, &w, self.inspect.flavour)
+                        && self.whereis.len() < MAX_RECORDS
+                    {
+                        self.whereis.push(r);
+                    }
+                }
                 let errs = analysis.errors.clone();
                 rec.analysis = Some(analysis);
                 for e in errs {
@@ -154,7 +180,9 @@ impl<'a> Monitor<'a> {
                     r.gva, r.gpa
                 ));
             }
-            self.whereis.push(r);
+            if self.whereis.len() < MAX_RECORDS {
+                self.whereis.push(r);
+            }
         }
         if ans.status == msg::WHEREIS_OK {
             msg::RESULT_OK

@@ -21,11 +21,14 @@ macro_rules! println {
 }
 
 /// Define the program's entry: `entry!(main)` with `fn main(arg: u64) -> i64`.
+/// Before main, every program leaves a pattern in its data for the VMM to
+/// read back (see `sys::mark`).
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
         #[unsafe(no_mangle)]
         pub extern "C" fn user_main(arg: u64) -> ! {
+            $crate::sys::mark();
             let f: fn(u64) -> i64 = $main;
             $crate::sys::exit(f(arg))
         }

@@ -65,6 +65,15 @@ pub fn pattern(addr: u64, value: u64) -> i64 {
     syscall(SYS_PATTERN, addr, value, 0)
 }
 
+/// Where `mark` leaves its pattern: a word of the program's data segment.
+static mut MARK: u64 = 0;
+
+/// Leave "mvmm" + pid in this program's data, so the VMM can check, when the
+/// process ends, that the GPA and HVA it computes hold what the process wrote.
+pub fn mark() {
+    pattern(&raw mut MARK as u64, 0x6d76_6d6d_0000_0000 | getpid() as u64);
+}
+
 pub fn rdtsc() -> u64 {
     // SAFETY: rdtsc has no side effects and is allowed in user mode here.
     unsafe { core::arch::x86_64::_rdtsc() }

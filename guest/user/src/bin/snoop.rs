@@ -1,11 +1,11 @@
 //! Try to break protection; the kernel must kill us each time.
 //! arg 0: read kernel memory; 1: read where another process (`heap`) has
-//! its heap, unmapped here; 2: write our own code.
+//! its heap, unmapped here; 2: write our own code; 3: execute from the heap.
 #![no_std]
 #![no_main]
 
 use abi::layout::KERNEL_BASE;
-use ulib::{println, sbrk};
+use ulib::{alloc::malloc, println, sbrk};
 
 ulib::entry!(main);
 
@@ -17,7 +17,8 @@ fn main(arg: u64) -> i64 {
             sbrk(0).unwrap_or(0) + (2 << 20),
             false,
         ),
-        _ => ("write my own code", main as *const () as u64, true),
+        2 => ("write my own code", main as *const () as u64, true),
+        _ => return exec_heap(),
     };
     println!("snoop: about to {what} at {addr:#x}");
     let p = addr as *mut u64;
@@ -31,5 +32,21 @@ fn main(arg: u64) -> i64 {
         }
     };
     println!("snoop: PROTECTION FAILED: access succeeded (value {v:#x})");
+    1
+}
+
+/// Put a `ret` into a heap block and call it: the heap is mapped NX.
+fn exec_heap() -> i64 {
+    let p = malloc(16);
+    if p.is_null() {
+        return 1;
+    }
+    // SAFETY: p is a live 16-byte block; 0xc3 is `ret`.
+    unsafe { p.write_volatile(0xc3) };
+    println!("snoop: about to execute from my heap at {:#x}", p as u64);
+    // SAFETY: deliberately unsafe: fetching from a non-executable page must fault.
+    let f: extern "C" fn() = unsafe { core::mem::transmute(p) };
+    f();
+    println!("snoop: PROTECTION FAILED: executed code on the heap");
     1
 }
