@@ -180,6 +180,41 @@ fn entry_outside_every_segment() {
 }
 
 #[test]
+fn unknown_programs_and_unwritable_outputs() {
+    refused(&["--cmdline", "addrspace typo"], "'typo': no such program");
+    refused(&["--cmdline", "heap:abc"], "must be a number");
+    let many = vec!["heap"; 17].join(" ");
+    refused(&["--cmdline", &many], "at most 16");
+    refused(
+        &["--json", "/nonexistent/dir/r.json"],
+        "cannot write /nonexistent/dir/r.json",
+    );
+    refused(
+        &["--svg", "/nonexistent/dir/r.svg"],
+        "cannot write /nonexistent/dir/r.svg",
+    );
+}
+
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+        .args(["--cmdline", "addrspace heap"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Read one line, then close our end, as `| head -1` does.
+    let mut first = [0u8; 16];
+    let _ = child.stdout.take().map(|mut o| o.read(&mut first));
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}
+
+#[test]
 fn bad_flags() {
     refused(&["--mem", "12X"], "invalid size");
     refused(&["--mem", "4G"], "between 16 MiB and 2 GiB");

@@ -3,17 +3,6 @@
 //! (e.g. `cargo clippy` run by hand) the kernel gets no programs.
 use std::{env, fs, path::PathBuf};
 
-/// The user programs, in the order the default demo starts them.
-const PROGRAMS: &[&str] = &[
-    "addrspace",
-    "heap",
-    "stack",
-    "snoop",
-    "spin",
-    "bench",
-    "writek",
-    "touch",
-];
 
 fn main() {
     let dir = env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
@@ -36,7 +25,7 @@ fn main() {
         String::from("/// User programs embedded in the kernel image: (name, ELF bytes).\n");
     src.push_str("pub static PROGRAMS: &[(&str, &[u8])] = &[\n");
     if let Some(user) = user {
-        for p in PROGRAMS {
+        for p in abi::programs::NAMES {
             let path = PathBuf::from(&user).join(p);
             println!("cargo:rerun-if-changed={}", path.display());
             src.push_str(&format!(

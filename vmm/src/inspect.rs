@@ -20,6 +20,11 @@ const USER_END: u64 = 0x0000_8000_0000_0000;
 /// Page-table entries read at most per address space (guards against
 /// hostile, aliased tables).
 const WALK_LIMIT: u64 = 1 << 24;
+/// Pages analysed at most per address space: twice what 2 GiB of RAM can
+/// back, so only aliased (hostile) tables reach it.
+const MAX_PAGES: usize = 1 << 20;
+/// Detailed errors kept per analysis; beyond that they are only counted.
+const MAX_ERRORS: usize = 16;
 
 /// How much to analyse.
 #[derive(Clone, Debug)]
@@ -32,6 +37,8 @@ pub struct Options {
     pub flavour: Flavour,
     /// `--walk GVA`: the 2D walk of this address in every process that maps it.
     pub walk: Option<u64>,
+    /// Keep every page's frame and region (for `--dirty-log` attribution).
+    pub frames: bool,
 }
 
 /// Host frames of all guest RAM, read in one pass over pagemap: for reports
@@ -77,7 +84,7 @@ pub struct Analysis {
     pub pattern: Option<PatternCheck>,
     pub errors: Vec<String>,
     /// (GPA page, region kind) of every user page, for dirty-log attribution.
-    pub frames: Vec<(Gpa, String)>,
+    pub frames: Vec<(Gpa, &'static str)>,
     /// GPAs of its page-table pages (the tables themselves), for the same.
     pub tables: Vec<Gpa>,
 }
@@ -137,13 +144,20 @@ pub fn analyse(
         ));
     }
     let mut pages = Vec::new();
+    let mut errs = Errors::default();
     for r in paging::mapped_pages(ram.mem(), p.cr3, mode, Gva(0)..Gva(USER_END), WALK_LIMIT) {
         match r {
+            Ok(_) if pages.len() == MAX_PAGES => {
+                errs.push(format!(
+                    "more than {MAX_PAGES} pages mapped: analysis stopped there"
+                ));
+                break;
+            }
             Ok(pg) => pages.push(pg),
-            Err(e) => a.errors.push(format!("page-table walk: {e}")),
+            Err(e) => errs.push(format!("page-table walk: {e}")),
         }
     }
-    a.tables = table_pages(ram, p.cr3);
+    a.tables = table_pages(ram, p.cr3, mode.levels());
     a.pages_total = pages.len() as u64;
     let rs = regions(p);
     // Which pages go into the report, and which are checked with KVM_TRANSLATE.
@@ -159,13 +173,11 @@ pub fn analyse(
         let ri = rs
             .iter()
             .position(|r| r.start <= pg.gva.raw() && pg.gva.raw() < r.end);
-        let region = ri
-            .map_or("outside", |k| region_kind(rs[k].kind))
-            .to_string();
+        let region = ri.map_or("outside", |k| region_kind(rs[k].kind));
         if let Some(k) = ri {
             per_region[k] += 1;
         } else {
-            a.errors.push(format!(
+            errs.push(format!(
                 "{} is mapped but outside every region the kernel reported",
                 pg.gva
             ));
@@ -186,7 +198,7 @@ pub fn analyse(
         if check {
             a.pages_checked += 1;
             if kvm_gpa != Some(pg.gpa) {
-                a.errors.push(format!(
+                errs.push(format!(
                     "{}: software walk says GPA {} but KVM_TRANSLATE says {}",
                     pg.gva,
                     pg.gpa,
@@ -194,7 +206,9 @@ pub fn analyse(
                 ));
             }
         }
-        a.frames.push((pg.gpa, region.clone()));
+        if o.frames {
+            a.frames.push((pg.gpa, region));
+        }
         let keep =
             o.all_pages || edge || (i as u64).is_multiple_of((pages.len() as u64 / 4).max(1));
         if keep {
@@ -214,7 +228,7 @@ pub fn analyse(
                 guest_page_size: pg.page_size.bytes(),
                 host_page_size: host_size,
                 flags: pg.flags.to_string(),
-                region,
+                region: region.into(),
                 kvm_translate_gpa: kvm_gpa,
             });
         }
@@ -233,13 +247,40 @@ pub fn analyse(
     if p.pattern_gva != 0 {
         a.pattern = Some(pattern_check(ram, p, mode));
         if a.pattern.as_ref().is_some_and(|c| !c.ok) {
-            a.errors.push(format!(
+            errs.push(format!(
                 "pattern read-back at GVA {:#x} failed",
                 p.pattern_gva
             ));
         }
     }
+    a.errors.extend(errs.finish());
     a
+}
+
+/// Errors of one analysis: the first MAX_ERRORS in full, then a count, so
+/// hostile tables cannot make the report grow without bound.
+#[derive(Default)]
+struct Errors {
+    kept: Vec<String>,
+    more: u64,
+}
+
+impl Errors {
+    fn push(&mut self, e: String) {
+        if self.kept.len() < MAX_ERRORS {
+            self.kept.push(e);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        if self.more > 0 {
+            self.kept
+                .push(format!("... and {} more errors like these", self.more));
+        }
+        self.kept
+    }
 }
 
 /// Read back the value the process stored at `pattern_gva`, through the GPA
@@ -251,13 +292,18 @@ fn pattern_check(ram: &GuestRam, p: &msg::Proc, mode: paging::PagingMode) -> Pat
         .map(|t| t.gpa);
     let via_gpa: Option<u64> = gpa.and_then(|g| ram.mem().read_obj(GuestAddress(g.raw())).ok());
     let via_hva = gpa.and_then(|g| ram.gpa_to_hva(g)).and_then(|hva| {
+        // The guest chooses the GVA, so the HVA may be unaligned: read_unaligned.
         // The HVA must be 8 bytes inside guest RAM's mapping, which
         // gpa_to_hva guarantees for the first byte; check the last too.
         let last = gpa?.checked_add(7)?;
-        ram.gpa_to_hva(last)?;
-        // SAFETY: hva..hva+8 lies inside the guest RAM mmap, which lives as
-        // long as `ram`; a volatile read of plain bytes.
-        Some(unsafe { std::ptr::read_volatile(hva.raw() as *const u64) })
+        // Both ends in the same mapping, 7 bytes apart.
+        if ram.gpa_to_hva(last)? != hva.checked_add(7)? {
+            return None;
+        }
+        // SAFETY: hva..hva+8 lies inside one guest RAM mapping, which lives as
+        // long as `ram`; the vCPU is stopped in this exit, and any byte
+        // pattern is a valid u64.
+        Some(unsafe { std::ptr::read_unaligned(hva.raw() as *const u64) })
     });
     let ok = via_gpa == Some(p.pattern) && via_hva == Some(p.pattern);
     PatternCheck {
@@ -271,9 +317,9 @@ fn pattern_check(ram: &GuestRam, p: &msg::Proc, mode: paging::PagingMode) -> Pat
 
 /// GPAs of every page-table page reachable from `cr3` (user half and
 /// kernel half), for attributing dirty pages to "page tables".
-fn table_pages(ram: &GuestRam, cr3: u64) -> Vec<Gpa> {
+fn table_pages(ram: &GuestRam, cr3: u64, levels: u32) -> Vec<Gpa> {
     let mut out = vec![Gpa(cr3 & 0x000f_ffff_ffff_f000)];
-    let mut stack = vec![(cr3 & 0x000f_ffff_ffff_f000, 4u32)];
+    let mut stack = vec![(cr3 & 0x000f_ffff_ffff_f000, levels)];
     while let Some((table, level)) = stack.pop() {
         if level == 1 || out.len() > 1 << 20 {
             continue;
@@ -282,7 +328,7 @@ fn table_pages(ram: &GuestRam, cr3: u64) -> Vec<Gpa> {
             let Ok(e) = ram.mem().read_obj::<u64>(GuestAddress(table + 8 * i)) else {
                 break;
             };
-            if e & 1 == 0 || (level < 4 && e & 0x80 != 0) {
+            if e & 1 == 0 || (level < levels && e & 0x80 != 0) {
                 continue;
             }
             let next = e & 0x000f_ffff_ffff_f000;

@@ -88,15 +88,47 @@ impl Default for Config {
 pub struct Outcome {
     pub report: Report,
     pub stop: Stop,
-    /// Everything the guest printed.
-    pub console: Vec<u8>,
 }
 
 impl Outcome {
-    /// 0 when the guest shut down with status 0, else 1.
-    pub fn exit_code(&self) -> i32 {
-        if self.stop.is_ok() { 0 } else { 1 }
+    /// The run went wrong in a way the VMM noticed itself: the report holds
+    /// errors (KVM_TRANSLATE disagreed, a read-back failed, the guest broke
+    /// the protocol).
+    pub fn has_errors(&self) -> bool {
+        !self.report.errors.is_empty()
     }
+
+    /// 0 when the guest shut down with status 0 and the report has no
+    /// errors, else 1.
+    pub fn exit_code(&self) -> i32 {
+        if self.stop.is_ok() && !self.has_errors() {
+            0
+        } else {
+            1
+        }
+    }
+}
+
+/// The demo kernel's command line: known programs, numeric arguments, no
+/// more than its process table holds.
+fn check_cmdline(cmdline: &str) -> Result<(), Error> {
+    use abi::programs::{MAX_PROCS, NAMES, parse_word};
+    let words: Vec<&str> = cmdline.split_ascii_whitespace().collect();
+    if words.len() > MAX_PROCS {
+        return Err(Error::Usage(format!(
+            "--cmdline names {} programs; the guest runs at most {MAX_PROCS}",
+            words.len()
+        )));
+    }
+    for w in words {
+        parse_word(w).map_err(|why| {
+            Error::Usage(format!(
+                "--cmdline '{w}': {why} (programs: {}; NAME or NAME:NUMBER)",
+                NAMES.join(" ")
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> Error {
@@ -117,10 +149,8 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
     let (path, bytes) = match &cfg.guest {
         Guest::Embedded => ("embedded guest".to_string(), EMBEDDED_GUEST.to_vec()),
         Guest::File(p) => {
-            let b = loader::read_guest_file(p).map_err(|source| Error::Guest {
-                path: p.display().to_string(),
-                source,
-            })?;
+            // Its errors already name the file.
+            let b = loader::read_guest_file(p).map_err(Error::GuestFile)?;
             (p.display().to_string(), b)
         }
     };
@@ -129,12 +159,22 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         path: path.clone(),
         source,
     })?;
+    if cfg.cmdline.len() >= abi::layout::CMDLINE_MAX {
+        return Err(Error::Boot(boot::BootError::CmdlineTooLong(
+            cfg.cmdline.len(),
+        )));
+    }
+    if matches!(cfg.guest, Guest::Embedded) {
+        check_cmdline(&cfg.cmdline)?;
+    }
 
     let kvm = host::open_kvm()?;
     let info = host::probe(&kvm)?;
     let _ = writeln!(out, "{}", info.banner());
-    let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
+    // RAM before the VM, so the VM (and its memslot) is dropped first: KVM
+    // must never be left with a slot whose mapping is gone.
     let mut ram = GuestRam::new(cfg.mem_size, cfg.backing)?;
+    let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
     let elf = loader::load(ram.mem(), &bytes, cfg.mem_size)
         .map_err(|source| Error::Guest { path, source })?;
     // The memslot goes in before the irqchip: the other way round, a 64 MiB
@@ -162,6 +202,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         max_checked: cfg.max_checked,
         flavour: info.flavour,
         walk: cfg.walk,
+        frames: cfg.dirty_log,
     };
     let mut mon = Monitor::new(&ram, pagemap.as_ref(), Console::new(out), opts);
     let dog = watchdog::Watchdog::start(cfg.timeout).map_err(Error::Watchdog)?;
@@ -185,10 +226,5 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         first_output: mon.first_output.map(|t| t.duration_since(t0)),
         dirty: dirty.as_deref(),
     });
-    let console = std::mem::take(&mut mon.console.transcript);
-    Ok(Outcome {
-        report,
-        stop,
-        console,
-    })
+    Ok(Outcome { report, stop })
 }

@@ -15,9 +15,11 @@ use microvmm::{Config, Guest, report, size};
 /// page tables), level by level, on whatever nested paging the host has
 /// (EPT, NPT, shadow paging or PVM).
 ///
-/// Exit codes: 0 the guest finished normally; 1 the guest failed (triple
-/// fault, KVM internal error, timeout, kernel panic, non-zero status) or
-/// KVM is unusable; 2 usage or input error (bad flag, bad guest file).
+/// Exit codes: 0 the guest finished normally and the report found no
+/// errors; 1 the guest failed (triple fault, KVM internal error, timeout,
+/// kernel panic, non-zero status), the report found errors (e.g. a
+/// KVM_TRANSLATE mismatch), or KVM is unusable; 2 usage or input error (bad
+/// flag, bad guest file, unknown program, unwritable output file).
 #[derive(Parser, Debug)]
 #[command(name = "microvmm", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
@@ -137,6 +139,23 @@ fn main() -> ExitCode {
         max_checked: 65536,
         walk: cli.walk,
     };
+    // Open the output files now: a bad path is a usage error (2), found
+    // before the guest runs, not after it.
+    let create = |p: &str| std::fs::File::create(p).map_err(|e| format!("cannot write {p}: {e}"));
+    let json_file = match cli.json.as_deref() {
+        Some(p) if p != "-" => match create(p) {
+            Ok(f) => Some(f),
+            Err(e) => return fail(e, 2),
+        },
+        _ => None,
+    };
+    let svg_file = match &cli.svg {
+        Some(p) => match create(&p.display().to_string()) {
+            Ok(f) => Some(f),
+            Err(e) => return fail(e, 2),
+        },
+        None => None,
+    };
     let out: Box<dyn Write + Send> = if json_stdout {
         Box::new(std::io::stderr())
     } else {
@@ -146,31 +165,38 @@ fn main() -> ExitCode {
         Ok(o) => o,
         Err(e) => return fail(&e, e.exit_code() as u8),
     };
-    let text = report::text::render(&outcome.report);
     if !cli.quiet {
-        if json_stdout {
-            eprint!("{text}");
+        let text = report::text::render(&outcome.report);
+        // A closed pipe (| head) ends the text quietly, not with a panic.
+        let _ = if json_stdout {
+            std::io::stderr().lock().write_all(text.as_bytes())
         } else {
-            print!("{text}");
-        }
-    }
-    if let Some(j) = &cli.json {
-        let r = if json_stdout {
-            report::json::write(&outcome.report, std::io::stdout().lock())
-        } else {
-            std::fs::File::create(j).and_then(|f| report::json::write(&outcome.report, f))
+            std::io::stdout().lock().write_all(text.as_bytes())
         };
-        if let Err(e) = r {
-            return fail(format!("cannot write {j}: {e}"), 2);
-        }
     }
-    if let Some(p) = &cli.svg
-        && let Err(e) = std::fs::write(p, report::svg::render(&outcome.report))
+    let written = match (json_stdout, json_file) {
+        (true, _) => report::json::write(&outcome.report, std::io::stdout().lock()),
+        (false, Some(f)) => report::json::write(&outcome.report, f),
+        (false, None) => Ok(()),
+    };
+    if let Err(e) = written
+        && e.kind() != std::io::ErrorKind::BrokenPipe
     {
-        return fail(format!("cannot write {}: {e}", p.display()), 2);
+        return fail(format!("cannot write the JSON report: {e}"), 2);
+    }
+    if let Some(mut f) = svg_file
+        && let Err(e) = f.write_all(report::svg::render(&outcome.report).as_bytes())
+    {
+        return fail(format!("cannot write the SVG: {e}"), 2);
     }
     if !outcome.stop.is_ok() {
         eprintln!("microvmm: {}", outcome.stop);
+    }
+    if outcome.has_errors() {
+        eprintln!(
+            "microvmm: the report lists {} error(s) (see its end, or \"errors\" in the JSON)",
+            outcome.report.errors.len()
+        );
     }
     ExitCode::from(outcome.exit_code() as u8)
 }

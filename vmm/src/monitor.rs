@@ -29,6 +29,8 @@ pub struct ProcRecord {
     pub code_gpa: Option<Gpa>,
     /// The translation analysis made while its CR3 was live.
     pub analysis: Option<inspect::Analysis>,
+    /// Order of exit among all processes (0 = first to end).
+    pub exit_order: Option<usize>,
 }
 
 pub struct Monitor<'a> {
@@ -42,6 +44,8 @@ pub struct Monitor<'a> {
     pub exits: ExitCounts,
     pub inspect: inspect::Options,
     unknown_ports: BTreeSet<u16>,
+    /// Processes that have exited so far.
+    exited: usize,
     /// First console byte, for the boot-time report.
     pub first_output: Option<std::time::Instant>,
 }
@@ -64,6 +68,7 @@ impl<'a> Monitor<'a> {
             exits: ExitCounts::default(),
             inspect,
             unknown_ports: BTreeSet::new(),
+            exited: 0,
             first_output: None,
         }
     }
@@ -108,6 +113,7 @@ impl<'a> Monitor<'a> {
                 });
                 if self.procs.contains_key(&p.pid) {
                     self.error(format!("guest protocol: pid {} created twice", p.pid));
+                    return;
                 }
                 if self.procs.len() >= MAX_RECORDS {
                     self.error(format!(
@@ -123,16 +129,32 @@ impl<'a> Monitor<'a> {
                         exited: None,
                         code_gpa,
                         analysis: None,
+                        exit_order: None,
                     },
                 );
             }
             _ => {
+                let problem = match self.procs.get(&p.pid) {
+                    None => Some(format!("exit of unknown pid {}", p.pid)),
+                    Some(r) if r.exited.is_some() => Some(format!("pid {} exited twice", p.pid)),
+                    Some(r) if r.created.cr3 != p.cr3 => Some(format!(
+                        "pid {} exits with CR3 {:#x}, created with {:#x}",
+                        p.pid, p.cr3, r.created.cr3
+                    )),
+                    Some(_) => None,
+                };
+                if let Some(why) = problem {
+                    self.error(format!("guest protocol: {why}"));
+                    return;
+                }
                 let analysis = inspect::analyse(vcpu, self.ram, self.pagemap, &p, &self.inspect);
+                let order = self.exited;
+                self.exited += 1;
                 let Some(rec) = self.procs.get_mut(&p.pid) else {
-                    self.error(format!("guest protocol: exit of unknown pid {}", p.pid));
                     return;
                 };
                 rec.exited = Some(p);
+                rec.exit_order = Some(order);
                 if let Some(gva) = self.inspect.walk {
                     // The user's chosen address, walked while this CR3 is live.
                     let w = msg::Whereis {

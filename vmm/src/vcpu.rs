@@ -169,6 +169,11 @@ pub trait ExitHandler {
 /// Run until the guest stops (or the watchdog fires).
 pub fn run(vcpu: &mut VcpuFd, h: &mut impl ExitHandler, dog: &Watchdog) -> Result<Stop, VcpuError> {
     loop {
+        // Checked every time round, not only on EINTR: a long exit handler
+        // (an analysis of hostile tables) must not outlast --timeout.
+        if dog.fired() {
+            return Ok(Stop::Timeout(RegDump::read(vcpu)));
+        }
         // Copy what an exit carries, so the handler can use the vCPU again.
         let out = match vcpu.run() {
             Ok(VcpuExit::IoOut(port, data)) => Some((port, data.to_vec())),

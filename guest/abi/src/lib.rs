@@ -35,4 +35,24 @@ pub mod status {
     pub const PANIC: u32 = 0xbad;
     /// The kernel took an exception in supervisor mode.
     pub const KERNEL_TRAP: u32 = 0xdead;
+    /// The command line named a program the kernel does not have.
+    pub const BAD_CMDLINE: u32 = 2;
+}
+
+/// The user programs built into the demo kernel, and how its command line
+/// names them: words `NAME` or `NAME:NUMBER`, at most `MAX_PROCS`.
+pub mod programs {
+    pub const NAMES: &[&str] = &["addrspace", "heap", "stack", "snoop", "spin", "bench", "writek", "touch"];
+    /// The kernel's process table size.
+    pub const MAX_PROCS: usize = 16;
+
+    /// Split one command-line word into a known program name and its
+    /// number (0 when absent); Err says what is wrong with it.
+    pub fn parse_word(word: &str) -> Result<(&str, u64), &'static str> {
+        let (name, arg) = word.split_once(':').unwrap_or((word, "0"));
+        if !NAMES.contains(&name) {
+            return Err("no such program");
+        }
+        arg.parse().map(|a| (name, a)).map_err(|_| "the part after ':' must be a number")
+    }
 }

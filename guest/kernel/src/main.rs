@@ -11,33 +11,28 @@ const DEFAULT_DEMO: &str = "addrspace heap stack snoop:0 snoop:1 snoop:2 snoop:3
 
 #[unsafe(no_mangle)]
 pub fn kmain(m: &Machine) -> ! {
-    let cmdline = if m.cmdline().trim().is_empty() {
-        DEFAULT_DEMO
-    } else {
-        m.cmdline()
-    };
-    let mut started = 0;
+    let cmdline = if m.cmdline().trim().is_empty() { DEFAULT_DEMO } else { m.cmdline() };
+    // Check every word before starting anything: a typo ends the run.
     for word in cmdline.split_ascii_whitespace() {
-        let (name, arg) = word.split_once(':').unwrap_or((word, "0"));
-        let Some(img) = programs::find(name) else {
-            kprintln!("[kernel] no program named '{name}'");
-            continue;
-        };
-        let Ok(arg) = arg.parse::<u64>() else {
-            kprintln!("[kernel] '{word}': the argument after ':' must be a number");
-            continue;
-        };
-        match proc::spawn(img, word, arg) {
-            Ok(pid) => {
-                started += 1;
-                kprintln!("[kernel] pid {pid}: {word}");
-            }
-            Err(e) => kprintln!("[kernel] cannot start '{word}': {e}"),
+        match abi::programs::parse_word(word) {
+            Ok((name, _)) if programs::find(name).is_some() => {}
+            Ok(_) => bad(word, "not built into this kernel"),
+            Err(why) => bad(word, why),
         }
     }
-    if started == 0 {
-        kprintln!("[kernel] nothing to run");
-        vmmdev::shutdown(abi::status::OK)
+    for word in cmdline.split_ascii_whitespace() {
+        let Ok((name, arg)) = abi::programs::parse_word(word) else { bad(word, "unparsable") };
+        let Some(img) = programs::find(name) else { bad(word, "not built into this kernel") };
+        match proc::spawn(img, word, arg) {
+            Ok(pid) => kprintln!("[kernel] pid {pid}: {word}"),
+            Err(e) => bad(word, e),
+        }
     }
     proc::run()
+}
+
+/// A command-line word the kernel cannot run: say so and stop.
+fn bad(word: &str, why: &str) -> ! {
+    kprintln!("[kernel] cannot run '{word}': {why}");
+    vmmdev::shutdown(abi::status::BAD_CMDLINE)
 }

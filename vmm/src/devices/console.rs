@@ -4,13 +4,15 @@
 
 use std::io::Write;
 
+/// A line longer than this is written out in pieces: a guest that never
+/// prints a newline must not grow the VMM's buffer without bound.
+const LINE_MAX: usize = 4096;
+
 pub struct Console {
     out: Box<dyn Write + Send>,
     line: Vec<u8>,
     /// Total bytes the guest printed.
     pub bytes: u64,
-    /// Everything printed, kept for the report's consumers (tests).
-    pub transcript: Vec<u8>,
 }
 
 impl Console {
@@ -20,17 +22,15 @@ impl Console {
             out,
             line: Vec::new(),
             bytes: 0,
-            transcript: Vec::new(),
         }
     }
 
     /// Take bytes from the guest; complete lines go out at once.
     pub fn write(&mut self, data: &[u8]) {
         self.bytes += data.len() as u64;
-        self.transcript.extend_from_slice(data);
         for &b in data {
             self.line.push(b);
-            if b == b'\n' {
+            if b == b'\n' || self.line.len() >= LINE_MAX {
                 self.flush();
             }
         }
@@ -50,5 +50,52 @@ impl Console {
 impl Drop for Console {
     fn drop(&mut self) {
         self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A writer the test can look into.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn written(s: &Shared) -> Vec<u8> {
+        s.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    #[test]
+    fn lines_go_out_whole_and_the_rest_at_flush() {
+        let s = Shared::default();
+        let mut c = Console::new(Box::new(s.clone()));
+        c.write(b"one\ntw");
+        assert_eq!(written(&s), b"one\n");
+        c.write(b"o");
+        c.flush();
+        assert_eq!(written(&s), b"one\ntwo");
+        assert_eq!(c.bytes, 7);
+    }
+
+    #[test]
+    fn an_endless_line_is_written_in_pieces() {
+        let s = Shared::default();
+        let mut c = Console::new(Box::new(s.clone()));
+        c.write(&vec![b'x'; 3 * LINE_MAX + 5]);
+        assert_eq!(written(&s).len(), 3 * LINE_MAX);
+        assert!(c.line.len() < LINE_MAX);
     }
 }

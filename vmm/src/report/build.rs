@@ -186,7 +186,11 @@ pub fn fault_reason(vector: u64, err: u64) -> String {
 /// Attribute each dirty guest page to whoever owned it last.
 fn attribute_dirty(dirty: &[Gpa], mon: &Monitor, ram: u64) -> DirtyReport {
     let mut owner: HashMap<u64, String> = HashMap::new();
-    for (pid, rec) in &mon.procs {
+    // A frame freed by one process may be reused by a later one: replay the
+    // exits in the order they happened, so the last owner wins.
+    let mut recs: Vec<_> = mon.procs.iter().collect();
+    recs.sort_by_key(|(_, r)| r.exit_order.unwrap_or(usize::MAX));
+    for (pid, rec) in recs {
         let name = hypercall::name(&rec.created);
         if let Some(a) = &rec.analysis {
             for t in &a.tables {
