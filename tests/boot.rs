@@ -229,3 +229,58 @@ fn bad_flags() {
     let r = microvmm(&["--frobnicate"], 2);
     assert!(r.stderr.contains("--frobnicate"), "{}", r.stderr);
 }
+
+#[test]
+fn a_hostile_guest_is_reported_not_obeyed() {
+    // Malformed messages and a self-aliasing page table (2^35 "pages").
+    let r = microvmm(
+        &[
+            &test_guest("hostile"),
+            "--json",
+            "-",
+            "-q",
+            "--timeout",
+            "30",
+        ],
+        1,
+    );
+    assert!(
+        !r.stderr.contains("timeout"),
+        "the VMM must stay fast: {}",
+        r.stderr
+    );
+    let j = r.json();
+    assert_eq!(
+        j["guest"]["exit_status"], 0,
+        "the guest itself shut down cleanly"
+    );
+    let errors: Vec<&str> = j["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e.as_str())
+        .collect();
+    for want in [
+        "not 8-byte aligned",
+        "(16 bytes) is outside guest RAM",
+        "unknown message kind 99",
+        "says it is 4000 bytes",
+        "len is 60000",
+        "nregions is 99",
+        "more than 1048576 pages mapped",
+        "more errors like these",
+        "pid 1000 exited twice",
+        "exit of unknown pid 2000",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.contains(want)),
+            "no error about '{want}' in {errors:#?}"
+        );
+    }
+    assert!(errors.len() < 100, "errors stay bounded: {}", errors.len());
+    assert_eq!(
+        j["processes"].as_array().map(|p| p.len()),
+        Some(1),
+        "only the one well-formed creation"
+    );
+}

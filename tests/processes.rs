@@ -60,8 +60,20 @@ fn every_demo_process_ends_as_expected() {
                 assert_eq!(addr, kernel);
                 assert!(err == want_err || err == 0x5, "{name} err {err:#x}");
             }
-            // Another process's heap address: not mapped here at all.
+            // Where `heap` keeps its heap in this very run: mapped there,
+            // not mapped here at all.
             1 => {
+                let other = procs(&j, "heap")[0];
+                let theirs = other["regions"]
+                    .as_array()
+                    .expect("regions")
+                    .iter()
+                    .find(|g| g["kind"] == "heap")
+                    .expect("heap");
+                assert!(
+                    hex(&theirs["start"]) <= addr && addr < hex(&theirs["end"]),
+                    "{addr:#x} is not in heap's heap"
+                );
                 let heap = p["regions"]
                     .as_array()
                     .expect("regions")

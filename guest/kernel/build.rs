@@ -3,7 +3,6 @@
 //! (e.g. `cargo clippy` run by hand) the kernel gets no programs.
 use std::{env, fs, path::PathBuf};
 
-
 fn main() {
     let dir = env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
     println!("cargo:rerun-if-changed=link.ld");

@@ -78,6 +78,44 @@ struct Cli {
     quiet: bool,
 }
 
+/// An output file, opened before the run so a bad path is found early,
+/// without truncating what is there until there is something to write.
+struct Output {
+    file: std::fs::File,
+    path: String,
+    created: bool,
+}
+
+impl Output {
+    fn open(path: &str) -> Result<Output, String> {
+        let existed = std::path::Path::new(path).exists();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| format!("cannot write {path}: {e}"))?;
+        Ok(Output {
+            file,
+            path: path.to_string(),
+            created: !existed,
+        })
+    }
+
+    /// The file, emptied, ready for the report.
+    fn file(self) -> std::io::Result<std::fs::File> {
+        self.file.set_len(0)?;
+        Ok(self.file)
+    }
+
+    /// No report after all: remove the file if this run created it.
+    fn abandon(self) {
+        if self.created {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// A guest-virtual address: "0x..." hex or decimal.
 fn parse_gva(s: &str) -> Result<u64, String> {
     let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
@@ -141,20 +179,24 @@ fn main() -> ExitCode {
     };
     // Open the output files now: a bad path is a usage error (2), found
     // before the guest runs, not after it.
-    let create = |p: &str| std::fs::File::create(p).map_err(|e| format!("cannot write {p}: {e}"));
-    let json_file = match cli.json.as_deref() {
-        Some(p) if p != "-" => match create(p) {
-            Ok(f) => Some(f),
-            Err(e) => return fail(e, 2),
-        },
-        _ => None,
+    let json_file = match cli
+        .json
+        .as_deref()
+        .filter(|p| *p != "-")
+        .map(Output::open)
+        .transpose()
+    {
+        Ok(f) => f,
+        Err(e) => return fail(e, 2),
     };
-    let svg_file = match &cli.svg {
-        Some(p) => match create(&p.display().to_string()) {
-            Ok(f) => Some(f),
-            Err(e) => return fail(e, 2),
-        },
-        None => None,
+    let svg_file = match cli
+        .svg
+        .as_ref()
+        .map(|p| Output::open(&p.display().to_string()))
+        .transpose()
+    {
+        Ok(f) => f,
+        Err(e) => return fail(e, 2),
     };
     let out: Box<dyn Write + Send> = if json_stdout {
         Box::new(std::io::stderr())
@@ -163,7 +205,14 @@ fn main() -> ExitCode {
     };
     let outcome = match microvmm::run(&cfg, out) {
         Ok(o) => o,
-        Err(e) => return fail(&e, e.exit_code() as u8),
+        Err(e) => {
+            // No report: leave no empty file behind (an old one stays as it was).
+            json_file
+                .into_iter()
+                .chain(svg_file)
+                .for_each(Output::abandon);
+            return fail(&e, e.exit_code() as u8);
+        }
     };
     if !cli.quiet {
         let text = report::text::render(&outcome.report);
@@ -176,7 +225,9 @@ fn main() -> ExitCode {
     }
     let written = match (json_stdout, json_file) {
         (true, _) => report::json::write(&outcome.report, std::io::stdout().lock()),
-        (false, Some(f)) => report::json::write(&outcome.report, f),
+        (false, Some(f)) => f
+            .file()
+            .and_then(|f| report::json::write(&outcome.report, f)),
         (false, None) => Ok(()),
     };
     if let Err(e) = written
@@ -184,8 +235,10 @@ fn main() -> ExitCode {
     {
         return fail(format!("cannot write the JSON report: {e}"), 2);
     }
-    if let Some(mut f) = svg_file
-        && let Err(e) = f.write_all(report::svg::render(&outcome.report).as_bytes())
+    if let Some(f) = svg_file
+        && let Err(e) = f
+            .file()
+            .and_then(|mut f| f.write_all(report::svg::render(&outcome.report).as_bytes()))
     {
         return fail(format!("cannot write the SVG: {e}"), 2);
     }

@@ -42,7 +42,16 @@ pub mod status {
 /// The user programs built into the demo kernel, and how its command line
 /// names them: words `NAME` or `NAME:NUMBER`, at most `MAX_PROCS`.
 pub mod programs {
-    pub const NAMES: &[&str] = &["addrspace", "heap", "stack", "snoop", "spin", "bench", "writek", "touch"];
+    pub const NAMES: &[&str] = &[
+        "addrspace",
+        "heap",
+        "stack",
+        "snoop",
+        "spin",
+        "bench",
+        "writek",
+        "touch",
+    ];
     /// The kernel's process table size.
     pub const MAX_PROCS: usize = 16;
 
@@ -53,6 +62,8 @@ pub mod programs {
         if !NAMES.contains(&name) {
             return Err("no such program");
         }
-        arg.parse().map(|a| (name, a)).map_err(|_| "the part after ':' must be a number")
+        arg.parse()
+            .map(|a| (name, a))
+            .map_err(|_| "the part after ':' must be a number")
     }
 }

@@ -10,7 +10,10 @@
 //! Back to user mode: `iretq` on x86; under PVM `iretq` would leave the host
 //! believing we are still in supervisor mode, so we use hypercall 0x100d
 //! with a frame {rax, rbx, rdi, rip, cs, rflags, rsp, ss}. A syscall that
-//! returns to the same process uses `sysretq` on both.
+//! returns to the same process uses `sysretq` on both. (sysretq with a
+//! non-canonical RCX faults in ring 0 on Intel; RCX here is the address
+//! after the caller's `syscall`, and the page below the top of the lower
+//! half is never mapped, so it is always canonical.)
 
 use core::arch::global_asm;
 
@@ -101,10 +104,17 @@ unsafe extern "C" {
     pub static isr_stubs: u8;
 }
 
+/// Where `return_to` parks the frame: `f` may live on the very stack that
+/// `enter_user` is about to overwrite with it.
+static ENTER: KCell<TrapFrame> = KCell::new(ZERO_FRAME);
+
 /// Leave the kernel for the user frame `f`; the kernel stack is reset.
 pub fn return_to(f: &TrapFrame) -> ! {
-    // SAFETY: enter_user copies the frame to the stack top before using it.
-    unsafe { enter_user(f) }
+    let parked = ENTER.get();
+    *parked = *f;
+    // SAFETY: enter_user copies the parked frame (static, not on the stack)
+    // to the stack top and returns to it; nothing on the old stack is used.
+    unsafe { enter_user(parked) }
 }
 
 global_asm!(

@@ -11,7 +11,11 @@ const DEFAULT_DEMO: &str = "addrspace heap stack snoop:0 snoop:1 snoop:2 snoop:3
 
 #[unsafe(no_mangle)]
 pub fn kmain(m: &Machine) -> ! {
-    let cmdline = if m.cmdline().trim().is_empty() { DEFAULT_DEMO } else { m.cmdline() };
+    let cmdline = if m.cmdline().trim().is_empty() {
+        DEFAULT_DEMO
+    } else {
+        m.cmdline()
+    };
     // Check every word before starting anything: a typo ends the run.
     for word in cmdline.split_ascii_whitespace() {
         match abi::programs::parse_word(word) {
@@ -21,8 +25,12 @@ pub fn kmain(m: &Machine) -> ! {
         }
     }
     for word in cmdline.split_ascii_whitespace() {
-        let Ok((name, arg)) = abi::programs::parse_word(word) else { bad(word, "unparsable") };
-        let Some(img) = programs::find(name) else { bad(word, "not built into this kernel") };
+        let Ok((name, arg)) = abi::programs::parse_word(word) else {
+            bad(word, "unparsable")
+        };
+        let Some(img) = programs::find(name) else {
+            bad(word, "not built into this kernel")
+        };
         match proc::spawn(img, word, arg) {
             Ok(pid) => kprintln!("[kernel] pid {pid}: {word}"),
             Err(e) => bad(word, e),

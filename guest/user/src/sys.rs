@@ -71,7 +71,10 @@ static mut MARK: u64 = 0;
 /// Leave "mvmm" + pid in this program's data, so the VMM can check, when the
 /// process ends, that the GPA and HVA it computes hold what the process wrote.
 pub fn mark() {
-    pattern(&raw mut MARK as u64, 0x6d76_6d6d_0000_0000 | getpid() as u64);
+    pattern(
+        &raw mut MARK as u64,
+        0x6d76_6d6d_0000_0000 | getpid() as u64,
+    );
 }
 
 pub fn rdtsc() -> u64 {

@@ -45,12 +45,8 @@ pub fn set_cr3(cr3: u64) {
     }
 }
 
-/// Forget any cached translation of `va` in the current address space.
-pub fn flush_tlb(va: u64) {
-    match mode() {
-        // A CR3 reload flushes everything; rare (sbrk shrinking) so cheap enough.
-        Mode::Pvm => set_cr3(cpu::read_cr3()),
-        // SAFETY: invlpg only drops a TLB entry.
-        Mode::X86 => unsafe { core::arch::asm!("invlpg [{}]", in(reg) va, options(nostack)) },
-    }
+/// Forget every cached translation of the current address space (a CR3
+/// reload; under PVM the host also resyncs its shadow table).
+pub fn flush_tlb_all() {
+    set_cr3(cpu::read_cr3());
 }

@@ -103,6 +103,10 @@ impl AddrSpace {
         let Some((t, i)) = pte::walk(root, va, true, pte::P | pte::W | pte::U, &mut mirror) else {
             return false;
         };
+        // Never map over a page: its frame would leak (overlapping segments).
+        if pte::read(t, i) & pte::P != 0 {
+            return false;
+        }
         pte::write(t, i, pa | prot_flags(prot));
         self.resident += 1;
         true
@@ -138,9 +142,14 @@ impl AddrSpace {
         }
         if new < old {
             let mut va = page_up(new)?;
+            let mut any = false;
             while va < old {
-                self.unmap(va);
+                any |= self.unmap(va);
                 va += PAGE;
+            }
+            // One flush for the lot: under PVM a flush is a CR3 reload.
+            if any {
+                crate::arch::flush_tlb_all();
             }
         }
         self.brk = new;
@@ -151,16 +160,20 @@ impl AddrSpace {
         Some(old)
     }
 
-    fn unmap(&mut self, va: u64) {
-        if let Some((t, i)) = pte::walk(self.root, va, false, 0, &mut |_, _| {}) {
-            let e = pte::read(t, i);
-            if e & pte::P != 0 {
-                pte::write(t, i, 0);
-                frame::free(e & pte::ADDR);
-                self.resident -= 1;
-                crate::arch::flush_tlb(va);
-            }
+    /// Unmap `va` and free its frame (the caller flushes the TLB); true if
+    /// a page was mapped there.
+    fn unmap(&mut self, va: u64) -> bool {
+        let Some((t, i)) = pte::walk(self.root, va, false, 0, &mut |_, _| {}) else {
+            return false;
+        };
+        let e = pte::read(t, i);
+        if e & pte::P == 0 {
+            return false;
         }
+        pte::write(t, i, 0);
+        frame::free(e & pte::ADDR);
+        self.resident -= 1;
+        true
     }
 
     /// The region holding `va`, if any.

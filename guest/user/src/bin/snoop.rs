@@ -1,6 +1,8 @@
 //! Try to break protection; the kernel must kill us each time.
-//! arg 0: read kernel memory; 1: read where another process (`heap`) has
-//! its heap, unmapped here; 2: write our own code; 3: execute from the heap.
+//! arg 0: read kernel memory; 1: read the address where another process
+//! (`heap`, in the demo) keeps its heap: every process has its own page
+//! table, so in ours that GVA maps nothing and there is no way to name the
+//! other's memory; 2: write our own code; 3: execute from the heap.
 #![no_std]
 #![no_main]
 
@@ -13,7 +15,7 @@ fn main(arg: u64) -> i64 {
     let (what, addr, write) = match arg {
         0 => ("read kernel text", KERNEL_BASE + 0x10_0000, false),
         1 => (
-            "read another process's heap (2 MiB into the heap area)",
+            "read where `heap` keeps its heap (2 MiB into the heap area; not mapped in my address space)",
             sbrk(0).unwrap_or(0) + (2 << 20),
             false,
         ),

@@ -1,0 +1,61 @@
+//! Test guest: boots, then attacks the VMM through the hypercall port with
+//! malformed messages and page tables that alias themselves, then shuts
+//! down cleanly. The VMM must survive, stay bounded, and report each one.
+#![no_std]
+#![no_main]
+
+use abi::msg::{self, Header};
+use kernel::arch::cpu::outl;
+use kernel::memlayout::p2v;
+use kernel::mm::frame;
+use kernel::{Machine, kprintln, vmmdev};
+
+/// Write `v` at the start of frame `pa` and hand its GPA to the VMM.
+fn raw<T: Copy>(pa: u64, v: T) {
+    // SAFETY: pa is a frame we own; T is a plain message struct.
+    unsafe { core::ptr::write_volatile(p2v::<T>(pa), v) };
+    outl(abi::PORT_HYPERCALL, pa as u32);
+}
+
+fn hdr(kind: u32) -> Header {
+    Header { kind, size: msg::size_of_kind(kind), result: 0, seq: 0 }
+}
+
+#[unsafe(no_mangle)]
+pub fn kmain(m: &Machine) -> ! {
+    let (Some(page), Some(alias)) = (frame::alloc(), frame::alloc()) else {
+        kprintln!("[hostile] out of memory");
+        vmmdev::shutdown(abi::status::PANIC)
+    };
+    kprintln!("[hostile] sending bad messages");
+    outl(abi::PORT_HYPERCALL, (page + 3) as u32); // unaligned
+    outl(abi::PORT_HYPERCALL, (m.ram - 8) as u32); // header runs past RAM
+    outl(abi::PORT_HYPERCALL, 0xffff_fff8); // far outside RAM
+    raw(page, Header { kind: 99, size: 16, result: 0, seq: 0 }); // unknown kind
+    raw(page, Header { kind: msg::KIND_BOOT, size: 4000, result: 0, seq: 0 }); // wrong size
+    let mut c = msg::Console { hdr: hdr(msg::KIND_CONSOLE), len: 60_000, _pad: 0, bytes: [b'x'; msg::CONSOLE_MAX] };
+    raw(page, c); // length beyond the buffer
+    c.len = 0;
+    let _ = c;
+    let mut p = msg::Proc { hdr: hdr(msg::KIND_PROC), event: msg::PROC_CREATED, pid: 1000, nregions: 99, ..Default::default() };
+    raw(page, p); // too many regions
+    // A page table whose every entry points back at itself: as PML4, PDPT,
+    // PD and PT it maps the whole lower half, 2^35 pages, onto one frame.
+    for i in 0..512 {
+        // SAFETY: alias is our frame; integer stores (it is about to be a table).
+        unsafe { core::ptr::write_volatile(p2v::<u64>(alias).add(i), alias | 7) };
+    }
+    p.nregions = 0;
+    p.cr3 = alias;
+    raw(page, p); // created, with the aliased table
+    p.event = msg::PROC_EXITING;
+    p.exit_kind = msg::EXIT_NORMAL;
+    raw(page, p); // its exit: the VMM walks the aliased table
+    raw(page, p); // and exits again
+    p.pid = 2000;
+    raw(page, p); // exit of a pid never created
+    let w = msg::Whereis { hdr: hdr(msg::KIND_WHEREIS), pid: 1000, cr3: 0xffff_ffff_f000, gva: 0x40_0000, ..Default::default() };
+    raw(page, w); // a table outside RAM
+    kprintln!("[hostile] done; shutting down cleanly");
+    vmmdev::shutdown(abi::status::OK)
+}
