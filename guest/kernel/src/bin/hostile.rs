@@ -18,7 +18,12 @@ fn raw<T: Copy>(pa: u64, v: T) {
 }
 
 fn hdr(kind: u32) -> Header {
-    Header { kind, size: msg::size_of_kind(kind), result: 0, seq: 0 }
+    Header {
+        kind,
+        size: msg::size_of_kind(kind),
+        result: 0,
+        seq: 0,
+    }
 }
 
 #[unsafe(no_mangle)]
@@ -31,13 +36,38 @@ pub fn kmain(m: &Machine) -> ! {
     outl(abi::PORT_HYPERCALL, (page + 3) as u32); // unaligned
     outl(abi::PORT_HYPERCALL, (m.ram - 8) as u32); // header runs past RAM
     outl(abi::PORT_HYPERCALL, 0xffff_fff8); // far outside RAM
-    raw(page, Header { kind: 99, size: 16, result: 0, seq: 0 }); // unknown kind
-    raw(page, Header { kind: msg::KIND_BOOT, size: 4000, result: 0, seq: 0 }); // wrong size
-    let mut c = msg::Console { hdr: hdr(msg::KIND_CONSOLE), len: 60_000, _pad: 0, bytes: [b'x'; msg::CONSOLE_MAX] };
+    raw(
+        page,
+        Header {
+            kind: 99,
+            size: 16,
+            result: 0,
+            seq: 0,
+        },
+    ); // unknown kind
+    raw(
+        page,
+        Header {
+            kind: msg::KIND_BOOT,
+            size: 4000,
+            result: 0,
+            seq: 0,
+        },
+    ); // wrong size
+    let c = msg::Console {
+        hdr: hdr(msg::KIND_CONSOLE),
+        len: 60_000,
+        _pad: 0,
+        bytes: [b'x'; msg::CONSOLE_MAX],
+    };
     raw(page, c); // length beyond the buffer
-    c.len = 0;
-    let _ = c;
-    let mut p = msg::Proc { hdr: hdr(msg::KIND_PROC), event: msg::PROC_CREATED, pid: 1000, nregions: 99, ..Default::default() };
+    let mut p = msg::Proc {
+        hdr: hdr(msg::KIND_PROC),
+        event: msg::PROC_CREATED,
+        pid: 1000,
+        nregions: 99,
+        ..Default::default()
+    };
     raw(page, p); // too many regions
     // A page table whose every entry points back at itself: as PML4, PDPT,
     // PD and PT it maps the whole lower half, 2^35 pages, onto one frame.
@@ -54,7 +84,13 @@ pub fn kmain(m: &Machine) -> ! {
     raw(page, p); // and exits again
     p.pid = 2000;
     raw(page, p); // exit of a pid never created
-    let w = msg::Whereis { hdr: hdr(msg::KIND_WHEREIS), pid: 1000, cr3: 0xffff_ffff_f000, gva: 0x40_0000, ..Default::default() };
+    let w = msg::Whereis {
+        hdr: hdr(msg::KIND_WHEREIS),
+        pid: 1000,
+        cr3: 0xffff_ffff_f000,
+        gva: 0x40_0000,
+        ..Default::default()
+    };
     raw(page, w); // a table outside RAM
     kprintln!("[hostile] done; shutting down cleanly");
     vmmdev::shutdown(abi::status::OK)
