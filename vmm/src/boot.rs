@@ -125,6 +125,9 @@ fn segment(selector: u16, code: bool, long: bool) -> kvm_segment {
 pub struct CpuFeatures {
     pub nx: bool,
     pub fsgsbase: bool,
+    /// Physical address bits (CPUID 0x80000008 EAX[7:0]): entry bits at or
+    /// above it are reserved, which the walker checks.
+    pub maxphyaddr: u8,
 }
 
 /// Long mode, paging on, kernel segments of the Linux layout. CR4 = PAE |

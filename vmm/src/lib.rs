@@ -184,7 +184,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         vm.create_irq_chip()
             .map_err(kvm_err("KVM_CREATE_IRQCHIP"))?;
     }
-    let mut vcpu = vcpu::create(&kvm, &vm, elf.entry)?;
+    let (mut vcpu, cpu) = vcpu::create(&kvm, &vm, elf.entry)?;
     let tsc_khz = vcpu.get_tsc_khz().unwrap_or(0) as u64;
     boot::write(
         ram.mem(),
@@ -203,6 +203,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         flavour: info.flavour,
         walk: cfg.walk,
         frames: cfg.dirty_log,
+        maxphyaddr: cpu.maxphyaddr,
     };
     let mut mon = Monitor::new(&ram, pagemap.as_ref(), Console::new(out), opts);
     let dog = watchdog::Watchdog::start(cfg.timeout).map_err(Error::Watchdog)?;

@@ -51,6 +51,8 @@ pub struct Monitor<'a> {
 }
 
 impl<'a> Monitor<'a> {
+    /// A monitor for one run over `ram`, printing the guest's console to
+    /// `console`.
     pub fn new(
         ram: &'a GuestRam,
         pagemap: Option<&'a Pagemap>,
@@ -106,7 +108,7 @@ impl<'a> Monitor<'a> {
                     .iter()
                     .find(|r| r.kind == msg::REGION_CODE);
                 let code_gpa = code.and_then(|r| {
-                    let mode = paging_mode(vcpu)?;
+                    let mode = paging_mode(vcpu, self.inspect.maxphyaddr)?;
                     paging::walk(self.ram.mem(), p.cr3, mode, Gva(r.start))
                         .ok()
                         .map(|t| t.gpa)
@@ -164,7 +166,7 @@ impl<'a> Monitor<'a> {
                         ..Default::default()
                     };
                     if let (_, Some(r)) =
-                        inspect::whereis(vcpu, self.ram, self.pagemap, &w, self.inspect.flavour)
+                        inspect::whereis(vcpu, self.ram, self.pagemap, &w, &self.inspect)
                         && self.whereis.len() < MAX_RECORDS
                     {
                         self.whereis.push(r);
@@ -182,7 +184,7 @@ impl<'a> Monitor<'a> {
     /// Answer `whereis`: walk the asker's table, then follow the GPA to the
     /// host, and write the answer back into the message.
     fn whereis(&mut self, vcpu: &VcpuFd, gpa: u64, w: &msg::Whereis) -> i32 {
-        let (ans, report) = inspect::whereis(vcpu, self.ram, self.pagemap, w, self.inspect.flavour);
+        let (ans, report) = inspect::whereis(vcpu, self.ram, self.pagemap, w, &self.inspect);
         let bytes = hypercall::to_bytes(&ans);
         if self
             .ram
@@ -213,6 +215,7 @@ impl<'a> Monitor<'a> {
         }
     }
 
+    /// Record a problem for the report (the first 1000).
     pub fn error(&mut self, e: String) {
         if self.errors.len() < 1000 {
             self.errors.push(e);
@@ -220,10 +223,14 @@ impl<'a> Monitor<'a> {
     }
 }
 
-/// The vCPU's paging mode right now (None if it is not in long mode).
-pub fn paging_mode(vcpu: &VcpuFd) -> Option<PagingMode> {
+/// The vCPU's paging mode right now, with the CPU's MAXPHYADDR (None if it
+/// is not in long mode).
+pub fn paging_mode(vcpu: &VcpuFd, maxphyaddr: u8) -> Option<PagingMode> {
     let s = vcpu.get_sregs().ok()?;
-    PagingMode::from_regs(s.cr0, s.cr4, s.efer).ok()
+    PagingMode::from_regs(s.cr0, s.cr4, s.efer)
+        .ok()?
+        .with_maxphyaddr(maxphyaddr)
+        .ok()
 }
 
 /// Host frame of `gpa`: through the memslots and pagemap.

@@ -24,8 +24,13 @@ fn kvm(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VcpuError {
     move |source| VcpuError::Kvm { what, source }
 }
 
-/// Create vCPU 0 in 64-bit mode at `entry` with KVM's supported CPUID.
-pub fn create(kvm_fd: &Kvm, vm: &VmFd, entry: Gva) -> Result<VcpuFd, VcpuError> {
+/// Create vCPU 0 in 64-bit mode at `entry` with KVM's supported CPUID;
+/// also say what that CPUID offers.
+pub fn create(
+    kvm_fd: &Kvm,
+    vm: &VmFd,
+    entry: Gva,
+) -> Result<(VcpuFd, boot::CpuFeatures), VcpuError> {
     let vcpu = vm.create_vcpu(0).map_err(kvm("KVM_CREATE_VCPU"))?;
     let cpuid = kvm_fd
         .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
@@ -36,9 +41,15 @@ pub fn create(kvm_fd: &Kvm, vm: &VmFd, entry: Gva) -> Result<VcpuFd, VcpuError> 
             .iter()
             .any(|e| e.function == f && e.index == 0 && reg(e) & (1 << bit) != 0)
     };
+    let maxphyaddr = cpuid
+        .as_slice()
+        .iter()
+        .find(|e| e.function == 0x8000_0008)
+        .map_or(52, |e| (e.eax & 0xff) as u8);
     let cpu = boot::CpuFeatures {
         nx: has(0x8000_0001, |e| e.edx, 20),
         fsgsbase: has(7, |e| e.ebx, 0),
+        maxphyaddr,
     };
     vcpu.set_cpuid2(&cpuid).map_err(kvm("KVM_SET_CPUID2"))?;
     let sregs = vcpu.get_sregs().map_err(kvm("KVM_GET_SREGS"))?;
@@ -48,7 +59,7 @@ pub fn create(kvm_fd: &Kvm, vm: &VmFd, entry: Gva) -> Result<VcpuFd, VcpuError> 
     regs.rip = entry.raw();
     regs.rflags = 0x2;
     vcpu.set_regs(&regs).map_err(kvm("KVM_SET_REGS"))?;
-    Ok(vcpu)
+    Ok((vcpu, cpu))
 }
 
 /// The registers worth seeing when a guest dies.

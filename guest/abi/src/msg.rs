@@ -243,3 +243,20 @@ pub const fn size_of_kind(kind: u32) -> u32 {
         _ => 0,
     }) as u32
 }
+
+/// A region kind's name, as reports print it.
+pub fn region_name(kind: u32) -> &'static str {
+    match kind {
+        REGION_CODE => "code",
+        REGION_DATA => "data",
+        REGION_HEAP => "heap",
+        REGION_STACK => "stack",
+        REGION_GUARD => "guard",
+        _ => "?",
+    }
+}
+
+/// The bytes of a NUL-padded name (a process name, the command line).
+pub fn until_nul(b: &[u8]) -> &[u8] {
+    &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
+}

@@ -38,11 +38,7 @@ pub fn read(pvh: u64) -> Result<Machine, &'static str> {
     if ram < MIN_RAM || b.free_start > ram {
         return Err("BootInfo RAM size or free range out of bounds");
     }
-    let len = b
-        .cmdline
-        .iter()
-        .position(|&c| c == 0)
-        .unwrap_or(CMDLINE_MAX);
+    let len = abi::msg::until_nul(&b.cmdline).len();
     Ok(Machine {
         ram,
         free_start: b.free_start.max(kend),

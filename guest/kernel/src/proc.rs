@@ -11,7 +11,7 @@ use crate::entry::{self, FxArea, TrapFrame, USER_CS, USER_SS};
 use crate::memlayout::USER_STACK_TOP;
 use crate::mm::{
     frame, kvm,
-    uvm::{self, AddrSpace, Fault},
+    uvm::{AddrSpace, Fault},
 };
 use crate::sync::KCell;
 use crate::{exec, kprintln, vmmdev};
@@ -64,8 +64,7 @@ impl Proc {
     };
 
     pub fn name(&self) -> &str {
-        let n = self.name.iter().position(|&c| c == 0).unwrap_or(NAME_MAX);
-        core::str::from_utf8(&self.name[..n]).unwrap_or("?")
+        core::str::from_utf8(msg::until_nul(&self.name)).unwrap_or("?")
     }
 }
 
@@ -330,8 +329,4 @@ fn all_done() -> ! {
     };
     let _ = cpu::rdtsc();
     vmmdev::shutdown(status)
-}
-
-pub fn region_name(kind: u32) -> &'static str {
-    uvm::kind_name(kind)
 }

@@ -44,9 +44,7 @@ fn sys_write(fd: u64, buf: u64, len: u64) -> i64 {
     }
     let p = proc::current();
     let (pid, name, at_start) = (p.pid, p.name, &mut p.at_line_start);
-    let name =
-        core::str::from_utf8(&name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())])
-            .unwrap_or("?");
+    let name = core::str::from_utf8(abi::msg::until_nul(&name)).unwrap_or("?");
     let Some(a) = p.aspace.as_mut() else {
         return EFAULT;
     };

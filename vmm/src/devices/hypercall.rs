@@ -50,14 +50,25 @@ pub enum ProtocolError {
 
 /// Plain-old-data message structs: every bit pattern is a valid value
 /// (integers and arrays of integers only).
-pub trait Pod: Copy {}
-impl Pod for Header {}
-impl Pod for msg::Boot {}
-impl Pod for msg::Console {}
-impl Pod for msg::Proc {}
-impl Pod for msg::Whereis {}
-impl Pod for msg::Mark {}
-impl Pod for msg::WhereisAnswer {}
+/// # Safety
+/// Implement only for `#[repr(C)]` types made of integers and arrays of
+/// integers, with no implicit padding: every bit pattern must be a valid
+/// value and every byte initialised.
+pub unsafe trait Pod: Copy {}
+// SAFETY: an abi message struct: integers only, explicit padding fields.
+unsafe impl Pod for Header {}
+// SAFETY: an abi message struct: integers only, explicit padding fields.
+unsafe impl Pod for msg::Boot {}
+// SAFETY: an abi message struct: integers only, explicit padding fields.
+unsafe impl Pod for msg::Console {}
+// SAFETY: an abi message struct: integers only, explicit padding fields.
+unsafe impl Pod for msg::Proc {}
+// SAFETY: an abi message struct: integers only, explicit padding fields.
+unsafe impl Pod for msg::Whereis {}
+// SAFETY: an abi message struct: integers only, explicit padding fields.
+unsafe impl Pod for msg::Mark {}
+// SAFETY: an abi message struct: integers only, explicit padding fields.
+unsafe impl Pod for msg::WhereisAnswer {}
 
 /// Interpret the first size_of::<T>() bytes of `b` as a T.
 pub fn from_bytes<T: Pod>(b: &[u8]) -> Option<T> {
@@ -196,8 +207,7 @@ fn check_proc(p: &msg::Proc) -> Result<(), ProtocolError> {
 /// The NUL-padded name of a process message as text (lossy: hostile bytes
 /// become U+FFFD).
 pub fn name(p: &msg::Proc) -> String {
-    let n = p.name.iter().position(|&c| c == 0).unwrap_or(p.name.len());
-    String::from_utf8_lossy(&p.name[..n]).into_owned()
+    String::from_utf8_lossy(msg::until_nul(&p.name)).into_owned()
 }
 
 /// GPA of the answer inside a Whereis message at `gpa`.

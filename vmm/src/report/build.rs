@@ -16,6 +16,7 @@ use crate::memory::GuestRam;
 use crate::monitor::Monitor;
 use crate::vcpu::Stop;
 
+/// Everything the report is made from.
 pub struct Inputs<'a> {
     pub host: &'a HostInfo,
     pub ram: &'a GuestRam,
@@ -27,6 +28,7 @@ pub struct Inputs<'a> {
     pub dirty: Option<&'a [Gpa]>,
 }
 
+/// The report of one run, from what the monitor saw and the host probe.
 pub fn build(i: &Inputs) -> Report {
     let mon = i.mon;
     let mut r = Report {

@@ -3,8 +3,7 @@
 //! paging, and the checked copies between user and kernel.
 
 use abi::msg::{
-    MAX_REGIONS, PROT_R, PROT_W, PROT_X, REGION_CODE, REGION_DATA, REGION_GUARD, REGION_HEAP,
-    REGION_STACK, Region,
+    MAX_REGIONS, PROT_R, PROT_W, PROT_X, REGION_GUARD, REGION_HEAP, REGION_STACK, Region,
 };
 
 use crate::arch::{self, Mode};
@@ -312,17 +311,5 @@ impl AddrSpace {
         self.root = 0;
         self.resident = 0;
         n + 2
-    }
-}
-
-/// Region kind names, as the report prints them.
-pub fn kind_name(kind: u32) -> &'static str {
-    match kind {
-        REGION_CODE => "code",
-        REGION_DATA => "data",
-        REGION_HEAP => "heap",
-        REGION_STACK => "stack",
-        REGION_GUARD => "guard",
-        _ => "?",
     }
 }

@@ -3,7 +3,7 @@
 //! the guest's tables), to HVA (memslots) and to HPA (pagemap), checked
 //! against KVM_TRANSLATE; and the full two-dimensional walk for `whereis`.
 
-use abi::msg::{self, WALK_MAX, WalkStep, WhereisAnswer};
+use abi::msg;
 use kvm_ioctls::VcpuFd;
 use vm_memory::{Bytes, GuestAddress};
 
@@ -11,9 +11,12 @@ use crate::addr::{Gpa, Gva, Hpa};
 use crate::host::Flavour;
 use crate::hostmem::{HostFrame, Pagemap};
 use crate::memory::GuestRam;
-use crate::monitor::{host_frame, paging_mode, set_hpa};
-use crate::paging::{self, Translation};
-use crate::report::{PageReport, PatternCheck, RegionReport, WalkLevelReport, WhereisReport};
+use crate::monitor::{host_frame, paging_mode};
+use crate::paging;
+use crate::report::{PageReport, PatternCheck, RegionReport};
+
+mod walk2d;
+pub use walk2d::{hw_refs, whereis};
 
 /// Top of the user half: the enumerator scans [0, USER_END).
 const USER_END: u64 = 0x0000_8000_0000_0000;
@@ -39,6 +42,8 @@ pub struct Options {
     pub walk: Option<u64>,
     /// Keep every page's frame and region (for `--dirty-log` attribution).
     pub frames: bool,
+    /// The vCPU's physical address width (reserved-bit checks).
+    pub maxphyaddr: u8,
 }
 
 /// Host frames of all guest RAM, read in one pass over pagemap: for reports
@@ -89,17 +94,12 @@ pub struct Analysis {
     pub tables: Vec<Gpa>,
 }
 
+/// A region kind's name (abi::msg::region_name).
 pub fn region_kind(kind: u32) -> &'static str {
-    match kind {
-        msg::REGION_CODE => "code",
-        msg::REGION_DATA => "data",
-        msg::REGION_HEAP => "heap",
-        msg::REGION_STACK => "stack",
-        msg::REGION_GUARD => "guard",
-        _ => "?",
-    }
+    msg::region_name(kind)
 }
 
+/// Region protection as `rwx` text ("r-x", "rw-", ...).
 pub fn prot_text(prot: u32) -> String {
     let c = |bit, ch| if prot & bit != 0 { ch } else { '-' };
     [
@@ -116,7 +116,7 @@ fn regions(p: &msg::Proc) -> &[msg::Region] {
 }
 
 /// KVM_TRANSLATE's GPA for `gva` on the live CR3 (None if invalid).
-fn kvm_translate(vcpu: &VcpuFd, gva: u64) -> Option<Gpa> {
+pub(super) fn kvm_translate(vcpu: &VcpuFd, gva: u64) -> Option<Gpa> {
     let t = vcpu.translate_gva(gva).ok()?;
     (t.valid != 0).then_some(Gpa(t.physical_address))
 }
@@ -130,7 +130,7 @@ pub fn analyse(
     o: &Options,
 ) -> Analysis {
     let mut a = Analysis::default();
-    let Some(mode) = paging_mode(vcpu) else {
+    let Some(mode) = paging_mode(vcpu, o.maxphyaddr) else {
         a.errors
             .push("the vCPU is not in 64-bit paging mode".into());
         return a;
@@ -339,117 +339,4 @@ fn table_pages(ram: &GuestRam, cr3: u64, levels: u32) -> Vec<Gpa> {
         }
     }
     out
-}
-
-/// Hardware memory references for one translation on this host, and how
-/// they were counted.
-pub fn hw_refs(flavour: Flavour, t: &Translation, host_page: Option<u64>) -> (u32, String) {
-    let g = t.levels().len() as u32;
-    match flavour {
-        Flavour::VmxEpt | Flavour::SvmNpt => {
-            // The nested table's depth follows the host page backing the
-            // guest frame: 2 MiB host pages end the nested walk one level early.
-            let h = match host_page {
-                Some(s) if s >= 1 << 30 => 2,
-                Some(s) if s >= 2 << 20 => 3,
-                _ => 4,
-            };
-            let n = paging::two_d_refs(g, h);
-            (
-                n,
-                format!(
-                    "{}: {g} guest levels, each entry's GPA translated by a {h}-level nested walk, plus the final GPA: {g}*({h}+1)+{h} = {n} memory references",
-                    flavour.as_str()
-                ),
-            )
-        }
-        Flavour::Shadow | Flavour::Pvm => (
-            g,
-            format!(
-                "{}: the CPU walks KVM's shadow table (GVA->HPA directly), {g} references; KVM keeps it in sync with the {g}-level guest table it write-protects",
-                flavour.as_str()
-            ),
-        ),
-    }
-}
-
-/// Answer a `whereis` question, and describe it for the report.
-pub fn whereis(
-    vcpu: &VcpuFd,
-    ram: &GuestRam,
-    pagemap: Option<&Pagemap>,
-    w: &msg::Whereis,
-    flavour: Flavour,
-) -> (WhereisAnswer, Option<WhereisReport>) {
-    let mut ans = WhereisAnswer {
-        gva: w.gva,
-        kvm_gpa: u64::MAX,
-        ..Default::default()
-    };
-    let Some(mode) = paging_mode(vcpu) else {
-        ans.status = msg::WHEREIS_NOT_MAPPED;
-        return (ans, None);
-    };
-    let t = match paging::walk(ram.mem(), w.cr3, mode, Gva(w.gva)) {
-        Ok(t) => t,
-        Err(_) => {
-            ans.status = msg::WHEREIS_NOT_MAPPED;
-            return (ans, None);
-        }
-    };
-    let (hva, frame) = host_frame(ram, pagemap, t.gpa);
-    ans.status = msg::WHEREIS_OK;
-    ans.gpa = t.gpa.raw();
-    ans.hva = hva.map_or(0, |h| h.raw());
-    ans.guest_page_size = t.page_size.bytes();
-    set_hpa(&mut ans, &frame);
-    let kvm_gpa = kvm_translate(vcpu, w.gva);
-    ans.kvm_gpa = kvm_gpa.map_or(u64::MAX, |g| g.raw());
-    let mut walk = Vec::new();
-    for (i, l) in t.levels().iter().enumerate() {
-        let (_, ef) = host_frame(ram, pagemap, l.entry_gpa);
-        let entry_hpa = match ef {
-            HostFrame::Present { hpa, .. } => Some(hpa),
-            _ => None,
-        };
-        if i < WALK_MAX {
-            ans.walk[i] = WalkStep {
-                entry_gpa: l.entry_gpa.raw(),
-                entry: l.entry,
-                entry_hpa: entry_hpa.map_or(0, Hpa::raw),
-            };
-        }
-        walk.push(WalkLevelReport {
-            level: l.level.to_string(),
-            table_gpa: l.table_gpa,
-            index: l.index,
-            entry_gpa: l.entry_gpa,
-            entry: format!("{:#018x}", l.entry),
-            flags: l.flags.to_string(),
-            entry_hpa,
-        });
-    }
-    ans.levels = t.levels().len().min(WALK_MAX) as u32;
-    let host_page = match frame {
-        HostFrame::Present { page_size, .. } => page_size,
-        _ => None,
-    };
-    let (refs, why) = hw_refs(flavour, &t, host_page);
-    let report = WhereisReport {
-        pid: w.pid,
-        gva: Gva(w.gva),
-        gpa: Some(t.gpa),
-        hva,
-        hpa: match frame {
-            HostFrame::Present { hpa, .. } => Some(hpa),
-            _ => None,
-        },
-        guest_page_size: Some(t.page_size.bytes()),
-        host_page_size: host_page,
-        kvm_translate_gpa: kvm_gpa,
-        walk,
-        hw_refs: refs,
-        hw_refs_explained: why,
-    };
-    (ans, Some(report))
 }

@@ -1,0 +1,179 @@
+//! The two-dimensional walk: a guest-virtual address through the guest's
+//! tables, each table entry's own address followed to the host, and what
+//! the hardware does for it on this host's flavour of nested paging.
+
+use abi::msg::{self, WALK_MAX, WalkStep, WhereisAnswer};
+use kvm_ioctls::VcpuFd;
+
+use super::{Options, kvm_translate};
+use crate::addr::{Gva, Hpa};
+use crate::host::Flavour;
+use crate::hostmem::{HostFrame, Pagemap};
+use crate::memory::GuestRam;
+use crate::monitor::{host_frame, paging_mode, set_hpa};
+use crate::paging::{self, Translation};
+use crate::report::{WalkLevelReport, WhereisReport};
+
+/// Hardware memory references for one translation on this host, and how
+/// they were counted.
+pub fn hw_refs(flavour: Flavour, t: &Translation, host_page: Option<u64>) -> (u32, String) {
+    let g = t.levels().len() as u32;
+    match flavour {
+        Flavour::VmxEpt | Flavour::SvmNpt => {
+            // The nested table's depth follows the host page backing the
+            // guest frame: 2 MiB host pages end the nested walk one level early.
+            let h = match host_page {
+                Some(s) if s >= 1 << 30 => 2,
+                Some(s) if s >= 2 << 20 => 3,
+                _ => 4,
+            };
+            let n = paging::two_d_refs(g, h);
+            (
+                n,
+                format!(
+                    "{}: {g} guest levels, each entry's GPA translated by a {h}-level nested walk, plus the final GPA: {g}*({h}+1)+{h} = {n} memory references",
+                    flavour.as_str()
+                ),
+            )
+        }
+        Flavour::Shadow | Flavour::Pvm => (
+            g,
+            format!(
+                "{}: the CPU walks KVM's shadow table (GVA->HPA directly), {g} references; KVM keeps it in sync with the {g}-level guest table it write-protects",
+                flavour.as_str()
+            ),
+        ),
+    }
+}
+
+/// Answer a `whereis` question, and describe it for the report.
+pub fn whereis(
+    vcpu: &VcpuFd,
+    ram: &GuestRam,
+    pagemap: Option<&Pagemap>,
+    w: &msg::Whereis,
+    o: &Options,
+) -> (WhereisAnswer, Option<WhereisReport>) {
+    let mut ans = WhereisAnswer {
+        gva: w.gva,
+        kvm_gpa: u64::MAX,
+        ..Default::default()
+    };
+    let Some(mode) = paging_mode(vcpu, o.maxphyaddr) else {
+        ans.status = msg::WHEREIS_NOT_MAPPED;
+        return (ans, None);
+    };
+    let t = match paging::walk(ram.mem(), w.cr3, mode, Gva(w.gva)) {
+        Ok(t) => t,
+        Err(_) => {
+            ans.status = msg::WHEREIS_NOT_MAPPED;
+            return (ans, None);
+        }
+    };
+    let (hva, frame) = host_frame(ram, pagemap, t.gpa);
+    ans.status = msg::WHEREIS_OK;
+    ans.gpa = t.gpa.raw();
+    ans.hva = hva.map_or(0, |h| h.raw());
+    ans.guest_page_size = t.page_size.bytes();
+    set_hpa(&mut ans, &frame);
+    let kvm_gpa = kvm_translate(vcpu, w.gva);
+    ans.kvm_gpa = kvm_gpa.map_or(u64::MAX, |g| g.raw());
+    let mut walk = Vec::new();
+    for (i, l) in t.levels().iter().enumerate() {
+        let (_, ef) = host_frame(ram, pagemap, l.entry_gpa);
+        let entry_hpa = match ef {
+            HostFrame::Present { hpa, .. } => Some(hpa),
+            _ => None,
+        };
+        if i < WALK_MAX {
+            ans.walk[i] = WalkStep {
+                entry_gpa: l.entry_gpa.raw(),
+                entry: l.entry,
+                entry_hpa: entry_hpa.map_or(0, Hpa::raw),
+            };
+        }
+        walk.push(WalkLevelReport {
+            level: l.level.to_string(),
+            table_gpa: l.table_gpa,
+            index: l.index,
+            entry_gpa: l.entry_gpa,
+            entry: format!("{:#018x}", l.entry),
+            flags: l.flags.to_string(),
+            entry_hpa,
+        });
+    }
+    ans.levels = t.levels().len().min(WALK_MAX) as u32;
+    let host_page = match frame {
+        HostFrame::Present { page_size, .. } => page_size,
+        _ => None,
+    };
+    let (refs, why) = hw_refs(o.flavour, &t, host_page);
+    let report = WhereisReport {
+        pid: w.pid,
+        gva: Gva(w.gva),
+        gpa: Some(t.gpa),
+        hva,
+        hpa: match frame {
+            HostFrame::Present { hpa, .. } => Some(hpa),
+            _ => None,
+        },
+        guest_page_size: Some(t.page_size.bytes()),
+        host_page_size: host_page,
+        kvm_translate_gpa: kvm_gpa,
+        walk,
+        hw_refs: refs,
+        hw_refs_explained: why,
+    };
+    (ans, Some(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::Gpa;
+    use crate::paging::{FlatMem, PageSize, PagingMode, PteFlags, TableBuilder};
+
+    /// The translation of `gva`, mapped with a `size` page in a fresh table.
+    fn translation(size: PageSize) -> Translation {
+        let mode = PagingMode::four_level();
+        let mem = FlatMem::new(Gpa(0), 64 << 20);
+        let mut b = TableBuilder::new(mem, mode, Gpa(0x1000)..Gpa(0x10_0000)).expect("builder");
+        let flags = PteFlags::RW.union(PteFlags::US);
+        b.map(Gva(0x4000_0000), Gpa(0x20_0000), size, flags)
+            .expect("map");
+        paging::walk(b.mem(), b.cr3(), mode, Gva(0x4000_0123)).expect("walk")
+    }
+
+    #[test]
+    fn nested_paging_counts_the_two_dimensional_walk() {
+        let t4k = translation(PageSize::Size4K);
+        assert_eq!(hw_refs(Flavour::SvmNpt, &t4k, Some(4096)).0, 24);
+        assert_eq!(
+            hw_refs(Flavour::VmxEpt, &t4k, None).0,
+            24,
+            "unknown host page: assume 4 KiB"
+        );
+        // 2 MiB host pages end each nested walk a level early: 4*(3+1)+3.
+        assert_eq!(hw_refs(Flavour::SvmNpt, &t4k, Some(2 << 20)).0, 19);
+        // A 2 MiB guest page ends the guest walk a level early: 3*(4+1)+4.
+        let t2m = translation(PageSize::Size2M);
+        assert_eq!(t2m.levels().len(), 3);
+        assert_eq!(hw_refs(Flavour::SvmNpt, &t2m, Some(4096)).0, 19);
+        let (_, why) = hw_refs(Flavour::SvmNpt, &t4k, Some(4096));
+        assert!(why.contains("4*(4+1)+4 = 24"), "{why}");
+    }
+
+    #[test]
+    fn shadow_and_pvm_walk_only_the_shadow_table() {
+        let t4k = translation(PageSize::Size4K);
+        for f in [Flavour::Shadow, Flavour::Pvm] {
+            let (n, why) = hw_refs(f, &t4k, Some(4096));
+            assert_eq!(n, 4);
+            assert!(why.contains("shadow"), "{why}");
+        }
+        assert_eq!(
+            hw_refs(Flavour::Shadow, &translation(PageSize::Size2M), None).0,
+            3
+        );
+    }
+}
