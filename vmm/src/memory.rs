@@ -53,7 +53,7 @@ pub enum MemoryError {
     },
     #[error("cannot reserve host address space for 2 MiB alignment: {0}")]
     Reserve(std::io::Error),
-    #[error("could not place guest RAM at a 2 MiB-aligned host address")]
+    #[error("guest RAM of that size cannot be placed at a 2 MiB-aligned host address")]
     Align,
     #[error("madvise(MADV_HUGEPAGE) failed, is THP built into this kernel? {0}")]
     Madvise(std::io::Error),
@@ -103,6 +103,9 @@ impl SlotInfo {
 #[derive(Debug)]
 pub struct GuestRam {
     mem: GuestMemoryMmap,
+    /// The mapping `mem` points into when vm-memory does not own it;
+    /// declared after `mem`, so it is unmapped after `mem` is gone.
+    _raw: Option<backing::RawMapping>,
     size: u64,
     backing: Backing,
     slots: Vec<SlotInfo>,
@@ -117,7 +120,7 @@ impl GuestRam {
             return Err(MemoryError::BadSize(size));
         }
         let len = usize::try_from(size).map_err(|_| MemoryError::BadSize(size))?;
-        let region = backing::map(len, backing)?;
+        let (region, raw) = backing::map(len, backing)?;
         let region =
             GuestRegionMmap::new(region, GuestAddress(0)).ok_or(MemoryError::BadSize(size))?;
         let mem = GuestMemoryMmap::from_regions(vec![region]).map_err(MemoryError::Regions)?;
@@ -133,6 +136,7 @@ impl GuestRam {
         }
         Ok(GuestRam {
             mem,
+            _raw: raw,
             size,
             backing,
             slots,
@@ -294,6 +298,7 @@ mod tests {
     fn gpa_to_hva_overflow() {
         let ram = GuestRam {
             mem: GuestMemoryMmap::new(),
+            _raw: None,
             size: 2 * PAGE,
             backing: Backing::FourK,
             slots: vec![SlotInfo {

@@ -12,8 +12,6 @@ use super::MemoryError;
 use super::hugepool::check_huge_pool;
 
 const HUGE: u64 = 2 << 20;
-/// How many times the fallback THP alignment tries to land in its hole.
-const ALIGN_TRIES: usize = 8;
 
 /// What kind of host pages back guest RAM.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -62,7 +60,13 @@ impl fmt::Display for Backing {
 
 /// Map `len` bytes of anonymous memory the way `backing` asks. `len` is a
 /// nonzero multiple of 4 KiB (checked by the caller).
-pub(super) fn map(len: usize, backing: Backing) -> Result<MmapRegion, MemoryError> {
+/// Map `len` bytes of guest RAM with `backing`. The second value, when
+/// there is one, owns the mapping the region points into: keep it alive
+/// (and drop it after the region).
+pub(super) fn map(
+    len: usize,
+    backing: Backing,
+) -> Result<(MmapRegion, Option<RawMapping>), MemoryError> {
     let mmap_err = |source| MemoryError::Mmap {
         size: len as u64,
         backing,
@@ -77,17 +81,17 @@ pub(super) fn map(len: usize, backing: Backing) -> Result<MmapRegion, MemoryErro
             // SAFETY: the range is exactly the mapping `region` owns; the
             // advice only changes how the kernel backs it.
             unsafe { libc::madvise(region.as_ptr().cast(), len, libc::MADV_NOHUGEPAGE) };
-            Ok(region)
+            Ok((region, None))
         }
         Backing::Thp => {
-            let region = map_huge_aligned(len)?;
+            let (region, raw) = map_huge_aligned(len)?;
             // SAFETY: the range is exactly the mapping `region` owns; the
             // advice only changes how the kernel backs it.
             let rc = unsafe { libc::madvise(region.as_ptr().cast(), len, libc::MADV_HUGEPAGE) };
             if rc != 0 {
                 return Err(MemoryError::Madvise(std::io::Error::last_os_error()));
             }
-            Ok(region)
+            Ok((region, raw))
         }
         Backing::Hugetlb => {
             if !(len as u64).is_multiple_of(HUGE) {
@@ -103,6 +107,7 @@ pub(super) fn map(len: usize, backing: Backing) -> Result<MmapRegion, MemoryErro
                 .with_mmap_flags(flags)
                 .with_hugetlbfs(true)
                 .build()
+                .map(|r| (r, None))
                 .map_err(mmap_err)
         }
     }
@@ -124,37 +129,73 @@ fn thp_mmap_err(len: usize) -> impl Fn(vm_memory::mmap::MmapRegionError) -> Memo
 
 /// An anonymous mapping whose start is 2 MiB-aligned, so that GPA and HVA
 /// agree modulo 2 MiB and whole huge pages can back whole guest 2 MiB ranges.
-fn map_huge_aligned(len: usize) -> Result<MmapRegion, MemoryError> {
+fn map_huge_aligned(len: usize) -> Result<(MmapRegion, Option<RawMapping>), MemoryError> {
     let first = anon(len).build().map_err(thp_mmap_err(len))?;
     // Linux 6.7+ aligns anonymous mappings whose length is a multiple of
     // 2 MiB by itself.
     if (first.as_ptr() as u64).is_multiple_of(HUGE) {
-        return Ok(first);
+        return Ok((first, None));
     }
-    map_into_aligned_hole(len, vec![first])
+    drop(first);
+    map_aligned(len).map(|(r, raw)| (r, Some(raw)))
 }
 
-/// Older kernels: punch an aligned hole of exactly `len` into a reservation
-/// and let the next mmap fall into it. vm-memory must own the mapping (so no
-/// clone of the memory can outlive it), hence no MAP_FIXED here. Misses stay
-/// mapped until we return so the next try cannot land there again.
-fn map_into_aligned_hole(
+/// A mapping this module made itself; unmapped on drop. The MmapRegion
+/// built over it does not own it, so this must outlive the region.
+#[derive(Debug)]
+pub(crate) struct RawMapping {
+    start: usize,
     len: usize,
-    mut misses: Vec<MmapRegion>,
-) -> Result<MmapRegion, MemoryError> {
-    for _ in 0..ALIGN_TRIES {
-        let hole = AlignedHole::punch(len)?;
-        let region = anon(len).build().map_err(thp_mmap_err(len))?;
-        if region.as_ptr() as usize == hole.start {
-            return Ok(region);
-        }
-        misses.push(region);
-    }
-    Err(MemoryError::Align)
 }
 
-/// A PROT_NONE reservation of len + 2 MiB with the 2 MiB-aligned middle
-/// [start, start + len) unmapped; dropping it unmaps the two guard ends.
+impl Drop for RawMapping {
+    fn drop(&mut self) {
+        unmap(self.start, self.len);
+    }
+}
+
+/// Kernels that do not align by themselves: reserve len + 2 MiB, map the
+/// 2 MiB-aligned middle over the reservation with MAP_FIXED (safe: the
+/// range is ours), and give the unused ends back. Deterministic, unlike
+/// hoping the next mmap falls into a hole another thread may take first.
+fn map_aligned(len: usize) -> Result<(MmapRegion, RawMapping), MemoryError> {
+    let hole = AlignedHole::reserve(len)?;
+    let prot = libc::PROT_READ | libc::PROT_WRITE;
+    let flags = libc::MAP_ANONYMOUS | libc::MAP_PRIVATE | libc::MAP_NORESERVE;
+    // SAFETY: [hole.start, hole.start + len) lies inside our own PROT_NONE
+    // reservation, which no Rust object refers to; MAP_FIXED replaces it.
+    let p = unsafe {
+        libc::mmap(
+            hole.start as *mut libc::c_void,
+            len,
+            prot,
+            libc::MAP_FIXED | flags,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED || p as usize != hole.start {
+        return Err(MemoryError::Reserve(std::io::Error::last_os_error()));
+    }
+    let raw = RawMapping {
+        start: hole.start,
+        len,
+    };
+    drop(hole); // unmaps only the two ends
+    // SAFETY: raw.start..raw.start + len is a live read-write mapping that
+    // `raw` owns; the caller keeps `raw` alive longer than the region.
+    let builder =
+        unsafe { MmapRegionBuilder::new(len).with_raw_mmap_pointer(raw.start as *mut u8) };
+    let region = builder
+        .with_mmap_prot(prot)
+        .with_mmap_flags(flags)
+        .build()
+        .map_err(thp_mmap_err(len))?;
+    Ok((region, raw))
+}
+
+/// A PROT_NONE reservation of len + 2 MiB whose 2 MiB-aligned middle is
+/// [start, start + len); dropping it unmaps the two ends around it.
 struct AlignedHole {
     base: usize,
     total: usize,
@@ -163,7 +204,7 @@ struct AlignedHole {
 }
 
 impl AlignedHole {
-    fn punch(len: usize) -> Result<AlignedHole, MemoryError> {
+    fn reserve(len: usize) -> Result<AlignedHole, MemoryError> {
         let huge = HUGE as usize;
         let total = len.checked_add(huge).ok_or(MemoryError::Align)?;
         // SAFETY: a fresh PROT_NONE mapping at a kernel-chosen address
@@ -191,7 +232,6 @@ impl AlignedHole {
             start,
             len,
         };
-        unmap(start, len);
         Ok(hole)
     }
 }
@@ -204,7 +244,7 @@ impl Drop for AlignedHole {
     }
 }
 
-/// Unmap part of an `AlignedHole` reservation.
+/// Unmap part of a reservation or mapping this module made.
 fn unmap(addr: usize, len: usize) {
     if len == 0 {
         return;
@@ -240,12 +280,16 @@ mod tests {
             let region = map(len, Backing::Thp);
             let aligned = region
                 .as_ref()
-                .map(|r| (r.as_ptr() as u64).is_multiple_of(HUGE));
+                .map(|(r, _)| (r.as_ptr() as u64).is_multiple_of(HUGE));
             assert!(matches!(aligned, Ok(true)), "{region:?}");
         }
         // The path for kernels that do not align by themselves.
-        let region = map_into_aligned_hole(3 * PAGE, Vec::new());
-        assert!(region.is_ok_and(|r| (r.as_ptr() as u64).is_multiple_of(HUGE)));
+        let region = map_aligned(3 * PAGE);
+        assert!(
+            region.is_ok_and(
+                |(r, raw)| (r.as_ptr() as u64).is_multiple_of(HUGE) && raw.len == 3 * PAGE
+            )
+        );
     }
 
     #[test]
