@@ -13,13 +13,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20}
 cargo build --release --quiet
-B=target/release/microvmm
+B=${CARGO_TARGET_DIR:-target}/release/microvmm
 
 median_ms() { # command... -> median wall time in ms over N runs
   local t=()
   for _ in $(seq "$N"); do
     local s e
-    s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N)
+    s=$(date +%s%N)
+    "$@" >/dev/null 2>&1 || { echo "bench: '$*' failed (exit $?); not timing a failed run" >&2; exit 1; }
+    e=$(date +%s%N)
     t+=($(( (e - s) / 1000 )))
   done
   printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m/1000}'
@@ -32,7 +34,7 @@ $B --cmdline addrspace -q 2>/dev/null | head -1
 echo "== 1. microvmm wall time, median of $N runs"
 demo=$(median_ms $B -q)
 base=$(median_ms $B --cmdline addrspace -q)
-echo "demo (7 processes): ${demo} ms; baseline (addrspace only): ${base} ms; ratio $(awk "BEGIN{printf \"%.2f\", $demo/$base}")"
+echo "demo (8 processes, incl. 300 ms of spin): ${demo} ms; baseline (addrspace only): ${base} ms; ratio $(awk "BEGIN{printf \"%.2f\", $demo/$base}")"
 $B --json /tmp/microvmm-bench.json -q >/dev/null 2>&1 || true
 python3 - <<'PY' 2>/dev/null || true
 import json; g = json.load(open('/tmp/microvmm-bench.json'))['guest']

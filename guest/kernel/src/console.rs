@@ -23,20 +23,27 @@ static BUF: KCell<Console> = KCell::new(Console {
     bytes: [0; CONSOLE_MAX],
 });
 
+/// The console buffer. write_bytes lets go of it before it flushes.
+fn buf() -> &'static mut Console {
+    // SAFETY: single CPU, no re-entry, and the discipline above: no two
+    // results of this function are in use at once.
+    unsafe { BUF.get() }
+}
+
 pub fn write_bytes(b: &[u8]) {
     for &c in b {
-        let m = BUF.get();
+        let m = buf();
         if m.len as usize == CONSOLE_MAX {
             flush();
         }
-        let m = BUF.get();
+        let m = buf();
         m.bytes[m.len as usize] = c;
         m.len += 1;
     }
 }
 
 pub fn flush() {
-    let m = BUF.get();
+    let m = buf();
     if m.len == 0 {
         return;
     }
@@ -45,7 +52,7 @@ pub fn flush() {
             cpu::outb(abi::PORT_SERIAL, c);
         }
     }
-    BUF.get().len = 0;
+    buf().len = 0;
 }
 
 pub struct Writer;

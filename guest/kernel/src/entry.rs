@@ -17,8 +17,6 @@
 
 use core::arch::global_asm;
 
-use crate::sync::KCell;
-
 /// Saved user registers, in the order the stubs push them.
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug)]
@@ -76,7 +74,7 @@ impl FxArea {
 }
 
 /// The kernel's own FXSAVE area, used while no process runs.
-static KERNEL_FX: KCell<FxArea> = KCell::new(FxArea::clean());
+static mut KERNEL_FX: FxArea = FxArea::clean();
 
 #[unsafe(no_mangle)]
 static mut CUR_FX: *mut FxArea = core::ptr::null_mut();
@@ -90,7 +88,7 @@ pub fn set_fx(fx: *mut FxArea) {
 }
 
 pub fn set_kernel_fx() {
-    set_fx(KERNEL_FX.get() as *mut FxArea);
+    set_fx(&raw mut KERNEL_FX);
 }
 
 pub fn set_pvm(on: bool) {
@@ -106,15 +104,17 @@ unsafe extern "C" {
 
 /// Where `return_to` parks the frame: `f` may live on the very stack that
 /// `enter_user` is about to overwrite with it.
-static ENTER: KCell<TrapFrame> = KCell::new(ZERO_FRAME);
+static mut ENTER: TrapFrame = ZERO_FRAME;
 
 /// Leave the kernel for the user frame `f`; the kernel stack is reset.
 pub fn return_to(f: &TrapFrame) -> ! {
-    let parked = ENTER.get();
-    *parked = *f;
-    // SAFETY: enter_user copies the parked frame (static, not on the stack)
-    // to the stack top and returns to it; nothing on the old stack is used.
-    unsafe { enter_user(parked) }
+    // SAFETY: ENTER is written only here, just before enter_user copies it
+    // (static, not on the stack) to the stack top and returns to it;
+    // nothing on the old stack is used again.
+    unsafe {
+        ENTER = *f;
+        enter_user(&raw const ENTER)
+    }
 }
 
 global_asm!(

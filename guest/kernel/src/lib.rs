@@ -23,7 +23,7 @@ pub mod vmmdev;
 use abi::msg::{Boot, MODE_PVM_NATIVE, MODE_X86, SCHED_COOPERATIVE, SCHED_TIMER};
 
 use arch::{Mode, cpu};
-use sync::KCell;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use bootinfo::Machine;
 
@@ -51,23 +51,17 @@ impl core::fmt::Display for PvFlags {
     }
 }
 
-struct Cpu {
-    nx: bool,
-    tsc_khz: u64,
-}
-static CPU: KCell<Cpu> = KCell::new(Cpu {
-    nx: false,
-    tsc_khz: 0,
-});
+static NX: AtomicBool = AtomicBool::new(false);
+static TSC_KHZ: AtomicU64 = AtomicU64::new(0);
 
 /// EFER.NXE is on, so page-table entries may carry NX.
 pub fn cpu_has_nx() -> bool {
-    CPU.get().nx
+    NX.load(Ordering::Relaxed)
 }
 
 /// TSC frequency in kHz (0 when unknown, e.g. under QEMU).
 pub fn tsc_khz() -> u64 {
-    CPU.get().tsc_khz
+    TSC_KHZ.load(Ordering::Relaxed)
 }
 
 unsafe extern "Rust" {
@@ -85,7 +79,7 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
     trap::init_idt();
     entry::set_kernel_fx();
     let vmm = vmmdev::probe();
-    CPU.get().nx = cpu::rdmsr(0xc000_0080) & (1 << 11) != 0;
+    NX.store(cpu::rdmsr(0xc000_0080) & (1 << 11) != 0, Ordering::Relaxed);
     let m = match bootinfo::read(pvh) {
         Ok(m) => m,
         Err(e) => {
@@ -93,7 +87,7 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
             vmmdev::shutdown(abi::status::PANIC)
         }
     };
-    CPU.get().tsc_khz = m.tsc_khz;
+    TSC_KHZ.store(m.tsc_khz, Ordering::Relaxed);
     if mode == Mode::X86 {
         // Mask the legacy PICs: their default vectors collide with exceptions.
         cpu::outb(0x21, 0xff);

@@ -86,20 +86,33 @@ static TABLE: KCell<Table> = KCell::new(Table {
     frames_free_at_start: 0,
 });
 
+/// The process table. Each function here takes it once, or passes it on
+/// (switch_in); none holds it across a call that takes it again.
+fn table() -> &'static mut Table {
+    // SAFETY: single CPU, no re-entry, and the discipline above: no two
+    // results of this function are in use at once.
+    unsafe { TABLE.get() }
+}
+
 /// The running process. Only called from a trap or syscall, when one runs.
-pub fn current() -> &'static mut Proc {
-    let t = TABLE.get();
+///
+/// # Safety
+/// Only while a process runs (in a trap or syscall), and the result must
+/// not be in use across a call back into this module (which may take the
+/// process table again).
+pub unsafe fn current() -> &'static mut Proc {
+    let t = table();
     &mut t.procs[t.cur]
 }
 
 pub fn set_preemptive(on: bool) {
-    TABLE.get().preemptive = on;
+    table().preemptive = on;
 }
 
 /// Create a process running program `name` (an embedded ELF) with `arg` in
 /// rdi. `label` is what reports call it.
 pub fn spawn(prog: &[u8], label: &str, arg: u64) -> Result<u32, &'static str> {
-    let t = TABLE.get();
+    let t = table();
     if t.frames_free_at_start == 0 {
         t.frames_free_at_start = frame::free_count();
     }
@@ -194,7 +207,7 @@ fn switch_in(t: &mut Table, i: usize) {
 
 /// Start the first process; never returns.
 pub fn run() -> ! {
-    let t = TABLE.get();
+    let t = table();
     let Some(i) = pick(t, NPROC - 1) else {
         all_done()
     };
@@ -206,7 +219,7 @@ pub fn run() -> ! {
 /// Give the CPU to the next runnable process, if there is another. `f` is
 /// the current process's live frame; on return it is the one to resume.
 pub fn yield_from(f: &mut TrapFrame) -> bool {
-    let t = TABLE.get();
+    let t = table();
     let cur = t.cur;
     let Some(next) = pick(t, cur) else {
         return false;
@@ -223,14 +236,14 @@ pub fn yield_from(f: &mut TrapFrame) -> bool {
 
 /// After a syscall or a served fault: switch if there is no timer to do it.
 pub fn maybe_yield(f: &mut TrapFrame) -> bool {
-    !TABLE.get().preemptive && yield_from(f)
+    !table().preemptive && yield_from(f)
 }
 
 /// End the current process: report it from its own context (its CR3 is
 /// live, so the VMM can cross-check with KVM_TRANSLATE), tear it down, and
 /// continue with the next process in `f` — or shut down when none is left.
 pub fn exit_current(f: &mut TrapFrame, how: Exit) {
-    let t = TABLE.get();
+    let t = table();
     let cur = t.cur;
     let p = &mut t.procs[cur];
     report(p, PROC_EXITING, Some(how));
@@ -287,7 +300,8 @@ fn summary(p: &Proc, how: Exit) {
 
 /// A user page fault: serve it, or kill the process.
 pub fn page_fault(f: &mut TrapFrame, addr: u64) {
-    let p = current();
+    // SAFETY: a trap from a running process; p is done before exit_current.
+    let p = unsafe { current() };
     let Some(a) = p.aspace.as_mut() else { return };
     match a.fault(addr, f.err) {
         Fault::Served => {
@@ -308,7 +322,7 @@ pub fn page_fault(f: &mut TrapFrame, addr: u64) {
 
 /// Every process has ended: check that every frame came back, and stop.
 fn all_done() -> ! {
-    let t = TABLE.get();
+    let t = table();
     let free = frame::free_count();
     kprintln!(
         "[kernel] all processes done after {} switches; frames free {} of {} (at first spawn {}){}",

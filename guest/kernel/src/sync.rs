@@ -1,6 +1,8 @@
-//! Kernel globals. One CPU, and the kernel never takes an interrupt while it
-//! runs (IF is clear in supervisor mode on x86; PVM's VIF `if` byte stays 0),
-//! so a global is only ever touched by one flow of control at a time.
+//! Kernel globals that are more than a word (words are atomics). One CPU,
+//! and the kernel never takes an interrupt while it runs (IF is clear in
+//! supervisor mode on x86; PVM's VIF `if` byte stays 0), so a global is only
+//! ever touched by one flow of control at a time; `get` is still `unsafe`,
+//! because two live `&mut` to one cell would be undefined behaviour.
 
 use core::cell::UnsafeCell;
 
@@ -14,11 +16,17 @@ impl<T> KCell<T> {
         Self(UnsafeCell::new(v))
     }
 
-    /// The value. Callers must not hold two results of `get` on the same
-    /// cell at once; the kernel's call structure keeps each borrow short.
+    /// The value.
+    ///
+    /// # Safety
+    /// No other reference obtained from this cell may be used while the
+    /// result is alive. The kernel runs on one CPU and is never re-entered
+    /// (no interrupts in supervisor mode), so each module keeps this by
+    /// taking its cell once per operation and not calling back into itself
+    /// while it holds it.
     #[allow(clippy::mut_from_ref)]
-    pub fn get(&self) -> &mut T {
-        // SAFETY: see the module doc; borrows do not overlap by construction.
+    pub unsafe fn get(&self) -> &mut T {
+        // SAFETY: exclusivity is the caller's promise (see above).
         unsafe { &mut *self.0.get() }
     }
 }

@@ -15,7 +15,8 @@ use crate::{console, vmmdev};
 #[unsafe(no_mangle)]
 extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
     let nr = f.rax;
-    let pid = proc::current().pid;
+    // SAFETY: a syscall from the running process; only the pid is read.
+    let pid = unsafe { proc::current() }.pid;
     let r = match nr {
         SYS_WRITE => sys_write(f.rdi, f.rsi, f.rdx),
         SYS_GETPID => pid as i64,
@@ -42,7 +43,9 @@ fn sys_write(fd: u64, buf: u64, len: u64) -> i64 {
     if fd != 1 && fd != 2 {
         return EINVAL;
     }
-    let p = proc::current();
+    // SAFETY: a syscall from the running process; p is not used across a
+    // call back into proc.
+    let p = unsafe { proc::current() };
     let (pid, name, at_start) = (p.pid, p.name, &mut p.at_line_start);
     let name = core::str::from_utf8(abi::msg::until_nul(&name)).unwrap_or("?");
     let Some(a) = p.aspace.as_mut() else {
@@ -72,7 +75,12 @@ fn sys_write(fd: u64, buf: u64, len: u64) -> i64 {
 }
 
 fn sys_sbrk(delta: i64) -> i64 {
-    match proc::current().aspace.as_mut().and_then(|a| a.sbrk(delta)) {
+    // SAFETY: as in the other handlers: used here, then dropped.
+    match unsafe { proc::current() }
+        .aspace
+        .as_mut()
+        .and_then(|a| a.sbrk(delta))
+    {
         Some(old) => old as i64,
         None => ENOMEM,
     }
@@ -80,7 +88,9 @@ fn sys_sbrk(delta: i64) -> i64 {
 
 /// Ask the VMM where `gva` lives; copy its answer to `out`.
 fn sys_whereis(gva: u64, out: u64) -> i64 {
-    let p = proc::current();
+    // SAFETY: a syscall from the running process; p is not used across a
+    // call back into proc.
+    let p = unsafe { proc::current() };
     let pid = p.pid;
     let Some(a) = p.aspace.as_mut() else {
         return EFAULT;
@@ -124,7 +134,9 @@ fn sys_whereis(gva: u64, out: u64) -> i64 {
 }
 
 fn sys_stats(out: u64) -> i64 {
-    let p = proc::current();
+    // SAFETY: a syscall from the running process; p is not used across a
+    // call back into proc.
+    let p = unsafe { proc::current() };
     let Some(a) = p.aspace.as_mut() else {
         return EFAULT;
     };
@@ -144,7 +156,9 @@ fn sys_stats(out: u64) -> i64 {
 /// Store `value` at user `gva` and remember both for the exit report, so the
 /// VMM can read the value back through the GPA and HVA it computes.
 fn sys_pattern(gva: u64, value: u64) -> i64 {
-    let p = proc::current();
+    // SAFETY: a syscall from the running process; p is not used across a
+    // call back into proc.
+    let p = unsafe { proc::current() };
     let Some(a) = p.aspace.as_mut() else {
         return EFAULT;
     };

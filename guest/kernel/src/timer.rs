@@ -1,12 +1,12 @@
 //! The LAPIC timer in x2APIC mode, periodic. KVM's LAPIC counts at 1 GHz.
 
 use crate::arch::cpu::{rdmsr, wrmsr};
-use crate::sync::KCell;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 pub const VECTOR: u8 = 0x20;
 pub const HZ: u32 = 250;
 
-static TICKS: KCell<u64> = KCell::new(0);
+static TICKS: AtomicU64 = AtomicU64::new(0);
 
 /// Start the periodic tick (the VMM said it has an in-kernel irqchip).
 pub fn init() {
@@ -19,10 +19,10 @@ pub fn init() {
 
 /// Acknowledge a tick.
 pub fn tick() {
-    *TICKS.get() += 1;
+    TICKS.fetch_add(1, Ordering::Relaxed);
     wrmsr(0x80b, 0); // EOI
 }
 
 pub fn ticks() -> u64 {
-    *TICKS.get()
+    TICKS.load(Ordering::Relaxed)
 }

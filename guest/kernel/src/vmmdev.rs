@@ -8,22 +8,23 @@ use abi::msg::{Header, MSG_MAX};
 use crate::arch::cpu;
 use crate::memlayout::v2p;
 use crate::sync::KCell;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 #[repr(C, align(4096))]
 struct MsgPage([u8; MSG_MAX as usize]);
 
 static PAGE: KCell<MsgPage> = KCell::new(MsgPage([0; MSG_MAX as usize]));
-static PRESENT: KCell<bool> = KCell::new(false);
+static PRESENT: AtomicBool = AtomicBool::new(false);
 
 /// Look for the device; remember the answer.
 pub fn probe() -> bool {
     let p = cpu::inl(abi::PORT_HYPERCALL) == abi::HYPERCALL_MAGIC;
-    *PRESENT.get() = p;
+    PRESENT.store(p, Ordering::Relaxed);
     p
 }
 
 pub fn present() -> bool {
-    *PRESENT.get()
+    PRESENT.load(Ordering::Relaxed)
 }
 
 /// A message type: a repr(C) struct that starts with a Header.
@@ -59,7 +60,8 @@ pub fn send<M: Message>(m: &mut M) -> Option<i32> {
     h.kind = M::KIND;
     h.size = size as u32;
     h.result = abi::msg::RESULT_INVALID;
-    let page = PAGE.get();
+    // SAFETY: the message page is used only here, start to end.
+    let page = unsafe { PAGE.get() };
     let dst = page.0.as_mut_ptr() as *mut M;
     // SAFETY: M fits in the page (all messages are < MSG_MAX, asserted in abi)
     // and the page is 4 KiB aligned, so the copy is in bounds and aligned.

@@ -6,7 +6,7 @@
 pub mod cpu;
 pub mod pvm;
 
-use crate::sync::KCell;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Mode {
@@ -23,15 +23,19 @@ impl Mode {
     }
 }
 
-static MODE: KCell<Mode> = KCell::new(Mode::X86);
+static PVM: AtomicBool = AtomicBool::new(false);
 
 /// Which platform we booted on (set once by `boot::rust_start`).
 pub fn mode() -> Mode {
-    *MODE.get()
+    if PVM.load(Ordering::Relaxed) {
+        Mode::Pvm
+    } else {
+        Mode::X86
+    }
 }
 
 pub fn set_mode(m: Mode) {
-    *MODE.get() = m;
+    PVM.store(m == Mode::Pvm, Ordering::Relaxed);
     crate::entry::set_pvm(m == Mode::Pvm);
 }
 

@@ -28,9 +28,18 @@ static FRAMES: KCell<Frames> = KCell::new(Frames {
     total: 0,
 });
 
+/// The allocator's state. Each function here takes it once and does not use
+/// it again after calling another (alloc, breaking a pair, is done with it
+/// before it calls alloc_pair and free).
+fn frames() -> &'static mut Frames {
+    // SAFETY: single CPU, no re-entry, and the discipline above: no two
+    // results of this function are in use at once.
+    unsafe { FRAMES.get() }
+}
+
 /// Hand the frames in [start, end) to the allocator.
 pub fn init(start: u64, end: u64) {
-    let f = FRAMES.get();
+    let f = frames();
     f.next = start;
     f.end = end;
     f.total = (end - start) / PAGE;
@@ -48,7 +57,7 @@ fn zero(pa: u64) {
 
 /// A zeroed 4 KiB frame, or None when RAM is exhausted.
 pub fn alloc() -> Option<u64> {
-    let f = FRAMES.get();
+    let f = frames();
     let pa = if f.free != 0 {
         let pa = f.free;
         // SAFETY: a free frame's first word links to the next free frame.
@@ -73,7 +82,7 @@ pub fn alloc() -> Option<u64> {
 
 /// Two zeroed, contiguous frames, 8 KiB aligned.
 pub fn alloc_pair() -> Option<u64> {
-    let f = FRAMES.get();
+    let f = frames();
     let pa = if f.free_pairs != 0 {
         let pa = f.free_pairs;
         // SAFETY: as in alloc.
@@ -99,7 +108,7 @@ pub fn alloc_pair() -> Option<u64> {
 }
 
 pub fn free(pa: u64) {
-    let f = FRAMES.get();
+    let f = frames();
     // SAFETY: the caller gives back a frame it owns.
     unsafe { core::ptr::write_volatile(p2v::<u64>(pa), f.free) };
     f.free = pa;
@@ -107,7 +116,7 @@ pub fn free(pa: u64) {
 }
 
 pub fn free_pair(pa: u64) {
-    let f = FRAMES.get();
+    let f = frames();
     // SAFETY: the caller gives back a pair it owns.
     unsafe { core::ptr::write_volatile(p2v::<u64>(pa), f.free_pairs) };
     f.free_pairs = pa;
@@ -116,11 +125,11 @@ pub fn free_pair(pa: u64) {
 
 /// Frames not in use right now.
 pub fn free_count() -> u64 {
-    let f = FRAMES.get();
+    let f = frames();
     (f.end - f.next) / PAGE + f.nfree_list + 2 * f.npairs
 }
 
 /// Frames the allocator was given.
 pub fn total() -> u64 {
-    FRAMES.get().total
+    frames().total
 }

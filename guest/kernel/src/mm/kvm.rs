@@ -28,6 +28,13 @@ static KERNEL: KCell<Kernel> = KCell::new(Kernel {
     entry_top: 0,
 });
 
+/// The kernel table's roots; every function here takes them once.
+fn kernel() -> &'static mut Kernel {
+    // SAFETY: single CPU, no re-entry, and the discipline above: no two
+    // results of this function are in use at once.
+    unsafe { KERNEL.get() }
+}
+
 /// U on every kernel entry under PVM; none on x86 (U/S protects there).
 pub fn kernel_flags() -> u64 {
     match arch::mode() {
@@ -56,7 +63,7 @@ pub fn init(ram: u64) -> Option<u64> {
     }
     let kernel_top = pdpt | kf;
     pte::write(root, 511, kernel_top);
-    let k = KERNEL.get();
+    let k = kernel();
     k.root = root;
     k.kernel_top = kernel_top;
     if arch::mode() == Mode::Pvm {
@@ -90,12 +97,12 @@ fn build_entry_area() -> Option<u64> {
 
 /// Root of the kernel's own table (the pair base).
 pub fn root() -> u64 {
-    KERNEL.get().root
+    kernel().root
 }
 
 /// Fill the kernel halves of a fresh process root pair.
 pub fn share_kernel_half(root: u64) {
-    let k = KERNEL.get();
+    let k = kernel();
     pte::write(root, 511, k.kernel_top);
     if k.entry_top != 0 {
         pte::write(root + PAGE, 511, k.entry_top);

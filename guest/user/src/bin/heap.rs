@@ -1,5 +1,8 @@
 //! Grow the heap to a few MiB with malloc, touch every page, free and reuse,
 //! and compare the page faults the kernel served with the pages touched.
+//! The blocks lie end to end from the heap's start and each is written
+//! once per page, so every page of the heap up to the break is touched:
+//! their count is the expected number of faults.
 #![no_std]
 #![no_main]
 
