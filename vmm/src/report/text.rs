@@ -147,10 +147,16 @@ pub fn render(r: &Report) -> String {
         }
     }
     summary(&mut s, r);
-    if r.errors.is_empty() {
+    let checked: u64 = r.processes.iter().map(|p| p.pages_checked).sum();
+    if r.errors.is_empty() && checked > 0 {
         let _ = writeln!(
             s,
-            "\nno errors: every checked page agrees with KVM_TRANSLATE"
+            "\nno errors: every checked page agrees with KVM_TRANSLATE ({checked} pages checked)"
+        );
+    } else if r.errors.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nno errors, but no page was cross-checked with KVM_TRANSLATE (no process reported its exit)"
         );
     } else {
         let _ = writeln!(s, "\n{} errors:", r.errors.len());
