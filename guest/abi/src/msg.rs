@@ -33,6 +33,18 @@ pub struct Header {
 }
 const _: () = assert!(core::mem::size_of::<Header>() == 16);
 
+impl Header {
+    /// The header of a message of `kind`, sized for it.
+    pub const fn new(kind: u32) -> Header {
+        Header {
+            kind,
+            size: size_of_kind(kind),
+            result: 0,
+            seq: 0,
+        }
+    }
+}
+
 /// `Boot::mode`
 pub const MODE_X86: u32 = 1;
 pub const MODE_PVM_NATIVE: u32 = 2;

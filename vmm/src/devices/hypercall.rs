@@ -228,20 +228,11 @@ mod tests {
             .expect("write");
     }
 
-    fn hdr(kind: u32) -> Header {
-        Header {
-            kind,
-            size: msg::size_of_kind(kind),
-            result: 0,
-            seq: 0,
-        }
-    }
-
     #[test]
     fn console_round_trip() {
         let m = mem();
         let mut c = msg::Console {
-            hdr: hdr(msg::KIND_CONSOLE),
+            hdr: Header::new(msg::KIND_CONSOLE),
             len: 3,
             _pad: 0,
             bytes: [0; CONSOLE_MAX],
@@ -298,7 +289,7 @@ mod tests {
             Err(ProtocolError::BadSize { .. })
         ));
         // A console message whose body would run past the end of RAM.
-        put(&m, (1 << 20) - 64, &hdr(msg::KIND_CONSOLE));
+        put(&m, (1 << 20) - 64, &Header::new(msg::KIND_CONSOLE));
         assert!(matches!(
             read(&m, 1 << 20, (1 << 20) - 64),
             Err(ProtocolError::OutsideRam { .. })
@@ -309,7 +300,7 @@ mod tests {
     fn console_length_is_checked() {
         let m = mem();
         let c = msg::Console {
-            hdr: hdr(msg::KIND_CONSOLE),
+            hdr: Header::new(msg::KIND_CONSOLE),
             len: CONSOLE_MAX as u32 + 1,
             _pad: 0,
             bytes: [0; CONSOLE_MAX],
@@ -325,7 +316,7 @@ mod tests {
     fn proc_regions_are_checked() {
         let m = mem();
         let mut p = msg::Proc {
-            hdr: hdr(msg::KIND_PROC),
+            hdr: Header::new(msg::KIND_PROC),
             event: msg::PROC_CREATED,
             nregions: 1,
             ..Default::default()

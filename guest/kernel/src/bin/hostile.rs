@@ -17,15 +17,6 @@ fn raw<T: Copy>(pa: u64, v: T) {
     outl(abi::PORT_HYPERCALL, pa as u32);
 }
 
-fn hdr(kind: u32) -> Header {
-    Header {
-        kind,
-        size: msg::size_of_kind(kind),
-        result: 0,
-        seq: 0,
-    }
-}
-
 #[unsafe(no_mangle)]
 pub fn kmain(m: &Machine) -> ! {
     let (Some(page), Some(alias)) = (frame::alloc(), frame::alloc()) else {
@@ -55,14 +46,14 @@ pub fn kmain(m: &Machine) -> ! {
         },
     ); // wrong size
     let c = msg::Console {
-        hdr: hdr(msg::KIND_CONSOLE),
+        hdr: Header::new(msg::KIND_CONSOLE),
         len: 60_000,
         _pad: 0,
         bytes: [b'x'; msg::CONSOLE_MAX],
     };
     raw(page, c); // length beyond the buffer
     let mut p = msg::Proc {
-        hdr: hdr(msg::KIND_PROC),
+        hdr: Header::new(msg::KIND_PROC),
         event: msg::PROC_CREATED,
         pid: 1000,
         nregions: 99,
@@ -85,7 +76,7 @@ pub fn kmain(m: &Machine) -> ! {
     p.pid = 2000;
     raw(page, p); // exit of a pid never created
     let w = msg::Whereis {
-        hdr: hdr(msg::KIND_WHEREIS),
+        hdr: Header::new(msg::KIND_WHEREIS),
         pid: 1000,
         cr3: 0xffff_ffff_f000,
         gva: 0x40_0000,
