@@ -369,3 +369,37 @@ mod tests {
         assert_eq!(name(&p), "\u{fffd}a");
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever bytes a hostile guest leaves at whatever GPA, decoding
+        /// returns a value or an error — it never panics, never reads
+        /// outside RAM, and accepts only messages whose size fits their kind.
+        #[test]
+        fn any_bytes_any_gpa_never_panic(
+            kind in 0u32..8,
+            size in prop_oneof![Just(0u32), 0u32..5000, Just(u32::MAX)],
+            body in proptest::collection::vec(any::<u8>(), 0..4096),
+            gpa in prop_oneof![0u64..(1 << 20), Just((1 << 20) - 16), any::<u32>().prop_map(u64::from)],
+        ) {
+            let ram = 1u64 << 20;
+            let m = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), ram as usize)]).expect("test memory");
+            let mut bytes = to_bytes(&Header { kind, size, result: 0, seq: 0 });
+            bytes.extend_from_slice(&body);
+            let at = (gpa & !7).min(ram - 8);
+            let n = bytes.len().min((ram - at) as usize);
+            m.write_slice(&bytes[..n], GuestAddress(at)).expect("write");
+            if let Ok(msg) = read(&m, ram, gpa) {
+                prop_assert_eq!(size, msg::size_of_kind(kind));
+                prop_assert!(gpa + size as u64 <= ram);
+                if let Message::Console(c) = msg {
+                    prop_assert!(c.len() <= CONSOLE_MAX);
+                }
+            }
+        }
+    }
+}
