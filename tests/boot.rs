@@ -183,6 +183,8 @@ fn entry_outside_every_segment() {
 fn unknown_programs_and_unwritable_outputs() {
     refused(&["--cmdline", "addrspace typo"], "'typo': no such program");
     refused(&["--cmdline", "heap:abc"], "must be a number");
+    refused(&["--cmdline", "snoop:9"], "the number must be 0 to 3");
+    refused(&["--cmdline", "addrspace:5"], "takes no number");
     let many = vec!["heap"; 17].join(" ");
     refused(&["--cmdline", &many], "at most 16");
     refused(
@@ -193,6 +195,21 @@ fn unknown_programs_and_unwritable_outputs() {
         &["--svg", "/nonexistent/dir/r.svg"],
         "cannot write /nonexistent/dir/r.svg",
     );
+}
+
+#[test]
+fn json_to_a_pipe_or_device() {
+    // /dev/stdout here is the pipe the test reads: it cannot be truncated.
+    let r = microvmm(
+        &["--cmdline", "addrspace", "-q", "--json", "/dev/stdout"],
+        0,
+    );
+    assert!(
+        r.stdout.contains("\"schema\": \"microvmm-report/1\""),
+        "{}",
+        r.stdout
+    );
+    microvmm(&["--cmdline", "addrspace", "-q", "--svg", "/dev/null"], 0);
 }
 
 #[test]
@@ -280,7 +297,36 @@ fn a_hostile_guest_is_reported_not_obeyed() {
     assert!(errors.len() < 100, "errors stay bounded: {}", errors.len());
     assert_eq!(
         j["processes"].as_array().map(|p| p.len()),
-        Some(1),
-        "only the one well-formed creation"
+        Some(2),
+        "only the well-formed creations"
+    );
+}
+
+#[test]
+fn a_hostile_guest_cannot_make_the_page_listing_unbounded() {
+    let r = microvmm(
+        &[
+            &test_guest("hostile"),
+            "--pages",
+            "--json",
+            "-",
+            "-q",
+            "--timeout",
+            "30",
+        ],
+        1,
+    );
+    let j = r.json();
+    let listed: usize = j["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .map(|p| p["pages"].as_array().map_or(0, |v| v.len()))
+        .sum();
+    assert!(listed <= 1 << 19, "{listed} pages listed");
+    let errors = j["errors"].to_string();
+    assert!(
+        errors.contains("budget of 524288 listed pages is spent"),
+        "{errors}"
     );
 }

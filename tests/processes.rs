@@ -265,3 +265,36 @@ fn without_a_timer_the_kernel_switches_on_syscalls() {
     assert!(r.stdout.contains("snoop:0: killed by #PF"), "{}", r.stdout);
     assert!(r.stdout.contains("every frame returned"), "{}", r.stdout);
 }
+
+#[test]
+fn a_process_that_fails_fails_the_run() {
+    // touch cannot grow a 16 MiB guest's heap by 2 GiB: it exits 1.
+    let r = microvmm(
+        &["--mem", "16M", "--cmdline", "touch:2048 addrspace", "-q"],
+        1,
+    );
+    assert!(r.stdout.contains("touch:2048: exit 1"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("addrspace: exit 0"),
+        "the others still run: {}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("a process exited with a non-zero status"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn bench_switch_needs_a_partner() {
+    let r = microvmm(&["--cmdline", "bench:1", "-q"], 1);
+    assert!(r.stdout.contains("run it as two processes"), "{}", r.stdout);
+    let r = microvmm(&["--cmdline", "bench:1 bench:1", "-q"], 0);
+    assert!(
+        r.stdout
+            .contains("process switch (yield to the other process)"),
+        "{}",
+        r.stdout
+    );
+}

@@ -24,7 +24,7 @@ fn main() {
         String::from("/// User programs embedded in the kernel image: (name, ELF bytes).\n");
     src.push_str("pub static PROGRAMS: &[(&str, &[u8])] = &[\n");
     if let Some(user) = user {
-        for p in abi::programs::NAMES {
+        for p in abi::programs::names() {
             let path = PathBuf::from(&user).join(p);
             println!("cargo:rerun-if-changed={}", path.display());
             src.push_str(&format!(

@@ -191,6 +191,13 @@ impl Pagemap {
         out
     }
 
+    /// The host page size of the mapping holding `hva`, from smaps: what can
+    /// be said without CAP_SYS_ADMIN (see pagesize::mapping_page_size).
+    pub fn mapping_page_size(&self, hva: Hva) -> Option<u64> {
+        let sizer = self.sizer(hva)?;
+        pagesize::mapping_page_size(sizer.vma(hva)?)
+    }
+
     /// "available", or why host-physical addresses cannot be shown, found
     /// by looking up a page this process has just written.
     pub fn status_text(&self) -> String {

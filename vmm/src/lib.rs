@@ -112,7 +112,7 @@ impl Outcome {
 /// The demo kernel's command line: known programs, numeric arguments, no
 /// more than its process table holds.
 fn check_cmdline(cmdline: &str) -> Result<(), Error> {
-    use abi::programs::{MAX_PROCS, NAMES, parse_word};
+    use abi::programs::{MAX_PROCS, names, parse_word};
     let words: Vec<&str> = cmdline.split_ascii_whitespace().collect();
     if words.len() > MAX_PROCS {
         return Err(Error::Usage(format!(
@@ -124,7 +124,7 @@ fn check_cmdline(cmdline: &str) -> Result<(), Error> {
         parse_word(w).map_err(|why| {
             Error::Usage(format!(
                 "--cmdline '{w}': {why} (programs: {}; NAME or NAME:NUMBER)",
-                NAMES.join(" ")
+                names().collect::<Vec<_>>().join(" ")
             ))
         })?;
     }

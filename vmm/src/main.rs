@@ -102,9 +102,13 @@ impl Output {
         })
     }
 
-    /// The file, emptied, ready for the report.
+    /// The file, emptied if it is a regular file (a pipe or a device such
+    /// as /dev/stdout cannot be truncated and needs not be), ready for the
+    /// report.
     fn file(self) -> std::io::Result<std::fs::File> {
-        self.file.set_len(0)?;
+        if self.file.metadata()?.is_file() {
+            self.file.set_len(0)?;
+        }
         Ok(self.file)
     }
 

@@ -7,7 +7,7 @@ use abi::msg::{self, WhereisAnswer};
 use kvm_ioctls::VcpuFd;
 use vm_memory::{Bytes, GuestAddress};
 
-use crate::addr::{Gpa, Gva};
+use crate::addr::{Gpa, Gva, Hva};
 use crate::devices::console::Console;
 use crate::devices::hypercall::{self, Message};
 use crate::hostmem::{HostFrame, Pagemap};
@@ -46,6 +46,8 @@ pub struct Monitor<'a> {
     unknown_ports: BTreeSet<u16>,
     /// Processes that have exited so far.
     exited: usize,
+    /// Pages the rest of the run may still list (inspect::PAGE_BUDGET).
+    page_budget: u64,
     /// First console byte, for the boot-time report.
     pub first_output: Option<std::time::Instant>,
 }
@@ -71,6 +73,7 @@ impl<'a> Monitor<'a> {
             inspect,
             unknown_ports: BTreeSet::new(),
             exited: 0,
+            page_budget: inspect::PAGE_BUDGET,
             first_output: None,
         }
     }
@@ -149,7 +152,14 @@ impl<'a> Monitor<'a> {
                     self.error(format!("guest protocol: {why}"));
                     return;
                 }
-                let analysis = inspect::analyse(vcpu, self.ram, self.pagemap, &p, &self.inspect);
+                let analysis = inspect::analyse(
+                    vcpu,
+                    self.ram,
+                    self.pagemap,
+                    &p,
+                    &self.inspect,
+                    &mut self.page_budget,
+                );
                 let order = self.exited;
                 self.exited += 1;
                 let Some(rec) = self.procs.get_mut(&p.pid) else {
@@ -250,6 +260,20 @@ pub fn host_frame(
         None => HostFrame::Unavailable("/proc/self/pagemap could not be opened".into()),
     };
     (Some(hva), frame)
+}
+
+/// The host page size behind `hva`: from pagemap's frame when it is
+/// present, else (no CAP_SYS_ADMIN) from the mapping in smaps.
+pub fn host_page_size(
+    pagemap: Option<&Pagemap>,
+    hva: Option<Hva>,
+    frame: &HostFrame,
+) -> Option<u64> {
+    match frame {
+        HostFrame::Present { page_size, .. } => *page_size,
+        HostFrame::NeedsCap => pagemap?.mapping_page_size(hva?),
+        _ => None,
+    }
 }
 
 /// Fill the HPA fields of a whereis answer from a host frame.

@@ -154,6 +154,8 @@ impl fmt::Display for Stop {
 
 fn status_name(s: u32) -> &'static str {
     match s {
+        abi::status::BAD_CMDLINE => " (the kernel cannot run its command line)",
+        abi::status::PROCESS_FAILED => " (a process exited with a non-zero status)",
         abi::status::PANIC => " (kernel panic)",
         abi::status::KERNEL_TRAP => " (kernel trap)",
         _ => "",

@@ -37,33 +37,53 @@ pub mod status {
     pub const KERNEL_TRAP: u32 = 0xdead;
     /// The command line named a program the kernel does not have.
     pub const BAD_CMDLINE: u32 = 2;
+    /// Every process ended, but at least one exited with a non-zero status.
+    pub const PROCESS_FAILED: u32 = 3;
 }
 
 /// The user programs built into the demo kernel, and how its command line
 /// names them: words `NAME` or `NAME:NUMBER`, at most `MAX_PROCS`.
 pub mod programs {
-    pub const NAMES: &[&str] = &[
-        "addrspace",
-        "heap",
-        "stack",
-        "snoop",
-        "spin",
-        "bench",
-        "writek",
-        "touch",
+    use core::ops::RangeInclusive;
+
+    /// Each program and the numbers it takes after ':' (0, or no number,
+    /// means its default: spin 300 ms, touch 64 MiB).
+    pub const PROGRAMS: &[(&str, RangeInclusive<u64>)] = &[
+        ("addrspace", 0..=0),
+        ("heap", 0..=0),
+        ("stack", 0..=0),
+        ("snoop", 0..=3),
+        ("spin", 0..=3_600_000),
+        ("bench", 0..=1),
+        ("writek", 0..=0),
+        ("touch", 0..=2048),
     ];
     /// The kernel's process table size.
     pub const MAX_PROCS: usize = 16;
 
+    /// Every program's name, in the order above.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        PROGRAMS.iter().map(|(n, _)| *n)
+    }
+
     /// Split one command-line word into a known program name and its
     /// number (0 when absent); Err says what is wrong with it.
-    pub fn parse_word(word: &str) -> Result<(&str, u64), &'static str> {
+    pub fn parse_word(word: &str) -> Result<(&'static str, u64), &'static str> {
         let (name, arg) = word.split_once(':').unwrap_or((word, "0"));
-        if !NAMES.contains(&name) {
+        let Some((name, range)) = PROGRAMS.iter().find(|(n, _)| *n == name) else {
             return Err("no such program");
+        };
+        let arg: u64 = arg
+            .parse()
+            .map_err(|_| "the part after ':' must be a number")?;
+        if !range.contains(&arg) {
+            return Err(match *range.end() {
+                0 => "this program takes no number",
+                1 => "the number must be 0 or 1",
+                3 => "the number must be 0 to 3",
+                _ => "the number is out of range",
+            });
         }
-        arg.parse()
-            .map(|a| (name, a))
-            .map_err(|_| "the part after ':' must be a number")
+        Ok((name, arg))
     }
 }

@@ -6,7 +6,7 @@
 
 use abi::msg::{self, NAME_MAX, PROC_CREATED, PROC_EXITING, Proc as ProcMsg};
 
-use crate::arch::{self, cpu};
+use crate::arch;
 use crate::entry::{self, FxArea, TrapFrame, USER_CS, USER_SS};
 use crate::memlayout::USER_STACK_TOP;
 use crate::mm::{
@@ -75,6 +75,9 @@ struct Table {
     preemptive: bool,
     switches: u64,
     frames_free_at_start: u64,
+    /// Processes that called exit with a non-zero status (the program
+    /// itself says it failed; kills for faults are protection working).
+    failed: u32,
 }
 
 static TABLE: KCell<Table> = KCell::new(Table {
@@ -84,6 +87,7 @@ static TABLE: KCell<Table> = KCell::new(Table {
     preemptive: false,
     switches: 0,
     frames_free_at_start: 0,
+    failed: 0,
 });
 
 /// The process table. Each function here takes it once, or passes it on
@@ -246,6 +250,9 @@ pub fn exit_current(f: &mut TrapFrame, how: Exit) {
     let t = table();
     let cur = t.cur;
     let p = &mut t.procs[cur];
+    if matches!(how, Exit::Status(s) if s != 0) {
+        t.failed += 1;
+    }
     report(p, PROC_EXITING, Some(how));
     summary(p, how);
     arch::set_cr3(kvm::root());
@@ -336,11 +343,16 @@ fn all_done() -> ! {
             ": FRAMES LEAKED"
         }
     );
-    let status = if free == t.frames_free_at_start {
-        abi::status::OK
-    } else {
+    let status = if free != t.frames_free_at_start {
         abi::status::PANIC
+    } else if t.failed > 0 {
+        kprintln!(
+            "[kernel] {} process(es) exited with a non-zero status",
+            t.failed
+        );
+        abi::status::PROCESS_FAILED
+    } else {
+        abi::status::OK
     };
-    let _ = cpu::rdtsc();
     vmmdev::shutdown(status)
 }

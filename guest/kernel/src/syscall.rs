@@ -25,8 +25,13 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_STATS => sys_stats(f.rdi),
         SYS_PATTERN => sys_pattern(f.rdi, f.rsi),
         SYS_YIELD => {
+            // 1 if another process ran (the saved frame resumes with it).
+            f.rax = 1;
+            if proc::yield_from(f) {
+                return 1;
+            }
             f.rax = 0;
-            return proc::yield_from(f) as u64;
+            return 0;
         }
         SYS_EXIT => {
             proc::exit_current(f, Exit::Status(f.rdi as i64));

@@ -43,8 +43,9 @@ pub fn sbrk(delta: i64) -> Option<u64> {
     (r >= 0).then_some(r as u64)
 }
 
-pub fn yield_now() {
-    syscall(SYS_YIELD, 0, 0, 0);
+/// Let another runnable process run; true if one did.
+pub fn yield_now() -> bool {
+    syscall(SYS_YIELD, 0, 0, 0) == 1
 }
 
 /// Ask the VMM (through the kernel) where `addr` lives.

@@ -108,6 +108,21 @@ pub fn block_is_huge(entries: &[u64]) -> bool {
 /// set for smaller multi-size THP folios, which 4 KiB PTEs map). Without
 /// kpageflags only a mapping that is all THP is known: smaps AnonHugePages
 /// is per mapping, not per page.
+/// The host page size of a whole mapping, from smaps alone (no privilege
+/// needed): hugetlb's KernelPageSize, 4 KiB without THP, 2 MiB when THP
+/// covers all of it; None when THP covers only part (per page needs
+/// kpageflags).
+pub(super) fn mapping_page_size(vma: &Vma) -> Option<u64> {
+    if vma.kernel_page_size > PAGE {
+        return Some(vma.kernel_page_size);
+    }
+    if vma.anon_huge == 0 {
+        return Some(PAGE);
+    }
+    let all_huge = vma.anon_huge >= vma.end.saturating_sub(vma.start);
+    all_huge.then_some(HUGE)
+}
+
 pub(super) fn page_size(
     sizer: Option<&HostPageSizer>,
     kpageflags: Option<&File>,
@@ -117,15 +132,9 @@ pub(super) fn page_size(
     block: &mut Option<bool>,
 ) -> Option<u64> {
     let vma = sizer?.vma(hva)?;
-    if vma.kernel_page_size > PAGE {
-        return Some(vma.kernel_page_size);
-    }
-    if vma.anon_huge == 0 {
-        return Some(PAGE);
-    }
-    let Some(flags) = kpageflags else {
-        let all_huge = vma.anon_huge >= vma.end.saturating_sub(vma.start);
-        return all_huge.then_some(HUGE);
+    let Some(flags) = kpageflags.filter(|_| vma.kernel_page_size <= PAGE && vma.anon_huge != 0)
+    else {
+        return mapping_page_size(vma);
     };
     let huge = *block.get_or_insert_with(|| {
         let first = index / PER_BLOCK * PER_BLOCK;

@@ -11,9 +11,9 @@ use crate::addr::{Gpa, Gva, Hpa};
 use crate::host::Flavour;
 use crate::hostmem::{HostFrame, Pagemap};
 use crate::memory::GuestRam;
-use crate::monitor::{host_frame, paging_mode};
+use crate::monitor::{host_frame, host_page_size, paging_mode};
 use crate::paging;
-use crate::report::{PageReport, PatternCheck, RegionReport};
+use crate::report::{PageReport, PatternCheck, RangeReport, RegionReport};
 
 mod walk2d;
 pub use walk2d::{hw_refs, whereis};
@@ -92,7 +92,17 @@ pub struct Analysis {
     pub frames: Vec<(Gpa, &'static str)>,
     /// GPAs of its page-table pages (the tables themselves), for the same.
     pub tables: Vec<Gpa>,
+    /// Lowest and highest guest frame of all its pages (not only the listed).
+    pub frames_span: Option<(Gpa, Gpa)>,
+    /// The pages coalesced into runs (at most MAX_RANGES).
+    pub ranges: Vec<RangeReport>,
 }
+
+/// Runs listed per process; the rest are counted in an error.
+const MAX_RANGES: usize = 4096;
+/// Pages listed (and frames kept for --dirty-log) in a whole run: what a
+/// fully mapped 2 GiB guest needs.
+pub const PAGE_BUDGET: u64 = 1 << 19;
 
 /// A region kind's name (abi::msg::region_name).
 pub fn region_kind(kind: u32) -> &'static str {
@@ -128,6 +138,7 @@ pub fn analyse(
     pagemap: Option<&Pagemap>,
     p: &msg::Proc,
     o: &Options,
+    budget: &mut u64,
 ) -> Analysis {
     let mut a = Analysis::default();
     let Some(mode) = paging_mode(vcpu, o.maxphyaddr) else {
@@ -159,6 +170,29 @@ pub fn analyse(
     }
     a.tables = table_pages(ram, p.cr3, mode.levels());
     a.pages_total = pages.len() as u64;
+    a.frames_span = pages
+        .iter()
+        .map(|p| p.gpa)
+        .min()
+        .zip(pages.iter().map(|p| p.gpa).max());
+    let runs = paging::coalesce(pages.iter().copied());
+    if runs.len() > MAX_RANGES {
+        errs.push(format!(
+            "{} mapped runs; the report lists the first {MAX_RANGES}",
+            runs.len()
+        ));
+    }
+    a.ranges = runs
+        .iter()
+        .take(MAX_RANGES)
+        .map(|r| RangeReport {
+            gva: r.gva,
+            gpa: r.gpa,
+            pages: r.pages,
+            page_size: r.page_size.bytes(),
+            flags: r.flags.to_string(),
+        })
+        .collect();
     let rs = regions(p);
     // Which pages go into the report, and which are checked with KVM_TRANSLATE.
     let stride = (pages.len() as u64).div_ceil(o.max_checked.max(1)).max(1);
@@ -206,19 +240,26 @@ pub fn analyse(
                 ));
             }
         }
-        if o.frames {
+        // Listed pages and dirty-log frames draw on one budget for the
+        // whole run, so many hostile processes cannot exhaust memory.
+        if o.frames && *budget > 0 {
+            *budget -= 1;
             a.frames.push((pg.gpa, region));
         }
         let keep =
             o.all_pages || edge || (i as u64).is_multiple_of((pages.len() as u64 / 4).max(1));
-        if keep {
+        if keep && *budget == 0 {
+            errs.push(format!("page listing stopped at {}: the run's budget of {PAGE_BUDGET} listed pages is spent", pg.gva));
+        } else if keep {
+            *budget -= 1;
             let (hva, frame) = match &snapshot {
                 Some(s) => s.get(ram, pg.gpa),
                 None => host_frame(ram, pagemap, pg.gpa),
             };
-            let (hpa, host_size) = match frame {
-                HostFrame::Present { hpa, page_size } => (Some(hpa), page_size),
-                _ => (None, None),
+            let host_size = host_page_size(pagemap, hva, &frame);
+            let hpa = match frame {
+                HostFrame::Present { hpa, .. } => Some(hpa),
+                _ => None,
             };
             a.pages.push(PageReport {
                 gva: pg.gva,

@@ -10,28 +10,56 @@ use crate::addr::{Gva, Hpa};
 use crate::host::Flavour;
 use crate::hostmem::{HostFrame, Pagemap};
 use crate::memory::GuestRam;
-use crate::monitor::{host_frame, paging_mode, set_hpa};
+use crate::monitor::{host_frame, host_page_size, paging_mode, set_hpa};
 use crate::paging::{self, Translation};
 use crate::report::{WalkLevelReport, WhereisReport};
 
+/// Depth of the host's nested walk for a guest frame backed by a host page
+/// of `size`: a 2 MiB host page ends it a level early, 1 GiB two (unknown:
+/// assume 4 KiB, the deepest).
+fn nested_depth(size: Option<u64>) -> u32 {
+    match size {
+        Some(s) if s >= 1 << 30 => 2,
+        Some(s) if s >= 2 << 20 => 3,
+        _ => 4,
+    }
+}
+
 /// Hardware memory references for one translation on this host, and how
-/// they were counted.
-pub fn hw_refs(flavour: Flavour, t: &Translation, host_page: Option<u64>) -> (u32, String) {
+/// they were counted. `tables` holds the host page size behind each guest
+/// table the walk read (top level first), `data` the one behind the final
+/// guest frame.
+///
+/// Under EPT/NPT each guest table entry's GPA needs a nested walk, then
+/// the entry itself is read; the final GPA needs one more nested walk:
+/// sum over the levels of (h_i + 1), plus h_data — g*(h+1)+h = 24 when all
+/// are 4-level. Under shadow paging and PVM the CPU walks KVM's shadow
+/// table, which has as many levels as the guest's.
+pub fn hw_refs(
+    flavour: Flavour,
+    t: &Translation,
+    tables: &[Option<u64>],
+    data: Option<u64>,
+) -> (u32, String) {
     let g = t.levels().len() as u32;
     match flavour {
         Flavour::VmxEpt | Flavour::SvmNpt => {
-            // The nested table's depth follows the host page backing the
-            // guest frame: 2 MiB host pages end the nested walk one level early.
-            let h = match host_page {
-                Some(s) if s >= 1 << 30 => 2,
-                Some(s) if s >= 2 << 20 => 3,
-                _ => 4,
+            let hs: Vec<u32> = (0..g as usize)
+                .map(|i| nested_depth(tables.get(i).copied().flatten()))
+                .collect();
+            let hd = nested_depth(data);
+            let n = hs.iter().map(|h| h + 1).sum::<u32>() + hd;
+            let how = if hs.iter().all(|&h| h == hd) {
+                format!("{g}*({hd}+1)+{hd}")
+            } else {
+                let parts: Vec<String> = hs.iter().map(|h| format!("({h}+1)")).collect();
+                format!("{}+{hd}", parts.join("+"))
             };
-            let n = paging::two_d_refs(g, h);
+            debug_assert!(hs.iter().any(|&h| h != hd) || n == paging::two_d_refs(g, hd));
             (
                 n,
                 format!(
-                    "{}: {g} guest levels, each entry's GPA translated by a {h}-level nested walk, plus the final GPA: {g}*({h}+1)+{h} = {n} memory references",
+                    "{}: {g} guest levels, each entry's GPA translated by a nested walk as deep as the host page behind its table allows, then read; plus a nested walk of the final GPA: {how} = {n} memory references",
                     flavour.as_str()
                 ),
             )
@@ -79,8 +107,10 @@ pub fn whereis(
     let kvm_gpa = kvm_translate(vcpu, w.gva);
     ans.kvm_gpa = kvm_gpa.map_or(u64::MAX, |g| g.raw());
     let mut walk = Vec::new();
+    let mut table_pages = Vec::new();
     for (i, l) in t.levels().iter().enumerate() {
-        let (_, ef) = host_frame(ram, pagemap, l.entry_gpa);
+        let (ehva, ef) = host_frame(ram, pagemap, l.entry_gpa);
+        table_pages.push(host_page_size(pagemap, ehva, &ef));
         let entry_hpa = match ef {
             HostFrame::Present { hpa, .. } => Some(hpa),
             _ => None,
@@ -103,11 +133,9 @@ pub fn whereis(
         });
     }
     ans.levels = t.levels().len().min(WALK_MAX) as u32;
-    let host_page = match frame {
-        HostFrame::Present { page_size, .. } => page_size,
-        _ => None,
-    };
-    let (refs, why) = hw_refs(o.flavour, &t, host_page);
+    let host_page = host_page_size(pagemap, hva, &frame);
+    ans.host_page_size = host_page.unwrap_or(0);
+    let (refs, why) = hw_refs(o.flavour, &t, &table_pages, host_page);
     let report = WhereisReport {
         pid: w.pid,
         gva: Gva(w.gva),
@@ -147,32 +175,47 @@ mod tests {
     #[test]
     fn nested_paging_counts_the_two_dimensional_walk() {
         let t4k = translation(PageSize::Size4K);
-        assert_eq!(hw_refs(Flavour::SvmNpt, &t4k, Some(4096)).0, 24);
         assert_eq!(
-            hw_refs(Flavour::VmxEpt, &t4k, None).0,
+            hw_refs(Flavour::SvmNpt, &t4k, &[Some(4096); 4], Some(4096)).0,
+            24
+        );
+        assert_eq!(
+            hw_refs(Flavour::VmxEpt, &t4k, &[], None).0,
             24,
             "unknown host page: assume 4 KiB"
         );
         // 2 MiB host pages end each nested walk a level early: 4*(3+1)+3.
-        assert_eq!(hw_refs(Flavour::SvmNpt, &t4k, Some(2 << 20)).0, 19);
+        assert_eq!(
+            hw_refs(Flavour::SvmNpt, &t4k, &[Some(2 << 20); 4], Some(2 << 20)).0,
+            19
+        );
         // A 2 MiB guest page ends the guest walk a level early: 3*(4+1)+4.
         let t2m = translation(PageSize::Size2M);
         assert_eq!(t2m.levels().len(), 3);
-        assert_eq!(hw_refs(Flavour::SvmNpt, &t2m, Some(4096)).0, 19);
-        let (_, why) = hw_refs(Flavour::SvmNpt, &t4k, Some(4096));
+        assert_eq!(
+            hw_refs(Flavour::SvmNpt, &t2m, &[Some(4096); 3], Some(4096)).0,
+            19
+        );
+        let (_, why) = hw_refs(Flavour::SvmNpt, &t4k, &[Some(4096); 4], Some(4096));
         assert!(why.contains("4*(4+1)+4 = 24"), "{why}");
+        // Tables in 4 KiB host pages, the data frame in a 2 MiB one: each
+        // level is counted for its own host page.
+        let mixed = [Some(4096), Some(4096), Some(2 << 20), Some(4096)];
+        let (n, why) = hw_refs(Flavour::SvmNpt, &t4k, &mixed, Some(2 << 20));
+        assert_eq!(n, 5 + 5 + 4 + 5 + 3);
+        assert!(why.contains("(4+1)+(4+1)+(3+1)+(4+1)+3 = 22"), "{why}");
     }
 
     #[test]
     fn shadow_and_pvm_walk_only_the_shadow_table() {
         let t4k = translation(PageSize::Size4K);
         for f in [Flavour::Shadow, Flavour::Pvm] {
-            let (n, why) = hw_refs(f, &t4k, Some(4096));
+            let (n, why) = hw_refs(f, &t4k, &[Some(4096); 4], Some(4096));
             assert_eq!(n, 4);
             assert!(why.contains("shadow"), "{why}");
         }
         assert_eq!(
-            hw_refs(Flavour::Shadow, &translation(PageSize::Size2M), None).0,
+            hw_refs(Flavour::Shadow, &translation(PageSize::Size2M), &[], None).0,
             3
         );
     }

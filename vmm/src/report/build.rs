@@ -67,12 +67,10 @@ pub fn build(i: &Inputs) -> Report {
     };
     let b = mon.boot.as_ref();
     r.guest = GuestReport {
-        mode: b.map(|b| {
-            if b.mode == msg::MODE_PVM_NATIVE {
-                "pvm-native".into()
-            } else {
-                "x86".into()
-            }
+        mode: b.map(|b| match b.mode {
+            msg::MODE_PVM_NATIVE => "pvm-native".into(),
+            msg::MODE_X86 => "x86".into(),
+            m => format!("unknown ({m})"),
         }),
         exit_status: match i.stop {
             Stop::Shutdown(s) => Some(*s),
@@ -140,6 +138,9 @@ pub fn build(i: &Inputs) -> Report {
                 p.pages_total = a.pages_total;
                 p.pages_checked = a.pages_checked;
                 p.pattern = a.pattern.clone();
+                p.frames_lowest = a.frames_span.map(|s| s.0);
+                p.frames_highest = a.frames_span.map(|s| s.1);
+                p.ranges = a.ranges.clone();
             }
             None => {
                 p.regions = rec.created.regions[..rec.created.nregions as usize]

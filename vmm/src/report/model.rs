@@ -103,6 +103,12 @@ pub struct ProcessReport {
     pub pages_resident: u64,
     /// GPA of the first code page, from the creation message.
     pub code_gpa: Option<Gpa>,
+    /// Lowest and highest guest frame any of its pages used.
+    pub frames_lowest: Option<Gpa>,
+    pub frames_highest: Option<Gpa>,
+    /// Its mapped pages coalesced into runs contiguous in both GVA and GPA
+    /// with equal flags and page size (at most MAX_RANGES per process).
+    pub ranges: Vec<RangeReport>,
     /// Every mapped user page (with `--pages`; otherwise the first and last
     /// page of each region and a few samples).
     pub pages: Vec<PageReport>,
@@ -111,6 +117,15 @@ pub struct ProcessReport {
     /// Pages whose software walk was compared with KVM_TRANSLATE.
     pub pages_checked: u64,
     pub pattern: Option<PatternCheck>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RangeReport {
+    pub gva: Gva,
+    pub gpa: Gpa,
+    pub pages: u64,
+    pub page_size: u64,
+    pub flags: String,
 }
 
 #[derive(Debug, Default, Serialize)]

@@ -89,6 +89,33 @@ pub fn render(r: &Report) -> String {
                 rg.kind, rg.start, rg.end, rg.prot, rg.pages_mapped
             );
         }
+        // Runs of pages contiguous in both GVA and GPA: how scattered the
+        // guest frames behind one contiguous region are.
+        let shown = 6;
+        let _ = writeln!(
+            s,
+            "  {} mapped runs (contiguous in GVA and GPA):",
+            p.ranges.len()
+        );
+        for r in p.ranges.iter().take(shown) {
+            let _ = writeln!(
+                s,
+                "    GVA {:>14} -> GPA {:>10}  {:>5} x {} [{}]",
+                r.gva.to_string(),
+                r.gpa.to_string(),
+                r.pages,
+                size(r.page_size),
+                r.flags
+            );
+        }
+        if p.ranges.len() > shown {
+            let _ = writeln!(
+                s,
+                "    ... {} more runs (--json lists them all)",
+                p.ranges.len() - shown
+            );
+        }
+        let _ = writeln!(s, "  sample chains:");
         for pg in &p.pages {
             let _ = writeln!(
                 s,
@@ -141,7 +168,11 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(s, "    hardware: {}", w.hw_refs_explained);
     }
     if let Some(d) = &r.dirty {
-        let _ = writeln!(s, "\ndirty pages: {}", d.pages_dirty);
+        let _ = writeln!(
+            s,
+            "\ndirty pages: {} (each credited to the last process that owned its frame)",
+            d.pages_dirty
+        );
         for o in &d.by_owner {
             let _ = writeln!(s, "  {:>7}  {}", o.pages, o.owner);
         }
@@ -186,9 +217,7 @@ fn summary(s: &mut String, r: &Report) {
             ),
             k => k.to_string(),
         };
-        let lo = p.pages.iter().map(|pg| pg.gpa).min();
-        let hi = p.pages.iter().map(|pg| pg.gpa).max();
-        let span = match (lo, hi) {
+        let span = match (p.frames_lowest, p.frames_highest) {
             (Some(lo), Some(hi)) => format!("{lo}..{hi}"),
             _ => "-".into(),
         };

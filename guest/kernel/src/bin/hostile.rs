@@ -73,6 +73,14 @@ pub fn kmain(m: &Machine) -> ! {
     p.exit_kind = msg::EXIT_NORMAL;
     raw(page, p); // its exit: the VMM walks the aliased table
     raw(page, p); // and exits again
+    // A second one on the same table: the run's page budget must hold.
+    p.pid = 1001;
+    p.event = msg::PROC_CREATED;
+    p.exit_kind = msg::EXIT_NONE;
+    raw(page, p);
+    p.event = msg::PROC_EXITING;
+    p.exit_kind = msg::EXIT_NORMAL;
+    raw(page, p);
     p.pid = 2000;
     raw(page, p); // exit of a pid never created
     let w = msg::Whereis {
