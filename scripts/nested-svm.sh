@@ -33,21 +33,22 @@ set -euo pipefail
 RUNS='
 npt    | EPYC        | 1
 shadow | qemu64,+svm | 0
+la57   | EPYC,+la57  | 1
 '
 # CHECKS: runs ('*' or comma list) | source (console|json) | description | grep -E pattern
 # A pattern starting with '!' must NOT match. console = the guest Linux serial
 # console (microvmm's stdout/stderr included); json = microvmm's --json report.
 CHECKS='
 *      | console | kvm modules loaded (irqbypass kvm ccp kvm_amd) | ^nested-svm: loaded irqbypass kvm ccp kvm_amd$
-npt    | console | kvm_amd runs with npt=1                        | ^nested-svm: kvm_amd npt=Y$
+npt,la57 | console | kvm_amd runs with npt=1                        | ^nested-svm: kvm_amd npt=Y$
 shadow | console | kvm_amd runs with npt=0                        | ^nested-svm: kvm_amd npt=N$
 *      | console | /dev/kvm present                               | ^nested-svm: /dev/kvm present$
 *      | console | microvmm exit code 0                           | ^nested-svm: microvmm exit 0$
-npt    | console | host line says kvm flavour svm-npt             | ^host: .*kvm flavour svm-npt
+npt,la57 | console | host line says kvm flavour svm-npt             | ^host: .*kvm flavour svm-npt
 shadow | console | host line says kvm flavour shadow              | ^host: .*kvm flavour shadow
 *      | console | guest banner says mode x86                     | mode x86
 *      | json    | JSON report written                            | [{]
-npt    | json    | report says kvm_flavour svm-npt                | "kvm_flavour": *"svm-npt"
+npt,la57 | json    | report says kvm_flavour svm-npt                | "kvm_flavour": *"svm-npt"
 shadow | json    | report says kvm_flavour shadow                 | "kvm_flavour": *"shadow"
 *      | console | no kernel panic or oops                        | !Kernel panic|Oops|BUG:
 *      | console | guest schedules on the LAPIC timer             | scheduling timer
@@ -65,6 +66,9 @@ shadow | json    | report says kvm_flavour shadow                 | "kvm_flavour
 *      | console | zero KVM_TRANSLATE mismatches                  | no errors: every checked page agrees with KVM_TRANSLATE
 npt    | json    | 2D walk: 24 memory references (4-level/4-level) | "hw_refs": 24
 shadow | json    | shadow walk: 4 memory references               | "hw_refs": 4
+npt,shadow | console | 4-level paging (no LA57 offered)          | 4-level paging
+la57   | console | 5-level paging where LA57 is offered           | 5-level paging
+la57   | json    | 2D walk: 5-level guest on 5-level NPT: 5*(5+1)+5 | "hw_refs": 35
 *      | json    | pattern read back through GPA and HVA          | "ok": true
 *      | json    | no errors in the report                        | "errors": \[\]
 '

@@ -16,10 +16,21 @@ set -euo pipefail
 
 # CHECKS: '*' | console | description | grep -E pattern ('!' prefix: must not match)
 CHECKS='
-* | console | banner says mode x86                        | mode x86
-* | console | says there is no microvmm hypercall device  | no microvmm hypercall device
-* | console | guest halted                                | halted
-* | console | no panic                                    | !panic
+*    | console | banner says mode x86                        | mode x86
+*    | console | says there is no microvmm hypercall device  | no microvmm hypercall device
+*    | console | guest halted                                | halted
+*    | console | no panic                                    | !panic
+*    | console | the demo runs: addrspace exits 0            | addrspace: exit 0
+*    | console | protection: kernel read killed (U/S 0x5)    | snoop:0: killed by #PF err 0x5
+*    | console | protection: heap execution killed (NX)      | snoop:3: killed by #PF err 0x15
+*    | console | teardown returns every frame                | every frame returned
+pvh  | console | 4-level paging without LA57                 | 4-level paging
+la57 | console | 5-level paging where the CPU offers LA57    | 5-level paging
+'
+# RUNS: name | QEMU -cpu ('-' = QEMU's default)
+RUNS='
+pvh  | -
+la57 | qemu64,+la57
 '
 # QEMU is stopped once the console matches this: the guest halts for ever
 # after its demo. (Not "no microvmm": the banner line already says that.)
@@ -64,23 +75,30 @@ else
 fi
 stage_end
 
-stage_begin "qemu microvm"
-qemu_ok=0
-run_qemu "$W/qemu.log" "${QEMU_PVH_TIMEOUT:-30}" "$DONE" \
-  qemu-system-x86_64 -accel tcg -machine microvm -nodefaults -nographic \
-  -kernel "$W/guest.elf" -serial stdio || qemu_ok=1
-stage_end
-clean_console "$W/qemu.log" "$W/console.txt"
-CHECK_SOURCE=([console]="$W/console.txt")
-fails_before=$N_FAIL
-check_result pvh "QEMU output complete ($QEMU_STATUS after $QEMU_SECS s)" $qemu_ok
-eval_checks pvh "$CHECKS"
-if [ "$N_FAIL" != "$fails_before" ]; then
-  log "tail of $W/console.txt:"
-  tail -n 30 "$W/console.txt" | sed 's/^/  pvh| /'
-else
-  sed 's/^/  pvh| /' "$W/console.txt"
-fi
+while IFS='|' read -r run cpu; do
+  run=${run//[[:space:]]/}
+  cpu=${cpu//[[:space:]]/}
+  [ -n "$run" ] || continue
+  cpu_args=()
+  [ "$cpu" = "-" ] || cpu_args=(-cpu "$cpu")
+  stage_begin "qemu microvm ($run)"
+  qemu_ok=0
+  run_qemu "$W/qemu-$run.log" "${QEMU_PVH_TIMEOUT:-30}" "$DONE" \
+    qemu-system-x86_64 -accel tcg "${cpu_args[@]}" -machine microvm -nodefaults -nographic \
+    -kernel "$W/guest.elf" -serial stdio || qemu_ok=1
+  stage_end
+  clean_console "$W/qemu-$run.log" "$W/console-$run.txt"
+  CHECK_SOURCE=([console]="$W/console-$run.txt")
+  fails_before=$N_FAIL
+  check_result "$run" "QEMU output complete ($QEMU_STATUS after $QEMU_SECS s)" $qemu_ok
+  eval_checks "$run" "$CHECKS"
+  if [ "$N_FAIL" != "$fails_before" ]; then
+    log "tail of $W/console-$run.txt:"
+    tail -n 30 "$W/console-$run.txt" | sed "s/^/  $run| /"
+  else
+    grep -E "microvmm guest kernel|all processes done" "$W/console-$run.txt" | sed "s/^/  $run| /"
+  fi
+done <<< "$RUNS"
 
 print_stage_times
 summary qemu-pvh

@@ -8,7 +8,8 @@
 
 use abi::layout::{
     BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP, BOOT_PD_GPA,
-    BOOT_PDPT_HIGH_GPA, BOOT_PDPT_LOW_GPA, BOOT_PML4_GPA, BootInfo, CMDLINE_MAX, KERNEL_BASE,
+    BOOT_PDPT_HIGH_GPA, BOOT_PDPT_LOW_GPA, BOOT_PML4_GPA, BOOT_PML5_GPA, BootInfo, CMDLINE_MAX,
+    KERNEL_BASE,
 };
 use kvm_bindings::{kvm_segment, kvm_sregs};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
@@ -48,6 +49,8 @@ pub struct BootParams<'a> {
     pub tsc_khz: u64,
     pub irqchip: bool,
     pub cmdline: &'a str,
+    /// 5-level paging (the vCPU offers LA57): a PML5 pair tops the tables.
+    pub la57: bool,
 }
 
 /// Write BootInfo, the boot GDT and the boot page tables. The tables map
@@ -92,6 +95,13 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
         mem.write_obj(BOOT_PDPT_LOW_GPA | TABLE, GuestAddress(pml4))?;
         mem.write_obj(BOOT_PDPT_HIGH_GPA | TABLE, GuestAddress(pml4 + high))?;
     }
+    if p.la57 {
+        // Both halves (PML5[0] and PML5[511]) lead to the same PML4.
+        for pml5 in [BOOT_PML5_GPA, BOOT_PML5_GPA + 0x1000] {
+            mem.write_obj(BOOT_PML4_GPA | TABLE, GuestAddress(pml5))?;
+            mem.write_obj(BOOT_PML4_GPA | TABLE, GuestAddress(pml5 + 511 * 8))?;
+        }
+    }
     Ok(())
 }
 
@@ -125,6 +135,9 @@ fn segment(selector: u16, code: bool, long: bool) -> kvm_segment {
 pub struct CpuFeatures {
     pub nx: bool,
     pub fsgsbase: bool,
+    /// 5-level paging (CPUID 7.0:ECX[16]): the guest can only be given it
+    /// now, before its first instruction.
+    pub la57: bool,
     /// Physical address bits (CPUID 0x80000008 EAX[7:0]): entry bits at or
     /// above it are reserved, which the walker checks.
     pub maxphyaddr: u8,
@@ -140,8 +153,16 @@ pub fn sregs(mut s: kvm_sregs, cpu: CpuFeatures) -> kvm_sregs {
     s.cs = segment(0x10, true, true);
     let ds = segment(0x18, false, false);
     (s.ds, s.es, s.fs, s.gs, s.ss) = (ds, ds, ds, ds, ds);
-    s.cr3 = BOOT_PML4_GPA;
-    s.cr4 = (1 << 5) | (1 << 9) | (1 << 10) | if cpu.fsgsbase { 1 << 16 } else { 0 };
+    s.cr3 = if cpu.la57 {
+        BOOT_PML5_GPA
+    } else {
+        BOOT_PML4_GPA
+    };
+    s.cr4 = (1 << 5)
+        | (1 << 9)
+        | (1 << 10)
+        | if cpu.fsgsbase { 1 << 16 } else { 0 }
+        | if cpu.la57 { 1 << 12 } else { 0 };
     s.cr0 = 0x8005_0033; // PG AM WP NE ET MP PE
     s.efer = 0x501 | if cpu.nx { 1 << 11 } else { 0 };
     s
@@ -164,6 +185,7 @@ mod tests {
             tsc_khz: 1,
             irqchip: true,
             cmdline: "a b",
+            la57: false,
         };
         write(&m, &p).expect("write");
         let pml4_0: u64 = m.read_obj(GuestAddress(BOOT_PML4_GPA)).expect("read");
@@ -185,6 +207,39 @@ mod tests {
         assert_eq!(pd32, 0);
         let info: [u8; 8] = m.read_obj(GuestAddress(BOOT_INFO_GPA)).expect("read");
         assert_eq!(&info, b"MVMMBOOT");
+        // Without LA57 no PML5 is written.
+        let pml5: u64 = m.read_obj(GuestAddress(BOOT_PML5_GPA)).expect("read");
+        assert_eq!(pml5, 0);
+    }
+
+    #[test]
+    fn la57_puts_a_pml5_pair_on_top() {
+        let m = mem();
+        let p = BootParams {
+            ram_size: 64 << 20,
+            free_start: 0,
+            tsc_khz: 0,
+            irqchip: false,
+            cmdline: "",
+            la57: true,
+        };
+        write(&m, &p).expect("write");
+        for pml5 in [BOOT_PML5_GPA, BOOT_PML5_GPA + 0x1000] {
+            for i in [0, 511] {
+                let e: u64 = m.read_obj(GuestAddress(pml5 + 8 * i)).expect("read");
+                assert_eq!(e, BOOT_PML4_GPA | 7);
+            }
+        }
+        let cpu = CpuFeatures {
+            nx: true,
+            fsgsbase: false,
+            la57: true,
+            maxphyaddr: 52,
+        };
+        let s = sregs(kvm_sregs::default(), cpu);
+        assert_eq!(s.cr3, BOOT_PML5_GPA);
+        assert_ne!(s.cr4 & (1 << 12), 0);
+        assert_eq!(s.cr4 & (1 << 16), 0, "no FSGSBASE when the CPU lacks it");
     }
 
     #[test]
@@ -196,6 +251,7 @@ mod tests {
             tsc_khz: 0,
             irqchip: false,
             cmdline: &long,
+            la57: false,
         };
         assert!(matches!(
             write(&mem(), &p),

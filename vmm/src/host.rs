@@ -148,6 +148,9 @@ pub struct HostInfo {
     /// The kernel release, as `uname -r` prints it.
     pub kernel: String,
     pub api_version: i32,
+    /// Levels of the host's own page tables (5 with LA57, else 4): under
+    /// EPT/NPT KVM's nested tables have as many.
+    pub paging_levels: u32,
 }
 
 impl HostInfo {
@@ -228,6 +231,7 @@ pub fn probe(kvm: &Kvm) -> Result<HostInfo, HostError> {
         cpu: cpu_model(&cpuinfo).unwrap_or_else(|| "unknown".to_string()),
         kernel,
         api_version: kvm.get_api_version(),
+        paging_levels: if has_flag(&cpuinfo, "la57") { 5 } else { 4 },
     })
 }
 
@@ -236,6 +240,18 @@ fn read(path: &str) -> Result<String, HostError> {
         path: PathBuf::from(path),
         source,
     })
+}
+
+/// Whether the first "flags" line of /proc/cpuinfo lists `flag`. Linux
+/// clears la57 there unless it really runs on 5-level page tables.
+fn has_flag(cpuinfo: &str, flag: &str) -> bool {
+    cpuinfo
+        .lines()
+        .find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            (key.trim() == "flags").then(|| value.split_whitespace().any(|f| f == flag))
+        })
+        .unwrap_or(false)
 }
 
 /// The first "model name" of /proc/cpuinfo, whitespace-trimmed.
@@ -342,6 +358,7 @@ mod tests {
             cpu: "AMD EPYC".to_string(),
             kernel: "6.1.0".to_string(),
             api_version: 12,
+            paging_levels: 4,
         }
     }
 
@@ -360,6 +377,15 @@ mod tests {
             info(false).hpa_meaning(),
             "host-physical = machine physical"
         );
+    }
+
+    #[test]
+    fn la57_flag_from_cpuinfo() {
+        let text = "processor\t: 0\nflags\t\t: fpu la57 pae\n\nprocessor\t: 1\nflags\t: fpu\n";
+        assert!(has_flag(text, "la57"));
+        assert!(!has_flag(text, "la5"));
+        assert!(!has_flag("flags\t: fpu pae\n", "la57"));
+        assert!(!has_flag("", "la57"));
     }
 
     #[test]

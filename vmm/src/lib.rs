@@ -194,6 +194,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
             tsc_khz,
             irqchip: cfg.timer,
             cmdline: &cfg.cmdline,
+            la57: cpu.la57,
         },
     )?;
     let pagemap = hostmem::Pagemap::open().ok();
@@ -204,6 +205,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         walk: cfg.walk,
         frames: cfg.dirty_log,
         maxphyaddr: cpu.maxphyaddr,
+        host_levels: info.paging_levels,
     };
     let mut mon = Monitor::new(&ram, pagemap.as_ref(), Console::new(out), opts);
     let dog = watchdog::Watchdog::start(cfg.timeout).map_err(Error::Watchdog)?;

@@ -49,6 +49,7 @@ pub fn create(
     let cpu = boot::CpuFeatures {
         nx: has(0x8000_0001, |e| e.edx, 20),
         fsgsbase: has(7, |e| e.ebx, 0),
+        la57: has(7, |e| e.ecx, 16),
         maxphyaddr,
     };
     vcpu.set_cpuid2(&cpuid).map_err(kvm("KVM_SET_CPUID2"))?;

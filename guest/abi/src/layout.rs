@@ -9,6 +9,7 @@
 //!     0x0000_4000  boot PDPT (low half, identity)
 //!     0x0000_5000  boot PDPT (high half, KERNEL_BASE)
 //!     0x0000_6000  boot PDs, one per GiB of RAM (2 MiB pages)
+//!     0x0000_8000  boot PML5 pair (only when the vCPU offers LA57)
 //!     0x0010_0000  kernel image (ELF segments must start at or above here)
 //!     ...          free frames up to ram_size
 //! ```
@@ -23,6 +24,7 @@ pub const BOOT_PML4_GPA: u64 = 0x2000;
 pub const BOOT_PDPT_LOW_GPA: u64 = 0x4000;
 pub const BOOT_PDPT_HIGH_GPA: u64 = 0x5000;
 pub const BOOT_PD_GPA: u64 = 0x6000;
+pub const BOOT_PML5_GPA: u64 = 0x8000;
 
 /// Virtual base of the kernel image window: VA = KERNEL_BASE + GPA for the
 /// first 2 GiB of guest RAM.

@@ -53,8 +53,24 @@ pvh_entry32:
     mov %cr4, %eax
     or $0x620, %eax                 /* PAE | OSFXSR | OSXMMEXCPT */
     mov %eax, %cr4
-    mov $pvh_pml4_pa, %eax
-    mov %eax, %cr3
+    /* LA57 offered (CPUID.7.0:ECX[16])? Then 5-level paging: it can only
+     * be chosen now, before paging is on. */
+    xor %eax, %eax
+    cpuid
+    cmp $7, %eax
+    jb 4f
+    mov $7, %eax
+    xor %ecx, %ecx
+    cpuid
+    test $0x10000, %ecx
+    jz 4f
+    mov %cr4, %eax
+    or $0x1000, %eax                /* CR4.LA57 */
+    mov %eax, %cr4
+    mov $pvh_pml5_pa, %eax
+    jmp 5f
+4:  mov $pvh_pml4_pa, %eax
+5:  mov %eax, %cr3
     mov $0xc0000080, %ecx           /* EFER */
     rdmsr
     or $0x901, %eax                 /* SCE | LME | NXE */
@@ -187,6 +203,11 @@ boot_tss:
 /* ---- static page tables for the PVH path: identity + higher half, 1 GiB ---- */
     .section .data.pvh, "aw"
     .balign 4096
+    .globl pvh_pml5
+pvh_pml5:                           /* 5-level: both halves lead to pvh_pml4 */
+    .quad pvh_pml4_pa + 3
+    .skip 510 * 8
+    .quad pvh_pml4_pa + 3
     .globl pvh_pml4
 pvh_pml4:
     .quad pvh_pdpt_low_pa + 3

@@ -76,6 +76,7 @@ unsafe extern "Rust" {
 extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
     let mode = if mode == 2 { Mode::Pvm } else { Mode::X86 };
     arch::set_mode(mode);
+    arch::detect_levels();
     trap::init_idt();
     entry::set_kernel_fx();
     let vmm = vmmdev::probe();
@@ -110,9 +111,10 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
     let tsc_banner = cpu::rdtsc();
     let boot_time = BootTime(tsc_banner - tsc0, m.tsc_khz);
     kprintln!(
-        "[kernel] microvmm guest kernel: mode {}, pv flags {}, 4-level paging, NX {}, scheduling {}, RAM {} MiB, {} free frames, booted in {}{}",
+        "[kernel] microvmm guest kernel: mode {}, pv flags {}, {}-level paging, NX {}, scheduling {}, RAM {} MiB, {} free frames, booted in {}{}",
         mode.name(),
         PvFlags(pv_flags),
+        arch::levels(),
         if cpu_has_nx() { "on" } else { "off" },
         if m.irqchip {
             "timer (250 Hz)"
@@ -138,7 +140,7 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
         tsc_start: tsc0,
         tsc_banner,
         tsc_khz: m.tsc_khz,
-        paging_levels: 4,
+        paging_levels: arch::levels(),
         sched: if m.irqchip {
             SCHED_TIMER
         } else {

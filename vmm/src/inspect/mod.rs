@@ -18,8 +18,6 @@ use crate::report::{PageReport, PatternCheck, RangeReport, RegionReport};
 mod walk2d;
 pub use walk2d::{hw_refs, whereis};
 
-/// Top of the user half: the enumerator scans [0, USER_END).
-const USER_END: u64 = 0x0000_8000_0000_0000;
 /// Page-table entries read at most per address space (guards against
 /// hostile, aliased tables).
 const WALK_LIMIT: u64 = 1 << 24;
@@ -44,6 +42,8 @@ pub struct Options {
     pub frames: bool,
     /// The vCPU's physical address width (reserved-bit checks).
     pub maxphyaddr: u8,
+    /// Levels of the host's page tables (EPT/NPT nested walk depth).
+    pub host_levels: u32,
 }
 
 /// Host frames of all guest RAM, read in one pass over pagemap: for reports
@@ -156,7 +156,9 @@ pub fn analyse(
     }
     let mut pages = Vec::new();
     let mut errs = Errors::default();
-    for r in paging::mapped_pages(ram.mem(), p.cr3, mode, Gva(0)..Gva(USER_END), WALK_LIMIT) {
+    // The user half: [0, 2^47) with 4 levels, [0, 2^56) with 5.
+    let user_end = 1u64 << (mode.va_bits() - 1);
+    for r in paging::mapped_pages(ram.mem(), p.cr3, mode, Gva(0)..Gva(user_end), WALK_LIMIT) {
         match r {
             Ok(_) if pages.len() == MAX_PAGES => {
                 errs.push(format!(

@@ -14,14 +14,14 @@ use crate::monitor::{host_frame, host_page_size, paging_mode, set_hpa};
 use crate::paging::{self, Translation};
 use crate::report::{WalkLevelReport, WhereisReport};
 
-/// Depth of the host's nested walk for a guest frame backed by a host page
-/// of `size`: a 2 MiB host page ends it a level early, 1 GiB two (unknown:
-/// assume 4 KiB, the deepest).
-fn nested_depth(size: Option<u64>) -> u32 {
+/// Depth of the host's nested walk (`levels` deep for 4 KiB) for a guest
+/// frame backed by a host page of `size`: a 2 MiB host page ends it a level
+/// early, 1 GiB two (unknown: assume 4 KiB, the deepest).
+fn nested_depth(size: Option<u64>, levels: u32) -> u32 {
     match size {
-        Some(s) if s >= 1 << 30 => 2,
-        Some(s) if s >= 2 << 20 => 3,
-        _ => 4,
+        Some(s) if s >= 1 << 30 => levels - 2,
+        Some(s) if s >= 2 << 20 => levels - 1,
+        _ => levels,
     }
 }
 
@@ -33,10 +33,12 @@ fn nested_depth(size: Option<u64>) -> u32 {
 /// Under EPT/NPT each guest table entry's GPA needs a nested walk, then
 /// the entry itself is read; the final GPA needs one more nested walk:
 /// sum over the levels of (h_i + 1), plus h_data — g*(h+1)+h = 24 when all
-/// are 4-level. Under shadow paging and PVM the CPU walks KVM's shadow
+/// are 4-level; the nested tables have `host_levels` levels (5 when the
+/// host runs LA57). Under shadow paging and PVM the CPU walks KVM's shadow
 /// table, which has as many levels as the guest's.
 pub fn hw_refs(
     flavour: Flavour,
+    host_levels: u32,
     t: &Translation,
     tables: &[Option<u64>],
     data: Option<u64>,
@@ -45,9 +47,9 @@ pub fn hw_refs(
     match flavour {
         Flavour::VmxEpt | Flavour::SvmNpt => {
             let hs: Vec<u32> = (0..g as usize)
-                .map(|i| nested_depth(tables.get(i).copied().flatten()))
+                .map(|i| nested_depth(tables.get(i).copied().flatten(), host_levels))
                 .collect();
-            let hd = nested_depth(data);
+            let hd = nested_depth(data, host_levels);
             let n = hs.iter().map(|h| h + 1).sum::<u32>() + hd;
             let how = if hs.iter().all(|&h| h == hd) {
                 format!("{g}*({hd}+1)+{hd}")
@@ -135,7 +137,7 @@ pub fn whereis(
     ans.levels = t.levels().len().min(WALK_MAX) as u32;
     let host_page = host_page_size(pagemap, hva, &frame);
     ans.host_page_size = host_page.unwrap_or(0);
-    let (refs, why) = hw_refs(o.flavour, &t, &table_pages, host_page);
+    let (refs, why) = hw_refs(o.flavour, o.host_levels, &t, &table_pages, host_page);
     let report = WhereisReport {
         pid: w.pid,
         gva: Gva(w.gva),
@@ -176,46 +178,58 @@ mod tests {
     fn nested_paging_counts_the_two_dimensional_walk() {
         let t4k = translation(PageSize::Size4K);
         assert_eq!(
-            hw_refs(Flavour::SvmNpt, &t4k, &[Some(4096); 4], Some(4096)).0,
+            hw_refs(Flavour::SvmNpt, 4, &t4k, &[Some(4096); 4], Some(4096)).0,
             24
         );
         assert_eq!(
-            hw_refs(Flavour::VmxEpt, &t4k, &[], None).0,
+            hw_refs(Flavour::VmxEpt, 4, &t4k, &[], None).0,
             24,
             "unknown host page: assume 4 KiB"
         );
         // 2 MiB host pages end each nested walk a level early: 4*(3+1)+3.
         assert_eq!(
-            hw_refs(Flavour::SvmNpt, &t4k, &[Some(2 << 20); 4], Some(2 << 20)).0,
+            hw_refs(Flavour::SvmNpt, 4, &t4k, &[Some(2 << 20); 4], Some(2 << 20)).0,
             19
         );
         // A 2 MiB guest page ends the guest walk a level early: 3*(4+1)+4.
         let t2m = translation(PageSize::Size2M);
         assert_eq!(t2m.levels().len(), 3);
         assert_eq!(
-            hw_refs(Flavour::SvmNpt, &t2m, &[Some(4096); 3], Some(4096)).0,
+            hw_refs(Flavour::SvmNpt, 4, &t2m, &[Some(4096); 3], Some(4096)).0,
             19
         );
-        let (_, why) = hw_refs(Flavour::SvmNpt, &t4k, &[Some(4096); 4], Some(4096));
+        let (_, why) = hw_refs(Flavour::SvmNpt, 4, &t4k, &[Some(4096); 4], Some(4096));
         assert!(why.contains("4*(4+1)+4 = 24"), "{why}");
         // Tables in 4 KiB host pages, the data frame in a 2 MiB one: each
         // level is counted for its own host page.
         let mixed = [Some(4096), Some(4096), Some(2 << 20), Some(4096)];
-        let (n, why) = hw_refs(Flavour::SvmNpt, &t4k, &mixed, Some(2 << 20));
+        let (n, why) = hw_refs(Flavour::SvmNpt, 4, &t4k, &mixed, Some(2 << 20));
         assert_eq!(n, 5 + 5 + 4 + 5 + 3);
         assert!(why.contains("(4+1)+(4+1)+(3+1)+(4+1)+3 = 22"), "{why}");
+        // A 5-level host (LA57) has 5-level nested tables: 4*(5+1)+5.
+        assert_eq!(
+            hw_refs(Flavour::SvmNpt, 5, &t4k, &[Some(4096); 4], Some(4096)).0,
+            29
+        );
     }
 
     #[test]
     fn shadow_and_pvm_walk_only_the_shadow_table() {
         let t4k = translation(PageSize::Size4K);
         for f in [Flavour::Shadow, Flavour::Pvm] {
-            let (n, why) = hw_refs(f, &t4k, &[Some(4096); 4], Some(4096));
+            let (n, why) = hw_refs(f, 4, &t4k, &[Some(4096); 4], Some(4096));
             assert_eq!(n, 4);
             assert!(why.contains("shadow"), "{why}");
         }
         assert_eq!(
-            hw_refs(Flavour::Shadow, &translation(PageSize::Size2M), &[], None).0,
+            hw_refs(
+                Flavour::Shadow,
+                4,
+                &translation(PageSize::Size2M),
+                &[],
+                None
+            )
+            .0,
             3
         );
     }

@@ -30,6 +30,13 @@ pub fn read_cr2() -> u64 {
     v
 }
 
+pub fn read_cr4() -> u64 {
+    let v;
+    // SAFETY: reading CR4 has no side effects.
+    unsafe { asm!("mov {}, cr4", out(reg) v, options(nostack, nomem)) };
+    v
+}
+
 pub fn read_cr3() -> u64 {
     let v;
     // SAFETY: reading CR3 has no side effects.

@@ -6,7 +6,7 @@
 pub mod cpu;
 pub mod pvm;
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Mode {
@@ -24,6 +24,18 @@ impl Mode {
 }
 
 static PVM: AtomicBool = AtomicBool::new(false);
+static LEVELS: AtomicU32 = AtomicU32::new(4);
+
+/// Paging levels the CPU walks: 5 when CR4.LA57 is on (set before paging
+/// was: by the VMM, or by the PVH entry), else 4. Read once at boot.
+pub fn levels() -> u32 {
+    LEVELS.load(Ordering::Relaxed)
+}
+
+pub fn detect_levels() {
+    let la57 = cpu::read_cr4() & (1 << 12) != 0;
+    LEVELS.store(if la57 { 5 } else { 4 }, Ordering::Relaxed);
+}
 
 /// Which platform we booted on (set once by `boot::rust_start`).
 pub fn mode() -> Mode {

@@ -1,6 +1,7 @@
 //! The kernel's own page table, and the entry area every user PGD maps.
 //!
-//! Kernel half (PML4[511]): KERNEL_BASE + pa for all RAM in 2 MiB pages.
+//! Kernel half (top-level entry 511): KERNEL_BASE + pa for all RAM in 2 MiB
+//! pages, under 4 or 5 levels as the CPU runs.
 //! Under PVM every present entry at every level carries U, or the host's
 //! native kernel fetches fault forever (HOST-KVM.md); protection comes from
 //! pv_kpti instead: in user mode the host switches to the user PGD at
@@ -61,7 +62,14 @@ pub fn init(ram: u64) -> Option<u64> {
         pte::write(pdpt, 510 + gib as usize, pd | kf);
         gib += 1;
     }
-    let kernel_top = pdpt | kf;
+    // KERNEL_BASE is PML4[511] (and PML5[511] with 5 levels) -> PDPT[510..].
+    let kernel_top = if arch::levels() == 5 {
+        let pml4 = frame::alloc()?;
+        pte::write(pml4, 511, pdpt | kf);
+        pml4 | kf
+    } else {
+        pdpt | kf
+    };
     pte::write(root, 511, kernel_top);
     let k = kernel();
     k.root = root;

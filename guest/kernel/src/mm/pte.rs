@@ -1,6 +1,6 @@
 //! x86-64 4-level page tables, walked and edited through the kernel window.
 //!
-//! A virtual address:
+//! A virtual address (4-level; with CR4.LA57, bits 56..48 index a PML5 on top):
 //! ```text
 //!  63    48 47    39 38    30 29    21 20    12 11        0
 //! | sign   | PML4   | PDPT   | PD     | PT     | offset    |
@@ -35,7 +35,7 @@ pub fn write(table: u64, i: usize, v: u64) {
 }
 
 /// Return the physical address of the PT entry for `va` under `root`
-/// (4-level). If `alloc`, create missing tables with `mid` flags; the
+/// (4- or 5-level, as the CPU runs). If `alloc`, create missing tables with `mid` flags; the
 /// callback hears of every PML4 entry created (pv_kpti mirrors it).
 pub fn walk(
     root: u64,
@@ -44,8 +44,9 @@ pub fn walk(
     mid: u64,
     on_new_top: &mut dyn FnMut(usize, u64),
 ) -> Option<(u64, usize)> {
+    let top = crate::arch::levels();
     let mut table = root;
-    for level in (2..=4).rev() {
+    for level in (2..=top).rev() {
         let i = index(va, level);
         let e = read(table, i);
         if e & P == 0 {
@@ -54,7 +55,7 @@ pub fn walk(
             }
             let pa = crate::mm::frame::alloc()?;
             write(table, i, pa | mid);
-            if level == 4 {
+            if level == top {
                 on_new_top(i, pa | mid);
             }
             table = pa;
@@ -101,7 +102,7 @@ pub fn free_tree(root: u64, top_end: usize, leaves: bool) -> u64 {
     for i in 0..top_end {
         let e = read(root, i);
         if e & P != 0 {
-            n += free_level(e & ADDR, 3, leaves);
+            n += free_level(e & ADDR, crate::arch::levels() - 1, leaves);
             write(root, i, 0);
         }
     }
