@@ -107,15 +107,6 @@ impl<'a> Monitor<'a> {
     fn proc(&mut self, vcpu: &VcpuFd, p: msg::Proc) {
         match p.event {
             msg::PROC_CREATED => {
-                let code = p.regions[..p.nregions as usize]
-                    .iter()
-                    .find(|r| r.kind == msg::REGION_CODE);
-                let code_gpa = code.and_then(|r| {
-                    let mode = paging_mode(vcpu, self.inspect.maxphyaddr)?;
-                    paging::walk(self.ram.mem(), p.cr3, mode, Gva(r.start))
-                        .ok()
-                        .map(|t| t.gpa)
-                });
                 if self.procs.contains_key(&p.pid) {
                     self.error(format!("guest protocol: pid {} created twice", p.pid));
                     return;
@@ -127,6 +118,15 @@ impl<'a> Monitor<'a> {
                     ));
                     return;
                 }
+                let code = inspect::regions(&p)
+                    .iter()
+                    .find(|r| r.kind == msg::REGION_CODE);
+                let code_gpa = code.and_then(|r| {
+                    let mode = paging_mode(vcpu, self.inspect.maxphyaddr)?;
+                    paging::walk(self.ram.mem(), p.cr3, mode, Gva(r.start))
+                        .ok()
+                        .map(|t| t.gpa)
+                });
                 self.procs.insert(
                     p.pid,
                     ProcRecord {
@@ -160,13 +160,9 @@ impl<'a> Monitor<'a> {
                     &self.inspect,
                     &mut self.page_budget,
                 );
-                let order = self.exited;
-                self.exited += 1;
-                let Some(rec) = self.procs.get_mut(&p.pid) else {
-                    return;
-                };
-                rec.exited = Some(p);
-                rec.exit_order = Some(order);
+                for e in &analysis.errors {
+                    self.error(format!("pid {}: {e}", p.pid));
+                }
                 if let Some(gva) = self.inspect.walk {
                     // The user's chosen address, walked while this CR3 is live.
                     let w = msg::Whereis {
@@ -177,15 +173,16 @@ impl<'a> Monitor<'a> {
                     };
                     if let (_, Some(r)) =
                         inspect::whereis(vcpu, self.ram, self.pagemap, &w, &self.inspect)
-                        && self.whereis.len() < MAX_RECORDS
                     {
-                        self.whereis.push(r);
+                        self.record_whereis(r);
                     }
                 }
-                let errs = analysis.errors.clone();
-                rec.analysis = Some(analysis);
-                for e in errs {
-                    self.error(format!("pid {}: {e}", p.pid));
+                let order = self.exited;
+                self.exited += 1;
+                if let Some(rec) = self.procs.get_mut(&p.pid) {
+                    rec.exited = Some(p);
+                    rec.exit_order = Some(order);
+                    rec.analysis = Some(analysis);
                 }
             }
         }
@@ -206,22 +203,28 @@ impl<'a> Monitor<'a> {
             return msg::RESULT_INVALID;
         }
         if let Some(r) = report {
-            if let Some(k) = r.kvm_translate_gpa
-                && Some(k) != r.gpa
-            {
-                self.error(format!(
-                    "whereis {}: software walk {:?} but KVM_TRANSLATE {k}",
-                    r.gva, r.gpa
-                ));
-            }
-            if self.whereis.len() < MAX_RECORDS {
-                self.whereis.push(r);
-            }
+            self.record_whereis(r);
         }
         if ans.status == msg::WHEREIS_OK {
             msg::RESULT_OK
         } else {
             msg::RESULT_FAILED
+        }
+    }
+
+    /// Keep a 2D walk for the report (the first MAX_RECORDS), and flag it if
+    /// KVM_TRANSLATE disagrees with the software walk.
+    fn record_whereis(&mut self, r: WhereisReport) {
+        if let Some(k) = r.kvm_translate_gpa
+            && Some(k) != r.gpa
+        {
+            self.error(format!(
+                "whereis {}: software walk {:?} but KVM_TRANSLATE {k}",
+                r.gva, r.gpa
+            ));
+        }
+        if self.whereis.len() < MAX_RECORDS {
+            self.whereis.push(r);
         }
     }
 

@@ -121,7 +121,24 @@ pub fn prot_text(prot: u32) -> String {
     .collect()
 }
 
-fn regions(p: &msg::Proc) -> &[msg::Region] {
+/// The process's regions for the report, with `mapped[i]` pages in region
+/// i (0 where `mapped` is shorter).
+pub fn region_reports(p: &msg::Proc, mapped: &[u64]) -> Vec<RegionReport> {
+    regions(p)
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RegionReport {
+            kind: region_kind(r.kind).into(),
+            start: Gva(r.start),
+            end: Gva(r.end),
+            prot: prot_text(r.prot),
+            pages_mapped: mapped.get(i).copied().unwrap_or(0),
+        })
+        .collect()
+}
+
+/// The regions a process message lists (its count clamped to the array).
+pub fn regions(p: &msg::Proc) -> &[msg::Region] {
     &p.regions[..(p.nregions as usize).min(msg::MAX_REGIONS)]
 }
 
@@ -203,12 +220,17 @@ pub fn analyse(
     } else {
         None
     };
-    let mut last_region: Option<usize> = None;
+    // Each page's region, found once (the loop also looks one page ahead).
+    let owner: Vec<Option<usize>> = pages
+        .iter()
+        .map(|pg| {
+            rs.iter()
+                .position(|r| r.start <= pg.gva.raw() && pg.gva.raw() < r.end)
+        })
+        .collect();
     let mut per_region = vec![0u64; rs.len()];
     for (i, pg) in pages.iter().enumerate() {
-        let ri = rs
-            .iter()
-            .position(|r| r.start <= pg.gva.raw() && pg.gva.raw() < r.end);
+        let ri = owner[i];
         let region = ri.map_or("outside", |k| region_kind(rs[k].kind));
         if let Some(k) = ri {
             per_region[k] += 1;
@@ -218,13 +240,9 @@ pub fn analyse(
                 pg.gva
             ));
         }
-        let edge = ri != last_region
-            || pages.get(i + 1).is_none_or(|n| {
-                rs.iter()
-                    .position(|r| r.start <= n.gva.raw() && n.gva.raw() < r.end)
-                    != ri
-            });
-        last_region = ri;
+        // The first or last page of a region (or of a run outside them).
+        let before = i.checked_sub(1).and_then(|k| owner[k]);
+        let edge = before != ri || owner.get(i + 1).is_none_or(|&n| n != ri);
         let check = can_check && ((i as u64).is_multiple_of(stride) || edge);
         let kvm_gpa = if check {
             kvm_translate(vcpu, pg.gva.raw())
@@ -276,17 +294,7 @@ pub fn analyse(
             });
         }
     }
-    a.regions = rs
-        .iter()
-        .zip(&per_region)
-        .map(|(r, &n)| RegionReport {
-            kind: region_kind(r.kind).into(),
-            start: Gva(r.start),
-            end: Gva(r.end),
-            prot: prot_text(r.prot),
-            pages_mapped: n,
-        })
-        .collect();
+    a.regions = region_reports(p, &per_region);
     if p.pattern_gva != 0 {
         a.pattern = Some(pattern_check(ram, p, mode));
         if a.pattern.as_ref().is_some_and(|c| !c.ok) {

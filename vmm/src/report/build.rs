@@ -10,8 +10,8 @@ use crate::addr::{Gpa, Gva};
 use crate::devices::hypercall;
 use crate::host::HostInfo;
 use crate::hostmem::Pagemap;
-use crate::inspect::prot_text;
-use crate::inspect::region_kind;
+
+use crate::inspect::region_reports;
 use crate::memory::GuestRam;
 use crate::monitor::Monitor;
 use crate::vcpu::Stop;
@@ -143,16 +143,8 @@ pub fn build(i: &Inputs) -> Report {
                 p.ranges = a.ranges.clone();
             }
             None => {
-                p.regions = rec.created.regions[..rec.created.nregions as usize]
-                    .iter()
-                    .map(|g| RegionReport {
-                        kind: region_kind(g.kind).into(),
-                        start: Gva(g.start),
-                        end: Gva(g.end),
-                        prot: prot_text(g.prot),
-                        pages_mapped: 0,
-                    })
-                    .collect();
+                // Never reported its exit: the regions it was created with.
+                p.regions = region_reports(&rec.created, &[]);
             }
         }
         r.processes.push(p);
