@@ -7,6 +7,7 @@ use abi::syscall::*;
 
 use crate::entry::TrapFrame;
 use crate::mm::pte;
+use crate::mm::uvm::AddrSpace;
 use crate::proc::{self, Exit};
 use crate::{console, vmmdev};
 
@@ -132,10 +133,18 @@ fn sys_whereis(gva: u64, out: u64) -> i64 {
             }
         }
     }
-    // SAFETY: WhereisAnswer is repr(C) plain data.
-    let bytes =
-        unsafe { core::slice::from_raw_parts(&ans as *const _ as *const u8, size as usize) };
-    if a.copy_out(out, bytes) { 0 } else { EFAULT }
+    put(a, out, &ans)
+}
+
+/// Copy an abi struct out to user `va`: 0, or EFAULT if the process may not
+/// write there. Only for the abi's repr(C) structs of integers with explicit
+/// padding fields (WhereisAnswer, Stats): every byte is initialised.
+fn put<T: Copy>(a: &mut AddrSpace, va: u64, v: &T) -> i64 {
+    // SAFETY: v is a live T of size_of::<T>() initialised bytes (see above).
+    let bytes = unsafe {
+        core::slice::from_raw_parts(v as *const T as *const u8, core::mem::size_of::<T>())
+    };
+    if a.copy_out(va, bytes) { 0 } else { EFAULT }
 }
 
 fn sys_stats(out: u64) -> i64 {
@@ -151,11 +160,7 @@ fn sys_stats(out: u64) -> i64 {
         pages_resident: a.resident,
         tsc_khz: crate::tsc_khz(),
     };
-    // SAFETY: Stats is repr(C) plain data.
-    let bytes = unsafe {
-        core::slice::from_raw_parts(&s as *const _ as *const u8, core::mem::size_of::<Stats>())
-    };
-    if a.copy_out(out, bytes) { 0 } else { EFAULT }
+    put(a, out, &s)
 }
 
 /// Store `value` at user `gva` and remember both for the exit report, so the

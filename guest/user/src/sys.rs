@@ -78,6 +78,15 @@ pub fn mark() {
     );
 }
 
+/// TSC ticks per millisecond; without a frequency from the VMM (e.g.
+/// under QEMU) assume 1 GHz.
+pub fn tsc_khz() -> u64 {
+    match stats().tsc_khz {
+        0 => 1_000_000,
+        k => k,
+    }
+}
+
 pub fn rdtsc() -> u64 {
     // SAFETY: rdtsc has no side effects and is allowed in user mode here.
     unsafe { core::arch::x86_64::_rdtsc() }

@@ -5,7 +5,7 @@
 #![no_std]
 #![no_main]
 
-use ulib::{getpid, println, rdtsc, sbrk, stats, yield_now};
+use ulib::{getpid, println, rdtsc, sbrk, tsc_khz, yield_now};
 
 ulib::entry!(main);
 
@@ -20,11 +20,7 @@ fn report(what: &str, cycles: u64, n: u64, khz: u64) {
 }
 
 fn main(arg: u64) -> i64 {
-    // Without a TSC frequency from the VMM (e.g. under QEMU) assume 1 GHz.
-    let khz = match stats().tsc_khz {
-        0 => 1_000_000,
-        k => k,
-    };
+    let khz = tsc_khz();
     if arg == 1 {
         // Run as two processes ("bench:1 bench:1"): each yield hands the CPU
         // to the other, so one round of this loop is two process switches.

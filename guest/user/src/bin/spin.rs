@@ -3,17 +3,13 @@
 #![no_std]
 #![no_main]
 
-use ulib::{println, rdtsc, stats};
+use ulib::{println, rdtsc, tsc_khz};
 
 ulib::entry!(main);
 
 fn main(arg: u64) -> i64 {
     let ms = if arg == 0 { 300 } else { arg };
-    // Without a TSC frequency from the VMM (e.g. under QEMU) assume 1 GHz.
-    let khz = match stats().tsc_khz {
-        0 => 1_000_000,
-        k => k,
-    };
+    let khz = tsc_khz();
     let t0 = rdtsc();
     let (mut last, mut gaps, mut loops) = (t0, 0u64, 0u64);
     // A gap of more than 200 us between two reads means someone else ran.
