@@ -72,6 +72,9 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
         free_start: p.free_start,
         tsc_khz: p.tsc_khz,
         cmdline,
+        nmodules: 0,
+        _pad: 0,
+        modules: [Default::default(); abi::layout::MAX_MODULES],
     };
     mem.write_slice(&boot_info_bytes(&info), GuestAddress(BOOT_INFO_GPA))?;
     for (i, d) in GDT.iter().enumerate() {

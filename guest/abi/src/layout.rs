@@ -38,7 +38,7 @@ pub const MIN_RAM: u64 = 16 << 20;
 
 /// "MVMMBOOT" in little-endian bytes.
 pub const BOOT_INFO_MAGIC: u64 = u64::from_le_bytes(*b"MVMMBOOT");
-pub const BOOT_INFO_VERSION: u32 = 1;
+pub const BOOT_INFO_VERSION: u32 = 2;
 
 /// `BootInfo::flags`: the VMM created an in-kernel irqchip, so the LAPIC
 /// timer can interrupt the guest.
@@ -61,8 +61,40 @@ pub struct BootInfo {
     pub free_start: u64,
     /// TSC frequency in kHz as KVM reports it (0 if unknown).
     pub tsc_khz: u64,
-    /// Which programs to run, space separated (`name[:arg]`); empty means
-    /// the default demo.
+    /// Which built-in programs to run, space separated (`name[:arg]`);
+    /// empty means the default demo when `nmodules` is 0, and no built-in
+    /// program otherwise.
     pub cmdline: [u8; CMDLINE_MAX],
+    /// How many entries of `modules` are valid (at most [`MAX_MODULES`]).
+    pub nmodules: u32,
+    pub _pad: u32,
+    /// The user's static Linux executables (`--run`), one process each,
+    /// started after the built-in programs, in this order.
+    pub modules: [Module; MAX_MODULES],
 }
-const _: () = assert!(core::mem::size_of::<BootInfo>() == 296);
+const _: () = assert!(core::mem::size_of::<BootInfo>() == 304 + 32 * MAX_MODULES);
+
+/// Most user programs (`--run`) in one run.
+pub const MAX_MODULES: usize = 16;
+/// Longest argument block of one module (argv strings, NUL-terminated).
+pub const MODULE_ARGS_MAX: u64 = 4096;
+
+/// One boot module: a user program's ELF bytes and its argv, both in guest
+/// RAM between the kernel image and `BootInfo::free_start` (page aligned,
+/// never overlapping). The kernel frees these frames once every process is
+/// loaded.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Module {
+    /// GPA of the ELF file's first byte (page aligned).
+    pub gpa: u64,
+    /// The file's size in bytes.
+    pub size: u64,
+    /// GPA of argv: `args_len` bytes of NUL-terminated strings, argv[0] first.
+    pub args_gpa: u64,
+    /// Bytes at `args_gpa` (at most [`MODULE_ARGS_MAX`]).
+    pub args_len: u32,
+    /// How many strings the block holds (argc).
+    pub argc: u32,
+}
+const _: () = assert!(core::mem::size_of::<Module>() == 32);
