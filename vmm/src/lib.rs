@@ -193,7 +193,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         ram.mem(),
         &boot::BootParams {
             ram_size: cfg.mem_size,
-            free_start: elf.end.raw(),
+            free_start: elf.end,
             tsc_khz,
             irqchip: cfg.timer,
             cmdline: &cfg.cmdline,
