@@ -26,8 +26,9 @@ use std::time::{Duration, Instant};
 
 pub use error::Error;
 
-use abi::layout::{MAX_RAM, MIN_RAM};
+use abi::layout::{MAX_MODULES, MAX_RAM, MIN_RAM};
 use devices::console::Console;
+pub use loader::program::Program;
 use memory::{Backing, GuestRam};
 use monitor::Monitor;
 use report::Report;
@@ -57,8 +58,12 @@ pub struct Config {
     pub dirty_log: bool,
     /// Create the in-kernel irqchip (LAPIC timer: preemptive scheduling).
     pub timer: bool,
-    /// The guest kernel's command line (which programs to run).
+    /// The guest kernel's command line (which built-in programs to run).
     pub cmdline: String,
+    /// The user's static Linux executables (`--run`), one process each,
+    /// started after the built-in programs. With any of them and an empty
+    /// `cmdline`, no built-in program runs.
+    pub programs: Vec<Program>,
     /// Every page in the report, not only each region's ends and samples.
     pub all_pages: bool,
     /// At most this many pages per process are checked with KVM_TRANSLATE.
@@ -77,6 +82,7 @@ impl Default for Config {
             dirty_log: false,
             timer: true,
             cmdline: String::new(),
+            programs: Vec::new(),
             all_pages: false,
             max_checked: 65536,
             walk: None,
@@ -110,13 +116,20 @@ impl Outcome {
 }
 
 /// The demo kernel's command line: known programs, numeric arguments, no
-/// more than its process table holds.
-fn check_cmdline(cmdline: &str) -> Result<(), Error> {
+/// more than its process table holds with the `modules` user programs.
+fn check_cmdline(cmdline: &str, modules: usize) -> Result<(), Error> {
     use abi::programs::{MAX_PROCS, names, parse_word};
     let words: Vec<&str> = cmdline.split_ascii_whitespace().collect();
     if words.len() > MAX_PROCS {
         return Err(Error::Usage(format!(
             "--cmdline names {} programs; the guest runs at most {MAX_PROCS}",
+            words.len()
+        )));
+    }
+    if modules > 0 && words.len() + modules > MAX_PROCS {
+        return Err(Error::Usage(format!(
+            "--cmdline names {} programs and --run {modules}; the guest runs at most \
+             {MAX_PROCS} processes",
             words.len()
         )));
     }
@@ -129,6 +142,33 @@ fn check_cmdline(cmdline: &str) -> Result<(), Error> {
         })?;
     }
     Ok(())
+}
+
+/// Read and check every user program, and lay them out in guest RAM from
+/// `kernel_end`: their bytes, the module table, and the first free GPA.
+fn check_programs(
+    programs: &[Program],
+    kernel_end: addr::Gpa,
+    ram_size: u64,
+) -> Result<
+    (
+        Vec<loader::program::Checked>,
+        Vec<abi::layout::Module>,
+        addr::Gpa,
+    ),
+    Error,
+> {
+    let named = |p: Option<&Program>, source| Error::Program {
+        path: p.map_or_else(String::new, Program::shown),
+        source,
+    };
+    let checked = programs
+        .iter()
+        .map(|p| loader::program::check(p, ram_size).map_err(|e| named(Some(p), e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (modules, free) = loader::program::plan(kernel_end, &checked, ram_size)
+        .map_err(|(i, source)| named(programs.get(i), source))?;
+    Ok((checked, modules, free))
 }
 
 fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> Error {
@@ -155,7 +195,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         }
     };
     // Validate before touching KVM, so bad input is exit 2 on any host.
-    loader::validate(&bytes, cfg.mem_size).map_err(|source| Error::Guest {
+    let kernel = loader::validate(&bytes, cfg.mem_size).map_err(|source| Error::Guest {
         path: path.clone(),
         source,
     })?;
@@ -164,9 +204,16 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
             cfg.cmdline.len(),
         )));
     }
-    if matches!(cfg.guest, Guest::Embedded) {
-        check_cmdline(&cfg.cmdline)?;
+    if cfg.programs.len() > MAX_MODULES {
+        return Err(Error::Usage(format!(
+            "--run given {} times; at most {MAX_MODULES} programs",
+            cfg.programs.len()
+        )));
     }
+    if matches!(cfg.guest, Guest::Embedded) {
+        check_cmdline(&cfg.cmdline, cfg.programs.len())?;
+    }
+    let (programs, modules, free_start) = check_programs(&cfg.programs, kernel.end, cfg.mem_size)?;
 
     let kvm = host::open_kvm()?;
     let info = host::probe(&kvm)?;
@@ -179,6 +226,8 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         .map_err(|source| Error::Guest { path, source })?;
     // The memslot goes in before the irqchip: the other way round, a 64 MiB
     // slot took 5.5-7 ms instead of 0.1 ms here (HOST-KVM.md).
+    loader::program::place(ram.mem(), &programs, &modules).map_err(boot::BootError::Write)?;
+    drop(programs);
     ram.register(&vm, cfg.dirty_log)?;
     if cfg.timer {
         vm.create_irq_chip()
@@ -190,10 +239,11 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         ram.mem(),
         &boot::BootParams {
             ram_size: cfg.mem_size,
-            free_start: elf.end.raw(),
+            free_start: free_start.raw(),
             tsc_khz,
             irqchip: cfg.timer,
             cmdline: &cfg.cmdline,
+            modules: &modules,
             la57: cpu.la57,
         },
     )?;
