@@ -187,7 +187,9 @@ pub fn analyse(
             Err(e) => errs.push(format!("page-table walk: {e}")),
         }
     }
-    a.tables = table_pages(ram, p.cr3, mode.levels());
+    if o.frames {
+        a.tables = paging::table_pages(ram.mem(), p.cr3, mode, WALK_LIMIT);
+    }
     a.pages_total = pages.len() as u64;
     a.frames_span = pages
         .iter()
@@ -364,30 +366,4 @@ fn pattern_check(ram: &GuestRam, p: &msg::Proc, mode: paging::PagingMode) -> Pat
         via_hva: via_hva.map(|v| format!("{v:#x}")),
         ok,
     }
-}
-
-/// GPAs of every page-table page reachable from `cr3` (user half and
-/// kernel half), for attributing dirty pages to "page tables".
-fn table_pages(ram: &GuestRam, cr3: u64, levels: u32) -> Vec<Gpa> {
-    let mut out = vec![Gpa(cr3 & 0x000f_ffff_ffff_f000)];
-    let mut stack = vec![(cr3 & 0x000f_ffff_ffff_f000, levels)];
-    while let Some((table, level)) = stack.pop() {
-        if level == 1 || out.len() > 1 << 20 {
-            continue;
-        }
-        for i in 0..512u64 {
-            let Ok(e) = ram.mem().read_obj::<u64>(GuestAddress(table + 8 * i)) else {
-                break;
-            };
-            if e & 1 == 0 || (level < levels && e & 0x80 != 0) {
-                continue;
-            }
-            let next = e & 0x000f_ffff_ffff_f000;
-            if next < ram.size() {
-                out.push(Gpa(next));
-                stack.push((next, level - 1));
-            }
-        }
-    }
-    out
 }

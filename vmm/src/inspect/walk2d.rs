@@ -14,17 +14,6 @@ use crate::monitor::{host_frame, host_page_size, paging_mode, set_hpa};
 use crate::paging::{self, Translation};
 use crate::report::{WalkLevelReport, WhereisReport};
 
-/// Depth of the host's nested walk (`levels` deep for 4 KiB) for a guest
-/// frame backed by a host page of `size`: a 2 MiB host page ends it a level
-/// early, 1 GiB two (unknown: assume 4 KiB, the deepest).
-fn nested_depth(size: Option<u64>, levels: u32) -> u32 {
-    match size {
-        Some(s) if s >= 1 << 30 => levels - 2,
-        Some(s) if s >= 2 << 20 => levels - 1,
-        _ => levels,
-    }
-}
-
 /// Hardware memory references for one translation on this host, and how
 /// they were counted. `tables` holds the host page size behind each guest
 /// table the walk read (top level first), `data` the one behind the final
@@ -46,18 +35,7 @@ pub fn hw_refs(
     let g = t.levels().len() as u32;
     match flavour {
         Flavour::VmxEpt | Flavour::SvmNpt => {
-            let hs: Vec<u32> = (0..g as usize)
-                .map(|i| nested_depth(tables.get(i).copied().flatten(), host_levels))
-                .collect();
-            let hd = nested_depth(data, host_levels);
-            let n = hs.iter().map(|h| h + 1).sum::<u32>() + hd;
-            let how = if hs.iter().all(|&h| h == hd) {
-                format!("{g}*({hd}+1)+{hd}")
-            } else {
-                let parts: Vec<String> = hs.iter().map(|h| format!("({h}+1)")).collect();
-                format!("{}+{hd}", parts.join("+"))
-            };
-            debug_assert!(hs.iter().any(|&h| h != hd) || n == paging::two_d_refs(g, hd));
+            let (n, how) = paging::nested_walk_refs(g, tables, data, host_levels);
             (
                 n,
                 format!(

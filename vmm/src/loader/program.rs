@@ -19,10 +19,10 @@ use std::path::PathBuf;
 use abi::layout::{MODULE_ARGS_MAX, Module, PIE_BIAS, USER_END};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryError, GuestMemoryMmap};
 
-use super::elf::{self, ET_DYN, ET_EXEC, PAGE_SIZE, PT_INTERP, PT_LOAD};
+use super::elf::{self, ET_DYN, ET_EXEC, PT_INTERP, PT_LOAD};
 use super::error::{os_text, type_name};
 use super::{LoaderError, OpenError, open_regular};
-use crate::addr::{Gpa, Gva};
+use crate::addr::{Gpa, Gva, PAGE};
 use crate::size::format_size;
 
 /// One `--run`: the file and the argv its process gets (argv[0] is the
@@ -252,7 +252,7 @@ fn check_elf(bytes: &[u8], e_type: u16) -> Result<u64, ProgramError> {
         }
         // Below USER_END, so every value here fits a u64.
         let (start, end) = (start as u64, end as u64);
-        let pages = end.next_multiple_of(PAGE_SIZE) - (start - start % PAGE_SIZE);
+        let pages = end.next_multiple_of(PAGE) - (start - start % PAGE);
         memory = memory.saturating_add(pages);
         spans.push((index, start, end));
     }
@@ -294,11 +294,11 @@ pub fn plan(
         let args_len = u64::try_from(p.args.len()).unwrap_or(u64::MAX);
         segments = segments.saturating_add(p.memory);
         let place = || {
-            let gpa = at.checked_next_multiple_of(PAGE_SIZE)?;
-            let args_gpa = gpa.checked_add(size)?.checked_next_multiple_of(PAGE_SIZE)?;
+            let gpa = at.checked_next_multiple_of(PAGE)?;
+            let args_gpa = gpa.checked_add(size)?.checked_next_multiple_of(PAGE)?;
             let end = args_gpa
                 .checked_add(args_len)?
-                .checked_next_multiple_of(PAGE_SIZE)?;
+                .checked_next_multiple_of(PAGE)?;
             Some((gpa, args_gpa, end))
         };
         let placed = place();

@@ -5,7 +5,8 @@
 use super::Marks;
 use super::canvas::{Axis, Canvas, Font, approx_size, wrap};
 use super::links::{self, MAX_LABELS};
-use super::space::{self, PAGE, Space, W_STRIP, X_BOX, X_STRIP};
+use super::space::{self, Space, W_STRIP, X_BOX, X_STRIP};
+use crate::addr::PAGE;
 use crate::report::model::{PageReport, ProcessReport, Report};
 
 const X_GPA: f64 = 560.0;

@@ -4,6 +4,7 @@
 
 use super::canvas::{Axis, Canvas, Font, approx_size, n};
 use super::{Marks, colour};
+use crate::addr::PAGE;
 use crate::report::model::{ProcessReport, RegionReport};
 
 pub const X_BOX: f64 = 44.0;
@@ -12,7 +13,6 @@ pub const W_BOX: f64 = 256.0;
 pub const X_STRIP: f64 = 302.0;
 pub const W_STRIP: f64 = 12.0;
 const GAP_H: f64 = 36.0;
-pub const PAGE: u64 = 4096;
 
 /// Where the regions of one address space are drawn, in address order.
 pub struct Space<'a> {
