@@ -23,17 +23,23 @@ impl Run {
     }
 }
 
-/// Run microvmm with `args`; panic with its output if the code is not `want`.
-pub fn microvmm(args: &[&str], want: i32) -> Run {
+/// Run microvmm with `args`, whatever its exit code.
+pub fn microvmm_run(args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_microvmm"))
         .args(args)
+        .stdin(std::process::Stdio::null())
         .output()
         .expect("spawn microvmm");
-    let run = Run {
+    Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    }
+}
+
+/// Run microvmm with `args`; panic with its output if the code is not `want`.
+pub fn microvmm(args: &[&str], want: i32) -> Run {
+    let run = microvmm_run(args);
     assert_eq!(
         run.code, want,
         "microvmm {args:?} exited {} (wanted {want})\nstdout:\n{}\nstderr:\n{}",
@@ -156,17 +162,20 @@ pub fn build_c(name: &str, cc: Cc) -> Option<PathBuf> {
     }
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (&text, cc.tool(), cc.flags()).hash(&mut h);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("programs");
-    std::fs::create_dir_all(&dir).expect("create target/tmp/programs");
-    let out = dir.join(format!("{name}-{}-{:016x}", cc.name(), h.finish()));
+    // target/tmp/programs/CC-HASH/NAME: the file's own name stays NAME,
+    // which is argv[0]'s last part and so the process's name in the guest.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("programs")
+        .join(format!("{}-{:016x}", cc.name(), h.finish()));
+    std::fs::create_dir_all(&dir).expect("create target/tmp/programs/...");
+    let out = dir.join(name);
     if out.exists() {
         return Some(out);
     }
     // Tests run in parallel: build under a unique name, then rename, so no
     // test ever sees a half-written binary.
     let tmp = dir.join(format!(
-        "{name}-{}.{}.{:?}.tmp",
-        cc.name(),
+        "{name}.{}.{:?}.tmp",
         std::process::id(),
         std::thread::current().id()
     ));
@@ -210,4 +219,38 @@ pub fn patched(name: &str, f: impl Fn(&mut Vec<u8>)) -> String {
 /// File offset of the first program header.
 pub fn phdr0(b: &[u8]) -> usize {
     u64::from_le_bytes(b[32..40].try_into().expect("8 bytes")) as usize
+}
+
+/// Whether a `[pid NAME]` prefix's NAME is process `name`: the same, a
+/// path ending in it, or its first 15 bytes (the guest keeps 16 with NUL).
+fn is_name(token: &str, name: &str) -> bool {
+    token == name
+        || token.ends_with(&format!("/{name}"))
+        || (token.len() >= 15 && name.starts_with(token))
+}
+
+/// Every line a guest process named `name` wrote, as (pid, text without the
+/// `[pid name] ` prefix), in the order they appear in `console`.
+pub fn output_of(console: &str, name: &str) -> Vec<(u32, String)> {
+    console
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix('[')?;
+            let (head, text) = rest.split_once("] ")?;
+            let (pid, token) = head.split_once(' ')?;
+            let pid = pid.parse().ok()?;
+            is_name(token, name).then(|| (pid, text.to_string()))
+        })
+        .collect()
+}
+
+/// The lines of the one process named `name` (panics if several wrote).
+pub fn lines_of(console: &str, name: &str) -> Vec<String> {
+    let out = output_of(console, name);
+    let pids: std::collections::BTreeSet<u32> = out.iter().map(|(p, _)| *p).collect();
+    assert!(
+        pids.len() <= 1,
+        "several processes named {name}: {pids:?}\n{console}"
+    );
+    out.into_iter().map(|(_, l)| l).collect()
 }
