@@ -253,3 +253,34 @@ fn run_alone_runs_no_builtin_and_mixes_with_cmdline() {
         r.stdout
     );
 }
+
+#[test]
+#[ignore = "needs the guest kernel's Linux side (branch guest-linux)"]
+fn vector_registers_belong_to_their_process() {
+    // One copy per build, all at once, each with its own pattern.
+    let mut args = vec![];
+    for (seed, cc) in Cc::STATIC.into_iter().enumerate() {
+        let Some(prog) = build_c("vector", cc) else {
+            return;
+        };
+        args.push(format!("{} {}", path_str(&prog), seed + 1));
+    }
+    let mut argv = vec!["-q"];
+    for a in &args {
+        argv.extend(["--run", a]);
+    }
+    let r = microvmm(&argv, 0);
+    let out = output_of(&r.stdout, "vector");
+    assert_eq!(out.len(), 3, "{}", r.stdout);
+    for seed in 1..=3 {
+        let line = out
+            .iter()
+            .map(|(_, l)| l)
+            .find(|l| l.starts_with(&format!("vector {seed}: ")))
+            .unwrap_or_else(|| panic!("no line from vector {seed}:\n{}", r.stdout));
+        assert!(
+            line.ends_with(" 0 with foreign register contents"),
+            "{line}"
+        );
+    }
+}
