@@ -144,31 +144,17 @@ fn check_cmdline(cmdline: &str, modules: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// Read and check every user program, and lay them out in guest RAM from
-/// `kernel_end`: their bytes, the module table, and the first free GPA.
-fn check_programs(
+/// Read and check every user program and lay them out in guest RAM from
+/// `kernel_end`; an error names the program's file.
+fn stage_programs(
     programs: &[Program],
     kernel_end: addr::Gpa,
     ram_size: u64,
-) -> Result<
-    (
-        Vec<loader::program::Checked>,
-        Vec<abi::layout::Module>,
-        addr::Gpa,
-    ),
-    Error,
-> {
-    let named = |p: Option<&Program>, source| Error::Program {
-        path: p.map_or_else(String::new, Program::shown),
+) -> Result<loader::program::Staged, Error> {
+    loader::program::stage(programs, kernel_end, ram_size).map_err(|(i, source)| Error::Program {
+        path: programs.get(i).map_or_else(String::new, Program::shown),
         source,
-    };
-    let checked = programs
-        .iter()
-        .map(|p| loader::program::check(p, ram_size).map_err(|e| named(Some(p), e)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (modules, free) = loader::program::plan(kernel_end, &checked, ram_size)
-        .map_err(|(i, source)| named(programs.get(i), source))?;
-    Ok((checked, modules, free))
+    })
 }
 
 fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> Error {
@@ -213,7 +199,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
     if matches!(cfg.guest, Guest::Embedded) {
         check_cmdline(&cfg.cmdline, cfg.programs.len())?;
     }
-    let (programs, modules, free_start) = check_programs(&cfg.programs, kernel.end, cfg.mem_size)?;
+    let staged = stage_programs(&cfg.programs, kernel.end, cfg.mem_size)?;
 
     let kvm = host::open_kvm()?;
     let info = host::probe(&kvm)?;
@@ -224,10 +210,9 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
     let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
     let elf = loader::load(ram.mem(), &bytes, cfg.mem_size)
         .map_err(|source| Error::Guest { path, source })?;
+    loader::program::place(ram.mem(), &staged).map_err(boot::BootError::Write)?;
     // The memslot goes in before the irqchip: the other way round, a 64 MiB
     // slot took 5.5-7 ms instead of 0.1 ms here (HOST-KVM.md).
-    loader::program::place(ram.mem(), &programs, &modules).map_err(boot::BootError::Write)?;
-    drop(programs);
     ram.register(&vm, cfg.dirty_log)?;
     if cfg.timer {
         vm.create_irq_chip()
@@ -239,11 +224,11 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         ram.mem(),
         &boot::BootParams {
             ram_size: cfg.mem_size,
-            free_start: free_start.raw(),
+            free_start: staged.free.raw(),
             tsc_khz,
             irqchip: cfg.timer,
             cmdline: &cfg.cmdline,
-            modules: &modules,
+            modules: &staged.modules,
             la57: cpu.la57,
         },
     )?;

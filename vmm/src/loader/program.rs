@@ -320,13 +320,39 @@ pub fn plan(
     Ok((modules, Gpa(at)))
 }
 
-/// Copy each program's file and argv to where `plan` put them.
-pub fn place(
-    mem: &GuestMemoryMmap,
-    programs: &[Checked],
-    modules: &[Module],
-) -> Result<(), GuestMemoryError> {
-    for (p, m) in programs.iter().zip(modules) {
+/// Every program checked and laid out: what `place` copies into guest RAM
+/// and what BootInfo lists.
+pub struct Staged {
+    pub programs: Vec<Checked>,
+    /// BootInfo's module table, one entry per program, in order.
+    pub modules: Vec<Module>,
+    /// The first free GPA past the last module (BootInfo.free_start).
+    pub free: Gpa,
+}
+
+/// Check every program for a guest of `ram_size` bytes and lay them out
+/// from `start`; an error comes with the index of the program it is about.
+pub fn stage(
+    programs: &[Program],
+    start: Gpa,
+    ram_size: u64,
+) -> Result<Staged, (usize, ProgramError)> {
+    let programs = programs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| check(p, ram_size).map_err(|e| (i, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (modules, free) = plan(start, &programs, ram_size)?;
+    Ok(Staged {
+        programs,
+        modules,
+        free,
+    })
+}
+
+/// Copy each program's file and argv to where `stage` put them.
+pub fn place(mem: &GuestMemoryMmap, staged: &Staged) -> Result<(), GuestMemoryError> {
+    for (p, m) in staged.programs.iter().zip(&staged.modules) {
         mem.write_slice(&p.bytes, GuestAddress(m.gpa))?;
         mem.write_slice(&p.args, GuestAddress(m.args_gpa))?;
     }

@@ -339,13 +339,18 @@ fn plan_names_the_first_program_that_does_not_fit() {
 #[test]
 fn place_copies_files_and_argv() {
     let mem = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), 4 << 20)]).expect("memory");
-    let programs = [checked(0x1234, b"a\0", 0)];
-    let (modules, _) = plan(Gpa(0x20_0000), &programs, 4 << 20).expect("fits");
-    place(&mem, &programs, &modules).expect("place");
+    let programs = vec![checked(0x1234, b"a\0", 0)];
+    let (modules, free) = plan(Gpa(0x20_0000), &programs, 4 << 20).expect("fits");
+    let staged = Staged {
+        programs,
+        modules,
+        free,
+    };
+    place(&mem, &staged).expect("place");
     let mut file = vec![0; 0x1234];
     mem.read_slice(&mut file, GuestAddress(0x20_0000))
         .expect("read");
-    assert_eq!(file, programs[0].bytes);
+    assert_eq!(file, staged.programs[0].bytes);
     let mut args = [0; 2];
     mem.read_slice(&mut args, GuestAddress(0x20_2000))
         .expect("read");
@@ -357,4 +362,27 @@ fn printable_escapes_control_and_non_ascii_bytes() {
     assert_eq!(printable(b"/lib/ld.so"), "/lib/ld.so");
     assert_eq!(printable(b"a\nb\x7f\xc3"), "a\\x0ab\\x7f\\xc3");
     assert_eq!(printable(&[b'x'; 300]).len(), 256 + 3);
+}
+
+#[test]
+fn stage_names_the_program_at_fault() {
+    let dir = std::env::temp_dir().join(format!("microvmm-stage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let good = dir.join("good");
+    std::fs::write(&good, Image::new().bytes()).expect("write program");
+    let good = Program::parse(good.to_str().expect("utf8")).expect("valid");
+    let bad = Program::parse("/etc/passwd x").expect("valid");
+    let staged = stage(&[good.clone(), good.clone()], Gpa(0x20_0000), RAM).expect("fits");
+    assert_eq!(staged.modules.len(), 2);
+    assert_eq!(staged.free, Gpa(0x20_6000));
+    let (index, err) = match stage(&[good, bad], Gpa(0x20_0000), RAM) {
+        Ok(_) => panic!("/etc/passwd is no program"),
+        Err(e) => e,
+    };
+    assert_eq!(index, 1);
+    assert!(
+        matches!(err, ProgramError::Elf(LoaderError::NotElf)),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
