@@ -98,7 +98,7 @@ impl<'a> Monitor<'a> {
             Message::Console(bytes) => self.output(&bytes),
             Message::Boot(b) => self.boot = Some(b),
             Message::Mark(_) => {}
-            Message::Proc(p) => self.proc(vcpu, p),
+            Message::Proc(p) => self.proc(vcpu, *p),
             Message::Whereis(w) => return self.whereis(vcpu, gpa, &w),
         }
         msg::RESULT_OK

@@ -19,7 +19,7 @@ static BUF: KCell<Console> = KCell::new(Console {
         seq: 0,
     },
     len: 0,
-    _pad: 0,
+    pid: 0,
     bytes: [0; CONSOLE_MAX],
 });
 

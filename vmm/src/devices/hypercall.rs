@@ -11,7 +11,8 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 pub enum Message {
     Boot(msg::Boot),
     Console(Vec<u8>),
-    Proc(msg::Proc),
+    /// Boxed: 1760 bytes, far larger than the other messages.
+    Proc(Box<msg::Proc>),
     Whereis(msg::Whereis),
     Mark(msg::Mark),
 }
@@ -153,7 +154,7 @@ pub fn decode(kind: u32, body: &[u8]) -> Result<Message, ProtocolError> {
         msg::KIND_PROC => {
             let p: msg::Proc = from_bytes(body).ok_or_else(short)?;
             check_proc(&p)?;
-            Ok(Message::Proc(p))
+            Ok(Message::Proc(Box::new(p)))
         }
         k => Err(ProtocolError::UnknownKind(k)),
     }
@@ -186,7 +187,7 @@ fn check_proc(p: &msg::Proc) -> Result<(), ProtocolError> {
         });
     }
     for (index, r) in p.regions[..p.nregions as usize].iter().enumerate() {
-        let kind_ok = (msg::REGION_CODE..=msg::REGION_GUARD).contains(&r.kind);
+        let kind_ok = (msg::REGION_CODE..=msg::REGION_LAST).contains(&r.kind);
         if !kind_ok
             || r.start >= r.end
             || r.start % 4096 != 0
@@ -234,7 +235,7 @@ mod tests {
         let mut c = msg::Console {
             hdr: Header::new(msg::KIND_CONSOLE),
             len: 3,
-            _pad: 0,
+            pid: 0,
             bytes: [0; CONSOLE_MAX],
         };
         c.bytes[..3].copy_from_slice(b"hi\n");
@@ -302,7 +303,7 @@ mod tests {
         let c = msg::Console {
             hdr: Header::new(msg::KIND_CONSOLE),
             len: CONSOLE_MAX as u32 + 1,
-            _pad: 0,
+            pid: 0,
             bytes: [0; CONSOLE_MAX],
         };
         put(&m, 0x1000, &c);
@@ -327,13 +328,14 @@ mod tests {
             prot: 5,
             start: 0x40_0000,
             end: 0x40_1000,
+            faults: 0,
         };
         put(&m, 0x1000, &p);
         match read(&m, 1 << 20, 0x1000) {
             Ok(Message::Proc(q)) => assert_eq!(name(&q), "heap"),
             other => panic!("unexpected {other:?}"),
         }
-        p.nregions = 9;
+        p.nregions = msg::MAX_REGIONS as u32 + 1;
         put(&m, 0x1000, &p);
         assert!(matches!(
             read(&m, 1 << 20, 0x1000),
@@ -354,6 +356,7 @@ mod tests {
             prot: 0,
             start: 0x1000,
             end: 0x2000,
+            faults: 0,
         };
         put(&m, 0x1000, &p);
         assert!(matches!(

@@ -84,6 +84,7 @@ impl AddrSpace {
             prot,
             start,
             end,
+            faults: 0,
         };
         self.nregions += 1;
         true
