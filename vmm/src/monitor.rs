@@ -78,11 +78,20 @@ impl<'a> Monitor<'a> {
         }
     }
 
-    fn output(&mut self, data: &[u8]) {
+    fn output(&mut self, pid: u32, data: &[u8]) {
         if self.first_output.is_none() {
             self.first_output = Some(std::time::Instant::now());
         }
-        self.console.write(data);
+        if pid == 0 {
+            self.console.write(data);
+            return;
+        }
+        let name = self
+            .procs
+            .get(&pid)
+            .map(|r| String::from_utf8_lossy(msg::until_nul(&r.created.name)).into_owned())
+            .unwrap_or_else(|| "?".into());
+        self.console.write_process(pid, &name, data);
     }
 
     /// Serve one message at `gpa`; return the result code for its header.
@@ -95,7 +104,7 @@ impl<'a> Monitor<'a> {
             }
         };
         match m {
-            Message::Console(bytes) => self.output(&bytes),
+            Message::Console { pid, bytes } => self.output(pid, &bytes),
             Message::Boot(b) => self.boot = Some(b),
             Message::Mark(_) => {}
             Message::Proc(p) => self.proc(vcpu, *p),
@@ -301,7 +310,7 @@ impl ExitHandler for Monitor<'_> {
         match port {
             abi::PORT_SERIAL => {
                 self.exits.serial += 1;
-                self.output(data);
+                self.output(0, data);
             }
             abi::PORT_HYPERCALL => {
                 self.exits.hypercall += 1;

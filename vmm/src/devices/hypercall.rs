@@ -10,7 +10,12 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 #[derive(Debug)]
 pub enum Message {
     Boot(msg::Boot),
-    Console(Vec<u8>),
+    /// Console bytes; `pid` 0 is the kernel's own text, otherwise exactly
+    /// what that process wrote (the VMM adds the `[pid name] ` prefix).
+    Console {
+        pid: u32,
+        bytes: Vec<u8>,
+    },
     /// Boxed: 1760 bytes, far larger than the other messages.
     Proc(Box<msg::Proc>),
     Whereis(msg::Whereis),
@@ -149,7 +154,10 @@ pub fn decode(kind: u32, body: &[u8]) -> Result<Message, ProtocolError> {
                     max: CONSOLE_MAX as u64,
                 });
             }
-            Ok(Message::Console(c.bytes[..c.len as usize].to_vec()))
+            Ok(Message::Console {
+                pid: c.pid,
+                bytes: c.bytes[..c.len as usize].to_vec(),
+            })
         }
         msg::KIND_PROC => {
             let p: msg::Proc = from_bytes(body).ok_or_else(short)?;
@@ -241,7 +249,10 @@ mod tests {
         c.bytes[..3].copy_from_slice(b"hi\n");
         put(&m, 0x1000, &c);
         match read(&m, 1 << 20, 0x1000) {
-            Ok(Message::Console(b)) => assert_eq!(b, b"hi\n"),
+            Ok(Message::Console { pid, bytes }) => {
+                assert_eq!(bytes, b"hi\n");
+                assert_eq!(pid, 0);
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -399,7 +410,7 @@ mod proptests {
             if let Ok(msg) = read(&m, ram, gpa) {
                 prop_assert_eq!(size, msg::size_of_kind(kind));
                 prop_assert!(gpa + size as u64 <= ram);
-                if let Message::Console(c) = msg {
+                if let Message::Console { bytes: c, .. } = msg {
                     prop_assert!(c.len() <= CONSOLE_MAX);
                 }
             }
