@@ -188,6 +188,11 @@ impl<'a> Registry<'a> {
         }
     }
 
+    /// The name of process `pid`, if it was created.
+    pub fn name(&self, pid: u32) -> Option<&str> {
+        self.procs.get(&pid).map(|r| r.created.name.as_str())
+    }
+
     /// Everything recorded, for the report.
     pub fn finish(mut self) -> Records {
         if self.errors_dropped > 0 {
