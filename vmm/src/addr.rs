@@ -6,6 +6,9 @@
 
 use std::fmt;
 
+/// The base page size of x86-64 (guest and host): 4 KiB.
+pub const PAGE: u64 = 4096;
+
 macro_rules! address {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

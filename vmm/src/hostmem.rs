@@ -9,13 +9,12 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex};
 
-use crate::addr::{Hpa, Hva};
+use crate::addr::{Hpa, Hva, PAGE};
 
 mod pagesize;
 
 pub use pagesize::{HostPageSizer, Vma, block_is_huge};
 
-const PAGE: u64 = 4096;
 const HUGE: u64 = 2 << 20;
 /// Pagemap is read in chunks of this much address space: 64 MiB = 128 KiB
 /// of entries per pread, so a 1 GiB guest takes 16 reads.

@@ -13,12 +13,10 @@ use vm_memory::{
     GuestRegionCollectionError, GuestRegionMmap,
 };
 
-use crate::addr::{Gpa, Hva};
+use crate::addr::{Gpa, Hva, PAGE};
 
 pub use backing::{Backing, BackingParseError};
 pub use hugepool::{HugePool, parse_meminfo};
-
-const PAGE: u64 = 4096;
 
 /// Why guest RAM could not be set up or queried.
 #[derive(Debug, thiserror::Error)]

@@ -6,9 +6,8 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 use super::PagemapEntry;
-use crate::addr::Hva;
+use crate::addr::{Hva, PAGE};
 
-const PAGE: u64 = 4096;
 const HUGE: u64 = 2 << 20;
 /// 4 KiB pages per 2 MiB block.
 const PER_BLOCK: usize = 512;

@@ -9,7 +9,7 @@
 //! ```
 
 use super::LoaderError;
-use crate::addr::{Gpa, Gva};
+use crate::addr::{Gpa, Gva, PAGE};
 use abi::layout::{KERNEL_BASE, RESERVED_END};
 
 const EHDR_SIZE: usize = 64;
@@ -24,7 +24,6 @@ const PT_LOAD: u32 = 1;
 const PT_NOTE: u32 = 4;
 /// Xen's note type for the PVH boot protocol's 32-bit physical entry point.
 const XEN_ELFNOTE_PHYS32_ENTRY: u32 = 18;
-const PAGE_SIZE: u64 = 4096;
 /// GPAs the KERNEL_BASE window covers: KERNEL_BASE + 2 GiB wraps to 0.
 const KERNEL_WINDOW: u64 = KERNEL_BASE.wrapping_neg();
 
@@ -104,14 +103,14 @@ pub(super) fn check(bytes: &[u8], ram_size: u64) -> Result<Checked, LoaderError>
         .iter()
         .max_by_key(|l| l.end())
         .ok_or(LoaderError::NoLoad)?;
-    let end =
-        top.end()
-            .checked_next_multiple_of(PAGE_SIZE)
-            .ok_or(LoaderError::AddressOverflow {
-                index: top.index,
-                addr: top.paddr.raw(),
-                size: top.memsz,
-            })?;
+    let end = top
+        .end()
+        .checked_next_multiple_of(PAGE)
+        .ok_or(LoaderError::AddressOverflow {
+            index: top.index,
+            addr: top.paddr.raw(),
+            size: top.memsz,
+        })?;
     let summary = ElfSummary {
         entry,
         segments: loads.iter().map(|l| (l.paddr, l.memsz)).collect(),

@@ -258,7 +258,7 @@ fn unmap(addr: usize, len: usize) {
 mod tests {
     use super::*;
 
-    const PAGE: usize = 4096;
+    const PAGE: usize = crate::addr::PAGE as usize;
 
     #[test]
     fn names() {

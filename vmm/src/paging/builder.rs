@@ -4,7 +4,9 @@
 
 use std::ops::Range;
 
-use super::entry::{ADDR_MASK, P_BIT, PageSize, PteFlags};
+use super::bits::{ADDR_MASK, P_BIT};
+use super::entry::PteFlags;
+use super::level::PageSize;
 use super::mode::PagingMode;
 use super::physmem::{FlatMem, PhysMem};
 use crate::addr::{Gpa, Gva};

@@ -1,7 +1,7 @@
 //! Why a guest-virtual address has no translation, named the way the
 //! hardware would fault on it: the level and the entry that stopped the walk.
 
-use super::entry::LevelName;
+use super::level::LevelName;
 use crate::addr::{Gpa, Gva};
 
 /// A walk that ended without a page. `gva` is the address being translated
@@ -53,8 +53,8 @@ impl WalkFault {
 
 #[cfg(test)]
 mod tests {
+    use super::super::bits::{ADDR_MASK, NX_BIT, PS_BIT};
     use super::super::builder::fixture;
-    use super::super::entry::{ADDR_MASK, NX_BIT, PS_BIT};
     use super::super::{FlatMem, PageSize, PagingMode, PhysMem, PteFlags, walk};
     use super::*;
 

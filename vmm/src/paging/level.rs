@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::entry::{ADDR_MASK, ADDR_MASK_1G, ADDR_MASK_2M, PS_BIT};
+use super::bits::{ADDR_MASK, ADDR_MASK_1G, ADDR_MASK_2M, PS_BIT};
 
 /// The five kinds of table, root first. x86 numbers them PML5 = 5 .. PT = 1.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -5,6 +5,7 @@
 //! every page an address space maps; `two_d_refs` counts what the same
 //! translation costs the hardware under EPT/NPT.
 
+mod bits;
 mod builder;
 mod entry;
 mod fault;
@@ -15,15 +16,18 @@ mod physmem;
 #[cfg(test)]
 mod proptests;
 mod ranges;
+mod tables;
 mod twod;
 mod walk;
 
 pub use builder::{BuildError, TableBuilder};
-pub use entry::{LevelName, PageSize, PteFlags};
+pub use entry::PteFlags;
 pub use fault::WalkFault;
-pub use mode::{ModeError, PagingMode};
+pub use level::{LevelName, PageSize};
+pub use mode::{Cr3, ModeError, PagingMode};
 pub use pages::{MappedPages, Page, mapped_pages};
 pub use physmem::{FlatMem, PhysMem};
 pub use ranges::{MappedRange, MappedRanges, coalesce, mapped_ranges};
-pub use twod::two_d_refs;
+pub use tables::table_pages;
+pub use twod::{nested_depth, nested_walk_refs, two_d_refs};
 pub use walk::{Level, Translation, walk};

@@ -4,8 +4,10 @@
 
 use std::ops::Range;
 
-use super::entry::{ADDR_MASK, LevelName, PageSize, PteFlags, ReservedMasks};
+use super::bits::ADDR_MASK;
+use super::entry::{PteFlags, ReservedMasks};
 use super::fault::WalkFault;
+use super::level::{LevelName, PageSize};
 use super::mode::PagingMode;
 use super::physmem::PhysMem;
 use super::walk::effective;

@@ -4,8 +4,9 @@
 
 use std::ops::Range;
 
-use super::entry::{PageSize, PteFlags};
+use super::entry::PteFlags;
 use super::fault::WalkFault;
+use super::level::PageSize;
 use super::mode::PagingMode;
 use super::pages::{Page, mapped_pages};
 use super::physmem::PhysMem;

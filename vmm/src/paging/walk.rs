@@ -1,8 +1,10 @@
 //! Translating one guest-virtual address through the guest's page tables,
 //! the way the MMU does, keeping every entry it read.
 
-use super::entry::{ADDR_MASK, LevelName, PageSize, PteFlags, ReservedMasks};
+use super::bits::ADDR_MASK;
+use super::entry::{PteFlags, ReservedMasks};
 use super::fault::WalkFault;
+use super::level::{LevelName, PageSize};
 use super::mode::PagingMode;
 use super::physmem::PhysMem;
 use crate::addr::{Gpa, Gva};
@@ -167,7 +169,7 @@ pub(super) fn effective(leaf: PteFlags, all: u64, any: u64) -> PteFlags {
     let mut f = leaf.without(PteFlags::RW.union(PteFlags::US).union(PteFlags::PS));
     let shared = PteFlags::decode(all & 0b110, LevelName::Pt);
     f = f.union(shared);
-    if any & super::entry::NX_BIT != 0 {
+    if any & super::bits::NX_BIT != 0 {
         f = f.union(PteFlags::NX);
     }
     f
@@ -175,8 +177,8 @@ pub(super) fn effective(leaf: PteFlags, all: u64, any: u64) -> PteFlags {
 
 #[cfg(test)]
 mod tests {
+    use super::super::bits::{NX_BIT, PS_BIT};
     use super::super::builder::fixture;
-    use super::super::entry::{NX_BIT, PS_BIT};
     use super::super::physmem::FlatMem;
     use super::*;
 

@@ -1,0 +1,15 @@
+//! The bits of an x86-64 page-table entry that more than one concept here
+//! reads (entries, levels, walkers, the builder): defined once.
+
+/// Bit 0: the entry maps something.
+pub const P_BIT: u64 = 1 << 0;
+/// Bit 7: "page size" at PDPT and PD level (a 1G or 2M leaf); PAT at PT level.
+pub const PS_BIT: u64 = 1 << 7;
+/// Bit 63: no-execute, meaningful only with EFER.NXE.
+pub const NX_BIT: u64 = 1 << 63;
+/// Bits 51..12: the next table, or a 4K frame.
+pub const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
+/// Bits 51..21: a 2M frame.
+pub const ADDR_MASK_2M: u64 = 0x000f_ffff_ffe0_0000;
+/// Bits 51..30: a 1G frame.
+pub const ADDR_MASK_1G: u64 = 0x000f_ffff_c000_0000;
