@@ -13,8 +13,10 @@ pub mod hostmem;
 pub mod inspect;
 pub mod loader;
 pub mod memory;
-pub mod monitor;
+pub mod observations;
 pub mod paging;
+pub mod ports;
+pub mod registry;
 pub mod report;
 pub mod size;
 pub mod vcpu;
@@ -30,7 +32,8 @@ use abi::layout::{MAX_MODULES, MAX_RAM, MIN_RAM};
 use devices::console::Console;
 pub use loader::program::Program;
 use memory::{Backing, GuestRam};
-use monitor::Monitor;
+use ports::Ports;
+use registry::Registry;
 use report::Report;
 use vcpu::Stop;
 
@@ -69,7 +72,7 @@ pub struct Config {
     /// At most this many pages per process are checked with KVM_TRANSLATE.
     pub max_checked: u64,
     /// Report the 2D walk of this GVA in every process that maps it.
-    pub walk: Option<u64>,
+    pub walk: Option<addr::Gva>,
 }
 
 impl Default for Config {
@@ -239,16 +242,16 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         flavour: info.flavour,
         walk: cfg.walk,
         frames: cfg.dirty_log,
-        maxphyaddr: cpu.maxphyaddr,
         host_levels: info.paging_levels,
     };
-    let mut mon = Monitor::new(&ram, pagemap.as_ref(), Console::new(out), opts);
+    let registry = Registry::new(&ram, pagemap.as_ref(), opts);
+    let mut ports = Ports::new(&ram, Console::new(out), registry, cpu.maxphyaddr);
     let dog = watchdog::Watchdog::start(cfg.timeout).map_err(Error::Watchdog)?;
     let t0 = Instant::now();
-    let stop = vcpu::run(&mut vcpu, &mut mon, &dog)?;
+    let stop = vcpu::run(&mut vcpu, &mut ports, &dog)?;
     let run_time = t0.elapsed();
     drop(dog);
-    mon.console.flush();
+    let obs = ports.finish();
     let dirty = if cfg.dirty_log {
         Some(ram.dirty_pages(&vm)?)
     } else {
@@ -258,10 +261,10 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         host: &info,
         ram: &ram,
         pagemap: pagemap.as_ref(),
-        mon: &mon,
+        obs: &obs,
         stop: &stop,
         run_time,
-        first_output: mon.first_output.map(|t| t.duration_since(t0)),
+        first_output: obs.first_output.map(|t| t.duration_since(t0)),
         dirty: dirty.as_deref(),
     });
     Ok(Outcome { report, stop })

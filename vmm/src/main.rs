@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use microvmm::addr::Gva;
 use microvmm::memory::Backing;
 use microvmm::{Config, Guest, Program, report, size};
 
@@ -65,7 +66,7 @@ struct Cli {
     /// Also show the full 2D walk of this guest-virtual address (hex with
     /// 0x, or decimal) in every process that maps it, e.g. 0x400000.
     #[arg(long, value_name = "GVA", value_parser = parse_gva)]
-    walk: Option<u64>,
+    walk: Option<Gva>,
     /// Log dirty pages (KVM_MEM_LOG_DIRTY_PAGES) and attribute them to
     /// processes, page tables and the kernel after the run.
     #[arg(long)]
@@ -134,12 +135,13 @@ impl Output {
 }
 
 /// A guest-virtual address: "0x..." hex or decimal.
-fn parse_gva(s: &str) -> Result<u64, String> {
+fn parse_gva(s: &str) -> Result<Gva, String> {
     let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(h) => u64::from_str_radix(&h.replace('_', ""), 16),
         None => s.replace('_', "").parse(),
     };
-    r.map_err(|_| format!("'{s}' is not an address (use hex like 0x400000, or decimal)"))
+    r.map(Gva)
+        .map_err(|_| format!("'{s}' is not an address (use hex like 0x400000, or decimal)"))
 }
 
 fn fail(msg: impl std::fmt::Display, code: u8) -> ExitCode {

@@ -6,8 +6,10 @@ use std::fmt;
 use kvm_bindings::KVM_MAX_CPUID_ENTRIES;
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 
-use crate::addr::Gva;
+use crate::addr::{Gpa, Gva};
 use crate::boot;
+use crate::inspect::Cpu;
+use crate::paging::{Cr3, PagingMode};
 use crate::watchdog::Watchdog;
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,38 @@ pub fn create(
     regs.rflags = 0x2;
     vcpu.set_regs(&regs).map_err(kvm("KVM_SET_REGS"))?;
     Ok((vcpu, cpu))
+}
+
+/// The vCPU's paging mode right now, with the CPU's MAXPHYADDR (None if it
+/// is not in 64-bit paging mode).
+pub fn paging_mode(vcpu: &VcpuFd, maxphyaddr: u8) -> Option<PagingMode> {
+    let s = vcpu.get_sregs().ok()?;
+    PagingMode::from_regs(s.cr0, s.cr4, s.efer)
+        .ok()?
+        .with_maxphyaddr(maxphyaddr)
+        .ok()
+}
+
+/// The real vCPU, stopped in an exit, as the analysis sees it.
+pub struct LiveCpu<'a> {
+    pub fd: &'a VcpuFd,
+    /// From CPUID (reserved-bit checks of the walker).
+    pub maxphyaddr: u8,
+}
+
+impl Cpu for LiveCpu<'_> {
+    fn paging_mode(&self) -> Option<PagingMode> {
+        paging_mode(self.fd, self.maxphyaddr)
+    }
+
+    fn cr3(&self) -> Option<Cr3> {
+        self.fd.get_sregs().ok().map(|s| Cr3(s.cr3))
+    }
+
+    fn translate(&self, gva: Gva) -> Option<Gpa> {
+        let t = self.fd.translate_gva(gva.raw()).ok()?;
+        (t.valid != 0).then_some(Gpa(t.physical_address))
+    }
 }
 
 /// The registers worth seeing when a guest dies.

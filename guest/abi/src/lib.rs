@@ -10,6 +10,9 @@
 //! time, so both sides agree byte for byte.
 #![no_std]
 
+pub use bytes::Pod;
+
+pub mod bytes;
 pub mod layout;
 pub mod msg;
 pub mod syscall;

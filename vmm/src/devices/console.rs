@@ -1,8 +1,17 @@
-//! Guest console output: bytes from COM1 or from console messages, written
-//! to the VMM's output a line at a time, and flushed at exit so nothing is
-//! lost when the guest stops mid-line.
+//! The guest console, one device: COM1 (its data register and the line
+//! status a polling driver reads) and the console messages of the
+//! hypercall port. Bytes go to the VMM's output a line at a time, and are
+//! flushed at exit so nothing is lost when the guest stops mid-line.
 
 use std::io::Write;
+use std::time::Instant;
+
+/// COM1's data register: one byte per `out`.
+pub const PORT_DATA: u16 = abi::PORT_SERIAL;
+/// COM1's line status register.
+const PORT_LSR: u16 = PORT_DATA + 5;
+/// Line status: transmitter empty, so polling guests write on.
+const LSR_EMPTY: u8 = 0x60;
 
 /// A line longer than this is written out in pieces: a guest that never
 /// prints a newline must not grow the VMM's buffer without bound.
@@ -13,6 +22,8 @@ pub struct Console {
     line: Vec<u8>,
     /// Total bytes the guest printed.
     pub bytes: u64,
+    /// When the first byte arrived.
+    pub first_output: Option<Instant>,
 }
 
 impl Console {
@@ -22,11 +33,29 @@ impl Console {
             out,
             line: Vec::new(),
             bytes: 0,
+            first_output: None,
+        }
+    }
+
+    /// Whether `port` is one of COM1's registers this device serves.
+    pub fn serves(port: u16) -> bool {
+        port == PORT_DATA || port == PORT_LSR
+    }
+
+    /// What reading `port` gives: COM1's line status, else all-ones.
+    pub fn read(&self, port: u16) -> u32 {
+        if port == PORT_LSR {
+            u32::from(LSR_EMPTY)
+        } else {
+            u32::MAX
         }
     }
 
     /// Take bytes from the guest; complete lines go out at once.
     pub fn write(&mut self, data: &[u8]) {
+        if self.first_output.is_none() && !data.is_empty() {
+            self.first_output = Some(Instant::now());
+        }
         self.bytes += data.len() as u64;
         for &b in data {
             self.line.push(b);

@@ -3,4 +3,5 @@
 //! decoded here with every field checked.
 
 pub mod console;
+pub mod event;
 pub mod hypercall;

@@ -2,144 +2,155 @@
 //! tables, each table entry's own address followed to the host, and what
 //! the hardware does for it on this host's flavour of nested paging.
 
-use abi::msg::{self, WALK_MAX, WalkStep, WhereisAnswer};
-use kvm_ioctls::VcpuFd;
+use std::fmt;
 
-use super::{Options, kvm_translate};
-use crate::addr::{Gva, Hpa};
+use super::Options;
+use super::cpu::Cpu;
+use super::host::{HostPage, HostView};
+use crate::addr::{Gpa, Gva, Hpa};
 use crate::host::Flavour;
-use crate::hostmem::{HostFrame, Pagemap};
-use crate::memory::GuestRam;
-use crate::monitor::{host_frame, host_page_size, paging_mode, set_hpa};
-use crate::paging::{self, Translation};
-use crate::report::{WalkLevelReport, WhereisReport};
+use crate::paging::{self, Cr3, LevelName, PageSize, PhysMem, PteFlags, Translation};
 
-/// Hardware memory references for one translation on this host, and how
-/// they were counted. `tables` holds the host page size behind each guest
-/// table the walk read (top level first), `data` the one behind the final
-/// guest frame.
-///
-/// Under EPT/NPT each guest table entry's GPA needs a nested walk, then
-/// the entry itself is read; the final GPA needs one more nested walk:
-/// sum over the levels of (h_i + 1), plus h_data — g*(h+1)+h = 24 when all
-/// are 4-level; the nested tables have `host_levels` levels (5 when the
-/// host runs LA57). Under shadow paging and PVM the CPU walks KVM's shadow
-/// table, which has as many levels as the guest's.
+/// One level of the guest walk, with the host-physical address of the
+/// entry itself: the second dimension.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalkLevel {
+    pub level: LevelName,
+    pub table_gpa: Gpa,
+    pub index: u16,
+    pub entry_gpa: Gpa,
+    pub entry: u64,
+    pub flags: PteFlags,
+    pub entry_hpa: Option<Hpa>,
+}
+
+/// The memory references the hardware makes for one translation on this
+/// host, and how they were counted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HwRefs {
+    pub flavour: Flavour,
+    pub guest_levels: u32,
+    pub refs: u32,
+    /// Under EPT/NPT, the sum that gives `refs` (e.g. "4*(4+1)+4").
+    pub formula: Option<String>,
+}
+
+impl fmt::Display for HwRefs {
+    /// One sentence: what the CPU walks, and the count.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (flavour, g, n) = (self.flavour.as_str(), self.guest_levels, self.refs);
+        match &self.formula {
+            Some(how) => write!(
+                f,
+                "{flavour}: {g} guest levels, each entry's GPA translated by a nested walk as deep as the host page behind its table allows, then read; plus a nested walk of the final GPA: {how} = {n} memory references"
+            ),
+            None => write!(
+                f,
+                "{flavour}: the CPU walks KVM's shadow table (GVA->HPA directly), {n} references; KVM keeps it in sync with the {g}-level guest table it write-protects"
+            ),
+        }
+    }
+}
+
+/// A `whereis` answer (or a `--walk`): where `gva` of process `pid` lives,
+/// level by level.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Walk2d {
+    pub pid: u32,
+    pub gva: Gva,
+    pub gpa: Gpa,
+    pub guest_page_size: PageSize,
+    /// The data frame's host side.
+    pub host: HostPage,
+    /// KVM_TRANSLATE's answer for the same GVA.
+    pub kvm: Option<Gpa>,
+    pub levels: Vec<WalkLevel>,
+    pub hw: HwRefs,
+}
+
+impl Walk2d {
+    /// KVM_TRANSLATE answered, and not with the software walk's GPA.
+    pub fn disagrees(&self) -> bool {
+        self.kvm.is_some_and(|k| k != self.gpa)
+    }
+}
+
+/// Hardware memory references for one translation on this host. `tables`
+/// holds the host page size behind each guest table the walk read (top
+/// level first), `data` the one behind the final guest frame. Under
+/// EPT/NPT each guest entry's GPA needs a nested walk as deep as its host
+/// page allows (paging::nested_walk_refs); under shadow paging and PVM the
+/// CPU walks KVM's shadow table, as deep as the guest's.
 pub fn hw_refs(
     flavour: Flavour,
     host_levels: u32,
     t: &Translation,
     tables: &[Option<u64>],
     data: Option<u64>,
-) -> (u32, String) {
+) -> HwRefs {
     let g = t.levels().len() as u32;
-    match flavour {
+    let (refs, formula) = match flavour {
         Flavour::VmxEpt | Flavour::SvmNpt => {
             let (n, how) = paging::nested_walk_refs(g, tables, data, host_levels);
-            (
-                n,
-                format!(
-                    "{}: {g} guest levels, each entry's GPA translated by a nested walk as deep as the host page behind its table allows, then read; plus a nested walk of the final GPA: {how} = {n} memory references",
-                    flavour.as_str()
-                ),
-            )
+            (n, Some(how))
         }
-        Flavour::Shadow | Flavour::Pvm => (
-            g,
-            format!(
-                "{}: the CPU walks KVM's shadow table (GVA->HPA directly), {g} references; KVM keeps it in sync with the {g}-level guest table it write-protects",
-                flavour.as_str()
-            ),
-        ),
+        Flavour::Shadow | Flavour::Pvm => (g, None),
+    };
+    HwRefs {
+        flavour,
+        guest_levels: g,
+        refs,
+        formula,
     }
 }
 
-/// Answer a `whereis` question, and describe it for the report.
-pub fn whereis(
-    vcpu: &VcpuFd,
-    ram: &GuestRam,
-    pagemap: Option<&Pagemap>,
-    w: &msg::Whereis,
+/// Walk `gva` through the tables at `cr3` and follow every address on the
+/// way to the host; None if it is not mapped (or the vCPU is not in a
+/// paging mode the walker knows).
+pub fn walk2d<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
+    cpu: &C,
+    mem: &M,
+    host: &H,
+    pid: u32,
+    cr3: Cr3,
+    gva: Gva,
     o: &Options,
-) -> (WhereisAnswer, Option<WhereisReport>) {
-    let mut ans = WhereisAnswer {
-        gva: w.gva,
-        kvm_gpa: u64::MAX,
-        ..Default::default()
-    };
-    let Some(mode) = paging_mode(vcpu, o.maxphyaddr) else {
-        ans.status = msg::WHEREIS_NOT_MAPPED;
-        return (ans, None);
-    };
-    let t = match paging::walk(ram.mem(), w.cr3, mode, Gva(w.gva)) {
-        Ok(t) => t,
-        Err(_) => {
-            ans.status = msg::WHEREIS_NOT_MAPPED;
-            return (ans, None);
-        }
-    };
-    let (hva, frame) = host_frame(ram, pagemap, t.gpa);
-    ans.status = msg::WHEREIS_OK;
-    ans.gpa = t.gpa.raw();
-    ans.hva = hva.map_or(0, |h| h.raw());
-    ans.guest_page_size = t.page_size.bytes();
-    set_hpa(&mut ans, &frame);
-    let kvm_gpa = kvm_translate(vcpu, w.gva);
-    ans.kvm_gpa = kvm_gpa.map_or(u64::MAX, |g| g.raw());
-    let mut walk = Vec::new();
+) -> Option<Walk2d> {
+    let mode = cpu.paging_mode()?;
+    let t = paging::walk(mem, cr3.raw(), mode, gva).ok()?;
+    let data = host.locate(t.gpa);
+    let mut levels = Vec::new();
     let mut table_pages = Vec::new();
-    for (i, l) in t.levels().iter().enumerate() {
-        let (ehva, ef) = host_frame(ram, pagemap, l.entry_gpa);
-        table_pages.push(host_page_size(pagemap, ehva, &ef));
-        let entry_hpa = match ef {
-            HostFrame::Present { hpa, .. } => Some(hpa),
-            _ => None,
-        };
-        if i < WALK_MAX {
-            ans.walk[i] = WalkStep {
-                entry_gpa: l.entry_gpa.raw(),
-                entry: l.entry,
-                entry_hpa: entry_hpa.map_or(0, Hpa::raw),
-            };
-        }
-        walk.push(WalkLevelReport {
-            level: l.level.to_string(),
+    for l in t.levels() {
+        let e = host.locate(l.entry_gpa);
+        table_pages.push(e.page_size);
+        levels.push(WalkLevel {
+            level: l.level,
             table_gpa: l.table_gpa,
             index: l.index,
             entry_gpa: l.entry_gpa,
-            entry: format!("{:#018x}", l.entry),
-            flags: l.flags.to_string(),
-            entry_hpa,
+            entry: l.entry,
+            flags: l.flags,
+            entry_hpa: e.hpa(),
         });
     }
-    ans.levels = t.levels().len().min(WALK_MAX) as u32;
-    let host_page = host_page_size(pagemap, hva, &frame);
-    ans.host_page_size = host_page.unwrap_or(0);
-    let (refs, why) = hw_refs(o.flavour, o.host_levels, &t, &table_pages, host_page);
-    let report = WhereisReport {
-        pid: w.pid,
-        gva: Gva(w.gva),
-        gpa: Some(t.gpa),
-        hva,
-        hpa: match frame {
-            HostFrame::Present { hpa, .. } => Some(hpa),
-            _ => None,
-        },
-        guest_page_size: Some(t.page_size.bytes()),
-        host_page_size: host_page,
-        kvm_translate_gpa: kvm_gpa,
-        walk,
-        hw_refs: refs,
-        hw_refs_explained: why,
-    };
-    (ans, Some(report))
+    let hw = hw_refs(o.flavour, o.host_levels, &t, &table_pages, data.page_size);
+    Some(Walk2d {
+        pid,
+        gva,
+        gpa: t.gpa,
+        guest_page_size: t.page_size,
+        host: data,
+        kvm: cpu.translate(gva),
+        levels,
+        hw,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::addr::Gpa;
-    use crate::paging::{FlatMem, PageSize, PagingMode, PteFlags, TableBuilder};
+    use crate::paging::{FlatMem, PagingMode, TableBuilder};
 
     /// The translation of `gva`, mapped with a `size` page in a fresh table.
     fn translation(size: PageSize) -> Translation {
@@ -154,6 +165,10 @@ mod tests {
 
     #[test]
     fn nested_paging_counts_the_two_dimensional_walk() {
+        let hw_refs = |f, h, t: &Translation, tables: &[Option<u64>], data| {
+            let r = hw_refs(f, h, t, tables, data);
+            (r.refs, r.to_string())
+        };
         let t4k = translation(PageSize::Size4K);
         assert_eq!(
             hw_refs(Flavour::SvmNpt, 4, &t4k, &[Some(4096); 4], Some(4096)).0,
@@ -193,6 +208,10 @@ mod tests {
 
     #[test]
     fn shadow_and_pvm_walk_only_the_shadow_table() {
+        let hw_refs = |f, h, t: &Translation, tables: &[Option<u64>], data| {
+            let r = hw_refs(f, h, t, tables, data);
+            (r.refs, r.to_string())
+        };
         let t4k = translation(PageSize::Size4K);
         for f in [Flavour::Shadow, Flavour::Pvm] {
             let (n, why) = hw_refs(f, 4, &t4k, &[Some(4096); 4], Some(4096));

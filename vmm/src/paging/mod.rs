@@ -24,7 +24,7 @@ pub use builder::{BuildError, TableBuilder};
 pub use entry::PteFlags;
 pub use fault::WalkFault;
 pub use level::{LevelName, PageSize};
-pub use mode::{ModeError, PagingMode};
+pub use mode::{Cr3, ModeError, PagingMode};
 pub use pages::{MappedPages, Page, mapped_pages};
 pub use physmem::{FlatMem, PhysMem};
 pub use ranges::{MappedRange, MappedRanges, coalesce, mapped_ranges};

@@ -1,7 +1,10 @@
 //! Which paging the CPU is doing, from CR0/CR4/EFER: the walker only
 //! understands long-mode paging (4-level, or 5-level with LA57).
 
+use std::fmt;
+
 use super::entry::clamp_maxphyaddr;
+use crate::addr::Gpa;
 
 const CR0_PG: u64 = 1 << 31;
 const CR4_PAE: u64 = 1 << 5;
@@ -20,6 +23,41 @@ pub enum ModeError {
     NotLongMode { efer: u64 },
     #[error("MAXPHYADDR {0} is outside 12..=52")]
     BadMaxPhyAddr(u8),
+}
+
+/// The value of CR3: the root table's guest-physical address, plus flag
+/// or PCID bits below bit 12 and above MAXPHYADDR.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cr3(pub u64);
+
+impl Cr3 {
+    /// The raw register value.
+    pub const fn raw(self) -> u64 {
+        self.0
+    }
+
+    /// The root table's address under `mode`.
+    pub const fn root(self, mode: PagingMode) -> Gpa {
+        Gpa(mode.root_table(self.0))
+    }
+
+    /// Whether both select the same root table (flag bits ignored).
+    pub const fn same_table(self, other: Cr3) -> bool {
+        self.0 & !0xfff == other.0 & !0xfff
+    }
+}
+
+impl fmt::Display for Cr3 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+impl serde::Serialize for Cr3 {
+    /// A "0x..." string, like every address in the report.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// Long-mode paging as one CPU runs it: how many levels, whether bit 63 of

@@ -11,6 +11,18 @@ use crate::addr::Gpa;
 pub trait PhysMem {
     /// The u64 at `gpa`, or None if `gpa` is unaligned or not guest RAM.
     fn read_u64(&self, gpa: Gpa) -> Option<u64>;
+
+    /// The little-endian u64 at any `gpa`, aligned or not, from the one or
+    /// two aligned words that hold it; None if any of its bytes is not RAM.
+    fn read_u64_unaligned(&self, gpa: Gpa) -> Option<u64> {
+        let off = gpa.raw() & 7;
+        let lo = self.read_u64(Gpa(gpa.raw() - off))?;
+        if off == 0 {
+            return Some(lo);
+        }
+        let hi = self.read_u64(Gpa(gpa.raw() - off).checked_add(8)?)?;
+        Some(lo >> (8 * off) | hi << (64 - 8 * off))
+    }
 }
 
 impl PhysMem for GuestMemoryMmap {
@@ -102,6 +114,18 @@ mod tests {
         assert_eq!(m.read_u64(Gpa(0x3000)), None, "past RAM");
         assert_eq!(m.read_u64(Gpa(!7)), None);
         assert_eq!(m.write_u64(Gpa(0x3000), 1), None);
+    }
+
+    #[test]
+    fn unaligned_reads_join_two_words() {
+        let mut m = FlatMem::new(Gpa(0), 32);
+        m.write_u64(Gpa(0), 0x0807_0605_0403_0201).unwrap();
+        m.write_u64(Gpa(8), 0x100f_0e0d_0c0b_0a09).unwrap();
+        assert_eq!(m.read_u64_unaligned(Gpa(0)), Some(0x0807_0605_0403_0201));
+        assert_eq!(m.read_u64_unaligned(Gpa(3)), Some(0x0b0a_0908_0706_0504));
+        assert_eq!(m.read_u64_unaligned(Gpa(8)), Some(0x100f_0e0d_0c0b_0a09));
+        assert_eq!(m.read_u64_unaligned(Gpa(25)), None, "runs past RAM");
+        assert_eq!(m.read_u64_unaligned(Gpa(u64::MAX)), None);
     }
 
     #[test]

@@ -1,19 +1,17 @@
-//! Assemble the report from what the run observed.
+//! Assemble the report from what the run observed: a pure function of the
+//! observations, the host probe and the memory layout.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use abi::msg;
-
 use super::model::*;
-use crate::addr::{Gpa, Gva};
-use crate::devices::hypercall;
+use crate::addr::Gpa;
+use crate::devices::event::{Exit, Fault, Region};
 use crate::host::HostInfo;
 use crate::hostmem::Pagemap;
-
-use crate::inspect::region_reports;
+use crate::inspect::{Analysis, PageObs, RegionObs, Walk2d, unmapped_regions};
 use crate::memory::GuestRam;
-use crate::monitor::Monitor;
+use crate::observations::{Observations, ProcObservation};
 use crate::vcpu::Stop;
 
 /// Everything the report is made from.
@@ -21,16 +19,16 @@ pub struct Inputs<'a> {
     pub host: &'a HostInfo,
     pub ram: &'a GuestRam,
     pub pagemap: Option<&'a Pagemap>,
-    pub mon: &'a Monitor<'a>,
+    pub obs: &'a Observations,
     pub stop: &'a Stop,
     pub run_time: Duration,
     pub first_output: Option<Duration>,
     pub dirty: Option<&'a [Gpa]>,
 }
 
-/// The report of one run, from what the monitor saw and the host probe.
+/// The report of one run, from what the run observed and the host probe.
 pub fn build(i: &Inputs) -> Report {
-    let mon = i.mon;
+    let obs = i.obs;
     let mut r = Report {
         schema: SCHEMA,
         ..Default::default()
@@ -65,13 +63,9 @@ pub fn build(i: &Inputs) -> Report {
             })
             .collect(),
     };
-    let b = mon.boot.as_ref();
+    let b = obs.boot.as_ref();
     r.guest = GuestReport {
-        mode: b.map(|b| match b.mode {
-            msg::MODE_PVM_NATIVE => "pvm-native".into(),
-            msg::MODE_X86 => "x86".into(),
-            m => format!("unknown ({m})"),
-        }),
+        mode: b.map(|b| b.mode),
         exit_status: match i.stop {
             Stop::Shutdown(s) => Some(*s),
             _ => None,
@@ -81,78 +75,152 @@ pub fn build(i: &Inputs) -> Report {
         } else {
             format!("failed: {}", i.stop)
         },
-        scheduling: b.map(|b| {
-            if b.sched == msg::SCHED_TIMER {
-                "timer".into()
-            } else {
-                "cooperative".into()
-            }
-        }),
+        scheduling: b.map(|b| b.sched),
         timer_hz: b.map(|b| b.timer_hz),
         paging_levels: b.map(|b| b.paging_levels),
-        boot_us: b.and_then(|b| {
-            (b.tsc_khz != 0)
-                .then(|| b.tsc_banner.wrapping_sub(b.tsc_start) as f64 * 1000.0 / b.tsc_khz as f64)
-        }),
+        boot_us: b.and_then(|b| b.boot_us()),
         first_output_us: i.first_output.map(|d| d.as_secs_f64() * 1e6),
         run_ms: i.run_time.as_secs_f64() * 1e3,
-        exits: mon.exits,
+        exits: obs.exits,
     };
-    for (pid, rec) in &mon.procs {
-        let last = rec.exited.as_ref().unwrap_or(&rec.created);
-        let mut p = ProcessReport {
-            pid: *pid,
-            name: hypercall::name(&rec.created),
-            cr3: Gpa(rec.created.cr3),
-            user_pgd: (rec.created.user_pgd != 0).then_some(Gpa(rec.created.user_pgd)),
-            heap_faults: last.heap_faults,
-            stack_faults: last.stack_faults,
-            pages_resident: last.pages_resident,
-            code_gpa: rec.code_gpa,
-            ..Default::default()
-        };
-        p.exit = match &rec.exited {
-            None => ExitReport {
-                kind: "running".into(),
-                ..Default::default()
-            },
-            Some(e) if e.exit_kind == msg::EXIT_FAULT => ExitReport {
-                kind: "fault".into(),
-                vector: Some(e.fault_vector),
-                error_code: Some(e.fault_error),
-                address: Some(Gva(e.fault_addr)),
-                rip: Some(Gva(e.fault_rip)),
-                reason: Some(fault_reason(e.fault_vector, e.fault_error)),
-                ..Default::default()
-            },
-            Some(e) => ExitReport {
-                kind: "exit".into(),
-                status: Some(e.exit_status),
-                ..Default::default()
-            },
-        };
-        match &rec.analysis {
-            Some(a) => {
-                p.regions = a.regions.clone();
-                p.pages = a.pages.clone();
-                p.pages_total = a.pages_total;
-                p.pages_checked = a.pages_checked;
-                p.pattern = a.pattern.clone();
-                p.frames_lowest = a.frames_span.map(|s| s.0);
-                p.frames_highest = a.frames_span.map(|s| s.1);
-                p.ranges = a.ranges.clone();
-            }
-            None => {
-                // Never reported its exit: the regions it was created with.
-                p.regions = region_reports(&rec.created, &[]);
-            }
-        }
-        r.processes.push(p);
-    }
-    r.whereis = mon.whereis.clone();
-    r.errors = mon.errors.clone();
-    r.dirty = i.dirty.map(|d| attribute_dirty(d, mon, i.ram.size()));
+    r.processes = obs.procs.iter().map(process).collect();
+    r.whereis = obs.whereis.iter().map(whereis).collect();
+    r.errors = obs.errors.clone();
+    r.dirty = i
+        .dirty
+        .map(|d| attribute_dirty(d, &obs.procs, i.ram.size()));
     r
+}
+
+fn process(rec: &ProcObservation) -> ProcessReport {
+    let last = rec.last();
+    let mut p = ProcessReport {
+        pid: rec.created.pid,
+        name: rec.created.name.clone(),
+        cr3: rec.created.cr3,
+        user_pgd: rec.created.user_pgd,
+        heap_faults: last.stats.heap_faults,
+        stack_faults: last.stats.stack_faults,
+        pages_resident: last.stats.pages_resident,
+        code_gpa: rec.code_gpa,
+        exit: exit(rec.exited.as_ref().and_then(|e| e.exit)),
+        ..Default::default()
+    };
+    match &rec.analysis {
+        Some(a) => analysed(&mut p, a),
+        // Never reported its exit: the regions it was created with.
+        None => p.regions = regions(&unmapped_regions(&rec.created.regions)),
+    }
+    p
+}
+
+fn exit(e: Option<Exit>) -> ExitReport {
+    match e {
+        None => ExitReport::default(),
+        Some(Exit::Fault(Fault {
+            vector,
+            error_code,
+            address,
+            rip,
+        })) => ExitReport {
+            kind: ExitKind::Fault,
+            vector: Some(vector),
+            error_code: Some(error_code),
+            address: Some(address),
+            rip: Some(rip),
+            reason: Some(fault_reason(vector, error_code)),
+            ..Default::default()
+        },
+        Some(Exit::Status(s)) => ExitReport {
+            kind: ExitKind::Exit,
+            status: Some(s),
+            ..Default::default()
+        },
+    }
+}
+
+fn analysed(p: &mut ProcessReport, a: &Analysis) {
+    p.regions = regions(&a.regions);
+    p.pages = a.pages.iter().map(page).collect();
+    p.pages_total = a.pages_total;
+    p.pages_checked = a.pages_checked;
+    p.pattern = a.pattern.map(|c| PatternCheck {
+        gva: c.gva,
+        expected: format!("{:#x}", c.expected),
+        via_gpa: c.via_gpa.map(|v| format!("{v:#x}")),
+        via_hva: c.via_hva.map(|v| format!("{v:#x}")),
+        ok: c.ok(),
+    });
+    p.frames_lowest = a.frames_span.map(|s| s.0);
+    p.frames_highest = a.frames_span.map(|s| s.1);
+    p.ranges = a
+        .ranges
+        .iter()
+        .map(|r| RangeReport {
+            gva: r.gva,
+            gpa: r.gpa,
+            pages: r.pages,
+            page_size: r.page_size.bytes(),
+            flags: r.flags.to_string(),
+        })
+        .collect();
+}
+
+fn regions(rs: &[RegionObs]) -> Vec<RegionReport> {
+    rs.iter()
+        .map(|o| {
+            let Region { kind, span, prot } = &o.region;
+            RegionReport {
+                kind: *kind,
+                start: span.start,
+                end: span.end,
+                prot: *prot,
+                pages_mapped: o.pages_mapped,
+            }
+        })
+        .collect()
+}
+
+fn page(pg: &PageObs) -> PageReport {
+    PageReport {
+        gva: pg.gva,
+        gpa: pg.gpa,
+        hva: pg.hva,
+        hpa: pg.hpa,
+        guest_page_size: pg.guest_page_size.bytes(),
+        host_page_size: pg.host_page_size,
+        flags: pg.flags.to_string(),
+        region: pg.region,
+        kvm_translate_gpa: pg.kvm,
+    }
+}
+
+fn whereis(w: &Walk2d) -> WhereisReport {
+    WhereisReport {
+        pid: w.pid,
+        gva: w.gva,
+        gpa: Some(w.gpa),
+        hva: w.host.hva,
+        hpa: w.host.hpa(),
+        guest_page_size: Some(w.guest_page_size.bytes()),
+        host_page_size: w.host.page_size,
+        kvm_translate_gpa: w.kvm,
+        walk: w
+            .levels
+            .iter()
+            .map(|l| WalkLevelReport {
+                level: l.level.to_string(),
+                table_gpa: l.table_gpa,
+                index: l.index,
+                entry_gpa: l.entry_gpa,
+                entry: format!("{:#018x}", l.entry),
+                flags: l.flags.to_string(),
+                entry_hpa: l.entry_hpa,
+            })
+            .collect(),
+        hw_refs: w.hw.refs,
+        hw_refs_explained: w.hw.to_string(),
+    }
 }
 
 /// "#PF user read of a not-present page" and the like, from the error code.
@@ -179,19 +247,20 @@ pub fn fault_reason(vector: u64, err: u64) -> String {
 }
 
 /// Attribute each dirty guest page to whoever owned it last.
-fn attribute_dirty(dirty: &[Gpa], mon: &Monitor, ram: u64) -> DirtyReport {
+fn attribute_dirty(dirty: &[Gpa], procs: &[ProcObservation], ram: u64) -> DirtyReport {
     let mut owner: HashMap<u64, String> = HashMap::new();
     // A frame freed by one process may be reused by a later one: replay the
     // exits in the order they happened, so the last owner wins.
-    let mut recs: Vec<_> = mon.procs.iter().collect();
-    recs.sort_by_key(|(_, r)| r.exit_order.unwrap_or(usize::MAX));
-    for (pid, rec) in recs {
-        let name = hypercall::name(&rec.created);
+    let mut recs: Vec<_> = procs.iter().collect();
+    recs.sort_by_key(|r| r.exit_order.unwrap_or(usize::MAX));
+    for rec in recs {
+        let (pid, name) = (rec.created.pid, &rec.created.name);
         if let Some(a) = &rec.analysis {
             for t in &a.tables {
                 owner.insert(t.raw() >> 12, "page tables".into());
             }
             for (gpa, region) in &a.frames {
+                let region = region_text(*region);
                 owner.insert(gpa.raw() >> 12, format!("pid {pid} {name} {region}"));
             }
         }

@@ -1,9 +1,12 @@
 //! The report model. Serialized as-is for `--json`; its schema is documented
 //! in the README ("JSON report"). Addresses serialize as "0x..." strings.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::addr::{Gpa, Gva, Hpa, Hva};
+use crate::devices::event::{GuestMode, Prot, RegionKind, Scheduling};
+use crate::observations::{ExitCounts, RunError};
+use crate::paging::Cr3;
 
 /// Bumped whenever a key changes meaning or disappears.
 pub const SCHEMA: &str = "microvmm-report/1";
@@ -18,8 +21,9 @@ pub struct Report {
     pub whereis: Vec<WhereisReport>,
     /// Dirty pages attributed after the run (`--dirty-log`), else null.
     pub dirty: Option<DirtyReport>,
-    /// Cross-check failures and guest protocol violations. Empty on a clean run.
-    pub errors: Vec<String>,
+    /// Cross-check failures and guest protocol violations, each a sentence.
+    /// Empty on a clean run.
+    pub errors: Vec<RunError>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -61,13 +65,14 @@ pub struct SlotReport {
 #[derive(Debug, Default, Serialize)]
 pub struct GuestReport {
     /// "pvm-native" or "x86"; null if the kernel never reported.
-    pub mode: Option<String>,
+    #[serde(serialize_with = "as_text")]
+    pub mode: Option<GuestMode>,
     /// What the guest wrote to the shutdown port; null if it never did.
     pub exit_status: Option<u32>,
     /// "ok", "failed: <reason>" (triple fault, timeout, ...).
     pub outcome: String,
     /// "timer" or "cooperative".
-    pub scheduling: Option<String>,
+    pub scheduling: Option<Scheduling>,
     pub timer_hz: Option<u32>,
     pub paging_levels: Option<u32>,
     /// Kernel boot time as the guest measured it (TSC at `_start` to banner).
@@ -80,20 +85,12 @@ pub struct GuestReport {
     pub exits: ExitCounts,
 }
 
-#[derive(Debug, Default, Clone, Copy, Serialize)]
-pub struct ExitCounts {
-    pub total: u64,
-    pub hypercall: u64,
-    pub serial: u64,
-    pub other: u64,
-}
-
 #[derive(Debug, Default, Serialize)]
 pub struct ProcessReport {
     pub pid: u32,
     pub name: String,
     /// The kernel PGD (what CR3 holds while the kernel runs for it).
-    pub cr3: Gpa,
+    pub cr3: Cr3,
     /// The user PGD under PVM pv_kpti (cr3 | 0x1000), else null.
     pub user_pgd: Option<Gpa>,
     pub exit: ExitReport,
@@ -128,10 +125,23 @@ pub struct RangeReport {
     pub flags: String,
 }
 
+/// How a process ended.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExitKind {
+    /// It called exit(status).
+    Exit,
+    /// The kernel killed it for a fault.
+    Fault,
+    /// It never reported its end.
+    #[default]
+    Running,
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct ExitReport {
     /// "exit", "fault" or "running" (never reported its end).
-    pub kind: String,
+    pub kind: ExitKind,
     pub status: Option<i64>,
     pub vector: Option<u64>,
     pub error_code: Option<u64>,
@@ -141,15 +151,33 @@ pub struct ExitReport {
     pub reason: Option<String>,
 }
 
+impl ExitReport {
+    /// How the process ended, in a few words: "exit 0", "killed: #PF: ...
+    /// at 0x0 (rip 0x401000)", "running".
+    pub fn summary(&self) -> String {
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "?".into());
+        match self.kind {
+            ExitKind::Exit => format!("exit {}", opt(self.status.map(|s| s.to_string()))),
+            ExitKind::Fault => format!(
+                "killed: {} at {} (rip {})",
+                self.reason.clone().unwrap_or_else(|| "fault".into()),
+                opt(self.address.map(|a| a.to_string())),
+                opt(self.rip.map(|a| a.to_string()))
+            ),
+            ExitKind::Running => "running".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RegionReport {
     /// "code", "data", "heap", "stack", "guard".
-    pub kind: String,
+    pub kind: RegionKind,
     pub start: Gva,
     /// Exclusive.
     pub end: Gva,
     /// "r-x", "rw-", ...
-    pub prot: String,
+    pub prot: Prot,
     /// Mapped pages in this region.
     pub pages_mapped: u64,
 }
@@ -166,7 +194,9 @@ pub struct PageReport {
     pub host_page_size: Option<u64>,
     /// Effective guest flags, e.g. "P RW US NX A D".
     pub flags: String,
-    pub region: String,
+    /// The region's kind, or "outside" (every region the kernel reported).
+    #[serde(serialize_with = "region_or_outside")]
+    pub region: Option<RegionKind>,
     /// KVM_TRANSLATE's answer for the same GVA; null if not checked.
     pub kvm_translate_gpa: Option<Gpa>,
 }
@@ -223,4 +253,25 @@ pub struct DirtyReport {
 pub struct DirtyOwner {
     pub owner: String,
     pub pages: u64,
+}
+
+/// A value by its Display text, or null.
+fn as_text<T: std::fmt::Display, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+/// A page's region kind, or "outside".
+fn region_or_outside<S: Serializer>(r: &Option<RegionKind>, s: S) -> Result<S::Ok, S::Error> {
+    match r {
+        Some(k) => k.serialize(s),
+        None => s.serialize_str("outside"),
+    }
+}
+
+/// How a page's region prints: its kind, or "outside".
+pub fn region_text(r: Option<RegionKind>) -> &'static str {
+    r.map_or("outside", RegionKind::as_str)
 }

@@ -14,54 +14,38 @@ use std::collections::HashSet;
 use canvas::{Canvas, Font, STYLE, approx_size};
 
 use super::model::Report;
+use crate::devices::event::RegionKind;
 
 const WIDTH: f64 = 1200.0;
 /// Characters of 12px sans-serif that fit across the page.
 const LINE_CHARS: usize = 170;
 
-/// Colours by region kind; the page marks and lines use the same ones.
-const KINDS: [(&str, &str); 5] = [
-    ("code", "#4e79a7"),
-    ("data", "#f28e2b"),
-    ("heap", "#59a14f"),
-    ("stack", "#e15759"),
-    ("guard", "#9e9e9e"),
-];
-const OTHER: &str = "#b07aa1";
-
-/// The colour for region kind `kind` (kinds come from the guest, so any
-/// string maps to something).
-fn colour(kind: &str) -> &'static str {
-    KINDS
-        .iter()
-        .find(|(k, _)| *k == kind)
-        .map_or(OTHER, |(_, c)| c)
-}
-
-/// A small number per kind, for de-duplicating marks.
-fn kind_index(kind: &str) -> usize {
-    KINDS
-        .iter()
-        .position(|(k, _)| *k == kind)
-        .unwrap_or(KINDS.len())
+/// The colour of a region kind (None: a page outside every region); the
+/// page marks and lines use the same ones.
+fn colour(kind: Option<RegionKind>) -> &'static str {
+    match kind {
+        Some(RegionKind::Code) => "#4e79a7",
+        Some(RegionKind::Data) => "#f28e2b",
+        Some(RegionKind::Heap) => "#59a14f",
+        Some(RegionKind::Stack) => "#e15759",
+        Some(RegionKind::Guard) => "#9e9e9e",
+        None => "#b07aa1",
+    }
 }
 
 /// Page marks on one column. Marks that land on the same pixel row in the
 /// same colour add nothing but bytes, so each is drawn once.
 #[derive(Default)]
 struct Marks {
-    seen: HashSet<(i64, i64, usize)>,
+    seen: HashSet<(i64, i64, Option<RegionKind>)>,
 }
 
 impl Marks {
     /// A mark `h` pixels tall at `y` across `x..x + w`, for a page of region
     /// kind `kind`.
-    fn draw(&mut self, c: &mut Canvas, x: f64, w: f64, y: f64, h: f64, kind: &str) {
+    fn draw(&mut self, c: &mut Canvas, x: f64, w: f64, y: f64, h: f64, kind: Option<RegionKind>) {
         let h = h.max(1.5);
-        if self
-            .seen
-            .insert(((y * 2.0) as i64, (h * 2.0) as i64, kind_index(kind)))
-        {
+        if self.seen.insert(((y * 2.0) as i64, (h * 2.0) as i64, kind)) {
             c.rect(x, y, w, h, &format!("fill=\"{}\"", colour(kind)));
         }
     }
@@ -163,16 +147,22 @@ fn header(c: &mut Canvas, r: &Report) -> f64 {
     let g = &r.guest;
     let guest = format!(
         "guest: mode {}, {} scheduling, outcome {}, {} processes",
-        g.mode.as_deref().unwrap_or("unknown"),
-        g.scheduling.as_deref().unwrap_or("unknown"),
+        g.mode.map_or("unknown".into(), |m| m.to_string()),
+        g.scheduling.map_or("unknown".into(), |m| m.to_string()),
         g.outcome,
         r.processes.len()
     );
     y = c.para(20.0, y + 2.0, Font::Text, LINE_CHARS, 15.0, &guest);
     let mut x = 20.0;
-    for (k, col) in KINDS {
-        c.rect(x, y - 2.0, 12.0, 12.0, &format!("fill=\"{col}\""));
-        c.text(x + 16.0, y + 8.0, Font::Text, k);
+    for k in RegionKind::ALL {
+        c.rect(
+            x,
+            y - 2.0,
+            12.0,
+            12.0,
+            &format!("fill=\"{}\"", colour(Some(k))),
+        );
+        c.text(x + 16.0, y + 8.0, Font::Text, k.as_str());
         x += 70.0;
     }
     c.text(
@@ -195,7 +185,7 @@ fn errors(c: &mut Canvas, r: &Report, y: f64) -> f64 {
     c.text(20.0, y, Font::Title, &format!("{} errors", r.errors.len()));
     y += 16.0;
     for e in r.errors.iter().take(20) {
-        y = c.para(20.0, y, Font::Alert, 190, 13.0, e);
+        y = c.para(20.0, y, Font::Alert, 190, 13.0, &e.to_string());
     }
     if r.errors.len() > 20 {
         c.text(

@@ -59,16 +59,7 @@ pub fn render(r: &Report) -> String {
         g.outcome
     );
     for p in &r.processes {
-        let end = match p.exit.kind.as_str() {
-            "exit" => format!("exit {}", opt(&p.exit.status, "?")),
-            "fault" => format!(
-                "killed: {} at {} (rip {})",
-                opt(&p.exit.reason, "fault"),
-                opt(&p.exit.address, "?"),
-                opt(&p.exit.rip, "?")
-            ),
-            k => k.to_string(),
-        };
+        let end = p.exit.summary();
         let _ = writeln!(
             s,
             "\npid {} {}: {end}; CR3 {}{}; {} pages mapped at exit ({} checked against KVM_TRANSLATE); heap faults {}, stack faults {}",
@@ -120,7 +111,7 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(
                 s,
                 "    {:<6} GVA {:>14} -> GPA {:>10} -> HVA {} -> HPA {} [{} guest page, {} host page, {}]",
-                pg.region,
+                region_text(pg.region),
                 pg.gva.to_string(),
                 pg.gpa.to_string(),
                 opt(&pg.hva, "none"),
@@ -208,14 +199,14 @@ fn summary(s: &mut String, r: &Report) {
         "pid", "name", "end", "pages", "checked"
     );
     for p in &r.processes {
-        let end = match p.exit.kind.as_str() {
-            "exit" => format!("exit {}", opt(&p.exit.status, "?")),
-            "fault" => format!(
+        let end = match p.exit.kind {
+            ExitKind::Exit => format!("exit {}", opt(&p.exit.status, "?")),
+            ExitKind::Fault => format!(
                 "killed: vector {} err {:#x}",
                 opt(&p.exit.vector, "?"),
                 p.exit.error_code.unwrap_or(0)
             ),
-            k => k.to_string(),
+            ExitKind::Running => "running".to_string(),
         };
         let span = match (p.frames_lowest, p.frames_highest) {
             (Some(lo), Some(hi)) => format!("{lo}..{hi}"),

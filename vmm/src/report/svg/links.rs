@@ -3,6 +3,7 @@
 
 use super::canvas::{Canvas, Font, n, spread};
 use super::colour;
+use crate::devices::event::RegionKind;
 
 /// Advance of one character of the 11px monospace font.
 const MONO_CHAR: f64 = 6.7;
@@ -54,7 +55,7 @@ pub fn labels(
 }
 
 /// A curve from one column to the next, coloured by region kind.
-pub fn curve(c: &mut Canvas, from: (f64, f64), to: (f64, f64), kind: &str) {
+pub fn curve(c: &mut Canvas, from: (f64, f64), to: (f64, f64), kind: Option<RegionKind>) {
     let xm = (from.0 + to.0) / 2.0;
     let d = format!(
         "M{} {}C{} {} {} {} {} {}",

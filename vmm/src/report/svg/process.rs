@@ -7,7 +7,7 @@ use super::canvas::{Axis, Canvas, Font, approx_size, wrap};
 use super::links::{self, MAX_LABELS};
 use super::space::{self, Space, W_STRIP, X_BOX, X_STRIP};
 use crate::addr::PAGE;
-use crate::report::model::{PageReport, ProcessReport, Report};
+use crate::report::model::{ExitKind, PageReport, ProcessReport, Report};
 
 const X_GPA: f64 = 560.0;
 const X_HPA: f64 = 870.0;
@@ -31,17 +31,7 @@ fn zoom(lo: u64, hi: u64, limit: Option<u64>) -> (u64, u64) {
 
 /// How the process ended, in a few words.
 fn ending(p: &ProcessReport) -> String {
-    let opt = |v: Option<String>| v.unwrap_or_else(|| "?".into());
-    match p.exit.kind.as_str() {
-        "exit" => format!("exit {}", opt(p.exit.status.map(|s| s.to_string()))),
-        "fault" => format!(
-            "killed: {} at {} (rip {})",
-            p.exit.reason.clone().unwrap_or_else(|| "fault".into()),
-            opt(p.exit.address.map(|a| a.to_string())),
-            opt(p.exit.rip.map(|a| a.to_string()))
-        ),
-        k => k.to_string(),
-    }
+    p.exit.summary()
 }
 
 /// Draws the panel for `p` from `y0` down; returns the y below it.
@@ -120,7 +110,7 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
             W_BAR,
             gy,
             gaxis.len(pg.guest_page_size),
-            &pg.region,
+            pg.region,
         );
     }
     match &haxis {
@@ -140,7 +130,7 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
                             .unwrap_or(PAGE)
                             .min(pg.guest_page_size.max(1)),
                     );
-                    seen.draw(c, X_HPA, W_BAR, ha.y(h.raw()), len, &pg.region);
+                    seen.draw(c, X_HPA, W_BAR, ha.y(h.raw()), len, pg.region);
                 }
             }
         }
@@ -190,7 +180,7 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
     ));
     let mut hrows = Vec::new();
     for (i, pg) in rows.iter().enumerate() {
-        links::curve(c, c1[i], (X_GPA, gpa_ys[i]), &pg.region);
+        links::curve(c, c1[i], (X_GPA, gpa_ys[i]), pg.region);
         if let (Some(ha), Some(h)) = (&haxis, pg.hpa) {
             let len = pg
                 .host_page_size
@@ -201,7 +191,7 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
     }
     let hys: Vec<f64> = hrows.iter().map(|h| h.1).collect();
     for (i, hy, _) in &hrows {
-        links::curve(c, c2[*i], (X_HPA, *hy), &rows[*i].region);
+        links::curve(c, c2[*i], (X_HPA, *hy), rows[*i].region);
     }
     c.raw("</g>");
     if few {
@@ -336,7 +326,7 @@ fn info(c: &mut Canvas, p: &ProcessReport, linked: &[&PageReport], stride: usize
     }
     let mut y = top + 10.0;
     let mut lines: Vec<(Font, String)> = lines.into_iter().map(|l| (Font::Small, l)).collect();
-    if p.exit.kind == "fault" {
+    if p.exit.kind == ExitKind::Fault {
         let at = p.exit.address.map_or("?".into(), |a| a.to_string());
         lines.push((
             Font::Alert,
@@ -371,12 +361,12 @@ mod tests {
     #[test]
     fn endings_read_as_words() {
         let mut p = ProcessReport::default();
-        p.exit.kind = "exit".into();
+        p.exit.kind = ExitKind::Exit;
         p.exit.status = Some(3);
         assert_eq!(ending(&p), "exit 3");
-        p.exit.kind = "fault".into();
+        p.exit.kind = ExitKind::Fault;
         assert_eq!(ending(&p), "killed: fault at ? (rip ?)");
-        p.exit.kind = "running".into();
+        p.exit.kind = ExitKind::Running;
         assert_eq!(ending(&p), "running");
     }
 }

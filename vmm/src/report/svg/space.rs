@@ -5,7 +5,8 @@
 use super::canvas::{Axis, Canvas, Font, approx_size, n};
 use super::{Marks, colour};
 use crate::addr::PAGE;
-use crate::report::model::{ProcessReport, RegionReport};
+use crate::devices::event::RegionKind;
+use crate::report::model::{ExitKind, ProcessReport, RegionReport};
 
 pub const X_BOX: f64 = 44.0;
 pub const W_BOX: f64 = 256.0;
@@ -78,7 +79,7 @@ impl Space<'_> {
 /// pages and the fault of `p`, laid out by `space`.
 pub fn draw(c: &mut Canvas, p: &ProcessReport, space: &Space, bottom: f64) {
     for (rg, a) in &space.blocks {
-        let fill = colour(&rg.kind);
+        let fill = colour(Some(rg.kind));
         c.rect(
             X_BOX,
             a.top,
@@ -105,9 +106,9 @@ pub fn draw(c: &mut Canvas, p: &ProcessReport, space: &Space, bottom: f64) {
             Font::Mono,
             &format!("{}–{} ({size})", rg.start, rg.end),
         );
-        let grows = match rg.kind.as_str() {
-            "stack" => "grows toward lower addresses (up here)",
-            "heap" => "grows toward higher addresses (down here)",
+        let grows = match rg.kind {
+            RegionKind::Stack => "grows toward lower addresses (up here)",
+            RegionKind::Heap => "grows toward higher addresses (down here)",
             _ => "",
         };
         if !grows.is_empty() && a.height >= 46.0 {
@@ -152,10 +153,10 @@ pub fn draw(c: &mut Canvas, p: &ProcessReport, space: &Space, bottom: f64) {
     for pg in &p.pages {
         if let Some(a) = space.axis(pg.gva.raw()) {
             let len = a.len(pg.guest_page_size);
-            seen.draw(c, X_STRIP, W_STRIP, a.y(pg.gva.raw()), len, &pg.region);
+            seen.draw(c, X_STRIP, W_STRIP, a.y(pg.gva.raw()), len, pg.region);
         }
     }
-    if p.exit.kind == "fault"
+    if p.exit.kind == ExitKind::Fault
         && let Some(addr) = p.exit.address
     {
         fault_marker(c, space, addr.raw(), bottom);
@@ -210,10 +211,10 @@ mod tests {
 
     fn region(kind: &str, start: u64, end: u64) -> RegionReport {
         RegionReport {
-            kind: kind.into(),
+            kind: kind.parse().expect("a region kind"),
             start: Gva(start),
             end: Gva(end),
-            prot: "rw-".into(),
+            prot: "rw-".parse().expect("rwx"),
             pages_mapped: 1,
         }
     }
@@ -246,7 +247,7 @@ mod tests {
 
     #[test]
     fn hostile_regions_do_not_break_the_layout() {
-        let regions = [region("x", u64::MAX, 0), region("y", 5, 5)];
+        let regions = [region("heap", u64::MAX, 0), region("stack", 5, 5)];
         let s = Space::new(&regions, 0.0);
         assert!(s.bottom.is_finite() && s.bottom > 0.0);
         assert!(s.axis(5).is_none());

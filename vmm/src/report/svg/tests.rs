@@ -1,6 +1,9 @@
 //! Tests of the SVG renderer on hand-built reports.
 use super::*;
 use crate::addr::{Gpa, Gva, Hpa, Hva};
+use crate::devices::hypercall::ProtocolError;
+use crate::observations::RunError;
+use crate::paging::Cr3;
 use crate::report::model::*;
 
 /// Checks that `doc` is well-formed XML as far as this renderer can get
@@ -113,17 +116,17 @@ fn page(gva: u64, gpa: u64, hpa: Option<u64>, region: &str) -> PageReport {
         guest_page_size: 4096,
         host_page_size: Some(4096),
         flags: "P US A".into(),
-        region: region.into(),
+        region: region.parse().ok(),
         kvm_translate_gpa: Some(Gpa(gpa)),
     }
 }
 
 fn region(kind: &str, start: u64, end: u64, prot: &str, pages: u64) -> RegionReport {
     RegionReport {
-        kind: kind.into(),
+        kind: kind.parse().expect("a region kind"),
         start: Gva(start),
         end: Gva(end),
-        prot: prot.into(),
+        prot: prot.parse().expect("rwx"),
         pages_mapped: pages,
     }
 }
@@ -139,7 +142,7 @@ fn process(pid: u32, name: &str, hpa: bool) -> ProcessReport {
     ProcessReport {
         pid,
         name: name.into(),
-        cr3: Gpa(0x17_4000),
+        cr3: Cr3(0x17_4000),
         regions: vec![
             region("code", 0x40_0000, 0x40_1000, "r-x", 1),
             region("data", 0x40_1000, 0x40_2000, "rw-", 1),
@@ -150,7 +153,7 @@ fn process(pid: u32, name: &str, hpa: bool) -> ProcessReport {
         pages_total: pages.len() as u64,
         pages,
         exit: ExitReport {
-            kind: "exit".into(),
+            kind: ExitKind::Exit,
             status: Some(0),
             ..Default::default()
         },
@@ -170,7 +173,7 @@ fn report(hpa: bool) -> Report {
     };
     let mut faulted = process(2, "plain", hpa);
     faulted.exit = ExitReport {
-        kind: "fault".into(),
+        kind: ExitKind::Fault,
         address: Some(Gva(0x60_4000)),
         reason: Some("#PF: user read, a not-present page".into()),
         ..Default::default()
@@ -212,7 +215,7 @@ fn report(hpa: bool) -> Report {
             hw_refs: 4,
             hw_refs_explained: "pvm: the CPU walks KVM's shadow table, 4 references".into(),
         }],
-        errors: vec!["page 0x1 <odd> & \"quoted\"".into()],
+        errors: vec![RunError::Protocol(ProtocolError::UnknownKind(99))],
         ..Default::default()
     }
 }
@@ -244,7 +247,7 @@ fn picture_is_well_formed_and_names_every_process() {
     assert!(svg.contains("plain"));
     assert!(svg.contains("2D page walk"));
     assert!(svg.contains("HPA 0x1200070a0"));
-    assert!(svg.contains("&lt;odd&gt;"));
+    assert!(svg.contains("guest protocol: unknown message kind 99"));
     assert!(!svg.contains("<script"));
     assert!(!svg.contains("HPA unavailable"));
 }
@@ -287,7 +290,7 @@ fn empty_and_hostile_reports_still_draw() {
     let mut r = report(true);
     let p = &mut r.processes[1];
     p.regions
-        .push(region("\u{1}<x>", u64::MAX, 0, "\"", u64::MAX));
+        .push(region("guard", u64::MAX, 0, "---", u64::MAX));
     p.pages
         .push(page(u64::MAX, u64::MAX, Some(u64::MAX), "elsewhere"));
     r.whereis[0].walk.clear();

@@ -1,0 +1,275 @@
+//! What the guest tells the VMM, as types: the decoder (`hypercall.rs`)
+//! turns each checked message into one `Event`, and nothing after it sees
+//! an `abi::msg` constant or a raw message struct.
+
+use std::fmt;
+use std::ops::Range;
+
+use serde::Serialize;
+
+use crate::addr::{Gpa, Gva};
+use crate::paging::Cr3;
+
+/// One message from the guest, decoded and checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The kernel is up.
+    Boot(BootEvent),
+    /// Bytes for the console.
+    Console(Vec<u8>),
+    /// A process was created (`exit` is None) or is about to be torn down
+    /// from its own context, its CR3 live.
+    Proc(ProcEvent),
+    /// A process asks where one of its addresses lives; the answer goes
+    /// back into the message at `reply`.
+    Whereis(WhereisRequest),
+    /// A named point in time (boot phases).
+    Mark { id: u32, tsc: u64 },
+}
+
+/// How the guest kernel runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuestMode {
+    /// Plain x86 (VMX/SVM hosts, QEMU).
+    X86,
+    /// Registered with PVM, supervisor code runs natively in ring 3.
+    PvmNative,
+    /// A value the protocol does not define (shown, not refused).
+    Unknown(u32),
+}
+
+impl fmt::Display for GuestMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GuestMode::X86 => f.write_str("x86"),
+            GuestMode::PvmNative => f.write_str("pvm-native"),
+            GuestMode::Unknown(m) => write!(f, "unknown ({m})"),
+        }
+    }
+}
+
+/// How the guest kernel schedules its processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheduling {
+    /// Preemptive, on the LAPIC timer.
+    Timer,
+    /// A process runs until it makes a system call or faults.
+    Cooperative,
+}
+
+impl fmt::Display for Scheduling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Scheduling::Timer => "timer",
+            Scheduling::Cooperative => "cooperative",
+        })
+    }
+}
+
+/// The kernel's boot message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootEvent {
+    pub mode: GuestMode,
+    /// PVM flags the kernel registered with (0 on x86).
+    pub pv_flags: u32,
+    /// TSC at `_start` and at the banner, and its rate.
+    pub tsc_start: u64,
+    pub tsc_banner: u64,
+    pub tsc_khz: u64,
+    /// 4 or 5.
+    pub paging_levels: u32,
+    pub sched: Scheduling,
+    pub timer_hz: u32,
+    /// The kernel's own page table.
+    pub kernel_cr3: Cr3,
+}
+
+impl BootEvent {
+    /// Kernel boot time in µs as the guest measured it, if it knows its TSC rate.
+    pub fn boot_us(&self) -> Option<f64> {
+        (self.tsc_khz != 0).then(|| {
+            self.tsc_banner.wrapping_sub(self.tsc_start) as f64 * 1000.0 / self.tsc_khz as f64
+        })
+    }
+}
+
+/// What a region of a process's address space holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegionKind {
+    Code,
+    Data,
+    Heap,
+    Stack,
+    Guard,
+}
+
+impl RegionKind {
+    /// Every kind, in the order legends list them.
+    pub const ALL: [RegionKind; 5] = [
+        RegionKind::Code,
+        RegionKind::Data,
+        RegionKind::Heap,
+        RegionKind::Stack,
+        RegionKind::Guard,
+    ];
+
+    /// The name reports use ("code", "heap", ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegionKind::Code => "code",
+            RegionKind::Data => "data",
+            RegionKind::Heap => "heap",
+            RegionKind::Stack => "stack",
+            RegionKind::Guard => "guard",
+        }
+    }
+}
+
+impl std::str::FromStr for RegionKind {
+    type Err = String;
+
+    /// A kind from its report name ("code", "heap", ...).
+    fn from_str(s: &str) -> Result<Self, String> {
+        RegionKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("'{s}' is not a region kind"))
+    }
+}
+
+impl fmt::Display for RegionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `pad`, not `write_str`: reports align region names in columns.
+        f.pad(self.as_str())
+    }
+}
+
+/// A region's protection: read, write, execute.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Prot {
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+}
+
+impl fmt::Display for Prot {
+    /// `rwx` text: "r-x", "rw-", "---".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = |on, ch| if on { ch } else { '-' };
+        let s: String = [c(self.read, 'r'), c(self.write, 'w'), c(self.exec, 'x')]
+            .iter()
+            .collect();
+        f.pad(&s)
+    }
+}
+
+impl std::str::FromStr for Prot {
+    type Err = String;
+
+    /// Protection from its `rwx` text ("r-x").
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.as_bytes() {
+            [r @ (b'r' | b'-'), w @ (b'w' | b'-'), x @ (b'x' | b'-')] => Ok(Prot {
+                read: *r == b'r',
+                write: *w == b'w',
+                exec: *x == b'x',
+            }),
+            _ => Err(format!("'{s}' is not rwx text")),
+        }
+    }
+}
+
+impl Serialize for Prot {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// One region of a process's address space: [span.start, span.end), page
+/// aligned and non-empty (the decoder checked).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Region {
+    pub kind: RegionKind,
+    pub span: Range<Gva>,
+    pub prot: Prot,
+}
+
+impl Region {
+    /// Whether `gva` lies inside the region.
+    pub fn contains(&self, gva: Gva) -> bool {
+        self.span.start <= gva && gva < self.span.end
+    }
+}
+
+/// How a process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// It called `exit(status)`.
+    Status(i64),
+    /// The kernel killed it for a fault.
+    Fault(Fault),
+}
+
+/// The fault that killed a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    pub vector: u64,
+    pub error_code: u64,
+    /// CR2 for a page fault.
+    pub address: Gva,
+    pub rip: Gva,
+}
+
+/// The kernel's counters for one process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcStats {
+    /// Demand-paging faults served in the heap and in the stack.
+    pub heap_faults: u64,
+    pub stack_faults: u64,
+    /// User pages resident when the message was sent.
+    pub pages_resident: u64,
+}
+
+/// A value the process stored, for the VMM to read back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pattern {
+    pub gva: Gva,
+    pub value: u64,
+}
+
+/// A process message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcEvent {
+    pub pid: u32,
+    /// Its name (lossy UTF-8: hostile bytes become U+FFFD).
+    pub name: String,
+    /// The kernel PGD the process runs on.
+    pub cr3: Cr3,
+    /// The user PGD under PVM pv_kpti.
+    pub user_pgd: Option<Gpa>,
+    pub regions: Vec<Region>,
+    pub stats: ProcStats,
+    pub pattern: Option<Pattern>,
+    /// None when it was just created; how it ended when it is exiting.
+    pub exit: Option<Exit>,
+}
+
+impl ProcEvent {
+    /// The region that holds `gva`, if any.
+    pub fn region_of(&self, gva: Gva) -> Option<usize> {
+        self.regions.iter().position(|r| r.contains(gva))
+    }
+}
+
+/// A `whereis` question.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WhereisRequest {
+    pub pid: u32,
+    /// The asker's page table.
+    pub cr3: Cr3,
+    pub gva: Gva,
+    /// Where the answer goes in guest memory (inside the message).
+    pub reply: Gpa,
+}

@@ -1,0 +1,304 @@
+//! The analysis of one exiting process, whose CR3 is live on the vCPU:
+//! enumerate every mapped user page (software walk of the guest's tables),
+//! find each page's region, check a sample against KVM_TRANSLATE, and list
+//! the pages the report shows with their host side (HVA, HPA, host page).
+
+use super::cpu::Cpu;
+use super::finding::{Finding, Findings};
+use super::host::HostView;
+use super::{Options, PAGE_BUDGET};
+use crate::addr::{Gpa, Gva, Hpa, Hva};
+use crate::devices::event::{Pattern, ProcEvent, Region, RegionKind};
+use crate::paging::{self, Cr3, MappedRange, Page, PageSize, PagingMode, PhysMem, PteFlags};
+
+/// Page-table entries read at most per address space (guards against
+/// hostile, aliased tables).
+pub const WALK_LIMIT: u64 = 1 << 24;
+/// Pages analysed at most per address space: twice what 2 GiB of RAM can
+/// back, so only aliased (hostile) tables reach it.
+const MAX_PAGES: usize = 1 << 20;
+/// Runs listed per process; the rest are counted in a finding.
+const MAX_RANGES: usize = 4096;
+
+/// One listed page, from GVA to the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageObs {
+    pub gva: Gva,
+    pub gpa: Gpa,
+    pub hva: Option<Hva>,
+    pub hpa: Option<Hpa>,
+    pub guest_page_size: PageSize,
+    pub host_page_size: Option<u64>,
+    /// Effective guest flags.
+    pub flags: PteFlags,
+    /// None: outside every region the kernel reported.
+    pub region: Option<RegionKind>,
+    /// KVM_TRANSLATE's answer; None if not checked (or not mapped there).
+    pub kvm: Option<Gpa>,
+}
+
+/// A region and how many pages it had mapped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionObs {
+    pub region: Region,
+    pub pages_mapped: u64,
+}
+
+/// The stored value read back through the GPA and the HVA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PatternObs {
+    pub gva: Gva,
+    pub expected: u64,
+    pub via_gpa: Option<u64>,
+    pub via_hva: Option<u64>,
+}
+
+impl PatternObs {
+    /// Both reads returned what the process wrote.
+    pub fn ok(&self) -> bool {
+        self.via_gpa == Some(self.expected) && self.via_hva == Some(self.expected)
+    }
+}
+
+/// What the analysis of one exiting process found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Analysis {
+    pub pages: Vec<PageObs>,
+    pub pages_total: u64,
+    pub pages_checked: u64,
+    pub regions: Vec<RegionObs>,
+    pub pattern: Option<PatternObs>,
+    pub findings: Vec<Finding>,
+    /// (GPA page, region) of every user page, for --dirty-log attribution.
+    pub frames: Vec<(Gpa, Option<RegionKind>)>,
+    /// Its page-table pages (the tables themselves), for the same.
+    pub tables: Vec<Gpa>,
+    /// Lowest and highest guest frame of all its pages (not only the listed).
+    pub frames_span: Option<(Gpa, Gpa)>,
+    /// The pages coalesced into runs (at most MAX_RANGES).
+    pub ranges: Vec<MappedRange>,
+}
+
+/// The regions with no pages counted: for processes that never reported
+/// their exit.
+pub fn unmapped_regions(regions: &[Region]) -> Vec<RegionObs> {
+    regions
+        .iter()
+        .map(|r| RegionObs {
+            region: r.clone(),
+            pages_mapped: 0,
+        })
+        .collect()
+}
+
+/// Analyse process `p`, whose CR3 should be the vCPU's live one. `budget`
+/// is what the whole run may still list (pages and dirty-log frames), so
+/// many hostile processes cannot exhaust the VMM's memory.
+pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
+    cpu: &C,
+    mem: &M,
+    host: &H,
+    p: &ProcEvent,
+    o: &Options,
+    budget: &mut u64,
+) -> Analysis {
+    let mut a = Analysis::default();
+    let Some(mode) = cpu.paging_mode() else {
+        a.findings.push(Finding::NotPagingMode);
+        return a;
+    };
+    let live = cpu.cr3().map_or(0, |c| c.raw() & !0xfff);
+    let can_check = live == p.cr3.raw() & !0xfff;
+    if !can_check {
+        a.findings.push(Finding::Cr3NotLive {
+            live,
+            process: p.cr3,
+        });
+    }
+    let mut errs = Findings::default();
+    let pages = enumerate(mem, p.cr3, mode, &mut errs);
+    if o.frames {
+        a.tables = paging::table_pages(mem, p.cr3.raw(), mode, WALK_LIMIT);
+    }
+    a.pages_total = pages.len() as u64;
+    a.frames_span = pages
+        .iter()
+        .map(|p| p.gpa)
+        .min()
+        .zip(pages.iter().map(|p| p.gpa).max());
+    let runs = paging::coalesce(pages.iter().copied());
+    if runs.len() > MAX_RANGES {
+        errs.push(Finding::TooManyRuns {
+            runs: runs.len(),
+            max: MAX_RANGES,
+        });
+    }
+    a.ranges = runs.into_iter().take(MAX_RANGES).collect();
+    let owner = owners(&pages, &p.regions);
+    let mut per_region = vec![0u64; p.regions.len()];
+    for (pg, ri) in pages.iter().zip(&owner) {
+        match ri.and_then(|k| per_region.get_mut(k)) {
+            Some(n) => *n += 1,
+            None => errs.push(Finding::OutsideRegions { gva: pg.gva }),
+        }
+    }
+    let checked = if can_check {
+        check(cpu, &pages, &owner, o.max_checked, &mut errs)
+    } else {
+        vec![None; pages.len()]
+    };
+    a.pages_checked = checked.iter().filter(|c| c.is_some()).count() as u64;
+    let region = |ri: Option<usize>| ri.and_then(|k| p.regions.get(k)).map(|r| r.kind);
+    let mut stopped_at = None;
+    for (i, pg) in pages.iter().enumerate() {
+        let ri = owner[i];
+        // Listed pages and dirty-log frames draw on one budget for the
+        // whole run.
+        if o.frames && *budget > 0 {
+            *budget -= 1;
+            a.frames.push((pg.gpa, region(ri)));
+        }
+        let keep = o.all_pages
+            || is_edge(&owner, i)
+            || (i as u64).is_multiple_of((pages.len() as u64 / 4).max(1));
+        if !keep {
+            continue;
+        }
+        if *budget == 0 {
+            // Said once, and never crowded out by the capped findings.
+            if stopped_at.is_none() {
+                stopped_at = Some(pg.gva);
+            }
+            continue;
+        }
+        *budget -= 1;
+        let h = host.locate(pg.gpa);
+        a.pages.push(PageObs {
+            gva: pg.gva,
+            gpa: pg.gpa,
+            hva: h.hva,
+            hpa: h.hpa(),
+            guest_page_size: pg.page_size,
+            host_page_size: h.page_size,
+            flags: pg.flags,
+            region: region(ri),
+            kvm: checked[i].flatten(),
+        });
+    }
+    if let Some(gva) = stopped_at {
+        a.findings.push(Finding::BudgetSpent {
+            gva,
+            budget: PAGE_BUDGET,
+        });
+    }
+    a.regions = p
+        .regions
+        .iter()
+        .zip(per_region)
+        .map(|(r, n)| RegionObs {
+            region: r.clone(),
+            pages_mapped: n,
+        })
+        .collect();
+    if let Some(pat) = p.pattern {
+        let obs = read_back(mem, host, p.cr3, mode, pat);
+        if !obs.ok() {
+            errs.push(Finding::PatternMismatch { gva: pat.gva });
+        }
+        a.pattern = Some(obs);
+    }
+    a.findings.extend(errs.finish());
+    a
+}
+
+/// Every mapped user page, in GVA order (at most MAX_PAGES); entries the
+/// walker cannot follow become findings.
+fn enumerate<M: PhysMem + ?Sized>(
+    mem: &M,
+    cr3: Cr3,
+    mode: PagingMode,
+    errs: &mut Findings,
+) -> Vec<Page> {
+    let mut pages = Vec::new();
+    // The user half: [0, 2^47) with 4 levels, [0, 2^56) with 5.
+    let user_end = 1u64 << (mode.va_bits() - 1);
+    for r in paging::mapped_pages(mem, cr3.raw(), mode, Gva(0)..Gva(user_end), WALK_LIMIT) {
+        match r {
+            Ok(_) if pages.len() == MAX_PAGES => {
+                errs.push(Finding::TooManyPages { max: MAX_PAGES });
+                break;
+            }
+            Ok(pg) => pages.push(pg),
+            Err(e) => errs.push(Finding::Walk(e)),
+        }
+    }
+    pages
+}
+
+/// Each page's region (index into `regions`), found once.
+fn owners(pages: &[Page], regions: &[Region]) -> Vec<Option<usize>> {
+    pages
+        .iter()
+        .map(|pg| regions.iter().position(|r| r.contains(pg.gva)))
+        .collect()
+}
+
+/// The first or last page of a region (or of a run outside them).
+fn is_edge(owner: &[Option<usize>], i: usize) -> bool {
+    let here = owner.get(i).copied().flatten();
+    let before = i
+        .checked_sub(1)
+        .and_then(|k| owner.get(k).copied().flatten());
+    before != here || owner.get(i + 1).is_none_or(|&n| n != here)
+}
+
+/// Cross-check an even sample of at most about `max_checked` pages, always
+/// including each region's ends, with KVM_TRANSLATE: Some(answer) for each
+/// checked page, None for the rest; disagreements become findings.
+fn check<C: Cpu + ?Sized>(
+    cpu: &C,
+    pages: &[Page],
+    owner: &[Option<usize>],
+    max_checked: u64,
+    errs: &mut Findings,
+) -> Vec<Option<Option<Gpa>>> {
+    let stride = (pages.len() as u64).div_ceil(max_checked.max(1)).max(1);
+    pages
+        .iter()
+        .enumerate()
+        .map(|(i, pg)| {
+            if !((i as u64).is_multiple_of(stride) || is_edge(owner, i)) {
+                return None;
+            }
+            let kvm = cpu.translate(pg.gva);
+            if kvm != Some(pg.gpa) {
+                errs.push(Finding::Mismatch {
+                    gva: pg.gva,
+                    software: pg.gpa,
+                    kvm,
+                });
+            }
+            Some(kvm)
+        })
+        .collect()
+}
+
+/// Read back the value the process stored, through the GPA (guest memory)
+/// and through the HVA (a raw read of the VMM's own mapping).
+fn read_back<M: PhysMem + ?Sized, H: HostView + ?Sized>(
+    mem: &M,
+    host: &H,
+    cr3: Cr3,
+    mode: PagingMode,
+    pat: Pattern,
+) -> PatternObs {
+    let gpa = paging::walk(mem, cr3.raw(), mode, pat.gva)
+        .ok()
+        .map(|t| t.gpa);
+    PatternObs {
+        gva: pat.gva,
+        expected: pat.value,
+        via_gpa: gpa.and_then(|g| mem.read_u64_unaligned(g)),
+        via_hva: gpa.and_then(|g| host.read_u64_via_hva(g)),
+    }
+}

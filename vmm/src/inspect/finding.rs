@@ -1,0 +1,137 @@
+//! What an analysis can find wrong, as values: the report prints them, and
+//! tests match on them.
+
+use std::fmt;
+
+use crate::addr::{Gpa, Gva};
+use crate::paging::{Cr3, WalkFault};
+
+/// Detailed findings kept per analysis; beyond that they are only counted.
+pub const MAX_FINDINGS: usize = 16;
+
+/// One problem an analysis found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+    /// The vCPU's registers say it is not in 64-bit paging mode.
+    NotPagingMode,
+    /// The live CR3 is another address space's: nothing can be cross-checked.
+    Cr3NotLive { live: u64, process: Cr3 },
+    /// The tables map more pages than the analysis looks at.
+    TooManyPages { max: usize },
+    /// An entry the enumerator could not follow.
+    Walk(WalkFault),
+    /// More runs than the report lists.
+    TooManyRuns { runs: usize, max: usize },
+    /// A page mapped outside every region the kernel reported.
+    OutsideRegions { gva: Gva },
+    /// The software walk and KVM_TRANSLATE disagree.
+    Mismatch {
+        gva: Gva,
+        software: Gpa,
+        kvm: Option<Gpa>,
+    },
+    /// The run-wide budget of listed pages ran out at `gva`.
+    BudgetSpent { gva: Gva, budget: u64 },
+    /// The value the process stored did not read back.
+    PatternMismatch { gva: Gva },
+    /// This many more findings were not kept.
+    More(u64),
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::NotPagingMode => write!(f, "the vCPU is not in 64-bit paging mode"),
+            Finding::Cr3NotLive { live, process } => write!(
+                f,
+                "CR3 {live:#x} is not the process's {process}: KVM_TRANSLATE cross-check skipped"
+            ),
+            Finding::TooManyPages { max } => {
+                write!(f, "more than {max} pages mapped: analysis stopped there")
+            }
+            Finding::Walk(e) => write!(f, "page-table walk: {e}"),
+            Finding::TooManyRuns { runs, max } => {
+                write!(f, "{runs} mapped runs; the report lists the first {max}")
+            }
+            Finding::OutsideRegions { gva } => write!(
+                f,
+                "{gva} is mapped but outside every region the kernel reported"
+            ),
+            Finding::Mismatch { gva, software, kvm } => write!(
+                f,
+                "{gva}: software walk says GPA {software} but KVM_TRANSLATE says {}",
+                kvm.map_or("not mapped".into(), |g| g.to_string())
+            ),
+            Finding::BudgetSpent { gva, budget } => write!(
+                f,
+                "page listing stopped at {gva}: the run's budget of {budget} listed pages is spent"
+            ),
+            Finding::PatternMismatch { gva } => {
+                write!(f, "pattern read-back at GVA {gva} failed")
+            }
+            Finding::More(n) => write!(f, "... and {n} more errors like these"),
+        }
+    }
+}
+
+/// The findings of one analysis: the first MAX_FINDINGS in full, then a
+/// count, so hostile tables cannot make the report grow without bound.
+#[derive(Default)]
+pub(super) struct Findings {
+    kept: Vec<Finding>,
+    more: u64,
+}
+
+impl Findings {
+    pub(super) fn push(&mut self, e: Finding) {
+        if self.kept.len() < MAX_FINDINGS {
+            self.kept.push(e);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    pub(super) fn finish(mut self) -> Vec<Finding> {
+        if self.more > 0 {
+            self.kept.push(Finding::More(self.more));
+        }
+        self.kept
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_are_capped_and_counted() {
+        let mut f = Findings::default();
+        for i in 0..MAX_FINDINGS as u64 + 5 {
+            f.push(Finding::OutsideRegions { gva: Gva(i << 12) });
+        }
+        let v = f.finish();
+        assert_eq!(v.len(), MAX_FINDINGS + 1);
+        assert_eq!(v.last(), Some(&Finding::More(5)));
+        assert_eq!(
+            v.last().map(ToString::to_string).as_deref(),
+            Some("... and 5 more errors like these")
+        );
+    }
+
+    #[test]
+    fn addresses_print_in_hex() {
+        let m = Finding::Mismatch {
+            gva: Gva(0x40_0000),
+            software: Gpa(0x1000),
+            kvm: None,
+        };
+        assert_eq!(
+            m.to_string(),
+            "0x400000: software walk says GPA 0x1000 but KVM_TRANSLATE says not mapped"
+        );
+        let p = Finding::PatternMismatch {
+            gva: Gva(0x7fff_0000),
+        };
+        assert_eq!(p.to_string(), "pattern read-back at GVA 0x7fff0000 failed");
+    }
+}

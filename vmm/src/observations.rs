@@ -1,0 +1,120 @@
+//! What a run observed, as one value handed to the report at the end:
+//! the kernel's boot message, every process with its analysis, the 2D
+//! walks, the exits, and what went wrong.
+
+use std::fmt;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::addr::{Gpa, Gva};
+use crate::devices::event::{BootEvent, ProcEvent};
+use crate::devices::hypercall::ProtocolError;
+use crate::inspect::{Analysis, Finding, Walk2d};
+use crate::paging::Cr3;
+
+/// Everything the run learned, in one value.
+#[derive(Debug, Default)]
+pub struct Observations {
+    /// The kernel's boot message, if it sent one.
+    pub boot: Option<BootEvent>,
+    /// Every recorded process, by pid.
+    pub procs: Vec<ProcObservation>,
+    /// `whereis` answers and `--walk` walks, in the order they were made.
+    pub whereis: Vec<Walk2d>,
+    pub errors: Vec<RunError>,
+    pub exits: ExitCounts,
+    /// When the guest's first console byte arrived.
+    pub first_output: Option<Instant>,
+}
+
+/// What the VMM knows about one guest process.
+#[derive(Clone, Debug)]
+pub struct ProcObservation {
+    pub created: ProcEvent,
+    pub exited: Option<ProcEvent>,
+    /// GPA of the first code page, walked when the creation message came.
+    pub code_gpa: Option<Gpa>,
+    /// The translation analysis made while its CR3 was live.
+    pub analysis: Option<Analysis>,
+    /// Order of exit among all processes (0 = first to end).
+    pub exit_order: Option<usize>,
+}
+
+impl ProcObservation {
+    /// The latest message about it: the exit message once it has one.
+    pub fn last(&self) -> &ProcEvent {
+        self.exited.as_ref().unwrap_or(&self.created)
+    }
+}
+
+/// VM exits seen by the VMM, by kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ExitCounts {
+    pub total: u64,
+    pub hypercall: u64,
+    pub serial: u64,
+    pub other: u64,
+}
+
+/// Something the run got wrong or the guest did wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunError {
+    /// A message that does not decode.
+    Protocol(ProtocolError),
+    /// A second creation message for a pid.
+    CreatedTwice { pid: u32 },
+    /// The process table is full.
+    TooManyProcesses { pid: u32, max: usize },
+    /// An exit message for a pid never created.
+    UnknownPid { pid: u32 },
+    /// A second exit message for a pid.
+    ExitedTwice { pid: u32 },
+    /// A process exits on another page table than it was created with.
+    Cr3Changed { pid: u32, exit: Cr3, created: Cr3 },
+    /// What the analysis of a process found.
+    Process { pid: u32, finding: Finding },
+    /// KVM_TRANSLATE disagrees with the software walk of a whereis.
+    WhereisMismatch { gva: Gva, software: Gpa, kvm: Gpa },
+    /// The answer could not be written back into guest memory.
+    AnswerNotWritten { gpa: Gpa },
+    /// This many more errors were not kept.
+    More(u64),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Protocol(e) => write!(f, "guest protocol: {e}"),
+            RunError::CreatedTwice { pid } => write!(f, "guest protocol: pid {pid} created twice"),
+            RunError::TooManyProcesses { pid, max } => write!(
+                f,
+                "guest protocol: more than {max} processes; pid {pid} not recorded"
+            ),
+            RunError::UnknownPid { pid } => {
+                write!(f, "guest protocol: exit of unknown pid {pid}")
+            }
+            RunError::ExitedTwice { pid } => write!(f, "guest protocol: pid {pid} exited twice"),
+            RunError::Cr3Changed { pid, exit, created } => write!(
+                f,
+                "guest protocol: pid {pid} exits with CR3 {exit}, created with {created}"
+            ),
+            RunError::Process { pid, finding } => write!(f, "pid {pid}: {finding}"),
+            RunError::WhereisMismatch { gva, software, kvm } => write!(
+                f,
+                "whereis {gva}: software walk says GPA {software} but KVM_TRANSLATE says {kvm}"
+            ),
+            RunError::AnswerNotWritten { gpa } => {
+                write!(f, "cannot write the whereis answer at GPA {gpa}")
+            }
+            RunError::More(n) => write!(f, "... and {n} more errors"),
+        }
+    }
+}
+
+impl Serialize for RunError {
+    /// The sentence, as the JSON report's `errors[]` carries it.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}

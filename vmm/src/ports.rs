@@ -1,0 +1,157 @@
+//! The run's port handler: every `in` and `out` of the guest lands here and
+//! goes to its device — COM1 to the console, the hypercall port through
+//! the decoder to the process registry, the shutdown port ends the run.
+
+use std::collections::BTreeSet;
+
+use crate::addr::Gpa;
+use crate::devices::console::{self, Console};
+use crate::devices::event::Event;
+use crate::devices::hypercall::{self, Outcome, WhereisReply};
+use crate::memory::GuestRam;
+use crate::observations::{ExitCounts, Observations, RunError};
+use crate::registry::Registry;
+use crate::vcpu::{ExitHandler, LiveCpu, Stop};
+
+/// The devices of one run.
+pub struct Ports<'a> {
+    ram: &'a GuestRam,
+    pub console: Console,
+    registry: Registry<'a>,
+    exits: ExitCounts,
+    unknown_ports: BTreeSet<u16>,
+    /// The CPU's physical address width, for the analysis's walks.
+    maxphyaddr: u8,
+}
+
+impl<'a> Ports<'a> {
+    /// The devices over `ram`, printing the guest's console to `console`.
+    pub fn new(
+        ram: &'a GuestRam,
+        console: Console,
+        registry: Registry<'a>,
+        maxphyaddr: u8,
+    ) -> Self {
+        Ports {
+            ram,
+            console,
+            registry,
+            exits: ExitCounts::default(),
+            unknown_ports: BTreeSet::new(),
+            maxphyaddr,
+        }
+    }
+
+    /// Serve the message at `gpa`.
+    fn message(&mut self, cpu: &LiveCpu, gpa: Gpa) -> Outcome {
+        let event = match hypercall::read(self.ram.mem(), self.ram.size(), gpa) {
+            Ok(e) => e,
+            Err(e) => {
+                self.registry.error(RunError::Protocol(e));
+                return Outcome::Invalid;
+            }
+        };
+        match event {
+            Event::Console(bytes) => self.console.write(&bytes),
+            Event::Boot(b) => self.registry.boot(b),
+            Event::Mark { .. } => {}
+            Event::Proc(p) => self.registry.proc(cpu, p),
+            Event::Whereis(q) => {
+                let found = self.registry.whereis(cpu, &q);
+                let reply = match &found {
+                    None => WhereisReply::NotMapped,
+                    Some(w) => WhereisReply::Found {
+                        gpa: w.gpa,
+                        hva: w.host.hva,
+                        frame: w.host.frame.clone(),
+                        guest_page_size: w.guest_page_size.bytes(),
+                        host_page_size: w.host.page_size,
+                        kvm_gpa: w.kvm,
+                        walk: w
+                            .levels
+                            .iter()
+                            .map(|l| (l.entry_gpa, l.entry, l.entry_hpa))
+                            .collect(),
+                    },
+                };
+                let answer = hypercall::encode_answer(q.gva, &reply);
+                if hypercall::write_answer(self.ram.mem(), q.reply, &answer).is_err() {
+                    self.registry.error(RunError::AnswerNotWritten { gpa });
+                    return Outcome::Invalid;
+                }
+                if found.is_none() {
+                    return Outcome::Failed;
+                }
+            }
+        }
+        Outcome::Ok
+    }
+
+    /// The run is over: everything observed, as one value.
+    pub fn finish(mut self) -> Observations {
+        self.console.flush();
+        let r = self.registry.finish();
+        Observations {
+            boot: r.boot,
+            procs: r.procs,
+            whereis: r.whereis,
+            errors: r.errors,
+            exits: self.exits,
+            first_output: self.console.first_output,
+        }
+    }
+}
+
+/// The first four bytes of an `out` as a little-endian word.
+fn word(data: &[u8]) -> u32 {
+    let mut b = [0u8; 4];
+    let n = data.len().min(4);
+    b[..n].copy_from_slice(&data[..n]);
+    u32::from_le_bytes(b)
+}
+
+impl ExitHandler for Ports<'_> {
+    fn io_out(&mut self, vcpu: &kvm_ioctls::VcpuFd, port: u16, data: &[u8]) -> Option<Stop> {
+        self.exits.total += 1;
+        match port {
+            console::PORT_DATA => {
+                self.exits.serial += 1;
+                self.console.write(data);
+            }
+            abi::PORT_HYPERCALL => {
+                self.exits.hypercall += 1;
+                let gpa = Gpa(word(data) as u64);
+                let cpu = LiveCpu {
+                    fd: vcpu,
+                    maxphyaddr: self.maxphyaddr,
+                };
+                let outcome = self.message(&cpu, gpa);
+                // The result goes into the header the guest is waiting on.
+                hypercall::write_result(self.ram.mem(), self.ram.size(), gpa, outcome);
+            }
+            abi::PORT_SHUTDOWN => return Some(Stop::Shutdown(word(data))),
+            p => {
+                self.exits.other += 1;
+                if self.unknown_ports.insert(p) {
+                    eprintln!(
+                        "microvmm: guest wrote to unknown port {p:#x} (ignored; logged once)"
+                    );
+                }
+            }
+        }
+        None
+    }
+
+    fn io_in(&mut self, port: u16, data: &mut [u8]) {
+        self.exits.total += 1;
+        let v: u32 = match port {
+            abi::PORT_HYPERCALL => abi::HYPERCALL_MAGIC,
+            p if Console::serves(p) => self.console.read(p),
+            _ => u32::MAX,
+        };
+        let b = v.to_le_bytes();
+        for (i, d) in data.iter_mut().enumerate() {
+            *d = b.get(i).copied().unwrap_or(0xff);
+        }
+    }
+}
