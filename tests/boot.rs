@@ -90,34 +90,6 @@ fn a_spinning_guest_is_stopped_by_the_timeout() {
     );
 }
 
-/// One line on stderr, naming the problem, exit 2, no panic.
-fn refused(args: &[&str], words: &str) {
-    let r = microvmm(args, 2);
-    let lines: Vec<&str> = r.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "one line of reason, got:\n{}", r.stderr);
-    assert!(lines[0].contains(words), "'{words}' not in: {}", lines[0]);
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-}
-
-fn tmp_file(name: &str, bytes: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("microvmm-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).expect("write tmp file");
-    p.display().to_string()
-}
-
-/// The demo kernel with one header field changed.
-fn patched(name: &str, f: impl Fn(&mut Vec<u8>)) -> String {
-    let mut b = std::fs::read(test_guest("kernel")).expect("read kernel");
-    f(&mut b);
-    tmp_file(name, &b)
-}
-
-fn phdr0(b: &[u8]) -> usize {
-    u64::from_le_bytes(b[32..40].try_into().expect("8 bytes")) as usize
-}
-
 #[test]
 fn not_an_elf_file() {
     refused(&["/etc/passwd"], "not an ELF file");

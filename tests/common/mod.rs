@@ -23,17 +23,23 @@ impl Run {
     }
 }
 
-/// Run microvmm with `args`; panic with its output if the code is not `want`.
-pub fn microvmm(args: &[&str], want: i32) -> Run {
+/// Run microvmm with `args`, whatever its exit code.
+pub fn microvmm_run(args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_microvmm"))
         .args(args)
+        .stdin(std::process::Stdio::null())
         .output()
         .expect("spawn microvmm");
-    let run = Run {
+    Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    }
+}
+
+/// Run microvmm with `args`; panic with its output if the code is not `want`.
+pub fn microvmm(args: &[&str], want: i32) -> Run {
+    let run = microvmm_run(args);
     assert_eq!(
         run.code, want,
         "microvmm {args:?} exited {} (wanted {want})\nstdout:\n{}\nstderr:\n{}",
@@ -75,4 +81,176 @@ pub fn hex(v: &serde_json::Value) -> u64 {
         .unwrap_or_else(|| panic!("not a hex string: {v}"));
     u64::from_str_radix(s.trim_start_matches("0x"), 16)
         .unwrap_or_else(|e| panic!("bad hex {s}: {e}"))
+}
+
+/// How a test program is compiled: the toolchain and its flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cc {
+    /// Plain `gcc`: dynamically linked, which `--run` refuses.
+    Dynamic,
+    /// `gcc -static`: ET_EXEC, glibc.
+    Static,
+    /// `gcc -static-pie`: ET_DYN that relocates itself.
+    StaticPie,
+    /// `musl-gcc -static`: ET_EXEC, musl.
+    Musl,
+}
+
+impl Cc {
+    pub const STATIC: [Cc; 3] = [Cc::Static, Cc::StaticPie, Cc::Musl];
+
+    fn tool(self) -> &'static str {
+        match self {
+            Cc::Musl => "musl-gcc",
+            _ => "gcc",
+        }
+    }
+
+    fn flags(self) -> &'static [&'static str] {
+        match self {
+            Cc::Dynamic => &[],
+            Cc::Static | Cc::Musl => &["-static"],
+            Cc::StaticPie => &["-static-pie"],
+        }
+    }
+
+    /// A short name for file names and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cc::Dynamic => "gcc",
+            Cc::Static => "gcc-static",
+            Cc::StaticPie => "gcc-static-pie",
+            Cc::Musl => "musl-static",
+        }
+    }
+}
+
+/// Whether this is CI (env CI=true), where a missing tool is a failure,
+/// never a skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// A test cannot run here for want of `what`: print why and return None
+/// (the test then returns early: a skip), or fail in CI.
+pub fn skip<T>(what: &str) -> Option<T> {
+    assert!(!in_ci(), "CI=true: {what} is missing, and CI must not skip");
+    eprintln!("SKIPPED: {what} is missing on this machine");
+    None
+}
+
+/// Whether `tool` runs (`tool --version` exits 0).
+pub fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// tests/programs/NAME.c, built with `cc` into target/ and cached by a hash
+/// of the source and the flags; None (a skip) if the compiler is missing.
+pub fn build_c(name: &str, cc: Cc) -> Option<PathBuf> {
+    use std::hash::{Hash, Hasher};
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/programs")
+        .join(format!("{name}.c"));
+    let text = std::fs::read(&src).unwrap_or_else(|e| panic!("read {}: {e}", src.display()));
+    if !have(cc.tool()) {
+        return skip(&format!("{} (to build {name}.c {})", cc.tool(), cc.name()));
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (&text, cc.tool(), cc.flags()).hash(&mut h);
+    // target/tmp/programs/CC-HASH/NAME: the file's own name stays NAME,
+    // which is argv[0]'s last part and so the process's name in the guest.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("programs")
+        .join(format!("{}-{:016x}", cc.name(), h.finish()));
+    std::fs::create_dir_all(&dir).expect("create target/tmp/programs/...");
+    let out = dir.join(name);
+    if out.exists() {
+        return Some(out);
+    }
+    // Tests run in parallel: build under a unique name, then rename, so no
+    // test ever sees a half-written binary.
+    let tmp = dir.join(format!(
+        "{name}.{}.{:?}.tmp",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let status = Command::new(cc.tool())
+        .args(cc.flags())
+        .args(["-O2", "-o"])
+        .arg(&tmp)
+        .arg(&src)
+        .status()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", cc.tool()));
+    assert!(status.success(), "{} {name}.c failed: {status}", cc.tool());
+    std::fs::rename(&tmp, &out).expect("rename the built program");
+    Some(out)
+}
+
+/// One line on stderr, naming the problem, exit 2, no panic.
+pub fn refused(args: &[&str], words: &str) {
+    let r = microvmm(args, 2);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line of reason, got:\n{}", r.stderr);
+    assert!(lines[0].contains(words), "'{words}' not in: {}", lines[0]);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
+
+/// A file of `bytes` in this test run's temp dir.
+pub fn tmp_file(name: &str, bytes: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("microvmm-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).expect("write tmp file");
+    p.display().to_string()
+}
+
+/// The demo kernel with one header field changed.
+pub fn patched(name: &str, f: impl Fn(&mut Vec<u8>)) -> String {
+    let mut b = std::fs::read(test_guest("kernel")).expect("read kernel");
+    f(&mut b);
+    tmp_file(name, &b)
+}
+
+/// File offset of the first program header.
+pub fn phdr0(b: &[u8]) -> usize {
+    u64::from_le_bytes(b[32..40].try_into().expect("8 bytes")) as usize
+}
+
+/// Whether a `[pid NAME]` prefix's NAME is process `name`: the same, a
+/// path ending in it, or its first 15 bytes (the guest keeps 16 with NUL).
+fn is_name(token: &str, name: &str) -> bool {
+    token == name
+        || token.ends_with(&format!("/{name}"))
+        || (token.len() >= 15 && name.starts_with(token))
+}
+
+/// Every line a guest process named `name` wrote, as (pid, text without the
+/// `[pid name] ` prefix), in the order they appear in `console`.
+pub fn output_of(console: &str, name: &str) -> Vec<(u32, String)> {
+    console
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix('[')?;
+            let (head, text) = rest.split_once("] ")?;
+            let (pid, token) = head.split_once(' ')?;
+            let pid = pid.parse().ok()?;
+            is_name(token, name).then(|| (pid, text.to_string()))
+        })
+        .collect()
+}
+
+/// The lines of the one process named `name` (panics if several wrote).
+pub fn lines_of(console: &str, name: &str) -> Vec<String> {
+    let out = output_of(console, name);
+    let pids: std::collections::BTreeSet<u32> = out.iter().map(|(p, _)| *p).collect();
+    assert!(
+        pids.len() <= 1,
+        "several processes named {name}: {pids:?}\n{console}"
+    );
+    out.into_iter().map(|(_, l)| l).collect()
 }

@@ -9,7 +9,7 @@
 use abi::layout::{
     BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP, BOOT_PD_GPA,
     BOOT_PDPT_HIGH_GPA, BOOT_PDPT_LOW_GPA, BOOT_PML4_GPA, BOOT_PML5_GPA, BootInfo, CMDLINE_MAX,
-    KERNEL_BASE,
+    KERNEL_BASE, MAX_MODULES, Module,
 };
 use kvm_bindings::{kvm_segment, kvm_sregs};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
@@ -40,6 +40,9 @@ pub enum BootError {
     /// The kernel command line does not fit.
     #[error("the guest command line is {0} bytes; at most {max} fit", max = CMDLINE_MAX - 1)]
     CmdlineTooLong(usize),
+    /// More user programs than BootInfo's module table holds.
+    #[error("{0} programs to run; BootInfo holds at most {MAX_MODULES}")]
+    TooManyModules(usize),
 }
 
 /// What BootInfo says about the machine.
@@ -49,6 +52,9 @@ pub struct BootParams<'a> {
     pub tsc_khz: u64,
     pub irqchip: bool,
     pub cmdline: &'a str,
+    /// The user programs already in guest RAM (loader::program::place),
+    /// below `free_start`.
+    pub modules: &'a [Module],
     /// 5-level paging (the vCPU offers LA57): a PML5 pair tops the tables.
     pub la57: bool,
 }
@@ -64,6 +70,11 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
     }
     let mut cmdline = [0u8; CMDLINE_MAX];
     cmdline[..bytes.len()].copy_from_slice(bytes);
+    let mut modules = [Module::default(); MAX_MODULES];
+    if p.modules.len() > MAX_MODULES {
+        return Err(BootError::TooManyModules(p.modules.len()));
+    }
+    modules[..p.modules.len()].copy_from_slice(p.modules);
     let info = BootInfo {
         magic: BOOT_INFO_MAGIC,
         version: BOOT_INFO_VERSION,
@@ -72,9 +83,9 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
         free_start: p.free_start,
         tsc_khz: p.tsc_khz,
         cmdline,
-        nmodules: 0,
+        nmodules: p.modules.len() as u32, // At most MAX_MODULES.
         _pad: 0,
-        modules: [Default::default(); abi::layout::MAX_MODULES],
+        modules,
     };
     mem.write_slice(&boot_info_bytes(&info), GuestAddress(BOOT_INFO_GPA))?;
     for (i, d) in GDT.iter().enumerate() {
@@ -188,6 +199,7 @@ mod tests {
             tsc_khz: 1,
             irqchip: true,
             cmdline: "a b",
+            modules: &[],
             la57: false,
         };
         write(&m, &p).expect("write");
@@ -224,6 +236,7 @@ mod tests {
             tsc_khz: 0,
             irqchip: false,
             cmdline: "",
+            modules: &[],
             la57: true,
         };
         write(&m, &p).expect("write");
@@ -246,6 +259,44 @@ mod tests {
     }
 
     #[test]
+    fn modules_go_into_boot_info() {
+        let m = mem();
+        let modules = [Module {
+            gpa: 0x20_0000,
+            size: 0x1234,
+            args_gpa: 0x20_2000,
+            args_len: 9,
+            argc: 3,
+        }; 2];
+        let p = BootParams {
+            ram_size: 64 << 20,
+            free_start: 0x20_3000,
+            tsc_khz: 0,
+            irqchip: false,
+            cmdline: "",
+            modules: &modules,
+            la57: false,
+        };
+        write(&m, &p).expect("write");
+        let at = |off: usize| GuestAddress(BOOT_INFO_GPA + off as u64);
+        let nmodules: u32 = m
+            .read_obj(at(std::mem::offset_of!(BootInfo, nmodules)))
+            .expect("read");
+        assert_eq!(nmodules, 2);
+        let first = std::mem::offset_of!(BootInfo, modules);
+        let words: [u64; 4] = m.read_obj(at(first + 32)).expect("read");
+        assert_eq!(words, [0x20_0000, 0x1234, 0x20_2000, 9 | (3 << 32)]);
+        let unused: [u64; 4] = m.read_obj(at(first + 64)).expect("read");
+        assert_eq!(unused, [0; 4]);
+        let many = [modules[0]; MAX_MODULES + 1];
+        let p = BootParams {
+            modules: &many,
+            ..p
+        };
+        assert!(matches!(write(&m, &p), Err(BootError::TooManyModules(17))));
+    }
+
+    #[test]
     fn long_cmdline_is_an_error() {
         let long = "x".repeat(CMDLINE_MAX);
         let p = BootParams {
@@ -254,6 +305,7 @@ mod tests {
             tsc_khz: 0,
             irqchip: false,
             cmdline: &long,
+            modules: &[],
             la57: false,
         };
         assert!(matches!(

@@ -20,6 +20,13 @@ pub enum Error {
         path: String,
         source: loader::LoaderError,
     },
+    /// A `--run` program is unusable (exit 2: input error). `path` is
+    /// already escaped for one line.
+    #[error("--run {path}: {source}")]
+    Program {
+        path: String,
+        source: loader::program::ProgramError,
+    },
     #[error("{0}")]
     Host(#[from] host::HostError),
     #[error("{0}")]
@@ -55,11 +62,14 @@ impl Error {
             | Error::Size(_)
             | Error::GuestFile(_)
             | Error::Guest { .. }
+            | Error::Program { .. }
             | Error::Output { .. } => 2,
             Error::Memory(
                 memory::MemoryError::HugePool { .. } | memory::MemoryError::NotHugeMultiple(_),
             ) => 2,
-            Error::Boot(boot::BootError::CmdlineTooLong(_)) => 2,
+            Error::Boot(
+                boot::BootError::CmdlineTooLong(_) | boot::BootError::TooManyModules(_),
+            ) => 2,
             _ => 1,
         }
     }

@@ -28,8 +28,9 @@ use std::time::{Duration, Instant};
 
 pub use error::Error;
 
-use abi::layout::{MAX_RAM, MIN_RAM};
+use abi::layout::{MAX_MODULES, MAX_RAM, MIN_RAM};
 use devices::console::Console;
+pub use loader::program::Program;
 use memory::{Backing, GuestRam};
 use ports::Ports;
 use registry::Registry;
@@ -60,8 +61,12 @@ pub struct Config {
     pub dirty_log: bool,
     /// Create the in-kernel irqchip (LAPIC timer: preemptive scheduling).
     pub timer: bool,
-    /// The guest kernel's command line (which programs to run).
+    /// The guest kernel's command line (which built-in programs to run).
     pub cmdline: String,
+    /// The user's static Linux executables (`--run`), one process each,
+    /// started after the built-in programs. With any of them and an empty
+    /// `cmdline`, no built-in program runs.
+    pub programs: Vec<Program>,
     /// Every page in the report, not only each region's ends and samples.
     pub all_pages: bool,
     /// At most this many pages per process are checked with KVM_TRANSLATE.
@@ -80,6 +85,7 @@ impl Default for Config {
             dirty_log: false,
             timer: true,
             cmdline: String::new(),
+            programs: Vec::new(),
             all_pages: false,
             max_checked: 65536,
             walk: None,
@@ -113,13 +119,20 @@ impl Outcome {
 }
 
 /// The demo kernel's command line: known programs, numeric arguments, no
-/// more than its process table holds.
-fn check_cmdline(cmdline: &str) -> Result<(), Error> {
+/// more than its process table holds with the `modules` user programs.
+fn check_cmdline(cmdline: &str, modules: usize) -> Result<(), Error> {
     use abi::programs::{MAX_PROCS, names, parse_word};
     let words: Vec<&str> = cmdline.split_ascii_whitespace().collect();
     if words.len() > MAX_PROCS {
         return Err(Error::Usage(format!(
             "--cmdline names {} programs; the guest runs at most {MAX_PROCS}",
+            words.len()
+        )));
+    }
+    if modules > 0 && words.len() + modules > MAX_PROCS {
+        return Err(Error::Usage(format!(
+            "--cmdline names {} programs and --run {modules}; the guest runs at most \
+             {MAX_PROCS} processes",
             words.len()
         )));
     }
@@ -132,6 +145,19 @@ fn check_cmdline(cmdline: &str) -> Result<(), Error> {
         })?;
     }
     Ok(())
+}
+
+/// Read and check every user program and lay them out in guest RAM from
+/// `kernel_end`; an error names the program's file.
+fn stage_programs(
+    programs: &[Program],
+    kernel_end: addr::Gpa,
+    ram_size: u64,
+) -> Result<loader::program::Staged, Error> {
+    loader::program::stage(programs, kernel_end, ram_size).map_err(|(i, source)| Error::Program {
+        path: programs.get(i).map_or_else(String::new, Program::shown),
+        source,
+    })
 }
 
 fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> Error {
@@ -158,7 +184,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         }
     };
     // Validate before touching KVM, so bad input is exit 2 on any host.
-    loader::validate(&bytes, cfg.mem_size).map_err(|source| Error::Guest {
+    let kernel = loader::validate(&bytes, cfg.mem_size).map_err(|source| Error::Guest {
         path: path.clone(),
         source,
     })?;
@@ -167,9 +193,16 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
             cfg.cmdline.len(),
         )));
     }
-    if matches!(cfg.guest, Guest::Embedded) {
-        check_cmdline(&cfg.cmdline)?;
+    if cfg.programs.len() > MAX_MODULES {
+        return Err(Error::Usage(format!(
+            "--run given {} times; at most {MAX_MODULES} programs",
+            cfg.programs.len()
+        )));
     }
+    if matches!(cfg.guest, Guest::Embedded) {
+        check_cmdline(&cfg.cmdline, cfg.programs.len())?;
+    }
+    let staged = stage_programs(&cfg.programs, kernel.end, cfg.mem_size)?;
 
     let kvm = host::open_kvm()?;
     let info = host::probe(&kvm)?;
@@ -180,6 +213,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
     let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
     let elf = loader::load(ram.mem(), &bytes, cfg.mem_size)
         .map_err(|source| Error::Guest { path, source })?;
+    loader::program::place(ram.mem(), &staged).map_err(boot::BootError::Write)?;
     // The memslot goes in before the irqchip: the other way round, a 64 MiB
     // slot took 5.5-7 ms instead of 0.1 ms here (HOST-KVM.md).
     ram.register(&vm, cfg.dirty_log)?;
@@ -193,10 +227,11 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         ram.mem(),
         &boot::BootParams {
             ram_size: cfg.mem_size,
-            free_start: elf.end.raw(),
+            free_start: staged.free.raw(),
             tsc_khz,
             irqchip: cfg.timer,
             cmdline: &cfg.cmdline,
+            modules: &staged.modules,
             la57: cpu.la57,
         },
     )?;

@@ -10,6 +10,7 @@ mod elf;
 mod error;
 #[cfg(test)]
 mod image;
+pub mod program;
 
 pub use elf::{ElfSummary, validate};
 pub use error::LoaderError;
@@ -44,44 +45,63 @@ fn kind_of(t: FileType) -> &'static str {
     }
 }
 
-/// Read a guest file (the kernel ELF) whole, refusing anything that is not
-/// a regular file or is larger than MAX_GUEST_FILE.
-pub fn read_guest_file(path: &Path) -> Result<Vec<u8>, LoaderError> {
-    let open_err = |error| LoaderError::Open {
-        path: path.to_path_buf(),
-        error,
-    };
-    let read_err = |error| LoaderError::Read {
-        path: path.to_path_buf(),
-        error,
-    };
+/// Why a path could not be opened as a regular file.
+#[derive(Debug)]
+pub(crate) enum OpenError {
+    Open(io::Error),
+    NotRegular(&'static str),
+    Read(io::Error),
+}
+
+/// Open `path` for reading if it is a regular file; returns the file and
+/// its size. Never blocks on a FIFO.
+pub(crate) fn open_regular(path: &Path) -> Result<(File, u64), OpenError> {
     let check = |meta: fs::Metadata| {
-        if !meta.is_file() {
-            let kind = kind_of(meta.file_type());
-            return Err(LoaderError::NotRegular {
-                path: path.to_path_buf(),
-                kind,
-            });
+        if meta.is_file() {
+            Ok(meta.len())
+        } else {
+            Err(OpenError::NotRegular(kind_of(meta.file_type())))
         }
-        if meta.len() > MAX_GUEST_FILE {
-            return Err(LoaderError::TooLarge {
-                path: path.to_path_buf(),
-                size: meta.len(),
-            });
-        }
-        Ok(())
     };
     // Look before opening: open() on a FIFO would wait for a writer and on
     // a socket it fails with a confusing ENXIO.
-    check(fs::metadata(path).map_err(open_err)?)?;
+    check(fs::metadata(path).map_err(OpenError::Open)?)?;
     // O_NONBLOCK keeps open() from hanging if the path was swapped for a
     // FIFO in between; it changes nothing for a regular file.
     let file = File::options()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
-        .map_err(open_err)?;
-    check(file.metadata().map_err(read_err)?)?;
+        .map_err(OpenError::Open)?;
+    let len = check(file.metadata().map_err(OpenError::Read)?)?;
+    Ok((file, len))
+}
+
+/// Read a guest file (the kernel ELF) whole, refusing anything that is not
+/// a regular file or is larger than MAX_GUEST_FILE.
+pub fn read_guest_file(path: &Path) -> Result<Vec<u8>, LoaderError> {
+    let too_large = |size| LoaderError::TooLarge {
+        path: path.to_path_buf(),
+        size,
+    };
+    let read_err = |error| LoaderError::Read {
+        path: path.to_path_buf(),
+        error,
+    };
+    let (file, len) = open_regular(path).map_err(|e| match e {
+        OpenError::Open(error) => LoaderError::Open {
+            path: path.to_path_buf(),
+            error,
+        },
+        OpenError::NotRegular(kind) => LoaderError::NotRegular {
+            path: path.to_path_buf(),
+            kind,
+        },
+        OpenError::Read(error) => read_err(error),
+    })?;
+    if len > MAX_GUEST_FILE {
+        return Err(too_large(len));
+    }
     let mut bytes = Vec::new();
     // One byte past the limit tells a file that grew since fstat apart.
     file.take(MAX_GUEST_FILE + 1)
@@ -89,10 +109,7 @@ pub fn read_guest_file(path: &Path) -> Result<Vec<u8>, LoaderError> {
         .map_err(read_err)?;
     let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
     if size > MAX_GUEST_FILE {
-        return Err(LoaderError::TooLarge {
-            path: path.to_path_buf(),
-            size,
-        });
+        return Err(too_large(size));
     }
     Ok(bytes)
 }

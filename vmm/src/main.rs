@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 use microvmm::addr::Gva;
 use microvmm::memory::Backing;
-use microvmm::{Config, Guest, report, size};
+use microvmm::{Config, Guest, Program, report, size};
 
 /// Boot microvmm's own guest kernel under KVM and show where every page of
 /// every guest process lives: guest-virtual -> guest-physical (the guest's
@@ -20,7 +20,12 @@ use microvmm::{Config, Guest, report, size};
 /// errors; 1 the guest failed (triple fault, KVM internal error, timeout,
 /// kernel panic, non-zero status), the report found errors (e.g. a
 /// KVM_TRANSLATE mismatch), or KVM is unusable; 2 usage or input error (bad
-/// flag, bad guest file, unknown program, unwritable output file).
+/// flag, bad guest file, unknown program, unwritable output file, a --run
+/// program that is not a static x86-64 executable).
+///
+/// Run your own static Linux executables, one process each:
+///   gcc -static -o hello hello.c
+///   microvmm --run './hello' --run './hello "two words" x' --cmdline addrspace
 #[derive(Parser, Debug)]
 #[command(name = "microvmm", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
@@ -74,6 +79,14 @@ struct Cli {
     /// bench writek touch:MIB). Default: the demo.
     #[arg(long, value_name = "PROGRAMS", default_value = "")]
     cmdline: String,
+    /// Run a static Linux x86-64 executable (gcc -static or -static-pie,
+    /// musl-gcc -static, Rust +crt-static) as a guest process; its words
+    /// are split as a shell would, quotes included, and argv[0] is FILE as
+    /// given. Repeat for more processes (at most 16); they start after the
+    /// --cmdline programs, and without --cmdline no built-in program runs.
+    /// Example: --run '/bin/busybox echo "hello world"'
+    #[arg(long, value_name = "FILE [ARG...]")]
+    run: Vec<String>,
     /// Do not print the text report after the run.
     #[arg(long, short)]
     quiet: bool,
@@ -170,6 +183,10 @@ fn main() -> ExitCode {
             2,
         );
     }
+    let programs = match cli.run.iter().map(|s| Program::parse(s)).collect() {
+        Ok(p) => p,
+        Err(e) => return fail(e, 2),
+    };
     let json_stdout = cli.json.as_deref() == Some("-");
     let cfg = Config {
         guest: cli.guest.clone().map_or(Guest::Embedded, Guest::File),
@@ -179,6 +196,7 @@ fn main() -> ExitCode {
         dirty_log: cli.dirty_log,
         timer: !cli.no_timer,
         cmdline: cli.cmdline.clone(),
+        programs,
         all_pages: cli.pages,
         max_checked: 65536,
         walk: cli.walk,

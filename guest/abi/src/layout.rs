@@ -98,3 +98,11 @@ pub struct Module {
     pub argc: u32,
 }
 const _: () = assert!(core::mem::size_of::<Module>() == 32);
+
+/// First address past the user half the kernel gives a process (Linux's
+/// TASK_SIZE on x86-64: the lower canonical half less one guard page). A
+/// user program's segments must lie below it.
+pub const USER_END: u64 = 0x0000_7fff_ffff_f000;
+/// Where the kernel loads an ET_DYN (static-pie) program linked at 0: its
+/// load bias, which keeps PIE code where non-PIE code is.
+pub const PIE_BIAS: u64 = 0x40_0000;

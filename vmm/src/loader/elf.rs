@@ -19,8 +19,10 @@ const ELFCLASS64: u8 = 2;
 const ELFDATA2LSB: u8 = 1;
 const ELFDATA2MSB: u8 = 2;
 const EM_X86_64: u16 = 62;
-const ET_EXEC: u16 = 2;
-const PT_LOAD: u32 = 1;
+pub(super) const ET_EXEC: u16 = 2;
+pub(super) const ET_DYN: u16 = 3;
+pub(super) const PT_LOAD: u32 = 1;
+pub(super) const PT_INTERP: u32 = 3;
 const PT_NOTE: u32 = 4;
 /// Xen's note type for the PVH boot protocol's 32-bit physical entry point.
 const XEN_ELFNOTE_PHYS32_ENTRY: u32 = 18;
@@ -121,21 +123,21 @@ pub(super) fn check(bytes: &[u8], ram_size: u64) -> Result<Checked, LoaderError>
 }
 
 /// The ELF header fields the loader uses.
-struct Ehdr {
-    entry: u64,
-    phoff: u64,
-    phnum: u16,
+pub(super) struct Ehdr {
+    pub entry: u64,
+    pub phoff: u64,
+    pub phnum: u16,
 }
 
 /// A program header as read from the file.
-struct Phdr {
-    p_type: u32,
-    offset: u64,
-    vaddr: u64,
-    paddr: u64,
-    filesz: u64,
-    memsz: u64,
-    align: u64,
+pub(super) struct Phdr {
+    pub p_type: u32,
+    pub offset: u64,
+    pub vaddr: u64,
+    pub paddr: u64,
+    pub filesz: u64,
+    pub memsz: u64,
+    pub align: u64,
 }
 
 /// N bytes at file offset `at`, if the file has them.
@@ -157,19 +159,30 @@ fn u64_at(bytes: &[u8], at: u64) -> Option<u64> {
 }
 
 /// The file bytes [offset, offset + size), if the file has them all.
-fn file_range(bytes: &[u8], offset: u64, size: u64) -> Option<&[u8]> {
+pub(super) fn file_range(bytes: &[u8], offset: u64, size: u64) -> Option<&[u8]> {
     let start = usize::try_from(offset).ok()?;
     bytes.get(start..start.checked_add(usize::try_from(size).ok()?)?)
 }
 
 /// Whether `addr` lies in [base, base + size), without computing the end.
-fn contains(base: u64, size: u64, addr: u64) -> bool {
+pub(super) fn contains(base: u64, size: u64, addr: u64) -> bool {
     addr.checked_sub(base).is_some_and(|off| off < size)
 }
 
 /// Check the identification bytes and the ELF header, and locate the
-/// program header table inside the file.
+/// program header table inside the file: the kernel must be ET_EXEC.
 fn header(bytes: &[u8]) -> Result<Ehdr, LoaderError> {
+    let e_type = ident(bytes)?;
+    if e_type != ET_EXEC {
+        return Err(LoaderError::NotExec { e_type });
+    }
+    table(bytes)
+}
+
+/// Check what the first 64 bytes say: an ELF64, little-endian, x86-64
+/// file. Returns e_type for the caller to judge. Needs only the header, so
+/// a caller can refuse a large file before reading it whole.
+pub(super) fn ident(bytes: &[u8]) -> Result<u16, LoaderError> {
     let truncated = LoaderError::Truncated { len: bytes.len() };
     if bytes.is_empty() {
         return Err(LoaderError::Empty);
@@ -203,15 +216,18 @@ fn header(bytes: &[u8]) -> Result<Ehdr, LoaderError> {
         return Err(truncated);
     }
     let field16 = |at| u16_at(bytes, at).ok_or(LoaderError::Truncated { len: bytes.len() });
-    let field64 = |at| u64_at(bytes, at).ok_or(LoaderError::Truncated { len: bytes.len() });
     let machine = field16(18)?;
     if machine != EM_X86_64 {
         return Err(LoaderError::Machine { machine });
     }
-    let e_type = field16(16)?;
-    if e_type != ET_EXEC {
-        return Err(LoaderError::NotExec { e_type });
-    }
+    field16(16)
+}
+
+/// The ELF header's entry point and program header table, checked to lie
+/// inside the file (ident() has accepted the file).
+pub(super) fn table(bytes: &[u8]) -> Result<Ehdr, LoaderError> {
+    let field16 = |at| u16_at(bytes, at).ok_or(LoaderError::Truncated { len: bytes.len() });
+    let field64 = |at| u64_at(bytes, at).ok_or(LoaderError::Truncated { len: bytes.len() });
     let ehdr = Ehdr {
         entry: field64(24)?,
         phoff: field64(32)?,
@@ -243,7 +259,7 @@ fn outside_table(bytes: &[u8], ehdr: &Ehdr) -> LoaderError {
 }
 
 /// Read program header `index` (header() proved the table is in the file).
-fn phdr(bytes: &[u8], ehdr: &Ehdr, index: usize) -> Result<Phdr, LoaderError> {
+pub(super) fn phdr(bytes: &[u8], ehdr: &Ehdr, index: usize) -> Result<Phdr, LoaderError> {
     let read = || {
         let at = ehdr
             .phoff
@@ -261,14 +277,9 @@ fn phdr(bytes: &[u8], ehdr: &Ehdr, index: usize) -> Result<Phdr, LoaderError> {
     read().ok_or_else(|| outside_table(bytes, ehdr))
 }
 
-/// Check one PT_LOAD against the file, guest RAM, the boot structures and
-/// the boot page tables. Segments with no memory size load nothing: None.
-fn check_load(
-    bytes: &[u8],
-    ram: u64,
-    index: usize,
-    ph: &Phdr,
-) -> Result<Option<Load>, LoaderError> {
+/// A PT_LOAD's file part: no more file bytes than memory bytes, and all
+/// of them inside the file.
+pub(super) fn file_part(bytes: &[u8], index: usize, ph: &Phdr) -> Result<(), LoaderError> {
     if ph.filesz > ph.memsz {
         return Err(LoaderError::FileszOverMemsz {
             index,
@@ -285,6 +296,18 @@ fn check_load(
             len,
         });
     }
+    Ok(())
+}
+
+/// Check one PT_LOAD against the file, guest RAM, the boot structures and
+/// the boot page tables. Segments with no memory size load nothing: None.
+fn check_load(
+    bytes: &[u8],
+    ram: u64,
+    index: usize,
+    ph: &Phdr,
+) -> Result<Option<Load>, LoaderError> {
+    file_part(bytes, index, ph)?;
     if ph.memsz == 0 {
         return Ok(None);
     }
@@ -329,25 +352,32 @@ fn check_load(
     }))
 }
 
-/// Segments must not share a guest-physical byte. Two intervals [a, b) and
-/// [c, d) with a <= c intersect iff c < b, so after sorting by start only
-/// neighbours need comparing.
+/// Segments must not share a guest-physical byte.
 fn no_overlap(loads: &[Load]) -> Result<(), LoaderError> {
-    let mut order: Vec<&Load> = loads.iter().collect();
-    order.sort_by_key(|l| l.paddr);
-    for pair in order.windows(2) {
-        if let [low, high] = pair
-            && high.paddr.raw() < low.end()
-        {
-            let (first, second) = (low.index.min(high.index), low.index.max(high.index));
-            return Err(LoaderError::Overlap {
-                first,
-                second,
-                at: high.paddr,
-            });
-        }
+    let spans = loads.iter().map(|l| (l.index, l.paddr.raw(), l.end()));
+    match first_overlap(spans) {
+        Some((first, second, at)) => Err(LoaderError::Overlap {
+            first,
+            second,
+            at: Gpa(at),
+        }),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The first two spans (index, start, end) that share a byte, as (lower
+/// index, higher index, where the later-starting one starts). Two intervals
+/// [a, b) and [c, d) with a <= c intersect iff c < b, so after sorting by
+/// start only neighbours need comparing.
+pub(super) fn first_overlap(
+    spans: impl Iterator<Item = (usize, u64, u64)>,
+) -> Option<(usize, usize, u64)> {
+    let mut order: Vec<(usize, u64, u64)> = spans.collect();
+    order.sort_by_key(|&(_, start, _)| start);
+    order.windows(2).find_map(|pair| match *pair {
+        [(i, _, end), (j, start, _)] if start < end => Some((i.min(j), i.max(j), start)),
+        _ => None,
+    })
 }
 
 /// Walk the notes of a PT_NOTE segment and return the PVH entry point from

@@ -24,17 +24,17 @@ pub enum LoaderError {
     #[error("{} is too large for a kernel image ({}; the limit is {})",
         .path.display(), format_size(*.size), format_size(MAX_GUEST_FILE))]
     TooLarge { path: PathBuf, size: u64 },
-    #[error("the kernel image is empty")]
+    #[error("the file is empty")]
     Empty,
-    #[error("not an ELF file: the kernel image does not start with \\x7fELF")]
+    #[error("not an ELF file: it does not start with \\x7fELF")]
     NotElf,
-    #[error("truncated ELF header: the kernel image has {len} bytes, an ELF64 header needs 64")]
+    #[error("truncated ELF header: the file has {len} bytes, an ELF64 header needs 64")]
     Truncated { len: usize },
-    #[error("32-bit ELF: microvmm needs an ELF64 x86-64 kernel")]
+    #[error("32-bit ELF: microvmm needs ELF64 x86-64")]
     Elf32,
-    #[error("big-endian ELF: microvmm needs a little-endian ELF64 x86-64 kernel")]
+    #[error("big-endian ELF: microvmm needs little-endian ELF64 x86-64")]
     BigEndian,
-    #[error("unknown ELF {field} {value}: microvmm needs a little-endian ELF64 x86-64 kernel")]
+    #[error("unknown ELF {field} {value}: microvmm needs little-endian ELF64 x86-64")]
     BadIdent { field: &'static str, value: u8 },
     #[error("ELF machine {machine} ({}), not x86-64", machine_name(*.machine))]
     Machine { machine: u16 },
@@ -50,7 +50,7 @@ pub enum LoaderError {
         lies outside the file ({len} bytes)"
     )]
     PhdrOutside { offset: u64, count: u16, len: usize },
-    #[error("no PT_LOAD segment: the kernel image has nothing to load")]
+    #[error("no PT_LOAD segment: the file has nothing to load")]
     NoLoad,
     #[error(
         "segment {index}: file bytes at offset {offset:#x} ({size:#x} long) lie outside \
@@ -126,7 +126,7 @@ pub enum LoaderError {
 
 /// The OS's words for an I/O error, without Rust's " (os error N)" tail, so
 /// messages read like the shell's: "No such file or directory".
-fn os_text(error: &io::Error) -> String {
+pub(super) fn os_text(error: &io::Error) -> String {
     let text = error.to_string();
     match (error.raw_os_error(), text.rfind(" (os error ")) {
         (Some(_), Some(cut)) => text[..cut].to_string(),
@@ -155,7 +155,7 @@ fn machine_name(machine: u16) -> &'static str {
 }
 
 /// The name of an ELF e_type value, for messages.
-fn type_name(e_type: u16) -> &'static str {
+pub(super) fn type_name(e_type: u16) -> &'static str {
     match e_type {
         0 => "ET_NONE",
         1 => "ET_REL, a relocatable object",

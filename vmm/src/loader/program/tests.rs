@@ -1,0 +1,388 @@
+//! `--run` on synthetic programs and real files: the argument split, every
+//! refusal by variant and words, and the layout in guest RAM.
+
+use super::super::image::{Image, Phdr};
+use super::*;
+use std::path::Path;
+
+const RAM: u64 = 128 << 20;
+
+fn argv(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+/// `image` as a file in a fresh temp dir, checked as `--run FILE`.
+fn check_image(name: &str, bytes: &[u8]) -> Result<Checked, ProgramError> {
+    let dir = std::env::temp_dir().join(format!("microvmm-program-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write program");
+    let r = check(
+        &Program {
+            path: path.clone(),
+            argv: argv(&[name]),
+        },
+        RAM,
+    );
+    let _ = std::fs::remove_file(&path);
+    r
+}
+
+fn elf_error(bytes: &[u8], e_type: u16) -> ProgramError {
+    match check_elf(bytes, e_type) {
+        Ok(m) => panic!("expected an error, got {m} bytes of segments"),
+        Err(e) => e,
+    }
+}
+
+/// A PT_INTERP naming `name` at file offset 0x800 of the default image.
+fn with_interp(name: &[u8]) -> Image {
+    let mut image = Image::new();
+    image.phdrs.insert(
+        0,
+        Phdr {
+            p_type: 3,
+            offset: 0x800,
+            vaddr: 0,
+            paddr: 0,
+            filesz: name.len() as u64,
+            memsz: name.len() as u64,
+            align: 1,
+        },
+    );
+    image.contents.push((0x800, name.to_vec()));
+    image
+}
+
+#[test]
+fn parse_splits_like_a_shell() {
+    let p = Program::parse(r#"./argv 'a b'  "c \"d\"" e\ f '' g"#).expect("valid");
+    assert_eq!(p.path, PathBuf::from("./argv"));
+    assert_eq!(p.argv, argv(&["./argv", "a b", "c \"d\"", "e f", "", "g"]));
+    // argv[0] is the file's name as given, not resolved.
+    let p = Program::parse("busybox echo hi").expect("valid");
+    assert_eq!(p.argv, argv(&["busybox", "echo", "hi"]));
+    assert_eq!(p.path, PathBuf::from("busybox"));
+}
+
+#[test]
+fn parse_refuses_what_names_no_file() {
+    for spec in ["", "   ", "''"] {
+        let err = Program::parse(spec).unwrap_err();
+        assert!(matches!(err, SpecError::Empty { .. }), "{spec:?}: {err}");
+        assert!(err.to_string().contains("names no file"), "{err}");
+    }
+    let err = Program::parse("./prog 'open").unwrap_err();
+    assert!(matches!(err, SpecError::Split { .. }), "{err}");
+    assert!(err.to_string().contains("missing closing quote"), "{err}");
+    // One line even when the value holds a newline.
+    let err = Program::parse("./prog\n'open").unwrap_err();
+    assert!(!err.to_string().contains('\n'), "{err}");
+}
+
+#[test]
+fn args_block_is_nul_terminated_strings() {
+    let (block, argc) = args_block(&argv(&["./p", "a b", ""])).expect("fits");
+    assert_eq!(block, b"./p\0a b\0\0");
+    assert_eq!(argc, 3);
+    assert!(matches!(args_block(&[]), Err(ProgramError::NoArgv)));
+    assert!(matches!(
+        args_block(&argv(&["./p", "a\0b"])),
+        Err(ProgramError::Nul { index: 1 })
+    ));
+    // 4096 bytes fit exactly; one more does not.
+    let fits = "x".repeat(4096 - 2 - 1);
+    assert!(args_block(&argv(&["p", &fits])).is_ok());
+    let over = "x".repeat(4096 - 2);
+    let err = args_block(&argv(&["p", &over])).unwrap_err();
+    assert!(
+        matches!(err, ProgramError::ArgsTooLong { len: 4097 }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("at most 4096 fit"), "{err}");
+}
+
+#[test]
+fn accepts_static_exec_and_pie() {
+    let image = Image::new();
+    // One 8 KiB segment at 0x100000.
+    assert_eq!(check_elf(&image.bytes(), ET_EXEC).expect("valid"), 0x2000);
+    let c = check_image("exec", &image.bytes()).expect("valid");
+    assert_eq!(c.bytes, image.bytes());
+    assert_eq!(c.args, b"exec\0");
+    assert_eq!(c.argc, 1);
+
+    // A static PIE linked at 0 with its entry at 0x10.
+    let mut pie = Image::new();
+    pie.e_type = 3;
+    pie.phdrs[0].vaddr = 0;
+    pie.phdrs[0].paddr = 0;
+    pie.entry = 0x10;
+    assert!(check_image("pie", &pie.bytes()).is_ok());
+}
+
+#[test]
+fn refuses_other_elf_types_before_reading_the_rest() {
+    for e_type in [0, 1, 4] {
+        let mut image = Image::new();
+        image.e_type = e_type;
+        let err = check_image("rel", &image.bytes()).err().expect("refused");
+        assert!(
+            matches!(err, ProgramError::NotExecutable { e_type: t } if t == e_type),
+            "{err}"
+        );
+        assert!(err.to_string().contains("not ET_EXEC or ET_DYN"), "{err}");
+    }
+    let mut image = Image::new();
+    image.class = 1;
+    let err = check_image("elf32", &image.bytes()).err().expect("refused");
+    assert_eq!(err.to_string(), "32-bit ELF: microvmm needs ELF64 x86-64");
+    let mut image = Image::new();
+    image.machine = 183;
+    let err = check_image("arm", &image.bytes()).err().expect("refused");
+    assert_eq!(err.to_string(), "ELF machine 183 (AArch64), not x86-64");
+    let err = check_image("short", b"\x7fELF\x02\x01")
+        .err()
+        .expect("refused");
+    assert!(err.to_string().starts_with("truncated ELF header"), "{err}");
+}
+
+#[test]
+fn an_interpreter_is_named_with_the_fix() {
+    let image = with_interp(b"/lib64/ld-linux-x86-64.so.2\0");
+    let err = elf_error(&image.bytes(), ET_EXEC);
+    assert_eq!(
+        err.to_string(),
+        "dynamically linked (interpreter /lib64/ld-linux-x86-64.so.2): build it with -static"
+    );
+    let image = with_interp(b"/lib/ld\n\x1b[31m\xff\0junk");
+    let err = elf_error(&image.bytes(), ET_DYN);
+    assert!(
+        err.to_string()
+            .contains("(interpreter /lib/ld\\x0a\\x1b[31m\\xff)"),
+        "{err}"
+    );
+    let mut image = with_interp(b"x");
+    image.phdrs[0].offset = 0x10_0000;
+    let err = elf_error(&image.bytes(), ET_EXEC);
+    assert!(
+        err.to_string().contains("interpreter outside the file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn segments_stay_in_the_file_and_the_user_half() {
+    let mut image = Image::new();
+    image.phdrs[0].filesz = 0x3000;
+    let err = elf_error(&image.bytes(), ET_EXEC);
+    assert!(
+        matches!(err, ProgramError::Elf(LoaderError::FileszOverMemsz { .. })),
+        "{err}"
+    );
+
+    let mut image = Image::new();
+    image.phdrs[0].offset = 0x1800;
+    let err = elf_error(&image.bytes(), ET_EXEC);
+    assert!(err.to_string().contains("lie outside the file"), "{err}");
+
+    let mut image = Image::new();
+    image.phdrs[0].vaddr = USER_END - 0x1000;
+    image.entry = USER_END - 0x1000;
+    let err = elf_error(&image.bytes(), ET_EXEC);
+    assert_eq!(
+        err.to_string(),
+        "segment 0 at 0x7fffffffe000 - 0x800000000000 lies outside the user half \
+         (0 - 0x7ffffffff000)"
+    );
+    // A kernel-half address, and one whose end wraps 64 bits.
+    image.phdrs[0].vaddr = 0xffff_ffff_ffff_f000;
+    image.entry = 0xffff_ffff_ffff_f000;
+    assert!(matches!(
+        elf_error(&image.bytes(), ET_EXEC),
+        ProgramError::OutsideUser { .. }
+    ));
+    // The same segment fits as ET_EXEC but not once a PIE is biased.
+    image.phdrs[0].vaddr = USER_END - 0x2000;
+    image.entry = USER_END - 0x2000;
+    assert!(check_elf(&image.bytes(), ET_EXEC).is_ok());
+    let err = elf_error(&image.bytes(), ET_DYN);
+    assert!(
+        err.to_string().ends_with("with the PIE load bias 0x400000"),
+        "{err}"
+    );
+}
+
+#[test]
+fn overlapping_segments_and_a_stray_entry() {
+    let mut image = Image::new();
+    image
+        .phdrs
+        .push(Phdr::load(0x1000, 0, 0x10_1fff, 0x10, 0x10));
+    let err = elf_error(&image.bytes(), ET_EXEC);
+    assert_eq!(err.to_string(), "segments 0 and 1 overlap at 0x101fff");
+    // Sharing a page but no byte is what real linkers produce.
+    image.phdrs[1].vaddr = 0x10_2000;
+    assert!(check_elf(&image.bytes(), ET_EXEC).is_ok());
+
+    let mut image = Image::new();
+    image.entry = 0x50_0000;
+    assert!(matches!(
+        elf_error(&image.bytes(), ET_EXEC),
+        ProgramError::Elf(LoaderError::EntryOutside { .. })
+    ));
+    image.phdrs[0].p_type = 6; // PT_PHDR: nothing loadable left
+    assert!(matches!(
+        elf_error(&image.bytes(), ET_EXEC),
+        ProgramError::Elf(LoaderError::NoLoad)
+    ));
+}
+
+#[test]
+fn files_that_are_not_programs() {
+    let program = |p: &str| Program {
+        path: PathBuf::from(p),
+        argv: argv(&[p]),
+    };
+    let err = check(&program("/etc/passwd"), RAM).err().expect("refused");
+    assert!(err.to_string().starts_with("not an ELF file"), "{err}");
+    let err = check(&program("/no/such/prog"), RAM)
+        .err()
+        .expect("refused");
+    assert_eq!(err.to_string(), "cannot open: No such file or directory");
+    let err = check(&program("/tmp"), RAM).err().expect("refused");
+    assert_eq!(err.to_string(), "not a regular file (it is a directory)");
+    let err = check(&program("/dev/null"), RAM).err().expect("refused");
+    assert!(err.to_string().contains("character device"), "{err}");
+
+    // Larger than guest RAM: refused from its size, never read.
+    let dir = std::env::temp_dir().join(format!("microvmm-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let big = dir.join("big");
+    let f = std::fs::File::create(&big).expect("create");
+    f.set_len(RAM + 1).expect("sparse file");
+    let err = check(&program(big.to_str().expect("utf8")), RAM)
+        .err()
+        .expect("refused");
+    assert!(matches!(err, ProgramError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("(--mem 128 MiB)"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_real_dynamic_executable_names_its_interpreter() {
+    // Distributions link /bin/true dynamically.
+    let p = Program::parse("/bin/true").expect("valid");
+    match check(&p, RAM) {
+        Err(ProgramError::Dynamic { interp }) => assert!(interp.contains("ld-"), "{interp}"),
+        Err(e) => panic!("wanted the interpreter hint, got: {e}"),
+        Ok(_) => panic!("/bin/true is dynamically linked on every distribution we know"),
+    }
+    assert!(Path::new("/bin/true").exists());
+}
+
+fn checked(size: usize, args: &[u8], memory: u64) -> Checked {
+    Checked {
+        bytes: vec![0xab; size],
+        args: args.to_vec(),
+        argc: 1,
+        memory,
+    }
+}
+
+#[test]
+fn plan_puts_files_and_argv_on_their_own_pages() {
+    let programs = [
+        checked(0x1234, b"a\0", 0x3000),
+        checked(0x1000, b"bb\0c\0", 0),
+    ];
+    let (modules, free) = plan(Gpa(0x20_0000), &programs, RAM).expect("fits");
+    assert_eq!(
+        modules,
+        vec![
+            Module {
+                gpa: 0x20_0000,
+                size: 0x1234,
+                args_gpa: 0x20_2000,
+                args_len: 2,
+                argc: 1
+            },
+            Module {
+                gpa: 0x20_3000,
+                size: 0x1000,
+                args_gpa: 0x20_4000,
+                args_len: 5,
+                argc: 1
+            },
+        ]
+    );
+    assert_eq!(free, Gpa(0x20_5000));
+    let (none, free) = plan(Gpa(0x20_0000), &[], RAM).expect("nothing to place");
+    assert!(none.is_empty());
+    assert_eq!(free, Gpa(0x20_0000));
+}
+
+#[test]
+fn plan_names_the_first_program_that_does_not_fit() {
+    // 16 MiB of RAM: the first program fits, the second's segments do not.
+    let ram = 16 << 20;
+    let programs = [
+        checked(0x1000, b"a\0", 0x10_0000),
+        checked(0x1000, b"b\0", 14 << 20),
+    ];
+    let (index, err) = plan(Gpa(0x20_0000), &programs, ram).unwrap_err();
+    assert_eq!(index, 1);
+    assert!(matches!(err, ProgramError::NoRoom { .. }), "{err}");
+    assert!(err.to_string().contains("--mem is 16 MiB"), "{err}");
+}
+
+#[test]
+fn place_copies_files_and_argv() {
+    let mem = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), 4 << 20)]).expect("memory");
+    let programs = vec![checked(0x1234, b"a\0", 0)];
+    let (modules, free) = plan(Gpa(0x20_0000), &programs, 4 << 20).expect("fits");
+    let staged = Staged {
+        programs,
+        modules,
+        free,
+    };
+    place(&mem, &staged).expect("place");
+    let mut file = vec![0; 0x1234];
+    mem.read_slice(&mut file, GuestAddress(0x20_0000))
+        .expect("read");
+    assert_eq!(file, staged.programs[0].bytes);
+    let mut args = [0; 2];
+    mem.read_slice(&mut args, GuestAddress(0x20_2000))
+        .expect("read");
+    assert_eq!(&args, b"a\0");
+}
+
+#[test]
+fn printable_escapes_control_and_non_ascii_bytes() {
+    assert_eq!(printable(b"/lib/ld.so"), "/lib/ld.so");
+    assert_eq!(printable(b"a\nb\x7f\xc3"), "a\\x0ab\\x7f\\xc3");
+    assert_eq!(printable(&[b'x'; 300]).len(), 256 + 3);
+}
+
+#[test]
+fn stage_names_the_program_at_fault() {
+    let dir = std::env::temp_dir().join(format!("microvmm-stage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let good = dir.join("good");
+    std::fs::write(&good, Image::new().bytes()).expect("write program");
+    let good = Program::parse(good.to_str().expect("utf8")).expect("valid");
+    let bad = Program::parse("/etc/passwd x").expect("valid");
+    let staged = stage(&[good.clone(), good.clone()], Gpa(0x20_0000), RAM).expect("fits");
+    assert_eq!(staged.modules.len(), 2);
+    assert_eq!(staged.free, Gpa(0x20_6000));
+    let (index, err) = match stage(&[good, bad], Gpa(0x20_0000), RAM) {
+        Ok(_) => panic!("/etc/passwd is no program"),
+        Err(e) => e,
+    };
+    assert_eq!(index, 1);
+    assert!(
+        matches!(err, ProgramError::Elf(LoaderError::NotElf)),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
