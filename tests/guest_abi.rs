@@ -55,3 +55,33 @@ fn builtins_still_pass_on_linux_syscall_numbers() {
     }
     assert!(r.stdout.contains("every frame returned"), "{}", r.stdout);
 }
+
+/// guest/include/example/whereis.c, built with gcc -static against
+/// guest/include/microvmm.h, asks the VMM where its code, heap and stack
+/// live through syscall 1000.
+#[test]
+fn the_c_header_reaches_whereis() {
+    if !have("gcc") {
+        skip::<()>("gcc (to build guest/include/example/whereis.c)");
+        return;
+    }
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("whereis-example");
+    std::fs::create_dir_all(&dir).expect("create the build directory");
+    let out = dir.join("whereis");
+    let status = std::process::Command::new("gcc")
+        .args(["-static", "-O2", "-Wall", "-Werror", "-I"])
+        .arg(root.join("guest/include"))
+        .arg("-o")
+        .arg(&out)
+        .arg(root.join("guest/include/example/whereis.c"))
+        .status()
+        .expect("spawn gcc");
+    assert!(status.success(), "gcc whereis.c: {status}");
+    let r = microvmm(&["--run", out.to_str().expect("UTF-8 path"), "-q"], 0);
+    let walked = lines_of(&r.stdout, "whereis")
+        .into_iter()
+        .filter(|l| l.contains(" -> GPA 0x") && l.contains("levels walked"))
+        .count();
+    assert_eq!(walked, 3, "code, heap and stack found:\n{}", r.stdout);
+}
