@@ -45,6 +45,7 @@ pub fn build(i: &Inputs) -> Report {
         hpa_meaning: i.host.hpa_meaning().into(),
         cpu: i.host.cpu.clone(),
         kernel: i.host.kernel.clone(),
+        paging_levels: i.host.paging_levels,
     };
     r.memory = MemoryReport {
         backing: i.ram.backing().as_str().into(),
@@ -169,13 +170,19 @@ fn analysed(p: &mut ProcessReport, a: &Analysis) {
 fn regions(rs: &[RegionObs]) -> Vec<RegionReport> {
     rs.iter()
         .map(|o| {
-            let Region { kind, span, prot } = &o.region;
+            let Region {
+                kind,
+                span,
+                prot,
+                faults,
+            } = &o.region;
             RegionReport {
                 kind: *kind,
                 start: span.start,
                 end: span.end,
                 prot: *prot,
                 pages_mapped: o.pages_mapped,
+                faults: *faults,
             }
         })
         .collect()
