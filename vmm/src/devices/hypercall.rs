@@ -7,8 +7,7 @@
 
 use abi::Pod;
 use abi::msg::{
-    self, CONSOLE_MAX, Header, MAX_REGIONS, MAX_UNKNOWN, MSG_MAX, WALK_MAX, WalkStep,
-    WhereisAnswer,
+    self, CONSOLE_MAX, Header, MAX_REGIONS, MAX_UNKNOWN, MSG_MAX, WALK_MAX, WalkStep, WhereisAnswer,
 };
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
