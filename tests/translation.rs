@@ -93,9 +93,10 @@ fn json_has_the_documented_keys() {
         assert!(p["pages"][0].get(k).is_some(), "missing pages[].{k}");
     }
     let w = &j["whereis"][0];
-    assert!(
-        w["walk"].as_array().is_some_and(|l| l.len() == 4),
-        "4-level walk: {w}"
+    assert_eq!(
+        w["walk"].as_array().map(|l| l.len()),
+        Some(walk_levels(&j, w)),
+        "walk as deep as the guest's paging mode: {w}"
     );
     for k in ["level", "table_gpa", "entry_gpa", "entry", "entry_hpa"] {
         assert!(
@@ -144,12 +145,9 @@ fn addrspace_prints_the_gpas_the_report_has() {
         );
         assert_eq!(w["kvm_translate_gpa"], w["gpa"], "{w}");
     }
-    let expected_refs = match j["host"]["kvm_flavour"].as_str() {
-        Some("vmx-ept") | Some("svm-npt") => 24,
-        _ => 4,
-    };
     assert_eq!(
-        ws[0]["hw_refs"], expected_refs,
+        ws[0]["hw_refs"],
+        expected_refs(&j, &ws[0]),
         "{}",
         ws[0]["hw_refs_explained"]
     );
@@ -304,6 +302,31 @@ fn walk_shows_a_chosen_gva_in_every_process() {
     assert_ne!(ws[0]["gpa"], ws[1]["gpa"], "same GVA, different frames");
     for w in ws {
         assert_eq!(w["kvm_translate_gpa"], w["gpa"], "{w}");
-        assert_eq!(w["walk"].as_array().map(|l| l.len()), Some(4));
+        assert_eq!(
+            w["walk"].as_array().map(|l| l.len()),
+            Some(walk_levels(&j, w))
+        );
+    }
+}
+
+/// Levels a walk of `w` reads: the guest's paging levels (4, or 5 with
+/// LA57), one fewer for each 9 bits a large guest page covers.
+fn walk_levels(j: &serde_json::Value, w: &serde_json::Value) -> usize {
+    let guest = j["guest"]["paging_levels"].as_u64().expect("guest levels") as usize;
+    let page = w["guest_page_size"].as_u64().expect("guest page size");
+    guest - (page.trailing_zeros() as usize - 12) / 9
+}
+
+/// What the hardware reads for `w` on the reported host: a 2D walk under
+/// EPT/NPT (host page tables as deep as reported; the demo's RAM is on 4 KiB
+/// host pages), the shadow table's levels otherwise.
+fn expected_refs(j: &serde_json::Value, w: &serde_json::Value) -> u32 {
+    let g = walk_levels(j, w) as u32;
+    match j["host"]["kvm_flavour"].as_str() {
+        Some("vmx-ept") | Some("svm-npt") => {
+            let h = j["host"]["paging_levels"].as_u64().expect("host levels") as u32;
+            microvmm::paging::two_d_refs(g, h)
+        }
+        _ => g,
     }
 }

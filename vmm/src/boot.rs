@@ -6,6 +6,7 @@
 //! 0x40), page tables with U set on every entry (PVM requires it of a
 //! native kernel; a plain x86 kernel builds its own tables anyway).
 
+use abi::Pod;
 use abi::layout::{
     BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP, BOOT_PD_GPA,
     BOOT_PDPT_HIGH_GPA, BOOT_PDPT_LOW_GPA, BOOT_PML4_GPA, BOOT_PML5_GPA, BootInfo, CMDLINE_MAX,
@@ -13,6 +14,8 @@ use abi::layout::{
 };
 use kvm_bindings::{kvm_segment, kvm_sregs};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+
+use crate::addr::Gpa;
 
 /// Where the VMM's GDT lives (inside the BootInfo page, after the struct).
 pub const BOOT_GDT_GPA: u64 = BOOT_INFO_GPA + 0x800;
@@ -48,7 +51,8 @@ pub enum BootError {
 /// What BootInfo says about the machine.
 pub struct BootParams<'a> {
     pub ram_size: u64,
-    pub free_start: u64,
+    /// First GPA the kernel may allocate from.
+    pub free_start: Gpa,
     pub tsc_khz: u64,
     pub irqchip: bool,
     pub cmdline: &'a str,
@@ -80,14 +84,14 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
         version: BOOT_INFO_VERSION,
         flags: if p.irqchip { BOOT_IRQCHIP } else { 0 },
         ram_size: p.ram_size,
-        free_start: p.free_start,
+        free_start: p.free_start.raw(),
         tsc_khz: p.tsc_khz,
         cmdline,
         nmodules: p.modules.len() as u32, // At most MAX_MODULES.
         _pad: 0,
         modules,
     };
-    mem.write_slice(&boot_info_bytes(&info), GuestAddress(BOOT_INFO_GPA))?;
+    mem.write_slice(info.as_bytes(), GuestAddress(BOOT_INFO_GPA))?;
     for (i, d) in GDT.iter().enumerate() {
         mem.write_obj(*d, GuestAddress(BOOT_GDT_GPA + 8 * i as u64))?;
     }
@@ -117,12 +121,6 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
         }
     }
     Ok(())
-}
-
-fn boot_info_bytes(info: &BootInfo) -> [u8; size_of::<BootInfo>()] {
-    // SAFETY: BootInfo is repr(C) plain data without padding (its size is
-    // asserted in abi), so its bytes are all initialised.
-    unsafe { std::mem::transmute_copy(info) }
 }
 
 fn segment(selector: u16, code: bool, long: bool) -> kvm_segment {
@@ -195,7 +193,7 @@ mod tests {
         let m = mem();
         let p = BootParams {
             ram_size: 64 << 20,
-            free_start: 0x20_0000,
+            free_start: Gpa(0x20_0000),
             tsc_khz: 1,
             irqchip: true,
             cmdline: "a b",
@@ -232,7 +230,7 @@ mod tests {
         let m = mem();
         let p = BootParams {
             ram_size: 64 << 20,
-            free_start: 0,
+            free_start: Gpa(0),
             tsc_khz: 0,
             irqchip: false,
             cmdline: "",
@@ -270,7 +268,7 @@ mod tests {
         }; 2];
         let p = BootParams {
             ram_size: 64 << 20,
-            free_start: 0x20_3000,
+            free_start: Gpa(0x20_3000),
             tsc_khz: 0,
             irqchip: false,
             cmdline: "",
@@ -301,7 +299,7 @@ mod tests {
         let long = "x".repeat(CMDLINE_MAX);
         let p = BootParams {
             ram_size: 64 << 20,
-            free_start: 0,
+            free_start: Gpa(0),
             tsc_khz: 0,
             irqchip: false,
             cmdline: &long,

@@ -227,7 +227,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         ram.mem(),
         &boot::BootParams {
             ram_size: cfg.mem_size,
-            free_start: staged.free.raw(),
+            free_start: staged.free,
             tsc_khz,
             irqchip: cfg.timer,
             cmdline: &cfg.cmdline,

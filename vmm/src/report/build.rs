@@ -45,6 +45,7 @@ pub fn build(i: &Inputs) -> Report {
         hpa_meaning: i.host.hpa_meaning().into(),
         cpu: i.host.cpu.clone(),
         kernel: i.host.kernel.clone(),
+        paging_levels: i.host.paging_levels,
     };
     r.memory = MemoryReport {
         backing: i.ram.backing().as_str().into(),

@@ -40,6 +40,9 @@ pub struct HostReport {
     pub hpa_meaning: String,
     pub cpu: String,
     pub kernel: String,
+    /// Levels of the host's own page tables (4, or 5 with LA57): the depth
+    /// of each nested walk under EPT/NPT.
+    pub paging_levels: u32,
 }
 
 #[derive(Debug, Default, Serialize)]
