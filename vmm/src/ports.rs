@@ -52,7 +52,11 @@ impl<'a> Ports<'a> {
             }
         };
         match event {
-            Event::Console(bytes) => self.console.write(&bytes),
+            Event::Console { pid: 0, bytes } => self.console.write(&bytes),
+            Event::Console { pid, bytes } => {
+                let name = self.registry.name(pid).unwrap_or("?");
+                self.console.write_process(pid, name, &bytes);
+            }
             Event::Boot(b) => self.registry.boot(b),
             Event::Mark { .. } => {}
             Event::Proc(p) => self.registry.proc(cpu, p),

@@ -62,6 +62,11 @@ impl<'a> Registry<'a> {
         }
     }
 
+    /// The name process `pid` was created with.
+    pub fn name(&self, pid: u32) -> Option<&str> {
+        self.procs.get(&pid).map(|r| r.created.name.as_str())
+    }
+
     /// The kernel's boot message.
     pub fn boot(&mut self, b: BootEvent) {
         self.boot = Some(b);

@@ -60,6 +60,8 @@ pub mod programs {
         ("bench", 0..=1),
         ("writek", 0..=0),
         ("touch", 0..=2048),
+        ("vector", 0..=0),
+        ("linuxabi", 0..=0),
     ];
     /// The kernel's process table size.
     pub const MAX_PROCS: usize = 16;

@@ -87,7 +87,10 @@ pub const CONSOLE_MAX: usize = 4000;
 pub struct Console {
     pub hdr: Header,
     pub len: u32,
-    pub _pad: u32,
+    /// 0: the kernel's own text. Otherwise exactly the bytes process `pid`
+    /// passed to write()/writev(), with no prefix: the VMM adds
+    /// `[pid name] ` at each line start, so a message has one writer.
+    pub pid: u32,
     pub bytes: [u8; CONSOLE_MAX],
 }
 const _: () = assert!(core::mem::size_of::<Console>() == 4024);
@@ -98,6 +101,14 @@ pub const REGION_DATA: u32 = 2;
 pub const REGION_HEAP: u32 = 3;
 pub const REGION_STACK: u32 = 4;
 pub const REGION_GUARD: u32 = 5;
+/// Read-only data of the program image.
+pub const REGION_RODATA: u32 = 6;
+/// Zero-filled data past the file's bytes (p_memsz beyond p_filesz).
+pub const REGION_BSS: u32 = 7;
+/// Anonymous memory from mmap(2), demand paged.
+pub const REGION_MMAP: u32 = 8;
+/// The highest region kind.
+pub const REGION_LAST: u32 = REGION_MMAP;
 
 /// `Region::prot`
 pub const PROT_R: u32 = 1;
@@ -112,10 +123,16 @@ pub struct Region {
     pub prot: u32,
     pub start: u64,
     pub end: u64,
+    /// Demand-paging faults the kernel served in this region.
+    pub faults: u64,
 }
-const _: () = assert!(core::mem::size_of::<Region>() == 24);
+const _: () = assert!(core::mem::size_of::<Region>() == 32);
 
-pub const MAX_REGIONS: usize = 8;
+/// Regions per process: a Linux program's mprotect calls split its
+/// regions (glibc's RELRO, musl's guard pages), so there is room to spare.
+pub const MAX_REGIONS: usize = 48;
+/// Distinct unknown system call numbers a `Proc` message lists.
+pub const MAX_UNKNOWN: usize = 16;
 pub const NAME_MAX: usize = 16;
 
 /// `Proc::event`
@@ -133,7 +150,7 @@ pub const EXIT_FAULT: u32 = 2;
 
 /// A process was created or is about to be torn down.
 #[repr(C)]
-#[derive(Clone, Copy, Default, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Proc {
     pub hdr: Header,
     /// `PROC_CREATED` or `PROC_EXITING`.
@@ -152,7 +169,8 @@ pub struct Proc {
     pub fault_error: u64,
     pub fault_addr: u64,
     pub fault_rip: u64,
-    /// Demand-paging faults served in the heap and in the stack.
+    /// Demand-paging faults served in the heap and in the stack (each
+    /// region also counts its own, `Region::faults`).
     pub heap_faults: u64,
     pub stack_faults: u64,
     /// User pages resident now.
@@ -161,9 +179,56 @@ pub struct Proc {
     /// back through the GPA and HVA it computes.
     pub pattern_gva: u64,
     pub pattern: u64,
+    /// The FS base (TLS pointer) when the message was sent.
+    pub fs_base: u64,
+    /// Index + 1 of the boot module the process was loaded from; 0 for a
+    /// built-in program.
+    pub module: u32,
+    /// Distinct unknown system call numbers the process made (each got
+    /// -ENOSYS); the first `MAX_UNKNOWN` are in `unknown_syscalls`.
+    pub nunknown: u32,
+    pub unknown_syscalls: [u32; MAX_UNKNOWN],
     pub regions: [Region; MAX_REGIONS],
 }
-const _: () = assert!(core::mem::size_of::<Proc>() == 336);
+const _: () = assert!(core::mem::size_of::<Proc>() == 1760);
+const _: () = assert!(core::mem::size_of::<Proc>() <= MSG_MAX as usize);
+
+// Arrays longer than 32 have no derived Default.
+impl Default for Proc {
+    fn default() -> Self {
+        Proc {
+            hdr: Header::default(),
+            event: 0,
+            pid: 0,
+            name: [0; NAME_MAX],
+            cr3: 0,
+            user_pgd: 0,
+            exit_kind: 0,
+            nregions: 0,
+            exit_status: 0,
+            fault_vector: 0,
+            fault_error: 0,
+            fault_addr: 0,
+            fault_rip: 0,
+            heap_faults: 0,
+            stack_faults: 0,
+            pages_resident: 0,
+            pattern_gva: 0,
+            pattern: 0,
+            fs_base: 0,
+            module: 0,
+            nunknown: 0,
+            unknown_syscalls: [0; MAX_UNKNOWN],
+            regions: [Region {
+                kind: 0,
+                prot: 0,
+                start: 0,
+                end: 0,
+                faults: 0,
+            }; MAX_REGIONS],
+        }
+    }
+}
 
 /// `WhereisAnswer::status`
 pub const WHEREIS_OK: u32 = 0;
@@ -264,6 +329,9 @@ pub fn region_name(kind: u32) -> &'static str {
         REGION_HEAP => "heap",
         REGION_STACK => "stack",
         REGION_GUARD => "guard",
+        REGION_RODATA => "rodata",
+        REGION_BSS => "bss",
+        REGION_MMAP => "mmap",
         _ => "?",
     }
 }

@@ -2,7 +2,8 @@
 //! block, or under QEMU from the PVH hvm_start_info memory map.
 
 use abi::layout::{
-    BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP, BootInfo, CMDLINE_MAX, MIN_RAM,
+    BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP, BootInfo, CMDLINE_MAX,
+    MAX_MODULES, MIN_RAM, Module,
 };
 
 use crate::memlayout::{self, p2v, page_up};
@@ -14,6 +15,10 @@ pub struct Machine {
     pub irqchip: bool,
     pub cmdline: [u8; CMDLINE_MAX],
     pub cmdline_len: usize,
+    /// The boot modules (user programs) as the VMM described them:
+    /// unchecked until modules.rs looks at them.
+    pub modules: [Module; MAX_MODULES],
+    pub nmodules: usize,
 }
 
 impl Machine {
@@ -46,6 +51,8 @@ pub fn read(pvh: u64) -> Result<Machine, &'static str> {
         irqchip: b.flags & BOOT_IRQCHIP != 0,
         cmdline: b.cmdline,
         cmdline_len: len,
+        modules: b.modules,
+        nmodules: (b.nmodules as usize).min(MAX_MODULES),
     })
 }
 
@@ -87,6 +94,8 @@ fn read_pvh(pvh: u64, kend: u64) -> Result<Machine, &'static str> {
         irqchip: false,
         cmdline: [0; CMDLINE_MAX],
         cmdline_len: 0,
+        modules: [Module::default(); MAX_MODULES],
+        nmodules: 0,
     };
     let cmd: u64 = rd(pvh + 24);
     if cmd != 0 && cmd < ram {

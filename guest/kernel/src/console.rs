@@ -2,6 +2,10 @@
 //! flush (a line, a `write` call, or a full buffer), since every exit costs
 //! tens of microseconds here and `rep outsb` exits once per byte in native
 //! mode. Without the microvmm device, bytes go to COM1 one by one.
+//!
+//! A message has one writer: the kernel (pid 0) or one process, whose
+//! bytes go out exactly as it wrote them (the VMM adds the `[pid name] `
+//! prefix). The buffer is flushed whenever the writer changes.
 
 use core::fmt;
 
@@ -19,7 +23,7 @@ static BUF: KCell<Console> = KCell::new(Console {
         seq: 0,
     },
     len: 0,
-    _pad: 0,
+    pid: 0,
     bytes: [0; CONSOLE_MAX],
 });
 
@@ -30,7 +34,17 @@ fn buf() -> &'static mut Console {
     unsafe { BUF.get() }
 }
 
+/// The kernel's own text.
 pub fn write_bytes(b: &[u8]) {
+    write_from(0, b);
+}
+
+/// Bytes that process `pid` (0: the kernel) wrote.
+pub fn write_from(pid: u32, b: &[u8]) {
+    if buf().pid != pid {
+        flush();
+        buf().pid = pid;
+    }
     for &c in b {
         let m = buf();
         if m.len as usize == CONSOLE_MAX {

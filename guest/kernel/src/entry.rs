@@ -2,10 +2,11 @@
 //! the way back to user mode.
 //!
 //! Every entry from user mode builds a `TrapFrame` at the top of the one
-//! kernel stack (`kstack_top`, also TSS.rsp0) and saves the user's FPU/SSE
-//! state into the current process's FXSAVE area (`CUR_FX`), because the
-//! kernel's Rust code uses SSE. A process switch swaps the frame and
-//! `CUR_FX`; the exit path restores whatever `CUR_FX` then points to.
+//! kernel stack (`kstack_top`, also TSS.rsp0) and saves the user's FPU and
+//! vector state into the current process's area (`CUR_FX`; XSAVE or
+//! FXSAVE, see fpu.rs), because the kernel's Rust code uses SSE. A process
+//! switch swaps the frame and `CUR_FX`; the exit path restores whatever
+//! `CUR_FX` then points to.
 //!
 //! Back to user mode: `iretq` on x86; under PVM `iretq` would leave the host
 //! believing we are still in supervisor mode, so we use hypercall 0x100d
@@ -16,6 +17,8 @@
 //! half is never mapped, so it is always canonical.)
 
 use core::arch::global_asm;
+
+use crate::fpu::FpuArea;
 
 /// Saved user registers, in the order the stubs push them.
 #[repr(C)]
@@ -56,33 +59,16 @@ impl TrapFrame {
     }
 }
 
-/// An FXSAVE area (512 bytes, 16-byte aligned).
-#[repr(C, align(16))]
-#[derive(Clone, Copy)]
-pub struct FxArea(pub [u8; 512]);
-
-impl FxArea {
-    /// A clean state: x87 control word 0x37f, MXCSR 0x1f80 (all masked).
-    pub const fn clean() -> Self {
-        let mut b = [0u8; 512];
-        b[0] = 0x7f;
-        b[1] = 0x03;
-        b[24] = 0x80;
-        b[25] = 0x1f;
-        Self(b)
-    }
-}
-
-/// The kernel's own FXSAVE area, used while no process runs.
-static mut KERNEL_FX: FxArea = FxArea::clean();
+/// The kernel's own save area, used while no process runs.
+static mut KERNEL_FX: FpuArea = FpuArea::clean();
 
 #[unsafe(no_mangle)]
-static mut CUR_FX: *mut FxArea = core::ptr::null_mut();
+static mut CUR_FX: *mut FpuArea = core::ptr::null_mut();
 #[unsafe(no_mangle)]
 static mut PVM_MODE: u8 = 0;
 
 /// Where the entry stubs save and restore FPU state from now on.
-pub fn set_fx(fx: *mut FxArea) {
+pub fn set_fx(fx: *mut FpuArea) {
     // SAFETY: single CPU; read only by the entry stubs.
     unsafe { CUR_FX = fx };
 }
@@ -153,6 +139,30 @@ global_asm!(
     pop %rbx
     pop %rax
 .endm
+/* Save/restore the user's FPU and vector registers at CUR_FX (clobbers
+ * rax, rcx, rdx: call only with the user's registers pushed). */
+.macro FPU_SAVE
+    mov CUR_FX(%rip), %rcx
+    cmpb $0, FPU_XSAVE(%rip)
+    je 71f
+    mov FPU_MASK(%rip), %eax
+    mov FPU_MASK+4(%rip), %edx
+    xsave64 (%rcx)
+    jmp 72f
+71: fxsave64 (%rcx)
+72:
+.endm
+.macro FPU_RESTORE
+    mov CUR_FX(%rip), %rcx
+    cmpb $0, FPU_XSAVE(%rip)
+    je 73f
+    mov FPU_MASK(%rip), %eax
+    mov FPU_MASK+4(%rip), %edx
+    xrstor64 (%rcx)
+    jmp 74f
+73: fxrstor64 (%rcx)
+74:
+.endm
 
     .text
     .balign 16
@@ -174,8 +184,7 @@ isr_common:
     PUSHREGS
     testb $3, 144(%rsp)             /* from user? */
     jz 1f
-    mov CUR_FX(%rip), %rax
-    fxsave64 (%rax)
+    FPU_SAVE
 1:  mov %rsp, %rdi
     cld
     call trap_entry
@@ -195,15 +204,13 @@ syscall_entry:
     pushq $0
     pushq $0x100
     PUSHREGS
-    mov CUR_FX(%rip), %rax
-    fxsave64 (%rax)
+    FPU_SAVE
     mov %rsp, %rdi
     cld
     call syscall_dispatch           /* 0: back to the caller by sysret */
     test %eax, %eax
     jnz ret_to_frame
-    mov CUR_FX(%rip), %rax
-    fxrstor64 (%rax)
+    FPU_RESTORE
     POPREGS
     mov 16(%rsp), %rcx
     mov 32(%rsp), %r11
@@ -225,8 +232,7 @@ enter_user:
 ret_to_frame:
     testb $3, 144(%rsp)
     jz 4f
-    mov CUR_FX(%rip), %rax
-    fxrstor64 (%rax)
+    FPU_RESTORE
     cmpb $0, PVM_MODE(%rip)
     jne 5f
 4:  POPREGS

@@ -9,10 +9,13 @@ pub mod bootinfo;
 pub mod console;
 pub mod entry;
 pub mod exec;
+pub mod fpu;
 pub mod memlayout;
 pub mod mm;
+pub mod modules;
 pub mod proc;
 pub mod programs;
+pub mod random;
 pub mod rt;
 pub mod sync;
 pub mod syscall;
@@ -79,6 +82,8 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
     arch::detect_levels();
     trap::init_idt();
     entry::set_kernel_fx();
+    fpu::init();
+    arch::fsbase::init();
     let vmm = vmmdev::probe();
     NX.store(cpu::rdmsr(0xc000_0080) & (1 << 11) != 0, Ordering::Relaxed);
     let m = match bootinfo::read(pvh) {
@@ -111,11 +116,12 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
     let tsc_banner = cpu::rdtsc();
     let boot_time = BootTime(tsc_banner - tsc0, m.tsc_khz);
     kprintln!(
-        "[kernel] microvmm guest kernel: mode {}, pv flags {}, {}-level paging, NX {}, scheduling {}, RAM {} MiB, {} free frames, booted in {}{}",
+        "[kernel] microvmm guest kernel: mode {}, pv flags {}, {}-level paging, NX {}, FPU {}, scheduling {}, RAM {} MiB, {} free frames, booted in {}{}",
         mode.name(),
         PvFlags(pv_flags),
         arch::levels(),
         if cpu_has_nx() { "on" } else { "off" },
+        fpu::Describe,
         if m.irqchip {
             "timer (250 Hz)"
         } else {

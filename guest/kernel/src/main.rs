@@ -1,9 +1,10 @@
-//! The demo kernel: start the programs the command line names (or the
-//! default demo), all at once, and schedule them until every one has ended.
+//! The demo kernel: start the built-in programs the command line names (or
+//! the default demo), then the boot modules (the user's programs), all at
+//! once, and schedule them until every one has ended.
 #![no_std]
 #![no_main]
 
-use kernel::{Machine, kprintln, proc, programs, vmmdev};
+use kernel::{Machine, kprintln, modules, proc, programs, vmmdev};
 
 /// Run together by default: the address-space tour, a heap and a stack that
 /// grow on demand, four attempts to break protection, and a CPU burner.
@@ -11,10 +12,11 @@ const DEFAULT_DEMO: &str = "addrspace heap stack snoop:0 snoop:1 snoop:2 snoop:3
 
 #[unsafe(no_mangle)]
 pub fn kmain(m: &Machine) -> ! {
-    let cmdline = if m.cmdline().trim().is_empty() {
-        DEFAULT_DEMO
-    } else {
-        m.cmdline()
+    let cmdline = match m.cmdline().trim() {
+        // With user programs and no command line, only they run.
+        "" if m.nmodules > 0 => "",
+        "" => DEFAULT_DEMO,
+        c => c,
     };
     // Check every word before starting anything: a typo ends the run.
     for word in cmdline.split_ascii_whitespace() {
@@ -25,17 +27,22 @@ pub fn kmain(m: &Machine) -> ! {
         }
     }
     for word in cmdline.split_ascii_whitespace() {
-        let Ok((name, arg)) = abi::programs::parse_word(word) else {
-            bad(word, "unparsable")
-        };
-        let Some(img) = programs::find(name) else {
+        let Some(img) = programs::find(word.split(':').next().unwrap_or(word)) else {
             bad(word, "not built into this kernel")
         };
-        match proc::spawn(img, word, arg) {
+        // argv: the program's name, then its number if it has one.
+        let mut argv: [&[u8]; 2] = [word.as_bytes(), b""];
+        let mut argc = 1;
+        if let Some((name, num)) = word.split_once(':') {
+            argv = [name.as_bytes(), num.as_bytes()];
+            argc = 2;
+        }
+        match proc::spawn(img, word.as_bytes(), &argv[..argc], 0) {
             Ok(pid) => kprintln!("[kernel] pid {pid}: {word}"),
             Err(e) => bad(word, e),
         }
     }
+    modules::spawn_all(m);
     proc::run()
 }
 

@@ -27,7 +27,9 @@ macro_rules! println {
 macro_rules! entry {
     ($main:path) => {
         #[unsafe(no_mangle)]
-        pub extern "C" fn user_main(arg: u64) -> ! {
+        pub extern "C" fn user_main(sp: u64) -> ! {
+            // SAFETY: sp is what _start was entered with.
+            let arg = unsafe { $crate::rt::arg(sp as *const u64) };
             $crate::sys::mark();
             let f: fn(u64) -> i64 = $main;
             $crate::sys::exit(f(arg))

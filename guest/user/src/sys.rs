@@ -6,7 +6,8 @@ use core::fmt::{self, Write};
 use abi::msg::WhereisAnswer;
 use abi::syscall::*;
 
-fn syscall(nr: u64, a: u64, b: u64, c: u64) -> i64 {
+/// A system call with up to three arguments (Linux x86-64 convention).
+pub fn syscall(nr: u64, a: u64, b: u64, c: u64) -> i64 {
     let r: u64;
     // SAFETY: the kernel's syscall ABI: rax nr, rdi/rsi/rdx args; rcx and
     // r11 are clobbered by the instruction itself.
@@ -27,7 +28,7 @@ pub fn write_raw(fd: u64, ptr: u64, len: u64) -> i64 {
 }
 
 pub fn exit(status: i64) -> ! {
-    syscall(SYS_EXIT, status as u64, 0, 0);
+    syscall(SYS_EXIT_GROUP, status as u64, 0, 0);
     loop {
         core::hint::spin_loop();
     }
@@ -37,15 +38,20 @@ pub fn getpid() -> i64 {
     syscall(SYS_GETPID, 0, 0, 0)
 }
 
-/// Move the heap's end by `delta`; the old end, or None.
+/// Move the heap's end by `delta` (over Linux brk, which answers with the
+/// break it settled on); the old end, or None.
 pub fn sbrk(delta: i64) -> Option<u64> {
-    let r = syscall(SYS_SBRK, delta as u64, 0, 0);
-    (r >= 0).then_some(r as u64)
+    let old = syscall(SYS_BRK, 0, 0, 0) as u64;
+    if delta == 0 {
+        return Some(old);
+    }
+    let new = old.checked_add_signed(delta)?;
+    (syscall(SYS_BRK, new, 0, 0) as u64 == new).then_some(old)
 }
 
-/// Let another runnable process run; true if one did.
-pub fn yield_now() -> bool {
-    syscall(SYS_YIELD, 0, 0, 0) == 1
+/// Let another runnable process run (sched_yield).
+pub fn yield_now() {
+    syscall(SYS_SCHED_YIELD, 0, 0, 0);
 }
 
 /// Ask the VMM (through the kernel) where `addr` lives.

@@ -3,6 +3,7 @@
 //! hypercall port. Bytes go to the VMM's output a line at a time, and are
 //! flushed at exit so nothing is lost when the guest stops mid-line.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::Instant;
 
@@ -16,10 +17,15 @@ const LSR_EMPTY: u8 = 0x60;
 /// A line longer than this is written out in pieces: a guest that never
 /// prints a newline must not grow the VMM's buffer without bound.
 const LINE_MAX: usize = 4096;
+/// Most processes remembered as being in the middle of a line: the pids
+/// come from the guest, which must not grow the set without bound.
+const MID_LINE_MAX: usize = 4096;
 
 pub struct Console {
     out: Box<dyn Write + Send>,
     line: Vec<u8>,
+    /// Processes whose last byte written was not a newline.
+    mid_line: BTreeSet<u32>,
     /// Total bytes the guest printed.
     pub bytes: u64,
     /// When the first byte arrived.
@@ -32,6 +38,7 @@ impl Console {
         Console {
             out,
             line: Vec::new(),
+            mid_line: BTreeSet::new(),
             bytes: 0,
             first_output: None,
         }
@@ -63,6 +70,34 @@ impl Console {
                 self.flush();
             }
         }
+    }
+
+    /// Take bytes process `pid` wrote: each of its lines starts with
+    /// `[pid name] `, as the guest kernel printed it before the VMM did.
+    pub fn write_process(&mut self, pid: u32, name: &str, data: &[u8]) {
+        let mut start = 0;
+        while start < data.len() {
+            let end = data[start..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(data.len(), |i| start + i + 1);
+            if !self.mid_line.contains(&pid) {
+                let prefix = format!("[{pid} {name}] ");
+                self.line.extend_from_slice(prefix.as_bytes());
+            }
+            self.write(&data[start..end]);
+            self.bytes -= (end - start) as u64;
+            if data[end - 1] == b'\n' {
+                self.mid_line.remove(&pid);
+            } else {
+                if self.mid_line.len() >= MID_LINE_MAX {
+                    self.mid_line.clear();
+                }
+                self.mid_line.insert(pid);
+            }
+            start = end;
+        }
+        self.bytes += data.len() as u64;
     }
 
     /// Write out whatever is pending, even half a line.
@@ -117,6 +152,17 @@ mod tests {
         c.flush();
         assert_eq!(written(&s), b"one\ntwo");
         assert_eq!(c.bytes, 7);
+    }
+
+    #[test]
+    fn process_lines_get_their_prefix_once() {
+        let s = Shared::default();
+        let mut c = Console::new(Box::new(s.clone()));
+        c.write_process(3, "echo", b"a\nb");
+        c.write_process(3, "echo", b"c\n");
+        c.write(b"[kernel] x\n");
+        assert_eq!(written(&s), b"[3 echo] a\n[3 echo] bc\n[kernel] x\n");
+        assert_eq!(c.bytes, 5 + 11);
     }
 
     #[test]

@@ -16,7 +16,9 @@ pub enum Event {
     /// The kernel is up.
     Boot(BootEvent),
     /// Bytes for the console.
-    Console(Vec<u8>),
+    /// Console bytes; `pid` 0 is the kernel's own text, otherwise exactly
+    /// what that process wrote (the VMM adds the `[pid name] ` prefix).
+    Console { pid: u32, bytes: Vec<u8> },
     /// A process was created (`exit` is None) or is about to be torn down
     /// from its own context, its CR3 live.
     Proc(ProcEvent),
@@ -103,14 +105,20 @@ pub enum RegionKind {
     Heap,
     Stack,
     Guard,
+    Rodata,
+    Bss,
+    Mmap,
 }
 
 impl RegionKind {
     /// Every kind, in the order legends list them.
-    pub const ALL: [RegionKind; 5] = [
+    pub const ALL: [RegionKind; 8] = [
         RegionKind::Code,
+        RegionKind::Rodata,
         RegionKind::Data,
+        RegionKind::Bss,
         RegionKind::Heap,
+        RegionKind::Mmap,
         RegionKind::Stack,
         RegionKind::Guard,
     ];
@@ -123,6 +131,9 @@ impl RegionKind {
             RegionKind::Heap => "heap",
             RegionKind::Stack => "stack",
             RegionKind::Guard => "guard",
+            RegionKind::Rodata => "rodata",
+            RegionKind::Bss => "bss",
+            RegionKind::Mmap => "mmap",
         }
     }
 }

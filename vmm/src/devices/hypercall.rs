@@ -133,7 +133,10 @@ pub fn decode(kind: u32, body: &[u8], gpa: Gpa) -> Result<Event, ProtocolError> 
                     value: c.len as u64,
                     max: CONSOLE_MAX as u64,
                 })?;
-            Ok(Event::Console(bytes.to_vec()))
+            Ok(Event::Console {
+                pid: c.pid,
+                bytes: bytes.to_vec(),
+            })
         }
         msg::KIND_PROC => Ok(Event::Proc(proc(
             &msg::Proc::from_bytes(body).ok_or_else(short)?,
@@ -171,6 +174,9 @@ fn region_kind(kind: u32) -> Option<RegionKind> {
         msg::REGION_HEAP => RegionKind::Heap,
         msg::REGION_STACK => RegionKind::Stack,
         msg::REGION_GUARD => RegionKind::Guard,
+        msg::REGION_RODATA => RegionKind::Rodata,
+        msg::REGION_BSS => RegionKind::Bss,
+        msg::REGION_MMAP => RegionKind::Mmap,
         _ => return None,
     })
 }
@@ -368,13 +374,16 @@ mod tests {
         let mut c = msg::Console {
             hdr: Header::new(msg::KIND_CONSOLE),
             len: 3,
-            _pad: 0,
+            pid: 0,
             bytes: [0; CONSOLE_MAX],
         };
         c.bytes[..3].copy_from_slice(b"hi\n");
         put(&m, 0x1000, &c);
         match read(&m, 1 << 20, Gpa(0x1000)) {
-            Ok(Event::Console(b)) => assert_eq!(b, b"hi\n"),
+            Ok(Event::Console { pid, bytes }) => {
+                assert_eq!(bytes, b"hi\n");
+                assert_eq!(pid, 0);
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -436,7 +445,7 @@ mod tests {
         let c = msg::Console {
             hdr: Header::new(msg::KIND_CONSOLE),
             len: CONSOLE_MAX as u32 + 1,
-            _pad: 0,
+            pid: 0,
             bytes: [0; CONSOLE_MAX],
         };
         put(&m, 0x1000, &c);
@@ -461,13 +470,14 @@ mod tests {
             prot: 5,
             start: 0x40_0000,
             end: 0x40_1000,
+            faults: 0,
         };
         put(&m, 0x1000, &p);
         match read(&m, 1 << 20, Gpa(0x1000)) {
             Ok(Event::Proc(q)) => assert_eq!(q.name, "heap"),
             other => panic!("unexpected {other:?}"),
         }
-        p.nregions = 9;
+        p.nregions = msg::MAX_REGIONS as u32 + 1;
         put(&m, 0x1000, &p);
         assert!(matches!(
             read(&m, 1 << 20, Gpa(0x1000)),
@@ -488,6 +498,7 @@ mod tests {
             prot: 0,
             start: 0x1000,
             end: 0x2000,
+            faults: 0,
         };
         put(&m, 0x1000, &p);
         assert!(matches!(
@@ -639,7 +650,7 @@ mod proptests {
             if let Ok(msg) = read(&m, ram, Gpa(gpa)) {
                 prop_assert_eq!(size, msg::size_of_kind(kind));
                 prop_assert!(gpa + size as u64 <= ram);
-                if let Event::Console(c) = msg {
+                if let Event::Console { bytes: c, .. } = msg {
                     prop_assert!(c.len() <= CONSOLE_MAX);
                 }
             }

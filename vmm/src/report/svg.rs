@@ -29,6 +29,9 @@ fn colour(kind: Option<RegionKind>) -> &'static str {
         Some(RegionKind::Heap) => "#59a14f",
         Some(RegionKind::Stack) => "#e15759",
         Some(RegionKind::Guard) => "#9e9e9e",
+        Some(RegionKind::Rodata) => "#76b7b2",
+        Some(RegionKind::Bss) => "#edc948",
+        Some(RegionKind::Mmap) => "#ff9da7",
         None => "#b07aa1",
     }
 }

@@ -4,6 +4,7 @@
 //! asks the host (hypercalls, `int 0x1b`) for what ring 0 would do.
 
 pub mod cpu;
+pub mod fsbase;
 pub mod pvm;
 
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};

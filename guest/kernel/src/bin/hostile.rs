@@ -48,7 +48,7 @@ pub fn kmain(m: &Machine) -> ! {
     let c = msg::Console {
         hdr: Header::new(msg::KIND_CONSOLE),
         len: 60_000,
-        _pad: 0,
+        pid: 0,
         bytes: [b'x'; msg::CONSOLE_MAX],
     };
     raw(page, c); // length beyond the buffer

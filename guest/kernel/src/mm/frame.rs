@@ -123,6 +123,13 @@ pub fn free_pair(pa: u64) {
     f.npairs += 1;
 }
 
+/// Hand the allocator a frame it was not given at init (a boot module's,
+/// once its program is loaded).
+pub fn give(pa: u64) {
+    frames().total += 1;
+    free(pa);
+}
+
 /// Frames not in use right now.
 pub fn free_count() -> u64 {
     let f = frames();

@@ -3,5 +3,7 @@
 
 pub mod frame;
 pub mod kvm;
+pub mod mmap;
 pub mod pte;
+pub mod region;
 pub mod uvm;

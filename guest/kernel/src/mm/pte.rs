@@ -18,6 +18,10 @@ pub const A: u64 = 1 << 5;
 pub const D: u64 = 1 << 6;
 pub const PS: u64 = 1 << 7;
 pub const NX: u64 = 1 << 63;
+/// Software bit (ignored by the CPU): a user page mprotect()ed to
+/// PROT_NONE keeps its frame with P clear, so its bytes survive until the
+/// program makes it accessible again.
+pub const NONE: u64 = 1 << 9;
 pub const ADDR: u64 = 0x000f_ffff_ffff_f000;
 
 pub fn index(va: u64, level: u32) -> usize {
@@ -83,11 +87,11 @@ pub fn free_tree(root: u64, top_end: usize, leaves: bool) -> u64 {
         let mut n = 0;
         for i in 0..512 {
             let e = read(table, i);
-            if e & P == 0 {
+            if e & (P | NONE) == 0 {
                 continue;
             }
             if level == 1 {
-                if leaves {
+                if leaves && e & (P | NONE) != 0 {
                     crate::mm::frame::free(e & ADDR);
                     n += 1;
                 }

@@ -1,15 +1,15 @@
 //! A process's address space: a root pair whose kernel half is shared and
-//! whose user half is private, the regions of the OSTEP layout, demand
-//! paging, and the checked copies between user and kernel.
+//! whose user half is private, its regions (region.rs edits the table,
+//! mmap.rs moves the break and places mappings), demand paging, and the
+//! checked copies between user and kernel.
 
 use abi::msg::{
-    MAX_REGIONS, PROT_R, PROT_W, PROT_X, REGION_GUARD, REGION_HEAP, REGION_STACK, Region,
+    MAX_REGIONS, PROT_R, PROT_W, PROT_X, REGION_BSS, REGION_GUARD, REGION_HEAP, REGION_MMAP,
+    REGION_STACK, Region,
 };
 
 use crate::arch::{self, Mode};
-use crate::memlayout::{
-    HEAP_MAX, PAGE, STACK_MAX, USER_END, USER_STACK_TOP, p2v, page_down, page_up,
-};
+use crate::memlayout::{PAGE, STACK_MAX, USER_STACK_TOP, p2v, page_down, page_up};
 use crate::mm::{frame, kvm, pte};
 
 pub struct AddrSpace {
@@ -39,7 +39,12 @@ pub enum Fault {
     Kill(&'static str),
 }
 
-fn prot_flags(prot: u32) -> u64 {
+/// Leaf flags for a user page with `prot`. PROT_NONE pages are kept
+/// not-present (pte::NONE marks that they still own their frame).
+pub fn prot_flags(prot: u32) -> u64 {
+    if prot & (PROT_R | PROT_W | PROT_X) == 0 {
+        return pte::U | pte::NONE;
+    }
     let mut f = pte::P | pte::U;
     if prot & PROT_W != 0 {
         f |= pte::W;
@@ -75,20 +80,6 @@ impl AddrSpace {
         }
     }
 
-    pub fn add_region(&mut self, kind: u32, prot: u32, start: u64, end: u64) -> bool {
-        if self.nregions == MAX_REGIONS || start >= end || end > USER_END {
-            return false;
-        }
-        self.regions[self.nregions] = Region {
-            kind,
-            prot,
-            start,
-            end,
-        };
-        self.nregions += 1;
-        true
-    }
-
     /// Map `va` -> `pa` for user access with `prot`.
     pub fn map(&mut self, va: u64, pa: u64, prot: u32) -> bool {
         let root = self.root;
@@ -102,8 +93,8 @@ impl AddrSpace {
         let Some((t, i)) = pte::walk(root, va, true, pte::P | pte::W | pte::U, &mut mirror) else {
             return false;
         };
-        // Never map over a page: its frame would leak (overlapping segments).
-        if pte::read(t, i) & pte::P != 0 {
+        // Never map over a page: its frame would leak.
+        if pte::read(t, i) & (pte::P | pte::NONE) != 0 {
             return false;
         }
         pte::write(t, i, pa | prot_flags(prot));
@@ -125,48 +116,14 @@ impl AddrSpace {
             && self.add_region(REGION_STACK, PROT_R | PROT_W, stack_low, USER_STACK_TOP)
     }
 
-    fn heap_region(&mut self) -> Option<&mut Region> {
-        self.regions[..self.nregions]
-            .iter_mut()
-            .find(|r| r.kind == REGION_HEAP)
-    }
-
-    /// Move the break by `delta`; return the old break. Pages are not
-    /// mapped here (demand paging); shrinking unmaps and frees them.
-    pub fn sbrk(&mut self, delta: i64) -> Option<u64> {
-        let old = self.brk;
-        let new = old.checked_add_signed(delta)?;
-        if new < self.heap_start || new > self.heap_start + HEAP_MAX {
-            return None;
-        }
-        if new < old {
-            let mut va = page_up(new)?;
-            let mut any = false;
-            while va < old {
-                any |= self.unmap(va);
-                va += PAGE;
-            }
-            // One flush for the lot: under PVM a flush is a CR3 reload.
-            if any {
-                crate::arch::flush_tlb_all();
-            }
-        }
-        self.brk = new;
-        let end = page_up(new)?.max(self.heap_start + PAGE);
-        if let Some(r) = self.heap_region() {
-            r.end = end;
-        }
-        Some(old)
-    }
-
     /// Unmap `va` and free its frame (the caller flushes the TLB); true if
     /// a page was mapped there.
-    fn unmap(&mut self, va: u64) -> bool {
+    pub fn unmap(&mut self, va: u64) -> bool {
         let Some((t, i)) = pte::walk(self.root, va, false, 0, &mut |_, _| {}) else {
             return false;
         };
         let e = pte::read(t, i);
-        if e & pte::P == 0 {
+        if e & (pte::P | pte::NONE) == 0 {
             return false;
         }
         pte::write(t, i, 0);
@@ -175,12 +132,16 @@ impl AddrSpace {
         true
     }
 
-    /// The region holding `va`, if any.
-    pub fn region_of(&self, va: u64) -> Option<Region> {
+    /// Index of the region holding `va`, if any.
+    pub fn index_of(&self, va: u64) -> Option<usize> {
         self.regions[..self.nregions]
             .iter()
-            .copied()
-            .find(|r| r.start <= va && va < r.end)
+            .position(|r| r.start <= va && va < r.end)
+    }
+
+    /// The region holding `va`, if any.
+    pub fn region_of(&self, va: u64) -> Option<Region> {
+        self.index_of(va).map(|i| self.regions[i])
     }
 
     /// Serve a user page fault at `addr` with error code `err`.
@@ -191,9 +152,10 @@ impl AddrSpace {
         if kvm::is_kernel(addr) {
             return Fault::Kill("touched kernel memory");
         }
-        let Some(r) = self.region_of(addr) else {
+        let Some(i) = self.index_of(addr) else {
             return Fault::Kill("address outside every region of this process");
         };
+        let r = self.regions[i];
         if r.kind == REGION_GUARD {
             return Fault::Kill("stack overflow into the guard page");
         }
@@ -206,12 +168,22 @@ impl AddrSpace {
                 "protection violation"
             });
         }
+        if r.prot == 0 {
+            return Fault::Kill("access to a PROT_NONE page");
+        }
         if fetch && r.prot & PROT_X == 0 {
             return Fault::Kill("execute from a non-executable region");
         }
-        let demand = r.kind == REGION_HEAP && addr < self.brk || r.kind == REGION_STACK;
+        if write && r.prot & PROT_W == 0 {
+            return Fault::Kill("write to a read-only region");
+        }
+        let demand = match r.kind {
+            REGION_HEAP => page_up(self.brk).is_some_and(|end| addr < end),
+            REGION_STACK | REGION_MMAP | REGION_BSS => true,
+            _ => false,
+        };
         if !demand {
-            return Fault::Kill("not-present page outside the heap and stack");
+            return Fault::Kill("not-present page outside the heap, stack, bss and mmap areas");
         }
         let Some(pa) = frame::alloc() else {
             return Fault::Kill("out of memory");
@@ -220,10 +192,11 @@ impl AddrSpace {
             frame::free(pa);
             return Fault::Kill("out of memory for page tables");
         }
-        if r.kind == REGION_HEAP {
-            self.heap_faults += 1;
-        } else {
-            self.stack_faults += 1;
+        self.regions[i].faults += 1;
+        match r.kind {
+            REGION_HEAP => self.heap_faults += 1,
+            REGION_STACK => self.stack_faults += 1,
+            _ => {}
         }
         Fault::Served
     }
@@ -248,20 +221,25 @@ impl AddrSpace {
         Some((e & pte::ADDR) + (va & (PAGE - 1)))
     }
 
-    /// Is [va, va+len) inside one region of this process?
+    /// Is every byte of [va, va+len) in some region of this process (none
+    /// of them the guard)? Regions may follow one another (data, then bss).
     pub fn check(&self, va: u64, len: u64) -> bool {
         let Some(end) = va.checked_add(len) else {
             return false;
         };
-        match self.region_of(va) {
-            Some(r) => end <= r.end && r.kind != REGION_GUARD,
-            None => len == 0,
+        let mut at = va;
+        while at < end {
+            match self.region_of(at) {
+                Some(r) if r.kind != REGION_GUARD => at = r.end,
+                _ => return false,
+            }
         }
+        true
     }
 
     /// Call `f(pa, offset, n)` for each piece of [va, va+len) that lies in
-    /// one frame, after checking the whole range belongs to one region of
-    /// this process and each page may be accessed so. False if not.
+    /// one frame, after checking the whole range belongs to this process
+    /// and each page may be accessed so. False if not.
     fn chunks(
         &mut self,
         va: u64,

@@ -24,13 +24,30 @@ fn main(arg: u64) -> i64 {
     if arg == 1 {
         // Run as two processes ("bench:1 bench:1"): each yield hands the CPU
         // to the other, so one round of this loop is two process switches.
+        // sched_yield says 0 whether or not another process ran (Linux):
+        // a yield that switched took at least two switches and the other
+        // process's own yield, so it takes far longer than a null call.
+        // The fastest of a few null calls: a timer tick inflates any mean.
+        let null = (0..50)
+            .map(|_| {
+                let t = rdtsc();
+                core::hint::black_box(getpid());
+                rdtsc() - t
+            })
+            .min()
+            .unwrap_or(0);
         let n = 2_000;
-        let t = rdtsc();
         let mut switched = 0;
+        let mut cycles = 0;
         for _ in 0..n {
-            switched += yield_now() as u64;
+            let t = rdtsc();
+            yield_now();
+            let c = rdtsc() - t;
+            if c > 2 * null {
+                switched += 1;
+                cycles += c;
+            }
         }
-        let cycles = rdtsc() - t;
         // The timer switches them too, so the partner may finish a few
         // yields early; those last yields switch to no one. Count the two
         // switches of each yield that did switch.

@@ -4,17 +4,21 @@
 //! Round-robin; preemptive on the timer tick when the host has one,
 //! otherwise the kernel switches after every system call and page fault.
 
-use abi::msg::{self, NAME_MAX, PROC_CREATED, PROC_EXITING, Proc as ProcMsg};
+mod report;
 
-use crate::arch;
-use crate::entry::{self, FxArea, TrapFrame, USER_CS, USER_SS};
-use crate::memlayout::USER_STACK_TOP;
+use abi::msg::{self, MAX_UNKNOWN, NAME_MAX, PROC_CREATED, PROC_EXITING};
+
+use crate::arch::{self, cpu, fsbase};
+use crate::entry::{self, TrapFrame, USER_CS, USER_SS};
+use crate::exec::{self, elf, stack};
+use crate::fpu::FpuArea;
 use crate::mm::{
     frame, kvm,
     uvm::{AddrSpace, Fault},
 };
 use crate::sync::KCell;
-use crate::{exec, kprintln, vmmdev};
+use crate::{kprintln, vmmdev};
+use report::{report, summary};
 
 pub const NPROC: usize = 16;
 
@@ -42,12 +46,22 @@ pub struct Proc {
     pub pid: u32,
     pub name: [u8; NAME_MAX],
     pub frame: TrapFrame,
-    pub fx: FxArea,
+    pub fpu: FpuArea,
     pub aspace: Option<AddrSpace>,
     pub pattern_gva: u64,
     pub pattern: u64,
-    /// The next byte this process writes starts a console line.
+    /// The next byte this process writes starts a console line (for the
+    /// prefix the kernel prints itself when there is no microvmm device).
     pub at_line_start: bool,
+    /// FS base as of the last switch out (live in the CPU while it runs).
+    pub fs_base: u64,
+    /// Index + 1 of the boot module it was loaded from; 0 for a built-in.
+    pub module: u32,
+    /// Distinct unknown system call numbers, the first MAX_UNKNOWN kept.
+    pub nunknown: u32,
+    pub unknown: [u32; MAX_UNKNOWN],
+    /// TSC deadline of a sleep: not picked to run before it.
+    pub wake: u64,
 }
 
 impl Proc {
@@ -56,15 +70,37 @@ impl Proc {
         pid: 0,
         name: [0; NAME_MAX],
         frame: entry::ZERO_FRAME,
-        fx: FxArea::clean(),
+        fpu: FpuArea::clean(),
         aspace: None,
         pattern_gva: 0,
         pattern: 0,
         at_line_start: true,
+        fs_base: 0,
+        module: 0,
+        nunknown: 0,
+        unknown: [0; MAX_UNKNOWN],
+        wake: 0,
     };
 
     pub fn name(&self) -> &str {
         core::str::from_utf8(msg::until_nul(&self.name)).unwrap_or("?")
+    }
+
+    /// Remember an unknown system call number (each distinct one once).
+    pub fn note_unknown(&mut self, nr: u64) {
+        let nr = nr.min(u32::MAX as u64) as u32;
+        let kept = (self.nunknown as usize).min(MAX_UNKNOWN);
+        if self.unknown[..kept].contains(&nr) {
+            return;
+        }
+        if kept == MAX_UNKNOWN {
+            // Past the list: count each number once still, as far as we
+            // can tell (a number past the first 16 may be counted again).
+            self.nunknown = self.nunknown.saturating_add(1);
+            return;
+        }
+        self.unknown[kept] = nr;
+        self.nunknown += 1;
     }
 }
 
@@ -113,9 +149,10 @@ pub fn set_preemptive(on: bool) {
     table().preemptive = on;
 }
 
-/// Create a process running program `name` (an embedded ELF) with `arg` in
-/// rdi. `label` is what reports call it.
-pub fn spawn(prog: &[u8], label: &str, arg: u64) -> Result<u32, &'static str> {
+/// Create a process running the ELF image `img` with `argv`; `name` is
+/// what reports call it, `module` its boot module index + 1 (0: built-in).
+/// Err says why it cannot run (a bad image is refused, never trusted).
+pub fn spawn(img: &[u8], name: &[u8], argv: &[&[u8]], module: u32) -> Result<u32, &'static str> {
     let t = table();
     if t.frames_free_at_start == 0 {
         t.frames_free_at_start = frame::free_count();
@@ -125,79 +162,78 @@ pub fn spawn(prog: &[u8], label: &str, arg: u64) -> Result<u32, &'static str> {
         .iter()
         .position(|p| p.state == State::Unused)
         .ok_or("process table full")?;
+    let e = elf::parse(img)?;
     let mut aspace = AddrSpace::new().ok_or("out of memory")?;
-    let Some(entry) = exec::load(&mut aspace, prog) else {
-        aspace.destroy();
-        return Err("bad program image or out of memory");
+    let sp = match exec::load(&mut aspace, img, &e) {
+        Ok(()) => stack::build(&mut aspace, &e, argv).ok_or("cannot build the start-up stack"),
+        Err(why) => Err(why),
+    };
+    let sp = match sp {
+        Ok(sp) => sp,
+        Err(why) => {
+            aspace.destroy();
+            return Err(why);
+        }
     };
     let pid = t.next_pid;
     t.next_pid += 1;
     let p = &mut t.procs[slot];
     *p = Proc::EMPTY;
     p.pid = pid;
-    let n = label.len().min(NAME_MAX);
-    p.name[..n].copy_from_slice(&label.as_bytes()[..n]);
-    p.frame.rip = entry;
+    p.module = module;
+    let n = name.len().min(NAME_MAX);
+    p.name[..n].copy_from_slice(&name[..n]);
+    // Linux start-up state: every register zero (rdx too: glibc takes it
+    // for an exit handler), rsp at argc.
+    p.frame.rip = e.entry;
     p.frame.cs = USER_CS;
     p.frame.ss = USER_SS;
     p.frame.rflags = 0x202; // IF: the timer may preempt user code
-    p.frame.rsp = USER_STACK_TOP;
-    p.frame.rdi = arg;
-    p.frame.rsi = pid as u64;
+    p.frame.rsp = sp;
     p.aspace = Some(aspace);
     p.state = State::Runnable;
     report(p, PROC_CREATED, None);
     Ok(pid)
 }
 
-/// Tell the VMM about `p` in one message: who it is, its page-table roots
-/// and regions, and (when it ends) how.
-fn report(p: &Proc, event: u32, exit: Option<Exit>) {
-    let Some(a) = &p.aspace else { return };
-    let mut m = ProcMsg {
-        event,
-        pid: p.pid,
-        name: p.name,
-        cr3: a.root,
-        user_pgd: a.user_pgd(),
-        ..Default::default()
-    };
-    m.nregions = a.nregions as u32;
-    m.regions = a.regions;
-    m.heap_faults = a.heap_faults;
-    m.stack_faults = a.stack_faults;
-    m.pages_resident = a.resident;
-    m.pattern_gva = p.pattern_gva;
-    m.pattern = p.pattern;
-    match exit {
-        Some(Exit::Status(s)) => {
-            m.exit_kind = msg::EXIT_NORMAL;
-            m.exit_status = s;
-        }
-        Some(Exit::Fault {
-            vector,
-            err,
-            addr,
-            rip,
-            ..
-        }) => {
-            m.exit_kind = msg::EXIT_FAULT;
-            (m.fault_vector, m.fault_error, m.fault_addr, m.fault_rip) = (vector, err, addr, rip);
-        }
-        None => {}
-    }
-    if let Some(r) = vmmdev::send(&mut m)
-        && r != msg::RESULT_OK
-    {
-        kprintln!("[kernel] the VMM refused the report of pid {} ({r})", p.pid);
+/// The kernel was handed `n` more frames after processes were created
+/// (the boot modules, once loaded): the end-of-run check counts them.
+pub fn frames_returned(n: u64) {
+    let t = table();
+    if t.frames_free_at_start == 0 {
+        t.frames_free_at_start = frame::free_count();
+    } else {
+        t.frames_free_at_start += n;
     }
 }
 
-/// The next runnable process after `after`, round-robin.
+/// A program the kernel refused to start: the run fails, as when a
+/// process exits non-zero.
+pub fn refused() {
+    table().failed += 1;
+}
+
+/// The next runnable process after `after`, round-robin, skipping those
+/// asleep until a later TSC deadline.
 fn pick(t: &Table, after: usize) -> Option<usize> {
+    let now = cpu::rdtsc();
     (1..=NPROC)
         .map(|k| (after.wrapping_add(k)) % NPROC)
-        .find(|&i| t.procs[i].state == State::Runnable)
+        .find(|&i| t.procs[i].state == State::Runnable && t.procs[i].wake <= now)
+}
+
+/// Like pick, but when every live process sleeps, wait for the first to
+/// wake; None only when no process is left.
+fn pick_wait(t: &Table, after: usize) -> Option<usize> {
+    loop {
+        if let Some(i) = pick(t, after) {
+            return Some(i);
+        }
+        if !t.procs.iter().any(|p| p.state == State::Runnable) {
+            return None;
+        }
+        core::hint::spin_loop();
+    }
 }
 
 fn switch_in(t: &mut Table, i: usize) {
@@ -206,13 +242,14 @@ fn switch_in(t: &mut Table, i: usize) {
     if let Some(a) = &p.aspace {
         arch::set_cr3(a.root);
     }
-    entry::set_fx(&mut p.fx);
+    fsbase::write(p.fs_base);
+    entry::set_fx(&mut p.fpu);
 }
 
 /// Start the first process; never returns.
 pub fn run() -> ! {
     let t = table();
-    let Some(i) = pick(t, NPROC - 1) else {
+    let Some(i) = pick_wait(t, NPROC - 1) else {
         all_done()
     };
     switch_in(t, i);
@@ -232,10 +269,30 @@ pub fn yield_from(f: &mut TrapFrame) -> bool {
         return false;
     }
     t.procs[cur].frame = *f;
+    t.procs[cur].fs_base = fsbase::read();
     t.switches += 1;
     switch_in(t, next);
     *f = t.procs[next].frame;
     true
+}
+
+/// Sleep until the TSC reaches `deadline`: others run meanwhile; when no
+/// one else can, wait here. True if `f` now holds another process's
+/// frame (the sleeper resumes, with the rax already in its frame, once
+/// its deadline has passed and it is picked).
+pub fn sleep(f: &mut TrapFrame, deadline: u64) -> bool {
+    let cur = table().cur;
+    table().procs[cur].wake = deadline;
+    loop {
+        if yield_from(f) {
+            return true;
+        }
+        if cpu::rdtsc() >= deadline {
+            table().procs[cur].wake = 0;
+            return false;
+        }
+        core::hint::spin_loop();
+    }
 }
 
 /// After a syscall or a served fault: switch if there is no timer to do it.
@@ -253,6 +310,7 @@ pub fn exit_current(f: &mut TrapFrame, how: Exit) {
     if matches!(how, Exit::Status(s) if s != 0) {
         t.failed += 1;
     }
+    p.fs_base = fsbase::read();
     report(p, PROC_EXITING, Some(how));
     summary(p, how);
     arch::set_cr3(kvm::root());
@@ -261,47 +319,12 @@ pub fn exit_current(f: &mut TrapFrame, how: Exit) {
         a.destroy();
     }
     p.state = State::Unused;
-    match pick(t, cur) {
+    match pick_wait(t, cur) {
         Some(n) => {
             switch_in(t, n);
             *f = t.procs[n].frame;
         }
         None => all_done(),
-    }
-}
-
-fn summary(p: &Proc, how: Exit) {
-    let (hf, sf, res) = p
-        .aspace
-        .as_ref()
-        .map_or((0, 0, 0), |a| (a.heap_faults, a.stack_faults, a.resident));
-    match how {
-        Exit::Status(s) => kprintln!(
-            "[kernel] pid {} {}: exit {}; heap faults {}, stack faults {}, pages touched {}",
-            p.pid,
-            p.name(),
-            s,
-            hf,
-            sf,
-            res
-        ),
-        Exit::Fault {
-            vector,
-            err,
-            addr,
-            rip,
-            reason,
-        } => kprintln!(
-            "[kernel] pid {} {}: killed by {} err {:#x} at {:#x} (rip {:#x}): {}; pages touched {}",
-            p.pid,
-            p.name(),
-            crate::trap::vector_name(vector),
-            err,
-            addr,
-            rip,
-            reason,
-            res
-        ),
     }
 }
 

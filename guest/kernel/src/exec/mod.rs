@@ -1,0 +1,138 @@
+//! Load a program (an ELF64 image: a built-in program or a boot module)
+//! into a fresh address space, as xv6's exec does, and lay out its
+//! start-up stack. Segments become regions named for what they hold:
+//! code (R+X), rodata (R), data (the file part of RW), bss (RW beyond the
+//! file, zero, demand paged). A page two segments share gets both
+//! segments' bytes and the union of their protections.
+
+pub mod elf;
+pub mod stack;
+
+use abi::msg::{PROT_W, PROT_X, REGION_BSS, REGION_CODE, REGION_DATA, REGION_RODATA};
+
+use crate::memlayout::{PAGE, p2v, page_down, page_up};
+use crate::mm::frame;
+use crate::mm::uvm::AddrSpace;
+use elf::{Elf, MAX_SEGMENTS, Segment};
+
+/// A stretch of pages with one kind and protection.
+#[derive(Clone, Copy, Default)]
+struct Piece {
+    kind: u32,
+    prot: u32,
+    start: u64,
+    end: u64,
+}
+
+fn kind_of(prot: u32) -> u32 {
+    if prot & PROT_X != 0 {
+        REGION_CODE
+    } else if prot & PROT_W != 0 {
+        REGION_DATA
+    } else {
+        REGION_RODATA
+    }
+}
+
+/// Cut the segments into pieces: each segment's file part, then its bss
+/// (whole pages past the file bytes); a page shared with the previous
+/// piece becomes a one-page piece of its own with both protections.
+fn pieces(segs: &[Segment], out: &mut [Piece; 4 * MAX_SEGMENTS]) -> Option<usize> {
+    let mut n = 0;
+    for s in segs {
+        let file_end = page_up(s.vaddr + s.filesz)?.max(page_down(s.vaddr));
+        let mem_end = page_up(s.vaddr + s.memsz)?;
+        let parts = [
+            (kind_of(s.prot), page_down(s.vaddr), file_end),
+            (REGION_BSS, file_end, mem_end),
+        ];
+        for (mut kind, mut start, end) in parts {
+            // bss only where writable; read-only zero fill loads eagerly.
+            if kind == REGION_BSS && s.prot & PROT_W == 0 {
+                kind = kind_of(s.prot);
+            }
+            if n > 0 && out[n - 1].end > start {
+                // The previous piece ends on this one's first page.
+                let last = &mut out[n - 1];
+                let prot = last.prot | s.prot;
+                if last.start == start {
+                    last.prot = prot;
+                    last.kind = kind_of(prot);
+                } else {
+                    last.end = start;
+                    out[n] = Piece {
+                        kind: kind_of(prot),
+                        prot,
+                        start,
+                        end: start + PAGE,
+                    };
+                    n += 1;
+                }
+                start += PAGE;
+            }
+            if start < end {
+                out[n] = Piece {
+                    kind,
+                    prot: s.prot,
+                    start,
+                    end,
+                };
+                n += 1;
+            }
+        }
+    }
+    Some(n)
+}
+
+/// Load the checked image `e` of `img` into `aspace`: map every page that
+/// holds file bytes (bss comes on demand), then place heap and stack.
+/// Err when memory runs out or the regions do not fit the table.
+pub fn load(aspace: &mut AddrSpace, img: &[u8], e: &Elf) -> Result<(), &'static str> {
+    const NOMEM: &str = "out of memory loading the program";
+    let segs = &e.segs[..e.nsegs];
+    let mut ps = [Piece::default(); 4 * MAX_SEGMENTS];
+    let n = pieces(segs, &mut ps).ok_or("segment end overflows")?;
+    let mut image_end = 0;
+    for p in &ps[..n] {
+        if !aspace.add_region(p.kind, p.prot, p.start, p.end) {
+            return Err("too many regions");
+        }
+        image_end = p.end;
+        if p.kind == REGION_BSS {
+            continue;
+        }
+        let mut va = p.start;
+        while va < p.end {
+            let pa = frame::alloc().ok_or(NOMEM)?;
+            fill(pa, va, img, segs);
+            if !aspace.map(va, pa, p.prot) {
+                frame::free(pa);
+                return Err(NOMEM);
+            }
+            va += PAGE;
+        }
+    }
+    if aspace.set_layout(image_end) {
+        Ok(())
+    } else {
+        Err("too many regions")
+    }
+}
+
+/// Copy into the (zeroed) frame `pa` the file bytes of every segment that
+/// lands in the page at `va`.
+fn fill(pa: u64, va: u64, img: &[u8], segs: &[Segment]) {
+    for s in segs {
+        let lo = va.max(s.vaddr);
+        let hi = (va + PAGE).min(s.vaddr + s.filesz);
+        if lo < hi {
+            let src = (s.off + (lo - s.vaddr)) as usize;
+            let n = (hi - lo) as usize;
+            // SAFETY: the frame is ours and lo-va+n <= PAGE; src..src+n lies
+            // in img (elf::segment checked off+filesz <= len).
+            unsafe {
+                core::ptr::copy_nonoverlapping(img.as_ptr().add(src), p2v::<u8>(pa + (lo - va)), n)
+            };
+        }
+    }
+}

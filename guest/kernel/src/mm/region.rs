@@ -1,0 +1,216 @@
+//! The region table of an address space: adding (with merging), splitting,
+//! carving a range out, and changing protection. Regions never overlap;
+//! mprotect and MAP_FIXED split them, so one program segment may become
+//! several regions (glibc's RELRO turns the start of its data read-only).
+
+use abi::msg::{MAX_REGIONS, REGION_HEAP, REGION_MMAP, Region};
+
+use crate::memlayout::{PAGE, USER_END};
+use crate::mm::pte;
+use crate::mm::uvm::{AddrSpace, prot_flags};
+
+/// Kinds whose neighbours of the same protection become one region (each
+/// mmap call and each brk step would otherwise cost a slot).
+fn mergeable(kind: u32) -> bool {
+    kind == REGION_HEAP || kind == REGION_MMAP
+}
+
+impl AddrSpace {
+    /// Add [start, end) as a region of `kind` with `prot`; it must not
+    /// overlap another. False if malformed or the table is full.
+    pub fn add_region(&mut self, kind: u32, prot: u32, start: u64, end: u64) -> bool {
+        if start >= end
+            || end > USER_END
+            || !start.is_multiple_of(PAGE)
+            || !end.is_multiple_of(PAGE)
+        {
+            return false;
+        }
+        if mergeable(kind) {
+            let n = self.nregions;
+            let same = |r: &Region| r.kind == kind && r.prot == prot;
+            if let Some(i) = self.regions[..n]
+                .iter()
+                .position(|r| same(r) && r.end == start)
+            {
+                self.regions[i].end = end;
+                // The region after may now touch it too.
+                if let Some(j) = self.regions[..n]
+                    .iter()
+                    .position(|r| same(r) && r.start == end)
+                {
+                    self.regions[i].end = self.regions[j].end;
+                    self.regions[i].faults += self.regions[j].faults;
+                    self.remove(j);
+                }
+                return true;
+            }
+            if let Some(r) = self.regions[..n]
+                .iter_mut()
+                .find(|r| same(r) && r.start == end)
+            {
+                r.start = start;
+                return true;
+            }
+        }
+        if self.nregions == MAX_REGIONS {
+            return false;
+        }
+        self.regions[self.nregions] = Region {
+            kind,
+            prot,
+            start,
+            end,
+            faults: 0,
+        };
+        self.nregions += 1;
+        true
+    }
+
+    /// Join neighbouring mergeable regions of the same kind and protection
+    /// (mprotect can make two mmap regions alike again).
+    fn coalesce(&mut self) {
+        let mut i = 0;
+        while i < self.nregions {
+            let a = self.regions[i];
+            let next = self.regions[..self.nregions].iter().position(|r| {
+                mergeable(a.kind) && r.kind == a.kind && r.prot == a.prot && r.start == a.end
+            });
+            match next {
+                Some(j) => {
+                    self.regions[i].end = self.regions[j].end;
+                    self.regions[i].faults += self.regions[j].faults;
+                    self.remove(j);
+                    i = 0;
+                }
+                None => i += 1,
+            }
+        }
+    }
+
+    /// Drop region `i`, keeping the others in order.
+    fn remove(&mut self, i: usize) {
+        self.regions.copy_within(i + 1..self.nregions, i);
+        self.nregions -= 1;
+    }
+
+    /// Split the region that `at` falls strictly inside into two at `at`
+    /// (its fault count stays with the lower part). False if the table is
+    /// full.
+    pub fn split_at(&mut self, at: u64) -> bool {
+        let Some(i) = self.index_of(at) else {
+            return true;
+        };
+        if self.regions[i].start == at {
+            return true;
+        }
+        if self.nregions == MAX_REGIONS {
+            return false;
+        }
+        let mut hi = self.regions[i];
+        hi.start = at;
+        hi.faults = 0;
+        self.regions[i].end = at;
+        self.regions.copy_within(i + 1..self.nregions, i + 2);
+        self.regions[i + 1] = hi;
+        self.nregions += 1;
+        true
+    }
+
+    /// Do regions other than those `keep` allows overlap [start, end)?
+    pub fn overlaps(&self, start: u64, end: u64, keep: impl Fn(&Region) -> bool) -> bool {
+        // [a, b) and [c, d) intersect iff a < d && c < b.
+        self.regions[..self.nregions]
+            .iter()
+            .any(|r| !keep(r) && r.start < end && start < r.end)
+    }
+
+    /// Remove [start, end) from every region `which` picks, unmapping and
+    /// freeing its pages. False (nothing changed) if splitting would
+    /// overflow the table.
+    pub fn carve(&mut self, start: u64, end: u64, which: impl Fn(&Region) -> bool) -> bool {
+        let splits = [start, end]
+            .iter()
+            .filter(|&&a| self.region_of(a).is_some_and(|r| which(&r) && r.start < a))
+            .count();
+        if self.nregions + splits > MAX_REGIONS {
+            return false;
+        }
+        for a in [start, end] {
+            if self.region_of(a).is_some_and(|r| which(&r)) && !self.split_at(a) {
+                return false;
+            }
+        }
+        let mut i = 0;
+        let mut any = false;
+        while i < self.nregions {
+            let r = self.regions[i];
+            if which(&r) && start <= r.start && r.end <= end {
+                let mut va = r.start;
+                while va < r.end {
+                    any |= self.unmap(va);
+                    va += PAGE;
+                }
+                self.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        // One flush for the lot: under PVM a flush is a CR3 reload.
+        if any {
+            crate::arch::flush_tlb_all();
+        }
+        true
+    }
+
+    /// Give every page of [start, end) protection `prot`. The range must be
+    /// covered by regions `may` allows (else Err(false): ENOMEM-like);
+    /// Err(true) if the table is too full to split.
+    pub fn protect(
+        &mut self,
+        start: u64,
+        end: u64,
+        prot: u32,
+        may: impl Fn(&Region) -> bool,
+    ) -> Result<(), bool> {
+        let mut at = start;
+        while at < end {
+            match self.region_of(at) {
+                Some(r) if may(&r) => at = r.end,
+                _ => return Err(false),
+            }
+        }
+        // A region that already has `prot` need not be split.
+        let cut = |s: &Self, a: u64| {
+            s.region_of(a)
+                .is_some_and(|r| r.start < a && r.prot != prot)
+        };
+        let splits = [start, end].iter().filter(|&&a| cut(self, a)).count();
+        if self.nregions + splits > MAX_REGIONS {
+            return Err(true);
+        }
+        for a in [start, end] {
+            if cut(self, a) && !self.split_at(a) {
+                return Err(true);
+            }
+        }
+        for i in 0..self.nregions {
+            if start <= self.regions[i].start && self.regions[i].end <= end {
+                self.regions[i].prot = prot;
+            }
+        }
+        self.coalesce();
+        let mut va = start;
+        while va < end {
+            if let Some((t, i)) = pte::walk(self.root, va, false, 0, &mut |_, _| {}) {
+                let e = pte::read(t, i);
+                if e & (pte::P | pte::NONE) != 0 {
+                    pte::write(t, i, (e & pte::ADDR) | prot_flags(prot));
+                }
+            }
+            va += PAGE;
+        }
+        crate::arch::flush_tlb_all();
+        Ok(())
+    }
+}

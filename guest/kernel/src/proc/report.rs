@@ -1,0 +1,97 @@
+//! What the kernel tells about a process: one Proc message to the VMM
+//! (who it is, its page-table roots and regions, how it ended) and the
+//! one-line verdict on the console.
+
+use abi::msg::{self, MAX_UNKNOWN, Proc as ProcMsg};
+
+use super::{Exit, Proc};
+use crate::{kprint, kprintln, vmmdev};
+
+/// Tell the VMM about `p` in one message.
+pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
+    let Some(a) = &p.aspace else { return };
+    let mut m = ProcMsg {
+        event,
+        pid: p.pid,
+        name: p.name,
+        cr3: a.root,
+        user_pgd: a.user_pgd(),
+        fs_base: p.fs_base,
+        module: p.module,
+        nunknown: p.nunknown,
+        unknown_syscalls: p.unknown,
+        ..Default::default()
+    };
+    m.nregions = a.nregions as u32;
+    m.regions = a.regions;
+    m.heap_faults = a.heap_faults;
+    m.stack_faults = a.stack_faults;
+    m.pages_resident = a.resident;
+    m.pattern_gva = p.pattern_gva;
+    m.pattern = p.pattern;
+    match exit {
+        Some(Exit::Status(s)) => {
+            m.exit_kind = msg::EXIT_NORMAL;
+            m.exit_status = s;
+        }
+        Some(Exit::Fault {
+            vector,
+            err,
+            addr,
+            rip,
+            ..
+        }) => {
+            m.exit_kind = msg::EXIT_FAULT;
+            (m.fault_vector, m.fault_error, m.fault_addr, m.fault_rip) = (vector, err, addr, rip);
+        }
+        None => {}
+    }
+    if let Some(r) = vmmdev::send(&mut m)
+        && r != msg::RESULT_OK
+    {
+        kprintln!("[kernel] the VMM refused the report of pid {} ({r})", p.pid);
+    }
+}
+
+/// The kernel's one-line verdict on a process that ended.
+pub fn summary(p: &Proc, how: Exit) {
+    let (hf, sf, res) = p
+        .aspace
+        .as_ref()
+        .map_or((0, 0, 0), |a| (a.heap_faults, a.stack_faults, a.resident));
+    match how {
+        Exit::Status(s) => kprint!(
+            "[kernel] pid {} {}: exit {}; heap faults {}, stack faults {}, pages touched {}",
+            p.pid,
+            p.name(),
+            s,
+            hf,
+            sf,
+            res
+        ),
+        Exit::Fault {
+            vector,
+            err,
+            addr,
+            rip,
+            reason,
+        } => kprint!(
+            "[kernel] pid {} {}: killed by {} err {:#x} at {:#x} (rip {:#x}): {}; pages touched {}",
+            p.pid,
+            p.name(),
+            crate::trap::vector_name(vector),
+            err,
+            addr,
+            rip,
+            reason,
+            res
+        ),
+    }
+    if p.nunknown > 0 {
+        kprint!("; unknown syscalls ({}):", p.nunknown);
+        for nr in &p.unknown[..(p.nunknown as usize).min(MAX_UNKNOWN)] {
+            kprint!(" {nr}");
+        }
+    }
+    kprintln!("");
+}

@@ -1,0 +1,125 @@
+//! Who a process is and how it ends: exit, its TLS pointer (arch_prctl),
+//! its name (prctl), limits, uname, and random bytes.
+
+use abi::msg::NAME_MAX;
+use abi::syscall::{EFAULT, EINVAL, STACK_MAX};
+
+use super::{Ret, current, put, with_aspace};
+use crate::arch::fsbase;
+use crate::entry::TrapFrame;
+use crate::proc::{self, Exit};
+
+const ARCH_SET_FS: u64 = 0x1002;
+const ARCH_GET_FS: u64 = 0x1003;
+const EPERM: i64 = -1;
+const PR_SET_NAME: u64 = 15;
+const PR_GET_NAME: u64 = 16;
+const RLIMIT_STACK: u64 = 3;
+const RLIM_INFINITY: u64 = u64::MAX;
+/// Most bytes one getrandom call returns (a short read is legal).
+const RANDOM_MAX: u64 = 1 << 16;
+
+/// exit/exit_group (one thread: the same): the status is `code & 0xff`.
+pub fn exit(f: &mut TrapFrame, code: u64) -> Ret {
+    proc::exit_current(f, Exit::Status((code & 0xff) as i64));
+    Ret::Switched(true)
+}
+
+pub fn arch_prctl(code: u64, addr: u64) -> i64 {
+    match code {
+        ARCH_SET_FS => {
+            if !fsbase::canonical_user(addr) {
+                return EPERM;
+            }
+            current().fs_base = addr;
+            fsbase::write(addr);
+            0
+        }
+        // The live value: user code may have run wrfsbase itself.
+        ARCH_GET_FS => with_aspace(|a| put(a, addr, &fsbase::read())),
+        _ => EINVAL,
+    }
+}
+
+pub fn prctl(option: u64, arg: u64) -> i64 {
+    let p = current();
+    let Some(a) = p.aspace.as_mut() else {
+        return EFAULT;
+    };
+    match option {
+        PR_GET_NAME => {
+            // Linux's TASK_COMM_LEN is 16 with the NUL: 15 bytes of name.
+            let mut n = [0u8; 16];
+            let len = abi::msg::until_nul(&p.name).len().min(15);
+            n[..len].copy_from_slice(&p.name[..len]);
+            if a.copy_out(arg, &n) { 0 } else { EFAULT }
+        }
+        PR_SET_NAME => {
+            let mut n = [0u8; NAME_MAX];
+            for (i, c) in n.iter_mut().enumerate().take(15) {
+                let mut b = [0u8; 1];
+                if !a.copy_in(&mut b, arg + i as u64) {
+                    return EFAULT;
+                }
+                if b[0] == 0 {
+                    break;
+                }
+                *c = b[0];
+            }
+            p.name = n;
+            0
+        }
+        _ => EINVAL,
+    }
+}
+
+/// prlimit64(2) on itself: reports the stack limit the kernel enforces and
+/// no limit for the rest; new limits are accepted and not enforced.
+pub fn prlimit64(_pid: u64, resource: u64, _new: u64, old: u64) -> i64 {
+    if old == 0 {
+        return 0;
+    }
+    let lim = if resource == RLIMIT_STACK {
+        [STACK_MAX, RLIM_INFINITY]
+    } else {
+        [RLIM_INFINITY, RLIM_INFINITY]
+    };
+    with_aspace(|a| put(a, old, &lim))
+}
+
+/// uname(2): six 65-byte fields.
+pub fn uname(buf: u64) -> i64 {
+    let mut u = [0u8; 6 * 65];
+    let fields: [&[u8]; 6] = [
+        b"Linux",
+        b"microvmm",
+        b"6.1.0-microvmm",
+        b"#1 microvmm guest kernel",
+        b"x86_64",
+        b"(none)",
+    ];
+    for (i, f) in fields.iter().enumerate() {
+        u[65 * i..65 * i + f.len()].copy_from_slice(f);
+    }
+    with_aspace(|a| if a.copy_out(buf, &u) { 0 } else { EFAULT })
+}
+
+pub fn getrandom(buf: u64, len: u64) -> i64 {
+    let len = len.min(RANDOM_MAX);
+    with_aspace(|a| {
+        if !a.check(buf, len) {
+            return EFAULT;
+        }
+        let mut chunk = [0u8; 256];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(256) as usize;
+            crate::random::fill(&mut chunk[..n]);
+            if !a.copy_out(buf + done, &chunk[..n]) {
+                return if done > 0 { done as i64 } else { EFAULT };
+            }
+            done += n as u64;
+        }
+        len as i64
+    })
+}
