@@ -4,9 +4,7 @@
 //! What they print must be what they print natively on this host; their
 //! lines reach stdout as `[pid name] line`.
 //!
-//! These need the guest kernel's Linux side (ELF from boot modules, the
-//! Linux system calls): until it is on this branch they are ignored; run
-//! them with `cargo test --release --test linux -- --include-ignored`.
+//! A missing compiler or busybox is a skip, except under CI=true.
 
 mod common;
 use common::*;
@@ -51,7 +49,6 @@ fn process<'a>(j: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
 }
 
 #[test]
-#[ignore = "needs the guest kernel's Linux side (branch guest-linux)"]
 fn ostep_address_space_in_all_three_builds() {
     for cc in Cc::STATIC {
         let Some(prog) = build_c("ostep", cc) else {
@@ -94,7 +91,6 @@ fn ostep_address_space_in_all_three_builds() {
 }
 
 #[test]
-#[ignore = "needs the guest kernel's Linux side (branch guest-linux)"]
 fn workload_output_is_byte_identical_to_the_host() {
     for cc in Cc::STATIC {
         let Some(prog) = build_c("workload", cc) else {
@@ -109,7 +105,6 @@ fn workload_output_is_byte_identical_to_the_host() {
 }
 
 #[test]
-#[ignore = "needs the guest kernel's Linux side (branch guest-linux)"]
 fn busybox_applets_give_the_hosts_output() {
     let busybox = "/bin/busybox";
     if !Path::new(busybox).exists() {
@@ -149,7 +144,6 @@ fn busybox_applets_give_the_hosts_output() {
 }
 
 #[test]
-#[ignore = "needs the guest kernel's Linux side (branch guest-linux)"]
 fn a_null_write_kills_only_the_writer() {
     let (Some(null), Some(work)) = (
         build_c("nullwrite", Cc::Static),
@@ -187,7 +181,6 @@ fn a_null_write_kills_only_the_writer() {
 }
 
 #[test]
-#[ignore = "needs the guest kernel's Linux side (branch guest-linux)"]
 fn argv_arrives_intact() {
     for cc in Cc::STATIC {
         let Some(prog) = build_c("argv", cc) else {
@@ -214,7 +207,6 @@ fn argv_arrives_intact() {
 }
 
 #[test]
-#[ignore = "needs the guest kernel's Linux side (branch guest-linux)"]
 fn unknown_system_calls_return_enosys() {
     for cc in Cc::STATIC {
         let Some(prog) = build_c("enosys", cc) else {
@@ -232,7 +224,6 @@ fn unknown_system_calls_return_enosys() {
 }
 
 #[test]
-#[ignore = "needs the guest kernel's Linux side (branch guest-linux)"]
 fn run_alone_runs_no_builtin_and_mixes_with_cmdline() {
     let Some(prog) = build_c("argv", Cc::Static) else {
         return;
@@ -255,7 +246,6 @@ fn run_alone_runs_no_builtin_and_mixes_with_cmdline() {
 }
 
 #[test]
-#[ignore = "needs the guest kernel's Linux side (branch guest-linux)"]
 fn vector_registers_belong_to_their_process() {
     // One copy per build, all at once, each with its own pattern.
     let mut args = vec![];
