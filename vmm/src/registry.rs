@@ -62,11 +62,6 @@ impl<'a> Registry<'a> {
         }
     }
 
-    /// The name process `pid` was created with.
-    pub fn name(&self, pid: u32) -> Option<&str> {
-        self.procs.get(&pid).map(|r| r.created.name.as_str())
-    }
-
     /// The kernel's boot message.
     pub fn boot(&mut self, b: BootEvent) {
         self.boot = Some(b);
@@ -191,6 +186,11 @@ impl<'a> Registry<'a> {
         } else {
             self.errors_dropped += 1;
         }
+    }
+
+    /// The name of process `pid`, if it was created.
+    pub fn name(&self, pid: u32) -> Option<&str> {
+        self.procs.get(&pid).map(|r| r.created.name.as_str())
     }
 
     /// Everything recorded, for the report.

@@ -15,9 +15,8 @@ use crate::paging::Cr3;
 pub enum Event {
     /// The kernel is up.
     Boot(BootEvent),
-    /// Bytes for the console.
-    /// Console bytes; `pid` 0 is the kernel's own text, otherwise exactly
-    /// what that process wrote (the VMM adds the `[pid name] ` prefix).
+    /// Bytes for the console: the kernel's own text (`pid` 0), or exactly
+    /// what process `pid` wrote (the VMM adds its `[pid name] ` prefix).
     Console { pid: u32, bytes: Vec<u8> },
     /// A process was created (`exit` is None) or is about to be torn down
     /// from its own context, its CR3 live.
@@ -101,13 +100,16 @@ impl BootEvent {
 #[serde(rename_all = "lowercase")]
 pub enum RegionKind {
     Code,
+    /// Read-only data of the program image.
+    Rodata,
     Data,
+    /// Zero-filled data past the file's bytes.
+    Bss,
     Heap,
+    /// Anonymous memory from mmap(2).
+    Mmap,
     Stack,
     Guard,
-    Rodata,
-    Bss,
-    Mmap,
 }
 
 impl RegionKind {
@@ -127,13 +129,13 @@ impl RegionKind {
     pub fn as_str(self) -> &'static str {
         match self {
             RegionKind::Code => "code",
+            RegionKind::Rodata => "rodata",
             RegionKind::Data => "data",
+            RegionKind::Bss => "bss",
             RegionKind::Heap => "heap",
+            RegionKind::Mmap => "mmap",
             RegionKind::Stack => "stack",
             RegionKind::Guard => "guard",
-            RegionKind::Rodata => "rodata",
-            RegionKind::Bss => "bss",
-            RegionKind::Mmap => "mmap",
         }
     }
 }
@@ -205,6 +207,8 @@ pub struct Region {
     pub kind: RegionKind,
     pub span: Range<Gva>,
     pub prot: Prot,
+    /// Demand-paging faults the kernel served in it.
+    pub faults: u64,
 }
 
 impl Region {
@@ -263,8 +267,24 @@ pub struct ProcEvent {
     pub regions: Vec<Region>,
     pub stats: ProcStats,
     pub pattern: Option<Pattern>,
+    /// The FS base (TLS pointer) when the message was sent.
+    pub fs_base: u64,
+    /// Which boot module (`--run`, 0-based) it was loaded from; None for a
+    /// built-in program.
+    pub module: Option<u32>,
+    /// System call numbers it made that the kernel does not know.
+    pub unknown_syscalls: UnknownSyscalls,
     /// None when it was just created; how it ended when it is exiting.
     pub exit: Option<Exit>,
+}
+
+/// Unknown system calls of a process (each returned -ENOSYS).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnknownSyscalls {
+    /// The first few distinct numbers.
+    pub listed: Vec<u32>,
+    /// How many distinct numbers there were.
+    pub distinct: u32,
 }
 
 impl ProcEvent {

@@ -7,13 +7,13 @@
 
 use abi::Pod;
 use abi::msg::{
-    self, CONSOLE_MAX, Header, MAX_REGIONS, MSG_MAX, WALK_MAX, WalkStep, WhereisAnswer,
+    self, CONSOLE_MAX, Header, MAX_REGIONS, MAX_UNKNOWN, MSG_MAX, WALK_MAX, WalkStep, WhereisAnswer,
 };
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use super::event::{
     BootEvent, Event, Exit, Fault, GuestMode, Pattern, ProcEvent, ProcStats, Prot, Region,
-    RegionKind, Scheduling, WhereisRequest,
+    RegionKind, Scheduling, UnknownSyscalls, WhereisRequest,
 };
 use crate::addr::{Gpa, Gva, Hpa, Hva};
 use crate::hostmem::HostFrame;
@@ -235,6 +235,7 @@ fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
                     write: r.prot & msg::PROT_W != 0,
                     exec: r.prot & msg::PROT_X != 0,
                 },
+                faults: r.faults,
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -253,6 +254,18 @@ fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
             gva: Gva(p.pattern_gva),
             value: p.pattern,
         }),
+        fs_base: p.fs_base,
+        module: p.module.checked_sub(1),
+        unknown_syscalls: UnknownSyscalls {
+            // The counts come from the guest: at most MAX_UNKNOWN are listed.
+            listed: p
+                .unknown_syscalls
+                .iter()
+                .take((p.nunknown as usize).min(MAX_UNKNOWN))
+                .copied()
+                .collect(),
+            distinct: p.nunknown,
+        },
         exit,
     })
 }
@@ -374,16 +387,13 @@ mod tests {
         let mut c = msg::Console {
             hdr: Header::new(msg::KIND_CONSOLE),
             len: 3,
-            pid: 0,
+            pid: 4,
             bytes: [0; CONSOLE_MAX],
         };
         c.bytes[..3].copy_from_slice(b"hi\n");
         put(&m, 0x1000, &c);
         match read(&m, 1 << 20, Gpa(0x1000)) {
-            Ok(Event::Console { pid, bytes }) => {
-                assert_eq!(bytes, b"hi\n");
-                assert_eq!(pid, 0);
-            }
+            Ok(Event::Console { pid, bytes }) => assert_eq!((pid, &bytes[..]), (4, &b"hi\n"[..])),
             other => panic!("unexpected {other:?}"),
         }
     }

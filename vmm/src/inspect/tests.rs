@@ -85,6 +85,7 @@ fn space(mode: PagingMode, heap: u64) -> (TableBuilder, ProcEvent) {
         kind,
         span: Gva(start)..Gva(end),
         prot: prot.parse::<Prot>().expect("rwx"),
+        faults: 0,
     };
     let p = ProcEvent {
         pid: 7,
@@ -108,6 +109,9 @@ fn space(mode: PagingMode, heap: u64) -> (TableBuilder, ProcEvent) {
         ],
         stats: ProcStats::default(),
         pattern: None,
+        fs_base: 0,
+        module: None,
+        unknown_syscalls: Default::default(),
         exit: Some(crate::devices::event::Exit::Status(0)),
     };
     (b, p)

@@ -170,13 +170,19 @@ fn analysed(p: &mut ProcessReport, a: &Analysis) {
 fn regions(rs: &[RegionObs]) -> Vec<RegionReport> {
     rs.iter()
         .map(|o| {
-            let Region { kind, span, prot } = &o.region;
+            let Region {
+                kind,
+                span,
+                prot,
+                faults,
+            } = &o.region;
             RegionReport {
                 kind: *kind,
                 start: span.start,
                 end: span.end,
                 prot: *prot,
                 pages_mapped: o.pages_mapped,
+                faults: *faults,
             }
         })
         .collect()

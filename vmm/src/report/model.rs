@@ -183,6 +183,8 @@ pub struct RegionReport {
     pub prot: Prot,
     /// Mapped pages in this region.
     pub pages_mapped: u64,
+    /// Demand-paging faults the kernel served in it.
+    pub faults: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -25,13 +25,13 @@ const LINE_CHARS: usize = 170;
 fn colour(kind: Option<RegionKind>) -> &'static str {
     match kind {
         Some(RegionKind::Code) => "#4e79a7",
+        Some(RegionKind::Rodata) => "#76b7b2",
         Some(RegionKind::Data) => "#f28e2b",
+        Some(RegionKind::Bss) => "#edc948",
         Some(RegionKind::Heap) => "#59a14f",
+        Some(RegionKind::Mmap) => "#ff9da7",
         Some(RegionKind::Stack) => "#e15759",
         Some(RegionKind::Guard) => "#9e9e9e",
-        Some(RegionKind::Rodata) => "#76b7b2",
-        Some(RegionKind::Bss) => "#edc948",
-        Some(RegionKind::Mmap) => "#ff9da7",
         None => "#b07aa1",
     }
 }

@@ -216,6 +216,7 @@ mod tests {
             end: Gva(end),
             prot: "rw-".parse().expect("rwx"),
             pages_mapped: 1,
+            faults: 0,
         }
     }
 

@@ -128,6 +128,7 @@ fn region(kind: &str, start: u64, end: u64, prot: &str, pages: u64) -> RegionRep
         end: Gva(end),
         prot: prot.parse().expect("rwx"),
         pages_mapped: pages,
+        faults: 0,
     }
 }
 
