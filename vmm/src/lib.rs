@@ -262,6 +262,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         ram: &ram,
         pagemap: pagemap.as_ref(),
         obs: &obs,
+        programs: &cfg.programs,
         stop: &stop,
         run_time,
         first_output: obs.first_output.map(|t| t.duration_since(t0)),

@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::addr::{Gpa, Gva};
-use crate::devices::event::{BootEvent, ProcEvent};
+use crate::devices::event::{BootEvent, ProcEvent, RegionKind};
 use crate::devices::hypercall::ProtocolError;
 use crate::inspect::{Analysis, Finding, Walk2d};
 use crate::paging::Cr3;
@@ -39,6 +39,20 @@ pub struct ProcObservation {
     pub analysis: Option<Analysis>,
     /// Order of exit among all processes (0 = first to end).
     pub exit_order: Option<usize>,
+    /// What it wrote to stdout and stderr (the first registry::OUTPUT_MAX
+    /// bytes), and whether more was cut.
+    pub output: Vec<u8>,
+    pub output_truncated: bool,
+    /// Addresses it printed ("0x..." in its output) that were mapped in its
+    /// address space at exit, each walked while its CR3 was live.
+    pub printed: Vec<Printed>,
+}
+
+/// An address a process printed, and where it lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Printed {
+    pub region: Option<RegionKind>,
+    pub walk: Walk2d,
 }
 
 impl ProcObservation {

@@ -56,6 +56,7 @@ impl<'a> Ports<'a> {
             Event::Console { pid, bytes } => {
                 let name = self.registry.name(pid).unwrap_or("?");
                 self.console.write_process(pid, name, &bytes);
+                self.registry.output(pid, &bytes);
             }
             Event::Boot(b) => self.registry.boot(b),
             Event::Mark { .. } => {}

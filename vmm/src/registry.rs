@@ -6,17 +6,25 @@
 
 use std::collections::BTreeMap;
 
+use crate::addr::Gva;
 use crate::devices::event::{BootEvent, ProcEvent, RegionKind, WhereisRequest};
 use crate::hostmem::Pagemap;
 use crate::inspect::{self, Cpu, LiveHost, Options, Walk2d};
 use crate::memory::GuestRam;
-use crate::observations::{ProcObservation, RunError};
+use crate::observations::{Printed, ProcObservation, RunError};
 use crate::paging;
 
 /// Most process records and whereis answers kept.
 pub const MAX_RECORDS: usize = 4096;
 /// Most errors kept; the rest are counted.
 pub const MAX_ERRORS: usize = 1000;
+/// Output kept per process, for the report.
+pub const OUTPUT_MAX: usize = 64 << 10;
+/// Output kept for all processes together: many processes must not make
+/// the VMM keep 64 KiB each without bound.
+pub const OUTPUT_BUDGET: usize = 4 << 20;
+/// Printed addresses resolved per process.
+pub const MAX_PRINTED: usize = 32;
 /// A process with more resident pages than this gets its host frames
 /// looked up from one snapshot of all guest RAM (with `--pages`).
 const SNAPSHOT_PAGES: u64 = 1024;
@@ -35,6 +43,8 @@ pub struct Registry<'a> {
     exited: usize,
     /// Pages the rest of the run may still list (inspect::PAGE_BUDGET).
     page_budget: u64,
+    /// Output bytes the rest of the run may still keep (OUTPUT_BUDGET).
+    output_budget: usize,
 }
 
 /// What the registry hands over at the end of the run.
@@ -59,6 +69,7 @@ impl<'a> Registry<'a> {
             errors_dropped: 0,
             exited: 0,
             page_budget: inspect::PAGE_BUDGET,
+            output_budget: OUTPUT_BUDGET,
         }
     }
 
@@ -101,6 +112,9 @@ impl<'a> Registry<'a> {
                 code_gpa,
                 analysis: None,
                 exit_order: None,
+                output: Vec::new(),
+                output_truncated: false,
+                printed: Vec::new(),
             },
         );
     }
@@ -146,13 +160,59 @@ impl<'a> Registry<'a> {
                 self.record(w);
             }
         }
+        let printed = match self.procs.get(&p.pid) {
+            Some(rec) => self.printed(cpu, &host, &p, &rec.output),
+            None => Vec::new(),
+        };
         let order = self.exited;
         self.exited += 1;
         if let Some(rec) = self.procs.get_mut(&p.pid) {
             rec.exited = Some(p);
             rec.exit_order = Some(order);
             rec.analysis = Some(analysis);
+            rec.printed = printed;
         }
+    }
+
+    /// Keep what process `pid` wrote, within OUTPUT_MAX for it and
+    /// OUTPUT_BUDGET for the run.
+    pub fn output(&mut self, pid: u32, bytes: &[u8]) {
+        let Some(rec) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        let room = OUTPUT_MAX
+            .saturating_sub(rec.output.len())
+            .min(self.output_budget);
+        let n = bytes.len().min(room);
+        rec.output.extend_from_slice(&bytes[..n]);
+        self.output_budget -= n;
+        rec.output_truncated |= n < bytes.len();
+    }
+
+    /// The addresses `p` printed that are mapped in its address space now
+    /// (its CR3 is live), each walked to the host.
+    fn printed(
+        &self,
+        cpu: &impl Cpu,
+        host: &LiveHost,
+        p: &ProcEvent,
+        output: &[u8],
+    ) -> Vec<Printed> {
+        let mut out = Vec::new();
+        for gva in printed_addresses(output) {
+            if out.len() == MAX_PRINTED {
+                break;
+            }
+            let w = inspect::walk2d(cpu, self.ram.mem(), host, p.pid, p.cr3, gva, &self.opts);
+            if let Some(walk) = w {
+                let region = p
+                    .region_of(gva)
+                    .and_then(|i| p.regions.get(i))
+                    .map(|r| r.kind);
+                out.push(Printed { region, walk });
+            }
+        }
+        out
     }
 
     /// Answer `whereis`: walk the asker's table and follow the GPA to the
@@ -204,5 +264,53 @@ impl<'a> Registry<'a> {
             whereis: self.whereis,
             errors: self.errors,
         }
+    }
+}
+
+/// The distinct "0x..." numbers in `text`, in the order they first appear
+/// (at most 16 hex digits each; longer runs are not addresses).
+pub fn printed_addresses(text: &[u8]) -> Vec<Gva> {
+    let mut out: Vec<Gva> = Vec::new();
+    let mut i = 0;
+    while i + 2 <= text.len() {
+        let after_word = i == 0 || !text[i - 1].is_ascii_alphanumeric();
+        if after_word && text[i] == b'0' && matches!(text[i + 1], b'x' | b'X') {
+            let digits = text[i + 2..]
+                .iter()
+                .take_while(|c| c.is_ascii_hexdigit())
+                .count();
+            let end = i + 2 + digits;
+            let ends_word = text.get(end).is_none_or(|c| !c.is_ascii_alphanumeric());
+            if (1..=16).contains(&digits) && ends_word {
+                let hex = std::str::from_utf8(&text[i + 2..end]).unwrap_or("");
+                if let Ok(v) = u64::from_str_radix(hex, 16)
+                    && !out.contains(&Gva(v))
+                {
+                    out.push(Gva(v));
+                }
+            }
+            i = end.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_addresses_are_found_once_each_in_order() {
+        let text = b"location of code  : 0x4014f0\nheap 0x4c52a0, again 0x4014f0\n\
+            not 0x, nor x0x12, nor 0x12345678901234567, nor 0x12g; (0x7ffd0a10)\n";
+        assert_eq!(
+            printed_addresses(text),
+            vec![Gva(0x4014f0), Gva(0x4c52a0), Gva(0x7ffd_0a10)]
+        );
+        assert_eq!(printed_addresses(b""), vec![]);
+        assert_eq!(printed_addresses(b"0x"), vec![]);
+        assert_eq!(printed_addresses(b"0xFFFF"), vec![Gva(0xffff)]);
     }
 }

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::model::*;
-use crate::addr::Gpa;
+use crate::addr::{Gpa, Gva};
 use crate::devices::event::{Exit, Fault, Region};
 use crate::host::HostInfo;
 use crate::hostmem::Pagemap;
 use crate::inspect::{Analysis, PageObs, RegionObs, Walk2d, unmapped_regions};
+use crate::loader::program::Program;
 use crate::memory::GuestRam;
 use crate::observations::{Observations, ProcObservation};
 use crate::vcpu::Stop;
@@ -20,6 +21,8 @@ pub struct Inputs<'a> {
     pub ram: &'a GuestRam,
     pub pagemap: Option<&'a Pagemap>,
     pub obs: &'a Observations,
+    /// The `--run` programs, in module order.
+    pub programs: &'a [Program],
     pub stop: &'a Stop,
     pub run_time: Duration,
     pub first_output: Option<Duration>,
@@ -84,7 +87,11 @@ pub fn build(i: &Inputs) -> Report {
         run_ms: i.run_time.as_secs_f64() * 1e3,
         exits: obs.exits,
     };
-    r.processes = obs.procs.iter().map(process).collect();
+    r.processes = obs
+        .procs
+        .iter()
+        .map(|rec| process(rec, i.programs))
+        .collect();
     r.whereis = obs.whereis.iter().map(whereis).collect();
     r.errors = obs.errors.clone();
     r.dirty = i
@@ -93,11 +100,30 @@ pub fn build(i: &Inputs) -> Report {
     r
 }
 
-fn process(rec: &ProcObservation) -> ProcessReport {
+fn process(rec: &ProcObservation, programs: &[Program]) -> ProcessReport {
     let last = rec.last();
+    let program = rec.created.module.and_then(|m| programs.get(m as usize));
     let mut p = ProcessReport {
         pid: rec.created.pid,
         name: rec.created.name.clone(),
+        path: program.map(|p| p.path.display().to_string()),
+        argv: program.map(|p| p.argv.clone()),
+        output: String::from_utf8_lossy(&rec.output).into_owned(),
+        output_truncated: rec.output_truncated,
+        printed_addresses: rec
+            .printed
+            .iter()
+            .map(|pr| PrintedReport {
+                gva: pr.walk.gva,
+                region: pr.region,
+                gpa: pr.walk.gpa,
+                hva: pr.walk.host.hva,
+                hpa: pr.walk.host.hpa(),
+            })
+            .collect(),
+        unknown_syscalls: last.unknown_syscalls.listed.clone(),
+        unknown_syscalls_distinct: last.unknown_syscalls.distinct,
+        fs_base: Gva(last.fs_base),
         cr3: rec.created.cr3,
         user_pgd: rec.created.user_pgd,
         heap_faults: last.stats.heap_faults,
@@ -167,8 +193,11 @@ fn analysed(p: &mut ProcessReport, a: &Analysis) {
         .collect();
 }
 
+/// The regions in address order (the kernel lists them as it made them).
 fn regions(rs: &[RegionObs]) -> Vec<RegionReport> {
-    rs.iter()
+    let mut rs: Vec<&RegionObs> = rs.iter().collect();
+    rs.sort_by_key(|o| o.region.span.start);
+    rs.into_iter()
         .map(|o| {
             let Region {
                 kind,

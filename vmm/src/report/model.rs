@@ -92,6 +92,10 @@ pub struct GuestReport {
 pub struct ProcessReport {
     pub pid: u32,
     pub name: String,
+    /// The file it was loaded from (`--run`); null for a built-in program.
+    pub path: Option<String>,
+    /// Its arguments, argv[0] first (`--run`); null for a built-in program.
+    pub argv: Option<Vec<String>>,
     /// The kernel PGD (what CR3 holds while the kernel runs for it).
     pub cr3: Cr3,
     /// The user PGD under PVM pv_kpti (cr3 | 0x1000), else null.
@@ -117,6 +121,30 @@ pub struct ProcessReport {
     /// Pages whose software walk was compared with KVM_TRANSLATE.
     pub pages_checked: u64,
     pub pattern: Option<PatternCheck>,
+    /// What it wrote to stdout/stderr (the first 64 KiB, lossy UTF-8).
+    pub output: String,
+    /// More was written than `output` holds.
+    pub output_truncated: bool,
+    /// Addresses it printed ("0x...") that were mapped at its exit.
+    pub printed_addresses: Vec<PrintedReport>,
+    /// Distinct system call numbers the kernel did not know (each got -ENOSYS).
+    pub unknown_syscalls: Vec<u32>,
+    /// How many distinct unknown numbers it made (unknown_syscalls may list fewer).
+    pub unknown_syscalls_distinct: u32,
+    /// The FS base (TLS pointer) at its last report.
+    pub fs_base: Gva,
+}
+
+/// An address a process printed, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrintedReport {
+    pub gva: Gva,
+    /// The region's kind, or "outside".
+    #[serde(serialize_with = "region_or_outside")]
+    pub region: Option<RegionKind>,
+    pub gpa: Gpa,
+    pub hva: Option<Hva>,
+    pub hpa: Option<Hpa>,
 }
 
 #[derive(Debug, Clone, Serialize)]

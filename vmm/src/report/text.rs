@@ -73,13 +73,17 @@ pub fn render(r: &Report) -> String {
             p.heap_faults,
             p.stack_faults
         );
+        if let (Some(path), Some(argv)) = (&p.path, &p.argv) {
+            let _ = writeln!(s, "  ran {path}: argv {argv:?}");
+        }
         for rg in &p.regions {
             let _ = writeln!(
                 s,
-                "  {:<6} {}..{} {} {:>6} pages mapped",
-                rg.kind, rg.start, rg.end, rg.prot, rg.pages_mapped
+                "  {:<6} {}..{} {} {:>6} pages mapped, {} faults",
+                rg.kind, rg.start, rg.end, rg.prot, rg.pages_mapped, rg.faults
             );
         }
+        program_facts(&mut s, p, &r.host.pagemap);
         // Runs of pages contiguous in both GVA and GPA: how scattered the
         // guest frames behind one contiguous region are.
         let shown = 6;
@@ -187,6 +191,49 @@ pub fn render(r: &Report) -> String {
         }
     }
     s
+}
+
+/// What a Linux program adds: the addresses it printed and where they
+/// live, unknown system calls, its TLS pointer, cut output.
+fn program_facts(s: &mut String, p: &ProcessReport, pagemap: &str) {
+    for a in &p.printed_addresses {
+        let _ = writeln!(
+            s,
+            "  you printed {}: {}, GVA {} -> GPA {} -> HVA {} -> HPA {}",
+            a.gva,
+            region_text(a.region),
+            a.gva,
+            a.gpa,
+            opt(&a.hva, "none"),
+            opt(&a.hpa, pagemap)
+        );
+    }
+    if !p.unknown_syscalls.is_empty() {
+        let nrs: Vec<String> = p.unknown_syscalls.iter().map(u32::to_string).collect();
+        let more = p
+            .unknown_syscalls_distinct
+            .saturating_sub(p.unknown_syscalls.len() as u32);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            s,
+            "  unknown system calls (each returned -ENOSYS): {}{more}",
+            nrs.join(", ")
+        );
+    }
+    if p.fs_base.raw() != 0 {
+        let _ = writeln!(s, "  FS base (TLS pointer) {}", p.fs_base);
+    }
+    if p.output_truncated {
+        let _ = writeln!(
+            s,
+            "  output: the report keeps the first {} bytes",
+            p.output.len()
+        );
+    }
 }
 
 /// One line per process, then the host's nested-paging mode: the last thing
