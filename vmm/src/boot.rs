@@ -8,7 +8,7 @@
 
 use abi::Pod;
 use abi::layout::{
-    BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP, BOOT_PD_GPA,
+    BOOT_GUEST_HUGE, BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP, BOOT_PD_GPA,
     BOOT_PDPT_HIGH_GPA, BOOT_PDPT_LOW_GPA, BOOT_PML4_GPA, BOOT_PML5_GPA, BootInfo, CMDLINE_MAX,
     KERNEL_BASE, MAX_MODULES, Module,
 };
@@ -55,6 +55,8 @@ pub struct BootParams<'a> {
     pub free_start: Gpa,
     pub tsc_khz: u64,
     pub irqchip: bool,
+    /// Heap and mmap areas in 2 MiB guest pages.
+    pub guest_huge: bool,
     pub cmdline: &'a str,
     /// The user programs already in guest RAM (loader::program::place),
     /// below `free_start`.
@@ -82,7 +84,8 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
     let info = BootInfo {
         magic: BOOT_INFO_MAGIC,
         version: BOOT_INFO_VERSION,
-        flags: if p.irqchip { BOOT_IRQCHIP } else { 0 },
+        flags: if p.irqchip { BOOT_IRQCHIP } else { 0 }
+            | if p.guest_huge { BOOT_GUEST_HUGE } else { 0 },
         ram_size: p.ram_size,
         free_start: p.free_start.raw(),
         tsc_khz: p.tsc_khz,
@@ -196,6 +199,7 @@ mod tests {
             free_start: Gpa(0x20_0000),
             tsc_khz: 1,
             irqchip: true,
+            guest_huge: false,
             cmdline: "a b",
             modules: &[],
             la57: false,
@@ -233,6 +237,7 @@ mod tests {
             free_start: Gpa(0),
             tsc_khz: 0,
             irqchip: false,
+            guest_huge: false,
             cmdline: "",
             modules: &[],
             la57: true,
@@ -271,6 +276,7 @@ mod tests {
             free_start: Gpa(0x20_3000),
             tsc_khz: 0,
             irqchip: false,
+            guest_huge: false,
             cmdline: "",
             modules: &modules,
             la57: false,
@@ -302,6 +308,7 @@ mod tests {
             free_start: Gpa(0),
             tsc_khz: 0,
             irqchip: false,
+            guest_huge: false,
             cmdline: &long,
             modules: &[],
             la57: false,

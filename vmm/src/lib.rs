@@ -60,6 +60,9 @@ pub struct Config {
     pub mem_size: u64,
     pub timeout: Duration,
     pub backing: Backing,
+    /// `--guest-pages 2m`: the guest backs heap and mmap areas with 2 MiB
+    /// pages (BootInfo's BOOT_GUEST_HUGE).
+    pub guest_huge: bool,
     /// Register memslots with KVM_MEM_LOG_DIRTY_PAGES and attribute the
     /// dirty pages after the run.
     pub dirty_log: bool,
@@ -88,6 +91,7 @@ impl Default for Config {
             mem_size: 128 << 20,
             timeout: Duration::from_secs(10),
             backing: Backing::FourK,
+            guest_huge: false,
             dirty_log: false,
             timer: true,
             cmdline: String::new(),
@@ -268,6 +272,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
             free_start: staged.free,
             tsc_khz,
             irqchip: cfg.timer,
+            guest_huge: cfg.guest_huge,
             cmdline: &cfg.cmdline,
             modules: &staged.modules,
             la57: cpu.la57,

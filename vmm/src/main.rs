@@ -53,6 +53,11 @@ struct Cli {
     /// pages (thp), or 2 MiB hugetlbfs pages (hugetlb).
     #[arg(long, value_name = "KIND", default_value = "4k")]
     backing: Backing,
+    /// Page size the guest kernel gives heap (brk) and mmap areas where an
+    /// aligned 2 MiB of the area is touched: 4k, or 2m (2 MiB pages, as if
+    /// every program asked madvise(MADV_HUGEPAGE)).
+    #[arg(long, value_name = "SIZE", default_value = "4k", value_parser = ["4k", "2m"])]
+    guest_pages: String,
     /// Write the report as JSON to FILE, or to stdout with '-' (the guest's
     /// console and the text report then go to stderr).
     #[arg(long, value_name = "FILE|-")]
@@ -164,6 +169,7 @@ fn main() -> ExitCode {
         mem_size,
         timeout: Duration::from_secs_f64(cli.timeout),
         backing: cli.backing,
+        guest_huge: cli.guest_pages == "2m",
         dirty_log: cli.dirty_log,
         timer: !cli.no_timer,
         cmdline: cli.cmdline.clone(),

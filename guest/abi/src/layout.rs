@@ -43,6 +43,9 @@ pub const BOOT_INFO_VERSION: u32 = 2;
 /// `BootInfo::flags`: the VMM created an in-kernel irqchip, so the LAPIC
 /// timer can interrupt the guest.
 pub const BOOT_IRQCHIP: u32 = 1 << 0;
+/// `BootInfo::flags`: back heap and mmap areas with 2 MiB pages wherever an
+/// aligned 2 MiB of the area is touched (`--guest-pages 2m`).
+pub const BOOT_GUEST_HUGE: u32 = 1 << 1;
 
 /// Longest kernel command line (NUL-padded).
 pub const CMDLINE_MAX: usize = 256;

@@ -31,6 +31,7 @@ pub const SYS_RT_SIGPROCMASK: u64 = 14;
 pub const SYS_IOCTL: u64 = 16;
 pub const SYS_WRITEV: u64 = 20;
 pub const SYS_SCHED_YIELD: u64 = 24;
+pub const SYS_MADVISE: u64 = 28;
 pub const SYS_NANOSLEEP: u64 = 35;
 pub const SYS_GETPID: u64 = 39;
 pub const SYS_EXIT: u64 = 60;
@@ -84,6 +85,9 @@ pub const MAP_PRIVATE: u64 = 0x02;
 pub const MAP_FIXED: u64 = 0x10;
 pub const MAP_ANONYMOUS: u64 = 0x20;
 pub const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
+/// madvise(2) advice: back this range with 2 MiB pages (and undo that).
+pub const MADV_HUGEPAGE: u64 = 14;
+pub const MADV_NOHUGEPAGE: u64 = 15;
 
 pub const USER_BASE: u64 = 0x40_0000;
 pub const USER_STACK_TOP: u64 = 0x0000_7fff_ffff_f000;

@@ -2,8 +2,8 @@
 //! block, or under QEMU from the PVH hvm_start_info memory map.
 
 use abi::layout::{
-    BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP, BootInfo, CMDLINE_MAX,
-    MAX_MODULES, MIN_RAM, Module,
+    BOOT_GUEST_HUGE, BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP, BootInfo,
+    CMDLINE_MAX, MAX_MODULES, MIN_RAM, Module,
 };
 
 use crate::memlayout::{self, p2v, page_up};
@@ -13,6 +13,8 @@ pub struct Machine {
     pub free_start: u64,
     pub tsc_khz: u64,
     pub irqchip: bool,
+    /// `--guest-pages 2m`.
+    pub huge_pages: bool,
     pub cmdline: [u8; CMDLINE_MAX],
     pub cmdline_len: usize,
     /// The boot modules (user programs) as the VMM described them:
@@ -49,6 +51,7 @@ pub fn read(pvh: u64) -> Result<Machine, &'static str> {
         free_start: b.free_start.max(kend),
         tsc_khz: b.tsc_khz,
         irqchip: b.flags & BOOT_IRQCHIP != 0,
+        huge_pages: b.flags & BOOT_GUEST_HUGE != 0,
         cmdline: b.cmdline,
         cmdline_len: len,
         modules: b.modules,
@@ -92,6 +95,7 @@ fn read_pvh(pvh: u64, kend: u64) -> Result<Machine, &'static str> {
         free_start: kend,
         tsc_khz: 0,
         irqchip: false,
+        huge_pages: false,
         cmdline: [0; CMDLINE_MAX],
         cmdline_len: 0,
         modules: [Module::default(); MAX_MODULES],

@@ -100,6 +100,7 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
         cpu::outb(0xa1, 0xff);
     }
     mm::frame::init(m.free_start, m.ram);
+    mm::huge::set_everywhere(m.huge_pages);
     let Some(root) = mm::kvm::init(m.ram) else {
         kprintln!("[kernel] out of memory building the kernel page table");
         vmmdev::shutdown(abi::status::PANIC)

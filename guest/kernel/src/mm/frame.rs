@@ -3,7 +3,10 @@
 //! Fresh frames come from a bump pointer; freed frames go on a free list
 //! threaded through the frames themselves. PVM's pv_kpti needs 8 KiB-aligned
 //! pairs for page-table roots (user PGD = root | 0x1000), kept on their own
-//! list so they stay paired.
+//! list so they stay paired. 2 MiB pages (512 contiguous, 2 MiB-aligned
+//! frames) are cut from the never-used frames above the bump pointer and
+//! go back whole on a third list; when the smaller lists run dry a free
+//! 2 MiB run is broken up for them, so every frame stays usable.
 
 use crate::memlayout::{PAGE, p2v};
 use crate::sync::KCell;
@@ -15,8 +18,13 @@ struct Frames {
     free_pairs: u64,
     nfree_list: u64,
     npairs: u64,
+    free_huge: u64,
+    nhuge: u64,
     total: u64,
 }
+
+/// Bytes of a 2 MiB page.
+pub const HUGE: u64 = 2 << 20;
 
 static FRAMES: KCell<Frames> = KCell::new(Frames {
     next: 0,
@@ -25,6 +33,8 @@ static FRAMES: KCell<Frames> = KCell::new(Frames {
     free_pairs: 0,
     nfree_list: 0,
     npairs: 0,
+    free_huge: 0,
+    nhuge: 0,
     total: 0,
 });
 
@@ -48,11 +58,29 @@ pub fn init(start: u64, end: u64) {
 /// Zero a frame with integer stores: it may have been a page table that the
 /// host still write-protects, and SSE stores to those cannot be emulated.
 fn zero(pa: u64) {
-    // SAFETY: pa is a frame we own, reachable through the kernel window.
+    zero_bytes(pa, PAGE);
+}
+
+/// Zero `len` bytes of frames from `pa` (see `zero`).
+fn zero_bytes(pa: u64, len: u64) {
+    // SAFETY: pa..pa+len are frames we own, reachable through the kernel window.
     unsafe {
-        core::arch::asm!("rep stosq", inout("rdi") p2v::<u8>(pa) => _, inout("rcx") PAGE / 8 => _,
+        core::arch::asm!("rep stosq", inout("rdi") p2v::<u8>(pa) => _, inout("rcx") len / 8 => _,
                          in("rax") 0u64, options(nostack, preserves_flags));
     }
+}
+
+/// Take a free 2 MiB run off its list, not zeroed.
+fn pop_huge() -> Option<u64> {
+    let f = frames();
+    if f.free_huge == 0 {
+        return None;
+    }
+    let pa = f.free_huge;
+    // SAFETY: a free run's first word links to the next free run.
+    f.free_huge = unsafe { core::ptr::read_volatile(p2v::<u64>(pa)) };
+    f.nhuge -= 1;
+    Some(pa)
 }
 
 /// A zeroed 4 KiB frame, or None when RAM is exhausted.
@@ -74,10 +102,52 @@ pub fn alloc() -> Option<u64> {
         free(pa + PAGE);
         pa
     } else {
-        return None;
+        // Break a 2 MiB run: the rest goes on the single free list.
+        let pa = pop_huge()?;
+        let mut rest = pa + PAGE;
+        while rest < pa + HUGE {
+            free(rest);
+            rest += PAGE;
+        }
+        pa
     };
     zero(pa);
     Some(pa)
+}
+
+/// A zeroed 2 MiB page (512 contiguous frames, 2 MiB aligned): a freed one,
+/// else cut from above the bump pointer (the frames skipped to align it go
+/// on the single free list). None when no such run is left: the caller
+/// falls back to 4 KiB pages.
+pub fn alloc_huge() -> Option<u64> {
+    let pa = match pop_huge() {
+        Some(pa) => pa,
+        None => {
+            let f = frames();
+            let start = f.next.checked_next_multiple_of(HUGE)?;
+            if start.checked_add(HUGE)? > f.end {
+                return None;
+            }
+            let mut skipped = f.next;
+            f.next = start + HUGE;
+            while skipped < start {
+                free(skipped);
+                skipped += PAGE;
+            }
+            start
+        }
+    };
+    zero_bytes(pa, HUGE);
+    Some(pa)
+}
+
+/// Give back a 2 MiB page whole.
+pub fn free_huge(pa: u64) {
+    let f = frames();
+    // SAFETY: the caller gives back a 2 MiB run it owns.
+    unsafe { core::ptr::write_volatile(p2v::<u64>(pa), f.free_huge) };
+    f.free_huge = pa;
+    f.nhuge += 1;
 }
 
 /// Two zeroed, contiguous frames, 8 KiB aligned.
@@ -96,7 +166,16 @@ pub fn alloc_pair() -> Option<u64> {
             free(odd);
         }
         if f.next + 2 * PAGE > f.end {
-            return None;
+            // Break a 2 MiB run into pairs.
+            let run = pop_huge()?;
+            let mut p = run + 2 * PAGE;
+            while p < run + HUGE {
+                free_pair(p);
+                p += 2 * PAGE;
+            }
+            zero(run);
+            zero(run + PAGE);
+            return Some(run);
         }
         let pa = f.next;
         f.next += 2 * PAGE;
@@ -133,7 +212,7 @@ pub fn give(pa: u64) {
 /// Frames not in use right now.
 pub fn free_count() -> u64 {
     let f = frames();
-    (f.end - f.next) / PAGE + f.nfree_list + 2 * f.npairs
+    (f.end - f.next) / PAGE + f.nfree_list + 2 * f.npairs + (HUGE / PAGE) * f.nhuge
 }
 
 /// Frames the allocator was given.

@@ -2,6 +2,7 @@
 //! and per-process address spaces.
 
 pub mod frame;
+pub mod huge;
 pub mod kvm;
 pub mod mmap;
 pub mod pte;

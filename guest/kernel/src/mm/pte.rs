@@ -1,4 +1,4 @@
-//! x86-64 4-level page tables, walked and edited through the kernel window.
+//! x86-64 4-level page tables (4 KiB leaves, and 2 MiB ones in PD entries), walked and edited through the kernel window.
 //!
 //! A virtual address (4-level; with CR4.LA57, bits 56..48 index a PML5 on top):
 //! ```text
@@ -23,6 +23,8 @@ pub const NX: u64 = 1 << 63;
 /// program makes it accessible again.
 pub const NONE: u64 = 1 << 9;
 pub const ADDR: u64 = 0x000f_ffff_ffff_f000;
+/// Frame address in a PD entry with PS set (a 2 MiB page): bit 12 is PAT there.
+pub const HUGE_ADDR: u64 = 0x000f_ffff_ffe0_0000;
 
 pub fn index(va: u64, level: u32) -> usize {
     ((va >> (12 + 9 * (level - 1))) & 511) as usize
@@ -48,9 +50,24 @@ pub fn walk(
     mid: u64,
     on_new_top: &mut dyn FnMut(usize, u64),
 ) -> Option<(u64, usize)> {
+    walk_to(root, va, 1, alloc, mid, on_new_top)
+}
+
+/// As `walk`, but stop at `level` (2: the PD entry, which maps a 2 MiB
+/// page when PS is set) and return that entry's table and index. None if
+/// a page larger than that level's maps `va` on the way.
+pub fn walk_to(
+    root: u64,
+    va: u64,
+    level: u32,
+    alloc: bool,
+    mid: u64,
+    on_new_top: &mut dyn FnMut(usize, u64),
+) -> Option<(u64, usize)> {
     let top = crate::arch::levels();
+    let stop = level;
     let mut table = root;
-    for level in (2..=top).rev() {
+    for level in (stop + 1..=top).rev() {
         let i = index(va, level);
         let e = read(table, i);
         if e & P == 0 {
@@ -70,17 +87,31 @@ pub fn walk(
             table = e & ADDR;
         }
     }
-    Some((table, index(va, 1)))
+    Some((table, index(va, stop)))
 }
 
-/// The leaf entry mapping `va` (4 KiB pages only), if present.
+/// The present 2 MiB page entry mapping `va` (P or NONE set), with its
+/// table and index.
+pub fn huge_entry(root: u64, va: u64) -> Option<(u64, usize, u64)> {
+    let (t, i) = walk_to(root, va, 2, false, 0, &mut |_, _| {})?;
+    let e = read(t, i);
+    (e & PS != 0 && e & (P | NONE) != 0).then_some((t, i, e))
+}
+
+/// The leaf entry mapping `va`, if present. For a 2 MiB page, the entry a
+/// 4 KiB page at `va` would have: its frame is the 4 KiB part of the big
+/// one that holds `va`, so callers add only `va`'s offset in the page.
 pub fn lookup(root: u64, va: u64) -> Option<u64> {
+    if let Some((_, _, e)) = huge_entry(root, va) {
+        let frame = (e & HUGE_ADDR) + (va & (crate::mm::frame::HUGE - 1) & ADDR);
+        return (e & P != 0).then_some(frame | (e & !HUGE_ADDR & !PS & !(1 << 12)));
+    }
     let (t, i) = walk(root, va, false, 0, &mut |_, _| {})?;
     let e = read(t, i);
     (e & P != 0).then_some(e)
 }
 
-/// Free every table and (if `leaves`) every mapped 4 KiB frame below PML4
+/// Free every table and (if `leaves`) every mapped 4 KiB frame and 2 MiB page below PML4
 /// index `top_end`; return how many frames went back.
 pub fn free_tree(root: u64, top_end: usize, leaves: bool) -> u64 {
     fn free_level(table: u64, level: u32, leaves: bool) -> u64 {
@@ -97,6 +128,10 @@ pub fn free_tree(root: u64, top_end: usize, leaves: bool) -> u64 {
                 }
             } else if e & PS == 0 {
                 n += free_level(e & ADDR, level - 1, leaves);
+            } else if leaves {
+                // A 2 MiB user page goes back whole.
+                crate::mm::frame::free_huge(e & HUGE_ADDR);
+                n += crate::mm::frame::HUGE / crate::memlayout::PAGE;
             }
         }
         crate::mm::frame::free(table);

@@ -6,6 +6,7 @@
 use abi::msg::{MAX_REGIONS, REGION_HEAP, REGION_MMAP, Region};
 
 use crate::memlayout::{PAGE, USER_END};
+use crate::mm::frame::HUGE;
 use crate::mm::pte;
 use crate::mm::uvm::{AddrSpace, prot_flags};
 
@@ -95,8 +96,9 @@ impl AddrSpace {
     }
 
     /// Split the region that `at` falls strictly inside into two at `at`
-    /// (its fault count stays with the lower part). False if the table is
-    /// full.
+    /// (its fault count stays with the lower part), splitting a 2 MiB page
+    /// that spans `at`. False if the table is full or no frame is left for
+    /// that split.
     pub fn split_at(&mut self, at: u64) -> bool {
         let Some(i) = self.index_of(at) else {
             return true;
@@ -104,7 +106,7 @@ impl AddrSpace {
         if self.regions[i].start == at {
             return true;
         }
-        if self.nregions == MAX_REGIONS {
+        if self.nregions == MAX_REGIONS || !self.split_huge(at) {
             return false;
         }
         let mut hi = self.regions[i];
@@ -148,6 +150,11 @@ impl AddrSpace {
             if which(&r) && start <= r.start && r.end <= end {
                 let mut va = r.start;
                 while va < r.end {
+                    if self.unmap_huge(va) {
+                        any = true;
+                        va += HUGE;
+                        continue;
+                    }
                     any |= self.unmap(va);
                     va += PAGE;
                 }
@@ -156,6 +163,7 @@ impl AddrSpace {
                 i += 1;
             }
         }
+        self.forget_huge(start, end);
         // One flush for the lot: under PVM a flush is a CR3 reload.
         if any {
             crate::arch::flush_tlb_all();
@@ -202,6 +210,13 @@ impl AddrSpace {
         self.coalesce();
         let mut va = start;
         while va < end {
+            // A 2 MiB page here lies wholly inside the range, or (when not
+            // split at `start`/`end`) its region already had `prot`.
+            if pte::huge_entry(self.root, va).is_some() {
+                self.protect_huge(va, prot);
+                va = (va & !(HUGE - 1)) + HUGE;
+                continue;
+            }
             if let Some((t, i)) = pte::walk(self.root, va, false, 0, &mut |_, _| {}) {
                 let e = pte::read(t, i);
                 if e & (pte::P | pte::NONE) != 0 {

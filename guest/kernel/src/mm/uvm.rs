@@ -10,6 +10,7 @@ use abi::msg::{
 
 use crate::arch::{self, Mode};
 use crate::memlayout::{PAGE, STACK_MAX, USER_STACK_TOP, p2v, page_down, page_up};
+use crate::mm::huge::MAX_HUGE_RANGES;
 use crate::mm::{frame, kvm, pte};
 
 pub struct AddrSpace {
@@ -22,6 +23,9 @@ pub struct AddrSpace {
     pub heap_faults: u64,
     pub stack_faults: u64,
     pub resident: u64,
+    /// Aligned ranges that asked for 2 MiB pages (madvise), see huge.rs.
+    pub huge: [(u64, u64); MAX_HUGE_RANGES],
+    pub nhuge: usize,
 }
 
 /// How a user access may fail.
@@ -69,6 +73,8 @@ impl AddrSpace {
             heap_faults: 0,
             stack_faults: 0,
             resident: 0,
+            huge: [(0, 0); MAX_HUGE_RANGES],
+            nhuge: 0,
         })
     }
 
@@ -80,8 +86,9 @@ impl AddrSpace {
         }
     }
 
-    /// Map `va` -> `pa` for user access with `prot`.
-    pub fn map(&mut self, va: u64, pa: u64, prot: u32) -> bool {
+    /// The entry slot for `va` at `level` (1: PT, 2: PD), creating the
+    /// tables above it; None if frames ran out or a larger page is there.
+    pub fn slot(&mut self, va: u64, level: u32) -> Option<(u64, usize)> {
         let root = self.root;
         let pvm = arch::mode() == Mode::Pvm;
         let mut mirror = |i: usize, e: u64| {
@@ -90,7 +97,12 @@ impl AddrSpace {
                 pte::write(root + PAGE, i, e);
             }
         };
-        let Some((t, i)) = pte::walk(root, va, true, pte::P | pte::W | pte::U, &mut mirror) else {
+        pte::walk_to(root, va, level, true, pte::P | pte::W | pte::U, &mut mirror)
+    }
+
+    /// Map `va` -> `pa` for user access with `prot`.
+    pub fn map(&mut self, va: u64, pa: u64, prot: u32) -> bool {
+        let Some((t, i)) = self.slot(va, 1) else {
             return false;
         };
         // Never map over a page: its frame would leak.
@@ -185,12 +197,14 @@ impl AddrSpace {
         if !demand {
             return Fault::Kill("not-present page outside the heap, stack, bss and mmap areas");
         }
-        let Some(pa) = frame::alloc() else {
-            return Fault::Kill("out of memory");
-        };
-        if !self.map(page_down(addr), pa, r.prot) {
-            frame::free(pa);
-            return Fault::Kill("out of memory for page tables");
+        if !self.fault_huge(addr, &r) {
+            let Some(pa) = frame::alloc() else {
+                return Fault::Kill("out of memory");
+            };
+            if !self.map(page_down(addr), pa, r.prot) {
+                frame::free(pa);
+                return Fault::Kill("out of memory for page tables");
+            }
         }
         self.regions[i].faults += 1;
         match r.kind {

@@ -23,3 +23,8 @@ pub fn munmap(addr: u64, len: u64) -> i64 {
 pub fn mprotect(addr: u64, len: u64, prot: u64) -> i64 {
     with_aspace(|a| a.mprotect(addr, len, prot))
 }
+
+/// madvise(2): MADV_HUGEPAGE asks for 2 MiB pages (mm/huge.rs).
+pub fn madvise(addr: u64, len: u64, advice: u64) -> i64 {
+    with_aspace(|a| a.madvise(addr, len, advice))
+}

@@ -74,6 +74,7 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_MMAP => Ret::Value(mm::mmap(a0, a1, a2, a3)),
         SYS_MUNMAP => Ret::Value(mm::munmap(a0, a1)),
         SYS_MPROTECT => Ret::Value(mm::mprotect(a0, a1, a2)),
+        SYS_MADVISE => Ret::Value(mm::madvise(a0, a1, a2)),
         SYS_GETPID | SYS_GETTID | SYS_SET_TID_ADDRESS => Ret::Value(current().pid as i64),
         SYS_GETUID | SYS_GETGID | SYS_GETEUID | SYS_GETEGID => Ret::Value(0),
         // One thread, no signals are ever sent: accepting handlers and

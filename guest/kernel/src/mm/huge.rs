@@ -1,0 +1,217 @@
+//! 2 MiB pages for user memory. A heap or mmap area gets them where a
+//! program asked (`madvise(MADV_HUGEPAGE)`) or, with the boot-time
+//! `--guest-pages 2m`, everywhere; a fault in an aligned 2 MiB block that
+//! lies wholly inside its region (and below the break, for the heap) maps
+//! one zeroed 2 MiB frame with a PD entry (PS set; U set as PVM needs on
+//! every level): one fault per 2 MiB. munmap of a whole 2 MiB page frees it
+//! whole; cutting one (munmap, mprotect or brk across it) first splits it
+//! into 512 4 KiB pages, so no 2 MiB page ever spans two regions.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use abi::msg::{REGION_HEAP, REGION_MMAP, Region};
+use abi::syscall::{EINVAL, ENOMEM, MADV_HUGEPAGE, MADV_NOHUGEPAGE};
+
+use crate::memlayout::{PAGE, page_up};
+use crate::mm::frame::{self, HUGE};
+use crate::mm::pte;
+use crate::mm::uvm::{AddrSpace, prot_flags};
+
+/// Ranges per address space that asked for 2 MiB pages.
+pub const MAX_HUGE_RANGES: usize = 16;
+
+/// `--guest-pages 2m`: every heap and mmap area gets 2 MiB pages.
+static EVERYWHERE: AtomicBool = AtomicBool::new(false);
+
+/// Set at boot from BootInfo.
+pub fn set_everywhere(on: bool) {
+    EVERYWHERE.store(on, Ordering::Relaxed);
+}
+
+pub fn everywhere() -> bool {
+    EVERYWHERE.load(Ordering::Relaxed)
+}
+
+fn down(a: u64) -> u64 {
+    a & !(HUGE - 1)
+}
+
+impl AddrSpace {
+    /// madvise(2): 0 or -errno. MADV_HUGEPAGE/NOHUGEPAGE change which
+    /// aligned 2 MiB blocks of [addr, addr+len) get 2 MiB pages at their
+    /// next fault (pages already mapped stay as they are, as in Linux);
+    /// the pure hints (normal, random, sequential, willneed) are accepted
+    /// and change nothing; advice that would change contents (dontneed,
+    /// free, ...) is EINVAL rather than silently ignored.
+    pub fn madvise(&mut self, addr: u64, len: u64, advice: u64) -> i64 {
+        if !addr.is_multiple_of(PAGE) {
+            return EINVAL;
+        }
+        let Some(end) = page_up(len).and_then(|l| addr.checked_add(l)) else {
+            return EINVAL;
+        };
+        if end == addr {
+            return 0;
+        }
+        if !self.check(addr, end - addr) {
+            return ENOMEM;
+        }
+        match advice {
+            0..=3 => 0,
+            MADV_HUGEPAGE => {
+                let (s, e) = (
+                    addr.checked_next_multiple_of(HUGE).unwrap_or(end),
+                    down(end),
+                );
+                if s >= e {
+                    return 0;
+                }
+                self.forget_huge(s, e);
+                if self.nhuge == MAX_HUGE_RANGES {
+                    return ENOMEM;
+                }
+                self.huge[self.nhuge] = (s, e);
+                self.nhuge += 1;
+                0
+            }
+            MADV_NOHUGEPAGE => {
+                self.forget_huge(addr, end);
+                0
+            }
+            _ => EINVAL,
+        }
+    }
+
+    /// Drop [start, end) from the ranges that want 2 MiB pages (a range
+    /// cut in the middle becomes two; with no slot for the second, the
+    /// upper part is forgotten too: it then gets 4 KiB pages, never wrong).
+    pub fn forget_huge(&mut self, start: u64, end: u64) {
+        let mut i = 0;
+        while i < self.nhuge {
+            let (s, e) = self.huge[i];
+            // [s, e) and [start, end) intersect iff s < end && start < e.
+            if !(s < end && start < e) {
+                i += 1;
+                continue;
+            }
+            let lo = (s, start.min(e));
+            let hi = (end.max(s), e);
+            let mut keep = [lo, hi].into_iter().filter(|(a, b)| a < b);
+            match keep.next() {
+                Some(r) => {
+                    self.huge[i] = r;
+                    if let Some(r2) = keep.next()
+                        && self.nhuge < MAX_HUGE_RANGES
+                    {
+                        self.huge[self.nhuge] = r2;
+                        self.nhuge += 1;
+                    }
+                    i += 1;
+                }
+                None => {
+                    self.huge.copy_within(i + 1..self.nhuge, i);
+                    self.nhuge -= 1;
+                }
+            }
+        }
+    }
+
+    /// Does the 2 MiB block at `block` of region `r` get a 2 MiB page?
+    fn wants_huge(&self, block: u64, r: &Region) -> bool {
+        let inside = r.start <= block && block + HUGE <= r.end;
+        let below_brk =
+            r.kind != REGION_HEAP || page_up(self.brk).is_some_and(|b| block + HUGE <= b);
+        let kind = r.kind == REGION_HEAP || r.kind == REGION_MMAP;
+        let asked = everywhere()
+            || self.huge[..self.nhuge]
+                .iter()
+                .any(|&(s, e)| s <= block && block + HUGE <= e);
+        inside && below_brk && kind && asked
+    }
+
+    /// Serve a not-present fault at `addr` in region `r` with a 2 MiB page
+    /// if that block wants one and nothing is mapped in it yet. False: use
+    /// a 4 KiB page (not wanted, a page table already there, or no free
+    /// 2 MiB run).
+    pub fn fault_huge(&mut self, addr: u64, r: &Region) -> bool {
+        let block = down(addr);
+        if !self.wants_huge(block, r) {
+            return false;
+        }
+        let Some((t, i)) = self.slot(block, 2) else {
+            return false;
+        };
+        let e = pte::read(t, i);
+        if e & (pte::P | pte::NONE) != 0 {
+            // A page table left empty by an earlier munmap (tables are kept
+            // when their pages go) gives way; one with pages does not.
+            let pt = e & pte::ADDR;
+            if e & pte::PS != 0 || (0..512).any(|j| pte::read(pt, j) & (pte::P | pte::NONE) != 0) {
+                return false;
+            }
+            pte::write(t, i, 0);
+            // The paging-structure caches may still hold the old PD entry.
+            crate::arch::flush_tlb_all();
+            frame::free(pt);
+        }
+        let Some(pa) = frame::alloc_huge() else {
+            return false;
+        };
+        pte::write(t, i, pa | prot_flags(r.prot) | pte::PS);
+        self.resident += HUGE / PAGE;
+        true
+    }
+
+    /// If `va` lies in a 2 MiB page but not at its start, split that page
+    /// into 512 4 KiB pages with the same frames and flags (the caller is
+    /// about to cut a region there). False if no frame is left for the
+    /// page table.
+    pub fn split_huge(&mut self, va: u64) -> bool {
+        if va == down(va) {
+            return true;
+        }
+        let Some((t, i, e)) = pte::huge_entry(self.root, va) else {
+            return true;
+        };
+        let Some(pt) = frame::alloc() else {
+            return false;
+        };
+        // PS is bit 7 in a PD entry and PAT in a PT entry; bit 12 is PAT
+        // in a PD entry and part of the address in a PT entry.
+        let flags = e & !pte::HUGE_ADDR & !pte::PS & !(1 << 12);
+        for j in 0..512u64 {
+            pte::write(pt, j as usize, ((e & pte::HUGE_ADDR) + j * PAGE) | flags);
+        }
+        pte::write(t, i, pt | pte::P | pte::W | pte::U);
+        crate::arch::flush_tlb_all();
+        true
+    }
+
+    /// Unmap the 2 MiB page starting at `va` and free it whole (the caller
+    /// flushes the TLB); false if no 2 MiB page starts there.
+    pub fn unmap_huge(&mut self, va: u64) -> bool {
+        if va != down(va) {
+            return false;
+        }
+        let Some((t, i, e)) = pte::huge_entry(self.root, va) else {
+            return false;
+        };
+        pte::write(t, i, 0);
+        frame::free_huge(e & pte::HUGE_ADDR);
+        self.resident -= HUGE / PAGE;
+        true
+    }
+
+    /// Give the 2 MiB page starting at `va` protection `prot`; false if no
+    /// 2 MiB page starts there.
+    pub fn protect_huge(&mut self, va: u64, prot: u32) -> bool {
+        if va != down(va) {
+            return false;
+        }
+        let Some((t, i, e)) = pte::huge_entry(self.root, va) else {
+            return false;
+        };
+        pte::write(t, i, (e & pte::HUGE_ADDR) | prot_flags(prot) | pte::PS);
+        true
+    }
+}
