@@ -7,6 +7,7 @@ use super::Options;
 use super::cpu::Cpu;
 use super::finding::{Finding, Findings};
 use super::host::HostView;
+use super::reach::{SizeCount, count_sizes};
 use crate::addr::{Gpa, Gva, Hpa, Hva};
 use crate::devices::event::{Pattern, ProcEvent, Region, RegionKind};
 use crate::paging::{self, Cr3, MappedRange, Page, PageSize, PagingMode, PhysMem, PteFlags};
@@ -77,6 +78,8 @@ pub struct Analysis {
     pub frames_span: Option<(Gpa, Gpa)>,
     /// The pages coalesced into runs (at most MAX_RANGES).
     pub ranges: Vec<MappedRange>,
+    /// All its pages counted by guest and host page size.
+    pub page_sizes: Vec<SizeCount>,
 }
 
 /// The regions with no pages counted: for processes that never reported
@@ -133,6 +136,7 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
         a.tables = tables;
     }
     a.pages_total = pages.len() as u64;
+    a.page_sizes = count_sizes(host, &pages);
     a.frames_span = pages
         .iter()
         .map(|p| p.gpa)

@@ -12,6 +12,7 @@ mod analyse;
 mod cpu;
 mod finding;
 mod host;
+mod reach;
 #[cfg(test)]
 mod tests;
 mod walk2d;
@@ -22,6 +23,7 @@ pub use analyse::{
 pub use cpu::Cpu;
 pub use finding::{Finding, MAX_FINDINGS};
 pub use host::{HostPage, HostView, LiveHost};
+pub use reach::{SizeCount, count_sizes};
 pub use walk2d::{HwRefs, Walk2d, WalkLevel, hw_refs, walk2d};
 
 use crate::addr::Gva;

@@ -29,5 +29,5 @@ pub use pages::{MappedPages, Page, mapped_pages};
 pub use physmem::{FlatMem, PhysMem};
 pub use ranges::{MappedRange, MappedRanges, coalesce, coalesce_at_most, mapped_ranges};
 pub use tables::table_pages;
-pub use twod::{nested_depth, nested_walk_refs, two_d_refs};
+pub use twod::{leaf_levels, nested_depth, nested_walk_refs, page_walk_refs, two_d_refs};
 pub use walk::{Level, Translation, walk};

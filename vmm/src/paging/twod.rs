@@ -59,9 +59,85 @@ pub fn nested_walk_refs(
     (n, formula)
 }
 
+/// Levels a walk reads down to a leaf mapping `page` bytes in a table of
+/// `levels` levels: a 2 MiB page ends it one level early, 1 GiB two.
+pub fn leaf_levels(levels: u32, page: u64) -> u32 {
+    nested_depth(Some(page), levels)
+}
+
+/// Return the memory references of a TLB miss on a guest page of
+/// `guest_page` bytes whose guest frame the host backs with pages of
+/// `host_page` bytes (unknown: 4 KiB), and the formula.
+///
+/// Nested paging (`nested`, EPT/NPT): the 2D walk of
+/// [`nested_walk_refs`] with `g` = the guest levels down to that page and
+/// every nested walk `h` = the host levels down to a host page of that
+/// size (the guest's tables are assumed to sit on host pages like its
+/// data: one combination, one number).
+///
+/// Shadow paging (TDP off, and PVM): the CPU walks KVM's shadow table, a
+/// one-dimensional GVA->HPA table whose leaves can be no larger than the
+/// smaller of the guest page and the host page behind it, so its depth
+/// follows both: `min(guest, host)` decides.
+pub fn page_walk_refs(
+    nested: bool,
+    guest_levels: u32,
+    host_levels: u32,
+    guest_page: u64,
+    host_page: Option<u64>,
+) -> (u32, String) {
+    let host = host_page.unwrap_or(4096);
+    if nested {
+        let g = leaf_levels(guest_levels, guest_page);
+        let h = leaf_levels(host_levels, host);
+        (two_d_refs(g, h), format!("{g}*({h}+1)+{h}"))
+    } else {
+        let n = leaf_levels(guest_levels, guest_page.min(host));
+        (
+            n,
+            format!("{n} (shadow table, leaf = min(guest, host page))"),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn walk_refs_per_guest_and_host_page_size() {
+        const K4: u64 = 4096;
+        const M2: u64 = 2 << 20;
+        const G1: u64 = 1 << 30;
+        // (guest levels, host levels, guest page, host page, nested refs, shadow refs)
+        let cases = [
+            (4, 4, K4, Some(K4), 24, 4),
+            (4, 4, M2, Some(K4), 19, 4),
+            (4, 4, K4, Some(M2), 19, 4),
+            (4, 4, M2, Some(M2), 15, 3),
+            (4, 4, M2, None, 19, 4),
+            (4, 4, G1, Some(G1), 8, 2),
+            (4, 4, G1, Some(M2), 11, 3),
+            (5, 5, K4, Some(K4), 35, 5),
+            (5, 5, M2, Some(M2), 24, 4),
+            (5, 4, K4, Some(K4), 29, 5),
+            (4, 5, M2, Some(K4), 23, 4),
+        ];
+        for (g, h, gp, hp, nested, shadow) in cases {
+            let (n, how) = page_walk_refs(true, g, h, gp, hp);
+            assert_eq!(n, nested, "nested {g}/{h} {gp}/{hp:?}: {how}");
+            let (gl, hl) = (leaf_levels(g, gp), leaf_levels(h, hp.unwrap_or(K4)));
+            assert_eq!(how, format!("{gl}*({hl}+1)+{hl}"));
+            // The same count as the per-level formula with equal depths.
+            let tables = vec![Some(hp.unwrap_or(K4)); gl as usize];
+            assert_eq!(nested_walk_refs(gl, &tables, hp, h).0, nested);
+            assert_eq!(
+                page_walk_refs(false, g, h, gp, hp).0,
+                shadow,
+                "shadow {g} {gp}/{hp:?}"
+            );
+        }
+    }
 
     #[test]
     fn per_level_counts_follow_each_host_page() {

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::efficiency;
 use super::model::*;
 use crate::addr::{Gpa, Gva};
 use crate::devices::event::{Exit, Fault, Region};
@@ -50,6 +51,7 @@ pub fn build(i: &Inputs) -> Report {
         cpu: i.host.cpu.clone(),
         kernel: i.host.kernel.clone(),
         paging_levels: i.host.paging_levels,
+        walk_refs_meaning: efficiency::meaning(i.host.flavour, i.host.nested),
     };
     r.memory = MemoryReport {
         backing: i.ram.backing().as_str().into(),
@@ -93,6 +95,20 @@ pub fn build(i: &Inputs) -> Report {
         .iter()
         .map(|rec| process(rec, i.programs))
         .collect();
+    // The walk counts need the guest's paging depth, known from its boot
+    // message (4 until then).
+    let guest_levels = b.map_or(4, |b| b.paging_levels);
+    for (p, rec) in r.processes.iter_mut().zip(&obs.procs) {
+        if let Some(a) = &rec.analysis {
+            p.tlb_reach = efficiency::reach(&a.page_sizes);
+            p.walk_refs = efficiency::walk_refs(
+                &a.page_sizes,
+                i.host.flavour,
+                guest_levels,
+                i.host.paging_levels,
+            );
+        }
+    }
     r.whereis = obs.whereis.iter().map(whereis).collect();
     r.errors = obs.errors.clone();
     r.dirty = i

@@ -2,6 +2,7 @@
 //! every guest process, and its renderings (text, JSON, SVG).
 
 pub mod build;
+pub mod efficiency;
 pub mod json;
 pub mod model;
 pub mod svg;

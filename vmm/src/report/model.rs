@@ -56,6 +56,8 @@ pub struct HostReport {
     /// Levels of the host's own page tables (4, or 5 with LA57): the depth
     /// of each nested walk under EPT/NPT.
     pub paging_levels: u32,
+    /// What processes[].walk_refs count on this host, one sentence.
+    pub walk_refs_meaning: String,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -150,6 +152,31 @@ pub struct ProcessReport {
     pub unknown_syscalls_distinct: u32,
     /// The FS base (TLS pointer) at its last report.
     pub fs_base: Gva,
+    /// TLB reach of its mappings, per guest page size.
+    pub tlb_reach: Vec<ReachReport>,
+    /// One TLB miss's memory references, per (guest, host) page-size
+    /// combination present (host.walk_refs_meaning says what they count).
+    pub walk_refs: Vec<WalkRefsReport>,
+}
+
+/// Pages of one guest page size and the bytes they cover.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ReachReport {
+    pub page_size: u64,
+    pub pages: u64,
+    /// pages x page_size: what the TLB reaches if each page has an entry.
+    pub bytes: u64,
+}
+
+/// The cost of a TLB miss for one guest/host page-size combination.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct WalkRefsReport {
+    pub guest_page_size: u64,
+    /// Null when the host did not say.
+    pub host_page_size: Option<u64>,
+    pub pages: u64,
+    pub refs: u32,
+    pub formula: String,
 }
 
 /// An address a process printed, resolved.

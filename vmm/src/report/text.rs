@@ -23,6 +23,7 @@ pub fn render(r: &Report) -> String {
         r.host.kvm_flavour, r.host.hpa_meaning
     );
     let _ = writeln!(s, "nested   : {}", r.host.nested_paging);
+    let _ = writeln!(s, "TLB miss : {}", r.host.walk_refs_meaning);
     let _ = writeln!(s, "pagemap  : {}", r.host.pagemap);
     let _ = writeln!(
         s,
@@ -85,6 +86,7 @@ pub fn render(r: &Report) -> String {
             );
         }
         program_facts(&mut s, p, &r.host.pagemap);
+        efficiency(&mut s, p);
         // Runs of pages contiguous in both GVA and GPA: how scattered the
         // guest frames behind one contiguous region are.
         let shown = 6;
@@ -275,4 +277,36 @@ fn summary(s: &mut String, r: &Report) {
         "nested paging on this host: {}: {}",
         r.host.kvm_flavour, r.host.nested_paging
     );
+}
+
+/// TLB reach and the references of one TLB miss per page-size combination
+/// (host.walk_refs_meaning, printed once at the end, says what they count).
+fn efficiency(s: &mut String, p: &ProcessReport) {
+    if p.tlb_reach.is_empty() {
+        return;
+    }
+    let reach: Vec<String> = p
+        .tlb_reach
+        .iter()
+        .map(|r| {
+            format!(
+                "{} x {} = {} KiB",
+                r.pages,
+                size(r.page_size),
+                r.bytes >> 10
+            )
+        })
+        .collect();
+    let _ = writeln!(s, "  TLB reach: {}", reach.join(" + "));
+    for w in &p.walk_refs {
+        let _ = writeln!(
+            s,
+            "  a TLB miss on a {} guest page over a {} host page ({} pages): {} = {} memory references",
+            size(w.guest_page_size),
+            w.host_page_size.map_or("?".into(), size),
+            w.pages,
+            w.formula,
+            w.refs
+        );
+    }
 }
