@@ -73,6 +73,8 @@ pub struct Config {
     pub max_checked: u64,
     /// Report the 2D walk of this GVA in every process that maps it.
     pub walk: Option<addr::Gva>,
+    /// Keep each process's page tables in the report (`--html`).
+    pub page_tables: bool,
 }
 
 impl Default for Config {
@@ -89,6 +91,7 @@ impl Default for Config {
             all_pages: false,
             max_checked: 65536,
             walk: None,
+            page_tables: false,
         }
     }
 }
@@ -243,6 +246,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         walk: cfg.walk,
         frames: cfg.dirty_log,
         host_levels: info.paging_levels,
+        tables: cfg.page_tables,
     };
     let registry = Registry::new(&ram, pagemap.as_ref(), opts);
     let mut ports = Ports::new(&ram, Console::new(out), registry, cpu.maxphyaddr);

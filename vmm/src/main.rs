@@ -59,6 +59,11 @@ struct Cli {
     /// page walk, as an SVG picture.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
+    /// Write an interactive HTML page to FILE: every address space side by
+    /// side, guest and host frames, and the 2D walk of any page you click
+    /// (self-contained: opens from disk, fetches nothing).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// List every mapped page in the report (default: each region's first
     /// and last page and a few samples).
     #[arg(long)]
@@ -200,6 +205,8 @@ fn main() -> ExitCode {
         all_pages: cli.pages,
         max_checked: 65536,
         walk: cli.walk,
+        // The page walks any page in the browser: it needs the tables.
+        page_tables: cli.html.is_some(),
     };
     // Open the output files now: a bad path is a usage error (2), found
     // before the guest runs, not after it.
@@ -222,6 +229,15 @@ fn main() -> ExitCode {
         Ok(f) => f,
         Err(e) => return fail(e, 2),
     };
+    let html_file = match cli
+        .html
+        .as_ref()
+        .map(|p| Output::open(&p.display().to_string()))
+        .transpose()
+    {
+        Ok(f) => f,
+        Err(e) => return fail(e, 2),
+    };
     let out: Box<dyn Write + Send> = if json_stdout {
         Box::new(std::io::stderr())
     } else {
@@ -234,6 +250,7 @@ fn main() -> ExitCode {
             json_file
                 .into_iter()
                 .chain(svg_file)
+                .chain(html_file)
                 .for_each(Output::abandon);
             return fail(&e, e.exit_code() as u8);
         }
@@ -265,6 +282,13 @@ fn main() -> ExitCode {
             .and_then(|mut f| f.write_all(report::svg::render(&outcome.report).as_bytes()))
     {
         return fail(format!("cannot write the SVG: {e}"), 2);
+    }
+    if let Some(f) = html_file
+        && let Err(e) = f
+            .file()
+            .and_then(|f| report::html::write(&outcome.report, f))
+    {
+        return fail(format!("cannot write the HTML report: {e}"), 2);
     }
     if !outcome.stop.is_ok() {
         eprintln!("microvmm: {}", outcome.stop);

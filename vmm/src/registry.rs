@@ -26,7 +26,8 @@ pub const OUTPUT_BUDGET: usize = 4 << 20;
 /// Printed addresses resolved per process.
 pub const MAX_PRINTED: usize = 32;
 /// A process with more resident pages than this gets its host frames
-/// looked up from one snapshot of all guest RAM (with `--pages`).
+/// looked up from one snapshot of all guest RAM (with `--pages`, or with
+/// `--html`, which looks up each of its page tables).
 const SNAPSHOT_PAGES: u64 = 1024;
 
 /// The registry of one run.
@@ -134,7 +135,8 @@ impl<'a> Registry<'a> {
             return self.error(e);
         }
         let host = LiveHost::new(self.ram, self.pagemap);
-        let host = if self.opts.all_pages && p.stats.pages_resident > SNAPSHOT_PAGES {
+        let many = self.opts.all_pages || self.opts.tables;
+        let host = if many && p.stats.pages_resident > SNAPSHOT_PAGES {
             host.snapshot()
         } else {
             host

@@ -5,11 +5,13 @@
 
 use super::cpu::Cpu;
 use super::finding::{Finding, Findings};
-use super::host::HostView;
+use super::host::{HostPage, HostView};
 use super::{Options, PAGE_BUDGET};
 use crate::addr::{Gpa, Gva, Hpa, Hva};
 use crate::devices::event::{Pattern, ProcEvent, Region, RegionKind};
-use crate::paging::{self, Cr3, MappedRange, Page, PageSize, PagingMode, PhysMem, PteFlags};
+use crate::paging::{
+    self, Cr3, MappedRange, Page, PageSize, PagingMode, PhysMem, PteFlags, TablePage,
+};
 
 /// Page-table entries read at most per address space (guards against
 /// hostile, aliased tables).
@@ -60,6 +62,22 @@ impl PatternObs {
     }
 }
 
+/// A page-table page of the user half and where it lives on the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableObs {
+    pub page: TablePage,
+    pub host: HostPage,
+}
+
+/// The user half's page tables, for walking any page after the run (the
+/// HTML report does it in the browser).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TablesObs {
+    pub tables: Vec<TableObs>,
+    /// False when the run-wide budget or the walk limit cut them short.
+    pub complete: bool,
+}
+
 /// What the analysis of one exiting process found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Analysis {
@@ -77,6 +95,8 @@ pub struct Analysis {
     pub frames_span: Option<(Gpa, Gpa)>,
     /// The pages coalesced into runs (at most MAX_RANGES).
     pub ranges: Vec<MappedRange>,
+    /// With `Options::tables`: the user half's page tables.
+    pub page_tables: Option<TablesObs>,
 }
 
 /// The regions with no pages counted: for processes that never reported
@@ -200,6 +220,10 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
             pages_mapped: n,
         })
         .collect();
+    if o.tables {
+        // After the pages, so they never lose the budget to the tables.
+        a.page_tables = Some(tables(mem, host, p.cr3, mode, budget));
+    }
     if let Some(pat) = p.pattern {
         let obs = read_back(mem, host, p.cr3, mode, pat);
         if !obs.ok() {
@@ -233,6 +257,30 @@ fn enumerate<M: PhysMem + ?Sized>(
         }
     }
     pages
+}
+
+/// The user half's page tables with their host side; each present entry
+/// kept costs one unit of the run's page budget.
+fn tables<M: PhysMem + ?Sized, H: HostView + ?Sized>(
+    mem: &M,
+    host: &H,
+    cr3: Cr3,
+    mode: PagingMode,
+    budget: &mut u64,
+) -> TablesObs {
+    let (pages, complete) = paging::user_tables(mem, cr3.raw(), mode, WALK_LIMIT, *budget);
+    let kept: u64 = pages.iter().map(|t| t.entries.len() as u64).sum();
+    *budget = budget.saturating_sub(kept);
+    TablesObs {
+        tables: pages
+            .into_iter()
+            .map(|page| TableObs {
+                host: host.locate(page.gpa),
+                page,
+            })
+            .collect(),
+        complete,
+    }
 }
 
 /// Each page's region (index into `regions`), found once.

@@ -17,7 +17,8 @@ mod tests;
 mod walk2d;
 
 pub use analyse::{
-    Analysis, PageObs, PatternObs, RegionObs, WALK_LIMIT, analyse, unmapped_regions,
+    Analysis, PageObs, PatternObs, RegionObs, TableObs, TablesObs, WALK_LIMIT, analyse,
+    unmapped_regions,
 };
 pub use cpu::Cpu;
 pub use finding::{Finding, MAX_FINDINGS};
@@ -46,4 +47,7 @@ pub struct Options {
     pub frames: bool,
     /// Levels of the host's page tables (EPT/NPT nested walk depth).
     pub host_levels: u32,
+    /// Keep the user half's page tables (for `--html`, whose page walks any
+    /// page in the browser).
+    pub tables: bool,
 }

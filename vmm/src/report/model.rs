@@ -133,6 +133,32 @@ pub struct ProcessReport {
     pub unknown_syscalls_distinct: u32,
     /// The FS base (TLS pointer) at its last report.
     pub fs_base: Gva,
+    /// With `--html` only (absent otherwise): the user half's page tables
+    /// as they were at its exit, so the HTML page can walk any page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_tables: Option<PageTablesReport>,
+}
+
+/// A process's page tables (user half), as `--html` records them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PageTablesReport {
+    /// False when the run-wide page budget (or the walk limit) cut them short.
+    pub complete: bool,
+    /// Root first, then depth-first in address order.
+    pub tables: Vec<TableReport>,
+}
+
+/// One page-table page.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    pub gpa: Gpa,
+    pub hpa: Option<Hpa>,
+    pub host_page_size: Option<u64>,
+    /// "PML5", "PML4", "PDPT", "PD", "PT".
+    pub level: String,
+    /// [index, "0x..." raw entry] of each present entry (at the root only
+    /// indices below 256, the user half).
+    pub entries: Vec<(u16, String)>,
 }
 
 /// An address a process printed, resolved.
@@ -280,6 +306,8 @@ pub struct DirtyReport {
     pub pages_dirty: u64,
     /// Dirty page counts by owner: "pid 3 heap", "kernel", "page tables", "free".
     pub by_owner: Vec<DirtyOwner>,
+    /// The dirty guest frames as runs: [first GPA, pages], in GPA order.
+    pub runs: Vec<(Gpa, u64)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
