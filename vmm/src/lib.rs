@@ -11,14 +11,18 @@ pub mod error;
 pub mod host;
 pub mod hostmem;
 pub mod inspect;
+pub mod interrupt;
 pub mod loader;
 pub mod memory;
 pub mod observations;
+pub mod outfile;
 pub mod paging;
 pub mod ports;
 pub mod registry;
 pub mod report;
+pub mod sink;
 pub mod size;
+pub mod terminal;
 pub mod vcpu;
 pub mod watchdog;
 
@@ -67,6 +71,8 @@ pub struct Config {
     /// started after the built-in programs. With any of them and an empty
     /// `cmdline`, no built-in program runs.
     pub programs: Vec<Program>,
+    /// Pass the guest's console bytes through unescaped.
+    pub raw_console: bool,
     /// Every page in the report, not only each region's ends and samples.
     pub all_pages: bool,
     /// At most this many pages per process are checked with KVM_TRANSLATE.
@@ -88,6 +94,7 @@ impl Default for Config {
             timer: true,
             cmdline: String::new(),
             programs: Vec::new(),
+            raw_console: false,
             all_pages: false,
             max_checked: 65536,
             walk: None,
@@ -249,7 +256,12 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         tables: cfg.page_tables,
     };
     let registry = Registry::new(&ram, pagemap.as_ref(), opts);
-    let mut ports = Ports::new(&ram, Console::new(out), registry, cpu.maxphyaddr);
+    let mut ports = Ports::new(
+        &ram,
+        Console::new(out, cfg.raw_console),
+        registry,
+        cpu.maxphyaddr,
+    );
     let dog = watchdog::Watchdog::start(cfg.timeout).map_err(Error::Watchdog)?;
     let t0 = Instant::now();
     let stop = vcpu::run(&mut vcpu, &mut ports, &dog)?;

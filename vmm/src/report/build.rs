@@ -34,6 +34,7 @@ pub fn build(i: &Inputs) -> Report {
     let obs = i.obs;
     let mut r = Report {
         schema: SCHEMA,
+        complete: matches!(i.stop, Stop::Shutdown(_)),
         ..Default::default()
     };
     r.host = HostReport {

@@ -14,6 +14,9 @@ pub const SCHEMA: &str = "microvmm-report/1";
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub schema: &'static str,
+    /// False when the run was cut short (timeout, SIGINT/SIGTERM, a guest
+    /// that died): the report holds what was seen until then.
+    pub complete: bool,
     pub host: HostReport,
     pub memory: MemoryReport,
     pub guest: GuestReport,

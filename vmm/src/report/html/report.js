@@ -220,7 +220,8 @@
     const h = R.host;
     const g = R.guest;
     const m = R.memory;
-    $('summary').textContent = `${R.processes.length} processes · KVM ${h.kvm_flavour}` +
+    $('summary').textContent = (R.complete === false ? 'INCOMPLETE (the run was cut short) · ' : '') +
+      `${R.processes.length} processes · KVM ${h.kvm_flavour}` +
       ` · guest ${g.mode || 'never reported'} · outcome ${g.outcome}` +
       (R.errors.length ? ` · ${R.errors.length} error(s)` : ' · no errors');
     const banner = g.mode === null ? 'the kernel never reported its boot'
@@ -652,7 +653,7 @@
       el('span', {}, el('span', { class: 'swatch', style: `background:${P.colours[0]}` }), P.label),
       el('span', {}, el('span', { class: 'swatch', style: `background:${P.colours[1]}` }), 'its page tables'),
     ]), el('span', {}, el('span', { class: 'swatch', style: `background:${OTHER}` }), 'kernel, boot structures or free (not reported per frame)'),
-    dirty ? el('span', {}, el('span', { class: 'swatch', style: 'background:#d93025' }), 'dirty') : null);
+    ...(dirty ? [el('span', {}, el('span', { class: 'swatch', style: 'background:#d93025' }), 'dirty')] : []));
     const SIZES = [[4096, '#8ab4f8', '4 KiB host page'], [2 ** 21, '#f29900', '2 MiB host page'], [2 ** 30, '#a50e0e', '1 GiB host page']];
     const known = hostSize.reduce((k, s) => k + (s > 0 ? 1 : 0), 0);
     paint($('hmap'), (f) => {
