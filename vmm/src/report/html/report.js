@@ -289,7 +289,7 @@
     const rows = [...starts.values()].sort((a, b) => b.start - a.start);
     const head = el('tr', {}, el('th', { scope: 'col' }, 'GVA'), procs.map((P) => {
       const killed = P.p.exit.kind === 'fault';
-      return el('th', { scope: 'col' }, P.label,
+      return el('th', { scope: 'col', class: 'proc' }, P.label,
         P.p.argv ? el('span', { class: 'exit' }, P.p.argv.join(' ')) : null,
         el('span', { class: 'exit' + (killed ? ' killed' : '') }, exitText(P.p)),
         el('span', { class: 'exit' }, `${P.p.pages_total} pages mapped, ${P.p.heap_faults} heap + ${P.p.stack_faults} stack faults`));
