@@ -30,6 +30,7 @@ guests=$(find target/release/build -path '*/out/guest/hostile' -printf '%T@ %h\n
 
 echo "== the demo"
 "$bin" -q --json "$out/demo.json" --html "$out/demo.html"
+"$bin" -q --dirty-log --html "$out/dirty.html"
 echo "== the hostile test guest (exit 1 expected: it breaks the protocol)"
 rc=0
 "$bin" -q --timeout 30 --html "$out/hostile.html" "$guests/hostile" || rc=$?

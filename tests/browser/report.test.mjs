@@ -114,9 +114,24 @@ await page.emulateMedia({ media: 'print' });
 await page.screenshot({ path: path.join(out, 'print.png') });
 await page.emulateMedia({ media: 'screen' });
 
-// A frame in the guest-physical map opens its page.
+// The frame map by keyboard: a visible cursor, the frame described.
+await page.focus('#gmap');
+await page.keyboard.press('ArrowRight');
+const info = await page.locator('#frame-info').textContent();
+check(info.startsWith('frame 1: GPA 0x1000'), `arrow keys move over the frame map (${info})`);
+check(await page.locator('#gcursor').isVisible(), 'the frame cursor is visible');
 await page.locator('#gmap').scrollIntoViewIfNeeded();
 await page.screenshot({ path: path.join(out, 'frames.png') });
+
+// --dirty-log: the dirty frames highlighted.
+if (fs.existsSync(path.join(out, 'dirty.html'))) {
+  const d = await open('dirty.html');
+  const legend = await d.page.locator('#frame-legend').textContent();
+  check(legend.includes('dirty'), 'a --dirty-log report highlights the dirty frames');
+  await d.page.locator('#gmap').scrollIntoViewIfNeeded();
+  await d.page.screenshot({ path: path.join(out, 'dirty.png') });
+  check(d.errors.length === 0, `no script errors on the dirty-log report (${d.errors})`);
+}
 
 // ---- the same run drawn as if on AMD NPT -----------------------------------
 // This host's flavour may have no second dimension (PVM, shadow): relabel the

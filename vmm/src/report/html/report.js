@@ -502,6 +502,7 @@
       out.push(el('table', { class: 'grid' }, el('thead', {}, head), el('tbody', {}, rows)));
     }
     if (w.stop) out.push(el('p', { class: 'bad' }, `The walk stopped: ${w.stop}.`));
+    out.push(el('p', { class: 'note' }, 'The guest\'s page tables as they were when the process exited (its accessed and dirty bits may have changed since a whereis).'));
     if (c.whereis) {
       out.push(el('p', { class: 'note' }, `whereis asked for this page while the process ran: the VMM counted ${c.whereis.hw_refs} references (${c.whereis.hw_refs_explained}).`));
     }
@@ -695,6 +696,22 @@
     };
     let cursor = 0;
     const g = $('gmap');
+    // Where the keyboard is on the map: a frame is a pixel or three, too
+    // small to see without a mark.
+    const mark = (f) => {
+      const c = $('gcursor');
+      const scale = g.getBoundingClientRect().width / cols;
+      const size = Math.max(scale, 5);
+      Object.assign(c.style, {
+        left: `${(f % cols) * scale + 1 - (size - scale) / 2}px`,
+        top: `${Math.floor(f / cols) * scale + 1 - (size - scale) / 2}px`,
+        width: `${size}px`,
+        height: `${size}px`,
+      });
+      c.hidden = false;
+    };
+    g.addEventListener('focus', () => { describe(cursor); mark(cursor); });
+    g.addEventListener('blur', () => { $('gcursor').hidden = true; });
     g.addEventListener('mousemove', (ev) => { cursor = at(g, ev); describe(cursor); });
     g.addEventListener('click', (ev) => {
       cursor = at(g, ev);
@@ -706,6 +723,7 @@
       if (step) {
         cursor = Math.min(frames - 1, Math.max(0, cursor + step));
         describe(cursor);
+        mark(cursor);
         ev.preventDefault();
       } else if (ev.key === 'Enter') {
         const t = describe(cursor);
