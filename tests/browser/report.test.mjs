@@ -41,6 +41,10 @@ async function open(file, width = 1600) {
     ...window.microvmm.timing,
     fcp: (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime,
   }));
+  // The overview is on screen by the later of the page's own mark (the
+  // frame after the one that drew it) and the browser's first contentful
+  // paint (which, on a small page, is that same drawing).
+  t.painted = Math.max(t.first_paint_ms, t.fcp || 0);
   return { page, t, requests, errors };
 }
 
@@ -48,10 +52,10 @@ async function open(file, width = 1600) {
 const json = JSON.parse(fs.readFileSync(path.join(out, 'demo.json'), 'utf8'));
 const demo = await open('demo.html');
 const { page } = demo;
-console.log(`demo: first paint ${demo.t.first_paint_ms.toFixed(0)} ms after navigation ` +
-  `(first contentful paint ${demo.t.fcp?.toFixed(0)} ms, data parsed in ${demo.t.parse_ms.toFixed(0)} ms, ` +
+console.log(`demo: first paint ${demo.t.painted.toFixed(0)} ms after navigation ` +
+  `(script started at ${demo.t.script_start_ms.toFixed(0)} ms, page mark ${demo.t.first_paint_ms.toFixed(0)} ms, first contentful paint ${demo.t.fcp?.toFixed(0)} ms, data parsed in ${demo.t.parse_ms.toFixed(0)} ms, ` +
   `frame maps done at ${demo.t.maps_ms.toFixed(0)} ms); ${fs.statSync(path.join(out, 'demo.html')).size} bytes`);
-check(demo.t.first_paint_ms < 1000, `demo first paint under 1 s (${demo.t.first_paint_ms.toFixed(0)} ms)`);
+check(demo.t.painted < 1000, `demo first paint under 1 s (${demo.t.painted.toFixed(0)} ms)`);
 const columns = await page.locator('#columns th[scope="col"]').count();
 check(columns === json.processes.length + 1, `one column per process (${columns - 1})`);
 await page.screenshot({ path: path.join(out, 'overview.png'), fullPage: false });
@@ -169,10 +173,10 @@ check(hostile.errors.length === 0, `no script errors or dialogs on the hostile r
 if (fs.existsSync(path.join(out, 'big.html'))) {
   const big = await open('big.html');
   const size = fs.statSync(path.join(out, 'big.html')).size;
-  console.log(`1 GiB: first paint ${big.t.first_paint_ms.toFixed(0)} ms after navigation ` +
-    `(first contentful paint ${big.t.fcp?.toFixed(0)} ms, data parsed in ${big.t.parse_ms.toFixed(0)} ms, ` +
+  console.log(`1 GiB: first paint ${big.t.painted.toFixed(0)} ms after navigation ` +
+    `(script started at ${big.t.script_start_ms.toFixed(0)} ms, page mark ${big.t.first_paint_ms.toFixed(0)} ms, first contentful paint ${big.t.fcp?.toFixed(0)} ms, data parsed in ${big.t.parse_ms.toFixed(0)} ms, ` +
     `frame maps done at ${big.t.maps_ms.toFixed(0)} ms); ${size} bytes`);
-  check(big.t.first_paint_ms < 3000, `1 GiB first paint under 3 s (${big.t.first_paint_ms.toFixed(0)} ms)`);
+  check(big.t.painted < 3000, `1 GiB first paint under 3 s (${big.t.painted.toFixed(0)} ms)`);
   const nodes = await big.page.evaluate(() => document.getElementsByTagName('*').length);
   check(nodes < 5000, `no DOM node per page (${nodes} elements)`);
   await big.page.click('button.region[data-kind="heap"]');

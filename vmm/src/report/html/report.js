@@ -569,7 +569,8 @@
       }, `${a.gva}: ${a.region}, GPA ${a.gpa} → HPA ${a.hpa === null ? R.host.pagemap : a.hpa}`)));
       return el('div', { class: 'proc-out', 'data-pid': p.pid },
         el('h3', {}, P.label, p.path ? ` (${p.path})` : ''),
-        el('p', { class: 'note' }, exitText(p)),
+        el('p', { class: 'note' }, exitText(p),
+          typeof p.first_output_us === 'number' ? `; first output ${Math.round(p.first_output_us)} µs after its creation` : ''),
         p.output ? el('pre', { class: 'out' }, p.output + (p.output_truncated ? '\n… (truncated)' : '')) : el('p', { class: 'note' }, 'no output'),
         printed.length ? el('div', { class: 'printed' }, el('p', {}, 'Addresses it printed (choose one to find it):'), el('ul', {}, printed)) : null,
         p.unknown_syscalls.length ? el('p', { class: 'note' }, `unknown system calls: ${p.unknown_syscalls.join(', ')}`) : null);
@@ -742,17 +743,18 @@
   $('search').addEventListener('submit', search);
   $('pagelist').addEventListener('scroll', () => drawList());
   $('pagelist').addEventListener('keydown', listKeys);
-  const timing = { parse_ms: tParsed - t0, first_paint_ms: null, maps_ms: null };
+  const timing = { script_start_ms: t0, parse_ms: tParsed - t0, first_paint_ms: null, maps_ms: null };
   window.microvmm = { timing, find, openPage: (pid, gva) => openPage(procs.find((P) => P.p.pid === pid), gva) };
   // First paint: the overview is on screen; the frame maps (a pass over every
   // page) follow in the next task, so they never delay it.
-  requestAnimationFrame(() => {
+  // The second frame callback starts the frame after the one that drew the
+  // overview, so by then it has been painted.
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    timing.first_paint_ms = performance.now();
     setTimeout(() => {
-      // A task queued from the frame callback runs after that frame painted.
-      timing.first_paint_ms = performance.now();
       frameMaps();
       timing.maps_ms = performance.now();
       document.body.setAttribute('data-ready', 'true');
     }, 0);
-  });
+  }));
 }());
