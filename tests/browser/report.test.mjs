@@ -162,6 +162,21 @@ check(nptGrid.rows === g + 1, `NPT grid has a row per guest level and one for th
 await npt.page.locator('#walk').screenshot({ path: path.join(out, 'walk-npt.png') });
 check(npt.errors.length === 0, `no script errors on the NPT view (${npt.errors})`);
 
+// ---- the same run as a host without CAP_SYS_ADMIN shows it ----------------
+// pagemap then hides every frame: the report has no HPA, and says why.
+const hidden = fs.readFileSync(path.join(out, 'demo.html'), 'utf8')
+  .replace(/"pagemap":"[^"]*"/, '"pagemap":"unavailable (needs CAP_SYS_ADMIN)"')
+  .replace(/"(hpa|entry_hpa)":"0x[0-9a-f]+"/g, '"$1":null');
+fs.writeFileSync(path.join(out, 'demo-no-hpa.html'), hidden);
+const noHpa = await open('demo-no-hpa.html');
+await noHpa.page.click(`button.region[data-pid="${addr.pid}"][data-kind="heap"]`);
+await noHpa.page.locator(`#pagelist button[data-gva="${pageOf(wi.gva)}"]`).click();
+const hpaCell = await noHpa.page.locator('#chain-hpa').textContent();
+check(hpaCell === 'unavailable (needs CAP_SYS_ADMIN)', `without pagemap the HPA says why (${hpaCell})`);
+const zeros = await noHpa.page.evaluate(() => /HPA 0x0\b/.test(document.body.innerText));
+check(!zeros, 'no HPA shown as 0');
+check(noHpa.errors.length === 0, `no script errors without HPAs (${noHpa.errors})`);
+
 // ---- a hostile guest: its process name is markup --------------------------
 const hostile = await open('hostile.html');
 const names = await hostile.page.evaluate(() => [...document.querySelectorAll('#columns th[scope="col"]')].map((th) => th.textContent));
