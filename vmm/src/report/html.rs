@@ -2,14 +2,22 @@
 //! JSON, drawn in the browser by a script of ours. Self-contained (inline
 //! CSS, script and data; no network, no external fonts), so it opens from
 //! disk. The page's look and behaviour live in `html/` as plain CSS and
-//! JavaScript files, included here at compile time.
+//! JavaScript files, one concept each, included here at compile time.
 
 use std::io::{self, Write};
 
 use super::model::Report;
 
 const CSS: &str = include_str!("html/report.css");
-const JS: &str = include_str!("html/report.js");
+/// The script, in order: the parts share one function's scope (so the page
+/// defines no globals but `window.microvmm`, for tests).
+const JS: [&str; 5] = [
+    include_str!("html/data.js"),
+    include_str!("html/overview.js"),
+    include_str!("html/pages.js"),
+    include_str!("html/frames.js"),
+    include_str!("html/start.js"),
+];
 const BODY: &str = include_str!("html/body.html");
 
 /// The id of the `<script type="application/json">` element that holds the
@@ -32,7 +40,11 @@ pub fn write(r: &Report, w: impl Write) -> io::Result<()> {
          <script type=\"application/json\" id=\"{DATA_ID}\">"
     )?;
     serde_json::to_writer(ScriptSafe(&mut w), r)?;
-    write!(w, "</script>\n<script>\n{JS}</script>\n</body>\n</html>\n")?;
+    w.write_all(b"</script>\n<script>\n'use strict';\n(function () {\n")?;
+    for part in JS {
+        w.write_all(part.as_bytes())?;
+    }
+    w.write_all(b"}());\n</script>\n</body>\n</html>\n")?;
     w.flush()
 }
 

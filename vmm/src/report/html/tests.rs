@@ -88,3 +88,11 @@ fn the_page_is_self_contained() {
     }
     assert!(html.contains("default-src 'none'"));
 }
+
+#[test]
+fn the_script_cannot_end_its_own_element() {
+    for part in JS.iter().chain([&CSS, &BODY]) {
+        let lower = part.to_ascii_lowercase();
+        assert!(!lower.contains("</script") && !lower.contains("<!--"));
+    }
+}
