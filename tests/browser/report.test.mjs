@@ -183,6 +183,8 @@ const names = await hostile.page.evaluate(() => [...document.querySelectorAll('#
 check(names.some((n) => n.includes('</script><b>pwn')), 'the hostile name shows as text');
 check(await hostile.page.locator('#columns b').count() === 0, 'the hostile name made no element');
 check(hostile.errors.length === 0, `no script errors or dialogs on the hostile report (${hostile.errors})`);
+await hostile.page.locator('#spaces').scrollIntoViewIfNeeded();
+await hostile.page.screenshot({ path: path.join(out, 'hostile.png') });
 
 // ---- the 1 GiB --pages report -----------------------------------------------
 if (fs.existsSync(path.join(out, 'big.html'))) {
