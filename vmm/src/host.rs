@@ -158,7 +158,7 @@ pub fn flavour_from(sysfs: &SysfsView) -> Option<Flavour> {
 pub struct HostInfo {
     /// How KVM translates guest-physical addresses here.
     pub flavour: Flavour,
-    /// CPUID.1:ECX[31], the hypervisor bit: this host is itself a VM.
+    /// `CPUID.1:ECX[31]`, the hypervisor bit: this host is itself a VM.
     pub nested: bool,
     /// The CPU model name from /proc/cpuinfo ("unknown" if it has none).
     pub cpu: String,

@@ -26,10 +26,22 @@ pub struct OutFile {
 /// Why an output cannot be written.
 #[derive(Debug, thiserror::Error)]
 pub enum OutError {
+    /// The file (or its temporary sibling) cannot be opened for writing.
     #[error("cannot write {path}: {why}")]
-    Open { path: String, why: String },
+    Open {
+        /// The output, escaped for one line.
+        path: String,
+        /// Why, in the OS's words or ours.
+        why: String,
+    },
+    /// Writing or renaming into place failed.
     #[error("cannot write {path}: {source}")]
-    Write { path: String, source: io::Error },
+    Write {
+        /// The output, escaped for one line.
+        path: String,
+        /// What the OS said.
+        source: io::Error,
+    },
 }
 
 impl OutFile {

@@ -25,13 +25,13 @@ use super::{LoaderError, OpenError, open_regular};
 use crate::addr::{Gpa, Gva, PAGE};
 use crate::size::format_size;
 
-/// One `--run`: the file and the argv its process gets (argv[0] is the
+/// One `--run`: the file and the argv its process gets (`argv[0]` is the
 /// file's name as the user gave it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Program {
     /// The file, as the user gave it.
     pub path: PathBuf,
-    /// Its arguments, argv[0] first.
+    /// Its arguments, `argv[0]` first.
     pub argv: Vec<String>,
 }
 
@@ -171,7 +171,7 @@ pub enum ProgramError {
 pub struct Checked {
     /// The ELF file, whole.
     pub bytes: Vec<u8>,
-    /// argv as NUL-terminated strings, argv[0] first.
+    /// argv as NUL-terminated strings, `argv[0]` first.
     pub args: Vec<u8>,
     /// Number of arguments in `args`.
     pub argc: u32,

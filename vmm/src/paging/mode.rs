@@ -124,7 +124,7 @@ impl PagingMode {
         })
     }
 
-    /// This mode with another physical address width (CPUID 0x8000_0008 EAX[7:0]).
+    /// This mode with another physical address width (CPUID `0x8000_0008 EAX[7:0]`).
     pub fn with_maxphyaddr(self, maxphyaddr: u8) -> Result<Self, ModeError> {
         if !(12..=52).contains(&maxphyaddr) {
             return Err(ModeError::BadMaxPhyAddr(maxphyaddr));

@@ -105,7 +105,7 @@ pub struct GuestReport {
     pub mode: Option<GuestMode>,
     /// What the guest wrote to the shutdown port; null if it never did.
     pub exit_status: Option<u32>,
-    /// "ok", "failed: <reason>" (triple fault, timeout, ...).
+    /// "ok" or `"failed: <reason>"` (triple fault, timeout, ...).
     pub outcome: String,
     /// "timer" or "cooperative".
     pub scheduling: Option<Scheduling>,
@@ -132,7 +132,7 @@ pub struct ProcessReport {
     pub name: String,
     /// The file it was loaded from (`--run`); null for a built-in program.
     pub path: Option<String>,
-    /// Its arguments, argv[0] first (`--run`); null for a built-in program.
+    /// Its arguments, `argv[0]` first (`--run`); null for a built-in program.
     pub argv: Option<Vec<String>>,
     /// The kernel PGD (what CR3 holds while the kernel runs for it).
     pub cr3: Cr3,
