@@ -22,8 +22,8 @@ pub struct Observations {
     pub procs: Vec<ProcObservation>,
     /// `whereis` answers and `--walk` walks, in the order they were made.
     pub whereis: Vec<Walk2d>,
-    /// Cross-check failures and guest protocol violations, a bounded number
-    /// of them (then [`RunError::More`]).
+    /// Cross-check failures and guest protocol violations: the first
+    /// `registry::MAX_ERRORS`, then one [`RunError::More`].
     pub errors: Vec<RunError>,
     /// VM exits by kind.
     pub exits: ExitCounts,

@@ -69,7 +69,7 @@ pub struct Records {
     pub procs: Vec<ProcObservation>,
     /// `whereis` answers and `--walk` walks, in order.
     pub whereis: Vec<Walk2d>,
-    /// What went wrong, bounded (then a `RunError::More`).
+    /// What went wrong: the first MAX_ERRORS, then one `RunError::More`.
     pub errors: Vec<RunError>,
 }
 

@@ -118,7 +118,7 @@ pub enum RegionKind {
     Code,
     /// Read-only data of the program image.
     Rodata,
-    /// Writable data of the program image.
+    /// Initialized data of the program image (read-only once RELRO is applied).
     Data,
     /// Zero-filled data past the file's bytes.
     Bss,

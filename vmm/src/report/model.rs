@@ -25,7 +25,8 @@ pub struct Report {
     pub memory: MemoryReport,
     /// What the guest kernel reported and how the run went.
     pub guest: GuestReport,
-    /// Every process the guest created (at most 256), in creation order.
+    /// Every process the guest created (at most `registry::MAX_PROCESSES`),
+    /// in creation order.
     pub processes: Vec<ProcessReport>,
     /// One entry per `whereis` request a process made.
     pub whereis: Vec<WhereisReport>,
@@ -33,7 +34,8 @@ pub struct Report {
     pub dirty: Option<DirtyReport>,
     /// The VMM process itself.
     pub vmm: VmmReport,
-    /// Cross-check failures and guest protocol violations, each a sentence.
+    /// Cross-check failures and guest protocol violations, each a sentence
+    /// (the first `registry::MAX_ERRORS`, then "... and N more errors").
     /// Empty on a clean run.
     pub errors: Vec<RunError>,
 }
@@ -268,7 +270,7 @@ impl ExitReport {
 /// One region of a process's address space (`processes[].regions[]`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RegionReport {
-    /// "code", "data", "heap", "stack", "guard".
+    /// "code", "rodata", "data", "bss", "heap", "mmap", "stack" or "guard".
     pub kind: RegionKind,
     /// First byte.
     pub start: Gva,
