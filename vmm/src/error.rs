@@ -18,7 +18,7 @@ pub enum Error {
     /// The guest image is unusable (exit 2: input error).
     #[error("{path}: {source}")]
     Guest {
-        /// The guest image, escaped for one line.
+        /// The guest image's path, or "embedded guest".
         path: String,
         /// What is wrong with it.
         source: loader::LoaderError,
@@ -58,7 +58,7 @@ pub enum Error {
     /// Writing an output file failed.
     #[error("cannot write {path}: {source}")]
     Output {
-        /// The file, escaped for one line.
+        /// The file's path, as given.
         path: String,
         /// What the OS said.
         source: std::io::Error,

@@ -42,7 +42,8 @@ pub enum HostError {
     /// KVM_GET_API_VERSION gave something other than 12.
     #[error("/dev/kvm speaks KVM API version {0}, but microvmm needs version 12")]
     ApiVersion(i32),
-    /// None of the kvm_pvm, kvm_intel or kvm_amd sysfs entries says how GPAs are translated.
+    /// None of the kvm_pvm, kvm_intel or kvm_amd sysfs entries says how GPAs
+    /// are translated.
     #[error(
         "cannot tell how this host's KVM translates guest-physical addresses: none of {SYS_KVM_PVM}, {SYS_EPT} or {SYS_NPT} is present or readable"
     )]

@@ -34,7 +34,7 @@ pub enum MemoryError {
     HugePool {
         /// Huge pages guest RAM needs.
         needed: u64,
-        /// Free huge pages in the pool now.
+        /// Free huge pages not already promised to other mappings.
         available: u64,
         /// The command that would grow the pool.
         hint: String,
@@ -65,7 +65,8 @@ pub enum MemoryError {
         /// What vm-memory said.
         source: MmapRegionError,
     },
-    /// The oversized PROT_NONE reservation that aligns guest RAM to 2 MiB failed.
+    /// Reserving host address space to align guest RAM to 2 MiB, or mapping
+    /// into the reservation, failed.
     #[error("cannot reserve host address space for 2 MiB alignment: {0}")]
     Reserve(std::io::Error),
     /// No 2 MiB-aligned start fits inside the reservation (size overflow).
@@ -77,7 +78,7 @@ pub enum MemoryError {
     /// vm-memory refused the region list.
     #[error("cannot build guest memory: {0}")]
     Regions(GuestRegionCollectionError),
-    /// A slot was asked for before KVM knew guest RAM.
+    /// The dirty log was asked for before guest RAM was registered with KVM.
     #[error("guest RAM is not registered with KVM yet")]
     NotRegistered,
     /// KVM refused to map a memslot.

@@ -26,10 +26,11 @@ pub struct OutFile {
 /// Why an output cannot be written.
 #[derive(Debug, thiserror::Error)]
 pub enum OutError {
-    /// The file (or its temporary sibling) cannot be opened for writing.
+    /// The output cannot be opened for writing (a directory, a FIFO no
+    /// process reads, no permission).
     #[error("cannot write {path}: {why}")]
     Open {
-        /// The output, escaped for one line.
+        /// The output's path, as given.
         path: String,
         /// Why, in the OS's words or ours.
         why: String,
@@ -37,7 +38,7 @@ pub enum OutError {
     /// Writing or renaming into place failed.
     #[error("cannot write {path}: {source}")]
     Write {
-        /// The output, escaped for one line.
+        /// The output's path, as given.
         path: String,
         /// What the OS said.
         source: io::Error,

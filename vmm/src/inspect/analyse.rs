@@ -59,9 +59,11 @@ pub struct PatternObs {
     pub gva: Gva,
     /// What it stored.
     pub expected: u64,
-    /// What the VMM read through guest memory at the GPA; None if unreadable.
+    /// What the VMM read through guest memory at the GPA; None if the GVA
+    /// is not mapped or the read failed.
     pub via_gpa: Option<u64>,
-    /// What the VMM read through its own mapping at the HVA; None if unmapped.
+    /// What the VMM read through its own mapping at the HVA; None if the GVA
+    /// is not mapped or the read failed.
     pub via_hva: Option<u64>,
 }
 

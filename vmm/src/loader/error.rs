@@ -39,7 +39,7 @@ pub enum LoaderError {
         /// What the OS said.
         error: io::Error,
     },
-    /// The file is larger than any kernel we load; refused before reading it all.
+    /// The file is larger than any kernel we load (`MAX_GUEST_FILE`).
     #[error("{} is too large for a kernel image ({}; the limit is {})",
         .path.display(), format_size(*.size), format_size(MAX_GUEST_FILE))]
     TooLarge {

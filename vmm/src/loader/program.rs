@@ -91,7 +91,7 @@ pub enum ProgramError {
     /// Reading the opened file failed.
     #[error("cannot read: {}", os_text(.0))]
     Read(std::io::Error),
-    /// The file alone is larger than guest RAM; refused before reading it all.
+    /// The file alone is larger than guest RAM.
     #[error("the file is {} and cannot fit in guest RAM (--mem {})",
         format_size(*.size), format_size(*.ram_size))]
     TooLarge {

@@ -14,8 +14,8 @@ fn size(b: u64) -> String {
     crate::size::format_size(b)
 }
 
-/// The report as text for a terminal: host, memory, guest, then each
-/// process and walk.
+/// The report as the text microvmm prints after a run: host, memory and
+/// guest first, then each process and walk.
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "\n== microvmm report ==");
