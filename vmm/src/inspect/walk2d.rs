@@ -66,7 +66,7 @@ impl fmt::Display for HwRefs {
 /// level by level.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Walk2d {
-    /// The process that asked.
+    /// The process whose page tables were walked.
     pub pid: u32,
     /// The address translated.
     pub gva: Gva,

@@ -28,7 +28,8 @@ pub struct Report {
     /// Every process the guest created (at most `registry::MAX_PROCESSES`),
     /// in creation order.
     pub processes: Vec<ProcessReport>,
-    /// One entry per `whereis` request a process made.
+    /// One entry per `whereis` request a process made, and per process
+    /// `--walk` walked.
     pub whereis: Vec<WhereisReport>,
     /// Dirty pages attributed after the run (`--dirty-log`), else null.
     pub dirty: Option<DirtyReport>,
@@ -343,24 +344,25 @@ pub struct WalkLevelReport {
     pub entry_hpa: Option<Hpa>,
 }
 
-/// One `whereis` answer: a GVA translated all the way down (`whereis[]`).
+/// One `whereis` answer or `--walk` walk: a GVA translated all the way
+/// down (`whereis[]`).
 #[derive(Debug, Clone, Serialize)]
 pub struct WhereisReport {
-    /// The process that asked.
+    /// The process whose page tables were walked.
     pub pid: u32,
-    /// The address it asked about.
+    /// The address translated.
     pub gva: Gva,
-    /// Its guest-physical address; null if not mapped.
+    /// Its guest-physical address, from the software walk.
     pub gpa: Option<Gpa>,
     /// The VMM's mapping of the GPA; null outside every memslot.
     pub hva: Option<Hva>,
     /// Host-physical address; null when the host will not say.
     pub hpa: Option<Hpa>,
-    /// The guest's page size in bytes; null if not mapped.
+    /// The guest's page size in bytes.
     pub guest_page_size: Option<u64>,
     /// The host's page size backing it; null when unknown.
     pub host_page_size: Option<u64>,
-    /// KVM_TRANSLATE's answer for the same GVA; null if not checked.
+    /// KVM_TRANSLATE's answer for the same GVA; null if it found no mapping.
     pub kvm_translate_gpa: Option<Gpa>,
     /// The software walk, top level first.
     pub walk: Vec<WalkLevelReport>,
