@@ -73,15 +73,12 @@ pub fn send<M: Message>(m: &mut M) -> Option<i32> {
     Some(m.header().result)
 }
 
-/// Tell the VMM we are done, with `status`; never returns. Without the
-/// device, say so on the console and halt.
-pub fn shutdown(status: u32) -> ! {
-    crate::console::flush();
-    if present() {
-        cpu::outl(abi::PORT_SHUTDOWN, status);
-    } else {
-        crate::kprintln!("[kernel] no microvmm device: halted (status {status:#x})");
-        crate::console::flush();
+/// Hand the VMM the guest's exit status. The VMM ends the run on this
+/// `out`, so it returns (false) only when there is no device.
+pub fn send_shutdown(status: u32) -> bool {
+    if !present() {
+        return false;
     }
-    cpu::halt_forever()
+    cpu::outl(abi::PORT_SHUTDOWN, status);
+    true
 }

@@ -8,7 +8,7 @@ use abi::msg::{self, Header};
 use kernel::arch::cpu::outl;
 use kernel::memlayout::p2v;
 use kernel::mm::frame;
-use kernel::{Machine, kprintln, vmmdev};
+use kernel::{Machine, kprintln, shutdown};
 
 /// Write `v` at the start of frame `pa` and hand its GPA to the VMM.
 fn raw<T: Copy>(pa: u64, v: T) {
@@ -21,7 +21,7 @@ fn raw<T: Copy>(pa: u64, v: T) {
 pub fn kmain(m: &Machine) -> ! {
     let (Some(page), Some(alias)) = (frame::alloc(), frame::alloc()) else {
         kprintln!("[hostile] out of memory");
-        vmmdev::shutdown(abi::status::PANIC)
+        shutdown::halt(abi::status::PANIC)
     };
     kprintln!("[hostile] sending bad messages");
     outl(abi::PORT_HYPERCALL, (page + 3) as u32); // unaligned
@@ -92,5 +92,5 @@ pub fn kmain(m: &Machine) -> ! {
     };
     raw(page, w); // a table outside RAM
     kprintln!("[hostile] done; shutting down cleanly");
-    vmmdev::shutdown(abi::status::OK)
+    shutdown::halt(abi::status::OK)
 }

@@ -1,9 +1,15 @@
-//! x86-64 4-level page tables, walked and edited through the kernel window.
+//! x86-64 page tables, 4- or 5-level as the CPU runs (`arch::levels`),
+//! walked and edited through the kernel window.
 //!
-//! A virtual address (4-level; with CR4.LA57, bits 56..48 index a PML5 on top):
+//! A virtual address, 4-level:
 //! ```text
 //!  63    48 47    39 38    30 29    21 20    12 11        0
 //! | sign   | PML4   | PDPT   | PD     | PT     | offset    |
+//! ```
+//! 5-level (CR4.LA57, set by the VMM or the PVH entry when the vCPU has it):
+//! ```text
+//!  63    57 56    48 47    39 38    30 29    21 20    12 11        0
+//! | sign   | PML5   | PML4   | PDPT   | PD     | PT     | offset    |
 //! ```
 //! Entries are written with plain integer stores: under shadow paging the
 //! host write-protects live tables and emulates each store, and its emulator

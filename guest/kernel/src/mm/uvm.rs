@@ -10,7 +10,7 @@ use abi::msg::{
 
 use crate::arch::{self, Mode};
 use crate::memlayout::{PAGE, STACK_MAX, USER_STACK_TOP, p2v, page_down, page_up};
-use crate::mm::{frame, kvm, pte};
+use crate::mm::{frame, kspace, pte};
 
 pub struct AddrSpace {
     /// Kernel PGD; the user PGD is root + 0x1000 under PVM.
@@ -59,7 +59,7 @@ impl AddrSpace {
     /// An empty address space sharing the kernel half.
     pub fn new() -> Option<AddrSpace> {
         let root = frame::alloc_pair()?;
-        kvm::share_kernel_half(root);
+        kspace::share_kernel_half(root);
         Some(AddrSpace {
             root,
             regions: [Region::default(); MAX_REGIONS],
@@ -149,7 +149,7 @@ impl AddrSpace {
         let present = err & 1 != 0;
         let write = err & 2 != 0;
         let fetch = err & 16 != 0;
-        if kvm::is_kernel(addr) {
+        if kspace::is_kernel(addr) {
             return Fault::Kill("touched kernel memory");
         }
         let Some(i) = self.index_of(addr) else {

@@ -13,11 +13,11 @@ use crate::entry::{self, TrapFrame, USER_CS, USER_SS};
 use crate::exec::{self, elf, stack};
 use crate::fpu::FpuArea;
 use crate::mm::{
-    frame, kvm,
+    frame, kspace,
     uvm::{AddrSpace, Fault},
 };
 use crate::sync::KCell;
-use crate::{kprintln, vmmdev};
+use crate::{kprintln, shutdown};
 use report::{report, summary};
 
 pub const NPROC: usize = 16;
@@ -313,7 +313,7 @@ pub fn exit_current(f: &mut TrapFrame, how: Exit) {
     p.fs_base = fsbase::read();
     report(p, PROC_EXITING, Some(how));
     summary(p, how);
-    arch::set_cr3(kvm::root());
+    arch::set_cr3(kspace::root());
     entry::set_kernel_fx();
     if let Some(mut a) = p.aspace.take() {
         a.destroy();
@@ -377,5 +377,5 @@ fn all_done() -> ! {
     } else {
         abi::status::OK
     };
-    vmmdev::shutdown(status)
+    shutdown::halt(status)
 }

@@ -79,7 +79,7 @@ pub fn summary(p: &Proc, how: Exit) {
             "[kernel] pid {} {}: killed by {} err {:#x} at {:#x} (rip {:#x}): {}; pages touched {}",
             p.pid,
             p.name(),
-            crate::trap::vector_name(vector),
+            crate::entry::vector_name(vector),
             err,
             addr,
             rip,
