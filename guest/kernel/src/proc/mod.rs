@@ -32,6 +32,9 @@ pub enum State {
 #[derive(Clone, Copy)]
 pub enum Exit {
     Status(i64),
+    /// Killed by a signal it sent itself (abort's SIGABRT); reported to the
+    /// VMM as the status a shell shows, 128 + the signal.
+    Signal(u32),
     Fault {
         vector: u64,
         err: u64,
@@ -39,6 +42,27 @@ pub enum Exit {
         rip: u64,
         reason: &'static str,
     },
+}
+
+/// sigaltstack's flag for "no alternate stack".
+pub const SS_DISABLE: u64 = 2;
+
+/// An alternate signal stack as sigaltstack(2) installed it (stack_t's
+/// ss_sp, ss_flags, ss_size). Never used, as no signal is delivered.
+#[derive(Clone, Copy)]
+pub struct AltStack {
+    pub sp: u64,
+    pub flags: u64,
+    pub size: u64,
+}
+
+impl AltStack {
+    /// No alternate stack, as a process starts.
+    pub const NONE: AltStack = AltStack {
+        sp: 0,
+        flags: SS_DISABLE,
+        size: 0,
+    };
 }
 
 pub struct Proc {
@@ -62,6 +86,8 @@ pub struct Proc {
     pub unknown: [u32; MAX_UNKNOWN],
     /// TSC deadline of a sleep: not picked to run before it.
     pub wake: u64,
+    /// What sigaltstack(2) installed (never used: no signal is delivered).
+    pub altstack: AltStack,
 }
 
 impl Proc {
@@ -80,6 +106,7 @@ impl Proc {
         nunknown: 0,
         unknown: [0; MAX_UNKNOWN],
         wake: 0,
+        altstack: AltStack::NONE,
     };
 
     pub fn name(&self) -> &str {
@@ -307,7 +334,7 @@ pub fn exit_current(f: &mut TrapFrame, how: Exit) {
     let t = table();
     let cur = t.cur;
     let p = &mut t.procs[cur];
-    if matches!(how, Exit::Status(s) if s != 0) {
+    if matches!(how, Exit::Status(s) if s != 0) || matches!(how, Exit::Signal(_)) {
         t.failed += 1;
     }
     p.fs_base = fsbase::read();

@@ -34,6 +34,10 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
             m.exit_kind = msg::EXIT_NORMAL;
             m.exit_status = s;
         }
+        Some(Exit::Signal(sig)) => {
+            m.exit_kind = msg::EXIT_NORMAL;
+            m.exit_status = 128 + sig as i64;
+        }
         Some(Exit::Fault {
             vector,
             err,
@@ -69,6 +73,15 @@ pub fn summary(p: &Proc, how: Exit) {
             sf,
             res
         ),
+        Exit::Signal(sig) => kprint!(
+            "[kernel] pid {} {}: killed by signal {} ({}), sent by itself (as abort does); exit status {}; pages touched {}",
+            p.pid,
+            p.name(),
+            sig,
+            signal_name(sig),
+            128 + sig,
+            res
+        ),
         Exit::Fault {
             vector,
             err,
@@ -94,4 +107,25 @@ pub fn summary(p: &Proc, how: Exit) {
         }
     }
     kprintln!("");
+}
+
+/// The usual name of signal `sig`, for the verdict.
+fn signal_name(sig: u32) -> &'static str {
+    match sig {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        10 => "SIGUSR1",
+        11 => "SIGSEGV",
+        12 => "SIGUSR2",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        _ => "a signal",
+    }
 }
