@@ -114,10 +114,35 @@ impl Outcome {
         !self.report.errors.is_empty()
     }
 
-    /// 0 when the guest shut down with status 0 and the report has no
-    /// errors, else 1.
+    /// The processes that failed, one line each: a non-zero exit status,
+    /// or a user program (`--run`) killed by a fault. (The built-in `snoop`
+    /// programs are killed on purpose: that is their demonstration.)
+    pub fn failures(&self) -> Vec<String> {
+        use report::ExitKind;
+        self.report
+            .processes
+            .iter()
+            .filter_map(|p| {
+                let name = terminal::escape_text(&p.name);
+                match p.exit.kind {
+                    ExitKind::Exit if p.exit.status != Some(0) => Some(format!(
+                        "pid {} ({name}) exited with status {}",
+                        p.pid,
+                        p.exit.status.unwrap_or(-1)
+                    )),
+                    ExitKind::Fault if p.path.is_some() => {
+                        Some(format!("pid {} ({name}) was {}", p.pid, p.exit.summary()))
+                    }
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// 0 when the guest shut down with status 0, every process succeeded
+    /// and the report has no errors, else 1 — as make does.
     pub fn exit_code(&self) -> i32 {
-        if self.stop.is_ok() && !self.has_errors() {
+        if self.stop.is_ok() && !self.has_errors() && self.failures().is_empty() {
             0
         } else {
             1

@@ -232,6 +232,9 @@ fn main() -> ExitCode {
             code = code.max(1);
         }
     }
+    for f in outcome.failures() {
+        say(f);
+    }
     if !outcome.stop.is_ok() {
         say(&outcome.stop);
     }

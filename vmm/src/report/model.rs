@@ -124,6 +124,10 @@ pub struct ProcessReport {
     /// Pages whose software walk was compared with KVM_TRANSLATE.
     pub pages_checked: u64,
     pub pattern: Option<PatternCheck>,
+    /// From its creation message to its first output, in µs (VMM clock):
+    /// the cost of starting it (loading, start-up code) plus any time other
+    /// processes ran first. Null if it printed nothing.
+    pub first_output_us: Option<f64>,
     /// What it wrote to stdout/stderr (the first 64 KiB, lossy UTF-8).
     pub output: String,
     /// More was written than `output` holds.
