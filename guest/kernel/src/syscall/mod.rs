@@ -46,16 +46,15 @@ fn with_aspace(f: impl FnOnce(&mut AddrSpace) -> i64) -> i64 {
     current().aspace.as_mut().map_or(EFAULT, f)
 }
 
-/// Copy an abi struct out to user `va`: 0, or EFAULT if the process may not
-/// write there. Only for repr(C) structs of integers with explicit padding
-/// fields (WhereisAnswer, Stats, and the Linux structs built here as
-/// arrays): every byte is initialised.
-fn put<T: Copy>(a: &mut AddrSpace, va: u64, v: &T) -> i64 {
-    // SAFETY: v is a live T of size_of::<T>() initialised bytes (see above).
-    let bytes = unsafe {
-        core::slice::from_raw_parts(v as *const T as *const u8, core::mem::size_of::<T>())
-    };
-    if a.copy_out(va, bytes) { 0 } else { EFAULT }
+/// Copy a plain-old-data value (an abi struct, an integer, a Linux
+/// struct built as an array) out to user `va`: 0, or EFAULT if the process
+/// may not write there.
+fn put<T: abi::Pod>(a: &mut AddrSpace, va: u64, v: &T) -> i64 {
+    if a.copy_out(va, v.as_bytes()) {
+        0
+    } else {
+        EFAULT
+    }
 }
 
 /// Called by `syscall_entry`. Returns 0 to go back to the caller with

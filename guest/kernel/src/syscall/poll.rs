@@ -5,7 +5,7 @@
 
 use abi::syscall::{EFAULT, EINVAL};
 
-use super::{Ret, time, with_aspace};
+use super::{Ret, put, time, with_aspace};
 use crate::arch::cpu;
 use crate::entry::TrapFrame;
 use crate::proc;
@@ -50,15 +50,8 @@ pub fn poll(f: &mut TrapFrame, fds: u64, nfds: u64, timeout_ms: u64) -> Ret {
         }
         let fd = i32::from_le_bytes([e[0], e[1], e[2], e[3]]);
         let r = revents(fd, u16::from_le_bytes([e[4], e[5]]));
-        let out = at + 6; // at + 8 did not overflow above
-        if with_aspace(|a| {
-            if a.copy_out(out, &r.to_le_bytes()) {
-                0
-            } else {
-                EFAULT
-            }
-        }) != 0
-        {
+        let out = at + 6; // inside the 8 bytes copy_in just read
+        if with_aspace(|a| put(a, out, &r)) != 0 {
             return Ret::Value(EFAULT);
         }
         ready += (r != 0) as i64;

@@ -6,7 +6,7 @@
 
 use abi::syscall::{EFAULT, EINVAL, ENOMEM, EPERM};
 
-use super::{Ret, current, with_aspace};
+use super::{Ret, current, put, with_aspace};
 use crate::entry::TrapFrame;
 use crate::proc::{self, AltStack, Exit, SS_DISABLE};
 
@@ -48,14 +48,8 @@ pub fn sigaltstack(new: u64, old: u64) -> i64 {
             _ => return EINVAL,
         };
     }
-    if old != 0 {
-        let mut b = [0u8; 24];
-        b[..8].copy_from_slice(&cur.sp.to_le_bytes());
-        b[8..16].copy_from_slice(&cur.flags.to_le_bytes());
-        b[16..].copy_from_slice(&cur.size.to_le_bytes());
-        if with_aspace(|a| if a.copy_out(old, &b) { 0 } else { EFAULT }) != 0 {
-            return EFAULT;
-        }
+    if old != 0 && with_aspace(|a| put(a, old, &[cur.sp, cur.flags, cur.size])) != 0 {
+        return EFAULT;
     }
     current().altstack = next;
     0
