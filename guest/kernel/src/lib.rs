@@ -102,7 +102,7 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
         cpu::outb(0x21, 0xff);
         cpu::outb(0xa1, 0xff);
     }
-    mm::frame::init(m.free_start, m.ram);
+    mm::frame::init(memlayout::Pa(m.free_start), memlayout::Pa(m.ram));
     let Some(root) = mm::kspace::init(m.ram) else {
         kprintln!("[kernel] out of memory building the kernel page table");
         shutdown::halt(abi::status::PANIC)
@@ -156,7 +156,7 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
             SCHED_COOPERATIVE
         },
         timer_hz: if m.irqchip { timer::HZ } else { 0 },
-        kernel_cr3: root,
+        kernel_cr3: root.get(),
         ..Default::default()
     };
     vmmdev::send(&mut b);

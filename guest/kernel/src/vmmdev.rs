@@ -6,7 +6,7 @@
 use abi::msg::{Header, MSG_MAX};
 
 use crate::arch::cpu;
-use crate::memlayout::v2p;
+use crate::memlayout::{Va, v2p};
 use crate::sync::KCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -67,7 +67,7 @@ pub fn send<M: Message>(m: &mut M) -> Option<i32> {
     // and the page is 4 KiB aligned, so the copy is in bounds and aligned.
     unsafe {
         core::ptr::write_volatile(dst, *m);
-        cpu::outl(abi::PORT_HYPERCALL, v2p(dst as u64) as u32);
+        cpu::outl(abi::PORT_HYPERCALL, v2p(Va(dst as u64)).get() as u32);
         *m = core::ptr::read_volatile(dst);
     }
     Some(m.header().result)

@@ -267,7 +267,7 @@ fn switch_in(t: &mut Table, i: usize) {
     t.cur = i;
     let p = &mut t.procs[i];
     if let Some(a) = &p.aspace {
-        arch::set_cr3(a.root);
+        arch::set_cr3(a.root.get());
     }
     fsbase::write(p.fs_base);
     entry::set_fx(&mut p.fpu);
@@ -340,7 +340,7 @@ pub fn exit_current(f: &mut TrapFrame, how: Exit) {
     p.fs_base = fsbase::read();
     report(p, PROC_EXITING, Some(how));
     summary(p, how);
-    arch::set_cr3(kspace::root());
+    arch::set_cr3(kspace::root().get());
     entry::set_kernel_fx();
     if let Some(mut a) = p.aspace.take() {
         a.destroy();

@@ -14,7 +14,7 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
         event,
         pid: p.pid,
         name: p.name,
-        cr3: a.root,
+        cr3: a.root.get(),
         user_pgd: a.user_pgd(),
         fs_base: p.fs_base,
         module: p.module,
