@@ -138,8 +138,9 @@ struct Table {
     preemptive: bool,
     switches: u64,
     frames_free_at_start: u64,
-    /// Processes that called exit with a non-zero status (the program
-    /// itself says it failed; kills for faults are protection working).
+    /// Processes that called exit with a non-zero status or signalled
+    /// themselves (abort): the program itself says it failed. Kills for
+    /// faults are protection working.
     failed: u32,
 }
 
