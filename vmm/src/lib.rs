@@ -4,6 +4,8 @@
 //!
 //! `run(config)` is the whole program; `main.rs` is only the command line.
 
+#![deny(missing_docs)]
+
 pub mod addr;
 pub mod boot;
 pub mod devices;
@@ -56,9 +58,13 @@ pub enum Guest {
 /// Everything `run` needs to know.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The kernel to boot.
     pub guest: Guest,
+    /// Guest RAM in bytes: a nonzero multiple of 4 KiB (2 MiB for hugetlb).
     pub mem_size: u64,
+    /// How long the guest may run before it is stopped (`--timeout`).
     pub timeout: Duration,
+    /// What kind of host pages back guest RAM.
     pub backing: Backing,
     /// Register memslots with KVM_MEM_LOG_DIRTY_PAGES and attribute the
     /// dirty pages after the run.
@@ -105,7 +111,9 @@ impl Default for Config {
 
 /// What a run produced.
 pub struct Outcome {
+    /// What the run observed, ready to render.
     pub report: Report,
+    /// Why the guest stopped.
     pub stop: Stop,
 }
 

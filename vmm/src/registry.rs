@@ -64,9 +64,13 @@ pub struct Registry<'a> {
 
 /// What the registry hands over at the end of the run.
 pub struct Records {
+    /// The kernel's boot message, if it sent one.
     pub boot: Option<BootEvent>,
+    /// Every recorded process, by pid.
     pub procs: Vec<ProcObservation>,
+    /// `whereis` answers and `--walk` walks, in order.
     pub whereis: Vec<Walk2d>,
+    /// What went wrong: the first MAX_ERRORS, then one `RunError::More`.
     pub errors: Vec<RunError>,
 }
 

@@ -25,11 +25,17 @@ const MAX_RANGES: usize = 4096;
 /// One listed page, from GVA to the host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageObs {
+    /// Its guest-virtual address.
     pub gva: Gva,
+    /// The guest-physical address the guest's tables give it.
     pub gpa: Gpa,
+    /// The VMM's mapping of the GPA; None outside every memslot.
     pub hva: Option<Hva>,
+    /// Host-physical address; None when pagemap will not say.
     pub hpa: Option<Hpa>,
+    /// The guest's page size.
     pub guest_page_size: PageSize,
+    /// The host's page size backing it, in bytes; None when unknown.
     pub host_page_size: Option<u64>,
     /// Effective guest flags.
     pub flags: PteFlags,
@@ -42,16 +48,24 @@ pub struct PageObs {
 /// A region and how many pages it had mapped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegionObs {
+    /// The region, as the kernel reported it.
     pub region: Region,
+    /// Pages of it mapped at exit.
     pub pages_mapped: u64,
 }
 
 /// The stored value read back through the GPA and the HVA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PatternObs {
+    /// Where the process stored it.
     pub gva: Gva,
+    /// What it stored.
     pub expected: u64,
+    /// What the VMM read through guest memory at the GPA; None if the GVA
+    /// is not mapped or the read failed.
     pub via_gpa: Option<u64>,
+    /// What the VMM read through its own mapping at the HVA; None if the GVA
+    /// is not mapped or the read failed.
     pub via_hva: Option<u64>,
 }
 
@@ -65,7 +79,9 @@ impl PatternObs {
 /// A page-table page of the user half and where it lives on the host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableObs {
+    /// The table and its present entries.
     pub page: TablePage,
+    /// Where the table's frame lives on the host.
     pub host: HostPage,
 }
 
@@ -73,6 +89,7 @@ pub struct TableObs {
 /// HTML report does it in the browser).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TablesObs {
+    /// Root first, then depth-first in address order.
     pub tables: Vec<TableObs>,
     /// False when the run-wide budget or the walk limit cut them short.
     pub complete: bool,
@@ -81,11 +98,17 @@ pub struct TablesObs {
 /// What the analysis of one exiting process found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Analysis {
+    /// The listed pages (all with `--pages`, else each region's ends and samples).
     pub pages: Vec<PageObs>,
+    /// Mapped user pages in total (`pages` may hold fewer).
     pub pages_total: u64,
+    /// Pages whose walk was compared with KVM_TRANSLATE.
     pub pages_checked: u64,
+    /// Its regions with their mapped page counts.
     pub regions: Vec<RegionObs>,
+    /// The read-back of its stored value, if it stored one.
     pub pattern: Option<PatternObs>,
+    /// What went wrong; each becomes one of the run's errors.
     pub findings: Vec<Finding>,
     /// (GPA page, region) of every user page, for --dirty-log attribution.
     pub frames: Vec<(Gpa, Option<RegionKind>)>,

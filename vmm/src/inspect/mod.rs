@@ -41,6 +41,7 @@ pub struct Options {
     /// Compare at most this many pages per process with KVM_TRANSLATE (an
     /// even sample beyond that, always including each region's ends).
     pub max_checked: u64,
+    /// How the host translates GPAs, for the hardware reference count.
     pub flavour: Flavour,
     /// `--walk GVA`: the 2D walk of this address in every process that maps it.
     pub walk: Option<Gva>,

@@ -57,7 +57,9 @@ pub fn table_pages<M: PhysMem + ?Sized>(
 /// One page-table page of the user half and its present entries.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TablePage {
+    /// Where the table is in guest memory.
     pub gpa: Gpa,
+    /// Which kind of table it is (the root is PML4 or PML5).
     pub level: LevelName,
     /// (index, raw entry) of each present entry, in index order; at the
     /// root only the user half's (indices 0..256).
