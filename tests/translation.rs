@@ -330,3 +330,57 @@ fn expected_refs(j: &serde_json::Value, w: &serde_json::Value) -> u32 {
         _ => g,
     }
 }
+
+#[test]
+fn html_records_the_page_tables_every_walk_read() {
+    let page = tmp_file("report.html", b"");
+    let j = microvmm(&["--html", &page, "--json", "-", "-q"], 0).json();
+    let html = std::fs::read_to_string(&page).expect("the HTML report");
+    assert!(
+        html.contains("id=\"report-data\""),
+        "the page embeds the report"
+    );
+    let walks = j["whereis"].as_array().expect("whereis");
+    assert!(!walks.is_empty());
+    for w in walks {
+        let p = j["processes"]
+            .as_array()
+            .expect("processes")
+            .iter()
+            .find(|p| p["pid"] == w["pid"])
+            .expect("the asker");
+        let tables = p["page_tables"]["tables"].as_array().expect("page_tables");
+        assert_eq!(p["page_tables"]["complete"], true);
+        for l in w["walk"].as_array().expect("walk") {
+            let t = tables
+                .iter()
+                .find(|t| t["gpa"] == l["table_gpa"])
+                .unwrap_or_else(|| panic!("no table {} for {}", l["table_gpa"], w["gva"]));
+            assert_eq!(t["level"], l["level"]);
+            let e = t["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .find(|e| e[0] == l["index"])
+                .unwrap_or_else(|| panic!("{} has no entry {}", t["gpa"], l["index"]));
+            // The same entry, but for the accessed and dirty bits: the
+            // walk was made while the process ran, the tables kept at exit.
+            let ad = 0x60;
+            assert_eq!(
+                hex(&e[1]) & !ad,
+                hex(&l["entry"]) & !ad,
+                "{} in {}",
+                w["gva"],
+                l["level"]
+            );
+            if !l["entry_hpa"].is_null() {
+                // The entry's HPA is its table's, plus its offset.
+                let index = l["index"].as_u64().expect("index");
+                assert_eq!(hex(&t["hpa"]) + 8 * index, hex(&l["entry_hpa"]));
+            }
+        }
+    }
+    // Without --html the JSON is as it was: no page tables.
+    let plain = microvmm(&["--json", "-", "-q", "--cmdline", "addrspace"], 0).json();
+    assert!(plain["processes"][0].get("page_tables").is_none());
+}

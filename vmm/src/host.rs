@@ -21,24 +21,41 @@ const SYS_NPT: &str = "/sys/module/kvm_amd/parameters/npt";
 /// Why the host probe failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
+    /// No /dev/kvm: the kvm modules are not loaded, or virtualization is off.
     #[error(
         "/dev/kvm does not exist: KVM is not available on this host (load kvm_intel or kvm_amd, or enable virtualization in the firmware)"
     )]
     KvmMissing,
+    /// /dev/kvm exists but this user may not open it.
     #[error(
         "cannot open /dev/kvm: permission denied: add your user to the 'kvm' group (sudo usermod -aG kvm $USER) and log in again"
     )]
     KvmPermission,
+    /// Opening /dev/kvm failed for another reason.
     #[error("cannot open {path}: {source}")]
-    KvmOpen { path: PathBuf, source: io::Error },
+    KvmOpen {
+        /// The device.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// KVM_GET_API_VERSION gave something other than 12.
     #[error("/dev/kvm speaks KVM API version {0}, but microvmm needs version 12")]
     ApiVersion(i32),
+    /// None of the kvm_pvm, kvm_intel or kvm_amd sysfs entries says how GPAs
+    /// are translated.
     #[error(
         "cannot tell how this host's KVM translates guest-physical addresses: none of {SYS_KVM_PVM}, {SYS_EPT} or {SYS_NPT} is present or readable"
     )]
     UnknownFlavour,
+    /// A /proc or /sys file of the probe could not be read.
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: io::Error },
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
 }
 
 /// How this host's KVM performs second-level address translation.
@@ -140,13 +157,15 @@ pub fn flavour_from(sysfs: &SysfsView) -> Option<Flavour> {
 /// What the probe found out about this host.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct HostInfo {
+    /// How KVM translates guest-physical addresses here.
     pub flavour: Flavour,
-    /// CPUID.1:ECX[31], the hypervisor bit: this host is itself a VM.
+    /// `CPUID.1:ECX[31]`, the hypervisor bit: this host is itself a VM.
     pub nested: bool,
     /// The CPU model name from /proc/cpuinfo ("unknown" if it has none).
     pub cpu: String,
     /// The kernel release, as `uname -r` prints it.
     pub kernel: String,
+    /// KVM_GET_API_VERSION (always 12: the probe refuses others).
     pub api_version: i32,
     /// Levels of the host's own page tables (5 with LA57, else 4): under
     /// EPT/NPT KVM's nested tables have as many.

@@ -4,6 +4,8 @@
 //!
 //! `run(config)` is the whole program; `main.rs` is only the command line.
 
+#![deny(missing_docs)]
+
 pub mod addr;
 pub mod boot;
 pub mod devices;
@@ -56,9 +58,13 @@ pub enum Guest {
 /// Everything `run` needs to know.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The kernel to boot.
     pub guest: Guest,
+    /// Guest RAM in bytes: a nonzero multiple of 4 KiB (2 MiB for hugetlb).
     pub mem_size: u64,
+    /// How long the guest may run before it is stopped (`--timeout`).
     pub timeout: Duration,
+    /// What kind of host pages back guest RAM.
     pub backing: Backing,
     /// `--guest-pages 2m`: the guest backs heap and mmap areas with 2 MiB
     /// pages (BootInfo's BOOT_GUEST_HUGE).
@@ -82,6 +88,8 @@ pub struct Config {
     pub max_checked: u64,
     /// Report the 2D walk of this GVA in every process that maps it.
     pub walk: Option<addr::Gva>,
+    /// Keep each process's page tables in the report (`--html`).
+    pub page_tables: bool,
 }
 
 impl Default for Config {
@@ -100,13 +108,16 @@ impl Default for Config {
             all_pages: false,
             max_checked: 65536,
             walk: None,
+            page_tables: false,
         }
     }
 }
 
 /// What a run produced.
 pub struct Outcome {
+    /// What the run observed, ready to render.
     pub report: Report,
+    /// Why the guest stopped.
     pub stop: Stop,
 }
 
@@ -286,6 +297,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         walk: cfg.walk,
         frames: cfg.dirty_log,
         host_levels: info.paging_levels,
+        tables: cfg.page_tables,
     };
     let registry = Registry::new(&ram, pagemap.as_ref(), opts);
     let mut ports = Ports::new(

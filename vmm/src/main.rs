@@ -66,6 +66,11 @@ struct Cli {
     /// page walk, as an SVG picture.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
+    /// Write an interactive HTML page to FILE: every address space side by
+    /// side, guest and host frames, and the 2D walk of any page you click
+    /// (self-contained: opens from disk, fetches nothing).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// List every mapped page in the report (default: each region's first
     /// and last page and a few samples).
     #[arg(long)]
@@ -178,6 +183,8 @@ fn main() -> ExitCode {
         all_pages: cli.pages,
         max_checked: 65536,
         walk: cli.walk,
+        // The page walks any page in the browser: it needs the tables.
+        page_tables: cli.html.is_some(),
     };
     // Check the output files now: a bad path is a usage error (2), found
     // before the guest runs, not after it. Nothing is written until the
@@ -187,6 +194,7 @@ fn main() -> ExitCode {
     for (path, render) in [
         (json_file, render_json as Render),
         (cli.svg.as_deref(), render_svg as Render),
+        (cli.html.as_deref(), render_html as Render),
     ] {
         if let Some(p) = path {
             match OutFile::open(p) {
@@ -262,4 +270,8 @@ fn render_json(r: &report::Report, w: &mut dyn Write) -> io::Result<()> {
 
 fn render_svg(r: &report::Report, w: &mut dyn Write) -> io::Result<()> {
     w.write_all(report::svg::render(r).as_bytes())
+}
+
+fn render_html(r: &report::Report, w: &mut dyn Write) -> io::Result<()> {
+    report::html::write(r, w)
 }

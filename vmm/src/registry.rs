@@ -40,7 +40,8 @@ pub const OUTPUT_BUDGET: usize = 4 << 20;
 /// Printed addresses resolved per process.
 pub const MAX_PRINTED: usize = 32;
 /// A process with more resident pages than this gets its host frames
-/// looked up from one snapshot of all guest RAM (with `--pages`).
+/// looked up from one snapshot of all guest RAM (with `--pages`, or with
+/// `--html`, which looks up each of its page tables).
 const SNAPSHOT_PAGES: u64 = 1024;
 
 /// The registry of one run.
@@ -63,9 +64,13 @@ pub struct Registry<'a> {
 
 /// What the registry hands over at the end of the run.
 pub struct Records {
+    /// The kernel's boot message, if it sent one.
     pub boot: Option<BootEvent>,
+    /// Every recorded process, by pid.
     pub procs: Vec<ProcObservation>,
+    /// `whereis` answers and `--walk` walks, in order.
     pub whereis: Vec<Walk2d>,
+    /// What went wrong: the first MAX_ERRORS, then one `RunError::More`.
     pub errors: Vec<RunError>,
 }
 
@@ -153,7 +158,8 @@ impl<'a> Registry<'a> {
             return self.error(e);
         }
         let host = LiveHost::new(self.ram, self.pagemap);
-        let host = if self.opts.all_pages && p.stats.pages_resident > SNAPSHOT_PAGES {
+        let many = self.opts.all_pages || self.opts.tables;
+        let host = if many && p.stats.pages_resident > SNAPSHOT_PAGES {
             host.snapshot()
         } else {
             host

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// The `--timeout` thread; stopped and joined on drop.
 pub struct Watchdog {
     fired: Arc<AtomicBool>,
     done: Arc<AtomicBool>,

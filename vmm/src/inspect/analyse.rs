@@ -6,11 +6,13 @@
 use super::Options;
 use super::cpu::Cpu;
 use super::finding::{Finding, Findings};
-use super::host::HostView;
+use super::host::{HostPage, HostView};
 use super::reach::{SizeCount, count_sizes};
 use crate::addr::{Gpa, Gva, Hpa, Hva};
 use crate::devices::event::{Pattern, ProcEvent, Region, RegionKind};
-use crate::paging::{self, Cr3, MappedRange, Page, PageSize, PagingMode, PhysMem, PteFlags};
+use crate::paging::{
+    self, Cr3, MappedRange, Page, PageSize, PagingMode, PhysMem, PteFlags, TablePage,
+};
 
 /// Page-table entries read at most per address space (guards against
 /// hostile, aliased tables).
@@ -24,11 +26,17 @@ const MAX_RANGES: usize = 4096;
 /// One listed page, from GVA to the host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageObs {
+    /// Its guest-virtual address.
     pub gva: Gva,
+    /// The guest-physical address the guest's tables give it.
     pub gpa: Gpa,
+    /// The VMM's mapping of the GPA; None outside every memslot.
     pub hva: Option<Hva>,
+    /// Host-physical address; None when pagemap will not say.
     pub hpa: Option<Hpa>,
+    /// The guest's page size.
     pub guest_page_size: PageSize,
+    /// The host's page size backing it, in bytes; None when unknown.
     pub host_page_size: Option<u64>,
     /// Effective guest flags.
     pub flags: PteFlags,
@@ -41,16 +49,24 @@ pub struct PageObs {
 /// A region and how many pages it had mapped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegionObs {
+    /// The region, as the kernel reported it.
     pub region: Region,
+    /// Pages of it mapped at exit.
     pub pages_mapped: u64,
 }
 
 /// The stored value read back through the GPA and the HVA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PatternObs {
+    /// Where the process stored it.
     pub gva: Gva,
+    /// What it stored.
     pub expected: u64,
+    /// What the VMM read through guest memory at the GPA; None if the GVA
+    /// is not mapped or the read failed.
     pub via_gpa: Option<u64>,
+    /// What the VMM read through its own mapping at the HVA; None if the GVA
+    /// is not mapped or the read failed.
     pub via_hva: Option<u64>,
 }
 
@@ -61,14 +77,39 @@ impl PatternObs {
     }
 }
 
+/// A page-table page of the user half and where it lives on the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableObs {
+    /// The table and its present entries.
+    pub page: TablePage,
+    /// Where the table's frame lives on the host.
+    pub host: HostPage,
+}
+
+/// The user half's page tables, for walking any page after the run (the
+/// HTML report does it in the browser).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TablesObs {
+    /// Root first, then depth-first in address order.
+    pub tables: Vec<TableObs>,
+    /// False when the run-wide budget or the walk limit cut them short.
+    pub complete: bool,
+}
+
 /// What the analysis of one exiting process found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Analysis {
+    /// The listed pages (all with `--pages`, else each region's ends and samples).
     pub pages: Vec<PageObs>,
+    /// Mapped user pages in total (`pages` may hold fewer).
     pub pages_total: u64,
+    /// Pages whose walk was compared with KVM_TRANSLATE.
     pub pages_checked: u64,
+    /// Its regions with their mapped page counts.
     pub regions: Vec<RegionObs>,
+    /// The read-back of its stored value, if it stored one.
     pub pattern: Option<PatternObs>,
+    /// What went wrong; each becomes one of the run's errors.
     pub findings: Vec<Finding>,
     /// (GPA page, region) of every user page, for --dirty-log attribution.
     pub frames: Vec<(Gpa, Option<RegionKind>)>,
@@ -78,6 +119,8 @@ pub struct Analysis {
     pub frames_span: Option<(Gpa, Gpa)>,
     /// The pages coalesced into runs (at most MAX_RANGES).
     pub ranges: Vec<MappedRange>,
+    /// With `Options::tables`: the user half's page tables.
+    pub page_tables: Option<TablesObs>,
     /// All its pages counted by guest and host page size.
     pub page_sizes: Vec<SizeCount>,
 }
@@ -225,6 +268,10 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
             pages_mapped: n,
         })
         .collect();
+    if o.tables {
+        // After the pages, so they never lose the budget to the tables.
+        a.page_tables = Some(tables(mem, host, p.cr3, mode, &mut budget.pages));
+    }
     if let Some(pat) = p.pattern {
         let obs = read_back(mem, host, p.cr3, mode, pat);
         if !obs.ok() {
@@ -258,6 +305,30 @@ fn enumerate<M: PhysMem + ?Sized>(
         }
     }
     pages
+}
+
+/// The user half's page tables with their host side; each present entry
+/// kept costs one unit of the run's page budget.
+fn tables<M: PhysMem + ?Sized, H: HostView + ?Sized>(
+    mem: &M,
+    host: &H,
+    cr3: Cr3,
+    mode: PagingMode,
+    budget: &mut u64,
+) -> TablesObs {
+    let (pages, complete) = paging::user_tables(mem, cr3.raw(), mode, WALK_LIMIT, *budget);
+    let kept: u64 = pages.iter().map(|t| t.entries.len() as u64).sum();
+    *budget = budget.saturating_sub(kept);
+    TablesObs {
+        tables: pages
+            .into_iter()
+            .map(|page| TableObs {
+                host: host.locate(page.gpa),
+                page,
+            })
+            .collect(),
+        complete,
+    }
 }
 
 /// A page's region as an index into the process's regions (a byte: the

@@ -18,7 +18,8 @@ mod tests;
 mod walk2d;
 
 pub use analyse::{
-    Analysis, Budget, PageObs, PatternObs, RegionObs, WALK_LIMIT, analyse, unmapped_regions,
+    Analysis, Budget, PageObs, PatternObs, RegionObs, TableObs, TablesObs, WALK_LIMIT, analyse,
+    unmapped_regions,
 };
 pub use cpu::Cpu;
 pub use finding::{Finding, MAX_FINDINGS};
@@ -42,6 +43,7 @@ pub struct Options {
     /// Compare at most this many pages per process with KVM_TRANSLATE (an
     /// even sample beyond that, always including each region's ends).
     pub max_checked: u64,
+    /// How the host translates GPAs, for the hardware reference count.
     pub flavour: Flavour,
     /// `--walk GVA`: the 2D walk of this address in every process that maps it.
     pub walk: Option<Gva>,
@@ -49,4 +51,7 @@ pub struct Options {
     pub frames: bool,
     /// Levels of the host's page tables (EPT/NPT nested walk depth).
     pub host_levels: u32,
+    /// Keep the user half's page tables (for `--html`, whose page walks any
+    /// page in the browser).
+    pub tables: bool,
 }

@@ -12,9 +12,11 @@ use crate::paging::Page;
 /// Pages with one combination of guest and host page size.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SizeCount {
+    /// The guest page size, bytes.
     pub guest_page_size: u64,
-    /// None when the host did not say.
+    /// The host page behind it, bytes; None when the host did not say.
     pub host_page_size: Option<u64>,
+    /// How many mapped pages have this combination.
     pub pages: u64,
 }
 

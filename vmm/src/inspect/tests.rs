@@ -139,6 +139,7 @@ fn opts() -> Options {
         walk: None,
         frames: false,
         host_levels: 4,
+        tables: false,
     }
 }
 
@@ -313,6 +314,29 @@ fn the_run_budget_stops_the_listing_once() {
         .collect();
     assert_eq!(spent.len(), 1, "{:?}", a.findings);
     assert!(!a.tables.is_empty(), "--dirty-log keeps the table pages");
+}
+
+#[test]
+fn page_tables_are_kept_with_their_host_side_within_the_budget() {
+    let mode = PagingMode::four_level();
+    let (b, p) = space(mode, 5);
+    let c = cpu(&b, mode);
+    let o = Options {
+        tables: true,
+        ..opts()
+    };
+    let mut budget = BUDGET;
+    let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &o, &mut budget);
+    let t = a.page_tables.expect("kept");
+    assert!(t.complete);
+    let entries: u64 = t.tables.iter().map(|t| t.page.entries.len() as u64).sum();
+    assert_eq!(budget.pages, BUDGET.pages - a.pages.len() as u64 - entries);
+    let root = t.tables.first().expect("root");
+    assert_eq!(root.page.gpa, p.cr3.root(mode));
+    assert_eq!(
+        root.host.hpa(),
+        Some(Hpa(0x1_0000_0000 + root.page.gpa.raw()))
+    );
 }
 
 #[test]

@@ -28,6 +28,6 @@ pub use mode::{Cr3, ModeError, PagingMode};
 pub use pages::{MappedPages, Page, mapped_pages};
 pub use physmem::{FlatMem, PhysMem};
 pub use ranges::{MappedRange, MappedRanges, coalesce, coalesce_at_most, mapped_ranges};
-pub use tables::table_pages;
+pub use tables::{TablePage, table_pages, user_tables};
 pub use twod::{leaf_levels, nested_depth, nested_walk_refs, page_walk_refs, two_d_refs};
 pub use walk::{Level, Translation, walk};

@@ -15,12 +15,17 @@ use crate::addr::{Gpa, Gva};
 /// A run of pages mapped GVA-contiguous onto GPA-contiguous memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MappedRange {
+    /// First guest-virtual address.
     pub gva: Gva,
+    /// First guest-physical address.
     pub gpa: Gpa,
     /// Bytes covered: `pages * page_size.bytes()`.
     pub len: u64,
+    /// Number of pages.
     pub pages: u64,
+    /// The size of every page in the run.
     pub page_size: PageSize,
+    /// Effective flags, the same for every page.
     pub flags: PteFlags,
 }
 
@@ -89,7 +94,9 @@ pub fn coalesce_at_most(
 /// The runs of an address space and the faults met while listing it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MappedRanges {
+    /// The runs, in GVA order.
     pub ranges: Vec<MappedRange>,
+    /// The faults met while listing, kept rather than stopping at the first.
     pub faults: Vec<WalkFault>,
 }
 

@@ -1,10 +1,13 @@
 //! The page-table pages themselves: which guest frames hold the tables an
-//! address space is made of (for crediting dirty frames to "page tables").
+//! address space is made of (for crediting dirty frames to "page tables"),
+//! and what the user half's tables hold (so the HTML report can walk any
+//! page in the browser).
 
 use std::collections::HashSet;
 
 use super::bits::{ADDR_MASK, P_BIT, PS_BIT};
 use super::entry::phys_reserved;
+use super::level::LevelName;
 use super::mode::PagingMode;
 use super::physmem::PhysMem;
 use crate::addr::Gpa;
@@ -49,6 +52,71 @@ pub fn table_pages<M: PhysMem + ?Sized>(
         }
     }
     out
+}
+
+/// One page-table page of the user half and its present entries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TablePage {
+    /// Where the table is in guest memory.
+    pub gpa: Gpa,
+    /// Which kind of table it is (the root is PML4 or PML5).
+    pub level: LevelName,
+    /// (index, raw entry) of each present entry, in index order; at the
+    /// root only the user half's (indices 0..256).
+    pub entries: Vec<(u16, u64)>,
+}
+
+/// Return the tables a walk of a user-half address can read, from `cr3`
+/// down (the root first), each with its present entries, and whether they
+/// are all there: at most `max_entries` entries are kept and `limit` read,
+/// so aliased or self-referencing tables cannot make it long. A table
+/// pointer outside RAM ends that subtree.
+pub fn user_tables<M: PhysMem + ?Sized>(
+    mem: &M,
+    cr3: u64,
+    mode: PagingMode,
+    limit: u64,
+    max_entries: u64,
+) -> (Vec<TablePage>, bool) {
+    let addr = ADDR_MASK & !phys_reserved(mode.maxphyaddr);
+    let root = mode.root_table(cr3);
+    let mut out = Vec::new();
+    let mut todo = vec![(root, mode.root())];
+    let (mut reads, mut kept) = (0u64, 0u64);
+    while let Some((table, level)) = todo.pop() {
+        // The root's upper half is the kernel's: no user walk reads it.
+        let n = if level == mode.root() { 256 } else { 512 };
+        let mut page = TablePage {
+            gpa: Gpa(table),
+            level,
+            entries: Vec::new(),
+        };
+        let mut children = Vec::new();
+        for i in 0..n {
+            if reads >= limit || kept >= max_entries {
+                out.push(page);
+                return (out, false);
+            }
+            reads += 1;
+            let Some(e) = mem.read_u64(Gpa(table + 8 * i)) else {
+                break;
+            };
+            if e & P_BIT == 0 {
+                continue;
+            }
+            kept += 1;
+            page.entries.push((i as u16, e));
+            if let Some(lower) = level.lower().filter(|_| !level.is_leaf(e))
+                && mem.read_u64(Gpa(e & addr)).is_some()
+            {
+                children.push((e & addr, lower));
+            }
+        }
+        out.push(page);
+        // Reversed onto the stack so tables come out in address order.
+        todo.extend(children.into_iter().rev());
+    }
+    (out, true)
 }
 
 #[cfg(test)]
@@ -121,5 +189,37 @@ mod tests {
             table_pages(b.mem(), root, mode, 100),
             vec![Gpa(root), Gpa(0x2000)]
         );
+    }
+
+    #[test]
+    fn user_tables_hold_what_a_walk_reads() {
+        for mode in [PagingMode::four_level(), PagingMode::five_level()] {
+            let mut b = fixture(mode);
+            let gva = Gva(0x40_1000);
+            b.map(gva, Gpa(0x80_0000), PageSize::Size4K, PteFlags::RW)
+                .unwrap();
+            b.map(
+                Gva(0x4000_0000),
+                Gpa(0xa0_0000),
+                PageSize::Size2M,
+                PteFlags::RW,
+            )
+            .unwrap();
+            let (tables, complete) = user_tables(b.mem(), b.cr3(), mode, 1 << 20, 1 << 20);
+            assert!(complete);
+            let t = super::super::walk(b.mem(), b.cr3(), mode, gva).unwrap();
+            // Every entry the walk read is in the table it was read from.
+            for l in t.levels() {
+                let page = tables.iter().find(|p| p.gpa == l.table_gpa).unwrap();
+                assert_eq!(page.level, l.level);
+                assert!(page.entries.contains(&(l.index, l.entry)), "{mode:?}");
+            }
+            // A 2M leaf is not followed as a table.
+            let (all, _) = user_tables(b.mem(), b.cr3(), mode, 1 << 20, 1 << 20);
+            assert_eq!(all.len() as u32, mode.levels() + 1, "{mode:?}");
+            let (few, complete) = user_tables(b.mem(), b.cr3(), mode, 1 << 20, 2);
+            assert!(!complete);
+            assert_eq!(few.iter().map(|p| p.entries.len()).sum::<usize>(), 2);
+        }
     }
 }

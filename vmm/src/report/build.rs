@@ -18,15 +18,23 @@ use crate::vcpu::Stop;
 
 /// Everything the report is made from.
 pub struct Inputs<'a> {
+    /// What the host probe found.
     pub host: &'a HostInfo,
+    /// Guest RAM and its memslots.
     pub ram: &'a GuestRam,
+    /// The host-physical view; None when pagemap could not be opened.
     pub pagemap: Option<&'a Pagemap>,
+    /// What the run observed.
     pub obs: &'a Observations,
     /// The `--run` programs, in module order.
     pub programs: &'a [Program],
+    /// Why the guest stopped.
     pub stop: &'a Stop,
+    /// Wall time from the first KVM_RUN to the end of the run.
     pub run_time: Duration,
+    /// From the first KVM_RUN to the first console byte; None if none came.
     pub first_output: Option<Duration>,
+    /// The pages the dirty log marked (`--dirty-log`), else None.
     pub dirty: Option<&'a [Gpa]>,
 }
 
@@ -198,6 +206,25 @@ fn analysed(p: &mut ProcessReport, a: &Analysis) {
         via_hva: c.via_hva.map(|v| format!("{v:#x}")),
         ok: c.ok(),
     });
+    p.page_tables = a.page_tables.as_ref().map(|t| PageTablesReport {
+        complete: t.complete,
+        tables: t
+            .tables
+            .iter()
+            .map(|t| TableReport {
+                gpa: t.page.gpa,
+                hpa: t.host.hpa(),
+                host_page_size: t.host.page_size,
+                level: t.page.level.to_string(),
+                entries: t
+                    .page
+                    .entries
+                    .iter()
+                    .map(|&(i, e)| (i, format!("{e:#x}")))
+                    .collect(),
+            })
+            .collect(),
+    });
     p.frames_lowest = a.frames_span.map(|s| s.0);
     p.frames_highest = a.frames_span.map(|s| s.1);
     p.ranges = a
@@ -341,5 +368,36 @@ fn attribute_dirty(dirty: &[Gpa], procs: &[ProcObservation], ram: u64) -> DirtyR
     DirtyReport {
         pages_dirty: dirty.len() as u64,
         by_owner,
+        runs: runs(dirty),
+    }
+}
+
+/// Guest frames as runs of consecutive pages: (first GPA, pages).
+fn runs(frames: &[Gpa]) -> Vec<(Gpa, u64)> {
+    let mut pfns: Vec<u64> = frames.iter().map(|g| g.raw() >> 12).collect();
+    pfns.sort_unstable();
+    pfns.dedup();
+    let mut out: Vec<(Gpa, u64)> = Vec::new();
+    for pfn in pfns {
+        match out.last_mut() {
+            Some((start, n)) if (start.raw() >> 12) + *n == pfn => *n += 1,
+            _ => out.push((Gpa(pfn << 12), 1)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dirty_frames_become_runs() {
+        let g = |p: u64| Gpa(p << 12);
+        assert_eq!(
+            runs(&[g(5), g(3), g(4), g(9), g(4), g(10)]),
+            vec![(g(3), 3), (g(9), 2)]
+        );
+        assert!(runs(&[]).is_empty());
     }
 }

@@ -1,8 +1,9 @@
 //! The report: what microvmm learned about the host, the guest's memory and
-//! every guest process, and its renderings (text, JSON, SVG).
+//! every guest process, and its renderings (text, JSON, SVG, HTML).
 
 pub mod build;
 pub mod efficiency;
+pub mod html;
 pub mod json;
 pub mod model;
 pub mod svg;

@@ -8,7 +8,7 @@
 //! go back whole on a third list; when the smaller lists run dry a free
 //! 2 MiB run is broken up for them, so every frame stays usable.
 
-use crate::memlayout::{PAGE, p2v};
+use crate::memlayout::{PAGE, Pa, p2v};
 use crate::sync::KCell;
 
 struct Frames {
@@ -48,21 +48,21 @@ fn frames() -> &'static mut Frames {
 }
 
 /// Hand the frames in [start, end) to the allocator.
-pub fn init(start: u64, end: u64) {
+pub fn init(start: Pa, end: Pa) {
     let f = frames();
-    f.next = start;
-    f.end = end;
-    f.total = (end - start) / PAGE;
+    f.next = start.get();
+    f.end = end.get();
+    f.total = (f.end - f.next) / PAGE;
 }
 
 /// Zero a frame with integer stores: it may have been a page table that the
 /// host still write-protects, and SSE stores to those cannot be emulated.
-fn zero(pa: u64) {
+fn zero(pa: Pa) {
     zero_bytes(pa, PAGE);
 }
 
 /// Zero `len` bytes of frames from `pa` (see `zero`).
-fn zero_bytes(pa: u64, len: u64) {
+fn zero_bytes(pa: Pa, len: u64) {
     // SAFETY: pa..pa+len are frames we own, reachable through the kernel window.
     unsafe {
         core::arch::asm!("rep stosq", inout("rdi") p2v::<u8>(pa) => _, inout("rcx") len / 8 => _,
@@ -71,12 +71,12 @@ fn zero_bytes(pa: u64, len: u64) {
 }
 
 /// Take a free 2 MiB run off its list, not zeroed.
-fn pop_huge() -> Option<u64> {
+fn pop_huge() -> Option<Pa> {
     let f = frames();
     if f.free_huge == 0 {
         return None;
     }
-    let pa = f.free_huge;
+    let pa = Pa(f.free_huge);
     // SAFETY: a free run's first word links to the next free run.
     f.free_huge = unsafe { core::ptr::read_volatile(p2v::<u64>(pa)) };
     f.nhuge -= 1;
@@ -84,29 +84,29 @@ fn pop_huge() -> Option<u64> {
 }
 
 /// A zeroed 4 KiB frame, or None when RAM is exhausted.
-pub fn alloc() -> Option<u64> {
+pub fn alloc() -> Option<Pa> {
     let f = frames();
     let pa = if f.free != 0 {
-        let pa = f.free;
+        let pa = Pa(f.free);
         // SAFETY: a free frame's first word links to the next free frame.
         f.free = unsafe { core::ptr::read_volatile(p2v::<u64>(pa)) };
         f.nfree_list -= 1;
         pa
     } else if f.next < f.end {
-        let pa = f.next;
+        let pa = Pa(f.next);
         f.next += PAGE;
         pa
     } else if f.free_pairs != 0 {
         // Break a pair: its second half goes on the single free list.
         let pa = alloc_pair()?;
-        free(pa + PAGE);
+        free(pa.add(PAGE));
         pa
     } else {
         // Break a 2 MiB run: the rest goes on the single free list.
         let pa = pop_huge()?;
-        let mut rest = pa + PAGE;
-        while rest < pa + HUGE {
-            free(rest);
+        let mut rest = PAGE;
+        while rest < HUGE {
+            free(pa.add(rest));
             rest += PAGE;
         }
         pa
@@ -119,7 +119,7 @@ pub fn alloc() -> Option<u64> {
 /// else cut from above the bump pointer (the frames skipped to align it go
 /// on the single free list). None when no such run is left: the caller
 /// falls back to 4 KiB pages.
-pub fn alloc_huge() -> Option<u64> {
+pub fn alloc_huge() -> Option<Pa> {
     let pa = match pop_huge() {
         Some(pa) => pa,
         None => {
@@ -131,10 +131,10 @@ pub fn alloc_huge() -> Option<u64> {
             let mut skipped = f.next;
             f.next = start + HUGE;
             while skipped < start {
-                free(skipped);
+                free(Pa(skipped));
                 skipped += PAGE;
             }
-            start
+            Pa(start)
         }
     };
     zero_bytes(pa, HUGE);
@@ -142,69 +142,69 @@ pub fn alloc_huge() -> Option<u64> {
 }
 
 /// Give back a 2 MiB page whole.
-pub fn free_huge(pa: u64) {
+pub fn free_huge(pa: Pa) {
     let f = frames();
     // SAFETY: the caller gives back a 2 MiB run it owns.
     unsafe { core::ptr::write_volatile(p2v::<u64>(pa), f.free_huge) };
-    f.free_huge = pa;
+    f.free_huge = pa.get();
     f.nhuge += 1;
 }
 
 /// Two zeroed, contiguous frames, 8 KiB aligned.
-pub fn alloc_pair() -> Option<u64> {
+pub fn alloc_pair() -> Option<Pa> {
     let f = frames();
     let pa = if f.free_pairs != 0 {
-        let pa = f.free_pairs;
+        let pa = Pa(f.free_pairs);
         // SAFETY: as in alloc.
         f.free_pairs = unsafe { core::ptr::read_volatile(p2v::<u64>(pa)) };
         f.npairs -= 1;
         pa
     } else {
         if !f.next.is_multiple_of(2 * PAGE) && f.next < f.end {
-            let odd = f.next;
+            let odd = Pa(f.next);
             f.next += PAGE;
             free(odd);
         }
         if f.next + 2 * PAGE > f.end {
             // Break a 2 MiB run into pairs.
             let run = pop_huge()?;
-            let mut p = run + 2 * PAGE;
-            while p < run + HUGE {
-                free_pair(p);
-                p += 2 * PAGE;
+            let mut off = 2 * PAGE;
+            while off < HUGE {
+                free_pair(run.add(off));
+                off += 2 * PAGE;
             }
             zero(run);
-            zero(run + PAGE);
+            zero(run.add(PAGE));
             return Some(run);
         }
-        let pa = f.next;
+        let pa = Pa(f.next);
         f.next += 2 * PAGE;
         pa
     };
     zero(pa);
-    zero(pa + PAGE);
+    zero(pa.add(PAGE));
     Some(pa)
 }
 
-pub fn free(pa: u64) {
+pub fn free(pa: Pa) {
     let f = frames();
     // SAFETY: the caller gives back a frame it owns.
     unsafe { core::ptr::write_volatile(p2v::<u64>(pa), f.free) };
-    f.free = pa;
+    f.free = pa.get();
     f.nfree_list += 1;
 }
 
-pub fn free_pair(pa: u64) {
+pub fn free_pair(pa: Pa) {
     let f = frames();
     // SAFETY: the caller gives back a pair it owns.
     unsafe { core::ptr::write_volatile(p2v::<u64>(pa), f.free_pairs) };
-    f.free_pairs = pa;
+    f.free_pairs = pa.get();
     f.npairs += 1;
 }
 
 /// Hand the allocator a frame it was not given at init (a boot module's,
 /// once its program is loaded).
-pub fn give(pa: u64) {
+pub fn give(pa: Pa) {
     frames().total += 1;
     free(pa);
 }

@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use abi::msg::{REGION_HEAP, REGION_MMAP, Region};
 use abi::syscall::{EINVAL, ENOMEM, MADV_HUGEPAGE, MADV_NOHUGEPAGE};
 
-use crate::memlayout::{PAGE, page_up};
+use crate::memlayout::{PAGE, Va, page_up};
 use crate::mm::frame::{self, HUGE};
 use crate::mm::pte;
 use crate::mm::uvm::{AddrSpace, prot_flags};
@@ -138,14 +138,14 @@ impl AddrSpace {
         if !self.wants_huge(block, r) {
             return false;
         }
-        let Some((t, i)) = self.slot(block, 2) else {
+        let Some((t, i)) = self.slot(Va(block), 2) else {
             return false;
         };
         let e = pte::read(t, i);
         if e & (pte::P | pte::NONE) != 0 {
             // A page table left empty by an earlier munmap (tables are kept
             // when their pages go) gives way; one with pages does not.
-            let pt = e & pte::ADDR;
+            let pt = pte::addr(e);
             if e & pte::PS != 0 || (0..512).any(|j| pte::read(pt, j) & (pte::P | pte::NONE) != 0) {
                 return false;
             }
@@ -157,7 +157,7 @@ impl AddrSpace {
         let Some(pa) = frame::alloc_huge() else {
             return false;
         };
-        pte::write(t, i, pa | prot_flags(r.prot) | pte::PS);
+        pte::write(t, i, pte::entry(pa, prot_flags(r.prot) | pte::PS));
         self.resident += HUGE / PAGE;
         true
     }
@@ -170,7 +170,7 @@ impl AddrSpace {
         if va == down(va) {
             return true;
         }
-        let Some((t, i, e)) = pte::huge_entry(self.root, va) else {
+        let Some((t, i, e)) = pte::huge_entry(self.root, Va(va)) else {
             return true;
         };
         let Some(pt) = frame::alloc() else {
@@ -180,9 +180,13 @@ impl AddrSpace {
         // in a PD entry and part of the address in a PT entry.
         let flags = e & !pte::HUGE_ADDR & !pte::PS & !(1 << 12);
         for j in 0..512u64 {
-            pte::write(pt, j as usize, ((e & pte::HUGE_ADDR) + j * PAGE) | flags);
+            pte::write(
+                pt,
+                j as usize,
+                pte::entry(pte::huge_addr(e).add(j * PAGE), flags),
+            );
         }
-        pte::write(t, i, pt | pte::P | pte::W | pte::U);
+        pte::write(t, i, pte::entry(pt, pte::P | pte::W | pte::U));
         crate::arch::flush_tlb_all();
         true
     }
@@ -193,11 +197,11 @@ impl AddrSpace {
         if va != down(va) {
             return false;
         }
-        let Some((t, i, e)) = pte::huge_entry(self.root, va) else {
+        let Some((t, i, e)) = pte::huge_entry(self.root, Va(va)) else {
             return false;
         };
         pte::write(t, i, 0);
-        frame::free_huge(e & pte::HUGE_ADDR);
+        frame::free_huge(pte::huge_addr(e));
         self.resident -= HUGE / PAGE;
         true
     }
@@ -208,10 +212,14 @@ impl AddrSpace {
         if va != down(va) {
             return false;
         }
-        let Some((t, i, e)) = pte::huge_entry(self.root, va) else {
+        let Some((t, i, e)) = pte::huge_entry(self.root, Va(va)) else {
             return false;
         };
-        pte::write(t, i, (e & pte::HUGE_ADDR) | prot_flags(prot) | pte::PS);
+        pte::write(
+            t,
+            i,
+            pte::entry(pte::huge_addr(e), prot_flags(prot) | pte::PS),
+        );
         true
     }
 }

@@ -3,7 +3,7 @@
 
 pub mod frame;
 pub mod huge;
-pub mod kvm;
+pub mod kspace;
 pub mod mmap;
 pub mod pte;
 pub mod region;

@@ -1,15 +1,22 @@
-//! x86-64 4-level page tables (4 KiB leaves, and 2 MiB ones in PD entries), walked and edited through the kernel window.
+//! x86-64 page tables, 4- or 5-level as the CPU runs (`arch::levels`),
+//! walked and edited through the kernel window; leaves map 4 KiB, or 2 MiB
+//! in PD entries with PS set (user huge pages, the kernel window).
 //!
-//! A virtual address (4-level; with CR4.LA57, bits 56..48 index a PML5 on top):
+//! A virtual address, 4-level:
 //! ```text
 //!  63    48 47    39 38    30 29    21 20    12 11        0
 //! | sign   | PML4   | PDPT   | PD     | PT     | offset    |
+//! ```
+//! 5-level (CR4.LA57, set by the VMM or the PVH entry when the vCPU has it):
+//! ```text
+//!  63    57 56    48 47    39 38    30 29    21 20    12 11        0
+//! | sign   | PML5   | PML4   | PDPT   | PD     | PT     | offset    |
 //! ```
 //! Entries are written with plain integer stores: under shadow paging the
 //! host write-protects live tables and emulates each store, and its emulator
 //! has no SSE.
 
-use crate::memlayout::p2v;
+use crate::memlayout::{Pa, Va, p2v};
 
 pub const P: u64 = 1;
 pub const W: u64 = 2;
@@ -26,16 +33,26 @@ pub const ADDR: u64 = 0x000f_ffff_ffff_f000;
 /// Frame address in a PD entry with PS set (a 2 MiB page): bit 12 is PAT there.
 pub const HUGE_ADDR: u64 = 0x000f_ffff_ffe0_0000;
 
-pub fn index(va: u64, level: u32) -> usize {
-    ((va >> (12 + 9 * (level - 1))) & 511) as usize
+pub fn index(va: Va, level: u32) -> usize {
+    ((va.get() >> (12 + 9 * (level - 1))) & 511) as usize
 }
 
-pub fn read(table: u64, i: usize) -> u64 {
+/// The frame or table entry `e` points at.
+pub fn addr(e: u64) -> Pa {
+    Pa(e & ADDR)
+}
+
+/// An entry pointing at `pa` with `flags`.
+pub fn entry(pa: Pa, flags: u64) -> u64 {
+    pa.get() | flags
+}
+
+pub fn read(table: Pa, i: usize) -> u64 {
     // SAFETY: table is a page-table frame we own; i < 512.
     unsafe { core::ptr::read_volatile(p2v::<u64>(table).add(i)) }
 }
 
-pub fn write(table: u64, i: usize, v: u64) {
+pub fn write(table: Pa, i: usize, v: u64) {
     // SAFETY: as in read.
     unsafe { core::ptr::write_volatile(p2v::<u64>(table).add(i), v) }
 }
@@ -44,12 +61,12 @@ pub fn write(table: u64, i: usize, v: u64) {
 /// (4- or 5-level, as the CPU runs). If `alloc`, create missing tables with `mid` flags; the
 /// callback hears of every PML4 entry created (pv_kpti mirrors it).
 pub fn walk(
-    root: u64,
-    va: u64,
+    root: Pa,
+    va: Va,
     alloc: bool,
     mid: u64,
     on_new_top: &mut dyn FnMut(usize, u64),
-) -> Option<(u64, usize)> {
+) -> Option<(Pa, usize)> {
     walk_to(root, va, 1, alloc, mid, on_new_top)
 }
 
@@ -57,13 +74,13 @@ pub fn walk(
 /// page when PS is set) and return that entry's table and index. None if
 /// a page larger than that level's maps `va` on the way.
 pub fn walk_to(
-    root: u64,
-    va: u64,
+    root: Pa,
+    va: Va,
     level: u32,
     alloc: bool,
     mid: u64,
     on_new_top: &mut dyn FnMut(usize, u64),
-) -> Option<(u64, usize)> {
+) -> Option<(Pa, usize)> {
     let top = crate::arch::levels();
     let stop = level;
     let mut table = root;
@@ -75,36 +92,41 @@ pub fn walk_to(
                 return None;
             }
             let pa = crate::mm::frame::alloc()?;
-            write(table, i, pa | mid);
+            write(table, i, entry(pa, mid));
             if level == top {
-                on_new_top(i, pa | mid);
+                on_new_top(i, entry(pa, mid));
             }
             table = pa;
         } else {
             if e & PS != 0 {
                 return None;
             }
-            table = e & ADDR;
+            table = addr(e);
         }
     }
     Some((table, index(va, stop)))
 }
 
-/// The present 2 MiB page entry mapping `va` (P or NONE set), with its
-/// table and index.
-pub fn huge_entry(root: u64, va: u64) -> Option<(u64, usize, u64)> {
+/// The 2 MiB page entry mapping `va` (P or NONE set), with its table and
+/// index.
+pub fn huge_entry(root: Pa, va: Va) -> Option<(Pa, usize, u64)> {
     let (t, i) = walk_to(root, va, 2, false, 0, &mut |_, _| {})?;
     let e = read(t, i);
     (e & PS != 0 && e & (P | NONE) != 0).then_some((t, i, e))
 }
 
+/// The 2 MiB frame a PD entry with PS points at.
+pub fn huge_addr(e: u64) -> Pa {
+    Pa(e & HUGE_ADDR)
+}
+
 /// The leaf entry mapping `va`, if present. For a 2 MiB page, the entry a
 /// 4 KiB page at `va` would have: its frame is the 4 KiB part of the big
 /// one that holds `va`, so callers add only `va`'s offset in the page.
-pub fn lookup(root: u64, va: u64) -> Option<u64> {
+pub fn lookup(root: Pa, va: Va) -> Option<u64> {
     if let Some((_, _, e)) = huge_entry(root, va) {
-        let frame = (e & HUGE_ADDR) + (va & (crate::mm::frame::HUGE - 1) & ADDR);
-        return (e & P != 0).then_some(frame | (e & !HUGE_ADDR & !PS & !(1 << 12)));
+        let frame = huge_addr(e).add(va.get() & (crate::mm::frame::HUGE - 1) & ADDR);
+        return (e & P != 0).then_some(entry(frame, e & !HUGE_ADDR & !PS & !(1 << 12)));
     }
     let (t, i) = walk(root, va, false, 0, &mut |_, _| {})?;
     let e = read(t, i);
@@ -113,8 +135,8 @@ pub fn lookup(root: u64, va: u64) -> Option<u64> {
 
 /// Free every table and (if `leaves`) every mapped 4 KiB frame and 2 MiB page below PML4
 /// index `top_end`; return how many frames went back.
-pub fn free_tree(root: u64, top_end: usize, leaves: bool) -> u64 {
-    fn free_level(table: u64, level: u32, leaves: bool) -> u64 {
+pub fn free_tree(root: Pa, top_end: usize, leaves: bool) -> u64 {
+    fn free_level(table: Pa, level: u32, leaves: bool) -> u64 {
         let mut n = 0;
         for i in 0..512 {
             let e = read(table, i);
@@ -123,14 +145,14 @@ pub fn free_tree(root: u64, top_end: usize, leaves: bool) -> u64 {
             }
             if level == 1 {
                 if leaves && e & (P | NONE) != 0 {
-                    crate::mm::frame::free(e & ADDR);
+                    crate::mm::frame::free(addr(e));
                     n += 1;
                 }
             } else if e & PS == 0 {
-                n += free_level(e & ADDR, level - 1, leaves);
+                n += free_level(addr(e), level - 1, leaves);
             } else if leaves {
                 // A 2 MiB user page goes back whole.
-                crate::mm::frame::free_huge(e & HUGE_ADDR);
+                crate::mm::frame::free_huge(huge_addr(e));
                 n += crate::mm::frame::HUGE / crate::memlayout::PAGE;
             }
         }
@@ -141,7 +163,7 @@ pub fn free_tree(root: u64, top_end: usize, leaves: bool) -> u64 {
     for i in 0..top_end {
         let e = read(root, i);
         if e & P != 0 {
-            n += free_level(e & ADDR, crate::arch::levels() - 1, leaves);
+            n += free_level(addr(e), crate::arch::levels() - 1, leaves);
             write(root, i, 0);
         }
     }

@@ -5,7 +5,7 @@
 
 use abi::msg::{MAX_REGIONS, REGION_HEAP, REGION_MMAP, Region};
 
-use crate::memlayout::{PAGE, USER_END};
+use crate::memlayout::{PAGE, USER_END, Va};
 use crate::mm::frame::HUGE;
 use crate::mm::pte;
 use crate::mm::uvm::{AddrSpace, prot_flags};
@@ -155,7 +155,7 @@ impl AddrSpace {
                         va += HUGE;
                         continue;
                     }
-                    any |= self.unmap(va);
+                    any |= self.unmap(Va(va));
                     va += PAGE;
                 }
                 self.remove(i);
@@ -212,15 +212,15 @@ impl AddrSpace {
         while va < end {
             // A 2 MiB page here lies wholly inside the range, or (when not
             // split at `start`/`end`) its region already had `prot`.
-            if pte::huge_entry(self.root, va).is_some() {
+            if pte::huge_entry(self.root, Va(va)).is_some() {
                 self.protect_huge(va, prot);
                 va = (va & !(HUGE - 1)) + HUGE;
                 continue;
             }
-            if let Some((t, i)) = pte::walk(self.root, va, false, 0, &mut |_, _| {}) {
+            if let Some((t, i)) = pte::walk(self.root, Va(va), false, 0, &mut |_, _| {}) {
                 let e = pte::read(t, i);
                 if e & (pte::P | pte::NONE) != 0 {
-                    pte::write(t, i, (e & pte::ADDR) | prot_flags(prot));
+                    pte::write(t, i, pte::entry(pte::addr(e), prot_flags(prot)));
                 }
             }
             va += PAGE;

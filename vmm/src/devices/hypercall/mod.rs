@@ -16,6 +16,7 @@ use super::event::{
 use crate::addr::{Gpa, Gva};
 use crate::paging::Cr3;
 
+/// Why a guest message was refused; the guest gets `Invalid` back.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProtocolError {
     /// The GPA is not 8-byte aligned.
@@ -23,27 +24,47 @@ pub enum ProtocolError {
     Unaligned(u64),
     /// The message does not lie inside guest RAM.
     #[error("message at GPA {gpa:#x} ({size} bytes) is outside guest RAM")]
-    OutsideRam { gpa: u64, size: u64 },
+    OutsideRam {
+        /// Where the guest said the message is.
+        gpa: u64,
+        /// The bytes that were to be read there.
+        size: u64,
+    },
     /// Unknown kind.
     #[error("unknown message kind {0}")]
     UnknownKind(u32),
     /// Header size disagrees with the kind.
     #[error("message kind {kind} says it is {got} bytes; that kind is {want}")]
-    BadSize { kind: u32, got: u32, want: u32 },
+    BadSize {
+        /// The header's kind.
+        kind: u32,
+        /// The header's size.
+        got: u32,
+        /// The size of that kind.
+        want: u32,
+    },
     /// A count inside the message is out of range.
     #[error("message kind {kind}: {field} is {value}, at most {max}")]
     OutOfRange {
+        /// The header's kind.
         kind: u32,
+        /// The count's field name in the abi struct.
         field: &'static str,
+        /// Its value.
         value: u64,
+        /// The largest value allowed.
         max: u64,
     },
     /// A region is malformed.
     #[error("process message: region {index} [{start:#x}, {end:#x}) kind {kind} is malformed")]
     BadRegion {
+        /// Its position in the message's region list.
         index: usize,
+        /// Its kind number.
         kind: u32,
+        /// Its first address.
         start: u64,
+        /// Its end, exclusive.
         end: u64,
     },
 }

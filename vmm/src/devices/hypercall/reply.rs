@@ -16,11 +16,17 @@ pub enum WhereisReply {
     NotMapped,
     /// Where it lives.
     Found {
+        /// Its guest-physical address.
         gpa: Gpa,
+        /// The VMM's mapping of the GPA; None outside every memslot.
         hva: Option<Hva>,
+        /// Where the host keeps it.
         frame: HostFrame,
+        /// The guest's page size in bytes.
         guest_page_size: u64,
+        /// The host's page size backing it, in bytes; None when unknown.
         host_page_size: Option<u64>,
+        /// KVM_TRANSLATE's answer; None if it gave none.
         kvm_gpa: Option<Gpa>,
         /// Each level's entry: its GPA, value and HPA, top level first.
         walk: Vec<(Gpa, u64, Option<Hpa>)>,
@@ -74,8 +80,11 @@ pub fn encode_answer(gva: Gva, reply: &WhereisReply) -> WhereisAnswer {
 /// or failed (the VMM could not do what was asked).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
+    /// Done; any answer is in the message.
     Ok,
+    /// The message broke the protocol.
     Invalid,
+    /// The message was fine but the VMM could not serve it.
     Failed,
 }
 
