@@ -23,21 +23,24 @@ pub struct SizeCount {
 /// Count `pages` by guest and host page size. The host side is looked up
 /// once per 2 MiB of guest-physical memory (the first frame of that block
 /// speaks for it: THP and hugetlb back whole 2 MiB blocks), so a 1 GiB
-/// guest costs about 512 lookups (more where that frame is not on the host).
+/// guest costs about 512 lookups (at most two per block).
 pub fn count_sizes<H: HostView + ?Sized>(host: &H, pages: &[Page]) -> Vec<SizeCount> {
     const BLOCK: u64 = 2 << 20;
-    let mut host_of: BTreeMap<u64, Option<u64>> = BTreeMap::new();
+    // Per block: the host page size, and whether the fallback was tried.
+    let mut host_of: BTreeMap<u64, (Option<u64>, bool)> = BTreeMap::new();
     let mut counts: BTreeMap<(u64, Option<u64>), u64> = BTreeMap::new();
     for pg in pages {
         let block = pg.gpa.raw() & !(BLOCK - 1);
-        let mut h = *host_of
+        let known = host_of
             .entry(block)
-            .or_insert_with(|| host.locate(Gpa(block)).page_size);
+            .or_insert_with(|| (host.locate(Gpa(block)).page_size, false));
         // That first frame may not be on the host yet (never touched):
-        // then this page's own frame says.
-        if h.is_none() {
-            h = host.locate(pg.gpa).page_size;
+        // then the first page seen in the block says, once (a hostile
+        // table can list a million pages outside guest RAM).
+        if known.0.is_none() && !known.1 {
+            *known = (host.locate(pg.gpa).page_size, true);
         }
+        let h = known.0;
         *counts.entry((pg.page_size.bytes(), h)).or_default() += 1;
     }
     counts
