@@ -27,6 +27,8 @@ pub struct Inputs<'a> {
     pub run_time: Duration,
     pub first_output: Option<Duration>,
     pub dirty: Option<&'a [Gpa]>,
+    /// Which pages were cross-checked with KVM_TRANSLATE.
+    pub verify: crate::inspect::Verify,
 }
 
 /// The report of one run, from what the run observed and the host probe.
@@ -66,6 +68,7 @@ pub fn build(i: &Inputs) -> Report {
                 flags: s.flag_names().iter().map(|f| f.to_string()).collect(),
             })
             .collect(),
+        resident: crate::memory::resident::bytes(i.ram.slots()),
     };
     let b = obs.boot.as_ref();
     r.guest = GuestReport {
@@ -94,6 +97,8 @@ pub fn build(i: &Inputs) -> Report {
         .collect();
     r.whereis = obs.whereis.iter().map(whereis).collect();
     r.errors = obs.errors.clone();
+    r.verify = i.verify.as_str();
+    r.verify_text = i.verify.text();
     r.dirty = i
         .dirty
         .map(|d| attribute_dirty(d, &obs.procs, i.ram.size()));

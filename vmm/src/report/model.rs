@@ -19,6 +19,12 @@ pub struct Report {
     pub guest: GuestReport,
     pub processes: Vec<ProcessReport>,
     pub whereis: Vec<WhereisReport>,
+    /// Which pages were cross-checked with KVM_TRANSLATE: "sample" (each
+    /// region's ends and an even sample) or "all".
+    pub verify: &'static str,
+    /// The same, as a sentence for the text report.
+    #[serde(skip)]
+    pub verify_text: String,
     /// Dirty pages attributed after the run (`--dirty-log`), else null.
     pub dirty: Option<DirtyReport>,
     /// Cross-check failures and guest protocol violations, each a sentence.
@@ -51,6 +57,9 @@ pub struct MemoryReport {
     pub backing: String,
     pub size: u64,
     pub slots: Vec<SlotReport>,
+    /// Bytes of guest RAM the host has backed with pages at the end of the
+    /// run (mincore); null if unknown.
+    pub resident: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
