@@ -64,7 +64,7 @@ pub const SYS_STATS: u64 = 1001;
 pub const SYS_PATTERN: u64 = 1002;
 /// `out` to `PORT_NULL` rdi times (at most 100000) from the kernel; the TSC
 /// cycles the loop took. Measures the exit round trip (`bench:2`).
-pub const SYS_EXITLOOP: u64 = 1003;
+pub const SYS_EXITLOOP: u64 = 1010;
 
 // errno values (returned negated).
 pub const ENOENT: i64 = -2;
