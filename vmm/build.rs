@@ -12,6 +12,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TARGET: &str = "x86_64-unknown-linux-gnu";
+/// The guest kernel crate's binaries: the demo kernel and the test guests.
+const GUEST_BINS: [&str; 5] = [
+    "kernel",
+    "triple-fault",
+    "spin-forever",
+    "hostile",
+    "amplify",
+];
 
 fn main() {
     let manifest =
@@ -31,7 +39,7 @@ fn main() {
     std::fs::create_dir_all(&guest_dir).expect("create OUT_DIR/guest");
     if env::var_os("MICROVMM_SKIP_GUEST").is_some() {
         // For helpers working on VMM-only code: an empty image, refused at run time.
-        for f in ["kernel", "triple-fault", "spin-forever", "hostile"] {
+        for f in GUEST_BINS {
             std::fs::write(guest_dir.join(f), b"").expect("write placeholder guest");
         }
     } else {
@@ -43,7 +51,7 @@ fn main() {
             &["-Ccode-model=kernel", "-Crelocation-model=static"],
             Some(&user),
         );
-        for f in ["kernel", "triple-fault", "spin-forever", "hostile"] {
+        for f in GUEST_BINS {
             std::fs::copy(kernel.join(f), guest_dir.join(f)).expect("copy guest image");
         }
     }

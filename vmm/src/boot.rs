@@ -35,6 +35,7 @@ const GDT: [u64; 7] = [
 const TABLE: u64 = 0x7;
 const LEAF_2M: u64 = 0x87;
 
+/// Why the boot structures could not be laid out in guest RAM.
 #[derive(Debug, thiserror::Error)]
 pub enum BootError {
     /// Writing the boot structures failed.
@@ -50,11 +51,15 @@ pub enum BootError {
 
 /// What BootInfo says about the machine.
 pub struct BootParams<'a> {
+    /// Guest RAM in bytes.
     pub ram_size: u64,
     /// First GPA the kernel may allocate from.
     pub free_start: Gpa,
+    /// The TSC's rate in kHz, for the guest's clock; 0 if unknown.
     pub tsc_khz: u64,
+    /// An in-kernel irqchip exists, so the LAPIC timer can preempt.
     pub irqchip: bool,
+    /// The kernel command line (which built-in programs to run).
     pub cmdline: &'a str,
     /// The user programs already in guest RAM (loader::program::place),
     /// below `free_start`.
@@ -145,12 +150,14 @@ fn segment(selector: u16, code: bool, long: bool) -> kvm_segment {
 /// refuses EFER.NXE and CR4.FSGSBASE the guest's CPUID does not have.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuFeatures {
+    /// No-execute pages (CPUID `0x8000_0001:EDX[20]`): EFER.NXE may be set.
     pub nx: bool,
+    /// RDFSBASE and friends (CPUID `7.0:EBX[0]`): CR4.FSGSBASE may be set.
     pub fsgsbase: bool,
-    /// 5-level paging (CPUID 7.0:ECX[16]): the guest can only be given it
+    /// 5-level paging (CPUID `7.0:ECX[16]`): the guest can only be given it
     /// now, before its first instruction.
     pub la57: bool,
-    /// Physical address bits (CPUID 0x80000008 EAX[7:0]): entry bits at or
+    /// Physical address bits (CPUID `0x80000008 EAX[7:0]`): entry bits at or
     /// above it are reserved, which the walker checks.
     pub maxphyaddr: u8,
 }

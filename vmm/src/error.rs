@@ -9,6 +9,7 @@ pub enum Error {
     /// A bad command-line value.
     #[error("{0}")]
     Usage(String),
+    /// A bad size such as `--mem` (exit 2).
     #[error("{0}")]
     Size(#[from] size::SizeError),
     /// The guest file cannot be read (its message names the path).
@@ -17,38 +18,52 @@ pub enum Error {
     /// The guest image is unusable (exit 2: input error).
     #[error("{path}: {source}")]
     Guest {
+        /// The guest image's path, or "embedded guest".
         path: String,
+        /// What is wrong with it.
         source: loader::LoaderError,
     },
     /// A `--run` program is unusable (exit 2: input error). `path` is
     /// already escaped for one line.
     #[error("--run {path}: {source}")]
     Program {
+        /// The program's path, escaped for one line.
         path: String,
+        /// What is wrong with it.
         source: loader::program::ProgramError,
     },
+    /// KVM is missing, too old or lacks a capability.
     #[error("{0}")]
     Host(#[from] host::HostError),
+    /// Guest RAM could not be mapped or registered.
     #[error("{0}")]
     Memory(#[from] memory::MemoryError),
+    /// The host memory view (pagemap) could not be opened.
     #[error("{0}")]
     HostMem(#[from] hostmem::HostMemError),
+    /// The boot structures could not be written.
     #[error("{0}")]
     Boot(#[from] boot::BootError),
+    /// The vCPU could not be created, set up or run.
     #[error("{0}")]
     Vcpu(#[from] vcpu::VcpuError),
     /// A KVM call on the VM failed.
     #[error("{what} failed: {source}")]
     Kvm {
+        /// The ioctl, e.g. "KVM_CREATE_VM".
         what: &'static str,
+        /// What KVM said.
         source: kvm_ioctls::Error,
     },
     /// Writing an output file failed.
     #[error("cannot write {path}: {source}")]
     Output {
+        /// The file's path, as given.
         path: String,
+        /// What the OS said.
         source: std::io::Error,
     },
+    /// The `--timeout` thread could not be spawned.
     #[error("cannot start the watchdog thread: {0}")]
     Watchdog(std::io::Error),
 }

@@ -23,9 +23,12 @@ const CHUNK: u64 = 64 << 20;
 /// Why the host memory view could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum HostMemError {
+    /// The pagemap file could not be opened.
     #[error("cannot open {path}: {source}")]
     Open {
+        /// The file.
         path: &'static str,
+        /// What the OS said.
         source: std::io::Error,
     },
 }
@@ -35,13 +38,16 @@ pub enum HostMemError {
 pub enum HostFrame {
     /// Resident; `page_size` is the host page (4 KiB, 2 MiB, 1 GiB) when known.
     Present {
+        /// The host-physical address.
         hpa: Hpa,
+        /// The host page's size in bytes.
         page_size: Option<u64>,
     },
     /// Resident, but the kernel hides PFNs from processes without CAP_SYS_ADMIN.
     NeedsCap,
     /// Never touched (or dropped): no host page yet.
     NotPresent,
+    /// In swap: it has no host-physical address now.
     Swapped,
     /// Pagemap could not be read for this address; the reason.
     Unavailable(String),
@@ -64,9 +70,13 @@ impl std::fmt::Display for HostFrame {
 /// 62 swapped, 63 present.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PagemapEntry {
+    /// Bits 0-54: the page frame number when present (0 without CAP_SYS_ADMIN).
     pub pfn: u64,
+    /// Bit 61: a file page or shared anonymous page.
     pub file_or_shared: bool,
+    /// Bit 62: in swap.
     pub swapped: bool,
+    /// Bit 63: in RAM.
     pub present: bool,
 }
 
@@ -279,6 +289,19 @@ impl Pagemap {
         *cache = Some(Arc::clone(&fresh));
         Some(fresh)
     }
+}
+
+/// This process's peak resident memory (VmHWM in /proc/self/status), KiB.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //!
 //! `run(config)` is the whole program; `main.rs` is only the command line.
 
+#![deny(missing_docs)]
+
 pub mod addr;
 pub mod boot;
 pub mod devices;
@@ -57,9 +59,13 @@ pub enum Guest {
 /// Everything `run` needs to know.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The kernel to boot.
     pub guest: Guest,
+    /// Guest RAM in bytes: a nonzero multiple of 4 KiB (2 MiB for hugetlb).
     pub mem_size: u64,
+    /// How long the guest may run before it is stopped (`--timeout`).
     pub timeout: Duration,
+    /// What kind of host pages back guest RAM.
     pub backing: Backing,
     /// Register memslots with KVM_MEM_LOG_DIRTY_PAGES and attribute the
     /// dirty pages after the run.
@@ -103,7 +109,9 @@ impl Default for Config {
 
 /// What a run produced.
 pub struct Outcome {
+    /// What the run observed, ready to render.
     pub report: Report,
+    /// Why the guest stopped.
     pub stop: Stop,
 }
 
@@ -116,8 +124,8 @@ impl Outcome {
     }
 
     /// The processes that failed, one line each: a non-zero exit status,
-    /// or a user program (`--run`) killed by a fault. (The built-in `snoop`
-    /// programs are killed on purpose: that is their demonstration.)
+    /// or a fault that killed it — except the built-in programs that are
+    /// killed on purpose (abi::programs::MEANT_TO_FAULT: `snoop`).
     pub fn failures(&self) -> Vec<String> {
         use report::ExitKind;
         self.report
@@ -131,7 +139,7 @@ impl Outcome {
                         p.pid,
                         p.exit.status.unwrap_or(-1)
                     )),
-                    ExitKind::Fault if p.path.is_some() => {
+                    ExitKind::Fault if !meant_to_fault(p) => {
                         Some(format!("pid {} ({name}) was {}", p.pid, p.exit.summary()))
                     }
                     _ => None,
@@ -149,6 +157,12 @@ impl Outcome {
             1
         }
     }
+}
+
+/// A built-in program that demonstrates protection by being killed.
+fn meant_to_fault(p: &report::ProcessReport) -> bool {
+    let program = p.name.split(':').next().unwrap_or("");
+    p.path.is_none() && abi::programs::MEANT_TO_FAULT.contains(&program)
 }
 
 /// The demo kernel's command line: known programs, numeric arguments, no
@@ -314,5 +328,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         dirty: dirty.as_deref(),
         verify: cfg.verify,
     });
+    let mut report = report;
+    report.vmm.peak_rss_kib = hostmem::peak_rss_kib();
     Ok(Outcome { report, stop })
 }

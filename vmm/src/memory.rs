@@ -22,52 +22,80 @@ pub use hugepool::{HugePool, parse_meminfo};
 /// Why guest RAM could not be set up or queried.
 #[derive(Debug, thiserror::Error)]
 pub enum MemoryError {
+    /// The size given is zero or not whole 4 KiB pages.
     #[error("guest RAM size {0:#x} is not a nonzero multiple of 4 KiB")]
     BadSize(u64),
+    /// hugetlb backing maps whole 2 MiB pages only.
     #[error("guest RAM size {0:#x} is not a multiple of 2 MiB, as hugetlb backing needs")]
     NotHugeMultiple(u64),
+    /// The hugetlb pool has too few free 2 MiB pages for guest RAM.
     #[error(
         "hugetlb backing needs {needed} free 2 MiB huge pages but the pool has {available}: run `{hint}` (as root)"
     )]
     HugePool {
+        /// Huge pages guest RAM needs.
         needed: u64,
+        /// Free huge pages not already promised to other mappings.
         available: u64,
+        /// The command that would grow the pool.
         hint: String,
     },
+    /// A /proc or /sys file about the huge page pool could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file.
         path: &'static str,
+        /// What the OS said.
         source: std::io::Error,
     },
+    /// The huge page pool file lacks the line we read.
     #[error("{path} has no {field} line, so the huge page pool cannot be checked")]
     NoPoolInfo {
+        /// The file.
         path: &'static str,
+        /// The missing field, e.g. "HugePages_Free".
         field: &'static str,
     },
+    /// mmap of guest RAM failed.
     #[error("cannot map {size:#x} bytes of {backing} guest RAM: {source}")]
     Mmap {
+        /// Guest RAM in bytes.
         size: u64,
+        /// The backing asked for.
         backing: Backing,
+        /// What vm-memory said.
         source: MmapRegionError,
     },
+    /// Reserving host address space to align guest RAM to 2 MiB, or mapping
+    /// into the reservation, failed.
     #[error("cannot reserve host address space for 2 MiB alignment: {0}")]
     Reserve(std::io::Error),
+    /// No 2 MiB-aligned start fits inside the reservation (size overflow).
     #[error("guest RAM of that size cannot be placed at a 2 MiB-aligned host address")]
     Align,
+    /// THP backing could not advise the kernel to use huge pages.
     #[error("madvise(MADV_HUGEPAGE) failed, is THP built into this kernel? {0}")]
     Madvise(std::io::Error),
+    /// vm-memory refused the region list.
     #[error("cannot build guest memory: {0}")]
     Regions(GuestRegionCollectionError),
+    /// The dirty log was asked for before guest RAM was registered with KVM.
     #[error("guest RAM is not registered with KVM yet")]
     NotRegistered,
+    /// KVM refused to map a memslot.
     #[error("KVM_SET_USER_MEMORY_REGION for slot {slot} failed: {source}")]
     SetRegion {
+        /// The memslot number.
         slot: u32,
+        /// What KVM said.
         source: kvm_ioctls::Error,
     },
+    /// KVM could not return a memslot's dirty bitmap.
     #[error("KVM_GET_DIRTY_LOG for slot {slot} failed: {source}")]
     DirtyLog {
+        /// The memslot number.
         slot: u32,
+        /// What KVM said.
         source: kvm_ioctls::Error,
     },
 }
@@ -76,10 +104,15 @@ pub enum MemoryError {
 /// [hva, hva + size).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SlotInfo {
+    /// The slot number given to KVM.
     pub slot: u32,
+    /// First guest-physical byte.
     pub gpa: Gpa,
+    /// Length in bytes, a multiple of 4 KiB.
     pub size: u64,
+    /// Where the VMM mapped the slot in its own address space.
     pub hva: Hva,
+    /// KVM_MEM_* flags.
     pub flags: u32,
 }
 

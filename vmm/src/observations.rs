@@ -22,7 +22,10 @@ pub struct Observations {
     pub procs: Vec<ProcObservation>,
     /// `whereis` answers and `--walk` walks, in the order they were made.
     pub whereis: Vec<Walk2d>,
+    /// Cross-check failures and guest protocol violations: the first
+    /// `registry::MAX_ERRORS`, then one [`RunError::More`].
     pub errors: Vec<RunError>,
+    /// VM exits by kind.
     pub exits: ExitCounts,
     /// When the guest's first console byte arrived.
     pub first_output: Option<Instant>,
@@ -31,7 +34,9 @@ pub struct Observations {
 /// What the VMM knows about one guest process.
 #[derive(Clone, Debug)]
 pub struct ProcObservation {
+    /// Its creation message.
     pub created: ProcEvent,
+    /// Its exit message; None while it runs (or if it never reported).
     pub exited: Option<ProcEvent>,
     /// GPA of the first code page, walked when the creation message came.
     pub code_gpa: Option<Gpa>,
@@ -39,12 +44,14 @@ pub struct ProcObservation {
     pub analysis: Option<Analysis>,
     /// Order of exit among all processes (0 = first to end).
     pub exit_order: Option<usize>,
-    /// When its creation message arrived, and its first output.
+    /// When its creation message arrived.
     pub created_at: Instant,
+    /// When its first output arrived; None if it printed nothing.
     pub first_output: Option<Instant>,
     /// What it wrote to stdout and stderr (the first registry::OUTPUT_MAX
-    /// bytes), and whether more was cut.
+    /// bytes).
     pub output: Vec<u8>,
+    /// It wrote more than `output` holds.
     pub output_truncated: bool,
     /// Addresses it printed ("0x..." in its output) that were mapped in its
     /// address space at exit, each walked while its CR3 was live.
@@ -54,7 +61,9 @@ pub struct ProcObservation {
 /// An address a process printed, and where it lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Printed {
+    /// The region it lies in; None outside every region.
     pub region: Option<RegionKind>,
+    /// Its walk through guest and host page tables.
     pub walk: Walk2d,
 }
 
@@ -68,9 +77,13 @@ impl ProcObservation {
 /// VM exits seen by the VMM, by kind.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ExitCounts {
+    /// Port I/O exits the VMM handled, reads and writes.
     pub total: u64,
+    /// Exits on the hypercall port (one per guest message).
     pub hypercall: u64,
+    /// Writes to COM1's data port.
     pub serial: u64,
+    /// Writes to ports nobody handles (ignored, logged once).
     pub other: u64,
 }
 
@@ -80,21 +93,57 @@ pub enum RunError {
     /// A message that does not decode.
     Protocol(ProtocolError),
     /// A second creation message for a pid.
-    CreatedTwice { pid: u32 },
+    CreatedTwice {
+        /// The pid.
+        pid: u32,
+    },
     /// The process table is full.
-    TooManyProcesses { pid: u32, max: usize },
+    TooManyProcesses {
+        /// The pid not recorded.
+        pid: u32,
+        /// How many processes are recorded.
+        max: usize,
+    },
     /// An exit message for a pid never created.
-    UnknownPid { pid: u32 },
+    UnknownPid {
+        /// The pid.
+        pid: u32,
+    },
     /// A second exit message for a pid.
-    ExitedTwice { pid: u32 },
+    ExitedTwice {
+        /// The pid.
+        pid: u32,
+    },
     /// A process exits on another page table than it was created with.
-    Cr3Changed { pid: u32, exit: Cr3, created: Cr3 },
+    Cr3Changed {
+        /// The process.
+        pid: u32,
+        /// CR3 in its exit message.
+        exit: Cr3,
+        /// CR3 in its creation message.
+        created: Cr3,
+    },
     /// What the analysis of a process found.
-    Process { pid: u32, finding: Finding },
+    Process {
+        /// The process.
+        pid: u32,
+        /// What was wrong.
+        finding: Finding,
+    },
     /// KVM_TRANSLATE disagrees with the software walk of a whereis.
-    WhereisMismatch { gva: Gva, software: Gpa, kvm: Gpa },
+    WhereisMismatch {
+        /// The address asked about.
+        gva: Gva,
+        /// What the software walk gave.
+        software: Gpa,
+        /// What KVM_TRANSLATE gave.
+        kvm: Gpa,
+    },
     /// The answer could not be written back into guest memory.
-    AnswerNotWritten { gpa: Gpa },
+    AnswerNotWritten {
+        /// Where the answer should have gone.
+        gpa: Gpa,
+    },
     /// This many more errors were not kept.
     More(u64),
 }

@@ -26,10 +26,23 @@ pub struct OutFile {
 /// Why an output cannot be written.
 #[derive(Debug, thiserror::Error)]
 pub enum OutError {
+    /// The output cannot be opened for writing (a directory, a FIFO no
+    /// process reads, no permission).
     #[error("cannot write {path}: {why}")]
-    Open { path: String, why: String },
+    Open {
+        /// The output's path, as given.
+        path: String,
+        /// Why, in the OS's words or ours.
+        why: String,
+    },
+    /// Writing or renaming into place failed.
     #[error("cannot write {path}: {source}")]
-    Write { path: String, source: io::Error },
+    Write {
+        /// The output's path, as given.
+        path: String,
+        /// What the OS said.
+        source: io::Error,
+    },
 }
 
 impl OutFile {

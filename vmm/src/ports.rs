@@ -13,8 +13,10 @@ use crate::observations::{ExitCounts, Observations, RunError};
 use crate::registry::Registry;
 use crate::vcpu::{ExitHandler, LiveCpu, Stop};
 
+/// The devices of one run.
 pub struct Ports<'a> {
     ram: &'a GuestRam,
+    /// COM1 and the console messages.
     pub console: Console,
     registry: Registry<'a>,
     exits: ExitCounts,

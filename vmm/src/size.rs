@@ -5,16 +5,21 @@
 /// Why a size string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SizeError {
+    /// Nothing was given.
     #[error("empty size: use a number with an optional K, M or G suffix, e.g. 128M")]
     Empty,
+    /// The text does not start with digits.
     #[error(
         "invalid size '{0}': it does not start with a number; use a number with an optional K, M or G suffix, e.g. 128M"
     )]
     NotANumber(String),
+    /// A suffix other than K, M or G.
     #[error("invalid size '{0}': use a number with an optional K, M or G suffix, e.g. 128M")]
     UnknownSuffix(String),
+    /// The number times its unit is 2^64 bytes or more.
     #[error("invalid size '{0}': it does not fit in 64 bits of bytes")]
     Overflow(String),
+    /// Zero bytes.
     #[error("invalid size '{0}': a size must be more than zero bytes")]
     Zero(String),
 }

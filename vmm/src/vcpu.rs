@@ -12,12 +12,15 @@ use crate::inspect::Cpu;
 use crate::paging::{Cr3, PagingMode};
 use crate::watchdog::Watchdog;
 
+/// Why the vCPU could not be created, set up or run.
 #[derive(Debug, thiserror::Error)]
 pub enum VcpuError {
     /// A KVM ioctl on the vCPU failed.
     #[error("{what} failed: {source}")]
     Kvm {
+        /// The ioctl, e.g. "KVM_SET_SREGS".
         what: &'static str,
+        /// What KVM said.
         source: kvm_ioctls::Error,
     },
 }
@@ -77,6 +80,7 @@ pub fn paging_mode(vcpu: &VcpuFd, maxphyaddr: u8) -> Option<PagingMode> {
 
 /// The real vCPU, stopped in an exit, as the analysis sees it.
 pub struct LiveCpu<'a> {
+    /// The vCPU, for its registers and KVM_TRANSLATE.
     pub fd: &'a VcpuFd,
     /// From CPUID (reserved-bit checks of the walker).
     pub maxphyaddr: u8,
@@ -100,18 +104,28 @@ impl Cpu for LiveCpu<'_> {
 /// The registers worth seeing when a guest dies.
 #[derive(Debug, Clone, Default)]
 pub struct RegDump {
+    /// Where it was executing.
     pub rip: u64,
+    /// Its stack pointer.
     pub rsp: u64,
+    /// Its flags (IF says whether interrupts could reach it).
     pub rflags: u64,
+    /// Protection and paging enable bits.
     pub cr0: u64,
+    /// The last page-fault address.
     pub cr2: u64,
+    /// The page table in use.
     pub cr3: u64,
+    /// PAE, LA57 and other paging extensions.
     pub cr4: u64,
+    /// Long mode and NX enable bits.
     pub efer: u64,
+    /// The code segment selector: its low two bits are the ring.
     pub cs: u16,
 }
 
 impl RegDump {
+    /// Read them from a stopped vCPU; a register KVM will not give stays 0.
     pub fn read(vcpu: &VcpuFd) -> RegDump {
         let mut d = RegDump::default();
         if let Ok(r) = vcpu.get_regs() {
@@ -151,15 +165,30 @@ pub enum Stop {
     /// KVM_EXIT_SHUTDOWN: a triple fault.
     TripleFault(RegDump),
     /// KVM_EXIT_INTERNAL_ERROR with its suberror (1 = emulation failure).
-    InternalError { suberror: u32, regs: RegDump },
+    InternalError {
+        /// KVM_INTERNAL_ERROR_*.
+        suberror: u32,
+        /// The registers at the error.
+        regs: RegDump,
+    },
     /// `--timeout` expired.
     Timeout(RegDump),
     /// SIGINT or SIGTERM asked the run to end.
-    Interrupted { signal: i32, regs: RegDump },
+    Interrupted {
+        /// The signal's number.
+        signal: i32,
+        /// The registers when the run was stopped.
+        regs: RegDump,
+    },
     /// HLT reached the VMM (no in-kernel irqchip to wake the guest).
     Halted(RegDump),
     /// Any other exit the VMM cannot continue from.
-    Unexpected { what: String, regs: RegDump },
+    Unexpected {
+        /// The exit, in KVM's words.
+        what: String,
+        /// The registers at the exit.
+        regs: RegDump,
+    },
 }
 
 impl Stop {

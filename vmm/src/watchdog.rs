@@ -9,6 +9,8 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+/// The `--timeout` thread; stopped and joined on drop.
+/// The armed `--timeout` of one run, for the thread that armed it.
 pub struct Watchdog {
     deadline: Instant,
     timer: libc::timer_t,

@@ -21,6 +21,8 @@ const LINE_MAX: usize = 4096;
 /// come from the guest, which must not grow the set without bound.
 const MID_LINE_MAX: usize = 4096;
 
+/// COM1 and the guest's console messages, one device: bytes become lines
+/// on the terminal, each process's prefixed with `[pid name] `.
 pub struct Console {
     out: Box<dyn Write + Send>,
     /// Pass guest bytes through as they are (`--raw-console`); else

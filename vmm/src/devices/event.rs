@@ -17,7 +17,12 @@ pub enum Event {
     Boot(BootEvent),
     /// Bytes for the console: the kernel's own text (`pid` 0), or exactly
     /// what process `pid` wrote (the VMM adds its `[pid name] ` prefix).
-    Console { pid: u32, bytes: Vec<u8> },
+    Console {
+        /// The writer; 0 for the kernel.
+        pid: u32,
+        /// The bytes, unescaped.
+        bytes: Vec<u8>,
+    },
     /// A process was created (`exit` is None) or is about to be torn down
     /// from its own context, its CR3 live.
     Proc(ProcEvent),
@@ -25,7 +30,12 @@ pub enum Event {
     /// back into the message at `reply`.
     Whereis(WhereisRequest),
     /// A named point in time (boot phases).
-    Mark { id: u32, tsc: u64 },
+    Mark {
+        /// Which point, a number the guest chose.
+        id: u32,
+        /// The guest's TSC at that point.
+        tsc: u64,
+    },
 }
 
 /// How the guest kernel runs.
@@ -71,16 +81,21 @@ impl fmt::Display for Scheduling {
 /// The kernel's boot message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BootEvent {
+    /// Whether it runs as plain x86 or PVM-native.
     pub mode: GuestMode,
     /// PVM flags the kernel registered with (0 on x86).
     pub pv_flags: u32,
-    /// TSC at `_start` and at the banner, and its rate.
+    /// The guest's TSC at `_start`.
     pub tsc_start: u64,
+    /// The guest's TSC when it printed its banner.
     pub tsc_banner: u64,
+    /// The TSC's rate in kHz; 0 if the guest does not know it.
     pub tsc_khz: u64,
-    /// 4 or 5.
+    /// Levels of the guest's page tables: 4, or 5 with LA57.
     pub paging_levels: u32,
+    /// How it schedules its processes.
     pub sched: Scheduling,
+    /// Timer interrupts per second.
     pub timer_hz: u32,
     /// The kernel's own page table.
     pub kernel_cr3: Cr3,
@@ -99,16 +114,21 @@ impl BootEvent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RegionKind {
+    /// The program's text.
     Code,
     /// Read-only data of the program image.
     Rodata,
+    /// Initialized data of the program image (read-only once RELRO is applied).
     Data,
     /// Zero-filled data past the file's bytes.
     Bss,
+    /// Grown by brk(2), filled by demand paging.
     Heap,
     /// Anonymous memory from mmap(2).
     Mmap,
+    /// The user stack, filled by demand paging.
     Stack,
+    /// The unmapped page below the stack: touching it is an overflow.
     Guard,
 }
 
@@ -162,8 +182,11 @@ impl fmt::Display for RegionKind {
 /// A region's protection: read, write, execute.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Prot {
+    /// Readable.
     pub read: bool,
+    /// Writable.
     pub write: bool,
+    /// Executable.
     pub exec: bool,
 }
 
@@ -204,8 +227,11 @@ impl Serialize for Prot {
 /// aligned and non-empty (the decoder checked).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Region {
+    /// What it holds.
     pub kind: RegionKind,
+    /// Its addresses, end exclusive.
     pub span: Range<Gva>,
+    /// What the process may do with it.
     pub prot: Prot,
     /// Demand-paging faults the kernel served in it.
     pub faults: u64,
@@ -230,18 +256,22 @@ pub enum Exit {
 /// The fault that killed a process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fault {
+    /// The exception vector (14 is #PF).
     pub vector: u64,
+    /// The exception's error code (0 for exceptions without one).
     pub error_code: u64,
     /// CR2 for a page fault.
     pub address: Gva,
+    /// The instruction pointer at the fault.
     pub rip: Gva,
 }
 
 /// The kernel's counters for one process.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProcStats {
-    /// Demand-paging faults served in the heap and in the stack.
+    /// Demand-paging faults served in the heap.
     pub heap_faults: u64,
+    /// Demand-paging faults served in the stack.
     pub stack_faults: u64,
     /// User pages resident when the message was sent.
     pub pages_resident: u64,
@@ -250,13 +280,16 @@ pub struct ProcStats {
 /// A value the process stored, for the VMM to read back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pattern {
+    /// Where it stored it.
     pub gva: Gva,
+    /// What it stored.
     pub value: u64,
 }
 
 /// A process message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcEvent {
+    /// The guest kernel's process id.
     pub pid: u32,
     /// Its name (lossy UTF-8: hostile bytes become U+FFFD).
     pub name: String,
@@ -264,8 +297,11 @@ pub struct ProcEvent {
     pub cr3: Cr3,
     /// The user PGD under PVM pv_kpti.
     pub user_pgd: Option<Gpa>,
+    /// Its address space's regions, as the kernel listed them.
     pub regions: Vec<Region>,
+    /// The kernel's counters for it.
     pub stats: ProcStats,
+    /// A value it stored for the VMM to read back, if any.
     pub pattern: Option<Pattern>,
     /// The FS base (TLS pointer) when the message was sent.
     pub fs_base: u64,
@@ -297,9 +333,11 @@ impl ProcEvent {
 /// A `whereis` question.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WhereisRequest {
+    /// The asker.
     pub pid: u32,
     /// The asker's page table.
     pub cr3: Cr3,
+    /// The address it asks about.
     pub gva: Gva,
     /// Where the answer goes in guest memory (inside the message).
     pub reply: Gpa,

@@ -17,7 +17,9 @@ const KPF_THP: u64 = 1 << 22;
 /// One mapping of /proc/self/smaps: [start, end) and what its pages are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Vma {
+    /// First address of the mapping.
     pub start: u64,
+    /// One past its last address.
     pub end: u64,
     /// KernelPageSize in bytes: above 4 KiB only for hugetlb mappings.
     pub kernel_page_size: u64,
@@ -99,14 +101,6 @@ pub fn block_is_huge(entries: &[u64]) -> bool {
         })
 }
 
-/// The host page size behind the present page `raw[index]` at `hva`
-/// (`block` caches the answer for its 2 MiB block).
-/// hugetlb: the mapping's KernelPageSize. Anonymous: 4 KiB unless smaps
-/// counts PMD-mapped THP in the mapping; then, with kpageflags, the 2 MiB
-/// block must be one aligned run of PFNs marked THP (KPF_THP alone is also
-/// set for smaller multi-size THP folios, which 4 KiB PTEs map). Without
-/// kpageflags only a mapping that is all THP is known: smaps AnonHugePages
-/// is per mapping, not per page.
 /// The host page size of a whole mapping, from smaps alone (no privilege
 /// needed): hugetlb's KernelPageSize, 4 KiB without THP, 2 MiB when THP
 /// covers all of it; None when THP covers only part (per page needs
@@ -122,6 +116,14 @@ pub(super) fn mapping_page_size(vma: &Vma) -> Option<u64> {
     all_huge.then_some(HUGE)
 }
 
+/// The host page size behind the present page `raw[index]` at `hva`
+/// (`block` caches the answer for its 2 MiB block).
+/// hugetlb: the mapping's KernelPageSize. Anonymous: 4 KiB unless smaps
+/// counts PMD-mapped THP in the mapping; then, with kpageflags, the 2 MiB
+/// block must be one aligned run of PFNs marked THP (KPF_THP alone is also
+/// set for smaller multi-size THP folios, which 4 KiB PTEs map). Without
+/// kpageflags only a mapping that is all THP is known: smaps AnonHugePages
+/// is per mapping, not per page.
 pub(super) fn page_size(
     sizer: Option<&HostPageSizer>,
     kpageflags: Option<&File>,

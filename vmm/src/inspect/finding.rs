@@ -15,25 +15,50 @@ pub enum Finding {
     /// The vCPU's registers say it is not in 64-bit paging mode.
     NotPagingMode,
     /// The live CR3 is another address space's: nothing can be cross-checked.
-    Cr3NotLive { live: u64, process: Cr3 },
+    Cr3NotLive {
+        /// CR3 as the vCPU holds it.
+        live: u64,
+        /// The process's own page table.
+        process: Cr3,
+    },
     /// The tables map more pages than the analysis looks at.
-    TooManyPages { max: usize },
+    TooManyPages {
+        /// Pages analysed at most per address space.
+        max: usize,
+    },
     /// An entry the enumerator could not follow.
     Walk(WalkFault),
     /// More runs than the report lists.
-    TooManyRuns { runs: usize, max: usize },
+    TooManyRuns {
+        /// Runs found.
+        runs: usize,
+        /// Runs listed at most.
+        max: usize,
+    },
     /// A page mapped outside every region the kernel reported.
-    OutsideRegions { gva: Gva },
+    OutsideRegions {
+        /// The page's address.
+        gva: Gva,
+    },
     /// The software walk and KVM_TRANSLATE disagree.
     Mismatch {
+        /// The page's address.
         gva: Gva,
+        /// What the software walk gave.
         software: Gpa,
+        /// What KVM_TRANSLATE gave; None if it found no mapping.
         kvm: Option<Gpa>,
     },
     /// The run-wide budget of listed pages ran out at `gva`.
-    BudgetSpent { gva: Gva, budget: u64 },
+    BudgetSpent {
+        /// The first address not listed.
+        gva: Gva,
+    },
     /// The value the process stored did not read back.
-    PatternMismatch { gva: Gva },
+    PatternMismatch {
+        /// Where the process stored it.
+        gva: Gva,
+    },
     /// This many more findings were not kept.
     More(u64),
 }
@@ -62,9 +87,9 @@ impl fmt::Display for Finding {
                 "{gva}: software walk says GPA {software} but KVM_TRANSLATE says {}",
                 kvm.map_or("not mapped".into(), |g| g.to_string())
             ),
-            Finding::BudgetSpent { gva, budget } => write!(
+            Finding::BudgetSpent { gva } => write!(
                 f,
-                "page listing stopped at {gva}: the run's budget of {budget} listed pages is spent"
+                "page listing stopped at {gva}: the run's budget of listed pages is spent"
             ),
             Finding::PatternMismatch { gva } => {
                 write!(f, "pattern read-back at GVA {gva} failed")

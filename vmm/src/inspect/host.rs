@@ -12,6 +12,7 @@ use crate::memory::GuestRam;
 pub struct HostPage {
     /// None when the GPA is outside every memslot.
     pub hva: Option<Hva>,
+    /// Where the host keeps the page behind the HVA.
     pub frame: HostFrame,
     /// The host page size behind it, when the host says.
     pub page_size: Option<u64>,

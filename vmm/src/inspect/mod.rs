@@ -17,7 +17,7 @@ mod tests;
 mod walk2d;
 
 pub use analyse::{
-    Analysis, PageObs, PatternObs, RegionObs, WALK_LIMIT, analyse, unmapped_regions,
+    Analysis, Budget, PageObs, PatternObs, RegionObs, WALK_LIMIT, analyse, unmapped_regions,
 };
 pub use cpu::Cpu;
 pub use finding::{Finding, MAX_FINDINGS};
@@ -27,8 +27,9 @@ pub use walk2d::{HwRefs, Walk2d, WalkLevel, hw_refs, walk2d};
 use crate::addr::Gva;
 use crate::host::Flavour;
 
-/// Pages listed (and frames kept for --dirty-log) in a whole run: what a
-/// fully mapped 2 GiB guest needs.
+/// The most pages listed (and frames kept for --dirty-log) in a whole run:
+/// what a fully mapped 2 GiB guest needs (registry::page_budget scales it
+/// to the guest's RAM).
 pub const PAGE_BUDGET: u64 = 1 << 19;
 
 /// Which pages of a process are cross-checked with KVM_TRANSLATE. Each
@@ -96,6 +97,7 @@ pub struct Options {
     /// Compare at most this many pages per process with KVM_TRANSLATE (an
     /// even sample beyond that, always including each region's ends).
     pub max_checked: u64,
+    /// How the host translates GPAs, for the hardware reference count.
     pub flavour: Flavour,
     /// `--walk GVA`: the 2D walk of this address in every process that maps it.
     pub walk: Option<Gva>,

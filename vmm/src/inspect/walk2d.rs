@@ -15,12 +15,19 @@ use crate::paging::{self, Cr3, LevelName, PageSize, PhysMem, PteFlags, Translati
 /// entry itself: the second dimension.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WalkLevel {
+    /// Which level: PML5 down to PT.
     pub level: LevelName,
+    /// Guest-physical address of the table at this level.
     pub table_gpa: Gpa,
+    /// Index into the table (0..512), from the GVA's bits for this level.
     pub index: u16,
+    /// Guest-physical address of the entry used.
     pub entry_gpa: Gpa,
+    /// The entry's raw value.
     pub entry: u64,
+    /// The entry's flags.
     pub flags: PteFlags,
+    /// Host-physical address of the entry; None when pagemap will not say.
     pub entry_hpa: Option<Hpa>,
 }
 
@@ -28,8 +35,11 @@ pub struct WalkLevel {
 /// host, and how they were counted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HwRefs {
+    /// The host's translation scheme, which decides the count.
     pub flavour: Flavour,
+    /// Levels of the guest's page tables (4 or 5).
     pub guest_levels: u32,
+    /// Memory references for the whole translation.
     pub refs: u32,
     /// Under EPT/NPT, the sum that gives `refs` (e.g. "4*(4+1)+4").
     pub formula: Option<String>,
@@ -56,15 +66,21 @@ impl fmt::Display for HwRefs {
 /// level by level.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Walk2d {
+    /// The process whose page tables were walked.
     pub pid: u32,
+    /// The address translated.
     pub gva: Gva,
+    /// Its guest-physical address, from the software walk.
     pub gpa: Gpa,
+    /// The guest's page size at the final level.
     pub guest_page_size: PageSize,
     /// The data frame's host side.
     pub host: HostPage,
     /// KVM_TRANSLATE's answer for the same GVA.
     pub kvm: Option<Gpa>,
+    /// The guest walk, top level first.
     pub levels: Vec<WalkLevel>,
+    /// What the hardware's walk costs on this host.
     pub hw: HwRefs,
 }
 

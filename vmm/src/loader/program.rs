@@ -25,24 +25,33 @@ use super::{LoaderError, OpenError, open_regular};
 use crate::addr::{Gpa, Gva, PAGE};
 use crate::size::format_size;
 
-/// One `--run`: the file and the argv its process gets (argv[0] is the
+/// One `--run`: the file and the argv its process gets (`argv[0]` is the
 /// file's name as the user gave it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Program {
+    /// The file, as the user gave it.
     pub path: PathBuf,
+    /// Its arguments, `argv[0]` first.
     pub argv: Vec<String>,
 }
 
 /// Why a `--run` value names no program.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
+    /// The value's quoting is broken (an unclosed quote, a trailing backslash).
     #[error("--run {spec}: {error} (quote as in a shell: --run './prog \"an arg\"')")]
     Split {
+        /// The `--run` value, quoted for the message.
         spec: String,
+        /// What the splitter said.
         error: shell_words::ParseError,
     },
     #[error("--run {spec}: names no file (give --run 'FILE [ARG...]')")]
-    Empty { spec: String },
+    /// The value has no words, or an empty first one.
+    Empty {
+        /// The `--run` value, quoted for the message.
+        spec: String,
+    },
 }
 
 impl Program {
@@ -73,55 +82,98 @@ impl Program {
 /// Why a user program cannot run; the caller names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ProgramError {
+    /// The file could not be opened.
     #[error("cannot open: {}", os_text(.0))]
     Open(std::io::Error),
+    /// The path names a directory, FIFO or device (what it is, in `ls -l` words).
     #[error("not a regular file (it is {0})")]
     NotRegular(&'static str),
+    /// Reading the opened file failed.
     #[error("cannot read: {}", os_text(.0))]
     Read(std::io::Error),
+    /// The file alone is larger than guest RAM.
     #[error("the file is {} and cannot fit in guest RAM (--mem {})",
         format_size(*.size), format_size(*.ram_size))]
-    TooLarge { size: u64, ram_size: u64 },
+    TooLarge {
+        /// The file's size in bytes.
+        size: u64,
+        /// Guest RAM in bytes.
+        ram_size: u64,
+    },
+    /// The file is not an ELF executable we accept, or its segments are bad.
     #[error("{0}")]
     Elf(#[from] LoaderError),
+    /// A relocatable object or core dump.
     #[error("ELF type {e_type} ({}), not ET_EXEC or ET_DYN: --run needs a static executable",
         type_name(*.e_type))]
-    NotExecutable { e_type: u16 },
+    NotExecutable {
+        /// The header's e_type.
+        e_type: u16,
+    },
+    /// It has a PT_INTERP: the guest has no dynamic linker.
     #[error("dynamically linked (interpreter {interp}): build it with -static")]
-    Dynamic { interp: String },
+    Dynamic {
+        /// The interpreter it names, printable.
+        interp: String,
+    },
+    /// A segment (after any PIE load bias) is not below USER_END.
     #[error("segment {index} at {start} - {end:#x} lies outside the user half \
         (0 - {USER_END:#x}){}", if *.biased { " with the PIE load bias 0x400000" } else { "" })]
     OutsideUser {
+        /// The program header's number, as `readelf -l` numbers them.
         index: usize,
+        /// The segment's first guest-virtual byte.
         start: Gva,
+        /// One past its last byte; u128 so that an overflowing end still prints.
         end: u128,
+        /// The PIE load bias was added.
         biased: bool,
     },
+    /// Two segments would be loaded over each other.
     #[error("segments {first} and {second} overlap at {at}")]
     Overlap {
+        /// The earlier program header's number.
         first: usize,
+        /// The later program header's number.
         second: usize,
+        /// The first guest-virtual byte both claim.
         at: Gva,
     },
+    /// An empty argv.
     #[error("no argv: argv[0] must be the file's name")]
     NoArgv,
+    /// An argument cannot be passed as a C string.
     #[error("argument {index} contains a NUL byte")]
-    Nul { index: usize },
+    Nul {
+        /// Its position in argv.
+        index: usize,
+    },
+    /// argv does not fit the boot module's argument area.
     #[error(
         "its arguments take {len} bytes as NUL-terminated strings; at most {MODULE_ARGS_MAX} fit"
     )]
-    ArgsTooLong { len: usize },
+    ArgsTooLong {
+        /// argv's size as NUL-terminated strings, in bytes.
+        len: usize,
+    },
+    /// The kernel and the programs so far leave no room for this one.
     #[error("does not fit in guest RAM: the kernel and the programs up to this one need {} \
         (files, argv and segments), --mem is {}", format_size(*.need), format_size(*.ram_size))]
-    NoRoom { need: u64, ram_size: u64 },
+    NoRoom {
+        /// Bytes needed up to and including this program.
+        need: u64,
+        /// Guest RAM in bytes.
+        ram_size: u64,
+    },
 }
 
 /// A program that passed every check, ready to be placed in guest RAM.
 pub struct Checked {
     /// The ELF file, whole.
     pub bytes: Vec<u8>,
-    /// argv as NUL-terminated strings, argv[0] first.
+    /// argv as NUL-terminated strings, `argv[0]` first.
     pub args: Vec<u8>,
+    /// Number of arguments in `args`.
     pub argc: u32,
     /// Bytes of guest RAM its segments take once loaded (whole pages).
     pub memory: u64,
@@ -323,6 +375,7 @@ pub fn plan(
 /// Every program checked and laid out: what `place` copies into guest RAM
 /// and what BootInfo lists.
 pub struct Staged {
+    /// The programs, in `--run` order.
     pub programs: Vec<Checked>,
     /// BootInfo's module table, one entry per program, in order.
     pub modules: Vec<Module>,

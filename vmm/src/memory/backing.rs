@@ -59,12 +59,11 @@ impl fmt::Display for Backing {
     }
 }
 
-/// Map `len` bytes of anonymous memory the way `backing` asks. `len` is a
-/// nonzero multiple of 4 KiB (checked by the caller).
-/// Map `len` bytes of guest RAM with `backing`. The second value, when
-/// there is one, owns the mapping the region points into: keep it alive
-/// (and drop it after the region). The third is the host page size of
-/// every page of it, when the backing guarantees one.
+/// Map `len` bytes of guest RAM with `backing`; `len` is a nonzero multiple
+/// of 4 KiB (checked by the caller). The second value, when there is one,
+/// owns the mapping the region points into: keep it alive (and drop it
+/// after the region). The third is the host page size of every page of
+/// it, when the backing guarantees one.
 pub(super) fn map(
     len: usize,
     backing: Backing,

@@ -10,10 +10,13 @@ const SYS_2M: &str = "/sys/kernel/mm/hugepages/hugepages-2048kB";
 /// size, `page_kib`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HugePool {
+    /// Pages in the pool (HugePages_Total).
     pub total: u64,
+    /// Pages not in use (HugePages_Free), reserved ones included.
     pub free: u64,
     /// Free pages already promised to mappings that have not touched them.
     pub reserved: u64,
+    /// The default huge page size in KiB (Hugepagesize).
     pub page_kib: u64,
 }
 

@@ -18,16 +18,36 @@ const TABLE_BITS: u64 = P_BIT | 0b110 | 1 << 5; // P RW US A
 /// Why a mapping could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
+    /// A large page must start on its own size in both address spaces.
     #[error("{gva} or {gpa} is not aligned to the {size} page being mapped")]
-    Misaligned { gva: Gva, gpa: Gpa, size: PageSize },
+    Misaligned {
+        /// The virtual start asked for.
+        gva: Gva,
+        /// The physical start asked for.
+        gpa: Gpa,
+        /// The page size asked for.
+        size: PageSize,
+    },
+    /// The address has no translation in this paging mode.
     #[error("{0} is not a canonical address in this paging mode")]
     NonCanonical(Gva),
+    /// A leaf or a large page already covers the address.
     #[error("{gva} overlaps a mapping already made")]
-    Overlap { gva: Gva },
+    Overlap {
+        /// The first address already mapped.
+        gva: Gva,
+    },
+    /// The table area is used up.
     #[error("no room left for another page table in the table area")]
     OutOfTables,
+    /// The area given for tables cannot hold them.
     #[error("the table area {start}..{end} is not inside RAM or not page aligned")]
-    BadTableArea { start: Gpa, end: Gpa },
+    BadTableArea {
+        /// Its first byte.
+        start: Gpa,
+        /// Its end, exclusive.
+        end: Gpa,
+    },
 }
 
 /// Page tables under construction, allocated from a range of RAM.

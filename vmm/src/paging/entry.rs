@@ -16,16 +16,27 @@ const PAT_LARGE_BIT: u64 = 1 << 12;
 pub struct PteFlags(u16);
 
 impl PteFlags {
+    /// Present: the entry maps something.
     pub const P: Self = Self(1 << 0);
+    /// Writable (every level must allow it).
     pub const RW: Self = Self(1 << 1);
+    /// User-accessible (every level must allow it).
     pub const US: Self = Self(1 << 2);
+    /// Page-level write-through.
     pub const PWT: Self = Self(1 << 3);
+    /// Page-level cache disable.
     pub const PCD: Self = Self(1 << 4);
+    /// Accessed: set by the CPU on a walk.
     pub const A: Self = Self(1 << 5);
+    /// Dirty: set by the CPU on a write (leaves only).
     pub const D: Self = Self(1 << 6);
+    /// Page size: this non-PT entry is a large-page leaf.
     pub const PS: Self = Self(1 << 7);
+    /// Global: kept in the TLB across CR3 writes.
     pub const G: Self = Self(1 << 8);
+    /// The PAT index's high bit (bit 7 in a PT entry, 12 in a large leaf).
     pub const PAT: Self = Self(1 << 9);
+    /// No execute (bit 63; every level can forbid it).
     pub const NX: Self = Self(1 << 10);
     /// Every flag, in display order.
     pub const ALL: [(Self, &'static str); 11] = [

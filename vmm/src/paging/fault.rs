@@ -8,35 +8,62 @@ use crate::addr::{Gpa, Gva};
 /// (for the enumerator: the first address the bad entry or table covers).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WalkFault {
+    /// The address's top bits are not copies of its top translated bit.
     #[error("{gva} is not a canonical {va_bits}-bit address")]
-    NonCanonical { gva: Gva, va_bits: u32 },
+    NonCanonical {
+        /// The address being translated.
+        gva: Gva,
+        /// Translated bits: 48, or 57 with 5-level paging.
+        va_bits: u32,
+    },
+    /// An entry with P clear: the hardware's #PF with P=0 in the error code.
     #[error("translating {gva}: the {level} entry at {entry_gpa} is not present ({entry:#018x})")]
     NotPresent {
+        /// The address being translated.
         gva: Gva,
+        /// The level whose entry stopped the walk.
         level: LevelName,
+        /// Guest-physical address of the entry.
         entry_gpa: Gpa,
+        /// The entry's raw value.
         entry: u64,
     },
+    /// A present entry with reserved bits set: the hardware's #PF with RSVD.
     #[error(
         "translating {gva}: the {level} entry at {entry_gpa} ({entry:#018x}) sets reserved bits {bits:#x}"
     )]
     Reserved {
+        /// The address being translated.
         gva: Gva,
+        /// The level whose entry stopped the walk.
         level: LevelName,
+        /// Guest-physical address of the entry.
         entry_gpa: Gpa,
+        /// The entry's raw value.
         entry: u64,
+        /// The reserved bits it sets.
         bits: u64,
     },
+    /// A table or entry the walk must read lies outside guest RAM.
     #[error("translating {gva}: the {level} entry at {gpa} is outside guest RAM")]
     OutsideRam {
+        /// The address being translated.
         gva: Gva,
+        /// The level whose entry stopped the walk.
         level: LevelName,
+        /// Guest-physical address of the entry.
         gpa: Gpa,
     },
+    /// The enumerator read its budget of entries: hostile or aliased tables.
     #[error(
         "stopped at {gva} after reading {limit} page-table entries (tables too large or aliased)"
     )]
-    LimitReached { gva: Gva, limit: u64 },
+    LimitReached {
+        /// Where the enumeration stopped.
+        gva: Gva,
+        /// The budget, in entries read.
+        limit: u64,
+    },
 }
 
 impl WalkFault {

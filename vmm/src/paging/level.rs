@@ -8,10 +8,15 @@ use super::bits::{ADDR_MASK, ADDR_MASK_1G, ADDR_MASK_2M, PS_BIT};
 /// The five kinds of table, root first. x86 numbers them PML5 = 5 .. PT = 1.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LevelName {
+    /// Page map level 5: the root with LA57; each entry covers 256 TiB.
     Pml5,
+    /// Page map level 4: the root without LA57; each entry covers 512 GiB.
     Pml4,
+    /// Page directory pointer table: each entry covers 1 GiB.
     Pdpt,
+    /// Page directory: each entry covers 2 MiB.
     Pd,
+    /// Page table: each entry maps one 4 KiB page.
     #[default]
     Pt,
 }
@@ -83,8 +88,11 @@ impl fmt::Display for LevelName {
 /// The size of a page a leaf entry maps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PageSize {
+    /// 4 KiB, mapped by a PT entry.
     Size4K,
+    /// 2 MiB, mapped by a PD entry with PS.
     Size2M,
+    /// 1 GiB, mapped by a PDPT entry with PS.
     Size1G,
 }
 

@@ -16,11 +16,24 @@ const EFER_NXE: u64 = 1 << 11;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModeError {
     #[error("paging is off (CR0.PG = 0, cr0 = {cr0:#x})")]
-    PagingDisabled { cr0: u64 },
+    /// CR0.PG is clear: addresses are physical.
+    PagingDisabled {
+        /// The CR0 read.
+        cr0: u64,
+    },
     #[error("32-bit paging without PAE is not supported (CR4.PAE = 0, cr4 = {cr4:#x})")]
-    NoPae { cr4: u64 },
+    /// 32-bit paging, which the walker does not know.
+    NoPae {
+        /// The CR4 read.
+        cr4: u64,
+    },
     #[error("PAE paging outside long mode is not supported (EFER.LMA = 0, efer = {efer:#x})")]
-    NotLongMode { efer: u64 },
+    /// PAE paging in 32-bit mode, which the walker does not know.
+    NotLongMode {
+        /// The EFER read.
+        efer: u64,
+    },
+    /// CPUID gave a physical address width no x86 CPU has.
     #[error("MAXPHYADDR {0} is outside 12..=52")]
     BadMaxPhyAddr(u8),
 }
@@ -111,7 +124,7 @@ impl PagingMode {
         })
     }
 
-    /// This mode with another physical address width (CPUID 0x8000_0008 EAX[7:0]).
+    /// This mode with another physical address width (CPUID `0x8000_0008 EAX[7:0]`).
     pub fn with_maxphyaddr(self, maxphyaddr: u8) -> Result<Self, ModeError> {
         if !(12..=52).contains(&maxphyaddr) {
             return Err(ModeError::BadMaxPhyAddr(maxphyaddr));

@@ -16,8 +16,11 @@ use crate::addr::{Gpa, Gva};
 /// One mapped page: a present leaf entry and what it maps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Page {
+    /// Its first guest-virtual address.
     pub gva: Gva,
+    /// Its first guest-physical address.
     pub gpa: Gpa,
+    /// The size the leaf maps.
     pub page_size: PageSize,
     /// Effective flags, as in `Translation::flags`.
     pub flags: PteFlags,

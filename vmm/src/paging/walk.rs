@@ -13,6 +13,7 @@ use crate::addr::{Gpa, Gva};
 /// that entry says.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Level {
+    /// Which table.
     pub level: LevelName,
     /// The table's base (from CR3 or the entry above).
     pub table_gpa: Gpa,
@@ -20,7 +21,9 @@ pub struct Level {
     pub index: u16,
     /// `table_gpa + 8 * index`.
     pub entry_gpa: Gpa,
+    /// The entry's raw value.
     pub entry: u64,
+    /// The entry's own flags, decoded for its level.
     pub flags: PteFlags,
 }
 
@@ -28,8 +31,11 @@ pub struct Level {
 /// entry read on the way (root first). Fixed size: a walk never allocates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Translation {
+    /// The address translated.
     pub gva: Gva,
+    /// Where it lands.
     pub gpa: Gpa,
+    /// The size of the page that holds it.
     pub page_size: PageSize,
     /// What the CPU enforces: RW and US only if every level sets them, NX if
     /// any level does; the rest (A, D, G, PAT, PWT, PCD) from the leaf. No PS:

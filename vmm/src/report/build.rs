@@ -17,15 +17,23 @@ use crate::vcpu::Stop;
 
 /// Everything the report is made from.
 pub struct Inputs<'a> {
+    /// What the host probe found.
     pub host: &'a HostInfo,
+    /// Guest RAM and its memslots.
     pub ram: &'a GuestRam,
+    /// The host-physical view; None when pagemap could not be opened.
     pub pagemap: Option<&'a Pagemap>,
+    /// What the run observed.
     pub obs: &'a Observations,
     /// The `--run` programs, in module order.
     pub programs: &'a [Program],
+    /// Why the guest stopped.
     pub stop: &'a Stop,
+    /// Wall time from the first KVM_RUN to the end of the run.
     pub run_time: Duration,
+    /// From the first KVM_RUN to the first console byte; None if none came.
     pub first_output: Option<Duration>,
+    /// The pages the dirty log marked (`--dirty-log`), else None.
     pub dirty: Option<&'a [Gpa]>,
     /// Which pages were cross-checked with KVM_TRANSLATE.
     pub verify: crate::inspect::Verify,

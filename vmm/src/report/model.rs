@@ -11,16 +11,25 @@ use crate::paging::Cr3;
 /// Bumped whenever a key changes meaning or disappears.
 pub const SCHEMA: &str = "microvmm-report/1";
 
+/// The whole report of one run: what `--json` writes (README, "JSON report").
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
+    /// Always [`SCHEMA`].
     pub schema: &'static str,
     /// False when the run was cut short (timeout, SIGINT/SIGTERM, a guest
     /// that died): the report holds what was seen until then.
     pub complete: bool,
+    /// The host: KVM flavour, nested paging, pagemap access, CPU and kernel.
     pub host: HostReport,
+    /// Guest RAM: its backing and memslots.
     pub memory: MemoryReport,
+    /// What the guest kernel reported and how the run went.
     pub guest: GuestReport,
+    /// Every process the guest created (at most `registry::MAX_PROCESSES`),
+    /// in creation order.
     pub processes: Vec<ProcessReport>,
+    /// One entry per `whereis` request a process made, and per process
+    /// `--walk` walked.
     pub whereis: Vec<WhereisReport>,
     /// Which pages were cross-checked with KVM_TRANSLATE: "sample" (each
     /// region's ends and an even sample) or "all".
@@ -30,11 +39,24 @@ pub struct Report {
     pub verify_text: String,
     /// Dirty pages attributed after the run (`--dirty-log`), else null.
     pub dirty: Option<DirtyReport>,
-    /// Cross-check failures and guest protocol violations, each a sentence.
+    /// The VMM process itself.
+    pub vmm: VmmReport,
+    /// Cross-check failures and guest protocol violations, each a sentence
+    /// (the first `registry::MAX_ERRORS`, then "... and N more errors").
     /// Empty on a clean run.
     pub errors: Vec<RunError>,
 }
 
+/// The VMM process's own cost.
+#[derive(Debug, Default, Serialize)]
+pub struct VmmReport {
+    /// Peak resident memory of the VMM process (VmHWM) when the report was
+    /// made, KiB: guest RAM the guest touched plus the VMM's own. Bounded
+    /// whatever the guest does (SECURITY.md).
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// The host the VM ran on (`host.*`).
 #[derive(Debug, Default, Serialize)]
 pub struct HostReport {
     /// "vmx-ept", "svm-npt", "shadow" or "pvm".
@@ -47,36 +69,47 @@ pub struct HostReport {
     pub pagemap: String,
     /// What "host-physical" means on this host.
     pub hpa_meaning: String,
+    /// The CPU's model name.
     pub cpu: String,
+    /// The host kernel's release.
     pub kernel: String,
     /// Levels of the host's own page tables (4, or 5 with LA57): the depth
     /// of each nested walk under EPT/NPT.
     pub paging_levels: u32,
 }
 
+/// Guest RAM (`memory.*`).
 #[derive(Debug, Default, Serialize)]
 pub struct MemoryReport {
     /// "4k", "thp" or "hugetlb".
     pub backing: String,
+    /// Guest RAM in bytes.
     pub size: u64,
+    /// The KVM memslots that map it.
     pub slots: Vec<SlotReport>,
     /// Bytes of guest RAM the host has backed with pages at the end of the
     /// run (mincore); null if unknown.
     pub resident: Option<u64>,
 }
 
+/// One KVM memslot (`memory.slots[]`).
 #[derive(Debug, Clone, Serialize)]
 pub struct SlotReport {
+    /// The slot number given to KVM.
     pub slot: u32,
+    /// First guest-physical byte.
     pub gpa_start: Gpa,
     /// Exclusive.
     pub gpa_end: Gpa,
+    /// Where the VMM mapped the slot in its own address space.
     pub hva: Hva,
+    /// Length in bytes.
     pub size: u64,
     /// KVM memslot flags by name, e.g. ["log-dirty-pages"].
     pub flags: Vec<String>,
 }
 
+/// What the guest kernel reported (`guest.*`).
 #[derive(Debug, Default, Serialize)]
 pub struct GuestReport {
     /// "pvm-native" or "x86"; null if the kernel never reported.
@@ -84,11 +117,13 @@ pub struct GuestReport {
     pub mode: Option<GuestMode>,
     /// What the guest wrote to the shutdown port; null if it never did.
     pub exit_status: Option<u32>,
-    /// "ok", "failed: <reason>" (triple fault, timeout, ...).
+    /// "ok" or `"failed: <reason>"` (triple fault, timeout, ...).
     pub outcome: String,
     /// "timer" or "cooperative".
     pub scheduling: Option<Scheduling>,
+    /// Timer interrupts per second, from the boot message.
     pub timer_hz: Option<u32>,
+    /// Levels of the guest's page tables (4 or 5), from the boot message.
     pub paging_levels: Option<u32>,
     /// Kernel boot time as the guest measured it (TSC at `_start` to banner).
     pub boot_us: Option<f64>,
@@ -100,27 +135,36 @@ pub struct GuestReport {
     pub exits: ExitCounts,
 }
 
+/// One guest process (`processes[]`).
 #[derive(Debug, Default, Serialize)]
 pub struct ProcessReport {
+    /// The guest kernel's process id.
     pub pid: u32,
+    /// Its name, as the guest gave it.
     pub name: String,
     /// The file it was loaded from (`--run`); null for a built-in program.
     pub path: Option<String>,
-    /// Its arguments, argv[0] first (`--run`); null for a built-in program.
+    /// Its arguments, `argv[0]` first (`--run`); null for a built-in program.
     pub argv: Option<Vec<String>>,
     /// The kernel PGD (what CR3 holds while the kernel runs for it).
     pub cr3: Cr3,
     /// The user PGD under PVM pv_kpti (cr3 | 0x1000), else null.
     pub user_pgd: Option<Gpa>,
+    /// How it ended.
     pub exit: ExitReport,
+    /// Its regions, in address order.
     pub regions: Vec<RegionReport>,
+    /// Demand-paging faults the kernel served in its heap.
     pub heap_faults: u64,
+    /// Demand-paging faults the kernel served in its stack.
     pub stack_faults: u64,
+    /// User pages resident at its last report.
     pub pages_resident: u64,
     /// GPA of the first code page, from the creation message.
     pub code_gpa: Option<Gpa>,
     /// Lowest and highest guest frame any of its pages used.
     pub frames_lowest: Option<Gpa>,
+    /// See `frames_lowest`.
     pub frames_highest: Option<Gpa>,
     /// Its mapped pages coalesced into runs contiguous in both GVA and GPA
     /// with equal flags and page size (at most MAX_RANGES per process).
@@ -132,6 +176,7 @@ pub struct ProcessReport {
     pub pages_total: u64,
     /// Pages whose software walk was compared with KVM_TRANSLATE.
     pub pages_checked: u64,
+    /// The value it wrote and read back through the GPA and HVA; null if it wrote none.
     pub pattern: Option<PatternCheck>,
     /// From its creation message to its first output, in µs (VMM clock):
     /// the cost of starting it (loading, start-up code) plus any time other
@@ -154,21 +199,31 @@ pub struct ProcessReport {
 /// An address a process printed, resolved.
 #[derive(Debug, Clone, Serialize)]
 pub struct PrintedReport {
+    /// The address as printed.
     pub gva: Gva,
     /// The region's kind, or "outside".
     #[serde(serialize_with = "region_or_outside")]
     pub region: Option<RegionKind>,
+    /// The guest-physical address it translates to.
     pub gpa: Gpa,
+    /// The VMM's mapping of that GPA; null outside every memslot.
     pub hva: Option<Hva>,
+    /// Host-physical address; null when the host will not say.
     pub hpa: Option<Hpa>,
 }
 
+/// A run of pages contiguous in GVA and GPA (`processes[].ranges[]`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RangeReport {
+    /// First guest-virtual address.
     pub gva: Gva,
+    /// First guest-physical address.
     pub gpa: Gpa,
+    /// Number of pages.
     pub pages: u64,
+    /// Bytes per page (4 KiB, 2 MiB or 1 GiB).
     pub page_size: u64,
+    /// Effective guest flags shared by every page, e.g. "P RW US NX".
     pub flags: String,
 }
 
@@ -185,14 +240,20 @@ pub enum ExitKind {
     Running,
 }
 
+/// How a process ended (`processes[].exit`).
 #[derive(Debug, Default, Serialize)]
 pub struct ExitReport {
     /// "exit", "fault" or "running" (never reported its end).
     pub kind: ExitKind,
+    /// The exit status, for an exit.
     pub status: Option<i64>,
+    /// The exception vector, for a fault (14 is #PF).
     pub vector: Option<u64>,
+    /// The exception's error code, for a fault.
     pub error_code: Option<u64>,
+    /// The faulting address (CR2), for a fault.
     pub address: Option<Gva>,
+    /// The instruction pointer at the fault.
     pub rip: Option<Gva>,
     /// Human words for a fault, e.g. "#PF user read of a not-present page".
     pub reason: Option<String>,
@@ -216,10 +277,12 @@ impl ExitReport {
     }
 }
 
+/// One region of a process's address space (`processes[].regions[]`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RegionReport {
-    /// "code", "data", "heap", "stack", "guard".
+    /// "code", "rodata", "data", "bss", "heap", "mmap", "stack" or "guard".
     pub kind: RegionKind,
+    /// First byte.
     pub start: Gva,
     /// Exclusive.
     pub end: Gva,
@@ -231,15 +294,20 @@ pub struct RegionReport {
     pub faults: u64,
 }
 
+/// One mapped user page (`processes[].pages[]`).
 #[derive(Debug, Clone, Serialize)]
 pub struct PageReport {
+    /// Its guest-virtual address.
     pub gva: Gva,
+    /// The guest-physical address the guest's page tables give it.
     pub gpa: Gpa,
     /// Null when the GPA is outside every memslot (reported as an error).
     pub hva: Option<Hva>,
     /// Null when the host will not say (see host.pagemap).
     pub hpa: Option<Hpa>,
+    /// The guest's page size in bytes (4 KiB, 2 MiB or 1 GiB).
     pub guest_page_size: u64,
+    /// The host's page size backing it; null when unknown.
     pub host_page_size: Option<u64>,
     /// Effective guest flags, e.g. "P RW US NX A D".
     pub flags: String,
@@ -250,57 +318,85 @@ pub struct PageReport {
     pub kvm_translate_gpa: Option<Gpa>,
 }
 
+/// The read-back of a value the process wrote (`processes[].pattern`).
 #[derive(Debug, Clone, Serialize)]
 pub struct PatternCheck {
+    /// Where the process wrote it.
     pub gva: Gva,
+    /// The value it wrote, in hex.
     pub expected: String,
     /// What the VMM read at the GPA (guest memory) and at the HVA (its own
     /// mapping of it).
     pub via_gpa: Option<String>,
+    /// See `via_gpa`.
     pub via_hva: Option<String>,
+    /// Both read-backs gave the expected value.
     pub ok: bool,
 }
 
+/// One level of a software page walk (`whereis[].walk[]`).
 #[derive(Debug, Clone, Serialize)]
 pub struct WalkLevelReport {
     /// "PML5", "PML4", "PDPT", "PD", "PT".
     pub level: String,
+    /// Guest-physical address of the table at this level.
     pub table_gpa: Gpa,
+    /// Index into the table (0..512).
     pub index: u16,
+    /// Guest-physical address of the entry used.
     pub entry_gpa: Gpa,
+    /// The entry's raw value, in hex.
     pub entry: String,
+    /// The entry's flags, e.g. "P RW US".
     pub flags: String,
     /// Host-physical address of the entry itself: the second dimension.
     pub entry_hpa: Option<Hpa>,
 }
 
+/// One `whereis` answer or `--walk` walk: a GVA translated all the way
+/// down (`whereis[]`).
 #[derive(Debug, Clone, Serialize)]
 pub struct WhereisReport {
+    /// The process whose page tables were walked.
     pub pid: u32,
+    /// The address translated.
     pub gva: Gva,
+    /// Its guest-physical address, from the software walk.
     pub gpa: Option<Gpa>,
+    /// The VMM's mapping of the GPA; null outside every memslot.
     pub hva: Option<Hva>,
+    /// Host-physical address; null when the host will not say.
     pub hpa: Option<Hpa>,
+    /// The guest's page size in bytes.
     pub guest_page_size: Option<u64>,
+    /// The host's page size backing it; null when unknown.
     pub host_page_size: Option<u64>,
+    /// KVM_TRANSLATE's answer for the same GVA; null if it found no mapping.
     pub kvm_translate_gpa: Option<Gpa>,
+    /// The software walk, top level first.
     pub walk: Vec<WalkLevelReport>,
     /// Memory references the hardware makes for this translation on this
     /// host's flavour, and how they were counted.
     pub hw_refs: u32,
+    /// The count's derivation, in words.
     pub hw_refs_explained: String,
 }
 
+/// Pages written during the run (`dirty`, with `--dirty-log`).
 #[derive(Debug, Default, Serialize)]
 pub struct DirtyReport {
+    /// Pages the dirty log marked, in total.
     pub pages_dirty: u64,
     /// Dirty page counts by owner: "pid 3 heap", "kernel", "page tables", "free".
     pub by_owner: Vec<DirtyOwner>,
 }
 
+/// Dirty pages of one owner (`dirty.by_owner[]`).
 #[derive(Debug, Clone, Serialize)]
 pub struct DirtyOwner {
+    /// "pid 3 heap", "kernel", "page tables" or "free".
     pub owner: String,
+    /// How many of its pages were dirty.
     pub pages: u64,
 }
 

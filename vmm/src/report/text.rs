@@ -14,6 +14,8 @@ fn size(b: u64) -> String {
     crate::size::format_size(b)
 }
 
+/// The report as the text microvmm prints after a run: host, memory and
+/// guest first, then each process and walk.
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "\n== microvmm report ==");

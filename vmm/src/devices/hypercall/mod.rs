@@ -1,0 +1,295 @@
+//! Decoding the guest's messages into typed events, and encoding the
+//! VMM's answers. The guest is hostile: the GPA it hands over, the header's
+//! kind and size, and every count inside are checked before anything is
+//! used; a bad message is an error value, never a panic and never a read
+//! outside guest memory. This file is the only one that knows the abi's
+//! message layouts and constants.
+
+use abi::Pod;
+use abi::msg::{self, CONSOLE_MAX, Header, MAX_REGIONS, MAX_UNKNOWN, MSG_MAX};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+
+use super::event::{
+    BootEvent, Event, Exit, Fault, GuestMode, Pattern, ProcEvent, ProcStats, Prot, Region,
+    RegionKind, Scheduling, UnknownSyscalls, WhereisRequest,
+};
+use crate::addr::{Gpa, Gva};
+use crate::paging::Cr3;
+
+/// Why a guest message was refused; the guest gets `Invalid` back.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// The GPA is not 8-byte aligned.
+    #[error("message GPA {0:#x} is not 8-byte aligned")]
+    Unaligned(u64),
+    /// The message does not lie inside guest RAM.
+    #[error("message at GPA {gpa:#x} ({size} bytes) is outside guest RAM")]
+    OutsideRam {
+        /// Where the guest said the message is.
+        gpa: u64,
+        /// The bytes that were to be read there.
+        size: u64,
+    },
+    /// Unknown kind.
+    #[error("unknown message kind {0}")]
+    UnknownKind(u32),
+    /// Header size disagrees with the kind.
+    #[error("message kind {kind} says it is {got} bytes; that kind is {want}")]
+    BadSize {
+        /// The header's kind.
+        kind: u32,
+        /// The header's size.
+        got: u32,
+        /// The size of that kind.
+        want: u32,
+    },
+    /// A count inside the message is out of range.
+    #[error("message kind {kind}: {field} is {value}, at most {max}")]
+    OutOfRange {
+        /// The header's kind.
+        kind: u32,
+        /// The count's field name in the abi struct.
+        field: &'static str,
+        /// Its value.
+        value: u64,
+        /// The largest value allowed.
+        max: u64,
+    },
+    /// A region is malformed.
+    #[error("process message: region {index} [{start:#x}, {end:#x}) kind {kind} is malformed")]
+    BadRegion {
+        /// Its position in the message's region list.
+        index: usize,
+        /// Its kind number.
+        kind: u32,
+        /// Its first address.
+        start: u64,
+        /// Its end, exclusive.
+        end: u64,
+    },
+}
+
+/// Decode the message the guest placed at `gpa`.
+pub fn read(mem: &GuestMemoryMmap, ram_size: u64, gpa: Gpa) -> Result<Event, ProtocolError> {
+    let gpa = gpa.raw();
+    if !gpa.is_multiple_of(8) {
+        return Err(ProtocolError::Unaligned(gpa));
+    }
+    let in_ram = |size: u64| gpa.checked_add(size).is_some_and(|end| end <= ram_size);
+    let hsize = size_of::<Header>() as u64;
+    if !in_ram(hsize) {
+        return Err(ProtocolError::OutsideRam { gpa, size: hsize });
+    }
+    let mut hb = [0u8; size_of::<Header>()];
+    mem.read_slice(&mut hb, GuestAddress(gpa))
+        .map_err(|_| ProtocolError::OutsideRam { gpa, size: hsize })?;
+    let h = Header::from_bytes(&hb).ok_or(ProtocolError::OutsideRam { gpa, size: hsize })?;
+    let want = msg::size_of_kind(h.kind);
+    if want == 0 {
+        return Err(ProtocolError::UnknownKind(h.kind));
+    }
+    if h.size != want || want > MSG_MAX {
+        return Err(ProtocolError::BadSize {
+            kind: h.kind,
+            got: h.size,
+            want,
+        });
+    }
+    if !in_ram(want as u64) {
+        return Err(ProtocolError::OutsideRam {
+            gpa,
+            size: want as u64,
+        });
+    }
+    let mut body = vec![0u8; want as usize];
+    mem.read_slice(&mut body, GuestAddress(gpa))
+        .map_err(|_| ProtocolError::OutsideRam {
+            gpa,
+            size: want as u64,
+        })?;
+    decode(h.kind, &body, Gpa(gpa))
+}
+
+/// Decode a message body (header included) that was read from `gpa`.
+pub fn decode(kind: u32, body: &[u8], gpa: Gpa) -> Result<Event, ProtocolError> {
+    let short = || ProtocolError::BadSize {
+        kind,
+        got: body.len() as u32,
+        want: msg::size_of_kind(kind),
+    };
+    match kind {
+        msg::KIND_BOOT => Ok(Event::Boot(boot(
+            &msg::Boot::from_bytes(body).ok_or_else(short)?,
+        ))),
+        msg::KIND_MARK => {
+            let m = msg::Mark::from_bytes(body).ok_or_else(short)?;
+            Ok(Event::Mark {
+                id: m.id,
+                tsc: m.tsc,
+            })
+        }
+        msg::KIND_WHEREIS => {
+            let w = msg::Whereis::from_bytes(body).ok_or_else(short)?;
+            let reply = gpa
+                .checked_add(std::mem::offset_of!(msg::Whereis, answer) as u64)
+                .ok_or_else(short)?;
+            Ok(Event::Whereis(WhereisRequest {
+                pid: w.pid,
+                cr3: Cr3(w.cr3),
+                gva: Gva(w.gva),
+                reply,
+            }))
+        }
+        msg::KIND_CONSOLE => {
+            let c = msg::Console::from_bytes(body).ok_or_else(short)?;
+            let bytes = c
+                .bytes
+                .get(..c.len as usize)
+                .ok_or(ProtocolError::OutOfRange {
+                    kind,
+                    field: "len",
+                    value: c.len as u64,
+                    max: CONSOLE_MAX as u64,
+                })?;
+            Ok(Event::Console {
+                pid: c.pid,
+                bytes: bytes.to_vec(),
+            })
+        }
+        msg::KIND_PROC => Ok(Event::Proc(proc(
+            &msg::Proc::from_bytes(body).ok_or_else(short)?,
+        )?)),
+        k => Err(ProtocolError::UnknownKind(k)),
+    }
+}
+
+fn boot(b: &msg::Boot) -> BootEvent {
+    BootEvent {
+        mode: match b.mode {
+            msg::MODE_X86 => GuestMode::X86,
+            msg::MODE_PVM_NATIVE => GuestMode::PvmNative,
+            m => GuestMode::Unknown(m),
+        },
+        pv_flags: b.pv_flags,
+        tsc_start: b.tsc_start,
+        tsc_banner: b.tsc_banner,
+        tsc_khz: b.tsc_khz,
+        paging_levels: b.paging_levels,
+        sched: if b.sched == msg::SCHED_TIMER {
+            Scheduling::Timer
+        } else {
+            Scheduling::Cooperative
+        },
+        timer_hz: b.timer_hz,
+        kernel_cr3: Cr3(b.kernel_cr3),
+    }
+}
+
+fn region_kind(kind: u32) -> Option<RegionKind> {
+    Some(match kind {
+        msg::REGION_CODE => RegionKind::Code,
+        msg::REGION_DATA => RegionKind::Data,
+        msg::REGION_HEAP => RegionKind::Heap,
+        msg::REGION_STACK => RegionKind::Stack,
+        msg::REGION_GUARD => RegionKind::Guard,
+        msg::REGION_RODATA => RegionKind::Rodata,
+        msg::REGION_BSS => RegionKind::Bss,
+        msg::REGION_MMAP => RegionKind::Mmap,
+        _ => return None,
+    })
+}
+
+fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
+    let kind = msg::KIND_PROC;
+    let out_of_range = |field, value: u64, max: u64| ProtocolError::OutOfRange {
+        kind,
+        field,
+        value,
+        max,
+    };
+    let regions = p.regions.get(..p.nregions as usize).ok_or(out_of_range(
+        "nregions",
+        p.nregions as u64,
+        MAX_REGIONS as u64,
+    ))?;
+    let exiting = match p.event {
+        msg::PROC_CREATED => false,
+        msg::PROC_EXITING => true,
+        e => return Err(out_of_range("event", e as u64, 2)),
+    };
+    let exit = match p.exit_kind {
+        _ if !exiting => None,
+        msg::EXIT_FAULT => Some(Exit::Fault(Fault {
+            vector: p.fault_vector,
+            error_code: p.fault_error,
+            address: Gva(p.fault_addr),
+            rip: Gva(p.fault_rip),
+        })),
+        msg::EXIT_NONE | msg::EXIT_NORMAL => Some(Exit::Status(p.exit_status)),
+        k => return Err(out_of_range("exit_kind", k as u64, 2)),
+    };
+    if !exiting && p.exit_kind > msg::EXIT_FAULT {
+        return Err(out_of_range("exit_kind", p.exit_kind as u64, 2));
+    }
+    let regions = regions
+        .iter()
+        .enumerate()
+        .map(|(index, r)| {
+            let bad = ProtocolError::BadRegion {
+                index,
+                kind: r.kind,
+                start: r.start,
+                end: r.end,
+            };
+            let k = region_kind(r.kind).ok_or(bad.clone())?;
+            if r.start >= r.end || r.start % 4096 != 0 || r.end % 4096 != 0 || r.end > 1 << 47 {
+                return Err(bad);
+            }
+            Ok(Region {
+                kind: k,
+                span: Gva(r.start)..Gva(r.end),
+                prot: Prot {
+                    read: r.prot & msg::PROT_R != 0,
+                    write: r.prot & msg::PROT_W != 0,
+                    exec: r.prot & msg::PROT_X != 0,
+                },
+                faults: r.faults,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ProcEvent {
+        pid: p.pid,
+        name: String::from_utf8_lossy(msg::until_nul(&p.name)).into_owned(),
+        cr3: Cr3(p.cr3),
+        user_pgd: (p.user_pgd != 0).then_some(Gpa(p.user_pgd)),
+        regions,
+        stats: ProcStats {
+            heap_faults: p.heap_faults,
+            stack_faults: p.stack_faults,
+            pages_resident: p.pages_resident,
+        },
+        pattern: (p.pattern_gva != 0).then_some(Pattern {
+            gva: Gva(p.pattern_gva),
+            value: p.pattern,
+        }),
+        fs_base: p.fs_base,
+        module: p.module.checked_sub(1),
+        unknown_syscalls: UnknownSyscalls {
+            // The counts come from the guest: at most MAX_UNKNOWN are listed.
+            listed: p
+                .unknown_syscalls
+                .iter()
+                .take((p.nunknown as usize).min(MAX_UNKNOWN))
+                .copied()
+                .collect(),
+            distinct: p.nunknown,
+        },
+        exit,
+    })
+}
+
+mod reply;
+#[cfg(test)]
+mod tests;
+
+pub use reply::{Outcome, WhereisReply, encode_answer, write_answer, write_result};

@@ -1,0 +1,303 @@
+//! The decoder and the replies against hostile bytes: unit tests and a
+//! property test over arbitrary messages at arbitrary GPAs.
+
+mod unit {
+    use super::super::*;
+    use crate::addr::{Hpa, Hva};
+    use crate::hostmem::HostFrame;
+    use abi::msg::WALK_MAX;
+
+    fn mem() -> GuestMemoryMmap {
+        GuestMemoryMmap::from_ranges(&[(GuestAddress(0), 1 << 20)]).expect("test memory")
+    }
+
+    fn put<T: Pod>(m: &GuestMemoryMmap, gpa: u64, v: &T) {
+        m.write_slice(v.as_bytes(), GuestAddress(gpa))
+            .expect("write");
+    }
+
+    #[test]
+    fn console_round_trip() {
+        let m = mem();
+        let mut c = msg::Console {
+            hdr: Header::new(msg::KIND_CONSOLE),
+            len: 3,
+            pid: 4,
+            bytes: [0; CONSOLE_MAX],
+        };
+        c.bytes[..3].copy_from_slice(b"hi\n");
+        put(&m, 0x1000, &c);
+        match read(&m, 1 << 20, Gpa(0x1000)) {
+            Ok(Event::Console { pid, bytes }) => assert_eq!((pid, &bytes[..]), (4, &b"hi\n"[..])),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn hostile_headers_are_errors() {
+        let m = mem();
+        assert_eq!(
+            read(&m, 1 << 20, Gpa(0x1001)).err(),
+            Some(ProtocolError::Unaligned(0x1001))
+        );
+        assert!(matches!(
+            read(&m, 1 << 20, Gpa((1 << 20) - 8)),
+            Err(ProtocolError::OutsideRam { .. })
+        ));
+        assert!(matches!(
+            read(&m, 1 << 20, Gpa(u64::MAX - 7)),
+            Err(ProtocolError::OutsideRam { .. })
+        ));
+        put(
+            &m,
+            0x2000,
+            &Header {
+                kind: 99,
+                size: 16,
+                result: 0,
+                seq: 0,
+            },
+        );
+        assert_eq!(
+            read(&m, 1 << 20, Gpa(0x2000)).err(),
+            Some(ProtocolError::UnknownKind(99))
+        );
+        put(
+            &m,
+            0x2000,
+            &Header {
+                kind: msg::KIND_BOOT,
+                size: 4096,
+                result: 0,
+                seq: 0,
+            },
+        );
+        assert!(matches!(
+            read(&m, 1 << 20, Gpa(0x2000)),
+            Err(ProtocolError::BadSize { .. })
+        ));
+        // A console message whose body would run past the end of RAM.
+        put(&m, (1 << 20) - 64, &Header::new(msg::KIND_CONSOLE));
+        assert!(matches!(
+            read(&m, 1 << 20, Gpa((1 << 20) - 64)),
+            Err(ProtocolError::OutsideRam { .. })
+        ));
+    }
+
+    #[test]
+    fn console_length_is_checked() {
+        let m = mem();
+        let c = msg::Console {
+            hdr: Header::new(msg::KIND_CONSOLE),
+            len: CONSOLE_MAX as u32 + 1,
+            pid: 0,
+            bytes: [0; CONSOLE_MAX],
+        };
+        put(&m, 0x1000, &c);
+        assert!(matches!(
+            read(&m, 1 << 20, Gpa(0x1000)),
+            Err(ProtocolError::OutOfRange { field: "len", .. })
+        ));
+    }
+
+    #[test]
+    fn proc_regions_are_checked() {
+        let m = mem();
+        let mut p = msg::Proc {
+            hdr: Header::new(msg::KIND_PROC),
+            event: msg::PROC_CREATED,
+            nregions: 1,
+            ..Default::default()
+        };
+        p.name[..4].copy_from_slice(b"heap");
+        p.regions[0] = msg::Region {
+            kind: msg::REGION_CODE,
+            prot: 5,
+            start: 0x40_0000,
+            end: 0x40_1000,
+            faults: 0,
+        };
+        put(&m, 0x1000, &p);
+        match read(&m, 1 << 20, Gpa(0x1000)) {
+            Ok(Event::Proc(q)) => assert_eq!(q.name, "heap"),
+            other => panic!("unexpected {other:?}"),
+        }
+        p.nregions = msg::MAX_REGIONS as u32 + 1;
+        put(&m, 0x1000, &p);
+        assert!(matches!(
+            read(&m, 1 << 20, Gpa(0x1000)),
+            Err(ProtocolError::OutOfRange {
+                field: "nregions",
+                ..
+            })
+        ));
+        p.nregions = 1;
+        p.regions[0].end = p.regions[0].start;
+        put(&m, 0x1000, &p);
+        assert!(matches!(
+            read(&m, 1 << 20, Gpa(0x1000)),
+            Err(ProtocolError::BadRegion { .. })
+        ));
+        p.regions[0] = msg::Region {
+            kind: 42,
+            prot: 0,
+            start: 0x1000,
+            end: 0x2000,
+            faults: 0,
+        };
+        put(&m, 0x1000, &p);
+        assert!(matches!(
+            read(&m, 1 << 20, Gpa(0x1000)),
+            Err(ProtocolError::BadRegion { .. })
+        ));
+    }
+
+    #[test]
+    fn whereis_decodes_with_the_answer_address() {
+        let w = msg::Whereis {
+            hdr: Header::new(msg::KIND_WHEREIS),
+            pid: 3,
+            cr3: 0x14_a000,
+            gva: 0x40_0123,
+            ..Default::default()
+        };
+        let got = decode(msg::KIND_WHEREIS, w.as_bytes(), Gpa(0x2000));
+        assert_eq!(
+            got,
+            Ok(Event::Whereis(WhereisRequest {
+                pid: 3,
+                cr3: Cr3(0x14_a000),
+                gva: Gva(0x40_0123),
+                reply: Gpa(0x2000 + std::mem::offset_of!(msg::Whereis, answer) as u64),
+            }))
+        );
+    }
+
+    #[test]
+    fn exits_decode_to_their_kind() {
+        let mut p = msg::Proc {
+            hdr: Header::new(msg::KIND_PROC),
+            event: msg::PROC_EXITING,
+            exit_kind: msg::EXIT_FAULT,
+            fault_vector: 14,
+            fault_error: 4,
+            fault_addr: 0xffff_ffff_8010_0000,
+            fault_rip: 0x40_0103,
+            pattern_gva: 0x40_5000,
+            pattern: 7,
+            ..Default::default()
+        };
+        let Ok(Event::Proc(e)) = decode(msg::KIND_PROC, p.as_bytes(), Gpa(0)) else {
+            panic!("a fault exit decodes");
+        };
+        assert_eq!(
+            e.exit,
+            Some(Exit::Fault(Fault {
+                vector: 14,
+                error_code: 4,
+                address: Gva(0xffff_ffff_8010_0000),
+                rip: Gva(0x40_0103),
+            }))
+        );
+        assert_eq!(
+            e.pattern,
+            Some(Pattern {
+                gva: Gva(0x40_5000),
+                value: 7
+            })
+        );
+        p.exit_kind = msg::EXIT_NORMAL;
+        p.exit_status = -3;
+        let Ok(Event::Proc(e)) = decode(msg::KIND_PROC, p.as_bytes(), Gpa(0)) else {
+            panic!("a normal exit decodes");
+        };
+        assert_eq!(e.exit, Some(Exit::Status(-3)));
+        p.event = msg::PROC_CREATED;
+        let Ok(Event::Proc(e)) = decode(msg::KIND_PROC, p.as_bytes(), Gpa(0)) else {
+            panic!("a creation decodes");
+        };
+        assert_eq!(e.exit, None);
+        p.exit_kind = 9;
+        assert!(matches!(
+            decode(msg::KIND_PROC, p.as_bytes(), Gpa(0)),
+            Err(ProtocolError::OutOfRange {
+                field: "exit_kind",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn answers_encode_what_was_found() {
+        let a = encode_answer(Gva(0x1000), &WhereisReply::NotMapped);
+        assert_eq!(
+            (a.status, a.kvm_gpa, a.gva),
+            (msg::WHEREIS_NOT_MAPPED, u64::MAX, 0x1000)
+        );
+        let found = WhereisReply::Found {
+            gpa: Gpa(0x17_90a0),
+            hva: Some(Hva(0x7f00_0017_90a0)),
+            frame: HostFrame::NeedsCap,
+            guest_page_size: 4096,
+            host_page_size: Some(4096),
+            kvm_gpa: Some(Gpa(0x17_90a0)),
+            walk: vec![(Gpa(0x14_a000), 0x14_b007, Some(Hpa(0x9_0000))); 7],
+        };
+        let a = encode_answer(Gva(0x40_00a0), &found);
+        assert_eq!(a.status, msg::WHEREIS_OK);
+        assert_eq!(
+            (a.gpa, a.hva, a.kvm_gpa),
+            (0x17_90a0, 0x7f00_0017_90a0, 0x17_90a0)
+        );
+        assert_eq!((a.hpa_status, a.hpa), (msg::HPA_NEEDS_CAP, 0));
+        assert_eq!(a.levels as usize, WALK_MAX, "at most WALK_MAX levels");
+        assert_eq!(a.walk[0].entry_hpa, 0x9_0000);
+    }
+
+    #[test]
+    fn invalid_utf8_name_is_lossy() {
+        let mut p = msg::Proc {
+            hdr: Header::new(msg::KIND_PROC),
+            event: msg::PROC_CREATED,
+            ..Default::default()
+        };
+        p.name[..2].copy_from_slice(&[0xff, b'a']);
+        match decode(msg::KIND_PROC, p.as_bytes(), Gpa(0)) {
+            Ok(Event::Proc(q)) => assert_eq!(q.name, "\u{fffd}a"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+mod proptests {
+    use super::super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever bytes a hostile guest leaves at whatever GPA, decoding
+        /// returns a value or an error — it never panics, never reads
+        /// outside RAM, and accepts only messages whose size fits their kind.
+        #[test]
+        fn any_bytes_any_gpa_never_panic(
+            kind in 0u32..8,
+            size in prop_oneof![Just(0u32), 0u32..5000, Just(u32::MAX)],
+            body in proptest::collection::vec(any::<u8>(), 0..4096),
+            gpa in prop_oneof![0u64..(1 << 20), Just((1 << 20) - 16), any::<u32>().prop_map(u64::from)],
+        ) {
+            let ram = 1u64 << 20;
+            let m = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), ram as usize)]).expect("test memory");
+            let mut bytes = Header { kind, size, result: 0, seq: 0 }.as_bytes().to_vec();
+            bytes.extend_from_slice(&body);
+            let at = (gpa & !7).min(ram - 8);
+            let n = bytes.len().min((ram - at) as usize);
+            m.write_slice(&bytes[..n], GuestAddress(at)).expect("write");
+            if let Ok(msg) = read(&m, ram, Gpa(gpa)) {
+                prop_assert_eq!(size, msg::size_of_kind(kind));
+                prop_assert!(gpa + size as u64 <= ram);
+                if let Event::Console { bytes: c, .. } = msg {
+                    prop_assert!(c.len() <= CONSOLE_MAX);
+                }
+            }
+        }
+    }
+}
