@@ -282,7 +282,6 @@ fn vector_registers_belong_to_their_process() {
 }
 
 #[test]
-#[ignore = "guest: poll(2) returns ENOSYS, and Rust std's start-up check of fds 0-2 then aborts"]
 fn rust_crt_static_gives_the_hosts_output() {
     let Some(prog) = build("hello", Cc::Rust) else {
         return;
@@ -292,4 +291,28 @@ fn rust_crt_static_gives_the_hosts_output() {
     assert_eq!(code, 0, "{want}");
     let r = microvmm(&["--run", &spec, "-q"], 0);
     assert_eq!(lines_of(&r.stdout, "hello"), lines(&want), "{}", r.stdout);
+}
+
+#[test]
+fn abort_ends_the_process_as_killed_by_sigabrt() {
+    for cc in Cc::STATIC {
+        let Some(prog) = build("abort", cc) else {
+            continue;
+        };
+        // A process killed by a signal fails the run, as a non-zero exit does.
+        let r = microvmm(&["--run", path_str(&prog), "-q"], 1);
+        assert_eq!(
+            lines_of(&r.stdout, "abort"),
+            ["about to abort"],
+            "{}:\n{}",
+            cc.name(),
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains("killed by signal 6 (SIGABRT)"),
+            "{}:\n{}",
+            cc.name(),
+            r.stdout
+        );
+    }
 }

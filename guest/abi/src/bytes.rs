@@ -45,6 +45,14 @@ macro_rules! pod {
     };
 }
 
+// The integers the kernel copies out to user space on their own (an
+// FS base, a CPU mask) and in Linux structs built as arrays.
+pod!(u8, u16, u32, u64, i32, i64);
+
+// SAFETY: an array of Pod values has no padding between its elements
+// (size is a multiple of alignment) and any bytes are N values.
+unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
+
 pod!(
     Header,
     Boot,

@@ -10,8 +10,10 @@
 //! time, so both sides agree byte for byte.
 #![no_std]
 
+pub use addr::{Pa, Va};
 pub use bytes::Pod;
 
+pub mod addr;
 pub mod bytes;
 pub mod layout;
 pub mod msg;

@@ -20,8 +20,10 @@
 // Linux x86-64 system call numbers the kernel serves.
 pub const SYS_READ: u64 = 0;
 pub const SYS_WRITE: u64 = 1;
+pub const SYS_OPEN: u64 = 2;
 pub const SYS_CLOSE: u64 = 3;
 pub const SYS_FSTAT: u64 = 5;
+pub const SYS_POLL: u64 = 7;
 pub const SYS_MMAP: u64 = 9;
 pub const SYS_MPROTECT: u64 = 10;
 pub const SYS_MUNMAP: u64 = 11;
@@ -34,6 +36,7 @@ pub const SYS_SCHED_YIELD: u64 = 24;
 pub const SYS_NANOSLEEP: u64 = 35;
 pub const SYS_GETPID: u64 = 39;
 pub const SYS_EXIT: u64 = 60;
+pub const SYS_KILL: u64 = 62;
 pub const SYS_UNAME: u64 = 63;
 pub const SYS_FCNTL: u64 = 72;
 pub const SYS_READLINK: u64 = 89;
@@ -41,13 +44,18 @@ pub const SYS_GETUID: u64 = 102;
 pub const SYS_GETGID: u64 = 104;
 pub const SYS_GETEUID: u64 = 107;
 pub const SYS_GETEGID: u64 = 108;
+pub const SYS_SIGALTSTACK: u64 = 131;
 pub const SYS_PRCTL: u64 = 157;
 pub const SYS_ARCH_PRCTL: u64 = 158;
 pub const SYS_GETTID: u64 = 186;
+pub const SYS_TKILL: u64 = 200;
+pub const SYS_SCHED_GETAFFINITY: u64 = 204;
 pub const SYS_SET_TID_ADDRESS: u64 = 218;
 pub const SYS_CLOCK_GETTIME: u64 = 228;
 pub const SYS_CLOCK_NANOSLEEP: u64 = 230;
 pub const SYS_EXIT_GROUP: u64 = 231;
+pub const SYS_TGKILL: u64 = 234;
+pub const SYS_OPENAT: u64 = 257;
 pub const SYS_NEWFSTATAT: u64 = 262;
 pub const SYS_SET_ROBUST_LIST: u64 = 273;
 pub const SYS_PRLIMIT64: u64 = 302;
@@ -67,7 +75,9 @@ pub const SYS_PATTERN: u64 = 1002;
 pub const SYS_EXITLOOP: u64 = 1010;
 
 // errno values (returned negated).
+pub const EPERM: i64 = -1;
 pub const ENOENT: i64 = -2;
+pub const ESRCH: i64 = -3;
 pub const EBADF: i64 = -9;
 pub const ENOMEM: i64 = -12;
 pub const EACCES: i64 = -13;

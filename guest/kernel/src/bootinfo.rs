@@ -6,7 +6,7 @@ use abi::layout::{
     MAX_MODULES, MIN_RAM, Module,
 };
 
-use crate::memlayout::{self, p2v, page_up};
+use crate::memlayout::{self, Pa, p2v, page_up};
 
 pub struct Machine {
     pub ram: u64,
@@ -35,7 +35,7 @@ pub fn read(pvh: u64) -> Result<Machine, &'static str> {
         return read_pvh(pvh, kend);
     }
     // SAFETY: the VMM reserves this page for BootInfo below the kernel image.
-    let b: BootInfo = unsafe { core::ptr::read_volatile(p2v(BOOT_INFO_GPA)) };
+    let b: BootInfo = unsafe { core::ptr::read_volatile(p2v(Pa(BOOT_INFO_GPA))) };
     if b.magic != BOOT_INFO_MAGIC || b.version != BOOT_INFO_VERSION {
         return Err("no BootInfo at GPA 0x1000 (bad magic or version)");
     }
@@ -59,7 +59,7 @@ pub fn read(pvh: u64) -> Result<Machine, &'static str> {
 fn rd<T: Copy>(pa: u64) -> T {
     // SAFETY: QEMU's start_info and memory map lie in low RAM, inside the
     // window the PVH boot tables map.
-    unsafe { core::ptr::read_volatile(p2v(pa)) }
+    unsafe { core::ptr::read_volatile(p2v(Pa(pa))) }
 }
 
 fn read_pvh(pvh: u64, kend: u64) -> Result<Machine, &'static str> {

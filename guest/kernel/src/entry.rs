@@ -77,6 +77,26 @@ pub fn set_kernel_fx() {
     set_fx(&raw mut KERNEL_FX);
 }
 
+/// The name of exception vector `v`, for verdicts and kernel traps.
+pub fn vector_name(v: u64) -> &'static str {
+    match v {
+        0 => "#DE",
+        1 => "#DB",
+        3 => "#BP",
+        4 => "#OF",
+        5 => "#BR",
+        6 => "#UD",
+        7 => "#NM",
+        8 => "#DF",
+        13 => "#GP",
+        14 => "#PF",
+        16 => "#MF",
+        17 => "#AC",
+        19 => "#XM",
+        _ => "exception",
+    }
+}
+
 pub fn set_pvm(on: bool) {
     // SAFETY: single CPU; read only by the exit path.
     unsafe { PVM_MODE = on as u8 };

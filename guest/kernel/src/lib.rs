@@ -17,6 +17,7 @@ pub mod proc;
 pub mod programs;
 pub mod random;
 pub mod rt;
+pub mod shutdown;
 pub mod sync;
 pub mod syscall;
 pub mod timer;
@@ -79,6 +80,8 @@ unsafe extern "Rust" {
 extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
     let mode = if mode == 2 { Mode::Pvm } else { Mode::X86 };
     arch::set_mode(mode);
+    // The exit path keeps its own copy (arch must not depend on entry).
+    entry::set_pvm(mode == Mode::Pvm);
     arch::detect_levels();
     trap::init_idt();
     entry::set_kernel_fx();
@@ -90,7 +93,7 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
         Ok(m) => m,
         Err(e) => {
             kprintln!("[kernel] cannot boot: {e}");
-            vmmdev::shutdown(abi::status::PANIC)
+            shutdown::halt(abi::status::PANIC)
         }
     };
     TSC_KHZ.store(m.tsc_khz, Ordering::Relaxed);
@@ -99,10 +102,10 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
         cpu::outb(0x21, 0xff);
         cpu::outb(0xa1, 0xff);
     }
-    mm::frame::init(m.free_start, m.ram);
-    let Some(root) = mm::kvm::init(m.ram) else {
+    mm::frame::init(memlayout::Pa(m.free_start), memlayout::Pa(m.ram));
+    let Some(root) = mm::kspace::init(m.ram) else {
         kprintln!("[kernel] out of memory building the kernel page table");
-        vmmdev::shutdown(abi::status::PANIC)
+        shutdown::halt(abi::status::PANIC)
     };
     if m.irqchip {
         timer::init();
@@ -153,7 +156,7 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
             SCHED_COOPERATIVE
         },
         timer_hz: if m.irqchip { timer::HZ } else { 0 },
-        kernel_cr3: root,
+        kernel_cr3: root.get(),
         ..Default::default()
     };
     vmmdev::send(&mut b);

@@ -4,7 +4,7 @@
 #![no_std]
 #![no_main]
 
-use kernel::{Machine, kprintln, modules, proc, programs, vmmdev};
+use kernel::{Machine, kprintln, modules, proc, programs, shutdown};
 
 /// Run together by default: the address-space tour, a heap and a stack that
 /// grow on demand, four attempts to break protection, and a CPU burner.
@@ -49,5 +49,5 @@ pub fn kmain(m: &Machine) -> ! {
 /// A command-line word the kernel cannot run: say so and stop.
 fn bad(word: &str, why: &str) -> ! {
     kprintln!("[kernel] cannot run '{word}': {why}");
-    vmmdev::shutdown(abi::status::BAD_CMDLINE)
+    shutdown::halt(abi::status::BAD_CMDLINE)
 }

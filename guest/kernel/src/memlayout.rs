@@ -11,6 +11,7 @@
 
 pub use abi::layout::KERNEL_BASE;
 pub use abi::syscall::{HEAP_MAX, STACK_MAX, USER_BASE, USER_STACK_TOP};
+pub use abi::{Pa, Va};
 
 pub const PAGE: u64 = 4096;
 
@@ -21,13 +22,13 @@ pub const WINDOW: u64 = 2 << 30;
 pub const USER_END: u64 = 0x0000_8000_0000_0000;
 
 /// Kernel pointer to physical address `pa` (which must be below WINDOW).
-pub fn p2v<T>(pa: u64) -> *mut T {
-    (KERNEL_BASE + pa) as *mut T
+pub fn p2v<T>(pa: Pa) -> *mut T {
+    (KERNEL_BASE + pa.get()) as *mut T
 }
 
 /// Physical address of a kernel-image or window address.
-pub fn v2p(va: u64) -> u64 {
-    va - KERNEL_BASE
+pub fn v2p(va: Va) -> Pa {
+    Pa(va.get() - KERNEL_BASE)
 }
 
 pub fn page_down(a: u64) -> u64 {
@@ -50,7 +51,7 @@ unsafe extern "C" {
 
 /// Physical end of the kernel image (page aligned by link.ld).
 pub fn kernel_end_pa() -> u64 {
-    v2p(&raw const kernel_end as u64)
+    v2p(Va(&raw const kernel_end as u64)).get()
 }
 
 pub fn kernel_start_va() -> u64 {

@@ -9,7 +9,7 @@ use abi::msg::NAME_MAX;
 
 use crate::bootinfo::Machine;
 use crate::exec::stack::MAX_ARGS;
-use crate::memlayout::{PAGE, kernel_end_pa, p2v, page_down, page_up};
+use crate::memlayout::{PAGE, Pa, kernel_end_pa, p2v, page_down, page_up};
 use crate::mm::frame;
 use crate::{kprintln, proc};
 
@@ -26,7 +26,7 @@ fn bytes(r: (u64, u64)) -> &'static [u8] {
     // SAFETY: range() keeps r inside guest RAM below free_start, which the
     // kernel window maps and the frame allocator never hands out (until
     // give_back, after the last use of these slices).
-    unsafe { core::slice::from_raw_parts(p2v::<u8>(r.0), (r.1 - r.0) as usize) }
+    unsafe { core::slice::from_raw_parts(p2v::<u8>(Pa(r.0)), (r.1 - r.0) as usize) }
 }
 
 /// Split an argument block into at most `argc` NUL-terminated strings.
@@ -122,7 +122,7 @@ fn give_back(m: &Machine) {
             }
             let mut pa = s;
             while pa < e {
-                frame::give(pa);
+                frame::give(Pa(pa));
                 n += 1;
                 pa += PAGE;
             }

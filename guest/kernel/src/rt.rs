@@ -8,5 +8,5 @@ use memfns as _;
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
     crate::kprintln!("[kernel] PANIC: {info}");
-    crate::vmmdev::shutdown(abi::status::PANIC)
+    crate::shutdown::halt(abi::status::PANIC)
 }

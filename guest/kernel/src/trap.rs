@@ -5,7 +5,7 @@ use crate::arch::cpu;
 use crate::entry::{self, TrapFrame};
 use crate::memlayout;
 use crate::proc::{self, Exit};
-use crate::{kprintln, timer, vmmdev};
+use crate::{kprintln, shutdown, timer};
 
 /// Point all 256 IDT gates at the entry stubs (16 bytes apart). #BP is
 /// DPL 3 so `int3` in user code traps instead of raising #GP.
@@ -25,25 +25,6 @@ pub fn init_idt() {
             core::ptr::write_volatile(idt.add(2 * v as usize), lo);
             core::ptr::write_volatile(idt.add(2 * v as usize + 1), off >> 32);
         }
-    }
-}
-
-pub fn vector_name(v: u64) -> &'static str {
-    match v {
-        0 => "#DE",
-        1 => "#DB",
-        3 => "#BP",
-        4 => "#OF",
-        5 => "#BR",
-        6 => "#UD",
-        7 => "#NM",
-        8 => "#DF",
-        13 => "#GP",
-        14 => "#PF",
-        16 => "#MF",
-        17 => "#AC",
-        19 => "#XM",
-        _ => "exception",
     }
 }
 
@@ -86,7 +67,7 @@ extern "C" fn trap_entry(f: &mut TrapFrame) {
 fn kernel_trap(f: &TrapFrame) -> ! {
     kprintln!(
         "[kernel] KERNEL TRAP {} (vector {}) err {:#x} rip {:#x} rsp {:#x} cr2 {:#x} cr3 {:#x}",
-        vector_name(f.vec),
+        entry::vector_name(f.vec),
         f.vec,
         f.err,
         f.rip,
@@ -94,5 +75,5 @@ fn kernel_trap(f: &TrapFrame) -> ! {
         cpu::read_cr2(),
         cpu::read_cr3()
     );
-    vmmdev::shutdown(abi::status::KERNEL_TRAP)
+    shutdown::halt(abi::status::KERNEL_TRAP)
 }

@@ -6,7 +6,7 @@
 use abi::msg::{Header, MSG_MAX};
 
 use crate::arch::cpu;
-use crate::memlayout::v2p;
+use crate::memlayout::{Va, v2p};
 use crate::sync::KCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -67,21 +67,18 @@ pub fn send<M: Message>(m: &mut M) -> Option<i32> {
     // and the page is 4 KiB aligned, so the copy is in bounds and aligned.
     unsafe {
         core::ptr::write_volatile(dst, *m);
-        cpu::outl(abi::PORT_HYPERCALL, v2p(dst as u64) as u32);
+        cpu::outl(abi::PORT_HYPERCALL, v2p(Va(dst as u64)).get() as u32);
         *m = core::ptr::read_volatile(dst);
     }
     Some(m.header().result)
 }
 
-/// Tell the VMM we are done, with `status`; never returns. Without the
-/// device, say so on the console and halt.
-pub fn shutdown(status: u32) -> ! {
-    crate::console::flush();
-    if present() {
-        cpu::outl(abi::PORT_SHUTDOWN, status);
-    } else {
-        crate::kprintln!("[kernel] no microvmm device: halted (status {status:#x})");
-        crate::console::flush();
+/// Hand the VMM the guest's exit status. The VMM ends the run on this
+/// `out`, so it returns (false) only when there is no device.
+pub fn send_shutdown(status: u32) -> bool {
+    if !present() {
+        return false;
     }
-    cpu::halt_forever()
+    cpu::outl(abi::PORT_SHUTDOWN, status);
+    true
 }

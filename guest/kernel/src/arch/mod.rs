@@ -49,7 +49,6 @@ pub fn mode() -> Mode {
 
 pub fn set_mode(m: Mode) {
     PVM.store(m == Mode::Pvm, Ordering::Relaxed);
-    crate::entry::set_pvm(m == Mode::Pvm);
 }
 
 /// Load a new page-table root. Under PVM the hypercall is cheaper than a

@@ -11,9 +11,9 @@
 
 use abi::msg::{self, Header};
 use kernel::arch::cpu::outl;
-use kernel::memlayout::p2v;
+use kernel::memlayout::{Pa, p2v};
 use kernel::mm::frame;
-use kernel::{Machine, kprintln, vmmdev};
+use kernel::{Machine, kprintln, shutdown};
 
 /// Fake processes created (and exited): more than the VMM records.
 const FAKE_PROCS: u32 = 300;
@@ -23,10 +23,10 @@ const FAKE_EXITS: u32 = 40;
 const STORM: u32 = 5000;
 
 /// Write `v` at the start of frame `pa` and hand its GPA to the VMM.
-fn raw<T: Copy>(pa: u64, v: T) {
+fn raw<T: Copy>(pa: Pa, v: T) {
     // SAFETY: pa is a frame we own; T is a plain message struct.
     unsafe { core::ptr::write_volatile(p2v::<T>(pa), v) };
-    outl(abi::PORT_HYPERCALL, pa as u32);
+    outl(abi::PORT_HYPERCALL, pa.get() as u32);
 }
 
 #[unsafe(no_mangle)]
@@ -40,18 +40,18 @@ pub fn kmain(m: &Machine) -> ! {
     }
     let (Some(page), Some(alias)) = (frame::alloc(), frame::alloc()) else {
         kprintln!("[amplify] out of memory");
-        vmmdev::shutdown(abi::status::PANIC)
+        shutdown::halt(abi::status::PANIC)
     };
     kprintln!("[amplify] \x1b]0;pwned\x07\x1b[6n\x1b[2J\rtitle and terminal queries");
     // Every entry points back at the table itself.
     for i in 0..512 {
         // SAFETY: alias is our frame; integer stores (it is about to be a table).
-        unsafe { core::ptr::write_volatile(p2v::<u64>(alias).add(i), alias | 7) };
+        unsafe { core::ptr::write_volatile(p2v::<u64>(alias).add(i), alias.get() | 7) };
     }
     let mut p = msg::Proc {
         hdr: Header::new(msg::KIND_PROC),
         event: msg::PROC_CREATED,
-        cr3: alias,
+        cr3: alias.get(),
         ..Default::default()
     };
     p.name[..9].copy_from_slice(b"\x1b]0;x\x07\x1b[H");
@@ -67,14 +67,14 @@ pub fn kmain(m: &Machine) -> ! {
         }
     }
     for _ in 0..STORM {
-        outl(abi::PORT_HYPERCALL, (page + 4) as u32); // unaligned
+        outl(abi::PORT_HYPERCALL, (page.get() + 4) as u32); // unaligned
     }
     // A header inside RAM whose body (a Proc message) runs past its end.
-    let last = m.ram - 16;
+    let last = Pa(m.ram - 16);
     // SAFETY: the last 16 bytes of RAM: the kernel's window maps all of RAM,
     // and nothing the kernel needs lives in its final frame (it is free).
     unsafe { core::ptr::write_volatile(p2v::<Header>(last), Header::new(msg::KIND_PROC)) };
-    outl(abi::PORT_HYPERCALL, last as u32);
+    outl(abi::PORT_HYPERCALL, last.get() as u32);
     kprintln!("[amplify] done; shutting down cleanly");
-    vmmdev::shutdown(abi::status::OK)
+    shutdown::halt(abi::status::OK)
 }

@@ -6,25 +6,25 @@
 
 use abi::msg::{self, Header};
 use kernel::arch::cpu::outl;
-use kernel::memlayout::p2v;
+use kernel::memlayout::{Pa, p2v};
 use kernel::mm::frame;
-use kernel::{Machine, kprintln, vmmdev};
+use kernel::{Machine, kprintln, shutdown};
 
 /// Write `v` at the start of frame `pa` and hand its GPA to the VMM.
-fn raw<T: Copy>(pa: u64, v: T) {
+fn raw<T: Copy>(pa: Pa, v: T) {
     // SAFETY: pa is a frame we own; T is a plain message struct.
     unsafe { core::ptr::write_volatile(p2v::<T>(pa), v) };
-    outl(abi::PORT_HYPERCALL, pa as u32);
+    outl(abi::PORT_HYPERCALL, pa.get() as u32);
 }
 
 #[unsafe(no_mangle)]
 pub fn kmain(m: &Machine) -> ! {
     let (Some(page), Some(alias)) = (frame::alloc(), frame::alloc()) else {
         kprintln!("[hostile] out of memory");
-        vmmdev::shutdown(abi::status::PANIC)
+        shutdown::halt(abi::status::PANIC)
     };
     kprintln!("[hostile] sending bad messages");
-    outl(abi::PORT_HYPERCALL, (page + 3) as u32); // unaligned
+    outl(abi::PORT_HYPERCALL, (page.get() + 3) as u32); // unaligned
     outl(abi::PORT_HYPERCALL, (m.ram - 8) as u32); // header runs past RAM
     outl(abi::PORT_HYPERCALL, 0xffff_fff8); // far outside RAM
     raw(
@@ -64,10 +64,10 @@ pub fn kmain(m: &Machine) -> ! {
     // PD and PT it maps the whole lower half, 2^35 pages, onto one frame.
     for i in 0..512 {
         // SAFETY: alias is our frame; integer stores (it is about to be a table).
-        unsafe { core::ptr::write_volatile(p2v::<u64>(alias).add(i), alias | 7) };
+        unsafe { core::ptr::write_volatile(p2v::<u64>(alias).add(i), alias.get() | 7) };
     }
     p.nregions = 0;
-    p.cr3 = alias;
+    p.cr3 = alias.get();
     raw(page, p); // created, with the aliased table
     p.event = msg::PROC_EXITING;
     p.exit_kind = msg::EXIT_NORMAL;
@@ -92,5 +92,5 @@ pub fn kmain(m: &Machine) -> ! {
     };
     raw(page, w); // a table outside RAM
     kprintln!("[hostile] done; shutting down cleanly");
-    vmmdev::shutdown(abi::status::OK)
+    shutdown::halt(abi::status::OK)
 }

@@ -10,7 +10,7 @@ pub mod stack;
 
 use abi::msg::{PROT_W, PROT_X, REGION_BSS, REGION_CODE, REGION_DATA, REGION_RODATA};
 
-use crate::memlayout::{PAGE, p2v, page_down, page_up};
+use crate::memlayout::{PAGE, Pa, Va, p2v, page_down, page_up};
 use crate::mm::frame;
 use crate::mm::uvm::AddrSpace;
 use elf::{Elf, MAX_SEGMENTS, Segment};
@@ -105,7 +105,7 @@ pub fn load(aspace: &mut AddrSpace, img: &[u8], e: &Elf) -> Result<(), &'static 
         while va < p.end {
             let pa = frame::alloc().ok_or(NOMEM)?;
             fill(pa, va, img, segs);
-            if !aspace.map(va, pa, p.prot) {
+            if !aspace.map(Va(va), pa, p.prot) {
                 frame::free(pa);
                 return Err(NOMEM);
             }
@@ -121,7 +121,7 @@ pub fn load(aspace: &mut AddrSpace, img: &[u8], e: &Elf) -> Result<(), &'static 
 
 /// Copy into the (zeroed) frame `pa` the file bytes of every segment that
 /// lands in the page at `va`.
-fn fill(pa: u64, va: u64, img: &[u8], segs: &[Segment]) {
+fn fill(pa: Pa, va: u64, img: &[u8], segs: &[Segment]) {
     for s in segs {
         let lo = va.max(s.vaddr);
         let hi = (va + PAGE).min(s.vaddr + s.filesz);
@@ -131,7 +131,7 @@ fn fill(pa: u64, va: u64, img: &[u8], segs: &[Segment]) {
             // SAFETY: the frame is ours and lo-va+n <= PAGE; src..src+n lies
             // in img (elf::segment checked off+filesz <= len).
             unsafe {
-                core::ptr::copy_nonoverlapping(img.as_ptr().add(src), p2v::<u8>(pa + (lo - va)), n)
+                core::ptr::copy_nonoverlapping(img.as_ptr().add(src), p2v::<u8>(pa.add(lo - va)), n)
             };
         }
     }

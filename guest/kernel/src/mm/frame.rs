@@ -5,7 +5,7 @@
 //! pairs for page-table roots (user PGD = root | 0x1000), kept on their own
 //! list so they stay paired.
 
-use crate::memlayout::{PAGE, p2v};
+use crate::memlayout::{PAGE, Pa, p2v};
 use crate::sync::KCell;
 
 struct Frames {
@@ -38,16 +38,16 @@ fn frames() -> &'static mut Frames {
 }
 
 /// Hand the frames in [start, end) to the allocator.
-pub fn init(start: u64, end: u64) {
+pub fn init(start: Pa, end: Pa) {
     let f = frames();
-    f.next = start;
-    f.end = end;
-    f.total = (end - start) / PAGE;
+    f.next = start.get();
+    f.end = end.get();
+    f.total = (f.end - f.next) / PAGE;
 }
 
 /// Zero a frame with integer stores: it may have been a page table that the
 /// host still write-protects, and SSE stores to those cannot be emulated.
-fn zero(pa: u64) {
+fn zero(pa: Pa) {
     // SAFETY: pa is a frame we own, reachable through the kernel window.
     unsafe {
         core::arch::asm!("rep stosq", inout("rdi") p2v::<u8>(pa) => _, inout("rcx") PAGE / 8 => _,
@@ -56,22 +56,22 @@ fn zero(pa: u64) {
 }
 
 /// A zeroed 4 KiB frame, or None when RAM is exhausted.
-pub fn alloc() -> Option<u64> {
+pub fn alloc() -> Option<Pa> {
     let f = frames();
     let pa = if f.free != 0 {
-        let pa = f.free;
+        let pa = Pa(f.free);
         // SAFETY: a free frame's first word links to the next free frame.
         f.free = unsafe { core::ptr::read_volatile(p2v::<u64>(pa)) };
         f.nfree_list -= 1;
         pa
     } else if f.next < f.end {
-        let pa = f.next;
+        let pa = Pa(f.next);
         f.next += PAGE;
         pa
     } else if f.free_pairs != 0 {
         // Break a pair: its second half goes on the single free list.
         let pa = alloc_pair()?;
-        free(pa + PAGE);
+        free(pa.add(PAGE));
         pa
     } else {
         return None;
@@ -81,51 +81,51 @@ pub fn alloc() -> Option<u64> {
 }
 
 /// Two zeroed, contiguous frames, 8 KiB aligned.
-pub fn alloc_pair() -> Option<u64> {
+pub fn alloc_pair() -> Option<Pa> {
     let f = frames();
     let pa = if f.free_pairs != 0 {
-        let pa = f.free_pairs;
+        let pa = Pa(f.free_pairs);
         // SAFETY: as in alloc.
         f.free_pairs = unsafe { core::ptr::read_volatile(p2v::<u64>(pa)) };
         f.npairs -= 1;
         pa
     } else {
         if !f.next.is_multiple_of(2 * PAGE) && f.next < f.end {
-            let odd = f.next;
+            let odd = Pa(f.next);
             f.next += PAGE;
             free(odd);
         }
         if f.next + 2 * PAGE > f.end {
             return None;
         }
-        let pa = f.next;
+        let pa = Pa(f.next);
         f.next += 2 * PAGE;
         pa
     };
     zero(pa);
-    zero(pa + PAGE);
+    zero(pa.add(PAGE));
     Some(pa)
 }
 
-pub fn free(pa: u64) {
+pub fn free(pa: Pa) {
     let f = frames();
     // SAFETY: the caller gives back a frame it owns.
     unsafe { core::ptr::write_volatile(p2v::<u64>(pa), f.free) };
-    f.free = pa;
+    f.free = pa.get();
     f.nfree_list += 1;
 }
 
-pub fn free_pair(pa: u64) {
+pub fn free_pair(pa: Pa) {
     let f = frames();
     // SAFETY: the caller gives back a pair it owns.
     unsafe { core::ptr::write_volatile(p2v::<u64>(pa), f.free_pairs) };
-    f.free_pairs = pa;
+    f.free_pairs = pa.get();
     f.npairs += 1;
 }
 
 /// Hand the allocator a frame it was not given at init (a boot module's,
 /// once its program is loaded).
-pub fn give(pa: u64) {
+pub fn give(pa: Pa) {
     frames().total += 1;
     free(pa);
 }

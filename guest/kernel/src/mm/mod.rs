@@ -2,7 +2,7 @@
 //! and per-process address spaces.
 
 pub mod frame;
-pub mod kvm;
+pub mod kspace;
 pub mod mmap;
 pub mod pte;
 pub mod region;

@@ -5,7 +5,7 @@
 
 use abi::msg::{MAX_REGIONS, REGION_HEAP, REGION_MMAP, Region};
 
-use crate::memlayout::{PAGE, USER_END};
+use crate::memlayout::{PAGE, USER_END, Va};
 use crate::mm::pte;
 use crate::mm::uvm::{AddrSpace, prot_flags};
 
@@ -148,7 +148,7 @@ impl AddrSpace {
             if which(&r) && start <= r.start && r.end <= end {
                 let mut va = r.start;
                 while va < r.end {
-                    any |= self.unmap(va);
+                    any |= self.unmap(Va(va));
                     va += PAGE;
                 }
                 self.remove(i);
@@ -202,10 +202,10 @@ impl AddrSpace {
         self.coalesce();
         let mut va = start;
         while va < end {
-            if let Some((t, i)) = pte::walk(self.root, va, false, 0, &mut |_, _| {}) {
+            if let Some((t, i)) = pte::walk(self.root, Va(va), false, 0, &mut |_, _| {}) {
                 let e = pte::read(t, i);
                 if e & (pte::P | pte::NONE) != 0 {
-                    pte::write(t, i, (e & pte::ADDR) | prot_flags(prot));
+                    pte::write(t, i, pte::entry(pte::addr(e), prot_flags(prot)));
                 }
             }
             va += PAGE;

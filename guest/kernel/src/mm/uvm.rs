@@ -9,12 +9,12 @@ use abi::msg::{
 };
 
 use crate::arch::{self, Mode};
-use crate::memlayout::{PAGE, STACK_MAX, USER_STACK_TOP, p2v, page_down, page_up};
-use crate::mm::{frame, kvm, pte};
+use crate::memlayout::{PAGE, Pa, STACK_MAX, USER_STACK_TOP, Va, p2v, page_down, page_up};
+use crate::mm::{frame, kspace, pte};
 
 pub struct AddrSpace {
     /// Kernel PGD; the user PGD is root + 0x1000 under PVM.
-    pub root: u64,
+    pub root: Pa,
     pub regions: [Region; MAX_REGIONS],
     pub nregions: usize,
     pub heap_start: u64,
@@ -59,7 +59,7 @@ impl AddrSpace {
     /// An empty address space sharing the kernel half.
     pub fn new() -> Option<AddrSpace> {
         let root = frame::alloc_pair()?;
-        kvm::share_kernel_half(root);
+        kspace::share_kernel_half(root);
         Some(AddrSpace {
             root,
             regions: [Region::default(); MAX_REGIONS],
@@ -74,20 +74,20 @@ impl AddrSpace {
 
     pub fn user_pgd(&self) -> u64 {
         if arch::mode() == Mode::Pvm {
-            self.root + PAGE
+            self.root.get() + PAGE
         } else {
             0
         }
     }
 
     /// Map `va` -> `pa` for user access with `prot`.
-    pub fn map(&mut self, va: u64, pa: u64, prot: u32) -> bool {
+    pub fn map(&mut self, va: Va, pa: Pa, prot: u32) -> bool {
         let root = self.root;
         let pvm = arch::mode() == Mode::Pvm;
         let mut mirror = |i: usize, e: u64| {
             // pv_kpti: the user PGD shares the user half's top-level entries.
             if pvm {
-                pte::write(root + PAGE, i, e);
+                pte::write(root.add(PAGE), i, e);
             }
         };
         let Some((t, i)) = pte::walk(root, va, true, pte::P | pte::W | pte::U, &mut mirror) else {
@@ -97,7 +97,7 @@ impl AddrSpace {
         if pte::read(t, i) & (pte::P | pte::NONE) != 0 {
             return false;
         }
-        pte::write(t, i, pa | prot_flags(prot));
+        pte::write(t, i, pte::entry(pa, prot_flags(prot)));
         self.resident += 1;
         true
     }
@@ -118,7 +118,7 @@ impl AddrSpace {
 
     /// Unmap `va` and free its frame (the caller flushes the TLB); true if
     /// a page was mapped there.
-    pub fn unmap(&mut self, va: u64) -> bool {
+    pub fn unmap(&mut self, va: Va) -> bool {
         let Some((t, i)) = pte::walk(self.root, va, false, 0, &mut |_, _| {}) else {
             return false;
         };
@@ -127,7 +127,7 @@ impl AddrSpace {
             return false;
         }
         pte::write(t, i, 0);
-        frame::free(e & pte::ADDR);
+        frame::free(pte::addr(e));
         self.resident -= 1;
         true
     }
@@ -149,7 +149,7 @@ impl AddrSpace {
         let present = err & 1 != 0;
         let write = err & 2 != 0;
         let fetch = err & 16 != 0;
-        if kvm::is_kernel(addr) {
+        if kspace::is_kernel(addr) {
             return Fault::Kill("touched kernel memory");
         }
         let Some(i) = self.index_of(addr) else {
@@ -188,7 +188,7 @@ impl AddrSpace {
         let Some(pa) = frame::alloc() else {
             return Fault::Kill("out of memory");
         };
-        if !self.map(page_down(addr), pa, r.prot) {
+        if !self.map(Va(page_down(addr)), pa, r.prot) {
             frame::free(pa);
             return Fault::Kill("out of memory for page tables");
         }
@@ -203,8 +203,8 @@ impl AddrSpace {
 
     /// Physical address behind user `va` for `access`, demand-paging it in
     /// if the region allows. None if the process may not access it.
-    fn user_pa(&mut self, va: u64, access: Access) -> Option<u64> {
-        let r = self.region_of(va)?;
+    fn translate(&mut self, va: Va, access: Access) -> Option<Pa> {
+        let r = self.region_of(va.get())?;
         if r.kind == REGION_GUARD
             || (access == Access::Write && r.prot & PROT_W == 0)
             || r.prot & PROT_R == 0
@@ -213,12 +213,12 @@ impl AddrSpace {
         }
         if pte::lookup(self.root, va).is_none() {
             let err = if access == Access::Write { 2 } else { 0 };
-            if !matches!(self.fault(va, err | 4), Fault::Served) {
+            if !matches!(self.fault(va.get(), err | 4), Fault::Served) {
                 return None;
             }
         }
         let e = pte::lookup(self.root, va)?;
-        Some((e & pte::ADDR) + (va & (PAGE - 1)))
+        Some(pte::addr(e).add(va.page_offset()))
     }
 
     /// Is every byte of [va, va+len) in some region of this process (none
@@ -245,7 +245,7 @@ impl AddrSpace {
         va: u64,
         len: usize,
         access: Access,
-        mut f: impl FnMut(u64, usize, usize),
+        mut f: impl FnMut(Pa, usize, usize),
     ) -> bool {
         if !self.check(va, len as u64) {
             return false;
@@ -254,7 +254,7 @@ impl AddrSpace {
         while done < len {
             let a = va + done as u64;
             let n = ((PAGE - (a & (PAGE - 1))) as usize).min(len - done);
-            let Some(pa) = self.user_pa(a, access) else {
+            let Some(pa) = self.translate(Va(a), access) else {
                 return false;
             };
             f(pa, done, n);
@@ -286,7 +286,7 @@ impl AddrSpace {
     pub fn destroy(&mut self) -> u64 {
         let n = pte::free_tree(self.root, 256, true);
         frame::free_pair(self.root);
-        self.root = 0;
+        self.root = Pa(0);
         self.resident = 0;
         n + 2
     }

@@ -13,11 +13,11 @@ use crate::entry::{self, TrapFrame, USER_CS, USER_SS};
 use crate::exec::{self, elf, stack};
 use crate::fpu::FpuArea;
 use crate::mm::{
-    frame, kvm,
+    frame, kspace,
     uvm::{AddrSpace, Fault},
 };
 use crate::sync::KCell;
-use crate::{kprintln, vmmdev};
+use crate::{kprintln, shutdown};
 use report::{report, summary};
 
 pub const NPROC: usize = 16;
@@ -32,6 +32,9 @@ pub enum State {
 #[derive(Clone, Copy)]
 pub enum Exit {
     Status(i64),
+    /// Killed by a signal it sent itself (abort's SIGABRT); reported to the
+    /// VMM as the status a shell shows, 128 + the signal.
+    Signal(u32),
     Fault {
         vector: u64,
         err: u64,
@@ -39,6 +42,27 @@ pub enum Exit {
         rip: u64,
         reason: &'static str,
     },
+}
+
+/// sigaltstack's flag for "no alternate stack".
+pub const SS_DISABLE: u64 = 2;
+
+/// An alternate signal stack as sigaltstack(2) installed it (stack_t's
+/// ss_sp, ss_flags, ss_size). Never used, as no signal is delivered.
+#[derive(Clone, Copy)]
+pub struct AltStack {
+    pub sp: u64,
+    pub flags: u64,
+    pub size: u64,
+}
+
+impl AltStack {
+    /// No alternate stack, as a process starts.
+    pub const NONE: AltStack = AltStack {
+        sp: 0,
+        flags: SS_DISABLE,
+        size: 0,
+    };
 }
 
 pub struct Proc {
@@ -62,6 +86,8 @@ pub struct Proc {
     pub unknown: [u32; MAX_UNKNOWN],
     /// TSC deadline of a sleep: not picked to run before it.
     pub wake: u64,
+    /// What sigaltstack(2) installed (never used: no signal is delivered).
+    pub altstack: AltStack,
 }
 
 impl Proc {
@@ -80,6 +106,7 @@ impl Proc {
         nunknown: 0,
         unknown: [0; MAX_UNKNOWN],
         wake: 0,
+        altstack: AltStack::NONE,
     };
 
     pub fn name(&self) -> &str {
@@ -111,8 +138,9 @@ struct Table {
     preemptive: bool,
     switches: u64,
     frames_free_at_start: u64,
-    /// Processes that called exit with a non-zero status (the program
-    /// itself says it failed; kills for faults are protection working).
+    /// Processes that called exit with a non-zero status or signalled
+    /// themselves (abort): the program itself says it failed. Kills for
+    /// faults are protection working.
     failed: u32,
 }
 
@@ -240,7 +268,7 @@ fn switch_in(t: &mut Table, i: usize) {
     t.cur = i;
     let p = &mut t.procs[i];
     if let Some(a) = &p.aspace {
-        arch::set_cr3(a.root);
+        arch::set_cr3(a.root.get());
     }
     fsbase::write(p.fs_base);
     entry::set_fx(&mut p.fpu);
@@ -307,13 +335,13 @@ pub fn exit_current(f: &mut TrapFrame, how: Exit) {
     let t = table();
     let cur = t.cur;
     let p = &mut t.procs[cur];
-    if matches!(how, Exit::Status(s) if s != 0) {
+    if matches!(how, Exit::Status(s) if s != 0) || matches!(how, Exit::Signal(_)) {
         t.failed += 1;
     }
     p.fs_base = fsbase::read();
     report(p, PROC_EXITING, Some(how));
     summary(p, how);
-    arch::set_cr3(kvm::root());
+    arch::set_cr3(kspace::root().get());
     entry::set_kernel_fx();
     if let Some(mut a) = p.aspace.take() {
         a.destroy();
@@ -377,5 +405,5 @@ fn all_done() -> ! {
     } else {
         abi::status::OK
     };
-    vmmdev::shutdown(status)
+    shutdown::halt(status)
 }

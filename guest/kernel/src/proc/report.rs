@@ -14,7 +14,7 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
         event,
         pid: p.pid,
         name: p.name,
-        cr3: a.root,
+        cr3: a.root.get(),
         user_pgd: a.user_pgd(),
         fs_base: p.fs_base,
         module: p.module,
@@ -33,6 +33,10 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
         Some(Exit::Status(s)) => {
             m.exit_kind = msg::EXIT_NORMAL;
             m.exit_status = s;
+        }
+        Some(Exit::Signal(sig)) => {
+            m.exit_kind = msg::EXIT_NORMAL;
+            m.exit_status = 128 + sig as i64;
         }
         Some(Exit::Fault {
             vector,
@@ -69,6 +73,15 @@ pub fn summary(p: &Proc, how: Exit) {
             sf,
             res
         ),
+        Exit::Signal(sig) => kprint!(
+            "[kernel] pid {} {}: killed by signal {} ({}), sent by itself (as abort does); exit status {}; pages touched {}",
+            p.pid,
+            p.name(),
+            sig,
+            signal_name(sig),
+            128 + sig,
+            res
+        ),
         Exit::Fault {
             vector,
             err,
@@ -79,7 +92,7 @@ pub fn summary(p: &Proc, how: Exit) {
             "[kernel] pid {} {}: killed by {} err {:#x} at {:#x} (rip {:#x}): {}; pages touched {}",
             p.pid,
             p.name(),
-            crate::trap::vector_name(vector),
+            crate::entry::vector_name(vector),
             err,
             addr,
             rip,
@@ -94,4 +107,25 @@ pub fn summary(p: &Proc, how: Exit) {
         }
     }
     kprintln!("");
+}
+
+/// The usual name of signal `sig`, for the verdict.
+fn signal_name(sig: u32) -> &'static str {
+    match sig {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        10 => "SIGUSR1",
+        11 => "SIGSEGV",
+        12 => "SIGUSR2",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        _ => "a signal",
+    }
 }

@@ -6,6 +6,7 @@ use abi::msg::{WHEREIS_NO_VMM, WHEREIS_NOT_MAPPED, WHEREIS_REFUSED, Whereis, Whe
 use abi::syscall::{EFAULT, Stats};
 
 use super::{current, put};
+use crate::memlayout::Va;
 use crate::mm::pte;
 use crate::vmmdev;
 
@@ -29,7 +30,7 @@ pub fn whereis(gva: u64, out: u64) -> i64 {
     } else {
         let mut m = Whereis {
             pid,
-            cr3: a.root,
+            cr3: a.root.get(),
             gva,
             ..Default::default()
         };
@@ -37,10 +38,11 @@ pub fn whereis(gva: u64, out: u64) -> i64 {
             Some(_) => ans = m.answer,
             None => {
                 // No VMM to ask: the kernel can still say the GPA itself.
+                let gva = Va(gva);
                 match pte::lookup(a.root, gva) {
                     Some(e) => {
                         ans.status = WHEREIS_NO_VMM;
-                        ans.gpa = (e & pte::ADDR) | (gva & 0xfff);
+                        ans.gpa = pte::addr(e).add(gva.page_offset()).get();
                         ans.guest_page_size = 4096;
                     }
                     None => ans.status = WHEREIS_NOT_MAPPED,

@@ -5,14 +5,17 @@
 //! number returns -ENOSYS, is noted once per process for its report, and
 //! the process goes on.
 //!
-//! One file per concept: fs (the standard streams), mm (brk, mmap),
-//! process (ids, exit, TLS, limits, names), time (clocks, sleep, yield),
-//! ext (microvmm's own calls, numbered from 1000).
+//! One file per concept: fs (the standard streams), poll (waiting on
+//! them), mm (brk, mmap), process (ids, exit, TLS, limits, names, CPUs),
+//! signal (handlers, the alternate stack, signalling oneself), time
+//! (clocks, sleep, yield), ext (microvmm's own calls, numbered from 1000).
 
 mod ext;
 mod fs;
 mod mm;
+mod poll;
 mod process;
+pub mod signal;
 mod time;
 
 use abi::syscall::*;
@@ -43,16 +46,15 @@ fn with_aspace(f: impl FnOnce(&mut AddrSpace) -> i64) -> i64 {
     current().aspace.as_mut().map_or(EFAULT, f)
 }
 
-/// Copy an abi struct out to user `va`: 0, or EFAULT if the process may not
-/// write there. Only for repr(C) structs of integers with explicit padding
-/// fields (WhereisAnswer, Stats, and the Linux structs built here as
-/// arrays): every byte is initialised.
-fn put<T: Copy>(a: &mut AddrSpace, va: u64, v: &T) -> i64 {
-    // SAFETY: v is a live T of size_of::<T>() initialised bytes (see above).
-    let bytes = unsafe {
-        core::slice::from_raw_parts(v as *const T as *const u8, core::mem::size_of::<T>())
-    };
-    if a.copy_out(va, bytes) { 0 } else { EFAULT }
+/// Copy a plain-old-data value (an abi struct, an integer, a Linux
+/// struct built as an array) out to user `va`: 0, or EFAULT if the process
+/// may not write there.
+fn put<T: abi::Pod>(a: &mut AddrSpace, va: u64, v: &T) -> i64 {
+    if a.copy_out(va, v.as_bytes()) {
+        0
+    } else {
+        EFAULT
+    }
 }
 
 /// Called by `syscall_entry`. Returns 0 to go back to the caller with
@@ -69,7 +71,8 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_FSTAT => Ret::Value(fs::fstat(a0, a1)),
         SYS_NEWFSTATAT => Ret::Value(fs::newfstatat(a0, a1, a2, a3)),
         SYS_FCNTL => Ret::Value(fs::fcntl(a0, a1)),
-        SYS_READLINK => Ret::Value(ENOENT), // no files
+        SYS_POLL => poll::poll(f, a0, a1, a2),
+        SYS_READLINK | SYS_OPEN | SYS_OPENAT => Ret::Value(ENOENT), // no files
         SYS_BRK => Ret::Value(mm::brk(a0)),
         SYS_MMAP => Ret::Value(mm::mmap(a0, a1, a2, a3)),
         SYS_MUNMAP => Ret::Value(mm::munmap(a0, a1)),
@@ -79,11 +82,19 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         // One thread, no signals are ever sent: accepting handlers and
         // masks changes nothing a program could observe.
         SYS_RT_SIGACTION | SYS_RT_SIGPROCMASK => Ret::Value(0),
+        SYS_SIGALTSTACK => Ret::Value(signal::sigaltstack(a0, a1)),
+        SYS_KILL => signal::send(f, signal::is_self(a0, true), a1),
+        SYS_TKILL => signal::send(f, signal::is_self(a0, false), a1),
+        SYS_TGKILL => {
+            let to_self = signal::is_self(a0, false) && signal::is_self(a1, false);
+            signal::send(f, to_self, a2)
+        }
         // Threads' robust futex lists and restartable sequences: glibc
         // goes on without them.
         SYS_SET_ROBUST_LIST | SYS_RSEQ => Ret::Value(ENOSYS),
         SYS_ARCH_PRCTL => Ret::Value(process::arch_prctl(a0, a1)),
         SYS_PRCTL => Ret::Value(process::prctl(a0, a1)),
+        SYS_SCHED_GETAFFINITY => Ret::Value(process::sched_getaffinity(a0, a1, a2)),
         SYS_PRLIMIT64 => Ret::Value(process::prlimit64(a0, a1, a2, a3)),
         SYS_UNAME => Ret::Value(process::uname(a0)),
         SYS_GETRANDOM => Ret::Value(process::getrandom(a0, a1)),

@@ -1,8 +1,9 @@
 //! Who a process is and how it ends: exit, its TLS pointer (arch_prctl),
-//! its name (prctl), limits, uname, and random bytes.
+//! its name (prctl), limits, uname, the CPUs it may run on, and random
+//! bytes.
 
 use abi::msg::NAME_MAX;
-use abi::syscall::{EFAULT, EINVAL, STACK_MAX};
+use abi::syscall::{EFAULT, EINVAL, EPERM, ESRCH, STACK_MAX};
 
 use super::{Ret, current, put, with_aspace};
 use crate::arch::fsbase;
@@ -11,7 +12,6 @@ use crate::proc::{self, Exit};
 
 const ARCH_SET_FS: u64 = 0x1002;
 const ARCH_GET_FS: u64 = 0x1003;
-const EPERM: i64 = -1;
 const PR_SET_NAME: u64 = 15;
 const PR_GET_NAME: u64 = 16;
 const RLIMIT_STACK: u64 = 3;
@@ -122,4 +122,21 @@ pub fn getrandom(buf: u64, len: u64) -> i64 {
         }
         len as i64
     })
+}
+
+/// sched_getaffinity(2): the kernel runs on one CPU, so the mask is CPU 0
+/// alone. Linux copies one mask's worth of whole longs (8 bytes for one
+/// CPU) and returns that size; a buffer too small or not of whole longs is
+/// EINVAL.
+pub fn sched_getaffinity(pid: u64, len: u64, mask: u64) -> i64 {
+    if pid as u32 != 0 && pid as u32 != current().pid {
+        return ESRCH;
+    }
+    if len < 8 || !len.is_multiple_of(8) {
+        return EINVAL;
+    }
+    match with_aspace(|a| put(a, mask, &1u64)) {
+        0 => 8,
+        e => e,
+    }
 }

@@ -27,7 +27,7 @@ fn ns_from_tsc(tsc: u64) -> u64 {
     (tsc as u128 * 1_000_000 / khz() as u128).min(u64::MAX as u128) as u64
 }
 
-fn tsc_from_ns(ns: u64) -> u64 {
+pub(super) fn tsc_from_ns(ns: u64) -> u64 {
     (ns as u128 * khz() as u128 / 1_000_000).min(u64::MAX as u128) as u64
 }
 

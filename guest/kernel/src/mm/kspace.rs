@@ -10,13 +10,13 @@
 //! to deliver an exception from user mode, like Linux's cpu_entry_area.
 
 use crate::arch::{self, Mode};
-use crate::memlayout::{self, KERNEL_BASE, PAGE, v2p};
+use crate::memlayout::{self, KERNEL_BASE, PAGE, Pa, Va, v2p};
 use crate::mm::{frame, pte};
 use crate::sync::KCell;
 
 struct Kernel {
     /// Root pair of the kernel's own table.
-    root: u64,
+    root: Pa,
     /// PML4[511] of every kernel PGD.
     kernel_top: u64,
     /// PML4[511] of every user PGD (the entry area), 0 on x86.
@@ -24,7 +24,7 @@ struct Kernel {
 }
 
 static KERNEL: KCell<Kernel> = KCell::new(Kernel {
-    root: 0,
+    root: Pa(0),
     kernel_top: 0,
     entry_top: 0,
 });
@@ -46,7 +46,7 @@ pub fn kernel_flags() -> u64 {
 
 /// Build the kernel table for `ram` bytes of RAM, switch to it, and return
 /// its root. None if frames run out.
-pub fn init(ram: u64) -> Option<u64> {
+pub fn init(ram: u64) -> Option<Pa> {
     let kf = kernel_flags();
     let root = frame::alloc_pair()?;
     let pdpt = frame::alloc()?;
@@ -56,19 +56,20 @@ pub fn init(ram: u64) -> Option<u64> {
         let pd = frame::alloc()?;
         let mut i = 0;
         while i < 512 && (gib << 30) + (i << 21) < ram {
-            pte::write(pd, i as usize, ((gib << 30) + (i << 21)) | kf | pte::PS);
+            let pa = Pa((gib << 30) + (i << 21));
+            pte::write(pd, i as usize, pte::entry(pa, kf | pte::PS));
             i += 1;
         }
-        pte::write(pdpt, 510 + gib as usize, pd | kf);
+        pte::write(pdpt, 510 + gib as usize, pte::entry(pd, kf));
         gib += 1;
     }
     // KERNEL_BASE is PML4[511] (and PML5[511] with 5 levels) -> PDPT[510..].
     let kernel_top = if arch::levels() == 5 {
         let pml4 = frame::alloc()?;
-        pte::write(pml4, 511, pdpt | kf);
-        pml4 | kf
+        pte::write(pml4, 511, pte::entry(pdpt, kf));
+        pte::entry(pml4, kf)
     } else {
-        pdpt | kf
+        pte::entry(pdpt, kf)
     };
     pte::write(root, 511, kernel_top);
     let k = kernel();
@@ -76,9 +77,9 @@ pub fn init(ram: u64) -> Option<u64> {
     k.kernel_top = kernel_top;
     if arch::mode() == Mode::Pvm {
         k.entry_top = build_entry_area()?;
-        pte::write(root + PAGE, 511, k.entry_top);
+        pte::write(root.add(PAGE), 511, k.entry_top);
     }
-    arch::set_cr3(root);
+    arch::set_cr3(root.get());
     Some(root)
 }
 
@@ -95,8 +96,9 @@ fn build_entry_area() -> Option<u64> {
         ]
     };
     for (va, flags) in pages {
+        let va = Va(va);
         let (t, i) = pte::walk(scratch, va, true, pte::P | pte::W, &mut |_, _| {})?;
-        pte::write(t, i, v2p(va) | flags);
+        pte::write(t, i, pte::entry(v2p(va), flags));
     }
     let top = pte::read(scratch, 511);
     frame::free(scratch);
@@ -104,16 +106,16 @@ fn build_entry_area() -> Option<u64> {
 }
 
 /// Root of the kernel's own table (the pair base).
-pub fn root() -> u64 {
+pub fn root() -> Pa {
     kernel().root
 }
 
 /// Fill the kernel halves of a fresh process root pair.
-pub fn share_kernel_half(root: u64) {
+pub fn share_kernel_half(root: Pa) {
     let k = kernel();
     pte::write(root, 511, k.kernel_top);
     if k.entry_top != 0 {
-        pte::write(root + PAGE, 511, k.entry_top);
+        pte::write(root.add(PAGE), 511, k.entry_top);
     }
 }
 

@@ -1,0 +1,16 @@
+//! The end of the run: the console's last bytes, then the exit status to
+//! the VMM. It sits above both `console` and `vmmdev`, so the console can
+//! use the device as its transport without the device knowing the console.
+
+use crate::arch::cpu;
+use crate::{console, kprintln, vmmdev};
+
+/// Flush the console, tell the VMM `status`, and stop; never returns.
+/// Without the device, say so on the console and halt.
+pub fn halt(status: u32) -> ! {
+    console::flush();
+    if !vmmdev::send_shutdown(status) {
+        kprintln!("[kernel] no microvmm device: halted (status {status:#x})");
+    }
+    cpu::halt_forever()
+}

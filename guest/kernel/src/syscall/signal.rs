@@ -1,0 +1,83 @@
+//! Signals, as far as one-threaded programs that are never sent one need
+//! them: handlers and masks are accepted (nothing could observe them), the
+//! alternate signal stack is remembered and reported back, and a signal a
+//! process sends itself (`abort` raising SIGABRT) ends it, with a verdict.
+//! Processes may not signal each other.
+
+use abi::syscall::{EFAULT, EINVAL, ENOMEM, EPERM};
+
+use super::{Ret, current, put, with_aspace};
+use crate::entry::TrapFrame;
+use crate::proc::{self, AltStack, Exit, SS_DISABLE};
+
+/// Highest signal number (Linux's _NSIG).
+const NSIG: u64 = 64;
+/// Linux also takes SS_AUTODISARM with SS_ONSTACK or 0.
+const SS_AUTODISARM: u64 = 1 << 31;
+const SS_ONSTACK: u64 = 1;
+/// Linux's MINSIGSTKSZ on x86-64.
+const MINSIGSTKSZ: u64 = 2048;
+/// Signals whose default action is to be ignored: SIGCHLD, SIGCONT,
+/// SIGURG, SIGWINCH.
+const IGNORED: [u64; 4] = [17, 18, 23, 28];
+
+/// sigaltstack(2): report the current stack to `old` and install `new`
+/// (either may be 0). Never on the stack, since no signal is delivered.
+pub fn sigaltstack(new: u64, old: u64) -> i64 {
+    let cur = current().altstack;
+    let mut next = cur;
+    if new != 0 {
+        let mut b = [0u8; 24];
+        if with_aspace(|a| if a.copy_in(&mut b, new) { 0 } else { EFAULT }) != 0 {
+            return EFAULT;
+        }
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(w)
+        };
+        let (sp, flags, size) = (word(0), word(1) & 0xffff_ffff, word(2));
+        next = match flags & !SS_AUTODISARM {
+            SS_DISABLE if flags == SS_DISABLE => AltStack::NONE,
+            0 | SS_ONSTACK if size < MINSIGSTKSZ => return ENOMEM,
+            0 | SS_ONSTACK => AltStack {
+                sp,
+                flags: flags & SS_AUTODISARM,
+                size,
+            },
+            _ => return EINVAL,
+        };
+    }
+    if old != 0 && with_aspace(|a| put(a, old, &[cur.sp, cur.flags, cur.size])) != 0 {
+        return EFAULT;
+    }
+    current().altstack = next;
+    0
+}
+
+/// kill(2), tkill(2) and tgkill(2), once the target is known to be the
+/// caller itself (`to_self`): signal 0 only checks; a signal that is
+/// ignored by default does nothing; any other ends the process, as an
+/// unhandled signal would (handlers are never run here).
+pub fn send(f: &mut TrapFrame, to_self: bool, sig: u64) -> Ret {
+    let sig = sig as u32 as u64; // an int
+    if sig > NSIG {
+        return Ret::Value(EINVAL);
+    }
+    if !to_self {
+        return Ret::Value(EPERM);
+    }
+    if sig == 0 || IGNORED.contains(&sig) {
+        return Ret::Value(0);
+    }
+    proc::exit_current(f, Exit::Signal(sig as u32));
+    Ret::Switched(true)
+}
+
+/// Is `pid` (as kill/tgkill take it) the caller? kill's 0 means the
+/// caller's process group, which holds only the caller.
+/// pid_t is an int: the upper half of the register is not the caller's.
+pub fn is_self(pid: u64, group_ok: bool) -> bool {
+    let pid = pid as u32;
+    pid == current().pid || (group_ok && pid == 0)
+}
