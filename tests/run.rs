@@ -85,7 +85,7 @@ fn segments_must_fit_the_file_and_the_user_half() {
 
 #[test]
 fn a_dynamically_linked_program_gets_the_hint() {
-    let Some(dynamic) = build_c("argv", Cc::Dynamic) else {
+    let Some(dynamic) = build("argv", Cc::Dynamic) else {
         return;
     };
     let r = microvmm(&["--run", dynamic.to_str().expect("utf8")], 2);
@@ -120,7 +120,7 @@ fn programs_too_large_for_mem() {
         "cannot fit in guest RAM (--mem 16 MiB)",
     );
     // Fits alone, but not 16 copies with their segments.
-    let Some(prog) = build_c("argv", Cc::Static) else {
+    let Some(prog) = build("argv", Cc::Static) else {
         return;
     };
     let p = prog.to_str().expect("utf8");

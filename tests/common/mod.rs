@@ -94,6 +94,9 @@ pub enum Cc {
     StaticPie,
     /// `musl-gcc -static`: ET_EXEC, musl.
     Musl,
+    /// `rustc -C target-feature=+crt-static`: a static PIE, glibc, Rust std
+    /// (tests/programs/NAME.rs instead of NAME.c).
+    Rust,
 }
 
 impl Cc {
@@ -102,15 +105,17 @@ impl Cc {
     fn tool(self) -> &'static str {
         match self {
             Cc::Musl => "musl-gcc",
+            Cc::Rust => "rustc",
             _ => "gcc",
         }
     }
 
     fn flags(self) -> &'static [&'static str] {
         match self {
-            Cc::Dynamic => &[],
-            Cc::Static | Cc::Musl => &["-static"],
-            Cc::StaticPie => &["-static-pie"],
+            Cc::Dynamic => &["-O2"],
+            Cc::Static | Cc::Musl => &["-O2", "-static"],
+            Cc::StaticPie => &["-O2", "-static-pie"],
+            Cc::Rust => &["-O", "-C", "target-feature=+crt-static"],
         }
     }
 
@@ -121,6 +126,7 @@ impl Cc {
             Cc::Static => "gcc-static",
             Cc::StaticPie => "gcc-static-pie",
             Cc::Musl => "musl-static",
+            Cc::Rust => "rust-crt-static",
         }
     }
 }
@@ -149,13 +155,17 @@ pub fn have(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// tests/programs/NAME.c, built with `cc` into target/ and cached by a hash
+/// tests/programs/NAME.c (NAME.rs for Cc::Rust), built with `cc` into
+/// target/ and cached by a hash
 /// of the source and the flags; None (a skip) if the compiler is missing.
-pub fn build_c(name: &str, cc: Cc) -> Option<PathBuf> {
+pub fn build(name: &str, cc: Cc) -> Option<PathBuf> {
     use std::hash::{Hash, Hasher};
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/programs")
-        .join(format!("{name}.c"));
+        .join(format!(
+            "{name}.{}",
+            if cc == Cc::Rust { "rs" } else { "c" }
+        ));
     let text = std::fs::read(&src).unwrap_or_else(|e| panic!("read {}: {e}", src.display()));
     if !have(cc.tool()) {
         return skip(&format!("{} (to build {name}.c {})", cc.tool(), cc.name()));
@@ -181,7 +191,7 @@ pub fn build_c(name: &str, cc: Cc) -> Option<PathBuf> {
     ));
     let status = Command::new(cc.tool())
         .args(cc.flags())
-        .args(["-O2", "-o"])
+        .arg("-o")
         .arg(&tmp)
         .arg(&src)
         .status()

@@ -11,14 +11,18 @@ pub mod error;
 pub mod host;
 pub mod hostmem;
 pub mod inspect;
+pub mod interrupt;
 pub mod loader;
 pub mod memory;
 pub mod observations;
+pub mod outfile;
 pub mod paging;
 pub mod ports;
 pub mod registry;
 pub mod report;
+pub mod sink;
 pub mod size;
+pub mod terminal;
 pub mod vcpu;
 pub mod watchdog;
 
@@ -67,6 +71,8 @@ pub struct Config {
     /// started after the built-in programs. With any of them and an empty
     /// `cmdline`, no built-in program runs.
     pub programs: Vec<Program>,
+    /// Pass the guest's console bytes through unescaped.
+    pub raw_console: bool,
     /// Every page in the report, not only each region's ends and samples.
     pub all_pages: bool,
     /// At most this many pages per process are checked with KVM_TRANSLATE.
@@ -86,6 +92,7 @@ impl Default for Config {
             timer: true,
             cmdline: String::new(),
             programs: Vec::new(),
+            raw_console: false,
             all_pages: false,
             max_checked: 65536,
             walk: None,
@@ -107,10 +114,35 @@ impl Outcome {
         !self.report.errors.is_empty()
     }
 
-    /// 0 when the guest shut down with status 0 and the report has no
-    /// errors, else 1.
+    /// The processes that failed, one line each: a non-zero exit status,
+    /// or a user program (`--run`) killed by a fault. (The built-in `snoop`
+    /// programs are killed on purpose: that is their demonstration.)
+    pub fn failures(&self) -> Vec<String> {
+        use report::ExitKind;
+        self.report
+            .processes
+            .iter()
+            .filter_map(|p| {
+                let name = terminal::escape_text(&p.name);
+                match p.exit.kind {
+                    ExitKind::Exit if p.exit.status != Some(0) => Some(format!(
+                        "pid {} ({name}) exited with status {}",
+                        p.pid,
+                        p.exit.status.unwrap_or(-1)
+                    )),
+                    ExitKind::Fault if p.path.is_some() => {
+                        Some(format!("pid {} ({name}) was {}", p.pid, p.exit.summary()))
+                    }
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// 0 when the guest shut down with status 0, every process succeeded
+    /// and the report has no errors, else 1 — as make does.
     pub fn exit_code(&self) -> i32 {
-        if self.stop.is_ok() && !self.has_errors() {
+        if self.stop.is_ok() && !self.has_errors() && self.failures().is_empty() {
             0
         } else {
             1
@@ -245,7 +277,12 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         host_levels: info.paging_levels,
     };
     let registry = Registry::new(&ram, pagemap.as_ref(), opts);
-    let mut ports = Ports::new(&ram, Console::new(out), registry, cpu.maxphyaddr);
+    let mut ports = Ports::new(
+        &ram,
+        Console::new(out, cfg.raw_console),
+        registry,
+        cpu.maxphyaddr,
+    );
     let dog = watchdog::Watchdog::start(cfg.timeout).map_err(Error::Watchdog)?;
     let t0 = Instant::now();
     let stop = vcpu::run(&mut vcpu, &mut ports, &dog)?;

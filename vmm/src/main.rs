@@ -1,13 +1,15 @@
 //! The `microvmm` command line: parse, call the library, print, exit.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use microvmm::addr::Gva;
 use microvmm::memory::Backing;
+use microvmm::outfile::OutFile;
+use microvmm::sink::Sink;
 use microvmm::{Config, Guest, Program, report, size};
 
 /// Boot microvmm's own guest kernel under KVM and show where every page of
@@ -87,51 +89,14 @@ struct Cli {
     /// Example: --run '/bin/busybox echo "hello world"'
     #[arg(long, value_name = "FILE [ARG...]")]
     run: Vec<String>,
+    /// Pass the guest's console output to the terminal as raw bytes. By
+    /// default control characters (escape sequences that could retitle the
+    /// window, erase lines or type into your shell) are shown as \x1b.
+    #[arg(long)]
+    raw_console: bool,
     /// Do not print the text report after the run.
     #[arg(long, short)]
     quiet: bool,
-}
-
-/// An output file, opened before the run so a bad path is found early,
-/// without truncating what is there until there is something to write.
-struct Output {
-    file: std::fs::File,
-    path: String,
-    created: bool,
-}
-
-impl Output {
-    fn open(path: &str) -> Result<Output, String> {
-        let existed = std::path::Path::new(path).exists();
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| format!("cannot write {path}: {e}"))?;
-        Ok(Output {
-            file,
-            path: path.to_string(),
-            created: !existed,
-        })
-    }
-
-    /// The file, emptied if it is a regular file (a pipe or a device such
-    /// as /dev/stdout cannot be truncated and needs not be), ready for the
-    /// report.
-    fn file(self) -> std::io::Result<std::fs::File> {
-        if self.file.metadata()?.is_file() {
-            self.file.set_len(0)?;
-        }
-        Ok(self.file)
-    }
-
-    /// No report after all: remove the file if this run created it.
-    fn abandon(self) {
-        if self.created {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
 }
 
 /// A guest-virtual address: "0x..." hex or decimal.
@@ -144,8 +109,14 @@ fn parse_gva(s: &str) -> Result<Gva, String> {
         .map_err(|_| format!("'{s}' is not an address (use hex like 0x400000, or decimal)"))
 }
 
+/// Say one line on stderr (never blocking for long on a stalled stderr).
+fn say(msg: impl std::fmt::Display) {
+    let deadline = Instant::now() + Duration::from_millis(500);
+    let _ = writeln!(Sink::stderr(Some(deadline)), "microvmm: {msg}");
+}
+
 fn fail(msg: impl std::fmt::Display, code: u8) -> ExitCode {
-    eprintln!("microvmm: {msg}");
+    say(msg);
     ExitCode::from(code)
 }
 
@@ -196,84 +167,93 @@ fn main() -> ExitCode {
         dirty_log: cli.dirty_log,
         timer: !cli.no_timer,
         cmdline: cli.cmdline.clone(),
+        raw_console: cli.raw_console,
         programs,
         all_pages: cli.pages,
         max_checked: 65536,
         walk: cli.walk,
     };
-    // Open the output files now: a bad path is a usage error (2), found
-    // before the guest runs, not after it.
-    let json_file = match cli
-        .json
-        .as_deref()
-        .filter(|p| *p != "-")
-        .map(Output::open)
-        .transpose()
-    {
-        Ok(f) => f,
-        Err(e) => return fail(e, 2),
-    };
-    let svg_file = match cli
-        .svg
-        .as_ref()
-        .map(|p| Output::open(&p.display().to_string()))
-        .transpose()
-    {
-        Ok(f) => f,
-        Err(e) => return fail(e, 2),
-    };
-    let out: Box<dyn Write + Send> = if json_stdout {
-        Box::new(std::io::stderr())
-    } else {
-        Box::new(std::io::stdout())
-    };
-    let outcome = match microvmm::run(&cfg, out) {
-        Ok(o) => o,
-        Err(e) => {
-            // No report: leave no empty file behind (an old one stays as it was).
-            json_file
-                .into_iter()
-                .chain(svg_file)
-                .for_each(Output::abandon);
-            return fail(&e, e.exit_code() as u8);
+    // Check the output files now: a bad path is a usage error (2), found
+    // before the guest runs, not after it. Nothing is written until the
+    // report exists, and then atomically.
+    let json_file = cli.json.as_deref().filter(|p| *p != "-").map(Path::new);
+    let mut outputs: Vec<(OutFile, Render)> = Vec::new();
+    for (path, render) in [
+        (json_file, render_json as Render),
+        (cli.svg.as_deref(), render_svg as Render),
+    ] {
+        if let Some(p) = path {
+            match OutFile::open(p) {
+                Ok(f) => outputs.push((f, render)),
+                Err(e) => return fail(e, 2),
+            }
+        }
+    }
+    if let Err(e) = microvmm::interrupt::install() {
+        return fail(format!("cannot catch SIGINT/SIGTERM: {e}"), 1);
+    }
+    // --timeout bounds the whole run: output that stalls (| sleep 60) is
+    // given up at the deadline instead of holding the VMM.
+    let deadline = Some(Instant::now() + cfg.timeout);
+    let human = move || -> Sink {
+        if json_stdout {
+            Sink::stderr(deadline)
+        } else {
+            Sink::stdout(deadline)
         }
     };
+    let outcome = match microvmm::run(&cfg, Box::new(human())) {
+        Ok(o) => o,
+        Err(e) => return fail(&e, e.exit_code() as u8),
+    };
+    let mut code = outcome.exit_code() as u8;
     if !cli.quiet {
         let text = report::text::render(&outcome.report);
-        // A closed pipe (| head) ends the text quietly, not with a panic.
-        let _ = if json_stdout {
-            std::io::stderr().lock().write_all(text.as_bytes())
-        } else {
-            std::io::stdout().lock().write_all(text.as_bytes())
-        };
+        match human().write_all(text.as_bytes()) {
+            Ok(()) => {}
+            // A closed pipe (| head) ends the text quietly.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+            Err(e) => {
+                say(format!("cannot write the text report: {e}"));
+                code = code.max(1);
+            }
+        }
     }
-    let written = match (json_stdout, json_file) {
-        (true, _) => report::json::write(&outcome.report, std::io::stdout().lock()),
-        (false, Some(f)) => f
-            .file()
-            .and_then(|f| report::json::write(&outcome.report, f)),
-        (false, None) => Ok(()),
-    };
-    if let Err(e) = written
-        && e.kind() != std::io::ErrorKind::BrokenPipe
+    if json_stdout
+        && let Err(e) = report::json::write(&outcome.report, Sink::stdout(deadline))
+        && e.kind() != io::ErrorKind::BrokenPipe
     {
-        return fail(format!("cannot write the JSON report: {e}"), 2);
+        say(format!("cannot write the JSON report: {e}"));
+        code = code.max(1);
     }
-    if let Some(f) = svg_file
-        && let Err(e) = f
-            .file()
-            .and_then(|mut f| f.write_all(report::svg::render(&outcome.report).as_bytes()))
-    {
-        return fail(format!("cannot write the SVG: {e}"), 2);
+    for (file, render) in outputs {
+        if let Err(e) = file.write(deadline, |w| render(&outcome.report, w)) {
+            say(e);
+            code = code.max(1);
+        }
+    }
+    for f in outcome.failures() {
+        say(f);
     }
     if !outcome.stop.is_ok() {
-        eprintln!("microvmm: {}", outcome.stop);
+        say(&outcome.stop);
     }
     if outcome.has_errors() {
-        eprintln!(
-            "microvmm: the report lists {} error(s) (see its end, or \"errors\" in the JSON)",
+        say(format!(
+            "the report lists {} error(s) (see its end, or \"errors\" in the JSON)",
             outcome.report.errors.len()
-        );
+        ));
     }
-    ExitCode::from(outcome.exit_code() as u8)
+    ExitCode::from(code)
+}
+
+/// Writes one rendering of the report.
+type Render = fn(&report::Report, &mut dyn Write) -> io::Result<()>;
+
+fn render_json(r: &report::Report, w: &mut dyn Write) -> io::Result<()> {
+    report::json::write(r, w)
+}
+
+fn render_svg(r: &report::Report, w: &mut dyn Write) -> io::Result<()> {
+    w.write_all(report::svg::render(r).as_bytes())
 }

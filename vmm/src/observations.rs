@@ -39,6 +39,9 @@ pub struct ProcObservation {
     pub analysis: Option<Analysis>,
     /// Order of exit among all processes (0 = first to end).
     pub exit_order: Option<usize>,
+    /// When its creation message arrived, and its first output.
+    pub created_at: Instant,
+    pub first_output: Option<Instant>,
     /// What it wrote to stdout and stderr (the first registry::OUTPUT_MAX
     /// bytes), and whether more was cut.
     pub output: Vec<u8>,

@@ -112,6 +112,8 @@ impl<'a> Registry<'a> {
                 code_gpa,
                 analysis: None,
                 exit_order: None,
+                created_at: std::time::Instant::now(),
+                first_output: None,
                 output: Vec::new(),
                 output_truncated: false,
                 printed: Vec::new(),
@@ -180,6 +182,7 @@ impl<'a> Registry<'a> {
         let Some(rec) = self.procs.get_mut(&pid) else {
             return;
         };
+        rec.first_output.get_or_insert_with(std::time::Instant::now);
         let room = OUTPUT_MAX
             .saturating_sub(rec.output.len())
             .min(self.output_budget);

@@ -154,6 +154,8 @@ pub enum Stop {
     InternalError { suberror: u32, regs: RegDump },
     /// `--timeout` expired.
     Timeout(RegDump),
+    /// SIGINT or SIGTERM asked the run to end.
+    Interrupted { signal: i32, regs: RegDump },
     /// HLT reached the VMM (no in-kernel irqchip to wake the guest).
     Halted(RegDump),
     /// Any other exit the VMM cannot continue from.
@@ -182,6 +184,11 @@ impl fmt::Display for Stop {
             }
             Stop::Timeout(r) => write!(f, "timeout: the guest was still running: {r}"),
             Stop::Halted(r) => write!(f, "the guest halted without shutting down: {r}"),
+            Stop::Interrupted { signal, regs } => write!(
+                f,
+                "interrupted by {}: the report holds what was seen until then: {regs}",
+                crate::interrupt::name(*signal)
+            ),
             Stop::Unexpected { what, regs } => write!(f, "unexpected exit {what}: {regs}"),
         }
     }
@@ -222,6 +229,12 @@ pub fn run(vcpu: &mut VcpuFd, h: &mut impl ExitHandler, dog: &Watchdog) -> Resul
         if dog.fired() {
             return Ok(Stop::Timeout(RegDump::read(vcpu)));
         }
+        if let Some(signal) = crate::interrupt::received() {
+            return Ok(Stop::Interrupted {
+                signal,
+                regs: RegDump::read(vcpu),
+            });
+        }
         // Copy what an exit carries, so the handler can use the vCPU again.
         let out = match vcpu.run() {
             Ok(VcpuExit::IoOut(port, data)) => Some((port, data.to_vec())),
@@ -248,12 +261,9 @@ pub fn run(vcpu: &mut VcpuFd, h: &mut impl ExitHandler, dog: &Watchdog) -> Resul
                     regs: RegDump::read(vcpu),
                 });
             }
-            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
-                if dog.fired() {
-                    return Ok(Stop::Timeout(RegDump::read(vcpu)));
-                }
-                None
-            }
+            // The loop's checks above say whether the watchdog or a
+            // signal ended KVM_RUN.
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => None,
             Err(source) => {
                 return Err(VcpuError::Kvm {
                     what: "KVM_RUN",

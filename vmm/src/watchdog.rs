@@ -42,6 +42,8 @@ impl Watchdog {
         let thread = std::thread::Builder::new()
             .name("watchdog".into())
             .spawn(move || {
+                // SIGINT/SIGTERM must interrupt the vCPU thread's KVM_RUN.
+                crate::interrupt::block_on_this_thread();
                 while !d.load(Ordering::Acquire) {
                     let now = Instant::now();
                     if now < deadline {

@@ -23,6 +23,9 @@ const MID_LINE_MAX: usize = 4096;
 
 pub struct Console {
     out: Box<dyn Write + Send>,
+    /// Pass guest bytes through as they are (`--raw-console`); else
+    /// control characters are shown escaped (terminal.rs).
+    raw: bool,
     line: Vec<u8>,
     /// Processes whose last byte written was not a newline.
     mid_line: BTreeSet<u32>,
@@ -33,10 +36,12 @@ pub struct Console {
 }
 
 impl Console {
-    /// A console writing to `out` (stdout, or stderr when stdout carries JSON).
-    pub fn new(out: Box<dyn Write + Send>) -> Self {
+    /// A console writing to `out` (stdout, or stderr when stdout carries
+    /// JSON), escaping control characters unless `raw`.
+    pub fn new(out: Box<dyn Write + Send>, raw: bool) -> Self {
         Console {
             out,
+            raw,
             line: Vec::new(),
             mid_line: BTreeSet::new(),
             bytes: 0,
@@ -82,7 +87,7 @@ impl Console {
                 .position(|&b| b == b'\n')
                 .map_or(data.len(), |i| start + i + 1);
             if !self.mid_line.contains(&pid) {
-                let prefix = format!("[{pid} {name}] ");
+                let prefix = format!("[{pid} {}] ", crate::terminal::escape_text(name));
                 self.line.extend_from_slice(prefix.as_bytes());
             }
             self.write(&data[start..end]);
@@ -103,8 +108,13 @@ impl Console {
     /// Write out whatever is pending, even half a line.
     pub fn flush(&mut self) {
         if !self.line.is_empty() {
+            let line = if self.raw {
+                std::borrow::Cow::Borrowed(&self.line[..])
+            } else {
+                crate::terminal::escape_bytes(&self.line)
+            };
             // A closed stdout must not crash the VMM; the guest runs on.
-            let _ = self.out.write_all(&self.line);
+            let _ = self.out.write_all(&line);
             self.line.clear();
         }
         let _ = self.out.flush();
@@ -145,7 +155,7 @@ mod tests {
     #[test]
     fn lines_go_out_whole_and_the_rest_at_flush() {
         let s = Shared::default();
-        let mut c = Console::new(Box::new(s.clone()));
+        let mut c = Console::new(Box::new(s.clone()), false);
         c.write(b"one\ntw");
         assert_eq!(written(&s), b"one\n");
         c.write(b"o");
@@ -157,7 +167,7 @@ mod tests {
     #[test]
     fn process_lines_get_their_prefix_once() {
         let s = Shared::default();
-        let mut c = Console::new(Box::new(s.clone()));
+        let mut c = Console::new(Box::new(s.clone()), false);
         c.write_process(3, "echo", b"a\nb");
         c.write_process(3, "echo", b"c\n");
         c.write(b"[kernel] x\n");
@@ -166,9 +176,21 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_are_escaped_unless_raw() {
+        let s = Shared::default();
+        let mut c = Console::new(Box::new(s.clone()), false);
+        c.write_process(2, "\x1b]0;x\x07", b"\x1b[2Jhi\n");
+        assert_eq!(written(&s), b"[2 \\x1b]0;x\\x07] \\x1b[2Jhi\n");
+        let r = Shared::default();
+        let mut c = Console::new(Box::new(r.clone()), true);
+        c.write(b"\x1b[1mbold\n");
+        assert_eq!(written(&r), b"\x1b[1mbold\n");
+    }
+
+    #[test]
     fn an_endless_line_is_written_in_pieces() {
         let s = Shared::default();
-        let mut c = Console::new(Box::new(s.clone()));
+        let mut c = Console::new(Box::new(s.clone()), false);
         c.write(&vec![b'x'; 3 * LINE_MAX + 5]);
         assert_eq!(written(&s).len(), 3 * LINE_MAX);
         assert!(c.line.len() < LINE_MAX);

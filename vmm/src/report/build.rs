@@ -34,6 +34,7 @@ pub fn build(i: &Inputs) -> Report {
     let obs = i.obs;
     let mut r = Report {
         schema: SCHEMA,
+        complete: matches!(i.stop, Stop::Shutdown(_)),
         ..Default::default()
     };
     r.host = HostReport {
@@ -108,6 +109,9 @@ fn process(rec: &ProcObservation, programs: &[Program]) -> ProcessReport {
         name: rec.created.name.clone(),
         path: program.map(|p| p.path.display().to_string()),
         argv: program.map(|p| p.argv.clone()),
+        first_output_us: rec
+            .first_output
+            .map(|t| t.duration_since(rec.created_at).as_secs_f64() * 1e6),
         output: String::from_utf8_lossy(&rec.output).into_owned(),
         output_truncated: rec.output_truncated,
         printed_addresses: rec

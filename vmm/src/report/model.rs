@@ -14,6 +14,9 @@ pub const SCHEMA: &str = "microvmm-report/1";
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub schema: &'static str,
+    /// False when the run was cut short (timeout, SIGINT/SIGTERM, a guest
+    /// that died): the report holds what was seen until then.
+    pub complete: bool,
     pub host: HostReport,
     pub memory: MemoryReport,
     pub guest: GuestReport,
@@ -121,6 +124,10 @@ pub struct ProcessReport {
     /// Pages whose software walk was compared with KVM_TRANSLATE.
     pub pages_checked: u64,
     pub pattern: Option<PatternCheck>,
+    /// From its creation message to its first output, in µs (VMM clock):
+    /// the cost of starting it (loading, start-up code) plus any time other
+    /// processes ran first. Null if it printed nothing.
+    pub first_output_us: Option<f64>,
     /// What it wrote to stdout/stderr (the first 64 KiB, lossy UTF-8).
     pub output: String,
     /// More was written than `output` holds.

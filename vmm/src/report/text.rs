@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::model::*;
+use crate::terminal::escape_text;
 
 fn opt<T: std::fmt::Display>(v: &Option<T>, none: &str) -> String {
     v.as_ref().map_or(none.to_string(), |x| x.to_string())
@@ -64,7 +65,7 @@ pub fn render(r: &Report) -> String {
             s,
             "\npid {} {}: {end}; CR3 {}{}; {} pages mapped at exit ({} checked against KVM_TRANSLATE); heap faults {}, stack faults {}",
             p.pid,
-            p.name,
+            escape_text(&p.name),
             p.cr3,
             p.user_pgd
                 .map_or(String::new(), |u| format!(" (user PGD {u})")),
@@ -74,7 +75,7 @@ pub fn render(r: &Report) -> String {
             p.stack_faults
         );
         if let (Some(path), Some(argv)) = (&p.path, &p.argv) {
-            let _ = writeln!(s, "  ran {path}: argv {argv:?}");
+            let _ = writeln!(s, "  ran {}: argv {argv:?}", escape_text(path));
         }
         for rg in &p.regions {
             let _ = writeln!(
@@ -262,7 +263,11 @@ fn summary(s: &mut String, r: &Report) {
         let _ = writeln!(
             s,
             "{:>4}  {:<12} {:<24} {:>7} {:>8}  {span}",
-            p.pid, p.name, end, p.pages_total, p.pages_checked
+            p.pid,
+            escape_text(&p.name),
+            end,
+            p.pages_total,
+            p.pages_checked
         );
     }
     let _ = writeln!(
