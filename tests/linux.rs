@@ -163,7 +163,8 @@ fn a_null_write_kills_only_the_writer() {
     // others finish, and microvmm says which one failed.
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
-        r.stderr.contains("microvmm: pid 1 (nullwrite) was killed: #PF"),
+        r.stderr
+            .contains("microvmm: pid 1 (nullwrite) was killed: #PF"),
         "{}",
         r.stderr
     );

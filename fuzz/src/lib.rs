@@ -12,15 +12,19 @@
 //! message:      flags u8 | gpa u64 | ram_size u64 | guest memory from GPA 0 ..
 //! paging:       flags u8 | maxphyaddr u8 | cr3 u64 | 4 x gva u64 | limit u16 | base u8 | memory ..
 //! analyse:      as paging; flags bits 2.. choose the fakes' behaviour
+//! terminal:     pid u8 | name length u8 | name | split u16 | console bytes
 //! ```
 
 use std::cell::RefCell;
+use std::io::Write;
 use std::ops::Range;
+use std::sync::{Arc, Mutex};
 
 use abi::Pod;
 use abi::layout::{KERNEL_BASE, PIE_BIAS, RESERVED_END, USER_END};
 use abi::msg::{self, CONSOLE_MAX, Header, MAX_REGIONS, MSG_MAX};
 use microvmm::addr::{Gpa, Gva, Hpa, Hva};
+use microvmm::devices::console::Console;
 use microvmm::devices::event::{Event, ProcEvent, ProcStats, Prot, Region, RegionKind};
 use microvmm::devices::hypercall::{self, Outcome, WhereisReply};
 use microvmm::host::Flavour;
@@ -30,6 +34,7 @@ use microvmm::loader::{self, program};
 use microvmm::paging::{
     self, Cr3, FlatMem, LevelName, PageSize, PagingMode, PhysMem, PteFlags, TableBuilder,
 };
+use microvmm::terminal;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 const PAGE: u64 = 4096;
@@ -720,6 +725,68 @@ pub fn analyse(data: &[u8]) {
     assert!(seen <= a.pages_total);
 }
 
+/// A writer the target can look into afterwards.
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether `text` could reach a terminal as is: UTF-8 with no control
+/// character but newline and tab.
+fn harmless(text: &[u8]) -> bool {
+    std::str::from_utf8(text)
+        .is_ok_and(|t| t.chars().all(|c| c == '\n' || c == '\t' || !c.is_control()))
+}
+
+/// Target 6: what reaches the terminal from the guest. Escaped text is
+/// UTF-8 with no control character but newline and tab, and text that
+/// needed no escaping is unchanged; the console device (kernel text and a
+/// process's writes with its guest-chosen name) emits only such text and
+/// counts every byte.
+pub fn terminal(data: &[u8]) {
+    let escaped = terminal::escape_bytes(data);
+    assert!(harmless(&escaped), "escape_bytes let a control through");
+    if harmless(data) {
+        assert_eq!(&*escaped, data);
+    }
+    let lossy = String::from_utf8_lossy(data);
+    let text = terminal::escape_text(&lossy);
+    assert!(
+        harmless(text.as_bytes()),
+        "escape_text let a control through"
+    );
+    let (Some(&pid), Some(&n)) = (data.first(), data.get(1)) else {
+        return;
+    };
+    let name_end = (2 + usize::from(n)).min(data.len());
+    let name = String::from_utf8_lossy(&data[2..name_end]);
+    let rest = &data[name_end..];
+    let split = u16_at(rest, 0).map_or(0, usize::from).min(rest.len());
+    let (kernel, process) = rest.split_at(split);
+    let out = Shared::default();
+    {
+        let mut console = Console::new(Box::new(out.clone()), false);
+        console.write(kernel);
+        console.write_process(u32::from(pid), &name, process);
+        console.write_process(u32::from(pid) + 1, &name, process);
+        assert_eq!(console.bytes, (kernel.len() + 2 * process.len()) as u64);
+    }
+    let Ok(shown) = out.0.lock() else {
+        panic!("console output lock poisoned")
+    };
+    assert!(harmless(&shown), "the console let a control through");
+}
+
 /// The synthetic seeds: one valid message of each kind (at GPA 0 and at
 /// an odd place), and small table trees in 4- and 5-level mode.
 pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
@@ -811,6 +878,13 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         .map(|(_, name, bytes)| ("analyse", name.clone(), bytes.clone()))
         .collect();
     out.extend(analyse);
+    let mut console = vec![7u8, 4];
+    console.extend_from_slice(b"heap");
+    console.extend_from_slice(&10u16.to_le_bytes());
+    console.extend_from_slice(
+        "booted\r\n\x1b[31mred\x1b[0m grüße\n\x1b]0;title\x07 \u{9b}".as_bytes(),
+    );
+    out.push(("terminal", "console".to_string(), console));
     out
 }
 
@@ -878,6 +952,7 @@ mod tests {
                     }
                 }
                 "analyse" => analyse(&bytes),
+                "terminal" => terminal(&bytes),
                 other => panic!("seed for unknown target {other}"),
             }
         }
@@ -892,6 +967,7 @@ mod tests {
             message(data);
             paging(data);
             analyse(data);
+            terminal(data);
         }
     }
 
