@@ -47,11 +47,17 @@ export CARGO_TERM_COLOR=never
 )
 
 work=$root/fuzz/target/afl
-rm -rf "$work"
+rm -rf "$work/seeds"
 mkdir -p "$work/seeds"
 # Synthetic seeds: messages and page tables.
 fuzz/target/release/seeds "$work/seeds"
 mkdir -p "$work/seeds/elf" "$work/seeds/program"
+# Past findings (fuzz/regressions/TARGET/*) are seeds too: AFL replays each
+# before fuzzing and stops if one crashes again.
+for d in fuzz/regressions/*/; do
+  mkdir -p "$work/seeds/$(basename "$d")"
+  cp "$d"* "$work/seeds/$(basename "$d")/"
+done
 # A real kernel: the embedded guest, from the main build.
 if [ ! -x target/release/microvmm ]; then
   (unset MICROVMM_SKIP_GUEST && cargo build --release --bin microvmm)
@@ -87,6 +93,7 @@ failed=0
 printf '%-8s %12s %8s %6s %6s %s\n' target executions exec/s crashes hangs command
 for t in "${targets[@]}"; do
   out=$work/$t
+  rm -rf "$out"
   cmd=(cargo afl fuzz -i "$work/seeds/$t" -o "$out" -V "$seconds" -t 1000 -- "fuzz/target/release/$t")
   "${cmd[@]}" >"$work/$t.log" 2>&1 || true
   stats=$out/default/fuzzer_stats
