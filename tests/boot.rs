@@ -295,10 +295,12 @@ fn a_hostile_guest_cannot_make_the_page_listing_unbounded() {
         .iter()
         .map(|p| p["pages"].as_array().map_or(0, |v| v.len()))
         .sum();
-    assert!(listed <= 1 << 19, "{listed} pages listed");
+    // The budget is guest RAM's frame count (registry::page_budget):
+    // 32768 for 128 MiB, but at least 65536.
+    assert!(listed <= 1 << 16, "{listed} pages listed");
     let errors = j["errors"].to_string();
     assert!(
-        errors.contains("budget of 524288 listed pages is spent"),
+        errors.contains("budget of listed pages is spent"),
         "{errors}"
     );
 }

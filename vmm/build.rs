@@ -31,7 +31,13 @@ fn main() {
     std::fs::create_dir_all(&guest_dir).expect("create OUT_DIR/guest");
     if env::var_os("MICROVMM_SKIP_GUEST").is_some() {
         // For helpers working on VMM-only code: an empty image, refused at run time.
-        for f in ["kernel", "triple-fault", "spin-forever", "hostile"] {
+        for f in [
+            "kernel",
+            "triple-fault",
+            "spin-forever",
+            "hostile",
+            "amplify",
+        ] {
             std::fs::write(guest_dir.join(f), b"").expect("write placeholder guest");
         }
     } else {
@@ -43,7 +49,13 @@ fn main() {
             &["-Ccode-model=kernel", "-Crelocation-model=static"],
             Some(&user),
         );
-        for f in ["kernel", "triple-fault", "spin-forever", "hostile"] {
+        for f in [
+            "kernel",
+            "triple-fault",
+            "spin-forever",
+            "hostile",
+            "amplify",
+        ] {
             std::fs::copy(kernel.join(f), guest_dir.join(f)).expect("copy guest image");
         }
     }

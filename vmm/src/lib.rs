@@ -115,8 +115,8 @@ impl Outcome {
     }
 
     /// The processes that failed, one line each: a non-zero exit status,
-    /// or a user program (`--run`) killed by a fault. (The built-in `snoop`
-    /// programs are killed on purpose: that is their demonstration.)
+    /// or a fault that killed it — except the built-in programs that are
+    /// killed on purpose (abi::programs::MEANT_TO_FAULT: `snoop`).
     pub fn failures(&self) -> Vec<String> {
         use report::ExitKind;
         self.report
@@ -130,7 +130,7 @@ impl Outcome {
                         p.pid,
                         p.exit.status.unwrap_or(-1)
                     )),
-                    ExitKind::Fault if p.path.is_some() => {
+                    ExitKind::Fault if !meant_to_fault(p) => {
                         Some(format!("pid {} ({name}) was {}", p.pid, p.exit.summary()))
                     }
                     _ => None,
@@ -148,6 +148,12 @@ impl Outcome {
             1
         }
     }
+}
+
+/// A built-in program that demonstrates protection by being killed.
+fn meant_to_fault(p: &report::ProcessReport) -> bool {
+    let program = p.name.split(':').next().unwrap_or("");
+    p.path.is_none() && abi::programs::MEANT_TO_FAULT.contains(&program)
 }
 
 /// The demo kernel's command line: known programs, numeric arguments, no
@@ -305,5 +311,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         first_output: obs.first_output.map(|t| t.duration_since(t0)),
         dirty: dirty.as_deref(),
     });
+    let mut report = report;
+    report.vmm.peak_rss_kib = hostmem::peak_rss_kib();
     Ok(Outcome { report, stop })
 }

@@ -104,9 +104,18 @@ pub fn read_guest_file(path: &Path) -> Result<Vec<u8>, LoaderError> {
     }
     let mut bytes = Vec::new();
     // One byte past the limit tells a file that grew since fstat apart.
-    file.take(MAX_GUEST_FILE + 1)
+    let mut file = file.take(MAX_GUEST_FILE + 1);
+    // The header first: a large file that is not an x86-64 ELF is refused
+    // without being read whole.
+    (&mut file)
+        .take(64)
         .read_to_end(&mut bytes)
         .map_err(read_err)?;
+    if elf::ident(&bytes).is_err() {
+        // validate() says what is wrong with it, naming the file.
+        return Ok(bytes);
+    }
+    file.read_to_end(&mut bytes).map_err(read_err)?;
     let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
     if size > MAX_GUEST_FILE {
         return Err(too_large(size));

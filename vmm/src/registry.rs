@@ -9,13 +9,27 @@ use std::collections::BTreeMap;
 use crate::addr::Gva;
 use crate::devices::event::{BootEvent, ProcEvent, RegionKind, WhereisRequest};
 use crate::hostmem::Pagemap;
-use crate::inspect::{self, Cpu, LiveHost, Options, Walk2d};
+use crate::inspect::{self, Budget, Cpu, LiveHost, Options, Walk2d};
 use crate::memory::GuestRam;
 use crate::observations::{Printed, ProcObservation, RunError};
 use crate::paging;
 
-/// Most process records and whereis answers kept.
+/// Most processes recorded. The kernel runs at most abi::programs::MAX_PROCS
+/// programs; this leaves room for a kernel that runs them again and again,
+/// while a hostile one cannot make the VMM keep thousands.
+pub const MAX_PROCESSES: usize = 256;
+/// Most whereis answers (and --walk walks) kept.
 pub const MAX_RECORDS: usize = 4096;
+/// Mapped runs listed in the whole run.
+pub const RUN_BUDGET: usize = 1 << 16;
+
+/// Pages listed in the report (and dirty-log frames kept) in the whole
+/// run: as many as guest RAM has frames, at least 2^16 and at most
+/// inspect::PAGE_BUDGET. A hostile guest's aliased tables can name far
+/// more pages than it has frames; a real one cannot map more than it has.
+pub fn page_budget(ram_size: u64) -> u64 {
+    (ram_size / crate::addr::PAGE).clamp(1 << 16, inspect::PAGE_BUDGET)
+}
 /// Most errors kept; the rest are counted.
 pub const MAX_ERRORS: usize = 1000;
 /// Output kept per process, for the report.
@@ -41,8 +55,8 @@ pub struct Registry<'a> {
     errors_dropped: u64,
     /// Processes that have exited so far.
     exited: usize,
-    /// Pages the rest of the run may still list (inspect::PAGE_BUDGET).
-    page_budget: u64,
+    /// What the rest of the run may still list.
+    budget: Budget,
     /// Output bytes the rest of the run may still keep (OUTPUT_BUDGET).
     output_budget: usize,
 }
@@ -68,7 +82,10 @@ impl<'a> Registry<'a> {
             errors: Vec::new(),
             errors_dropped: 0,
             exited: 0,
-            page_budget: inspect::PAGE_BUDGET,
+            budget: Budget {
+                pages: page_budget(ram.size()),
+                runs: RUN_BUDGET,
+            },
             output_budget: OUTPUT_BUDGET,
         }
     }
@@ -91,10 +108,10 @@ impl<'a> Registry<'a> {
         if self.procs.contains_key(&p.pid) {
             return self.error(RunError::CreatedTwice { pid: p.pid });
         }
-        if self.procs.len() >= MAX_RECORDS {
+        if self.procs.len() >= MAX_PROCESSES {
             return self.error(RunError::TooManyProcesses {
                 pid: p.pid,
-                max: MAX_RECORDS,
+                max: MAX_PROCESSES,
             });
         }
         let code = p.regions.iter().find(|r| r.kind == RegionKind::Code);
@@ -141,14 +158,8 @@ impl<'a> Registry<'a> {
         } else {
             host
         };
-        let analysis = inspect::analyse(
-            cpu,
-            self.ram.mem(),
-            &host,
-            &p,
-            &self.opts,
-            &mut self.page_budget,
-        );
+        let analysis =
+            inspect::analyse(cpu, self.ram.mem(), &host, &p, &self.opts, &mut self.budget);
         for finding in &analysis.findings {
             self.error(RunError::Process {
                 pid: p.pid,

@@ -3,10 +3,10 @@
 //! find each page's region, check a sample against KVM_TRANSLATE, and list
 //! the pages the report shows with their host side (HVA, HPA, host page).
 
+use super::Options;
 use super::cpu::Cpu;
 use super::finding::{Finding, Findings};
 use super::host::HostView;
-use super::{Options, PAGE_BUDGET};
 use crate::addr::{Gpa, Gva, Hpa, Hva};
 use crate::devices::event::{Pattern, ProcEvent, Region, RegionKind};
 use crate::paging::{self, Cr3, MappedRange, Page, PageSize, PagingMode, PhysMem, PteFlags};
@@ -91,16 +91,25 @@ pub fn unmapped_regions(regions: &[Region]) -> Vec<RegionObs> {
         .collect()
 }
 
-/// Analyse process `p`, whose CR3 should be the vCPU's live one. `budget`
-/// is what the whole run may still list (pages and dirty-log frames), so
-/// many hostile processes cannot exhaust the VMM's memory.
+/// What the rest of the run may still keep: analyses of many (hostile)
+/// processes draw on one budget, so together they stay bounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Pages listed in the report plus dirty-log frames.
+    pub pages: u64,
+    /// Mapped runs listed in the report.
+    pub runs: usize,
+}
+
+/// Analyse process `p`, whose CR3 should be the vCPU's live one, within
+/// what `budget` still allows.
 pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
     cpu: &C,
     mem: &M,
     host: &H,
     p: &ProcEvent,
     o: &Options,
-    budget: &mut u64,
+    budget: &mut Budget,
 ) -> Analysis {
     let mut a = Analysis::default();
     let Some(mode) = cpu.paging_mode() else {
@@ -118,7 +127,10 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
     let mut errs = Findings::default();
     let pages = enumerate(mem, p.cr3, mode, &mut errs);
     if o.frames {
-        a.tables = paging::table_pages(mem, p.cr3.raw(), mode, WALK_LIMIT);
+        let mut tables = paging::table_pages(mem, p.cr3.raw(), mode, WALK_LIMIT);
+        tables.truncate(usize::try_from(budget.pages).unwrap_or(usize::MAX));
+        budget.pages -= tables.len() as u64;
+        a.tables = tables;
     }
     a.pages_total = pages.len() as u64;
     a.frames_span = pages
@@ -126,18 +138,20 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
         .map(|p| p.gpa)
         .min()
         .zip(pages.iter().map(|p| p.gpa).max());
-    let runs = paging::coalesce(pages.iter().copied());
-    if runs.len() > MAX_RANGES {
+    let room = MAX_RANGES.min(budget.runs);
+    let (runs, total) = paging::coalesce_at_most(pages.iter().copied(), room);
+    budget.runs -= runs.len();
+    if total > runs.len() {
         errs.push(Finding::TooManyRuns {
-            runs: runs.len(),
-            max: MAX_RANGES,
+            runs: total,
+            max: runs.len(),
         });
     }
-    a.ranges = runs.into_iter().take(MAX_RANGES).collect();
+    a.ranges = runs;
     let owner = owners(&pages, &p.regions);
     let mut per_region = vec![0u64; p.regions.len()];
     for (pg, ri) in pages.iter().zip(&owner) {
-        match ri.and_then(|k| per_region.get_mut(k)) {
+        match ri.get().and_then(|k| per_region.get_mut(k)) {
             Some(n) => *n += 1,
             None => errs.push(Finding::OutsideRegions { gva: pg.gva }),
         }
@@ -145,17 +159,27 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
     let checked = if can_check {
         check(cpu, &pages, &owner, o.max_checked, &mut errs)
     } else {
-        vec![None; pages.len()]
+        Vec::new()
     };
-    a.pages_checked = checked.iter().filter(|c| c.is_some()).count() as u64;
+    a.pages_checked = checked.len() as u64;
     let region = |ri: Option<usize>| ri.and_then(|k| p.regions.get(k)).map(|r| r.kind);
     let mut stopped_at = None;
+    // `checked` is in page order: walk it alongside.
+    let mut checks = checked.iter().peekable();
     for (i, pg) in pages.iter().enumerate() {
-        let ri = owner[i];
+        let ri = owner.get(i).and_then(|o| o.get());
+        let kvm = match checks.peek() {
+            Some((k, answer)) if *k == i => {
+                let answer = *answer;
+                checks.next();
+                answer
+            }
+            _ => None,
+        };
         // Listed pages and dirty-log frames draw on one budget for the
         // whole run.
-        if o.frames && *budget > 0 {
-            *budget -= 1;
+        if o.frames && budget.pages > 0 {
+            budget.pages -= 1;
             a.frames.push((pg.gpa, region(ri)));
         }
         let keep = o.all_pages
@@ -164,14 +188,14 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
         if !keep {
             continue;
         }
-        if *budget == 0 {
+        if budget.pages == 0 {
             // Said once, and never crowded out by the capped findings.
             if stopped_at.is_none() {
                 stopped_at = Some(pg.gva);
             }
             continue;
         }
-        *budget -= 1;
+        budget.pages -= 1;
         let h = host.locate(pg.gpa);
         a.pages.push(PageObs {
             gva: pg.gva,
@@ -182,14 +206,11 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
             host_page_size: h.page_size,
             flags: pg.flags,
             region: region(ri),
-            kvm: checked[i].flatten(),
+            kvm,
         });
     }
     if let Some(gva) = stopped_at {
-        a.findings.push(Finding::BudgetSpent {
-            gva,
-            budget: PAGE_BUDGET,
-        });
+        a.findings.push(Finding::BudgetSpent { gva });
     }
     a.regions = p
         .regions
@@ -235,41 +256,57 @@ fn enumerate<M: PhysMem + ?Sized>(
     pages
 }
 
-/// Each page's region (index into `regions`), found once.
-fn owners(pages: &[Page], regions: &[Region]) -> Vec<Option<usize>> {
+/// A page's region as an index into the process's regions (a byte: the
+/// abi allows 48; u8::MAX for none), one byte a page for up to 2^20 pages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Owner(u8);
+
+impl Owner {
+    const NONE: Owner = Owner(u8::MAX);
+
+    fn get(self) -> Option<usize> {
+        (self != Owner::NONE).then_some(usize::from(self.0))
+    }
+}
+
+/// Each page's region, found once.
+fn owners(pages: &[Page], regions: &[Region]) -> Vec<Owner> {
     pages
         .iter()
-        .map(|pg| regions.iter().position(|r| r.contains(pg.gva)))
+        .map(|pg| {
+            regions
+                .iter()
+                .position(|r| r.contains(pg.gva))
+                .and_then(|i| u8::try_from(i).ok())
+                .filter(|&i| i != u8::MAX)
+                .map_or(Owner::NONE, Owner)
+        })
         .collect()
 }
 
 /// The first or last page of a region (or of a run outside them).
-fn is_edge(owner: &[Option<usize>], i: usize) -> bool {
-    let here = owner.get(i).copied().flatten();
-    let before = i
-        .checked_sub(1)
-        .and_then(|k| owner.get(k).copied().flatten());
-    before != here || owner.get(i + 1).is_none_or(|&n| n != here)
+fn is_edge(owner: &[Owner], i: usize) -> bool {
+    let here = owner.get(i).copied();
+    let before = i.checked_sub(1).and_then(|k| owner.get(k).copied());
+    before != here || owner.get(i + 1).is_none_or(|&n| Some(n) != here)
 }
 
 /// Cross-check an even sample of at most about `max_checked` pages, always
-/// including each region's ends, with KVM_TRANSLATE: Some(answer) for each
-/// checked page, None for the rest; disagreements become findings.
+/// including each region's ends, with KVM_TRANSLATE: (page index, answer)
+/// for each checked page, in page order; disagreements become findings.
 fn check<C: Cpu + ?Sized>(
     cpu: &C,
     pages: &[Page],
-    owner: &[Option<usize>],
+    owner: &[Owner],
     max_checked: u64,
     errs: &mut Findings,
-) -> Vec<Option<Option<Gpa>>> {
+) -> Vec<(usize, Option<Gpa>)> {
     let stride = (pages.len() as u64).div_ceil(max_checked.max(1)).max(1);
     pages
         .iter()
         .enumerate()
+        .filter(|&(i, _)| (i as u64).is_multiple_of(stride) || is_edge(owner, i))
         .map(|(i, pg)| {
-            if !((i as u64).is_multiple_of(stride) || is_edge(owner, i)) {
-                return None;
-            }
             let kvm = cpu.translate(pg.gva);
             if kvm != Some(pg.gpa) {
                 errs.push(Finding::Mismatch {
@@ -278,7 +315,7 @@ fn check<C: Cpu + ?Sized>(
                     kvm,
                 });
             }
-            Some(kvm)
+            (i, kvm)
         })
         .collect()
 }

@@ -31,7 +31,7 @@ pub enum Finding {
         kvm: Option<Gpa>,
     },
     /// The run-wide budget of listed pages ran out at `gva`.
-    BudgetSpent { gva: Gva, budget: u64 },
+    BudgetSpent { gva: Gva },
     /// The value the process stored did not read back.
     PatternMismatch { gva: Gva },
     /// This many more findings were not kept.
@@ -62,9 +62,9 @@ impl fmt::Display for Finding {
                 "{gva}: software walk says GPA {software} but KVM_TRANSLATE says {}",
                 kvm.map_or("not mapped".into(), |g| g.to_string())
             ),
-            Finding::BudgetSpent { gva, budget } => write!(
+            Finding::BudgetSpent { gva } => write!(
                 f,
-                "page listing stopped at {gva}: the run's budget of {budget} listed pages is spent"
+                "page listing stopped at {gva}: the run's budget of listed pages is spent"
             ),
             Finding::PatternMismatch { gva } => {
                 write!(f, "pattern read-back at GVA {gva} failed")

@@ -17,7 +17,7 @@ mod tests;
 mod walk2d;
 
 pub use analyse::{
-    Analysis, PageObs, PatternObs, RegionObs, WALK_LIMIT, analyse, unmapped_regions,
+    Analysis, Budget, PageObs, PatternObs, RegionObs, WALK_LIMIT, analyse, unmapped_regions,
 };
 pub use cpu::Cpu;
 pub use finding::{Finding, MAX_FINDINGS};
@@ -27,8 +27,9 @@ pub use walk2d::{HwRefs, Walk2d, WalkLevel, hw_refs, walk2d};
 use crate::addr::Gva;
 use crate::host::Flavour;
 
-/// Pages listed (and frames kept for --dirty-log) in a whole run: what a
-/// fully mapped 2 GiB guest needs.
+/// The most pages listed (and frames kept for --dirty-log) in a whole run:
+/// what a fully mapped 2 GiB guest needs (registry::page_budget scales it
+/// to the guest's RAM).
 pub const PAGE_BUDGET: u64 = 1 << 19;
 
 /// How much to analyse, and what the host's nested paging is.

@@ -57,6 +57,10 @@ impl HostView for FakeHost<'_> {
     }
 }
 
+const BUDGET: Budget = Budget {
+    pages: PAGE_BUDGET,
+    runs: 1 << 16,
+};
 const CODE: Gva = Gva(0x40_0000);
 const HEAP: Gva = Gva(0x40_2000);
 const STACK_TOP: Gva = Gva(0x7fff_ffff_f000);
@@ -143,7 +147,7 @@ fn a_clean_space_is_enumerated_counted_and_agrees() {
     for mode in [PagingMode::four_level(), PagingMode::five_level()] {
         let (b, p) = space(mode, 10);
         let c = cpu(&b, mode);
-        let mut budget = PAGE_BUDGET;
+        let mut budget = BUDGET;
         let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &opts(), &mut budget);
         assert_eq!(a.findings, vec![], "{mode:?}");
         assert_eq!(a.pages_total, 13);
@@ -171,7 +175,7 @@ fn a_clean_space_is_enumerated_counted_and_agrees() {
             3,
             "code, heap (other flags), stack (not contiguous)"
         );
-        assert!(budget < PAGE_BUDGET);
+        assert!(budget.pages < PAGE_BUDGET);
     }
 }
 
@@ -181,7 +185,7 @@ fn a_kvm_translate_disagreement_is_a_mismatch() {
     let (b, p) = space(mode, 3);
     let mut c = cpu(&b, mode);
     c.lie = Some(HEAP);
-    let mut budget = PAGE_BUDGET;
+    let mut budget = BUDGET;
     let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &opts(), &mut budget);
     let gpa = paging::walk(b.mem(), b.cr3(), mode, HEAP)
         .expect("walk")
@@ -202,7 +206,7 @@ fn another_live_cr3_skips_the_cross_check() {
     let (b, p) = space(mode, 3);
     let mut c = cpu(&b, mode);
     c.cr3 = Cr3(0x5000);
-    let mut budget = PAGE_BUDGET;
+    let mut budget = BUDGET;
     let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &opts(), &mut budget);
     assert_eq!(a.pages_checked, 0);
     assert_eq!(c.translations.get(), 0);
@@ -221,7 +225,7 @@ fn sampling_checks_the_region_ends_and_an_even_sample() {
         max_checked: 8,
         ..opts()
     };
-    let mut budget = PAGE_BUDGET;
+    let mut budget = BUDGET;
     let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &o, &mut budget);
     // 203 pages, stride 26: 8 by stride plus the ends of three regions.
     assert!(
@@ -239,7 +243,7 @@ fn pages_outside_every_region_are_reported() {
     let (b, mut p) = space(mode, 3);
     p.regions.retain(|r| r.kind != RegionKind::Heap);
     let c = cpu(&b, mode);
-    let mut budget = PAGE_BUDGET;
+    let mut budget = BUDGET;
     let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &opts(), &mut budget);
     let outside: Vec<&Finding> = a
         .findings
@@ -273,7 +277,7 @@ fn the_pattern_reads_back_through_gpa_and_hva() {
         value: 0x1122_3344_5566_7788,
     });
     let c = cpu(&b, mode);
-    let mut budget = PAGE_BUDGET;
+    let mut budget = BUDGET;
     let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &opts(), &mut budget);
     let pat = a.pattern.expect("pattern checked");
     assert!(pat.ok(), "{pat:?}");
@@ -292,10 +296,16 @@ fn the_run_budget_stops_the_listing_once() {
         frames: true,
         ..opts()
     };
-    let mut budget = 20;
+    let mut budget = Budget { pages: 20, runs: 1 };
     let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &o, &mut budget);
-    assert_eq!(budget, 0);
-    assert_eq!(a.frames.len() + a.pages.len(), 20);
+    assert_eq!(budget, Budget { pages: 0, runs: 0 });
+    assert_eq!(a.ranges.len(), 1, "the run budget holds too");
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| matches!(f, Finding::TooManyRuns { runs: 3, max: 1 }))
+    );
+    assert_eq!(a.tables.len() + a.frames.len() + a.pages.len(), 20);
     let spent: Vec<&Finding> = a
         .findings
         .iter()

@@ -27,7 +27,7 @@ pub use level::{LevelName, PageSize};
 pub use mode::{Cr3, ModeError, PagingMode};
 pub use pages::{MappedPages, Page, mapped_pages};
 pub use physmem::{FlatMem, PhysMem};
-pub use ranges::{MappedRange, MappedRanges, coalesce, mapped_ranges};
+pub use ranges::{MappedRange, MappedRanges, coalesce, coalesce_at_most, mapped_ranges};
 pub use tables::table_pages;
 pub use twod::{nested_depth, nested_walk_refs, two_d_refs};
 pub use walk::{Level, Translation, walk};

@@ -48,17 +48,42 @@ impl MappedRange {
 
 /// Merge `pages` (in ascending GVA order) into maximal runs.
 pub fn coalesce(pages: impl IntoIterator<Item = Page>) -> Vec<MappedRange> {
+    coalesce_at_most(pages, usize::MAX).0
+}
+
+/// Merge `pages` into maximal runs, keeping the first `max` and counting
+/// all: hostile tables (every page its own run) cannot make this grow
+/// beyond `max` runs.
+pub fn coalesce_at_most(
+    pages: impl IntoIterator<Item = Page>,
+    max: usize,
+) -> (Vec<MappedRange>, usize) {
     let mut out: Vec<MappedRange> = Vec::new();
+    let mut last: Option<MappedRange> = None;
+    let mut total = 0usize;
     for p in pages {
-        match out.last_mut() {
+        match last.as_mut() {
             Some(run) if run.extends(&p) => {
                 run.len += run.page_size.bytes();
                 run.pages += 1;
             }
-            _ => out.push(MappedRange::of(&p)),
+            _ => {
+                if let Some(done) = last.take()
+                    && out.len() < max
+                {
+                    out.push(done);
+                }
+                total += 1;
+                last = Some(MappedRange::of(&p));
+            }
         }
     }
-    out
+    if let Some(done) = last
+        && out.len() < max
+    {
+        out.push(done);
+    }
+    (out, total)
 }
 
 /// The runs of an address space and the faults met while listing it.
@@ -93,6 +118,32 @@ pub fn mapped_ranges<M: PhysMem + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::super::builder::fixture;
+
+    #[test]
+    fn at_most_keeps_the_first_runs_and_counts_all() {
+        let page = |i: u64, gpa: u64| Page {
+            gva: Gva(i << 12),
+            gpa: Gpa(gpa << 12),
+            page_size: PageSize::Size4K,
+            flags: PteFlags::empty(),
+        };
+        // Pages 0-2 contiguous, then 3 scattered ones: 4 runs.
+        let pages = [
+            page(0, 10),
+            page(1, 11),
+            page(2, 12),
+            page(3, 50),
+            page(4, 20),
+            page(5, 60),
+        ];
+        let all = coalesce(pages);
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[0].pages, 3);
+        let (some, total) = coalesce_at_most(pages, 2);
+        assert_eq!((some.len(), total), (2, 4));
+        assert_eq!(some[..], all[..2]);
+        assert_eq!(coalesce_at_most(pages, 0), (vec![], 4));
+    }
     use super::*;
 
     #[test]

@@ -24,9 +24,19 @@ pub struct Report {
     pub whereis: Vec<WhereisReport>,
     /// Dirty pages attributed after the run (`--dirty-log`), else null.
     pub dirty: Option<DirtyReport>,
+    /// The VMM process itself.
+    pub vmm: VmmReport,
     /// Cross-check failures and guest protocol violations, each a sentence.
     /// Empty on a clean run.
     pub errors: Vec<RunError>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct VmmReport {
+    /// Peak resident memory of the VMM process (VmHWM) when the report was
+    /// made, KiB: guest RAM the guest touched plus the VMM's own. Bounded
+    /// whatever the guest does (SECURITY.md).
+    pub peak_rss_kib: Option<u64>,
 }
 
 #[derive(Debug, Default, Serialize)]
