@@ -29,7 +29,9 @@ use microvmm::devices::event::{Event, ProcEvent, ProcStats, Prot, Region, Region
 use microvmm::devices::hypercall::{self, Outcome, WhereisReply};
 use microvmm::host::Flavour;
 use microvmm::hostmem::HostFrame;
-use microvmm::inspect::{self, Cpu, HostPage, HostView, MAX_FINDINGS, Options, PAGE_BUDGET};
+use microvmm::inspect::{
+    self, Budget, Cpu, HostPage, HostView, MAX_FINDINGS, Options, PAGE_BUDGET,
+};
 use microvmm::loader::{self, program};
 use microvmm::paging::{
     self, Cr3, FlatMem, LevelName, PageSize, PagingMode, PhysMem, PteFlags, TableBuilder,
@@ -480,6 +482,10 @@ pub fn paging(data: &[u8]) {
     for t in tables.iter().skip(1) {
         assert!(t.raw().is_multiple_of(PAGE) && mem.read_u64(*t).is_some());
     }
+    let mut unique = tables.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), tables.len(), "a table page listed twice");
     let half = paging::table_pages(&mem, cr3, mode, TABLE_LIMIT / 2);
     assert!(
         tables.starts_with(&half),
@@ -525,6 +531,10 @@ pub fn paging(data: &[u8]) {
         }
     }
     let runs = paging::coalesce(pages.iter().copied());
+    let max = usize::from(data.get(44).copied().unwrap_or_default() >> 4);
+    let (some, total) = paging::coalesce_at_most(pages.iter().copied(), max);
+    assert_eq!(total, runs.len());
+    assert_eq!(some[..], runs[..max.min(runs.len())]);
     assert_eq!(
         runs.iter().map(|r| r.pages).sum::<u64>(),
         pages.len() as u64
@@ -694,21 +704,23 @@ pub fn analyse(data: &[u8]) {
         host_levels: 4,
     };
     let before = if flags & 128 == 0 {
-        PAGE_BUDGET
+        Budget {
+            pages: PAGE_BUDGET,
+            runs: 1 << 16,
+        }
     } else {
-        input.limit
+        Budget {
+            pages: input.limit,
+            runs: usize::from(data.get(44).copied().unwrap_or_default() >> 4),
+        }
     };
     let mut budget = before;
     let a = inspect::analyse(&cpu, &input.mem, &FakeHost(&input.mem), &p, &o, &mut budget);
-    assert!(budget <= before);
-    let spent = before - budget;
-    assert!(
-        a.pages.len() as u64 <= spent,
-        "listed more than the budget gave"
-    );
-    if o.frames {
-        assert!(a.frames.len() as u64 <= spent);
-    }
+    assert!(budget.pages <= before.pages && budget.runs <= before.runs);
+    let spent = before.pages - budget.pages;
+    let listed = a.pages.len() + a.frames.len() + a.tables.len();
+    assert_eq!(listed as u64, spent, "pages listed and pages spent differ");
+    assert_eq!(a.ranges.len(), before.runs - budget.runs, "runs spent");
     assert!(a.pages_checked <= a.pages_total);
     assert!(a.pages_total <= 1 << 20);
     assert!(a.ranges.len() <= 4096);
@@ -717,7 +729,6 @@ pub fn analyse(data: &[u8]) {
         "{} findings",
         a.findings.len()
     );
-    assert!(a.tables.len() as u64 <= inspect::WALK_LIMIT + 1);
     if cpu.mode.is_some() {
         assert_eq!(a.regions.len(), p.regions.len());
     } else {
