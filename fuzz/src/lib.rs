@@ -701,6 +701,7 @@ pub fn analyse(data: &[u8]) {
         flavour: Flavour::SvmNpt,
         walk: Some(Gva(input.gvas[3])),
         frames: flags & 64 != 0,
+        tables: flags & 1 != 0,
         host_levels: 4,
     };
     let before = if flags & 128 == 0 {
@@ -718,7 +719,11 @@ pub fn analyse(data: &[u8]) {
     let a = inspect::analyse(&cpu, &input.mem, &FakeHost(&input.mem), &p, &o, &mut budget);
     assert!(budget.pages <= before.pages && budget.runs <= before.runs);
     let spent = before.pages - budget.pages;
-    let listed = a.pages.len() + a.frames.len() + a.tables.len();
+    let recorded: usize = a
+        .page_tables
+        .as_ref()
+        .map_or(0, |t| t.tables.iter().map(|x| x.page.entries.len()).sum());
+    let listed = a.pages.len() + a.frames.len() + a.tables.len() + recorded;
     assert_eq!(listed as u64, spent, "pages listed and pages spent differ");
     assert_eq!(a.ranges.len(), before.runs - budget.runs, "runs spent");
     assert!(a.pages_checked <= a.pages_total);
