@@ -53,7 +53,7 @@ shadow | json    | report says kvm_flavour shadow                 | "kvm_flavour
 *      | console | no kernel panic or oops                        | !Kernel panic|Oops|BUG:
 *      | console | guest schedules on the LAPIC timer             | scheduling timer
 *      | console | addrspace exits 0                              | pid [0-9]+ addrspace: exit 0
-*      | console | heap, stack, spin exit 0                       | pid [0-9]+ spin:300: exit 0
+*      | console | heap, stack, spin exit 0                       | pid [0-9]+ spin:[0-9]+: exit 0
 *      | console | heap faults equal touched pages                | [0-9]+ page faults for [0-9]+ touched pages$
 *      | console | stack faults equal pages spanned               | [0-9]+ stack faults for [0-9]+ pages spanned$
 *      | console | no fault-count mismatch                        | !MISMATCH

@@ -157,6 +157,8 @@ fn unknown_programs_and_unwritable_outputs() {
     refused(&["--cmdline", "heap:abc"], "must be a number");
     refused(&["--cmdline", "snoop:9"], "the number must be 0 to 3");
     refused(&["--cmdline", "addrspace:5"], "takes no number");
+    // The kernel's heap stops at 1 GiB: touch may not ask for more.
+    refused(&["--cmdline", "touch:2048"], "out of range");
     let many = vec!["heap"; 17].join(" ");
     refused(&["--cmdline", &many], "at most 16");
     refused(

@@ -16,7 +16,8 @@ fn check(extra: &[&str], arg: &str) {
         return;
     };
     let spec = format!("{} {arg}", prog.display());
-    let mut args = vec!["--run", &spec, "--pages", "--json", "-"];
+    // Every page compared with KVM_TRANSLATE, not a sample.
+    let mut args = vec!["--run", &spec, "--pages", "--verify", "all", "--json", "-"];
     args.extend_from_slice(extra);
     let r = microvmm(&args, 0);
     assert!(r.stderr.contains("every frame returned"), "{}", r.stderr);

@@ -23,7 +23,7 @@ fn exit_status(p: &serde_json::Value) -> i64 {
 #[test]
 fn every_demo_process_ends_as_expected() {
     let (r, j) = demo();
-    for name in ["addrspace", "heap", "stack", "spin:300"] {
+    for name in ["addrspace", "heap", "stack", "spin:30"] {
         let ps = procs(&j, name);
         assert_eq!(ps.len(), 1, "one {name}");
         assert_eq!(exit_status(ps[0]), 0, "{name} exit status");
@@ -34,7 +34,7 @@ fn every_demo_process_ends_as_expected() {
         r.stderr
     );
     assert!(
-        r.stderr.contains("spin: burned 300 ms"),
+        r.stderr.contains("spin: burned 30 ms"),
         "spin output:\n{}",
         r.stderr
     );
@@ -233,9 +233,9 @@ fn a_process_that_never_ends_does_not_stop_the_others() {
     assert!(r.stderr.contains("timeout"), "{}", r.stderr);
 }
 
-#[test]
-fn the_timer_preempts_a_spinning_process() {
-    let r = microvmm(&["--cmdline", "spin:200 heap", "-q"], 0);
+/// How often `spin` says it was preempted, in a run of `args`.
+fn preemptions(args: &[&str]) -> u64 {
+    let r = microvmm(args, 0);
     let line = r
         .stdout
         .lines()
@@ -247,7 +247,27 @@ fn the_timer_preempts_a_spinning_process() {
         .and_then(|s| s.split(' ').next())
         .and_then(|s| s.parse().ok())
         .expect("count");
-    assert!(n > 0, "spin was never preempted: {line}");
+    n
+}
+
+#[test]
+fn the_timer_preempts_a_spinning_process() {
+    // The default split irqchip, the full one, and the demo's short spin.
+    for args in [
+        &["--cmdline", "spin:200 heap", "-q"][..],
+        &["--irqchip", "full", "--cmdline", "spin:200 heap", "-q"],
+        &["-q"],
+    ] {
+        assert!(preemptions(args) > 0, "spin was never preempted: {args:?}");
+    }
+}
+
+#[test]
+fn bad_irqchip_and_verify_values_are_usage_errors() {
+    for args in [&["--irqchip", "pic"][..], &["--verify", "some"]] {
+        let r = microvmm(args, 2);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    }
 }
 
 #[test]

@@ -7,8 +7,9 @@ use common::*;
 
 #[test]
 fn every_page_agrees_with_kvm_translate() {
-    let r = microvmm(&["--pages", "--json", "-", "-q"], 0);
+    let r = microvmm(&["--pages", "--verify", "all", "--json", "-", "-q"], 0);
     let j = r.json();
+    assert_eq!(j["verify"], "all");
     assert_eq!(
         j["errors"].as_array().map(|e| e.len()),
         Some(0),
@@ -24,13 +25,36 @@ fn every_page_agrees_with_kvm_translate() {
             "--pages lists every page"
         );
         for pg in pages {
-            if !pg["kvm_translate_gpa"].is_null() {
-                assert_eq!(pg["kvm_translate_gpa"], pg["gpa"], "{}", pg);
-                checked += 1;
-            }
+            assert_eq!(
+                pg["kvm_translate_gpa"], pg["gpa"],
+                "every page checked: {pg}"
+            );
+            checked += 1;
         }
     }
     assert!(checked > 1000, "only {checked} pages were cross-checked");
+}
+
+#[test]
+fn by_default_region_ends_and_a_small_sample_are_checked() {
+    let r = microvmm(&["--cmdline", "heap addrspace", "--json", "-"], 0);
+    assert!(
+        r.stderr
+            .contains("KVM_TRANSLATE cross-check: each region's first and last page"),
+        "the text says what was checked:\n{}",
+        r.stderr
+    );
+    let j = r.json();
+    assert_eq!(j["verify"], "sample");
+    for p in j["processes"].as_array().expect("processes") {
+        let regions = p["regions"].as_array().map_or(0, |r| r.len()) as u64;
+        let checked = p["pages_checked"].as_u64().expect("pages_checked");
+        let total = p["pages_total"].as_u64().expect("pages_total");
+        assert!(checked > 0 && checked <= total, "{p}");
+        assert!(checked <= 64 + 2 * regions, "{checked} checked: {p}");
+    }
+    let heap = procs(&j, "heap")[0];
+    assert!(heap["pages_total"].as_u64() > Some(700) && heap["pages_checked"].as_u64() < Some(100));
 }
 
 #[test]
@@ -67,6 +91,11 @@ fn json_has_the_documented_keys() {
         assert!(j["host"].get(k).is_some(), "missing host.{k}");
     }
     assert!(j["memory"]["backing"].is_string());
+    assert!(
+        j["memory"]["resident"].as_u64() > Some(0),
+        "memory.resident"
+    );
+    assert_eq!(j["verify"], "sample");
     let slot = &j["memory"]["slots"][0];
     for k in ["slot", "gpa_start", "gpa_end", "hva", "size", "flags"] {
         assert!(slot.get(k).is_some(), "missing memory.slots[].{k}");

@@ -122,6 +122,9 @@ pub struct Pagemap {
     file: File,
     kpageflags: Option<File>,
     sizes: Mutex<Option<Arc<HostPageSizer>>>,
+    /// Mappings whose page size their backing already told us (4 KiB with
+    /// THP turned off, hugetlb's size): no smaps parse for them.
+    known: Vec<(std::ops::Range<u64>, u64)>,
 }
 
 impl Pagemap {
@@ -133,7 +136,24 @@ impl Pagemap {
             file,
             kpageflags: File::open("/proc/kpageflags").ok(),
             sizes: Mutex::new(None),
+            known: Vec::new(),
         })
+    }
+
+    /// Every page of `[start, start + len)` is `page_size` bytes on the
+    /// host, as its backing guarantees: asked about it, answer that instead
+    /// of parsing /proc/self/smaps (0.3 ms per run here).
+    pub fn know(&mut self, start: Hva, len: u64, page_size: u64) {
+        let end = start.raw().saturating_add(len);
+        self.known.push((start.raw()..end, page_size));
+    }
+
+    /// The page size the backing gave for `hva`, if it is in such a mapping.
+    fn known_size(&self, hva: Hva) -> Option<u64> {
+        self.known
+            .iter()
+            .find(|(r, _)| r.contains(&hva.raw()))
+            .map(|&(_, size)| size)
     }
 
     /// Where the byte at `hva` lives in host-physical memory, with the size
@@ -182,7 +202,11 @@ impl Pagemap {
                 // raw covers [lo, hi), so the fallback never applies.
                 let entry = raw.get(index).copied().unwrap_or(0);
                 let mut frame = PagemapEntry::decode(entry).frame(page);
-                if let (HostFrame::Present { page_size, .. }, Some(block)) =
+                if let (HostFrame::Present { page_size, .. }, Some(size)) =
+                    (&mut frame, self.known_size(page))
+                {
+                    *page_size = Some(size);
+                } else if let (HostFrame::Present { page_size, .. }, Some(block)) =
                     (&mut frame, blocks.get_mut(index / 512))
                 {
                     let sizer = sizer.get_or_insert_with(|| self.sizer(page));
@@ -203,6 +227,9 @@ impl Pagemap {
     /// The host page size of the mapping holding `hva`, from smaps: what can
     /// be said without CAP_SYS_ADMIN (see pagesize::mapping_page_size).
     pub fn mapping_page_size(&self, hva: Hva) -> Option<u64> {
+        if let Some(size) = self.known_size(hva) {
+            return Some(size);
+        }
         let sizer = self.sizer(hva)?;
         pagesize::mapping_page_size(sizer.vma(hva)?)
     }
@@ -211,7 +238,15 @@ impl Pagemap {
     /// by looking up a page this process has just written.
     pub fn status_text(&self) -> String {
         let probe = std::hint::black_box(vec![0x5a_u8; 64]);
-        match self.lookup(Hva(probe.as_ptr() as u64)) {
+        let hva = Hva(probe.as_ptr() as u64);
+        // The raw entry, not lookup(): the page size would cost a smaps parse.
+        let entry = self
+            .read_entries(hva, 1)
+            .ok()
+            .and_then(|e| e.first().copied());
+        match entry.map_or(HostFrame::Unavailable("cannot read pagemap".into()), |e| {
+            PagemapEntry::decode(e).frame(hva)
+        }) {
             HostFrame::Present { .. } => "available".to_string(),
             HostFrame::NotPresent | HostFrame::Swapped => {
                 "unavailable (a page just written is not resident)".to_string()

@@ -14,6 +14,7 @@ pub mod host;
 pub mod hostmem;
 pub mod inspect;
 pub mod interrupt;
+pub mod irqchip;
 pub mod loader;
 pub mod memory;
 pub mod observations;
@@ -72,8 +73,8 @@ pub struct Config {
     /// Register memslots with KVM_MEM_LOG_DIRTY_PAGES and attribute the
     /// dirty pages after the run.
     pub dirty_log: bool,
-    /// Create the in-kernel irqchip (LAPIC timer: preemptive scheduling).
-    pub timer: bool,
+    /// The in-kernel irqchip (its LAPIC timer: preemptive scheduling).
+    pub irqchip: irqchip::Irqchip,
     /// The guest kernel's command line (which built-in programs to run).
     pub cmdline: String,
     /// The user's static Linux executables (`--run`), one process each,
@@ -84,8 +85,8 @@ pub struct Config {
     pub raw_console: bool,
     /// Every page in the report, not only each region's ends and samples.
     pub all_pages: bool,
-    /// At most this many pages per process are checked with KVM_TRANSLATE.
-    pub max_checked: u64,
+    /// Which pages are cross-checked with KVM_TRANSLATE.
+    pub verify: inspect::Verify,
     /// Report the 2D walk of this GVA in every process that maps it.
     pub walk: Option<addr::Gva>,
     /// Keep each process's page tables in the report (`--html`).
@@ -101,12 +102,12 @@ impl Default for Config {
             backing: Backing::FourK,
             guest_huge: false,
             dirty_log: false,
-            timer: true,
+            irqchip: irqchip::Irqchip::Split,
             cmdline: String::new(),
             programs: Vec::new(),
             raw_console: false,
             all_pages: false,
-            max_checked: 65536,
+            verify: inspect::Verify::Sample,
             walk: None,
             page_tables: false,
         }
@@ -228,12 +229,13 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
             size::format_size(MAX_RAM)
         )));
     }
-    let (path, bytes) = match &cfg.guest {
-        Guest::Embedded => ("embedded guest".to_string(), EMBEDDED_GUEST.to_vec()),
+    // The embedded guest is read where it lies in the binary, not copied.
+    let (path, bytes): (String, std::borrow::Cow<[u8]>) = match &cfg.guest {
+        Guest::Embedded => ("embedded guest".to_string(), EMBEDDED_GUEST.into()),
         Guest::File(p) => {
             // Its errors already name the file.
             let b = loader::read_guest_file(p).map_err(Error::GuestFile)?;
-            (p.display().to_string(), b)
+            (p.display().to_string(), b.into())
         }
     };
     // Validate before touching KVM, so bad input is exit 2 on any host.
@@ -270,10 +272,9 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
     // The memslot goes in before the irqchip: the other way round, a 64 MiB
     // slot took 5.5-7 ms instead of 0.1 ms here (HOST-KVM.md).
     ram.register(&vm, cfg.dirty_log)?;
-    if cfg.timer {
-        vm.create_irq_chip()
-            .map_err(kvm_err("KVM_CREATE_IRQCHIP"))?;
-    }
+    cfg.irqchip
+        .create(&vm)
+        .map_err(|(what, source)| Error::Kvm { what, source })?;
     let (mut vcpu, cpu) = vcpu::create(&kvm, &vm, elf.entry)?;
     let tsc_khz = vcpu.get_tsc_khz().unwrap_or(0) as u64;
     boot::write(
@@ -282,17 +283,24 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
             ram_size: cfg.mem_size,
             free_start: staged.free,
             tsc_khz,
-            irqchip: cfg.timer,
+            irqchip: cfg.irqchip.has_timer(),
             guest_huge: cfg.guest_huge,
             cmdline: &cfg.cmdline,
             modules: &staged.modules,
             la57: cpu.la57,
         },
     )?;
-    let pagemap = hostmem::Pagemap::open().ok();
+    let pagemap = hostmem::Pagemap::open().ok().map(|mut p| {
+        if let Some(size) = ram.host_page_size() {
+            for s in ram.slots() {
+                p.know(s.hva, s.size, size);
+            }
+        }
+        p
+    });
     let opts = inspect::Options {
         all_pages: cfg.all_pages,
-        max_checked: cfg.max_checked,
+        max_checked: cfg.verify.max_checked(),
         flavour: info.flavour,
         walk: cfg.walk,
         frames: cfg.dirty_log,
@@ -327,6 +335,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         run_time,
         first_output: obs.first_output.map(|t| t.duration_since(t0)),
         dirty: dirty.as_deref(),
+        verify: cfg.verify,
     });
     let mut report = report;
     report.vmm.peak_rss_kib = hostmem::peak_rss_kib();

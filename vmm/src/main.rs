@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use microvmm::addr::Gva;
+use microvmm::inspect::Verify;
+use microvmm::irqchip::Irqchip;
 use microvmm::memory::Backing;
 use microvmm::outfile::OutFile;
 use microvmm::sink::Sink;
@@ -83,9 +85,20 @@ struct Cli {
     /// processes, page tables and the kernel after the run.
     #[arg(long)]
     dirty_log: bool,
-    /// No in-kernel irqchip: no timer, so the guest schedules cooperatively.
+    /// No in-kernel irqchip: no timer, so the guest schedules cooperatively
+    /// (the same as --irqchip none).
     #[arg(long)]
     no_timer: bool,
+    /// The irqchip KVM emulates: split (the LAPIC timer in the kernel, no
+    /// PIC/IOAPIC: the default, quick to tear down), full (LAPIC, PIC and
+    /// IOAPIC in the kernel: its teardown waits ~10 ms here), none.
+    #[arg(long, value_name = "KIND", default_value = "split")]
+    irqchip: Irqchip,
+    /// Which pages to cross-check with KVM_TRANSLATE (one ioctl each,
+    /// ~6 us under PVM): sample (each region's first and last page and an
+    /// even sample of at most 64 per process) or all (every mapped page).
+    #[arg(long, value_name = "WHICH", default_value = "sample")]
+    verify: Verify,
     /// The guest kernel's command line: programs to run, space separated,
     /// each NAME or NAME:NUMBER (addrspace heap stack snoop:0|1|2|3 spin:MS
     /// bench writek touch:MIB). Default: the demo.
@@ -176,12 +189,16 @@ fn main() -> ExitCode {
         backing: cli.backing,
         guest_huge: cli.guest_pages == "2m",
         dirty_log: cli.dirty_log,
-        timer: !cli.no_timer,
+        irqchip: if cli.no_timer {
+            Irqchip::None
+        } else {
+            cli.irqchip
+        },
         cmdline: cli.cmdline.clone(),
         raw_console: cli.raw_console,
         programs,
         all_pages: cli.pages,
-        max_checked: 65536,
+        verify: cli.verify,
         walk: cli.walk,
         // The page walks any page in the browser: it needs the tables.
         page_tables: cli.html.is_some(),

@@ -4,6 +4,7 @@
 
 mod backing;
 mod hugepool;
+pub mod resident;
 
 use kvm_bindings::{KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, kvm_userspace_memory_region};
 use kvm_ioctls::VmFd;
@@ -141,6 +142,9 @@ pub struct GuestRam {
     backing: Backing,
     slots: Vec<SlotInfo>,
     registered: bool,
+    /// Every host page behind guest RAM is this size, as the backing
+    /// guarantees (4k with THP off, hugetlb); None for THP.
+    host_page_size: Option<u64>,
 }
 
 impl GuestRam {
@@ -151,7 +155,7 @@ impl GuestRam {
             return Err(MemoryError::BadSize(size));
         }
         let len = usize::try_from(size).map_err(|_| MemoryError::BadSize(size))?;
-        let (region, raw) = backing::map(len, backing)?;
+        let (region, raw, host_page_size) = backing::map(len, backing)?;
         let region =
             GuestRegionMmap::new(region, GuestAddress(0)).ok_or(MemoryError::BadSize(size))?;
         let mem = GuestMemoryMmap::from_regions(vec![region]).map_err(MemoryError::Regions)?;
@@ -172,6 +176,7 @@ impl GuestRam {
             backing,
             slots,
             registered: false,
+            host_page_size,
         })
     }
 
@@ -240,6 +245,12 @@ impl GuestRam {
     /// The kind of host pages behind guest RAM.
     pub fn backing(&self) -> Backing {
         self.backing
+    }
+
+    /// The size of every host page behind guest RAM, when the backing
+    /// guarantees one (not for THP, which is decided per 2 MiB block).
+    pub fn host_page_size(&self) -> Option<u64> {
+        self.host_page_size
     }
 
     /// The guest-physical pages written since the last call (KVM_GET_DIRTY_LOG
@@ -340,6 +351,7 @@ mod tests {
                 flags: 0,
             }],
             registered: false,
+            host_page_size: None,
         };
         assert_eq!(ram.gpa_to_hva(Gpa(0xfff)), None);
         assert_eq!(ram.gpa_to_hva(Gpa(0x1000)), Some(Hva(u64::MAX - PAGE + 1)));

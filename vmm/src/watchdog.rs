@@ -1,18 +1,19 @@
-//! `--timeout`: a thread that, once the deadline passes, interrupts the
-//! vCPU thread's KVM_RUN with a signal (KVM_RUN returns EINTR). It repeats
-//! the signal every 10 ms until the run loop notices, so a signal that lands
-//! just before KVM_RUN is entered cannot be lost.
+//! `--timeout`: a POSIX timer aimed at the vCPU thread (SIGEV_THREAD_ID)
+//! interrupts its KVM_RUN with a signal once the deadline passes (KVM_RUN
+//! returns EINTR), and again every 10 ms until the run loop notices, so a
+//! signal that lands just before KVM_RUN is entered cannot be lost. The run
+//! loop itself decides "timed out" from the clock. No thread: a quick guest
+//! pays one timer_create and one timer_delete (a thread cost more than a
+//! short run, and had often not even started when the run ended).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
+use std::io;
 use std::time::{Duration, Instant};
 
 /// The `--timeout` thread; stopped and joined on drop.
+/// The armed `--timeout` of one run, for the thread that armed it.
 pub struct Watchdog {
-    fired: Arc<AtomicBool>,
-    done: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    deadline: Instant,
+    timer: libc::timer_t,
 }
 
 extern "C" fn on_signal(_: libc::c_int) {}
@@ -21,9 +22,19 @@ fn kick_signal() -> libc::c_int {
     libc::SIGRTMIN() + 2
 }
 
+/// How often the signal repeats once the deadline has passed.
+const REPEAT: Duration = Duration::from_millis(10);
+
+fn timespec(d: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: d.as_secs().try_into().unwrap_or(libc::time_t::MAX),
+        tv_nsec: d.subsec_nanos().into(),
+    }
+}
+
 impl Watchdog {
     /// Arm a watchdog for the calling thread.
-    pub fn start(timeout: Duration) -> std::io::Result<Watchdog> {
+    pub fn start(timeout: Duration) -> io::Result<Watchdog> {
         // SAFETY: installs a handler that does nothing, without SA_RESTART,
         // so a blocking KVM_RUN returns EINTR.
         unsafe {
@@ -31,52 +42,47 @@ impl Watchdog {
             sa.sa_sigaction = on_signal as *const () as usize;
             libc::sigemptyset(&mut sa.sa_mask);
             if libc::sigaction(kick_signal(), &sa, std::ptr::null_mut()) != 0 {
-                return Err(std::io::Error::last_os_error());
+                return Err(io::Error::last_os_error());
             }
         }
-        // SAFETY: pthread_self has no preconditions.
-        let target = unsafe { libc::pthread_self() };
-        let fired = Arc::new(AtomicBool::new(false));
-        let done = Arc::new(AtomicBool::new(false));
-        let (f, d) = (fired.clone(), done.clone());
-        let deadline = Instant::now() + timeout;
-        let thread = std::thread::Builder::new()
-            .name("watchdog".into())
-            .spawn(move || {
-                // SIGINT/SIGTERM must interrupt the vCPU thread's KVM_RUN.
-                crate::interrupt::block_on_this_thread();
-                while !d.load(Ordering::Acquire) {
-                    let now = Instant::now();
-                    if now < deadline {
-                        std::thread::park_timeout(deadline - now);
-                        continue;
-                    }
-                    f.store(true, Ordering::Release);
-                    // SAFETY: `target` is the run loop's thread, alive until it
-                    // sets `done` and joins us.
-                    unsafe { libc::pthread_kill(target, kick_signal()) };
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            })?;
-        Ok(Watchdog {
-            fired,
-            done,
-            thread: Some(thread),
-        })
+        // SAFETY: a zeroed sigevent is valid; the fields set below say to
+        // signal this thread (gettid has no preconditions).
+        let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };
+        sev.sigev_notify = libc::SIGEV_THREAD_ID;
+        sev.sigev_signo = kick_signal();
+        // SAFETY: gettid has no preconditions.
+        sev.sigev_notify_thread_id = unsafe { libc::gettid() };
+        let mut timer: libc::timer_t = std::ptr::null_mut();
+        // SAFETY: both pointers are to live locals; the kernel fills `timer`.
+        if unsafe { libc::timer_create(libc::CLOCK_MONOTONIC, &mut sev, &mut timer) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let dog = Watchdog {
+            deadline: Instant::now() + timeout,
+            timer,
+        };
+        // A zero it_value would disarm the timer: wait at least 1 ns.
+        let spec = libc::itimerspec {
+            it_value: timespec(timeout.max(Duration::from_nanos(1))),
+            it_interval: timespec(REPEAT),
+        };
+        // SAFETY: `timer` was just created; `spec` is a live local.
+        if unsafe { libc::timer_settime(dog.timer, 0, &spec, std::ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error()); // dropping `dog` deletes the timer
+        }
+        Ok(dog)
     }
 
     /// The deadline has passed.
     pub fn fired(&self) -> bool {
-        self.fired.load(Ordering::Acquire)
+        Instant::now() >= self.deadline
     }
 }
 
 impl Drop for Watchdog {
     fn drop(&mut self) {
-        self.done.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            t.thread().unpark();
-            let _ = t.join();
-        }
+        // SAFETY: the timer was created by `start` and is deleted only here.
+        // A signal still queued for this thread runs the empty handler.
+        unsafe { libc::timer_delete(self.timer) };
     }
 }

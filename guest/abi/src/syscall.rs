@@ -71,6 +71,9 @@ pub const SYS_STATS: u64 = 1001;
 /// Write `value` (rsi) at `gva` (rdi) and tell the kernel, which forwards
 /// both to the VMM in the exit report for a read-back check.
 pub const SYS_PATTERN: u64 = 1002;
+/// `out` to `PORT_NULL` rdi times (at most 100000) from the kernel; the TSC
+/// cycles the loop took. Measures the exit round trip (`bench:2`).
+pub const SYS_EXITLOOP: u64 = 1010;
 
 // errno values (returned negated).
 pub const EPERM: i64 = -1;

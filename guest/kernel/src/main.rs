@@ -8,7 +8,7 @@ use kernel::{Machine, kprintln, modules, proc, programs, shutdown};
 
 /// Run together by default: the address-space tour, a heap and a stack that
 /// grow on demand, four attempts to break protection, and a CPU burner.
-const DEFAULT_DEMO: &str = "addrspace heap stack snoop:0 snoop:1 snoop:2 snoop:3 spin:300";
+const DEFAULT_DEMO: &str = "addrspace heap stack snoop:0 snoop:1 snoop:2 snoop:3 spin:30";
 
 #[unsafe(no_mangle)]
 pub fn kmain(m: &Machine) -> ! {

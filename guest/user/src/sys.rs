@@ -93,6 +93,12 @@ pub fn tsc_khz() -> u64 {
     }
 }
 
+/// `n` exits from the kernel to the VMM's null port; the TSC cycles they
+/// took, or None when the kernel refused.
+pub fn exitloop(n: u64) -> Option<u64> {
+    u64::try_from(syscall(SYS_EXITLOOP, n, 0, 0)).ok()
+}
+
 pub fn rdtsc() -> u64 {
     // SAFETY: rdtsc has no side effects and is allowed in user mode here.
     unsafe { core::arch::x86_64::_rdtsc() }

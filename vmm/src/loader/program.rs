@@ -210,6 +210,39 @@ pub fn check(program: &Program, ram_size: u64) -> Result<Checked, ProgramError> 
     })
 }
 
+/// `check` for a file already in memory: the same rules, in the same
+/// order, without the file system (for the fuzzer and for callers that
+/// hold the bytes).
+pub fn check_bytes(
+    bytes: Vec<u8>,
+    argv: &[String],
+    ram_size: u64,
+) -> Result<Checked, ProgramError> {
+    let (args, argc) = args_block(argv)?;
+    let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    if size > ram_size {
+        return Err(ProgramError::TooLarge { size, ram_size });
+    }
+    let e_type = executable_type(&bytes)?;
+    let memory = check_elf(&bytes, e_type)?;
+    Ok(Checked {
+        bytes,
+        args,
+        argc,
+        memory,
+    })
+}
+
+/// The e_type of an x86-64 ELF whose header starts `bytes`, if it is one
+/// that --run can start (ET_EXEC or ET_DYN).
+fn executable_type(bytes: &[u8]) -> Result<u16, ProgramError> {
+    let e_type = elf::ident(bytes)?;
+    if e_type != ET_EXEC && e_type != ET_DYN {
+        return Err(ProgramError::NotExecutable { e_type });
+    }
+    Ok(e_type)
+}
+
 /// argv as the kernel reads it: each string NUL-terminated, in order.
 fn args_block(argv: &[String]) -> Result<(Vec<u8>, u32), ProgramError> {
     if argv.is_empty() {
@@ -250,10 +283,7 @@ fn read(program: &Program, ram_size: u64) -> Result<(Vec<u8>, u16), ProgramError
         .take(64)
         .read_to_end(&mut bytes)
         .map_err(ProgramError::Read)?;
-    let e_type = elf::ident(&bytes)?;
-    if e_type != ET_EXEC && e_type != ET_DYN {
-        return Err(ProgramError::NotExecutable { e_type });
-    }
+    let e_type = executable_type(&bytes)?;
     file.read_to_end(&mut bytes).map_err(ProgramError::Read)?;
     // The file may have grown since fstat.
     let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);

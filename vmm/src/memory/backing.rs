@@ -10,6 +10,7 @@ use vm_memory::mmap::MmapRegionBuilder;
 
 use super::MemoryError;
 use super::hugepool::check_huge_pool;
+use crate::addr::PAGE;
 
 const HUGE: u64 = 2 << 20;
 
@@ -61,11 +62,12 @@ impl fmt::Display for Backing {
 /// Map `len` bytes of guest RAM with `backing`; `len` is a nonzero multiple
 /// of 4 KiB (checked by the caller). The second value, when there is one,
 /// owns the mapping the region points into: keep it alive (and drop it
-/// after the region).
+/// after the region). The third is the host page size of every page of
+/// it, when the backing guarantees one.
 pub(super) fn map(
     len: usize,
     backing: Backing,
-) -> Result<(MmapRegion, Option<RawMapping>), MemoryError> {
+) -> Result<(MmapRegion, Option<RawMapping>, Option<u64>), MemoryError> {
     let mmap_err = |source| MemoryError::Mmap {
         size: len as u64,
         backing,
@@ -79,8 +81,11 @@ pub(super) fn map(
             // without THP has nothing to turn off (EINVAL).
             // SAFETY: the range is exactly the mapping `region` owns; the
             // advice only changes how the kernel backs it.
-            unsafe { libc::madvise(region.as_ptr().cast(), len, libc::MADV_NOHUGEPAGE) };
-            Ok((region, None))
+            let rc = unsafe { libc::madvise(region.as_ptr().cast(), len, libc::MADV_NOHUGEPAGE) };
+            // Only a kernel that took the advice promises 4 KiB pages (one
+            // without THP refuses it, and has nothing bigger anyway, but
+            // then smaps can say so).
+            Ok((region, None, (rc == 0).then_some(PAGE)))
         }
         Backing::Thp => {
             let (region, raw) = map_huge_aligned(len)?;
@@ -90,7 +95,8 @@ pub(super) fn map(
             if rc != 0 {
                 return Err(MemoryError::Madvise(std::io::Error::last_os_error()));
             }
-            Ok((region, raw))
+            // THP is per 2 MiB block and may fall back: no promise.
+            Ok((region, raw, None))
         }
         Backing::Hugetlb => {
             if !(len as u64).is_multiple_of(HUGE) {
@@ -106,7 +112,7 @@ pub(super) fn map(
                 .with_mmap_flags(flags)
                 .with_hugetlbfs(true)
                 .build()
-                .map(|r| (r, None))
+                .map(|r| (r, None, Some(HUGE)))
                 .map_err(mmap_err)
         }
     }
@@ -279,7 +285,7 @@ mod tests {
             let region = map(len, Backing::Thp);
             let aligned = region
                 .as_ref()
-                .map(|(r, _)| (r.as_ptr() as u64).is_multiple_of(HUGE));
+                .map(|(r, _, _)| (r.as_ptr() as u64).is_multiple_of(HUGE));
             assert!(matches!(aligned, Ok(true)), "{region:?}");
         }
         // The path for kernels that do not align by themselves.

@@ -36,6 +36,8 @@ pub struct Inputs<'a> {
     pub first_output: Option<Duration>,
     /// The pages the dirty log marked (`--dirty-log`), else None.
     pub dirty: Option<&'a [Gpa]>,
+    /// Which pages were cross-checked with KVM_TRANSLATE.
+    pub verify: crate::inspect::Verify,
 }
 
 /// The report of one run, from what the run observed and the host probe.
@@ -77,6 +79,7 @@ pub fn build(i: &Inputs) -> Report {
                 flags: s.flag_names().iter().map(|f| f.to_string()).collect(),
             })
             .collect(),
+        resident: crate::memory::resident::bytes(i.ram.slots()),
     };
     let b = obs.boot.as_ref();
     r.guest = GuestReport {
@@ -119,6 +122,8 @@ pub fn build(i: &Inputs) -> Report {
     }
     r.whereis = obs.whereis.iter().map(whereis).collect();
     r.errors = obs.errors.clone();
+    r.verify = i.verify.as_str();
+    r.verify_text = i.verify.text();
     r.dirty = i
         .dirty
         .map(|d| attribute_dirty(d, &obs.procs, i.ram.size()));

@@ -31,6 +31,12 @@ pub struct Report {
     /// One entry per `whereis` request a process made, and per process
     /// `--walk` walked.
     pub whereis: Vec<WhereisReport>,
+    /// Which pages were cross-checked with KVM_TRANSLATE: "sample" (each
+    /// region's ends and an even sample) or "all".
+    pub verify: &'static str,
+    /// The same, as a sentence for the text report.
+    #[serde(skip)]
+    pub verify_text: String,
     /// Dirty pages attributed after the run (`--dirty-log`), else null.
     pub dirty: Option<DirtyReport>,
     /// The VMM process itself.
@@ -83,6 +89,9 @@ pub struct MemoryReport {
     pub size: u64,
     /// The KVM memslots that map it.
     pub slots: Vec<SlotReport>,
+    /// Bytes of guest RAM the host has backed with pages at the end of the
+    /// run (mincore); null if unknown.
+    pub resident: Option<u64>,
 }
 
 /// One KVM memslot (`memory.slots[]`).

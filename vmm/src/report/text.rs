@@ -178,6 +178,7 @@ pub fn render(r: &Report) -> String {
         }
     }
     summary(&mut s, r);
+    let _ = writeln!(s, "\nKVM_TRANSLATE cross-check: {}", r.verify_text);
     let checked: u64 = r.processes.iter().map(|p| p.pages_checked).sum();
     if r.errors.is_empty() && checked > 0 {
         let _ = writeln!(

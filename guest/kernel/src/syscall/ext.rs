@@ -80,3 +80,16 @@ pub fn pattern(gva: u64, value: u64) -> i64 {
     p.pattern = value;
     0
 }
+
+/// `n` exits to the VMM (an `out` to its null port) back to back; the TSC
+/// cycles they took. Capped, so one call cannot hold the CPU for long.
+pub fn exitloop(n: u64) -> i64 {
+    if n > 100_000 {
+        return abi::syscall::EINVAL;
+    }
+    let t = crate::arch::cpu::rdtsc();
+    for _ in 0..n {
+        crate::arch::cpu::outb(abi::PORT_NULL, 0);
+    }
+    (crate::arch::cpu::rdtsc() - t) as i64
+}

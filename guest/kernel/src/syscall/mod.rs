@@ -107,6 +107,7 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_WHEREIS => Ret::Value(ext::whereis(a0, a1)),
         SYS_STATS => Ret::Value(ext::stats(a0)),
         SYS_PATTERN => Ret::Value(ext::pattern(a0, a1)),
+        SYS_EXITLOOP => Ret::Value(ext::exitloop(a0)),
         nr => {
             current().note_unknown(nr);
             Ret::Value(ENOSYS)

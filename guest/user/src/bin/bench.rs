@@ -2,10 +2,12 @@
 //! a null system call and a demand-paged heap fault. `bench:1 bench:1`: a
 //! process switch (two processes yielding to each other). Timer ticks
 //! (250 Hz, ≈30 us each) fall into every measurement; they add under 1 %.
+//! `bench:2`: the exit round trip (the kernel's `out` to the VMM's null
+//! port, back to back), what `scripts/bench.sh` compares with its floor.
 #![no_std]
 #![no_main]
 
-use ulib::{getpid, println, rdtsc, sbrk, tsc_khz, yield_now};
+use ulib::{exitloop, getpid, println, rdtsc, sbrk, tsc_khz, yield_now};
 
 ulib::entry!(main);
 
@@ -21,6 +23,20 @@ fn report(what: &str, cycles: u64, n: u64, khz: u64) {
 
 fn main(arg: u64) -> i64 {
     let khz = tsc_khz();
+    if arg == 2 {
+        let n = 1_000;
+        let Some(cycles) = exitloop(n) else {
+            println!("bench: the kernel refused the exit loop");
+            return 1;
+        };
+        report(
+            "port exit round trip (kernel out to a null port)",
+            cycles,
+            n,
+            khz,
+        );
+        return 0;
+    }
     if arg == 1 {
         // Run as two processes ("bench:1 bench:1"): each yield hands the CPU
         // to the other, so one round of this loop is two process switches.

@@ -122,6 +122,38 @@ fn accepts_static_exec_and_pie() {
 }
 
 #[test]
+fn check_bytes_judges_as_check_does() {
+    let mut pie = Image::new();
+    pie.e_type = 3;
+    let mut rel = Image::new();
+    rel.e_type = 1;
+    let mut outside = Image::new();
+    outside.phdrs[0].vaddr = USER_END;
+    let files: [&[u8]; 6] = [
+        &Image::new().bytes(),
+        &pie.bytes(),
+        &rel.bytes(),
+        &outside.bytes(),
+        b"\x7fELF\x02\x01",
+        b"",
+    ];
+    for bytes in files {
+        let by_file = check_image("f", bytes).map(|c| (c.args, c.argc, c.memory));
+        let by_bytes =
+            check_bytes(bytes.to_vec(), &argv(&["f"]), RAM).map(|c| (c.args, c.argc, c.memory));
+        assert_eq!(format!("{by_file:?}"), format!("{by_bytes:?}"), "{bytes:?}");
+    }
+    let err = check_bytes(Image::new().bytes(), &argv(&["f"]), 0x100)
+        .err()
+        .expect("larger than RAM");
+    assert!(matches!(err, ProgramError::TooLarge { .. }), "{err}");
+    assert!(matches!(
+        check_bytes(Image::new().bytes(), &[], RAM),
+        Err(ProgramError::NoArgv)
+    ));
+}
+
+#[test]
 fn refuses_other_elf_types_before_reading_the_rest() {
     for e_type in [0, 1, 4] {
         let mut image = Image::new();

@@ -196,6 +196,7 @@ fn report(hpa: bool) -> Report {
             backing: "4k".into(),
             size: 128 << 20,
             slots: Vec::new(),
+            resident: None,
         },
         processes: vec![process(1, "a<b&c", hpa), faulted],
         whereis: vec![WhereisReport {
