@@ -43,7 +43,11 @@ pub fn whereis(gva: u64, out: u64) -> i64 {
                     Some(e) => {
                         ans.status = WHEREIS_NO_VMM;
                         ans.gpa = pte::addr(e).add(gva.page_offset()).get();
-                        ans.guest_page_size = 4096;
+                        ans.guest_page_size = if pte::huge_entry(a.root, gva).is_some() {
+                            crate::mm::frame::HUGE
+                        } else {
+                            4096
+                        };
                     }
                     None => ans.status = WHEREIS_NOT_MAPPED,
                 }
