@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --check
-cargo clippy --release --all-targets -- -D warnings
+cargo clippy --release --workspace --all-targets -- -D warnings
 cd guest
 cargo fmt --check
 # The guest's own flags, its own target dir; without MICROVMM_USER_DIR the
