@@ -130,6 +130,7 @@ pub(super) struct Ehdr {
 }
 
 /// A program header as read from the file.
+#[derive(Clone, Copy)]
 pub(super) struct Phdr {
     pub p_type: u32,
     pub offset: u64,

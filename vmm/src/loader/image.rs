@@ -1,17 +1,9 @@
 //! Synthetic ELF64 images for the loader's tests: a valid kernel by default,
 //! with every header field open to spoil one at a time.
 
-/// One program header, field for field.
-#[derive(Clone, Copy)]
-pub struct Phdr {
-    pub p_type: u32,
-    pub offset: u64,
-    pub vaddr: u64,
-    pub paddr: u64,
-    pub filesz: u64,
-    pub memsz: u64,
-    pub align: u64,
-}
+/// One program header, field for field: the parser's own type, so what
+/// the tests write is what the loader reads.
+pub(super) use super::elf::Phdr;
 
 impl Phdr {
     /// A PT_LOAD of `filesz` file bytes at `offset`, `memsz` in memory.
