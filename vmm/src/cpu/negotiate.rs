@@ -72,8 +72,11 @@ const OPTIONAL: [(Feature, &str); 4] = [
     (Feature::Nx, "EFER.NXE"),
 ];
 
+/// "errno 22, Invalid argument": io::Error's text without its "(os error N)".
 fn errno_text(errno: i32) -> String {
-    io::Error::from_raw_os_error(errno).to_string()
+    let text = io::Error::from_raw_os_error(errno).to_string();
+    let what = text.split(" (os error").next().unwrap_or(&text);
+    format!("errno {errno}, {what}")
 }
 
 /// Try `want` (from CPUID and `--cpu`) on the vCPU: all of it first, which
