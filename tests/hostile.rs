@@ -263,3 +263,16 @@ fn a_syscall_fuzzer_harms_only_itself() {
     assert!(r.stdout.contains("every frame returned"), "{}", r.stdout);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// Issue 16, item 9: an argv longer than the guest passes (64 strings,
+/// abi::layout::ARGC_MAX) is refused on the host with one line, not cut
+/// silently in the guest.
+#[test]
+fn too_many_arguments_are_refused_not_cut() {
+    let Some(prog) = build("argv", Cc::Static) else {
+        return;
+    };
+    let words: Vec<String> = (1..=64).map(|i| i.to_string()).collect();
+    let spec = format!("{} {}", prog.display(), words.join(" "));
+    refused(&["--run", &spec], "the guest passes at most 64");
+}

@@ -16,7 +16,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use abi::layout::{MODULE_ARGS_MAX, Module, PIE_BIAS, USER_END};
+use abi::layout::{ARGC_MAX, MODULE_ARGS_MAX, Module, PIE_BIAS, USER_END};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryError, GuestMemoryMmap};
 
 use super::elf::{self, ET_DYN, ET_EXEC, PT_INTERP, PT_LOAD};
@@ -156,6 +156,12 @@ pub enum ProgramError {
         /// argv's size as NUL-terminated strings, in bytes.
         len: usize,
     },
+    /// More argv strings than the guest kernel passes to a process.
+    #[error("it has {argc} arguments (argv[0] included); the guest passes at most {ARGC_MAX}")]
+    TooManyArgs {
+        /// How many strings argv has.
+        argc: usize,
+    },
     /// The kernel and the programs so far leave no room for this one.
     #[error("does not fit in guest RAM: the kernel and the programs up to this one need {} \
         (files, argv and segments), --mem is {}", format_size(*.need), format_size(*.ram_size))]
@@ -247,6 +253,9 @@ fn executable_type(bytes: &[u8]) -> Result<u16, ProgramError> {
 fn args_block(argv: &[String]) -> Result<(Vec<u8>, u32), ProgramError> {
     if argv.is_empty() {
         return Err(ProgramError::NoArgv);
+    }
+    if argv.len() > ARGC_MAX {
+        return Err(ProgramError::TooManyArgs { argc: argv.len() });
     }
     let mut block = Vec::new();
     for (index, arg) in argv.iter().enumerate() {

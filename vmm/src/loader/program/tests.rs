@@ -103,6 +103,23 @@ fn args_block_is_nul_terminated_strings() {
 }
 
 #[test]
+fn argv_longer_than_the_guest_passes_is_refused() {
+    let words: Vec<String> = (0..ARGC_MAX).map(|i| i.to_string()).collect();
+    let (_, argc) = args_block(&words).expect("ARGC_MAX strings fit");
+    assert_eq!(argc as usize, ARGC_MAX);
+    let words: Vec<String> = (0..=ARGC_MAX).map(|i| i.to_string()).collect();
+    let err = args_block(&words).unwrap_err();
+    assert!(
+        matches!(err, ProgramError::TooManyArgs { argc: 65 }),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "it has 65 arguments (argv[0] included); the guest passes at most 64"
+    );
+}
+
+#[test]
 fn accepts_static_exec_and_pie() {
     let image = Image::new();
     // One 8 KiB segment at 0x100000.
