@@ -384,3 +384,80 @@ fn special_files_are_refused_before_reading() {
     refused(&["/proc/self/status"], "a file on procfs");
     let _ = fs::remove_dir_all(&d);
 }
+
+fn is_link(p: &std::path::Path) -> bool {
+    fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Issue 16, item 2: an output path that is a symlink is written through:
+/// the file it ends at gets the report, the link stays a link (the
+/// temporary file was renamed over the link itself). A link that ends at
+/// a pipe is streamed to.
+#[test]
+fn outputs_are_written_through_symlinks() {
+    let d = scratch("symlink-out");
+    let (target, out) = (d.join("target.json"), d.join("out"));
+    std::os::unix::fs::symlink("target.json", &out).expect("symlink");
+    let out_s = out.display().to_string();
+    microvmm(&["--cmdline", "addrspace", "-q", "--json", &out_s], 0);
+    assert!(is_link(&out), "out was replaced");
+    let text = fs::read_to_string(&target).expect("target");
+    serde_json::from_str::<serde_json::Value>(&text).expect("JSON in the target");
+
+    // `--json /dev/stdout > file`, with a link of our own to fd 1.
+    let fd1 = d.join("fd1");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &fd1).expect("symlink");
+    let file = d.join("stdout.txt");
+    let status = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+        .args(["--cmdline", "addrspace", "-q", "--json"])
+        .arg(&fd1)
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&file).expect("create"))
+        .status()
+        .expect("run");
+    assert_eq!(status.code(), Some(0));
+    assert!(is_link(&fd1), "the link to /proc/self/fd/1 was replaced");
+    let text = fs::read_to_string(&file).expect("stdout file");
+    serde_json::from_str::<serde_json::Value>(&text).expect("JSON in the file");
+
+    // The same link when fd 1 is a pipe: streamed, not replaced.
+    let r = microvmm(
+        &[
+            "--cmdline",
+            "addrspace",
+            "-q",
+            "--json",
+            &fd1.display().to_string(),
+        ],
+        0,
+    );
+    assert!(r.stdout.contains("\"processes\""), "{}", r.stdout);
+    assert!(is_link(&fd1));
+    let _ = fs::remove_dir_all(&d);
+}
+
+/// Issue 16, item 9: a temporary file left by a microvmm that was killed
+/// (SIGKILL) is recognised by its name and removed by the next run.
+#[test]
+fn a_stale_temporary_file_is_removed() {
+    let d = scratch("stale");
+    let json = d.join("r.json");
+    let mut child = Command::new("true").spawn().expect("spawn");
+    let dead = child.id();
+    child.wait().expect("wait");
+    let stale = d.join(format!(".r.json.microvmm-{dead}.tmp"));
+    fs::write(&stale, "half a report").expect("write");
+    microvmm(
+        &[
+            "--cmdline",
+            "addrspace",
+            "-q",
+            "--json",
+            &json.display().to_string(),
+        ],
+        0,
+    );
+    assert!(!stale.exists(), "the stale temporary file is still there");
+    assert!(json.exists());
+    let _ = fs::remove_dir_all(&d);
+}
