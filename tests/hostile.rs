@@ -461,3 +461,53 @@ fn a_stale_temporary_file_is_removed() {
     assert!(json.exists());
     let _ = fs::remove_dir_all(&d);
 }
+
+/// Whether `c` would reach a terminal as something other than text: a C1
+/// control, or one that reorders or breaks the line.
+fn hostile_char(c: char) -> bool {
+    ('\u{80}'..='\u{9f}').contains(&c)
+        || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Issue 16, items 5 and 6: a process named `x\nmicrovmm: ok ` does not
+/// split microvmm's failure line into one that starts with `microvmm:`;
+/// its C1, bidi and line-separator characters reach neither the terminal
+/// nor, raw, the JSON on stdout.
+#[test]
+fn guest_text_cannot_pass_for_ours() {
+    let Some(prog) = build("spoof", Cc::Static) else {
+        return;
+    };
+    let d = scratch("spoof");
+    let link = d.join("x\nmicrovmm: ok ");
+    std::os::unix::fs::symlink(&prog, &link).expect("symlink");
+    let spec = format!("'{}'", link.display());
+    let json = microvmm(&["--run", &spec, "--json", "-"], 1);
+    let text = microvmm(&["--run", &spec], 1);
+    for (what, out) in [
+        ("json stdout", &json.stdout),
+        ("json stderr", &json.stderr),
+        ("text stdout", &text.stdout),
+        ("text stderr", &text.stderr),
+    ] {
+        for line in out.lines() {
+            assert!(!line.starts_with("microvmm: ok"), "{what}: {line}");
+        }
+        assert!(!out.chars().any(hostile_char), "{what}: {out}");
+    }
+    assert!(
+        text.stderr
+            .contains("(x\\x0amicrovmm: ok ) exited with status 1"),
+        "{}",
+        text.stderr
+    );
+    assert!(text.stdout.contains("spoof: \\u{9b}2J"), "{}", text.stdout);
+    assert!(text.stdout.contains("\\u{202e}txt.exe"), "{}", text.stdout);
+    let j = json.json();
+    let out = j["processes"][0]["output"].as_str().unwrap_or_default();
+    assert!(
+        out.contains("\u{9b}2J cleared?"),
+        "JSON keeps the text: {out}"
+    );
+    let _ = fs::remove_dir_all(&d);
+}
