@@ -263,3 +263,251 @@ fn a_syscall_fuzzer_harms_only_itself() {
     assert!(r.stdout.contains("every frame returned"), "{}", r.stdout);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// Issue 16, item 9: an argv longer than the guest passes (64 strings,
+/// abi::layout::ARGC_MAX) is refused on the host with one line, not cut
+/// silently in the guest.
+#[test]
+fn too_many_arguments_are_refused_not_cut() {
+    let Some(prog) = build("argv", Cc::Static) else {
+        return;
+    };
+    let words: Vec<String> = (1..=64).map(|i| i.to_string()).collect();
+    let spec = format!("{} {}", prog.display(), words.join(" "));
+    refused(&["--run", &spec], "the guest passes at most 64");
+}
+
+/// `microvmm ARGS` under `/usr/bin/time`: exit code, stderr without
+/// time's last line, peak RSS in KiB, seconds; None (a skip) without it.
+fn timed(args: &[&str]) -> Option<(Option<i32>, String, u64, f64)> {
+    let time = std::path::Path::new("/usr/bin/time");
+    if !time.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI installs /usr/bin/time"
+        );
+        eprintln!("skipped: /usr/bin/time is not installed (apt-get install time)");
+        return None;
+    }
+    let t0 = Instant::now();
+    let out = Command::new(time)
+        .args(["-f", "%M"])
+        .arg(env!("CARGO_BIN_EXE_microvmm"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .expect("run");
+    let secs = t0.elapsed().as_secs_f64();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let (rest, last) = err.trim_end().rsplit_once('\n').unwrap_or(("", err.trim()));
+    let kib = last.trim().parse().expect("peak RSS from time");
+    // time says "Command exited with non-zero status N" too.
+    let ours: String = rest
+        .lines()
+        .filter(|l| !l.starts_with("Command exited with"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    Some((out.status.code(), ours, kib, secs))
+}
+
+/// Issue 16, item 1: sixteen 250 MiB files for a 256 MiB guest are
+/// refused from their sizes before any is read (it took 4.1 GB): exit 2,
+/// one line, at once, small.
+#[test]
+fn huge_run_files_are_refused_from_their_sizes() {
+    let Some(prog) = build("argv", Cc::Static) else {
+        return;
+    };
+    let d = scratch("huge-run");
+    let mut args = vec!["--mem".to_string(), "256M".to_string()];
+    for i in 0..16 {
+        // A real static program, so that its header passes, padded
+        // (sparse) to 250 MiB.
+        let p = d.join(format!("big{i}"));
+        fs::copy(&prog, &p).expect("copy");
+        let f = fs::OpenOptions::new().write(true).open(&p).expect("open");
+        f.set_len(250 << 20).expect("sparse 250 MiB");
+        args.extend(["--run".to_string(), p.display().to_string()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let Some((code, err, kib, secs)) = timed(&args) else {
+        return;
+    };
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("big1: does not fit in guest RAM"), "{err}");
+    assert!(kib < 64 << 10, "peak {kib} KiB");
+    assert!(secs < 5.0, "{secs} s");
+    let _ = fs::remove_dir_all(&d);
+}
+
+/// Issue 16, item 1: a 400 MiB program in a 512 MiB guest is held once,
+/// in guest RAM, not also in the VMM's heap (it peaked at 824 MB): the
+/// run stays within guest RAM + 64 MiB.
+#[test]
+fn a_large_program_is_not_held_twice() {
+    let Some(prog) = build("argv", Cc::Static) else {
+        return;
+    };
+    let d = scratch("large-run");
+    let big = d.join("argv");
+    fs::copy(&prog, &big).expect("copy");
+    let f = fs::OpenOptions::new().write(true).open(&big).expect("open");
+    f.set_len(400 << 20).expect("pad to 400 MiB");
+    let json = d.join("r.json");
+    let (big, json) = (big.display().to_string(), json.display().to_string());
+    let r = microvmm(&["--mem", "512M", "--run", &big, "--json", &json, "-q"], 0);
+    let j: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&json).expect("report")).expect("JSON");
+    let peak = j["vmm"]["peak_rss_kib"].as_u64().expect("peak RSS");
+    assert!(peak <= (512 + 64) << 10, "peak {peak} KiB\n{}", r.stderr);
+    let _ = fs::remove_dir_all(&d);
+}
+
+/// Issue 16, items 1 and 9: what is not a file of bytes is refused from
+/// its metadata, before it is opened or read: a FIFO (no hang), and a
+/// procfs file, "regular" with size 0, for --run and for the kernel.
+#[test]
+fn special_files_are_refused_before_reading() {
+    let d = scratch("special-run");
+    let fifo = d.join("fifo");
+    let status = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(status.success());
+    let t0 = Instant::now();
+    refused(
+        &["--run", &fifo.display().to_string()],
+        "not a regular file (it is a FIFO)",
+    );
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    refused(&["--run", "/proc/self/status"], "a file on procfs");
+    refused(&["/proc/self/status"], "a file on procfs");
+    let _ = fs::remove_dir_all(&d);
+}
+
+fn is_link(p: &std::path::Path) -> bool {
+    fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Issue 16, item 2: an output path that is a symlink is written through:
+/// the file it ends at gets the report, the link stays a link (the
+/// temporary file was renamed over the link itself). A link that ends at
+/// a pipe is streamed to.
+#[test]
+fn outputs_are_written_through_symlinks() {
+    let d = scratch("symlink-out");
+    let (target, out) = (d.join("target.json"), d.join("out"));
+    std::os::unix::fs::symlink("target.json", &out).expect("symlink");
+    let out_s = out.display().to_string();
+    microvmm(&["--cmdline", "addrspace", "-q", "--json", &out_s], 0);
+    assert!(is_link(&out), "out was replaced");
+    let text = fs::read_to_string(&target).expect("target");
+    serde_json::from_str::<serde_json::Value>(&text).expect("JSON in the target");
+
+    // `--json /dev/stdout > file`, with a link of our own to fd 1.
+    let fd1 = d.join("fd1");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &fd1).expect("symlink");
+    let file = d.join("stdout.txt");
+    let status = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+        .args(["--cmdline", "addrspace", "-q", "--json"])
+        .arg(&fd1)
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&file).expect("create"))
+        .status()
+        .expect("run");
+    assert_eq!(status.code(), Some(0));
+    assert!(is_link(&fd1), "the link to /proc/self/fd/1 was replaced");
+    let text = fs::read_to_string(&file).expect("stdout file");
+    serde_json::from_str::<serde_json::Value>(&text).expect("JSON in the file");
+
+    // The same link when fd 1 is a pipe: streamed, not replaced.
+    let r = microvmm(
+        &[
+            "--cmdline",
+            "addrspace",
+            "-q",
+            "--json",
+            &fd1.display().to_string(),
+        ],
+        0,
+    );
+    assert!(r.stdout.contains("\"processes\""), "{}", r.stdout);
+    assert!(is_link(&fd1));
+    let _ = fs::remove_dir_all(&d);
+}
+
+/// Issue 16, item 9: a temporary file left by a microvmm that was killed
+/// (SIGKILL) is recognised by its name and removed by the next run.
+#[test]
+fn a_stale_temporary_file_is_removed() {
+    let d = scratch("stale");
+    let json = d.join("r.json");
+    let mut child = Command::new("true").spawn().expect("spawn");
+    let dead = child.id();
+    child.wait().expect("wait");
+    let stale = d.join(format!(".r.json.microvmm-{dead}.tmp"));
+    fs::write(&stale, "half a report").expect("write");
+    microvmm(
+        &[
+            "--cmdline",
+            "addrspace",
+            "-q",
+            "--json",
+            &json.display().to_string(),
+        ],
+        0,
+    );
+    assert!(!stale.exists(), "the stale temporary file is still there");
+    assert!(json.exists());
+    let _ = fs::remove_dir_all(&d);
+}
+
+/// Whether `c` would reach a terminal as something other than text: a C1
+/// control, or one that reorders or breaks the line.
+fn hostile_char(c: char) -> bool {
+    ('\u{80}'..='\u{9f}').contains(&c)
+        || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Issue 16, items 5 and 6: a process named `x\nmicrovmm: ok ` does not
+/// split microvmm's failure line into one that starts with `microvmm:`;
+/// its C1, bidi and line-separator characters reach neither the terminal
+/// nor, raw, the JSON on stdout.
+#[test]
+fn guest_text_cannot_pass_for_ours() {
+    let Some(prog) = build("spoof", Cc::Static) else {
+        return;
+    };
+    let d = scratch("spoof");
+    let link = d.join("x\nmicrovmm: ok ");
+    std::os::unix::fs::symlink(&prog, &link).expect("symlink");
+    let spec = format!("'{}'", link.display());
+    let json = microvmm(&["--run", &spec, "--json", "-"], 1);
+    let text = microvmm(&["--run", &spec], 1);
+    for (what, out) in [
+        ("json stdout", &json.stdout),
+        ("json stderr", &json.stderr),
+        ("text stdout", &text.stdout),
+        ("text stderr", &text.stderr),
+    ] {
+        for line in out.lines() {
+            assert!(!line.starts_with("microvmm: ok"), "{what}: {line}");
+        }
+        assert!(!out.chars().any(hostile_char), "{what}: {out}");
+    }
+    assert!(
+        text.stderr
+            .contains("(x\\x0amicrovmm: ok ) exited with status 1"),
+        "{}",
+        text.stderr
+    );
+    assert!(text.stdout.contains("spoof: \\u{9b}2J"), "{}", text.stdout);
+    assert!(text.stdout.contains("\\u{202e}txt.exe"), "{}", text.stdout);
+    let j = json.json();
+    let out = j["processes"][0]["output"].as_str().unwrap_or_default();
+    assert!(
+        out.contains("\u{9b}2J cleared?"),
+        "JSON keeps the text: {out}"
+    );
+    let _ = fs::remove_dir_all(&d);
+}

@@ -272,7 +272,13 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
     let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
     let elf = loader::load(ram.mem(), &bytes, cfg.mem_size)
         .map_err(|source| Error::Guest { path, source })?;
-    loader::program::place(ram.mem(), &staged).map_err(boot::BootError::Write)?;
+    loader::program::place(ram.mem(), &staged).map_err(|e| match e {
+        loader::program::PlaceError::Memory(e) => Error::Boot(boot::BootError::Write(e)),
+        loader::program::PlaceError::Program(i, source) => Error::Program {
+            path: cfg.programs.get(i).map_or_else(String::new, Program::shown),
+            source,
+        },
+    })?;
     // The memslot goes in before the irqchip: the other way round, a 64 MiB
     // slot took 5.5-7 ms instead of 0.1 ms here (HOST-KVM.md).
     ram.register(&vm, cfg.dirty_log)?;

@@ -8,6 +8,7 @@
 
 mod elf;
 mod error;
+pub mod file;
 #[cfg(test)]
 mod image;
 pub mod program;
@@ -15,10 +16,10 @@ pub mod program;
 pub use elf::{ElfSummary, validate};
 pub use error::LoaderError;
 
-use std::fs::{self, File, FileType};
-use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::io;
 use std::path::Path;
+
+use file::FileError;
 
 use abi::layout::RESERVED_END;
 use linux_loader::loader::KernelLoader;
@@ -28,98 +29,38 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 /// build, far below what would hurt to hold in memory.
 pub const MAX_GUEST_FILE: u64 = 256 << 20;
 
-/// What a non-regular file is, in words for an error message.
-fn kind_of(t: FileType) -> &'static str {
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else {
-        "not a file"
-    }
-}
-
-/// Why a path could not be opened as a regular file.
-#[derive(Debug)]
-pub(crate) enum OpenError {
-    Open(io::Error),
-    NotRegular(&'static str),
-    Read(io::Error),
-}
-
-/// Open `path` for reading if it is a regular file; returns the file and
-/// its size. Never blocks on a FIFO.
-pub(crate) fn open_regular(path: &Path) -> Result<(File, u64), OpenError> {
-    let check = |meta: fs::Metadata| {
-        if meta.is_file() {
-            Ok(meta.len())
-        } else {
-            Err(OpenError::NotRegular(kind_of(meta.file_type())))
-        }
-    };
-    // Look before opening: open() on a FIFO would wait for a writer and on
-    // a socket it fails with a confusing ENXIO.
-    check(fs::metadata(path).map_err(OpenError::Open)?)?;
-    // O_NONBLOCK keeps open() from hanging if the path was swapped for a
-    // FIFO in between; it changes nothing for a regular file.
-    let file = File::options()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(OpenError::Open)?;
-    let len = check(file.metadata().map_err(OpenError::Read)?)?;
-    Ok((file, len))
-}
-
 /// Read a guest file (the kernel ELF) whole, refusing anything that is not
-/// a regular file or is larger than MAX_GUEST_FILE.
+/// a regular file or is larger than MAX_GUEST_FILE before reading a byte.
 pub fn read_guest_file(path: &Path) -> Result<Vec<u8>, LoaderError> {
-    let too_large = |size| LoaderError::TooLarge {
-        path: path.to_path_buf(),
-        size,
-    };
-    let read_err = |error| LoaderError::Read {
-        path: path.to_path_buf(),
-        error,
-    };
-    let (file, len) = open_regular(path).map_err(|e| match e {
-        OpenError::Open(error) => LoaderError::Open {
+    let named = |error| match error {
+        FileError::Open(error) => LoaderError::Open {
             path: path.to_path_buf(),
             error,
         },
-        OpenError::NotRegular(kind) => LoaderError::NotRegular {
+        FileError::NotRegular(kind) => LoaderError::NotRegular {
             path: path.to_path_buf(),
             kind,
         },
-        OpenError::Read(error) => read_err(error),
-    })?;
+        error => LoaderError::File {
+            path: path.to_path_buf(),
+            error,
+        },
+    };
+    let (mut file, len) = file::open_regular(path).map_err(named)?;
     if len > MAX_GUEST_FILE {
-        return Err(too_large(len));
+        return Err(LoaderError::TooLarge {
+            path: path.to_path_buf(),
+            size: len,
+        });
     }
-    let mut bytes = Vec::new();
-    // One byte past the limit tells a file that grew since fstat apart.
-    let mut file = file.take(MAX_GUEST_FILE + 1);
     // The header first: a large file that is not an x86-64 ELF is refused
     // without being read whole.
-    (&mut file)
-        .take(64)
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
+    let mut bytes = file::read_head(&mut file, len, 64).map_err(named)?;
     if elf::ident(&bytes).is_err() {
         // validate() says what is wrong with it, naming the file.
         return Ok(bytes);
     }
-    file.read_to_end(&mut bytes).map_err(read_err)?;
-    let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-    if size > MAX_GUEST_FILE {
-        return Err(too_large(size));
-    }
+    file::read_rest(&mut file, &mut bytes, len).map_err(named)?;
     Ok(bytes)
 }
 
@@ -173,6 +114,7 @@ mod tests {
     use super::*;
     use crate::addr::{Gpa, Gva};
     use proptest::prelude::*;
+    use std::fs::{self, File};
 
     fn memory() -> GuestMemoryMmap {
         GuestMemoryMmap::from_ranges(&[(GuestAddress(0), 4 << 20)]).expect("4 MiB test memory")

@@ -3,12 +3,17 @@
 //! to a temporary file in the same directory and renamed over the target
 //! at the end (an interrupted run leaves the old file as it was); a FIFO or
 //! device is opened without blocking (a FIFO nobody reads is an error, not
-//! a hang) and written with the run's deadline.
+//! a hang) and written with the run's deadline. A path that is a symlink
+//! is written through: the file it ends at is replaced, in that file's
+//! directory, and the link stays a link (`--json /dev/stdout > file` fills
+//! `file` and leaves `/dev/stdout` alone).
+
+mod temp;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -17,7 +22,11 @@ use crate::sink::Sink;
 /// An output named on the command line, checked before the run.
 #[derive(Debug)]
 pub struct OutFile {
+    /// As given, for messages.
     path: PathBuf,
+    /// The file a regular output replaces: `path` with its symlinks
+    /// followed and its directory canonical.
+    target: PathBuf,
     /// A FIFO or device, already open (non-blocking open, blocking writes
     /// bounded by the deadline).
     special: Option<File>,
@@ -70,14 +79,29 @@ impl OutFile {
                     })?;
                 Ok(OutFile {
                     path: path.to_path_buf(),
+                    target: path.to_path_buf(),
                     special: Some(f),
                 })
             }
-            Ok(_) | Err(_) => {
-                let dir = parent(path);
+            found => {
+                let target = resolve(path).map_err(|e| err(e.to_string()))?;
+                if let Ok(m) = found {
+                    // A link through /proc can name a file that is gone
+                    // ("/x (deleted)"): only the file itself will do.
+                    let same = fs::metadata(&target)
+                        .is_ok_and(|t| (t.dev(), t.ino()) == (m.dev(), m.ino()));
+                    if !same {
+                        return Err(err(format!(
+                            "it leads to {}, which is not the file it names",
+                            target.display()
+                        )));
+                    }
+                }
+                temp::remove_stale(&target);
+                let dir = temp::parent(&target);
                 // A probe file shows the directory takes new files (and the
                 // rename will work), without creating the target itself.
-                let probe = temp_name(path);
+                let probe = temp::name(&target);
                 let f = OpenOptions::new()
                     .write(true)
                     .create_new(true)
@@ -85,14 +109,15 @@ impl OutFile {
                     .map_err(|e| err(format!("{} ({})", e, dir.display())))?;
                 drop(f);
                 let _ = fs::remove_file(&probe);
-                if path.exists() {
+                if target.exists() {
                     OpenOptions::new()
                         .append(true)
-                        .open(path)
+                        .open(&target)
                         .map_err(|e| err(e.to_string()))?;
                 }
                 Ok(OutFile {
                     path: path.to_path_buf(),
+                    target,
                     special: None,
                 })
             }
@@ -116,12 +141,12 @@ impl OutFile {
             let mut s = Sink::fd(f.as_raw_fd(), deadline);
             return fill(&mut s).map_err(err);
         }
-        let tmp = temp_name(&self.path);
+        let tmp = temp::name(&self.target);
         let written = (|| {
             let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
             fill(&mut f)?;
             f.flush()?;
-            fs::rename(&tmp, &self.path)
+            fs::rename(&tmp, &self.target)
         })();
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
@@ -131,19 +156,32 @@ impl OutFile {
     }
 }
 
-fn parent(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
+/// Most symlinks followed, as the kernel's own limit (ELOOP).
+const MAX_LINKS: usize = 40;
 
-/// `.NAME.microvmm-PID.tmp` beside `path`: hidden, and one per process.
-fn temp_name(path: &Path) -> PathBuf {
-    let name = path
+/// The file writing `path` means: its symlinks followed one by one (the
+/// last one may name a file that does not exist yet), in its directory
+/// made canonical.
+fn resolve(path: &Path) -> io::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    let mut hops = 0;
+    while fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+        hops += 1;
+        if hops > MAX_LINKS {
+            return Err(io::Error::from_raw_os_error(libc::ELOOP));
+        }
+        let to = fs::read_link(&p)?;
+        p = if to.is_absolute() {
+            to
+        } else {
+            temp::parent(&p).join(to)
+        };
+    }
+    let name = p
         .file_name()
-        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-    parent(path).join(format!(".{name}.microvmm-{}.tmp", std::process::id()))
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "it names no file"))?
+        .to_owned();
+    Ok(fs::canonicalize(temp::parent(&p))?.join(name))
 }
 
 #[cfg(test)]
@@ -179,6 +217,46 @@ mod tests {
             .write(None, |w| w.write_all(b"new"))
             .unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "new");
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn symlinks_are_written_through_and_stay_links() {
+        let d = dir().join("links");
+        let _ = fs::create_dir_all(d.join("sub"));
+        let target = d.join("sub/target.json");
+        fs::write(&target, "old").unwrap();
+        // out -> sub/target.json (relative), via a second link.
+        std::os::unix::fs::symlink("sub/target.json", d.join("out")).unwrap();
+        std::os::unix::fs::symlink(d.join("out"), d.join("out2")).unwrap();
+        OutFile::open(&d.join("out2"))
+            .unwrap()
+            .write(None, |w| w.write_all(b"new"))
+            .unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "new");
+        for l in ["out", "out2"] {
+            let m = fs::symlink_metadata(d.join(l)).unwrap();
+            assert!(m.file_type().is_symlink(), "{l} is still a link");
+        }
+        // A link to a file that does not exist yet creates that file.
+        std::os::unix::fs::symlink("sub/fresh.json", d.join("dangling")).unwrap();
+        OutFile::open(&d.join("dangling"))
+            .unwrap()
+            .write(None, |w| w.write_all(b"fresh"))
+            .unwrap();
+        assert_eq!(
+            fs::read_to_string(d.join("sub/fresh.json")).unwrap(),
+            "fresh"
+        );
+        assert!(
+            fs::symlink_metadata(d.join("dangling"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        // A loop is an error, not a hang.
+        std::os::unix::fs::symlink("loop", d.join("loop")).unwrap();
+        assert!(OutFile::open(&d.join("loop")).is_err());
         let _ = fs::remove_dir_all(&d);
     }
 

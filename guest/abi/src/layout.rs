@@ -91,6 +91,9 @@ const _: () = assert!(core::mem::size_of::<BootInfo>() == 320 + 32 * MAX_MODULES
 pub const MAX_MODULES: usize = 16;
 /// Longest argument block of one module (argv strings, NUL-terminated).
 pub const MODULE_ARGS_MAX: u64 = 4096;
+/// Most argv strings a process gets (`argv[0]` included): the kernel's
+/// start-up stack holds no more, and the VMM refuses a `--run` with more.
+pub const ARGC_MAX: usize = 64;
 
 /// One boot module: a user program's ELF bytes and its argv, both in guest
 /// RAM between the kernel image and `BootInfo::free_start` (page aligned,

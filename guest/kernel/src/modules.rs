@@ -71,6 +71,16 @@ pub fn spawn_all(m: &Machine) -> usize {
                 }
             }
         };
+        // The VMM refuses more on the host; a table that claims more is
+        // refused here rather than silently cut.
+        if md.argc as usize > MAX_ARGS {
+            kprintln!(
+                "[kernel] module {i}: refused: argc {} > {MAX_ARGS}",
+                md.argc
+            );
+            proc::refused();
+            continue;
+        }
         let mut argv = [&[][..]; MAX_ARGS];
         let n = args(block, md.argc, &mut argv);
         let name = basename(argv[0]);

@@ -21,6 +21,11 @@ const LINE_MAX: usize = 4096;
 /// come from the guest, which must not grow the set without bound.
 const MID_LINE_MAX: usize = 4096;
 
+/// How microvmm's own lines start.
+const OURS: &[u8] = b"microvmm:";
+/// Put before a guest line that starts as ours do.
+const SPOOF_MARK: &[u8] = b"[guest] ";
+
 /// COM1 and the guest's console messages, one device: bytes become lines
 /// on the terminal, each process's prefixed with `[pid name] `.
 pub struct Console {
@@ -29,6 +34,8 @@ pub struct Console {
     /// control characters are shown escaped (terminal.rs).
     raw: bool,
     line: Vec<u8>,
+    /// The next byte out starts a terminal line.
+    at_start: bool,
     /// Processes whose last byte written was not a newline.
     mid_line: BTreeSet<u32>,
     /// Total bytes the guest printed.
@@ -45,6 +52,7 @@ impl Console {
             out,
             raw,
             line: Vec::new(),
+            at_start: true,
             mid_line: BTreeSet::new(),
             bytes: 0,
             first_output: None,
@@ -115,8 +123,14 @@ impl Console {
             } else {
                 crate::terminal::escape_bytes(&self.line)
             };
+            // No guest line may start as microvmm's own lines do (a
+            // kernel's message naming a process called "x\nmicrovmm: ").
+            if !self.raw && self.at_start && line.starts_with(OURS) {
+                let _ = self.out.write_all(SPOOF_MARK);
+            }
             // A closed stdout must not crash the VMM; the guest runs on.
             let _ = self.out.write_all(&line);
+            self.at_start = self.line.last() == Some(&b'\n');
             self.line.clear();
         }
         let _ = self.out.flush();
@@ -187,6 +201,19 @@ mod tests {
         let mut c = Console::new(Box::new(r.clone()), true);
         c.write(b"\x1b[1mbold\n");
         assert_eq!(written(&r), b"\x1b[1mbold\n");
+    }
+
+    #[test]
+    fn a_guest_line_never_starts_as_ours() {
+        let s = Shared::default();
+        let mut c = Console::new(Box::new(s.clone()), false);
+        c.write(b"[kernel] pid 1: x\nmicrovmm: ok (module 0)\n");
+        c.write(b"microvmm: pid 3 was killed\nnot microvmm: x\n");
+        assert_eq!(
+            written(&s),
+            b"[kernel] pid 1: x\n[guest] microvmm: ok (module 0)\n\
+              [guest] microvmm: pid 3 was killed\nnot microvmm: x\n"
+        );
     }
 
     #[test]

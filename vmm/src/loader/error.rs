@@ -39,6 +39,14 @@ pub enum LoaderError {
         /// What the OS said.
         error: io::Error,
     },
+    /// The kernel file is on a pseudo file system, or changed while read.
+    #[error("{}: {error}", .path.display())]
+    File {
+        /// The kernel file as given on the command line.
+        path: PathBuf,
+        /// What is wrong with it.
+        error: super::file::FileError,
+    },
     /// The file is larger than any kernel we load (`MAX_GUEST_FILE`).
     #[error("{} is too large for a kernel image ({}; the limit is {})",
         .path.display(), format_size(*.size), format_size(MAX_GUEST_FILE))]

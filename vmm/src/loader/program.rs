@@ -13,15 +13,18 @@
 //! What differs is where a program lives: at its virtual addresses in its
 //! own user half, not at physical ones.
 
-use std::io::Read;
+use std::fs::File;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::io::{Seek, SeekFrom};
 use std::path::PathBuf;
 
-use abi::layout::{MODULE_ARGS_MAX, Module, PIE_BIAS, USER_END};
+use abi::layout::{ARGC_MAX, MODULE_ARGS_MAX, Module, PIE_BIAS, USER_END};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryError, GuestMemoryMmap};
 
+use super::LoaderError;
 use super::elf::{self, ET_DYN, ET_EXEC, PT_INTERP, PT_LOAD};
-use super::error::{os_text, type_name};
-use super::{LoaderError, OpenError, open_regular};
+use super::error::type_name;
+use super::file::{self, FileError};
 use crate::addr::{Gpa, Gva, PAGE};
 use crate::size::format_size;
 
@@ -82,15 +85,10 @@ impl Program {
 /// Why a user program cannot run; the caller names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ProgramError {
-    /// The file could not be opened.
-    #[error("cannot open: {}", os_text(.0))]
-    Open(std::io::Error),
-    /// The path names a directory, FIFO or device (what it is, in `ls -l` words).
-    #[error("not a regular file (it is {0})")]
-    NotRegular(&'static str),
-    /// Reading the opened file failed.
-    #[error("cannot read: {}", os_text(.0))]
-    Read(std::io::Error),
+    /// The file cannot be opened or read, is not a regular file, or
+    /// changed while it was read.
+    #[error("{0}")]
+    File(#[from] FileError),
     /// The file alone is larger than guest RAM.
     #[error("the file is {} and cannot fit in guest RAM (--mem {})",
         format_size(*.size), format_size(*.ram_size))]
@@ -156,6 +154,12 @@ pub enum ProgramError {
         /// argv's size as NUL-terminated strings, in bytes.
         len: usize,
     },
+    /// More argv strings than the guest kernel passes to a process.
+    #[error("it has {argc} arguments (argv[0] included); the guest passes at most {ARGC_MAX}")]
+    TooManyArgs {
+        /// How many strings argv has.
+        argc: usize,
+    },
     /// The kernel and the programs so far leave no room for this one.
     #[error("does not fit in guest RAM: the kernel and the programs up to this one need {} \
         (files, argv and segments), --mem is {}", format_size(*.need), format_size(*.ram_size))]
@@ -167,10 +171,39 @@ pub enum ProgramError {
     },
 }
 
+/// Where a checked program's bytes are until `place` copies them.
+pub enum Source {
+    /// In memory (`check_bytes`: the fuzzer, tests).
+    Bytes(Vec<u8>),
+    /// Still in the file, kept open: `check` read it once and let the bytes
+    /// go, `place` reads it again straight into guest RAM and makes sure it
+    /// is the same (its size, and a keyed hash of its bytes).
+    File {
+        /// The opened file.
+        file: File,
+        /// Its size when checked.
+        size: u64,
+        /// The hash of the bytes that were checked.
+        digest: u64,
+        /// The hash's random keys.
+        keys: RandomState,
+    },
+}
+
+impl Source {
+    /// The file's size in bytes.
+    pub fn size(&self) -> u64 {
+        match self {
+            Source::Bytes(b) => u64::try_from(b.len()).unwrap_or(u64::MAX),
+            Source::File { size, .. } => *size,
+        }
+    }
+}
+
 /// A program that passed every check, ready to be placed in guest RAM.
 pub struct Checked {
-    /// The ELF file, whole.
-    pub bytes: Vec<u8>,
+    /// The ELF file's bytes, or where to read them again.
+    pub source: Source,
     /// argv as NUL-terminated strings, `argv[0]` first.
     pub args: Vec<u8>,
     /// Number of arguments in `args`.
@@ -197,13 +230,23 @@ pub fn printable(bytes: &[u8]) -> String {
     out
 }
 
-/// Read and check `program` for a guest of `ram_size` bytes.
+/// Read and check `program` for a guest of `ram_size` bytes. The file is
+/// read once, whole, and its bytes dropped once checked: the check keeps
+/// the file open and a hash of what it read, and `place` reads it again.
 pub fn check(program: &Program, ram_size: u64) -> Result<Checked, ProgramError> {
     let (args, argc) = args_block(&program.argv)?;
-    let (bytes, e_type) = read(program, ram_size)?;
+    let (file, bytes, e_type) = read(program, ram_size)?;
     let memory = check_elf(&bytes, e_type)?;
+    let keys = RandomState::new();
+    let mut h = keys.build_hasher();
+    h.write(&bytes);
     Ok(Checked {
-        bytes,
+        source: Source::File {
+            file,
+            size: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+            digest: h.finish(),
+            keys,
+        },
         args,
         argc,
         memory,
@@ -226,7 +269,7 @@ pub fn check_bytes(
     let e_type = executable_type(&bytes)?;
     let memory = check_elf(&bytes, e_type)?;
     Ok(Checked {
-        bytes,
+        source: Source::Bytes(bytes),
         args,
         argc,
         memory,
@@ -248,6 +291,9 @@ fn args_block(argv: &[String]) -> Result<(Vec<u8>, u32), ProgramError> {
     if argv.is_empty() {
         return Err(ProgramError::NoArgv);
     }
+    if argv.len() > ARGC_MAX {
+        return Err(ProgramError::TooManyArgs { argc: argv.len() });
+    }
     let mut block = Vec::new();
     for (index, arg) in argv.iter().enumerate() {
         if arg.as_bytes().contains(&0) {
@@ -265,32 +311,19 @@ fn args_block(argv: &[String]) -> Result<(Vec<u8>, u32), ProgramError> {
     Ok((block, argc))
 }
 
-/// The file's bytes and e_type. The ELF header is read and judged first,
-/// so a large file that is not an x86-64 executable is never read whole;
-/// nothing larger than guest RAM is read at all.
-fn read(program: &Program, ram_size: u64) -> Result<(Vec<u8>, u16), ProgramError> {
-    let (file, size) = open_regular(&program.path).map_err(|e| match e {
-        OpenError::Open(e) => ProgramError::Open(e),
-        OpenError::NotRegular(kind) => ProgramError::NotRegular(kind),
-        OpenError::Read(e) => ProgramError::Read(e),
-    })?;
+/// The opened file, its bytes and e_type. The size comes from the opened
+/// file's metadata and is checked before a byte is read; the ELF header is
+/// read and judged next, so a large file that is not an x86-64 executable
+/// is never read whole; no more than its size and one byte is read.
+fn read(program: &Program, ram_size: u64) -> Result<(File, Vec<u8>, u16), ProgramError> {
+    let (mut file, size) = file::open_regular(&program.path)?;
     if size > ram_size {
         return Err(ProgramError::TooLarge { size, ram_size });
     }
-    let mut file = file.take(ram_size.saturating_add(1));
-    let mut bytes = Vec::new();
-    (&mut file)
-        .take(64)
-        .read_to_end(&mut bytes)
-        .map_err(ProgramError::Read)?;
+    let mut bytes = file::read_head(&mut file, size, 64)?;
     let e_type = executable_type(&bytes)?;
-    file.read_to_end(&mut bytes).map_err(ProgramError::Read)?;
-    // The file may have grown since fstat.
-    let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-    if size > ram_size {
-        return Err(ProgramError::TooLarge { size, ram_size });
-    }
-    Ok((bytes, e_type))
+    file::read_rest(&mut file, &mut bytes, size)?;
+    Ok((file, bytes, e_type))
 }
 
 /// Check the program headers of an x86-64 ELF of type `e_type`: no
@@ -372,18 +405,10 @@ pub fn plan(
     let mut segments = 0u64;
     let mut modules = Vec::new();
     for (i, p) in programs.iter().enumerate() {
-        let size = u64::try_from(p.bytes.len()).unwrap_or(u64::MAX);
+        let size = p.source.size();
         let args_len = u64::try_from(p.args.len()).unwrap_or(u64::MAX);
         segments = segments.saturating_add(p.memory);
-        let place = || {
-            let gpa = at.checked_next_multiple_of(PAGE)?;
-            let args_gpa = gpa.checked_add(size)?.checked_next_multiple_of(PAGE)?;
-            let end = args_gpa
-                .checked_add(args_len)?
-                .checked_next_multiple_of(PAGE)?;
-            Some((gpa, args_gpa, end))
-        };
-        let placed = place();
+        let placed = footprint(at, size, args_len);
         let need = placed.map_or(u64::MAX, |(_, _, end)| end.saturating_add(segments));
         let (Some((gpa, args_gpa, end)), true) = (placed, need <= ram_size) else {
             return Err((i, ProgramError::NoRoom { need, ram_size }));
@@ -402,6 +427,17 @@ pub fn plan(
     Ok((modules, Gpa(at)))
 }
 
+/// Where a file of `size` bytes and an argv block of `args_len` bytes go
+/// from `at`, each on its own pages: (file GPA, argv GPA, end).
+fn footprint(at: u64, size: u64, args_len: u64) -> Option<(u64, u64, u64)> {
+    let gpa = at.checked_next_multiple_of(PAGE)?;
+    let args_gpa = gpa.checked_add(size)?.checked_next_multiple_of(PAGE)?;
+    let end = args_gpa
+        .checked_add(args_len)?
+        .checked_next_multiple_of(PAGE)?;
+    Some((gpa, args_gpa, end))
+}
+
 /// Every program checked and laid out: what `place` copies into guest RAM
 /// and what BootInfo lists.
 pub struct Staged {
@@ -415,11 +451,14 @@ pub struct Staged {
 
 /// Check every program for a guest of `ram_size` bytes and lay them out
 /// from `start`; an error comes with the index of the program it is about.
+/// All the files' sizes are checked first, from their metadata, so files
+/// that cannot fit together are refused before any is opened or read.
 pub fn stage(
     programs: &[Program],
     start: Gpa,
     ram_size: u64,
 ) -> Result<Staged, (usize, ProgramError)> {
+    fit_sizes(programs, start, ram_size)?;
     let programs = programs
         .iter()
         .enumerate()
@@ -433,10 +472,83 @@ pub fn stage(
     })
 }
 
-/// Copy each program's file and argv to where `stage` put them.
-pub fn place(mem: &GuestMemoryMmap, staged: &Staged) -> Result<(), GuestMemoryError> {
-    for (p, m) in staged.programs.iter().zip(&staged.modules) {
-        mem.write_slice(&p.bytes, GuestAddress(m.gpa))?;
+/// The files and argv blocks, sizes from metadata alone, laid out from
+/// `start` as `plan` will: each alone no larger than guest RAM, all
+/// together inside it.
+fn fit_sizes(programs: &[Program], start: Gpa, ram_size: u64) -> Result<(), (usize, ProgramError)> {
+    let mut at = start.raw();
+    for (i, p) in programs.iter().enumerate() {
+        let (args, _) = args_block(&p.argv).map_err(|e| (i, e))?;
+        let size = file::size_of(&p.path).map_err(|e| (i, e.into()))?;
+        if size > ram_size {
+            return Err((i, ProgramError::TooLarge { size, ram_size }));
+        }
+        let args_len = u64::try_from(args.len()).unwrap_or(u64::MAX);
+        let end = footprint(at, size, args_len).map_or(u64::MAX, |(_, _, end)| end);
+        if end > ram_size {
+            return Err((
+                i,
+                ProgramError::NoRoom {
+                    need: end,
+                    ram_size,
+                },
+            ));
+        }
+        at = end;
+    }
+    Ok(())
+}
+
+/// Why `place` could not copy the programs into guest RAM.
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceError {
+    /// Guest memory refused the write.
+    #[error("{0}")]
+    Memory(#[from] GuestMemoryError),
+    /// Program `.0`'s file could not be read again, or is not what was checked.
+    #[error("{1}")]
+    Program(usize, ProgramError),
+}
+
+/// Bytes read from a file and written to guest RAM at a time.
+const CHUNK: usize = 1 << 20;
+
+/// Copy each program's file and argv to where `stage` put them. A file
+/// still on disk is streamed in `CHUNK`s, and must have the size and bytes
+/// it had when checked.
+pub fn place(mem: &GuestMemoryMmap, staged: &Staged) -> Result<(), PlaceError> {
+    for (i, (p, m)) in staged.programs.iter().zip(&staged.modules).enumerate() {
+        match &p.source {
+            Source::Bytes(bytes) => mem.write_slice(bytes, GuestAddress(m.gpa))?,
+            Source::File {
+                file,
+                size,
+                digest,
+                keys,
+            } => {
+                let err = |e: FileError| PlaceError::Program(i, e.into());
+                let changed = || err(FileError::Changed { was: *size });
+                let mut f = file;
+                f.seek(SeekFrom::Start(0))
+                    .map_err(|e| err(FileError::Read(e)))?;
+                let mut h = keys.build_hasher();
+                let mut done = 0u64;
+                while done < *size {
+                    let want = usize::try_from(*size - done).map_or(CHUNK, |n| n.min(CHUNK));
+                    let chunk = file::read_head(&mut f, *size - done, want).map_err(err)?;
+                    if chunk.is_empty() {
+                        return Err(changed());
+                    }
+                    h.write(&chunk);
+                    mem.write_slice(&chunk, GuestAddress(m.gpa + done))?;
+                    done += chunk.len() as u64;
+                }
+                file::expect_end(&mut f, *size).map_err(err)?;
+                if h.finish() != *digest {
+                    return Err(changed());
+                }
+            }
+        }
         mem.write_slice(&p.args, GuestAddress(m.args_gpa))?;
     }
     Ok(())

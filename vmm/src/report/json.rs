@@ -1,14 +1,118 @@
 //! The report as JSON (schema in the README, "JSON report").
+//!
+//! JSON itself escapes only U+0000-U+001F in strings, so serde_json would
+//! write guest text with C1 controls (U+009B is a CSI to many terminals)
+//! and bidi or line-separator characters raw, and `--json -` would hand
+//! them to the terminal. The formatter here writes those as `\u009b`:
+//! the same JSON value, harmless bytes.
 
-use std::io::Write;
+use std::io::{self, Write};
+
+use serde::Serialize;
+use serde_json::ser::{Formatter, PrettyFormatter, Serializer};
 
 use super::model::Report;
+use crate::terminal::unsafe_in_json;
 
 /// Write pretty-printed JSON and a newline to `w`, streaming (a `--pages`
 /// report of a 1 GiB guest is ~80 MB).
-pub fn write(r: &Report, w: impl Write) -> std::io::Result<()> {
-    let mut w = std::io::BufWriter::new(w);
-    serde_json::to_writer_pretty(&mut w, r)?;
+pub fn write(r: &Report, w: impl Write) -> io::Result<()> {
+    to_writer(r, w)
+}
+
+/// Any value as `write` writes a report.
+fn to_writer<T: Serialize + ?Sized>(value: &T, w: impl Write) -> io::Result<()> {
+    let mut w = io::BufWriter::new(w);
+    let mut ser = Serializer::with_formatter(&mut w, Escaping(PrettyFormatter::new()));
+    value.serialize(&mut ser).map_err(io::Error::other)?;
     w.write_all(b"\n")?;
     w.flush()
+}
+
+/// serde_json's pretty formatter, with C1 controls and reordering
+/// characters escaped inside strings.
+struct Escaping<'a>(PrettyFormatter<'a>);
+
+impl Formatter for Escaping<'_> {
+    fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, s: &str) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in s.char_indices() {
+            if unsafe_in_json(c) {
+                w.write_all(&s.as_bytes()[start..i])?;
+                write!(w, "\\u{:04x}", u32::from(c))?;
+                start = i + c.len_utf8();
+            }
+        }
+        w.write_all(&s.as_bytes()[start..])
+    }
+
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_array(w)
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array(w)
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array_value(w)
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object(w)
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object(w)
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(v: &serde_json::Value) -> String {
+        let mut out = Vec::new();
+        to_writer(v, &mut out).expect("write");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn c1_and_reordering_characters_are_escaped_in_strings() {
+        let v = serde_json::json!({
+            "out\u{85}": ["\u{9b}2J\u{202e}txt.exe\u{2028}é\u{a0}", 1],
+        });
+        let text = json(&v);
+        assert!(text.contains(r#""out\u0085": ["#), "{text}");
+        assert!(
+            text.contains("\"\\u009b2J\\u202etxt.exe\\u2028é\u{a0}\""),
+            "{text}"
+        );
+        assert!(!text.chars().any(unsafe_in_json), "{text}");
+        // The same value, pretty as serde_json writes it.
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).expect("JSON"),
+            v
+        );
+        assert_eq!(
+            json(&serde_json::json!({"a": [1, "b"]})),
+            "{\n  \"a\": [\n    1,\n    \"b\"\n  ]\n}\n"
+        );
+    }
 }

@@ -13,8 +13,8 @@ use crate::exec::elf::Elf;
 use crate::memlayout::USER_STACK_TOP;
 use crate::mm::uvm::AddrSpace;
 
-/// Most argv strings a process gets.
-pub const MAX_ARGS: usize = 64;
+/// Most argv strings a process gets (one definition, shared with the VMM).
+pub const MAX_ARGS: usize = abi::layout::ARGC_MAX;
 /// The environment every process starts with: harmless, and enough for
 /// programs that look PATH up.
 const ENVP: [&[u8]; 1] = [b"PATH=/"];

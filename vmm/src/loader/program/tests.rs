@@ -103,12 +103,29 @@ fn args_block_is_nul_terminated_strings() {
 }
 
 #[test]
+fn argv_longer_than_the_guest_passes_is_refused() {
+    let words: Vec<String> = (0..ARGC_MAX).map(|i| i.to_string()).collect();
+    let (_, argc) = args_block(&words).expect("ARGC_MAX strings fit");
+    assert_eq!(argc as usize, ARGC_MAX);
+    let words: Vec<String> = (0..=ARGC_MAX).map(|i| i.to_string()).collect();
+    let err = args_block(&words).unwrap_err();
+    assert!(
+        matches!(err, ProgramError::TooManyArgs { argc: 65 }),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "it has 65 arguments (argv[0] included); the guest passes at most 64"
+    );
+}
+
+#[test]
 fn accepts_static_exec_and_pie() {
     let image = Image::new();
     // One 8 KiB segment at 0x100000.
     assert_eq!(check_elf(&image.bytes(), ET_EXEC).expect("valid"), 0x2000);
     let c = check_image("exec", &image.bytes()).expect("valid");
-    assert_eq!(c.bytes, image.bytes());
+    assert_eq!(c.source.size(), image.bytes().len() as u64);
     assert_eq!(c.args, b"exec\0");
     assert_eq!(c.argc, 1);
 
@@ -315,7 +332,7 @@ fn a_real_dynamic_executable_names_its_interpreter() {
 
 fn checked(size: usize, args: &[u8], memory: u64) -> Checked {
     Checked {
-        bytes: vec![0xab; size],
+        source: Source::Bytes(vec![0xab; size]),
         args: args.to_vec(),
         argc: 1,
         memory,
@@ -382,7 +399,7 @@ fn place_copies_files_and_argv() {
     let mut file = vec![0; 0x1234];
     mem.read_slice(&mut file, GuestAddress(0x20_0000))
         .expect("read");
-    assert_eq!(file, staged.programs[0].bytes);
+    assert_eq!(file, vec![0xab; 0x1234]);
     let mut args = [0; 2];
     mem.read_slice(&mut args, GuestAddress(0x20_2000))
         .expect("read");
@@ -414,6 +431,88 @@ fn stage_names_the_program_at_fault() {
     assert_eq!(index, 1);
     assert!(
         matches!(err, ProgramError::Elf(LoaderError::NotElf)),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn sparse(path: &Path, size: u64, head: &[u8]) {
+    std::fs::write(path, head).expect("write");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open");
+    f.set_len(size).expect("sparse file");
+}
+
+#[test]
+fn sizes_are_checked_together_before_any_file_is_read() {
+    let dir = std::env::temp_dir().join(format!("microvmm-sizes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    // Each fits alone; the second does not fit after the first. Neither
+    // is an ELF file: had the first been read, that would be the error.
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    sparse(&a, RAM / 2, b"not an ELF");
+    sparse(&b, RAM / 2, b"not an ELF");
+    let progs = [a, b].map(|p| Program::parse(p.to_str().expect("utf8")).expect("valid"));
+    let (index, err) = stage(&progs, Gpa(0x20_0000), RAM).err().expect("too large");
+    assert_eq!(index, 1);
+    assert!(matches!(err, ProgramError::NoRoom { .. }), "{err}");
+    // A FIFO is refused from its metadata: stage() does not block on it.
+    let fifo = dir.join("fifo");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).expect("path");
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let p = Program::parse(fifo.to_str().expect("utf8")).expect("valid");
+    let (_, err) = stage(&[p], Gpa(0x20_0000), RAM).err().expect("a FIFO");
+    assert_eq!(err.to_string(), "not a regular file (it is a FIFO)");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn place_streams_the_file_it_checked_and_nothing_else() {
+    let dir = std::env::temp_dir().join(format!("microvmm-place-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("prog");
+    // Three and a half chunks: the ELF, then bytes no segment uses.
+    let mut bytes = Image::new().bytes();
+    bytes.extend((0..(7 * CHUNK / 2)).map(|i| (i % 251) as u8));
+    std::fs::write(&path, &bytes).expect("write");
+    let p = Program::parse(path.to_str().expect("utf8")).expect("valid");
+    let ram = 8 << 20;
+    let mem = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), ram as usize)]).expect("memory");
+    let staged = stage(std::slice::from_ref(&p), Gpa(0x10_0000), ram).expect("fits");
+    assert!(
+        matches!(staged.programs[0].source, Source::File { .. }),
+        "the bytes are not kept"
+    );
+    place(&mem, &staged).expect("place");
+    let mut back = vec![0; bytes.len()];
+    mem.read_slice(&mut back, GuestAddress(staged.modules[0].gpa))
+        .expect("read");
+    assert!(back == bytes, "guest RAM holds the file");
+
+    // Changed in place after the check (same size): refused.
+    let staged = stage(std::slice::from_ref(&p), Gpa(0x10_0000), ram).expect("fits");
+    let mut other = bytes.clone();
+    other[2 * CHUNK + 7] ^= 1;
+    std::fs::write(&path, &other).expect("rewrite");
+    let err = place(&mem, &staged).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PlaceError::Program(0, ProgramError::File(FileError::Changed { .. }))
+        ),
+        "{err}"
+    );
+    // Grown after the check: refused, having read one byte past the size.
+    let staged = stage(std::slice::from_ref(&p), Gpa(0x10_0000), ram).expect("fits");
+    other.push(0);
+    std::fs::write(&path, &other).expect("rewrite");
+    let err = place(&mem, &staged).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("it changed while microvmm read it"),
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);
