@@ -251,22 +251,6 @@ fn run_alone_runs_no_builtin_and_mixes_with_cmdline() {
     );
 }
 
-/// The mode to force on tests/programs/vector.c: on PVM user code runs
-/// with the host's XCR0 whatever CPUID the guest shows, so the widest
-/// vector state the host CPU has; elsewhere what the guest's CPUID says.
-fn vector_mode() -> &'static str {
-    let probe = microvmm(&["--cmdline", "spin:1", "-q"], 0);
-    if !(probe.stdout + &probe.stderr).contains("kvm flavour pvm") {
-        "auto"
-    } else if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
-        "avx512"
-    } else if is_x86_feature_detected!("avx") {
-        "avx"
-    } else {
-        "sse"
-    }
-}
-
 #[test]
 fn three_copies_keep_every_vector_and_mask_register() {
     // Three copies at once, each with its own seed, one per build where the
@@ -278,7 +262,8 @@ fn three_copies_keep_every_vector_and_mask_register() {
     if progs.is_empty() {
         return;
     }
-    let mode = vector_mode();
+    // PVM: the host's widest (see pvm_widest_vector); elsewhere CPUID's.
+    let mode = pvm_widest_vector().unwrap_or("auto");
     let args: Vec<String> = (1..=3)
         .map(|seed| {
             format!(
