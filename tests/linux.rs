@@ -291,7 +291,7 @@ fn three_copies_keep_every_vector_and_mask_register() {
                 .to_string()
         };
         mine("skipped ");
-        // "mode M (REGS), N rounds (P preempted), B with foreign register contents[; first ...]"
+        // "mode M (REGS), N rounds (I interrupted mid-spin), B with foreign register contents[; first ...]"
         let line = mine("mode ");
         let shown = line.split(' ').next().unwrap_or("");
         if mode != "auto" {
@@ -310,7 +310,7 @@ fn three_copies_keep_every_vector_and_mask_register() {
             0,
             "vector {seed} in mode {shown} saw another process's registers: mode {line}"
         );
-        preempted += before("preempted");
+        preempted += before("interrupted");
     }
     assert!(
         preempted > 0,

@@ -46,7 +46,8 @@ struct regs {
 };
 
 /* Load 16/32 registers and k0-7 from `in`, sched_yield, getpid, spin
- * until preempted, store them to `out`; 1 if the spin saw a gap. */
+ * until preempted, store them to `out`; 1 if the spin saw a gap
+ * (preempted, or the vCPU itself was paused: the count says "interrupted"). */
 #define SYSCALLS_AND_SPIN                                                        \
 	"mov $24, %%eax\n syscall\n" /* sched_yield */                           \
 	"mov $39, %%eax\n syscall\n" /* getpid */                                \
@@ -224,7 +225,7 @@ int main(int argc, char **argv)
 					 (unsigned long long)in.k[i]);
 		bad += wrong != 0;
 	}
-	printf("vector %u: mode %s (%s), %d rounds (%d preempted), %d with foreign register "
+	printf("vector %u: mode %s (%s), %d rounds (%d interrupted mid-spin), %d with foreign register "
 	       "contents%s\n",
 	       seed, NAME[m], REGS[m], ROUNDS, preempted, bad, bad ? first : "");
 	return bad != 0;

@@ -266,7 +266,7 @@ fn main(arg: u64) -> i64 {
         }
     }
     println!(
-        "vector: {what} kept this process's values across {ROUNDS} rounds ({preempted} preempted)"
+        "vector: {what} kept this process's values across {ROUNDS} rounds ({preempted} interrupted mid-spin)"
     );
     0
 }
