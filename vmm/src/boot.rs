@@ -68,6 +68,8 @@ pub struct BootParams<'a> {
     pub modules: &'a [Module],
     /// 5-level paging (the vCPU offers LA57): a PML5 pair tops the tables.
     pub la57: bool,
+    /// The host's XCR0 and XSAVE area size (cpu::xsave::host_xsave).
+    pub host_xsave: (u64, u32),
 }
 
 /// Write BootInfo, the boot GDT and the boot page tables. The tables map
@@ -98,6 +100,9 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
         nmodules: p.modules.len() as u32, // At most MAX_MODULES.
         _pad: 0,
         modules,
+        host_xcr0: p.host_xsave.0,
+        host_xsave_size: p.host_xsave.1,
+        _pad2: 0,
     };
     mem.write_slice(info.as_bytes(), GuestAddress(BOOT_INFO_GPA))?;
     for (i, d) in GDT.iter().enumerate() {
@@ -149,26 +154,56 @@ fn segment(selector: u16, code: bool, long: bool) -> kvm_segment {
     }
 }
 
-/// What the vCPU's CPUID offers that the initial state depends on: KVM
-/// refuses EFER.NXE and CR4.FSGSBASE the guest's CPUID does not have.
-#[derive(Clone, Copy, Debug, Default)]
+/// The optional bits of the vCPU's first state, as negotiated with KVM
+/// (cpu::negotiate): KVM refuses a CR4/EFER bit the guest's CPUID does not
+/// have, and sometimes one it does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CpuFeatures {
-    /// No-execute pages (CPUID `0x8000_0001:EDX[20]`): EFER.NXE may be set.
+    /// No-execute pages (CPUID `0x8000_0001:EDX[20]`): EFER.NXE.
     pub nx: bool,
-    /// RDFSBASE and friends (CPUID `7.0:EBX[0]`): CR4.FSGSBASE may be set.
+    /// RDFSBASE and friends (CPUID `7.0:EBX[0]`): CR4.FSGSBASE.
     pub fsgsbase: bool,
-    /// 5-level paging (CPUID `7.0:ECX[16]`): the guest can only be given it
-    /// now, before its first instruction.
+    /// 5-level paging (CPUID `7.0:ECX[16]`): CR4.LA57 and a PML5 on top;
+    /// the guest can only be given it now, before its first instruction.
     pub la57: bool,
+    /// XSAVE (CPUID `1:ECX[26]`): CR4.OSXSAVE, with XCR0 set by KVM_SET_XCRS.
+    pub osxsave: bool,
     /// Physical address bits (CPUID `0x80000008 EAX[7:0]`): entry bits at or
     /// above it are reserved, which the walker checks.
     pub maxphyaddr: u8,
 }
 
+impl CpuFeatures {
+    /// Is the state bit of `f` on? Features without one (avx, pcid, ...)
+    /// are CPUID-only and read false.
+    pub fn has(&self, f: crate::cpu::Feature) -> bool {
+        use crate::cpu::Feature::*;
+        match f {
+            Nx => self.nx,
+            Fsgsbase => self.fsgsbase,
+            La57 => self.la57,
+            Xsave => self.osxsave,
+            _ => false,
+        }
+    }
+
+    /// Turn the state bit of `f` on or off (no-op for CPUID-only features).
+    pub fn set(&mut self, f: crate::cpu::Feature, on: bool) {
+        use crate::cpu::Feature::*;
+        match f {
+            Nx => self.nx = on,
+            Fsgsbase => self.fsgsbase = on,
+            La57 => self.la57 = on,
+            Xsave => self.osxsave = on,
+            _ => {}
+        }
+    }
+}
+
 /// Long mode, paging on, kernel segments of the Linux layout. CR4 = PAE |
-/// OSFXSR | OSXMMEXCPT, plus FSGSBASE when offered (HOST-KVM.md's PVM
-/// recipe sets it; qemu64 lacks it); EFER = SCE | LME | LMA, plus NXE when
-/// the CPU offers NX.
+/// OSFXSR | OSXMMEXCPT, plus FSGSBASE, LA57 and OSXSAVE as negotiated
+/// (HOST-KVM.md's PVM recipe sets FSGSBASE; qemu64 lacks it); EFER = SCE |
+/// LME | LMA, plus NXE when negotiated.
 pub fn sregs(mut s: kvm_sregs, cpu: CpuFeatures) -> kvm_sregs {
     s.gdt.base = BOOT_GDT_GPA;
     s.gdt.limit = (GDT.len() * 8 - 1) as u16;
@@ -184,7 +219,8 @@ pub fn sregs(mut s: kvm_sregs, cpu: CpuFeatures) -> kvm_sregs {
         | (1 << 9)
         | (1 << 10)
         | if cpu.fsgsbase { 1 << 16 } else { 0 }
-        | if cpu.la57 { 1 << 12 } else { 0 };
+        | if cpu.la57 { 1 << 12 } else { 0 }
+        | if cpu.osxsave { 1 << 18 } else { 0 };
     s.cr0 = 0x8005_0033; // PG AM WP NE ET MP PE
     s.efer = 0x501 | if cpu.nx { 1 << 11 } else { 0 };
     s
@@ -210,6 +246,7 @@ mod tests {
             cmdline: "a b",
             modules: &[],
             la57: false,
+            host_xsave: (0, 0),
         };
         write(&m, &p).expect("write");
         let pml4_0: u64 = m.read_obj(GuestAddress(BOOT_PML4_GPA)).expect("read");
@@ -248,6 +285,7 @@ mod tests {
             cmdline: "",
             modules: &[],
             la57: true,
+            host_xsave: (0xe7, 2432),
         };
         write(&m, &p).expect("write");
         for pml5 in [BOOT_PML5_GPA, BOOT_PML5_GPA + 0x1000] {
@@ -260,6 +298,7 @@ mod tests {
             nx: true,
             fsgsbase: false,
             la57: true,
+            osxsave: false,
             maxphyaddr: 52,
         };
         let s = sregs(kvm_sregs::default(), cpu);
@@ -287,6 +326,7 @@ mod tests {
             cmdline: "",
             modules: &modules,
             la57: false,
+            host_xsave: (0, 0),
         };
         write(&m, &p).expect("write");
         let at = |off: usize| GuestAddress(BOOT_INFO_GPA + off as u64);
@@ -319,6 +359,7 @@ mod tests {
             cmdline: &long,
             modules: &[],
             la57: false,
+            host_xsave: (0, 0),
         };
         assert!(matches!(
             write(&mem(), &p),

@@ -8,6 +8,7 @@
 
 pub mod addr;
 pub mod boot;
+pub mod cpu;
 pub mod devices;
 pub mod error;
 pub mod host;
@@ -91,6 +92,8 @@ pub struct Config {
     pub walk: Option<addr::Gva>,
     /// Keep each process's page tables in the report (`--html`).
     pub page_tables: bool,
+    /// CPU features taken from the guest (`--cpu host,-FEATURE...`).
+    pub cpu: cpu::CpuMask,
 }
 
 impl Default for Config {
@@ -110,6 +113,7 @@ impl Default for Config {
             verify: inspect::Verify::Sample,
             walk: None,
             page_tables: false,
+            cpu: cpu::CpuMask::default(),
         }
     }
 }
@@ -275,7 +279,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
     cfg.irqchip
         .create(&vm)
         .map_err(|(what, source)| Error::Kvm { what, source })?;
-    let (mut vcpu, cpu) = vcpu::create(&kvm, &vm, elf.entry)?;
+    let (mut vcpu, cpu_setup) = vcpu::create(&kvm, &vm, elf.entry, &cfg.cpu)?;
     let tsc_khz = vcpu.get_tsc_khz().unwrap_or(0) as u64;
     boot::write(
         ram.mem(),
@@ -287,7 +291,8 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
             guest_huge: cfg.guest_huge,
             cmdline: &cfg.cmdline,
             modules: &staged.modules,
-            la57: cpu.la57,
+            la57: cpu_setup.cpu.la57,
+            host_xsave: cpu::xsave::host_xsave(),
         },
     )?;
     let pagemap = hostmem::Pagemap::open().ok().map(|mut p| {
@@ -312,7 +317,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         &ram,
         Console::new(out, cfg.raw_console),
         registry,
-        cpu.maxphyaddr,
+        cpu_setup.cpu.maxphyaddr,
     );
     let dog = watchdog::Watchdog::start(cfg.timeout).map_err(Error::Watchdog)?;
     let t0 = Instant::now();
@@ -336,6 +341,8 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         first_output: obs.first_output.map(|t| t.duration_since(t0)),
         dirty: dirty.as_deref(),
         verify: cfg.verify,
+        cpu: &cpu_setup,
+        cpu_mask: &cfg.cpu,
     });
     let mut report = report;
     report.vmm.peak_rss_kib = hostmem::peak_rss_kib();

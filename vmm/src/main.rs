@@ -117,6 +117,16 @@ struct Cli {
     /// window, erase lines or type into your shell) are shown as \x1b.
     #[arg(long)]
     raw_console: bool,
+    /// The CPU the guest is shown, in QEMU's syntax: host (what KVM offers)
+    /// less each -FEATURE (or FEATURE=off). Features: la57, xsave, avx,
+    /// avx512f, fsgsbase, pcid, pdpe1gb, nx; taking one takes what needs it
+    /// (-xsave takes avx and avx512f). The guest adapts: 4-level paging
+    /// without la57, FXSAVE without xsave on VMX/SVM hosts. Under PVM user
+    /// code runs with the host's XCR0 whatever CPUID says, so the kernel
+    /// still saves every register it can reach. KVM refusing a feature it
+    /// offers (LA57 on Intel PVM hosts) is noted, not an error.
+    #[arg(long, value_name = "host[,-FEATURE...]", default_value = "host")]
+    cpu: microvmm::cpu::CpuMask,
     /// Do not print the text report after the run.
     #[arg(long, short)]
     quiet: bool,
@@ -202,6 +212,7 @@ fn main() -> ExitCode {
         walk: cli.walk,
         // The page walks any page in the browser: it needs the tables.
         page_tables: cli.html.is_some(),
+        cpu: cli.cpu.clone(),
     };
     // Check the output files now: a bad path is a usage error (2), found
     // before the guest runs, not after it. Nothing is written until the
@@ -238,6 +249,12 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e, e.exit_code() as u8),
     };
     let mut code = outcome.exit_code() as u8;
+    for r in &outcome.report.host.cpu_refused {
+        say(format!(
+            "note: KVM refused {}; the guest runs without it ({})",
+            r.feature, r.why
+        ));
+    }
     if !cli.quiet {
         let text = report::text::render(&outcome.report);
         match human().write_all(text.as_bytes()) {

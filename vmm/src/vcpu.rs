@@ -8,6 +8,8 @@ use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 
 use crate::addr::{Gpa, Gva};
 use crate::boot;
+use crate::cpu::negotiate::{MandatoryRefused, negotiate};
+use crate::cpu::{CpuMask, Feature, InitialState, Refusal, feature};
 use crate::inspect::Cpu;
 use crate::paging::{Cr3, PagingMode};
 use crate::watchdog::Watchdog;
@@ -23,49 +25,132 @@ pub enum VcpuError {
         /// What KVM said.
         source: kvm_ioctls::Error,
     },
+    /// KVM refused the state every 64-bit guest needs.
+    #[error(transparent)]
+    Refused(#[from] MandatoryRefused),
 }
 
 fn kvm(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VcpuError {
     move |source| VcpuError::Kvm { what, source }
 }
 
-/// Create vCPU 0 in 64-bit mode at `entry` with KVM's supported CPUID;
-/// also say what that CPUID offers.
+/// What the guest's CPU became: KVM's offer, less `--cpu`'s mask, less
+/// what KVM refused when it was tried.
+#[derive(Clone, Debug)]
+pub struct CpuSetup {
+    /// The state bits the guest starts with.
+    pub cpu: boot::CpuFeatures,
+    /// XCR0 set with KVM_SET_XCRS (0: CR4.OSXSAVE off, none set).
+    pub xcr0: u64,
+    /// Features KVM offered and then refused, with why.
+    pub refused: Vec<Refusal>,
+    /// Features in the guest's final CPUID, in `Feature::ALL` order.
+    pub given: Vec<Feature>,
+}
+
+/// The XCR0 microvmm asks for: what KVM supports (CPUID 0xD.0) among x87,
+/// SSE, AVX and AVX-512, less what the (masked) CPUID no longer offers. AMX,
+/// MPX and PKRU are never asked for. 0 where x87|SSE is not supported.
+fn wanted_xcr0(entries: &[kvm_bindings::kvm_cpuid_entry2]) -> u64 {
+    use crate::cpu::negotiate::{XCR0_AVX, XCR0_AVX512, XCR0_X87_SSE};
+    let supported = entries
+        .iter()
+        .find(|e| e.function == 0xd && e.index == 0)
+        .map_or(0, |e| ((e.edx as u64) << 32) | e.eax as u64);
+    if supported & XCR0_X87_SSE != XCR0_X87_SSE {
+        return 0;
+    }
+    let mut allowed = XCR0_X87_SSE;
+    if feature::offers(entries, Feature::Avx) {
+        allowed |= XCR0_AVX;
+        if feature::offers(entries, Feature::Avx512f) {
+            allowed |= XCR0_AVX512;
+        }
+    }
+    let xcr0 = supported & allowed;
+    // AVX-512's three components go together or not at all.
+    if xcr0 & XCR0_AVX512 != XCR0_AVX512 {
+        xcr0 & !XCR0_AVX512
+    } else {
+        xcr0
+    }
+}
+
+/// The real vCPU as negotiation tries it.
+struct Trial<'a>(&'a VcpuFd);
+
+impl InitialState for Trial<'_> {
+    fn set_sregs(&mut self, s: &kvm_bindings::kvm_sregs) -> Result<(), i32> {
+        self.0.set_sregs(s).map_err(|e| e.errno())
+    }
+
+    fn set_xcr0(&mut self, xcr0: u64) -> Result<(), i32> {
+        let mut x = kvm_bindings::kvm_xcrs {
+            nr_xcrs: 1,
+            ..Default::default()
+        };
+        x.xcrs[0].xcr = 0;
+        x.xcrs[0].value = xcr0;
+        self.0.set_xcrs(&x).map_err(|e| e.errno())
+    }
+}
+
+/// Create vCPU 0 in 64-bit mode at `entry` with KVM's supported CPUID less
+/// `mask`; every optional bit of the first state is negotiated (cpu::
+/// negotiate), and what KVM refuses is hidden from the guest's CPUID too.
 pub fn create(
     kvm_fd: &Kvm,
     vm: &VmFd,
     entry: Gva,
-) -> Result<(VcpuFd, boot::CpuFeatures), VcpuError> {
+    mask: &CpuMask,
+) -> Result<(VcpuFd, CpuSetup), VcpuError> {
     let vcpu = vm.create_vcpu(0).map_err(kvm("KVM_CREATE_VCPU"))?;
-    let cpuid = kvm_fd
+    let mut cpuid = kvm_fd
         .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
         .map_err(kvm("KVM_GET_SUPPORTED_CPUID"))?;
-    let has = |f: u32, reg: fn(&kvm_bindings::kvm_cpuid_entry2) -> u32, bit: u32| {
-        cpuid
-            .as_slice()
-            .iter()
-            .any(|e| e.function == f && e.index == 0 && reg(e) & (1 << bit) != 0)
-    };
-    let maxphyaddr = cpuid
-        .as_slice()
+    for &f in &mask.hidden {
+        feature::hide(cpuid.as_mut_slice(), f);
+    }
+    let entries = cpuid.as_slice();
+    let maxphyaddr = entries
         .iter()
         .find(|e| e.function == 0x8000_0008)
         .map_or(52, |e| (e.eax & 0xff) as u8);
-    let cpu = boot::CpuFeatures {
-        nx: has(0x8000_0001, |e| e.edx, 20),
-        fsgsbase: has(7, |e| e.ebx, 0),
-        la57: has(7, |e| e.ecx, 16),
+    let want_xcr0 = wanted_xcr0(entries);
+    let want = boot::CpuFeatures {
+        nx: feature::offers(entries, Feature::Nx),
+        fsgsbase: feature::offers(entries, Feature::Fsgsbase),
+        la57: feature::offers(entries, Feature::La57),
+        osxsave: feature::offers(entries, Feature::Xsave) && want_xcr0 != 0,
         maxphyaddr,
     };
     vcpu.set_cpuid2(&cpuid).map_err(kvm("KVM_SET_CPUID2"))?;
     let sregs = vcpu.get_sregs().map_err(kvm("KVM_GET_SREGS"))?;
-    vcpu.set_sregs(&boot::sregs(sregs, cpu))
-        .map_err(kvm("KVM_SET_SREGS"))?;
+    let agreed = negotiate(&mut Trial(&vcpu), sregs, want, want_xcr0)?;
+    if !agreed.refused.is_empty() {
+        // Before the first KVM_RUN the CPUID may still change.
+        for r in &agreed.refused {
+            feature::hide(cpuid.as_mut_slice(), r.feature);
+        }
+        vcpu.set_cpuid2(&cpuid).map_err(kvm("KVM_SET_CPUID2"))?;
+    }
     let mut regs = vcpu.get_regs().map_err(kvm("KVM_GET_REGS"))?;
     regs.rip = entry.raw();
     regs.rflags = 0x2;
     vcpu.set_regs(&regs).map_err(kvm("KVM_SET_REGS"))?;
-    Ok((vcpu, cpu))
+    let given = Feature::ALL
+        .into_iter()
+        .filter(|&f| feature::offers(cpuid.as_slice(), f))
+        .collect();
+    Ok((
+        vcpu,
+        CpuSetup {
+            cpu: agreed.cpu,
+            xcr0: agreed.xcr0,
+            refused: agreed.refused,
+            given,
+        },
+    ))
 }
 
 /// The vCPU's paging mode right now, with the CPU's MAXPHYADDR (None if it

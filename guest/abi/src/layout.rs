@@ -38,7 +38,7 @@ pub const MIN_RAM: u64 = 16 << 20;
 
 /// "MVMMBOOT" in little-endian bytes.
 pub const BOOT_INFO_MAGIC: u64 = u64::from_le_bytes(*b"MVMMBOOT");
-pub const BOOT_INFO_VERSION: u32 = 2;
+pub const BOOT_INFO_VERSION: u32 = 3;
 
 /// `BootInfo::flags`: the VMM created an in-kernel irqchip, so the LAPIC
 /// timer can interrupt the guest.
@@ -74,8 +74,18 @@ pub struct BootInfo {
     /// The user's static Linux executables (`--run`), one process each,
     /// started after the built-in programs, in this order.
     pub modules: [Module; MAX_MODULES],
+    /// XCR0 of the host, as the VMM's own `xgetbv` reads it (0 when the
+    /// host has no XSAVE). Under PVM guest code runs on the hardware with
+    /// the host's XCR0, whatever CPUID the guest sees: this is what user
+    /// code can touch, and so what the kernel must save per process.
+    pub host_xcr0: u64,
+    /// Bytes of a standard-format XSAVE area for `host_xcr0` (the host's
+    /// CPUID 0xD.0 EBX; 0 when unknown): the guest's own CPUID may not
+    /// describe components KVM does not offer (AMX on Intel PVM).
+    pub host_xsave_size: u32,
+    pub _pad2: u32,
 }
-const _: () = assert!(core::mem::size_of::<BootInfo>() == 304 + 32 * MAX_MODULES);
+const _: () = assert!(core::mem::size_of::<BootInfo>() == 320 + 32 * MAX_MODULES);
 
 /// Most user programs (`--run`) in one run.
 pub const MAX_MODULES: usize = 16;

@@ -72,11 +72,16 @@ pub struct Boot {
     /// `SCHED_COOPERATIVE` or `SCHED_TIMER`.
     pub sched: u32,
     pub timer_hz: u32,
-    pub _pad: u32,
+    /// Bytes of each process's saved FPU/vector state: the XSAVE area for
+    /// `fpu_xcr0`, or 512 for FXSAVE.
+    pub fpu_size: u32,
     /// CR3 of the kernel's own page table.
     pub kernel_cr3: u64,
+    /// The XSAVE mask the kernel saves and restores per process (the XCR0
+    /// the hardware runs user code with); 0 when it uses FXSAVE.
+    pub fpu_xcr0: u64,
 }
-const _: () = assert!(core::mem::size_of::<Boot>() == 72);
+const _: () = assert!(core::mem::size_of::<Boot>() == 80);
 
 /// Longest console chunk in one message.
 pub const CONSOLE_MAX: usize = 4000;

@@ -21,6 +21,9 @@ pub struct Machine {
     /// unchecked until modules.rs looks at them.
     pub modules: [Module; MAX_MODULES],
     pub nmodules: usize,
+    /// The host's XCR0 and its XSAVE area size (BootInfo; 0 under QEMU).
+    pub host_xcr0: u64,
+    pub host_xsave_size: u32,
 }
 
 impl Machine {
@@ -56,6 +59,8 @@ pub fn read(pvh: u64) -> Result<Machine, &'static str> {
         cmdline_len: len,
         modules: b.modules,
         nmodules: (b.nmodules as usize).min(MAX_MODULES),
+        host_xcr0: b.host_xcr0,
+        host_xsave_size: b.host_xsave_size,
     })
 }
 
@@ -100,6 +105,8 @@ fn read_pvh(pvh: u64, kend: u64) -> Result<Machine, &'static str> {
         cmdline_len: 0,
         modules: [Module::default(); MAX_MODULES],
         nmodules: 0,
+        host_xcr0: 0,
+        host_xsave_size: 0,
     };
     let cmd: u64 = rd(pvh + 24);
     if cmd != 0 && cmd < ram {

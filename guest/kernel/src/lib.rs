@@ -85,10 +85,6 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
     arch::detect_levels();
     trap::init_idt();
     entry::set_kernel_fx();
-    fpu::init();
-    arch::fsbase::init();
-    let vmm = vmmdev::probe();
-    NX.store(cpu::rdmsr(0xc000_0080) & (1 << 11) != 0, Ordering::Relaxed);
     let m = match bootinfo::read(pvh) {
         Ok(m) => m,
         Err(e) => {
@@ -96,6 +92,10 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
             shutdown::halt(abi::status::PANIC)
         }
     };
+    fpu::init(&m);
+    arch::fsbase::init();
+    let vmm = vmmdev::probe();
+    NX.store(cpu::rdmsr(0xc000_0080) & (1 << 11) != 0, Ordering::Relaxed);
     TSC_KHZ.store(m.tsc_khz, Ordering::Relaxed);
     if mode == Mode::X86 {
         // Mask the legacy PICs: their default vectors collide with exceptions.
@@ -158,6 +158,8 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
         },
         timer_hz: if m.irqchip { timer::HZ } else { 0 },
         kernel_cr3: root.get(),
+        fpu_xcr0: fpu::saved().0,
+        fpu_size: fpu::saved().1,
         ..Default::default()
     };
     vmmdev::send(&mut b);

@@ -99,6 +99,10 @@ pub struct BootEvent {
     pub timer_hz: u32,
     /// The kernel's own page table.
     pub kernel_cr3: Cr3,
+    /// The XSAVE mask the kernel saves per process; 0 for FXSAVE.
+    pub fpu_xcr0: u64,
+    /// Bytes it saves per process.
+    pub fpu_size: u32,
 }
 
 impl BootEvent {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::efficiency;
 use super::model::*;
 use crate::addr::{Gpa, Gva};
+use crate::cpu::CpuMask;
 use crate::devices::event::{Exit, Fault, Region};
 use crate::host::HostInfo;
 use crate::hostmem::Pagemap;
@@ -14,7 +15,7 @@ use crate::inspect::{Analysis, PageObs, RegionObs, Walk2d, unmapped_regions};
 use crate::loader::program::Program;
 use crate::memory::GuestRam;
 use crate::observations::{Observations, ProcObservation};
-use crate::vcpu::Stop;
+use crate::vcpu::{CpuSetup, Stop};
 
 /// Everything the report is made from.
 pub struct Inputs<'a> {
@@ -38,6 +39,10 @@ pub struct Inputs<'a> {
     pub dirty: Option<&'a [Gpa]>,
     /// Which pages were cross-checked with KVM_TRANSLATE.
     pub verify: crate::inspect::Verify,
+    /// The CPU the guest was given, and what KVM refused.
+    pub cpu: &'a CpuSetup,
+    /// What `--cpu` took away.
+    pub cpu_mask: &'a CpuMask,
 }
 
 /// The report of one run, from what the run observed and the host probe.
@@ -62,6 +67,15 @@ pub fn build(i: &Inputs) -> Report {
         kernel: i.host.kernel.clone(),
         paging_levels: i.host.paging_levels,
         walk_refs_meaning: efficiency::meaning(i.host.flavour, i.host.nested),
+        cpu_refused: i
+            .cpu
+            .refused
+            .iter()
+            .map(|r| CpuRefusal {
+                feature: r.feature.name(),
+                why: r.why.clone(),
+            })
+            .collect(),
     };
     r.memory = MemoryReport {
         backing: i.ram.backing().as_str().into(),
@@ -100,6 +114,14 @@ pub fn build(i: &Inputs) -> Report {
         first_output_us: i.first_output.map(|d| d.as_secs_f64() * 1e6),
         run_ms: i.run_time.as_secs_f64() * 1e3,
         exits: obs.exits,
+        cpu: i.cpu_mask.to_string(),
+        cpu_features: i.cpu.given.iter().map(|f| f.name()).collect(),
+        xcr0: (i.cpu.xcr0 != 0).then_some(i.cpu.xcr0),
+        fpu: b.map(|b| FpuReport {
+            method: if b.fpu_xcr0 != 0 { "xsave" } else { "fxsave" },
+            xcr0: (b.fpu_xcr0 != 0).then_some(b.fpu_xcr0),
+            bytes: b.fpu_size,
+        }),
     };
     r.processes = obs
         .procs

@@ -78,6 +78,31 @@ pub struct HostReport {
     pub paging_levels: u32,
     /// What processes[].walk_refs count on this host, one sentence.
     pub walk_refs_meaning: String,
+    /// CPU features KVM offered in CPUID and then refused in the vCPU's
+    /// state; each is hidden from the guest. Empty where KVM keeps its word.
+    pub cpu_refused: Vec<CpuRefusal>,
+}
+
+/// One feature KVM refused (`host.cpu_refused[]`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CpuRefusal {
+    /// Its `--cpu` name, e.g. "la57".
+    pub feature: &'static str,
+    /// Which ioctl refused which bit, and what KVM said.
+    pub why: String,
+}
+
+/// How the guest kernel keeps each process's FPU and vector registers
+/// (`guest.fpu`).
+#[derive(Debug, Clone, Serialize)]
+pub struct FpuReport {
+    /// "xsave" or "fxsave".
+    pub method: &'static str,
+    /// The XSAVE mask: the XCR0 user code runs with; null for fxsave.
+    #[serde(serialize_with = "opt_hex")]
+    pub xcr0: Option<u64>,
+    /// Bytes saved per process.
+    pub bytes: u32,
 }
 
 /// Guest RAM (`memory.*`).
@@ -135,6 +160,17 @@ pub struct GuestReport {
     pub run_ms: f64,
     /// VM exits seen by the VMM, by kind.
     pub exits: ExitCounts,
+    /// The `--cpu` value in effect, e.g. "host,-la57".
+    pub cpu: String,
+    /// CPU features (of those `--cpu` knows) in the guest's CPUID: KVM's
+    /// offer less `--cpu` less what KVM refused.
+    pub cpu_features: Vec<&'static str>,
+    /// XCR0 the VMM gave the vCPU (KVM_SET_XCRS); null without CR4.OSXSAVE.
+    #[serde(serialize_with = "opt_hex")]
+    pub xcr0: Option<u64>,
+    /// How the kernel saves each process's FPU/vector state; null if the
+    /// kernel never reported.
+    pub fpu: Option<FpuReport>,
 }
 
 /// One guest process (`processes[]`).
@@ -483,4 +519,12 @@ fn region_or_outside<S: Serializer>(r: &Option<RegionKind>, s: S) -> Result<S::O
 /// How a page's region prints: its kind, or "outside".
 pub fn region_text(r: Option<RegionKind>) -> &'static str {
     r.map_or("outside", RegionKind::as_str)
+}
+
+/// A register value as "0x..." text (as addresses are), or null.
+fn opt_hex<S: Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.collect_str(&format_args!("{v:#x}")),
+        None => s.serialize_none(),
+    }
 }

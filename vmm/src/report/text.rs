@@ -62,6 +62,28 @@ pub fn render(r: &Report) -> String {
         g.exits.serial,
         g.outcome
     );
+    let refused: Vec<&str> = r.host.cpu_refused.iter().map(|c| c.feature).collect();
+    let _ = writeln!(
+        s,
+        "cpu      : {}: {}{}; registers saved per process: {}",
+        g.cpu,
+        if g.cpu_features.is_empty() {
+            "none of la57 xsave avx avx512f fsgsbase pcid pdpe1gb nx".to_string()
+        } else {
+            g.cpu_features.join(" ")
+        },
+        if refused.is_empty() {
+            String::new()
+        } else {
+            format!(" (KVM refused {})", refused.join(" "))
+        },
+        g.fpu
+            .as_ref()
+            .map_or("unknown".to_string(), |f| match f.xcr0 {
+                Some(x) => format!("xsave, XCR0 {x:#x}, {} bytes", f.bytes),
+                None => format!("fxsave, {} bytes", f.bytes),
+            })
+    );
     for p in &r.processes {
         let end = p.exit.summary();
         let _ = writeln!(

@@ -8,7 +8,8 @@ mod report;
 
 use abi::msg::{self, MAX_UNKNOWN, NAME_MAX, PROC_CREATED, PROC_EXITING};
 
-use crate::arch::{self, cpu, fsbase};
+use crate::arch::fsbase::{self, Seg};
+use crate::arch::{self, cpu};
 use crate::entry::{self, TrapFrame, USER_CS, USER_SS};
 use crate::exec::{self, elf, stack};
 use crate::fpu::FpuArea;
@@ -79,6 +80,8 @@ pub struct Proc {
     pub at_line_start: bool,
     /// FS base as of the last switch out (live in the CPU while it runs).
     pub fs_base: u64,
+    /// GS base, the same way: user code can set it too.
+    pub gs_base: u64,
     /// Index + 1 of the boot module it was loaded from; 0 for a built-in.
     pub module: u32,
     /// Distinct unknown system call numbers, the first MAX_UNKNOWN kept.
@@ -102,6 +105,7 @@ impl Proc {
         pattern: 0,
         at_line_start: true,
         fs_base: 0,
+        gs_base: 0,
         module: 0,
         nunknown: 0,
         unknown: [0; MAX_UNKNOWN],
@@ -264,13 +268,23 @@ fn pick_wait(t: &Table, after: usize) -> Option<usize> {
     }
 }
 
-fn switch_in(t: &mut Table, i: usize) {
+/// A `live_gs` no process can have (not canonical): switch_in writes GS.
+const FORCE_GS: u64 = u64::MAX;
+
+/// Make process `i` current: its page table, FS and GS bases, FPU area.
+/// `live_gs` is the GS base now in the CPU, if known (else FORCE_GS).
+fn switch_in(t: &mut Table, i: usize, live_gs: u64) {
     t.cur = i;
     let p = &mut t.procs[i];
     if let Some(a) = &p.aspace {
         arch::set_cr3(a.root.get());
     }
     fsbase::write(p.fs_base);
+    // Under PVM each GS access traps: most programs never set it, so
+    // skip the write when the base is already the one live.
+    if p.gs_base != live_gs {
+        fsbase::write_base(Seg::Gs, p.gs_base);
+    }
     entry::set_fx(&mut p.fpu);
 }
 
@@ -280,7 +294,7 @@ pub fn run() -> ! {
     let Some(i) = pick_wait(t, NPROC - 1) else {
         all_done()
     };
-    switch_in(t, i);
+    switch_in(t, i, FORCE_GS);
     let f = t.procs[i].frame;
     entry::return_to(&f)
 }
@@ -298,8 +312,10 @@ pub fn yield_from(f: &mut TrapFrame) -> bool {
     }
     t.procs[cur].frame = *f;
     t.procs[cur].fs_base = fsbase::read();
+    let gs = fsbase::read_base(Seg::Gs);
+    t.procs[cur].gs_base = gs;
     t.switches += 1;
-    switch_in(t, next);
+    switch_in(t, next, gs);
     *f = t.procs[next].frame;
     true
 }
@@ -349,7 +365,8 @@ pub fn exit_current(f: &mut TrapFrame, how: Exit) {
     p.state = State::Unused;
     match pick_wait(t, cur) {
         Some(n) => {
-            switch_in(t, n);
+            // The exiting process may have left any GS base live.
+            switch_in(t, n, FORCE_GS);
             *f = t.procs[n].frame;
         }
         None => all_done(),

@@ -6,12 +6,14 @@ use abi::msg::NAME_MAX;
 use abi::syscall::{EFAULT, EINVAL, EPERM, ESRCH, STACK_MAX};
 
 use super::{Ret, current, put, with_aspace};
-use crate::arch::fsbase;
+use crate::arch::fsbase::{self, Seg};
 use crate::entry::TrapFrame;
 use crate::proc::{self, Exit};
 
+const ARCH_SET_GS: u64 = 0x1001;
 const ARCH_SET_FS: u64 = 0x1002;
 const ARCH_GET_FS: u64 = 0x1003;
+const ARCH_GET_GS: u64 = 0x1004;
 const PR_SET_NAME: u64 = 15;
 const PR_GET_NAME: u64 = 16;
 const RLIMIT_STACK: u64 = 3;
@@ -35,8 +37,17 @@ pub fn arch_prctl(code: u64, addr: u64) -> i64 {
             fsbase::write(addr);
             0
         }
+        ARCH_SET_GS => {
+            if !fsbase::canonical_user(addr) {
+                return EPERM;
+            }
+            current().gs_base = addr;
+            fsbase::write_base(Seg::Gs, addr);
+            0
+        }
         // The live value: user code may have run wrfsbase itself.
         ARCH_GET_FS => with_aspace(|a| put(a, addr, &fsbase::read())),
+        ARCH_GET_GS => with_aspace(|a| put(a, addr, &fsbase::read_base(Seg::Gs))),
         _ => EINVAL,
     }
 }

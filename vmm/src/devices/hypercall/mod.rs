@@ -182,6 +182,8 @@ fn boot(b: &msg::Boot) -> BootEvent {
         },
         timer_hz: b.timer_hz,
         kernel_cr3: Cr3(b.kernel_cr3),
+        fpu_xcr0: b.fpu_xcr0,
+        fpu_size: b.fpu_size,
     }
 }
 
