@@ -3,6 +3,9 @@
 # entry in QEMU's microvm machine (TCG), with no microvmm around it: it must
 # print its banner in plain x86 mode and say it found no microvmm hypercall
 # device, then halt. Installs qemu-system-x86 with apt-get when missing.
+# The command line (CMDLINE, through PVH's cmdline) adds the isolation check
+# to the demo: two `vector`s fill every vector register the guest's CPUID
+# allows, yield, and check every lane.
 #
 # Usage: scripts/qemu-pvh.sh            (exit 0 = all checks passed)
 #
@@ -24,6 +27,10 @@ CHECKS='
 *    | console | protection: kernel read killed (U/S 0x5)    | snoop:0: killed by #PF err 0x5
 *    | console | protection: heap execution killed (NX)      | snoop:3: killed by #PF err 0x15
 *    | console | teardown returns every frame                | every frame returned
+*    | console | vector (pid 1) says what it skipped and why  | \[1 vector\] vector: skipped
+*    | console | vector (pid 1) kept its registers            | \[1 vector\] vector: .* kept this process.s values across [0-9]+ rounds
+*    | console | vector (pid 2) kept its registers            | \[2 vector\] vector: .* kept this process.s values across [0-9]+ rounds
+*    | console | no vector register corrupted                 | !vector: CORRUPTED
 pvh  | console | 4-level paging without LA57                 | 4-level paging
 la57 | console | 5-level paging where the CPU offers LA57    | 5-level paging
 '
@@ -32,6 +39,9 @@ RUNS='
 pvh  | -
 la57 | qemu64,+la57
 '
+# The guest's command line: the isolation check first (pids 1 and 2), then
+# the default demo.
+CMDLINE='vector vector addrspace heap stack snoop:0 snoop:1 snoop:2 snoop:3 spin:30'
 # QEMU is stopped once the console matches this: the guest halts for ever
 # after its demo. (Not "no microvmm": the banner line already says that.)
 DONE='halted'
@@ -85,7 +95,7 @@ while IFS='|' read -r run cpu; do
   qemu_ok=0
   run_qemu "$W/qemu-$run.log" "${QEMU_PVH_TIMEOUT:-30}" "$DONE" \
     qemu-system-x86_64 -accel tcg "${cpu_args[@]}" -machine microvm -nodefaults -nographic \
-    -kernel "$W/guest.elf" -serial stdio || qemu_ok=1
+    -kernel "$W/guest.elf" -append "$CMDLINE" -serial stdio || qemu_ok=1
   stage_end
   clean_console "$W/qemu-$run.log" "$W/console-$run.txt"
   CHECK_SOURCE=([console]="$W/console-$run.txt")
@@ -96,7 +106,8 @@ while IFS='|' read -r run cpu; do
     log "tail of $W/console-$run.txt:"
     tail -n 30 "$W/console-$run.txt" | sed "s/^/  $run| /"
   else
-    grep -E "microvmm guest kernel|all processes done" "$W/console-$run.txt" | sed "s/^/  $run| /"
+    grep -E "microvmm guest kernel|all processes done|\] vector: " "$W/console-$run.txt" |
+      sed "s/^/  $run| /"
   fi
 done <<< "$RUNS"
 

@@ -65,6 +65,24 @@ pub fn expected_mode(stdout_or_stderr: &str) -> &'static str {
     }
 }
 
+/// On a PVM host, the widest vector state the host CPU has ("avx512" with
+/// AVX512F+BW, "avx", "sse"): user code there runs with the host's XCR0
+/// whatever CPUID the guest shows, so that is what isolation tests must
+/// force. None elsewhere (the guest's CPUID tells the truth there). Asks a
+/// short microvmm run for the KVM flavour.
+pub fn pvm_widest_vector() -> Option<&'static str> {
+    let probe = microvmm(&["--cmdline", "spin:1", "-q"], 0);
+    if !(probe.stdout + &probe.stderr).contains("kvm flavour pvm") {
+        None
+    } else if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
+        Some("avx512")
+    } else if is_x86_feature_detected!("avx") {
+        Some("avx")
+    } else {
+        Some("sse")
+    }
+}
+
 /// The processes of a JSON report, by name.
 pub fn procs<'a>(r: &'a serde_json::Value, name: &str) -> Vec<&'a serde_json::Value> {
     r["processes"]

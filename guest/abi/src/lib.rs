@@ -67,7 +67,7 @@ pub mod programs {
         ("bench", 0..=2),
         ("writek", 0..=0),
         ("touch", 0..=1024),
-        ("vector", 0..=0),
+        ("vector", 0..=3),
         ("linuxabi", 0..=0),
     ];
     /// Built-in programs whose whole point is to be killed by a fault (they
