@@ -33,19 +33,46 @@ fn two_processes_keep_their_own_vector_registers() {
 
 #[test]
 fn unknown_syscalls_get_enosys_and_the_process_goes_on() {
-    let r = microvmm(&["--cmdline", "linuxabi", "-q"], 0);
+    let r = microvmm(&["--cmdline", "linuxabi", "--json", "-"], 0);
     assert!(
         r.stdout.contains("linuxabi: unknown syscalls got ENOSYS"),
         "{}",
         r.stdout
     );
-    // Each distinct number once, in the order first seen.
+    // Each distinct number once, in the order first seen, with Linux's
+    // name where it has one.
     assert!(
-        r.stdout
+        r.stderr
             .contains("linuxabi: exit 0; heap faults 1, stack faults 1")
-            && r.stdout.contains("unknown syscalls (3): 500 999 1003"),
+            && r.stderr
+                .contains("unknown syscalls (4): 500 999 1003 425 (io_uring_setup)"),
         "{}",
-        r.stdout
+        r.stderr
+    );
+    let j = r.json();
+    let p = &procs(&j, "linuxabi")[0];
+    let unknown: Vec<(u64, Option<&str>)> = p["unknown_syscalls"]
+        .as_array()
+        .expect("unknown_syscalls[]")
+        .iter()
+        .map(|u| (u["nr"].as_u64().expect("nr"), u["name"].as_str()))
+        .collect();
+    assert_eq!(
+        unknown,
+        [
+            (500, None),
+            (999, None),
+            (1003, None),
+            (425, Some("io_uring_setup"))
+        ]
+    );
+    assert!(
+        r.stderr.contains(
+            "unknown system calls (each returned -ENOSYS): 500, 999, 1003, 425 (io_uring_setup)"
+        ),
+        "the text report names it too:
+{}",
+        r.stderr
     );
 }
 

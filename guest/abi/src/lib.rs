@@ -18,6 +18,7 @@ pub mod bytes;
 pub mod layout;
 pub mod msg;
 pub mod syscall;
+pub mod sysnames;
 
 /// COM1 data register: single bytes to the console (used when no microvmm
 /// hypercall device is present, e.g. under QEMU).

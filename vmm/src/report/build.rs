@@ -176,7 +176,15 @@ fn process(rec: &ProcObservation, programs: &[Program]) -> ProcessReport {
                 hpa: pr.walk.host.hpa(),
             })
             .collect(),
-        unknown_syscalls: last.unknown_syscalls.listed.clone(),
+        unknown_syscalls: last
+            .unknown_syscalls
+            .listed
+            .iter()
+            .map(|&nr| UnknownSyscall {
+                nr,
+                name: abi::sysnames::name(nr.into()),
+            })
+            .collect(),
         unknown_syscalls_distinct: last.unknown_syscalls.distinct,
         fs_base: Gva(last.fs_base),
         cr3: rec.created.cr3,
@@ -426,5 +434,21 @@ mod tests {
             vec![(g(3), 3), (g(9), 2)]
         );
         assert!(runs(&[]).is_empty());
+    }
+
+    #[test]
+    fn syscall_names_come_from_linuxs_table() {
+        use abi::sysnames::{NAMES, name};
+        assert_eq!(name(0), Some("read"));
+        assert_eq!(name(56), Some("clone"));
+        assert_eq!(name(57), Some("fork"));
+        assert_eq!(name(59), Some("execve"));
+        assert_eq!(name(298), Some("perf_event_open"));
+        assert_eq!(name(425), Some("io_uring_setup"));
+        assert_eq!(name(335), None, "a hole in the table");
+        assert_eq!(name(1000), None, "microvmm's own numbers are not Linux's");
+        assert_eq!(name(u64::MAX), None);
+        assert!(NAMES.windows(2).all(|w| w[0].0 < w[1].0), "sorted, unique");
+        assert!(NAMES.iter().all(|(_, n)| !n.is_empty() && n.is_ascii()));
     }
 }

@@ -83,6 +83,15 @@ pub struct HostReport {
     pub cpu_refused: Vec<CpuRefusal>,
 }
 
+/// A system call the guest kernel does not serve (`processes[].unknown_syscalls[]`).
+#[derive(Debug, Clone, Serialize)]
+pub struct UnknownSyscall {
+    /// Its number (rax).
+    pub nr: u32,
+    /// Linux's name for it (abi::sysnames), null if Linux has none.
+    pub name: Option<&'static str>,
+}
+
 /// One feature KVM refused (`host.cpu_refused[]`).
 #[derive(Debug, Clone, Serialize)]
 pub struct CpuRefusal {
@@ -226,8 +235,8 @@ pub struct ProcessReport {
     pub output_truncated: bool,
     /// Addresses it printed ("0x...") that were mapped at its exit.
     pub printed_addresses: Vec<PrintedReport>,
-    /// Distinct system call numbers the kernel did not know (each got -ENOSYS).
-    pub unknown_syscalls: Vec<u32>,
+    /// Distinct system calls the kernel did not know (each got -ENOSYS).
+    pub unknown_syscalls: Vec<UnknownSyscall>,
     /// How many distinct unknown numbers it made (unknown_syscalls may list fewer).
     pub unknown_syscalls_distinct: u32,
     /// The FS base (TLS pointer) at its last report.

@@ -237,7 +237,14 @@ fn program_facts(s: &mut String, p: &ProcessReport, pagemap: &str) {
         );
     }
     if !p.unknown_syscalls.is_empty() {
-        let nrs: Vec<String> = p.unknown_syscalls.iter().map(u32::to_string).collect();
+        let nrs: Vec<String> = p
+            .unknown_syscalls
+            .iter()
+            .map(|u| match u.name {
+                Some(name) => format!("{} ({name})", u.nr),
+                None => u.nr.to_string(),
+            })
+            .collect();
         let more = p
             .unknown_syscalls_distinct
             .saturating_sub(p.unknown_syscalls.len() as u32);

@@ -102,8 +102,11 @@ pub fn summary(p: &Proc, how: Exit) {
     }
     if p.nunknown > 0 {
         kprint!("; unknown syscalls ({}):", p.nunknown);
-        for nr in &p.unknown[..(p.nunknown as usize).min(MAX_UNKNOWN)] {
-            kprint!(" {nr}");
+        for &nr in &p.unknown[..(p.nunknown as usize).min(MAX_UNKNOWN)] {
+            match abi::sysnames::name(nr as u64) {
+                Some(name) => kprint!(" {nr} ({name})"),
+                None => kprint!(" {nr}"),
+            }
         }
     }
     kprintln!("");

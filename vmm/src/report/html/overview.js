@@ -131,7 +131,7 @@
           typeof p.first_output_us === 'number' ? `; first output ${Math.round(p.first_output_us)} µs after its creation` : ''),
         p.output ? el('pre', { class: 'out' }, p.output + (p.output_truncated ? '\n… (truncated)' : '')) : el('p', { class: 'note' }, 'no output'),
         printed.length ? el('div', { class: 'printed' }, el('p', {}, 'Addresses it printed (choose one to find it):'), el('ul', {}, printed)) : null,
-        p.unknown_syscalls.length ? el('p', { class: 'note' }, `unknown system calls: ${p.unknown_syscalls.join(', ')}`) : null);
+        p.unknown_syscalls.length ? el('p', { class: 'note' }, `unknown system calls: ${p.unknown_syscalls.map((u) => (u.name ? `${u.nr} (${u.name})` : `${u.nr}`)).join(', ')}`) : null);
     }));
   }
 
