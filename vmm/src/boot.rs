@@ -70,6 +70,9 @@ pub struct BootParams<'a> {
     pub la57: bool,
     /// The host's XCR0 and XSAVE area size (cpu::xsave::host_xsave).
     pub host_xsave: (u64, u32),
+    /// The wall clock now (ns since the epoch) and the guest's TSC at the
+    /// same moment (0 if unknown), for the guest's CLOCK_REALTIME.
+    pub realtime: (u64, u64),
 }
 
 /// Write BootInfo, the boot GDT and the boot page tables. The tables map
@@ -103,6 +106,8 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
         host_xcr0: p.host_xsave.0,
         host_xsave_size: p.host_xsave.1,
         _pad2: 0,
+        realtime_ns: p.realtime.0,
+        realtime_tsc: p.realtime.1,
     };
     mem.write_slice(info.as_bytes(), GuestAddress(BOOT_INFO_GPA))?;
     for (i, d) in GDT.iter().enumerate() {
@@ -247,6 +252,7 @@ mod tests {
             modules: &[],
             la57: false,
             host_xsave: (0, 0),
+            realtime: (0, 0),
         };
         write(&m, &p).expect("write");
         let pml4_0: u64 = m.read_obj(GuestAddress(BOOT_PML4_GPA)).expect("read");
@@ -286,6 +292,7 @@ mod tests {
             modules: &[],
             la57: true,
             host_xsave: (0xe7, 2432),
+            realtime: (0, 0),
         };
         write(&m, &p).expect("write");
         for pml5 in [BOOT_PML5_GPA, BOOT_PML5_GPA + 0x1000] {
@@ -327,6 +334,7 @@ mod tests {
             modules: &modules,
             la57: false,
             host_xsave: (0, 0),
+            realtime: (0, 0),
         };
         write(&m, &p).expect("write");
         let at = |off: usize| GuestAddress(BOOT_INFO_GPA + off as u64);
@@ -360,6 +368,7 @@ mod tests {
             modules: &[],
             la57: false,
             host_xsave: (0, 0),
+            realtime: (0, 0),
         };
         assert!(matches!(
             write(&mem(), &p),

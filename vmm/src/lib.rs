@@ -299,6 +299,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
             modules: &staged.modules,
             la57: cpu_setup.cpu.la57,
             host_xsave: cpu::xsave::host_xsave(),
+            realtime: vcpu::realtime_pair(&vcpu),
         },
     )?;
     let pagemap = hostmem::Pagemap::open().ok().map(|mut p| {

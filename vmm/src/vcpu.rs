@@ -153,6 +153,27 @@ pub fn create(
     ))
 }
 
+/// The host's wall clock (ns since the Unix epoch) and the guest's TSC at
+/// the same moment, for the guest's CLOCK_REALTIME: `date` in the guest
+/// shows the host's date. The TSC is 0 where KVM_GET_MSRS cannot read it.
+pub fn realtime_pair(vcpu: &VcpuFd) -> (u64, u64) {
+    const MSR_IA32_TSC: u32 = 0x10;
+    let read_tsc = || -> Option<u64> {
+        let mut msrs = kvm_bindings::Msrs::from_entries(&[kvm_bindings::kvm_msr_entry {
+            index: MSR_IA32_TSC,
+            ..Default::default()
+        }])
+        .ok()?;
+        (vcpu.get_msrs(&mut msrs).ok()? == 1).then_some(())?;
+        msrs.as_slice().first().map(|e| e.data)
+    };
+    let tsc = read_tsc().unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    (now, tsc)
+}
+
 /// The vCPU's paging mode right now, with the CPU's MAXPHYADDR (None if it
 /// is not in 64-bit paging mode).
 pub fn paging_mode(vcpu: &VcpuFd, maxphyaddr: u8) -> Option<PagingMode> {

@@ -84,8 +84,15 @@ pub struct BootInfo {
     /// describe components KVM does not offer (AMX on Intel PVM).
     pub host_xsave_size: u32,
     pub _pad2: u32,
+    /// The host's wall clock (CLOCK_REALTIME, ns since the Unix epoch) when
+    /// the VMM wrote this block, for the guest's CLOCK_REALTIME; 0 unknown.
+    pub realtime_ns: u64,
+    /// The guest's TSC at that moment (KVM_GET_MSRS IA32_TSC); 0 when the
+    /// VMM could not read it: the kernel then pairs `realtime_ns` with its
+    /// own first TSC reading, a few hundred microseconds later.
+    pub realtime_tsc: u64,
 }
-const _: () = assert!(core::mem::size_of::<BootInfo>() == 320 + 32 * MAX_MODULES);
+const _: () = assert!(core::mem::size_of::<BootInfo>() == 336 + 32 * MAX_MODULES);
 
 /// Most user programs (`--run`) in one run.
 pub const MAX_MODULES: usize = 16;

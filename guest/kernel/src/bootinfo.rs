@@ -24,6 +24,9 @@ pub struct Machine {
     /// The host's XCR0 and its XSAVE area size (BootInfo; 0 under QEMU).
     pub host_xcr0: u64,
     pub host_xsave_size: u32,
+    /// Wall clock at the guest TSC `realtime_tsc` (BootInfo; 0 under QEMU).
+    pub realtime_ns: u64,
+    pub realtime_tsc: u64,
 }
 
 impl Machine {
@@ -61,6 +64,8 @@ pub fn read(pvh: u64) -> Result<Machine, &'static str> {
         nmodules: (b.nmodules as usize).min(MAX_MODULES),
         host_xcr0: b.host_xcr0,
         host_xsave_size: b.host_xsave_size,
+        realtime_ns: b.realtime_ns,
+        realtime_tsc: b.realtime_tsc,
     })
 }
 
@@ -107,6 +112,8 @@ fn read_pvh(pvh: u64, kend: u64) -> Result<Machine, &'static str> {
         nmodules: 0,
         host_xcr0: 0,
         host_xsave_size: 0,
+        realtime_ns: 0,
+        realtime_tsc: 0,
     };
     let cmd: u64 = rd(pvh + 24);
     if cmd != 0 && cmd < ram {

@@ -97,6 +97,15 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
     let vmm = vmmdev::probe();
     NX.store(cpu::rdmsr(0xc000_0080) & (1 << 11) != 0, Ordering::Relaxed);
     TSC_KHZ.store(m.tsc_khz, Ordering::Relaxed);
+    syscall::time::init(
+        tsc0,
+        m.realtime_ns,
+        if m.realtime_tsc != 0 {
+            m.realtime_tsc
+        } else {
+            tsc0
+        },
+    );
     if mode == Mode::X86 {
         // Mask the legacy PICs: their default vectors collide with exceptions.
         cpu::outb(0x21, 0xff);

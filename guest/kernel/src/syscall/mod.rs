@@ -16,7 +16,7 @@ mod mm;
 mod poll;
 mod process;
 pub mod signal;
-mod time;
+pub mod time;
 
 use abi::syscall::*;
 
@@ -80,6 +80,9 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_MADVISE => Ret::Value(mm::madvise(a0, a1, a2)),
         SYS_GETPID | SYS_GETTID | SYS_SET_TID_ADDRESS => Ret::Value(current().pid as i64),
         SYS_GETUID | SYS_GETGID | SYS_GETEUID | SYS_GETEGID => Ret::Value(0),
+        // Every process is started by the kernel, as init is: parent 0.
+        SYS_GETPPID => Ret::Value(0),
+        SYS_GETCWD => Ret::Value(process::getcwd(a0, a1)),
         // One thread, no signals are ever sent: accepting handlers and
         // masks changes nothing a program could observe.
         SYS_RT_SIGACTION | SYS_RT_SIGPROCMASK => Ret::Value(0),
@@ -101,6 +104,8 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_GETRANDOM => Ret::Value(process::getrandom(a0, a1)),
         SYS_EXIT | SYS_EXIT_GROUP => process::exit(f, a0),
         SYS_CLOCK_GETTIME => Ret::Value(time::clock_gettime(a0, a1)),
+        SYS_GETTIMEOFDAY => Ret::Value(time::gettimeofday(a0)),
+        SYS_TIME => Ret::Value(time::time(a0)),
         SYS_NANOSLEEP => time::nanosleep(f, 1, 0, a0),
         SYS_CLOCK_NANOSLEEP => time::nanosleep(f, a0, a1, a2),
         SYS_SCHED_YIELD => time::sched_yield(f),
