@@ -82,3 +82,53 @@ fn chrono_year() -> i32 {
         .parse()
         .expect("a year")
 }
+
+#[test]
+fn env_sets_the_programs_environment() {
+    let bb = "/bin/busybox";
+    if !std::path::Path::new(bb).exists() {
+        skip::<()>("/bin/busybox (Debian's busybox-static)");
+        return;
+    }
+    let run = format!("{bb} env");
+    // The test's stdout is a pipe: no TERM.
+    let r = microvmm(&["-q", "--run", &run], 0);
+    assert_eq!(
+        lines_of(&r.stdout, "busybox"),
+        ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/"],
+        "the default environment"
+    );
+    let r = microvmm(
+        &[
+            "-q",
+            "--env",
+            "GREETING=hello world",
+            "--env",
+            "HOME=/root",
+            "--run",
+            &run,
+        ],
+        0,
+    );
+    assert_eq!(
+        lines_of(&r.stdout, "busybox"),
+        [
+            "PATH=/usr/local/bin:/usr/bin:/bin",
+            "HOME=/root",
+            "GREETING=hello world"
+        ]
+    );
+}
+
+#[test]
+fn bad_env_values_are_usage_errors() {
+    refused(&["--env", "=x"], "give NAME=VALUE or NAME");
+    let many: Vec<String> = (0..64).map(|i| format!("V{i}=1")).collect();
+    let mut args = vec![];
+    for m in &many {
+        args.extend(["--env", m.as_str()]);
+    }
+    refused(&args, "at most 64");
+    let long = format!("L={}", "x".repeat(5000));
+    refused(&["--env", &long], "at most 4096");
+}

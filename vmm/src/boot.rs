@@ -8,9 +8,9 @@
 
 use abi::Pod;
 use abi::layout::{
-    BOOT_GUEST_HUGE, BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP, BOOT_PD_GPA,
-    BOOT_PDPT_HIGH_GPA, BOOT_PDPT_LOW_GPA, BOOT_PML4_GPA, BOOT_PML5_GPA, BootInfo, CMDLINE_MAX,
-    KERNEL_BASE, MAX_MODULES, Module,
+    BOOT_ENV_GPA, BOOT_GUEST_HUGE, BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP,
+    BOOT_PD_GPA, BOOT_PDPT_HIGH_GPA, BOOT_PDPT_LOW_GPA, BOOT_PML4_GPA, BOOT_PML5_GPA, BootInfo,
+    CMDLINE_MAX, ENV_MAX, ENVC_MAX, KERNEL_BASE, MAX_MODULES, Module,
 };
 use kvm_bindings::{kvm_segment, kvm_sregs};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
@@ -44,6 +44,9 @@ pub enum BootError {
     /// The kernel command line does not fit.
     #[error("the guest command line is {0} bytes; at most {max} fit", max = CMDLINE_MAX - 1)]
     CmdlineTooLong(usize),
+    /// An environment larger than its block (loader::env checks first).
+    #[error("the environment does not fit its {ENV_MAX}-byte block")]
+    EnvTooLarge,
     /// More user programs than BootInfo's module table holds.
     #[error("{0} programs to run; BootInfo holds at most {MAX_MODULES}")]
     TooManyModules(usize),
@@ -73,6 +76,8 @@ pub struct BootParams<'a> {
     /// The wall clock now (ns since the epoch) and the guest's TSC at the
     /// same moment (0 if unknown), for the guest's CLOCK_REALTIME.
     pub realtime: (u64, u64),
+    /// The environment of `--run` programs (loader::env).
+    pub env: &'a crate::loader::env::Environ,
 }
 
 /// Write BootInfo, the boot GDT and the boot page tables. The tables map
@@ -91,6 +96,10 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
         return Err(BootError::TooManyModules(p.modules.len()));
     }
     modules[..p.modules.len()].copy_from_slice(p.modules);
+    let env = p.env.block();
+    if env.len() > ENV_MAX || p.env.0.len() > ENVC_MAX {
+        return Err(BootError::EnvTooLarge);
+    }
     let info = BootInfo {
         magic: BOOT_INFO_MAGIC,
         version: BOOT_INFO_VERSION,
@@ -108,8 +117,16 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
         _pad2: 0,
         realtime_ns: p.realtime.0,
         realtime_tsc: p.realtime.1,
+        env_len: 0,
+        envc: 0,
+    };
+    let info = BootInfo {
+        env_len: env.len() as u32, // At most ENV_MAX.
+        envc: p.env.0.len() as u32,
+        ..info
     };
     mem.write_slice(info.as_bytes(), GuestAddress(BOOT_INFO_GPA))?;
+    mem.write_slice(&env, GuestAddress(BOOT_ENV_GPA))?;
     for (i, d) in GDT.iter().enumerate() {
         mem.write_obj(*d, GuestAddress(BOOT_GDT_GPA + 8 * i as u64))?;
     }
@@ -253,6 +270,7 @@ mod tests {
             la57: false,
             host_xsave: (0, 0),
             realtime: (0, 0),
+            env: &crate::loader::env::Environ::default(),
         };
         write(&m, &p).expect("write");
         let pml4_0: u64 = m.read_obj(GuestAddress(BOOT_PML4_GPA)).expect("read");
@@ -293,6 +311,7 @@ mod tests {
             la57: true,
             host_xsave: (0xe7, 2432),
             realtime: (0, 0),
+            env: &crate::loader::env::Environ::default(),
         };
         write(&m, &p).expect("write");
         for pml5 in [BOOT_PML5_GPA, BOOT_PML5_GPA + 0x1000] {
@@ -335,6 +354,7 @@ mod tests {
             la57: false,
             host_xsave: (0, 0),
             realtime: (0, 0),
+            env: &crate::loader::env::Environ::default(),
         };
         write(&m, &p).expect("write");
         let at = |off: usize| GuestAddress(BOOT_INFO_GPA + off as u64);
@@ -369,6 +389,7 @@ mod tests {
             la57: false,
             host_xsave: (0, 0),
             realtime: (0, 0),
+            env: &crate::loader::env::Environ::default(),
         };
         assert!(matches!(
             write(&mem(), &p),

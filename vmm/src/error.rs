@@ -83,7 +83,9 @@ impl Error {
                 memory::MemoryError::HugePool { .. } | memory::MemoryError::NotHugeMultiple(_),
             ) => 2,
             Error::Boot(
-                boot::BootError::CmdlineTooLong(_) | boot::BootError::TooManyModules(_),
+                boot::BootError::CmdlineTooLong(_)
+                | boot::BootError::TooManyModules(_)
+                | boot::BootError::EnvTooLarge,
             ) => 2,
             _ => 1,
         }

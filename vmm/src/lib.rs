@@ -94,6 +94,8 @@ pub struct Config {
     pub page_tables: bool,
     /// CPU features taken from the guest (`--cpu host,-FEATURE...`).
     pub cpu: cpu::CpuMask,
+    /// The environment `--run` programs start with (`--env`).
+    pub env: loader::env::Environ,
 }
 
 impl Default for Config {
@@ -114,6 +116,7 @@ impl Default for Config {
             walk: None,
             page_tables: false,
             cpu: cpu::CpuMask::default(),
+            env: loader::env::Environ::default(),
         }
     }
 }
@@ -300,6 +303,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
             la57: cpu_setup.cpu.la57,
             host_xsave: cpu::xsave::host_xsave(),
             realtime: vcpu::realtime_pair(&vcpu),
+            env: &cfg.env,
         },
     )?;
     let pagemap = hostmem::Pagemap::open().ok().map(|mut p| {

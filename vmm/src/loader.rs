@@ -7,6 +7,7 @@
 //! numbered as `readelf -l` numbers them.
 
 mod elf;
+pub mod env;
 mod error;
 pub mod file;
 #[cfg(test)]

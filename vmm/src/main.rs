@@ -1,6 +1,6 @@
 //! The `microvmm` command line: parse, call the library, print, exit.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -127,6 +127,13 @@ struct Cli {
     /// offers (LA57 on Intel PVM hosts) is noted, not an error.
     #[arg(long, value_name = "host[,-FEATURE...]", default_value = "host")]
     cpu: microvmm::cpu::CpuMask,
+    /// Set an environment variable for the --run programs: NAME=VALUE, or
+    /// NAME alone for microvmm's own value (skipped when unset), as docker
+    /// run -e. Repeatable; later ones win. The default environment is
+    /// PATH=/usr/local/bin:/usr/bin:/bin, HOME=/, and TERM when stdout is a
+    /// terminal.
+    #[arg(long, value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
     /// Do not print the text report after the run.
     #[arg(long, short)]
     quiet: bool,
@@ -191,6 +198,14 @@ fn main() -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(e, 2),
     };
+    let env = match microvmm::loader::env::Environ::build(
+        &cli.env,
+        |k| std::env::var(k).ok(),
+        io::stdout().is_terminal(),
+    ) {
+        Ok(e) => e,
+        Err(e) => return fail(e, 2),
+    };
     let json_stdout = cli.json.as_deref() == Some("-");
     let cfg = Config {
         guest: cli.guest.clone().map_or(Guest::Embedded, Guest::File),
@@ -213,6 +228,7 @@ fn main() -> ExitCode {
         // The page walks any page in the browser: it needs the tables.
         page_tables: cli.html.is_some(),
         cpu: cli.cpu.clone(),
+        env,
     };
     // Check the output files now: a bad path is a usage error (2), found
     // before the guest runs, not after it. Nothing is written until the

@@ -10,6 +10,7 @@
 //!     0x0000_5000  boot PDPT (high half, KERNEL_BASE)
 //!     0x0000_6000  boot PDs, one per GiB of RAM (2 MiB pages)
 //!     0x0000_8000  boot PML5 pair (only when the vCPU offers LA57)
+//!     0x0000_a000  the environment of `--run` programs (NUL-separated)
 //!     0x0010_0000  kernel image (ELF segments must start at or above here)
 //!     ...          free frames up to ram_size
 //! ```
@@ -25,6 +26,13 @@ pub const BOOT_PDPT_LOW_GPA: u64 = 0x4000;
 pub const BOOT_PDPT_HIGH_GPA: u64 = 0x5000;
 pub const BOOT_PD_GPA: u64 = 0x6000;
 pub const BOOT_PML5_GPA: u64 = 0x8000;
+/// The environment block: `BootInfo::envc` NUL-terminated `K=V` strings in
+/// `BootInfo::env_len` bytes (at most [`ENV_MAX`]).
+pub const BOOT_ENV_GPA: u64 = 0xa000;
+/// Largest environment block, in bytes (one page).
+pub const ENV_MAX: usize = 4096;
+/// Most environment strings a process gets.
+pub const ENVC_MAX: usize = 64;
 
 /// Virtual base of the kernel image window: VA = KERNEL_BASE + GPA for the
 /// first 2 GiB of guest RAM.
@@ -91,8 +99,13 @@ pub struct BootInfo {
     /// VMM could not read it: the kernel then pairs `realtime_ns` with its
     /// own first TSC reading, a few hundred microseconds later.
     pub realtime_tsc: u64,
+    /// Bytes of the environment block at [`BOOT_ENV_GPA`] (0: none given,
+    /// the kernel's default).
+    pub env_len: u32,
+    /// Strings in it (at most [`ENVC_MAX`]).
+    pub envc: u32,
 }
-const _: () = assert!(core::mem::size_of::<BootInfo>() == 336 + 32 * MAX_MODULES);
+const _: () = assert!(core::mem::size_of::<BootInfo>() == 344 + 32 * MAX_MODULES);
 
 /// Most user programs (`--run`) in one run.
 pub const MAX_MODULES: usize = 16;

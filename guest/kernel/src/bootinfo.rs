@@ -2,8 +2,8 @@
 //! block, or under QEMU from the PVH hvm_start_info memory map.
 
 use abi::layout::{
-    BOOT_GUEST_HUGE, BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP, BootInfo,
-    CMDLINE_MAX, MAX_MODULES, MIN_RAM, Module,
+    BOOT_ENV_GPA, BOOT_GUEST_HUGE, BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP,
+    BootInfo, CMDLINE_MAX, ENV_MAX, ENVC_MAX, MAX_MODULES, MIN_RAM, Module,
 };
 
 use crate::memlayout::{self, Pa, p2v, page_up};
@@ -27,9 +27,38 @@ pub struct Machine {
     /// Wall clock at the guest TSC `realtime_tsc` (BootInfo; 0 under QEMU).
     pub realtime_ns: u64,
     pub realtime_tsc: u64,
+    /// The environment block at BOOT_ENV_GPA as the VMM described it
+    /// (length clamped to ENV_MAX; its strings are checked by env()).
+    pub env_len: usize,
+    pub envc: usize,
 }
 
 impl Machine {
+    /// The `--run` programs' environment: at most ENVC_MAX NUL-terminated
+    /// strings from the block; an unterminated tail is dropped.
+    pub fn env(&self, out: &mut [&'static [u8]; ENVC_MAX]) -> usize {
+        if self.env_len == 0 {
+            return 0;
+        }
+        // SAFETY: the page at BOOT_ENV_GPA is the VMM's, below the kernel
+        // image, mapped by the kernel window and never given to the frame
+        // allocator; env_len is at most ENV_MAX (one page).
+        let block: &'static [u8] =
+            unsafe { core::slice::from_raw_parts(p2v::<u8>(Pa(BOOT_ENV_GPA)), self.env_len) };
+        let Some(end) = block.iter().rposition(|&b| b == 0) else {
+            return 0;
+        };
+        let mut n = 0;
+        for s in block[..end].split(|&b| b == 0) {
+            if n == out.len() || n == self.envc {
+                break;
+            }
+            out[n] = s;
+            n += 1;
+        }
+        n
+    }
+
     pub fn cmdline(&self) -> &str {
         core::str::from_utf8(&self.cmdline[..self.cmdline_len]).unwrap_or("")
     }
@@ -66,6 +95,8 @@ pub fn read(pvh: u64) -> Result<Machine, &'static str> {
         host_xsave_size: b.host_xsave_size,
         realtime_ns: b.realtime_ns,
         realtime_tsc: b.realtime_tsc,
+        env_len: (b.env_len as usize).min(ENV_MAX),
+        envc: (b.envc as usize).min(ENVC_MAX),
     })
 }
 
@@ -114,6 +145,8 @@ fn read_pvh(pvh: u64, kend: u64) -> Result<Machine, &'static str> {
         host_xsave_size: 0,
         realtime_ns: 0,
         realtime_tsc: 0,
+        env_len: 0,
+        envc: 0,
     };
     let cmd: u64 = rd(pvh + 24);
     if cmd != 0 && cmd < ram {

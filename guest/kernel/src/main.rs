@@ -4,6 +4,7 @@
 #![no_std]
 #![no_main]
 
+use kernel::exec::stack::DEFAULT_ENVP;
 use kernel::{Machine, kprintln, modules, proc, programs, shutdown};
 
 /// Run together by default: the address-space tour, a heap and a stack that
@@ -37,7 +38,7 @@ pub fn kmain(m: &Machine) -> ! {
             argv = [name.as_bytes(), num.as_bytes()];
             argc = 2;
         }
-        match proc::spawn(img, word.as_bytes(), &argv[..argc], 0) {
+        match proc::spawn(img, word.as_bytes(), &argv[..argc], &DEFAULT_ENVP, 0) {
             Ok(pid) => kprintln!("[kernel] pid {pid}: {word}"),
             Err(e) => bad(word, e),
         }

@@ -8,7 +8,7 @@ use abi::layout::{MODULE_ARGS_MAX, Module};
 use abi::msg::NAME_MAX;
 
 use crate::bootinfo::Machine;
-use crate::exec::stack::MAX_ARGS;
+use crate::exec::stack::{DEFAULT_ENVP, MAX_ARGS, MAX_ENV};
 use crate::memlayout::{PAGE, Pa, kernel_end_pa, p2v, page_down, page_up};
 use crate::mm::frame;
 use crate::{kprintln, proc};
@@ -51,6 +51,13 @@ fn basename(path: &[u8]) -> &[u8] {
 /// Start a process for every module; return how many started.
 pub fn spawn_all(m: &Machine) -> usize {
     let mut started = 0;
+    let mut env_all = [&[][..]; MAX_ENV];
+    let n_env = m.env(&mut env_all);
+    let env = if m.env_len == 0 {
+        &DEFAULT_ENVP[..]
+    } else {
+        &env_all[..n_env]
+    };
     for (i, md) in m.modules[..m.nmodules].iter().enumerate() {
         let Some(img) = range(m, md.gpa, md.size) else {
             kprintln!("[kernel] module {i}: refused: its bytes lie outside the module area");
@@ -85,7 +92,7 @@ pub fn spawn_all(m: &Machine) -> usize {
         let n = args(block, md.argc, &mut argv);
         let name = basename(argv[0]);
         let shown = core::str::from_utf8(name).unwrap_or("?");
-        match proc::spawn(bytes(img), name, &argv[..n.max(1)], i as u32 + 1) {
+        match proc::spawn(bytes(img), name, &argv[..n.max(1)], env, i as u32 + 1) {
             Ok(pid) => {
                 kprintln!(
                     "[kernel] pid {pid}: {shown} (module {i}, {} bytes)",

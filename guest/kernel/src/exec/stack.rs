@@ -15,9 +15,11 @@ use crate::mm::uvm::AddrSpace;
 
 /// Most argv strings a process gets (one definition, shared with the VMM).
 pub const MAX_ARGS: usize = abi::layout::ARGC_MAX;
-/// The environment every process starts with: harmless, and enough for
-/// programs that look PATH up.
-const ENVP: [&[u8]; 1] = [b"PATH=/"];
+/// The environment of a process the VMM gave none (built-in programs,
+/// QEMU): harmless, and enough for programs that look PATH up.
+pub const DEFAULT_ENVP: [&[u8]; 1] = [b"PATH=/"];
+/// Most environment strings a process gets (one definition, in abi).
+pub const MAX_ENV: usize = abi::layout::ENVC_MAX;
 
 const AT_NULL: u64 = 0;
 const AT_PHDR: u64 = 3;
@@ -39,9 +41,10 @@ fn push_str(a: &mut AddrSpace, sp: &mut u64, s: &[u8]) -> Option<u64> {
     (a.copy_out(*sp, s) && a.copy_out(*sp + s.len() as u64, &[0])).then_some(*sp)
 }
 
-/// Build the stack for `e` with `argv`; the initial rsp (at argc).
-pub fn build(a: &mut AddrSpace, e: &Elf, argv: &[&[u8]]) -> Option<u64> {
+/// Build the stack for `e` with `argv` and `env`; the initial rsp (at argc).
+pub fn build(a: &mut AddrSpace, e: &Elf, argv: &[&[u8]], env: &[&[u8]]) -> Option<u64> {
     let argv = &argv[..argv.len().min(MAX_ARGS)];
+    let env = &env[..env.len().min(MAX_ENV)];
     let mut sp = USER_STACK_TOP;
     let mut rnd = [0u8; 16];
     crate::random::fill(&mut rnd);
@@ -50,10 +53,11 @@ pub fn build(a: &mut AddrSpace, e: &Elf, argv: &[&[u8]]) -> Option<u64> {
     if !a.copy_out(random, &rnd) {
         return None;
     }
-    let mut envp = [0u64; ENVP.len()];
-    for (p, s) in envp.iter_mut().zip(ENVP) {
+    let mut envp_all = [0u64; MAX_ENV];
+    for (p, s) in envp_all.iter_mut().zip(env) {
         *p = push_str(a, &mut sp, s)?;
     }
+    let envp = &envp_all[..env.len()];
     let mut argp = [0u64; MAX_ARGS];
     for (p, s) in argp.iter_mut().zip(argv) {
         *p = push_str(a, &mut sp, s)?;
@@ -87,7 +91,7 @@ pub fn build(a: &mut AddrSpace, e: &Elf, argv: &[&[u8]]) -> Option<u64> {
         ok &= put(a, p);
     }
     ok &= put(a, 0);
-    for &p in &envp {
+    for &p in envp {
         ok &= put(a, p);
     }
     ok &= put(a, 0);

@@ -184,7 +184,13 @@ pub fn set_preemptive(on: bool) {
 /// Create a process running the ELF image `img` with `argv`; `name` is
 /// what reports call it, `module` its boot module index + 1 (0: built-in).
 /// Err says why it cannot run (a bad image is refused, never trusted).
-pub fn spawn(img: &[u8], name: &[u8], argv: &[&[u8]], module: u32) -> Result<u32, &'static str> {
+pub fn spawn(
+    img: &[u8],
+    name: &[u8],
+    argv: &[&[u8]],
+    env: &[&[u8]],
+    module: u32,
+) -> Result<u32, &'static str> {
     let t = table();
     if t.frames_free_at_start == 0 {
         t.frames_free_at_start = frame::free_count();
@@ -197,7 +203,7 @@ pub fn spawn(img: &[u8], name: &[u8], argv: &[&[u8]], module: u32) -> Result<u32
     let e = elf::parse(img)?;
     let mut aspace = AddrSpace::new().ok_or("out of memory")?;
     let sp = match exec::load(&mut aspace, img, &e) {
-        Ok(()) => stack::build(&mut aspace, &e, argv).ok_or("cannot build the start-up stack"),
+        Ok(()) => stack::build(&mut aspace, &e, argv, env).ok_or("cannot build the start-up stack"),
         Err(why) => Err(why),
     };
     let sp = match sp {
