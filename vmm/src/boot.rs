@@ -195,33 +195,6 @@ pub struct CpuFeatures {
     pub maxphyaddr: u8,
 }
 
-impl CpuFeatures {
-    /// Is the state bit of `f` on? Features without one (avx, pcid, ...)
-    /// are CPUID-only and read false.
-    pub fn has(&self, f: crate::cpu::Feature) -> bool {
-        use crate::cpu::Feature::*;
-        match f {
-            Nx => self.nx,
-            Fsgsbase => self.fsgsbase,
-            La57 => self.la57,
-            Xsave => self.osxsave,
-            _ => false,
-        }
-    }
-
-    /// Turn the state bit of `f` on or off (no-op for CPUID-only features).
-    pub fn set(&mut self, f: crate::cpu::Feature, on: bool) {
-        use crate::cpu::Feature::*;
-        match f {
-            Nx => self.nx = on,
-            Fsgsbase => self.fsgsbase = on,
-            La57 => self.la57 = on,
-            Xsave => self.osxsave = on,
-            _ => {}
-        }
-    }
-}
-
 /// Long mode, paging on, kernel segments of the Linux layout. CR4 = PAE |
 /// OSFXSR | OSXMMEXCPT, plus FSGSBASE, LA57 and OSXSAVE as negotiated
 /// (HOST-KVM.md's PVM recipe sets FSGSBASE; qemu64 lacks it); EFER = SCE |

@@ -73,6 +73,29 @@ const OPTIONAL: [(Feature, &str); 4] = [
 ];
 
 /// "errno 22, Invalid argument": io::Error's text without its "(os error N)".
+/// Is the state bit of `f` on in `c`? Features without one (avx, pcid,
+/// ...) are CPUID-only and read false.
+fn has(c: &CpuFeatures, f: Feature) -> bool {
+    match f {
+        Feature::Nx => c.nx,
+        Feature::Fsgsbase => c.fsgsbase,
+        Feature::La57 => c.la57,
+        Feature::Xsave => c.osxsave,
+        _ => false,
+    }
+}
+
+/// Turn the state bit of `f` on or off (no-op for CPUID-only features).
+fn set(c: &mut CpuFeatures, f: Feature, on: bool) {
+    match f {
+        Feature::Nx => c.nx = on,
+        Feature::Fsgsbase => c.fsgsbase = on,
+        Feature::La57 => c.la57 = on,
+        Feature::Xsave => c.osxsave = on,
+        _ => {}
+    }
+}
+
 fn errno_text(errno: i32) -> String {
     let text = io::Error::from_raw_os_error(errno).to_string();
     let what = text.split(" (os error").next().unwrap_or(&text);
@@ -93,7 +116,7 @@ pub fn negotiate(
     if v.set_sregs(&boot::sregs(base, cpu)).is_err() {
         let mut acc = want;
         for (f, _) in OPTIONAL {
-            acc.set(f, false);
+            set(&mut acc, f, false);
         }
         let minimal = boot::sregs(base, acc);
         v.set_sregs(&minimal).map_err(|e| MandatoryRefused {
@@ -103,11 +126,11 @@ pub fn negotiate(
             source: io::Error::from_raw_os_error(e),
         })?;
         for (f, bit) in OPTIONAL {
-            if !want.has(f) {
+            if !has(&want, f) {
                 continue;
             }
             let mut next = acc;
-            next.set(f, true);
+            set(&mut next, f, true);
             match v.set_sregs(&boot::sregs(base, next)) {
                 Ok(()) => acc = next,
                 Err(e) => refused.push(Refusal {
