@@ -390,6 +390,17 @@ fn accepted(mem: &GuestMemoryMmap, ram: u64, gpa: u64, event: &Event, image: &[u
             changed_only_within(image, &after, gpa, end);
             assert!(mem.write_slice(image, GuestAddress(0)).is_ok());
         }
+        Event::StdinRead { want, reply, .. } => {
+            assert_eq!(header.kind, msg::KIND_STDIN);
+            assert!(*want <= msg::STDIN_MAX);
+            assert_eq!(reply.raw(), gpa);
+            // The answer stays inside the message, however much is given.
+            let full = vec![0x41; msg::STDIN_MAX + 10];
+            assert!(hypercall::write_stdin(mem, *reply, &full).is_ok());
+            let after = read_mem(mem, 0, MESSAGE_RAM);
+            changed_only_within(image, &after, gpa, end);
+            assert!(mem.write_slice(image, GuestAddress(0)).is_ok());
+        }
     }
 }
 

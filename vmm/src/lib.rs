@@ -96,6 +96,8 @@ pub struct Config {
     pub cpu: cpu::CpuMask,
     /// The environment `--run` programs start with (`--env`).
     pub env: loader::env::Environ,
+    /// Give microvmm's stdin to the first `--run` program (`--stdin`).
+    pub stdin: bool,
 }
 
 impl Default for Config {
@@ -117,6 +119,7 @@ impl Default for Config {
             page_tables: false,
             cpu: cpu::CpuMask::default(),
             env: loader::env::Environ::default(),
+            stdin: false,
         }
     }
 }
@@ -327,6 +330,10 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
     let mut ports = Ports::new(
         &ram,
         Console::new(out, cfg.raw_console),
+        devices::stdin::Stdin::new(
+            (cfg.stdin && !cfg.programs.is_empty())
+                .then(|| Box::new(std::io::stdin()) as Box<dyn std::io::Read + Send>),
+        ),
         registry,
         cpu_setup.cpu.maxphyaddr,
     );

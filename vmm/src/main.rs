@@ -134,6 +134,11 @@ struct Cli {
     /// terminal.
     #[arg(long, value_name = "NAME[=VALUE]")]
     env: Vec<String>,
+    /// What the first --run program reads on fd 0: inherit (microvmm's own
+    /// stdin, streamed: `printf 'a b\n' | microvmm --run 'busybox wc'`)
+    /// or none (end of file at once). Other processes read end of file.
+    #[arg(long, value_name = "inherit|none", default_value = "inherit", value_parser = ["inherit", "none"])]
+    stdin: String,
     /// Do not print the text report after the run.
     #[arg(long, short)]
     quiet: bool,
@@ -229,6 +234,7 @@ fn main() -> ExitCode {
         page_tables: cli.html.is_some(),
         cpu: cli.cpu.clone(),
         env,
+        stdin: cli.stdin == "inherit",
     };
     // Check the output files now: a bad path is a usage error (2), found
     // before the guest runs, not after it. Nothing is written until the

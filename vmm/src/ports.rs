@@ -8,6 +8,7 @@ use crate::addr::Gpa;
 use crate::devices::console::{self, Console};
 use crate::devices::event::Event;
 use crate::devices::hypercall::{self, Outcome, WhereisReply};
+use crate::devices::stdin::{Got, Stdin};
 use crate::memory::GuestRam;
 use crate::observations::{ExitCounts, Observations, RunError};
 use crate::registry::Registry;
@@ -18,6 +19,8 @@ pub struct Ports<'a> {
     ram: &'a GuestRam,
     /// COM1 and the console messages.
     pub console: Console,
+    /// microvmm's stdin, for the first `--run` program.
+    stdin: Stdin,
     registry: Registry<'a>,
     exits: ExitCounts,
     unknown_ports: BTreeSet<u16>,
@@ -30,12 +33,14 @@ impl<'a> Ports<'a> {
     pub fn new(
         ram: &'a GuestRam,
         console: Console,
+        stdin: Stdin,
         registry: Registry<'a>,
         maxphyaddr: u8,
     ) -> Self {
         Ports {
             ram,
             console,
+            stdin,
             registry,
             exits: ExitCounts::default(),
             unknown_ports: BTreeSet::new(),
@@ -61,6 +66,20 @@ impl<'a> Ports<'a> {
             }
             Event::Boot(b) => self.registry.boot(b),
             Event::Mark { .. } => {}
+            Event::StdinRead { pid, want, reply } => {
+                let got = if self.registry.is_first_program(pid) {
+                    self.stdin.read(want)
+                } else {
+                    Got::Bytes(Vec::new())
+                };
+                let Got::Bytes(bytes) = got else {
+                    return Outcome::Failed;
+                };
+                if hypercall::write_stdin(self.ram.mem(), reply, &bytes).is_err() {
+                    self.registry.error(RunError::AnswerNotWritten { gpa });
+                    return Outcome::Invalid;
+                }
+            }
             Event::Proc(p) => self.registry.proc(cpu, p),
             Event::Whereis(q) => {
                 let found = self.registry.whereis(cpu, &q);

@@ -273,6 +273,14 @@ impl<'a> Registry<'a> {
         self.procs.get(&pid).map(|r| r.created.name.as_str())
     }
 
+    /// Whether process `pid` runs the first `--run` program (module 0): the
+    /// one given microvmm's stdin.
+    pub fn is_first_program(&self, pid: u32) -> bool {
+        self.procs
+            .get(&pid)
+            .is_some_and(|r| r.created.module == Some(0))
+    }
+
     /// Everything recorded, for the report.
     pub fn finish(mut self) -> Records {
         if self.errors_dropped > 0 {

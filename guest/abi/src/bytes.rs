@@ -3,7 +3,9 @@
 //! answers out to user space and hands BootInfo over.
 
 use crate::layout::{BootInfo, Module};
-use crate::msg::{Boot, Console, Header, Mark, Proc, Region, WalkStep, Whereis, WhereisAnswer};
+use crate::msg::{
+    Boot, Console, Header, Mark, Proc, Region, Stdin, WalkStep, Whereis, WhereisAnswer,
+};
 use crate::syscall::Stats;
 
 /// Plain-old-data protocol structs: every bit pattern is a valid value.
@@ -57,6 +59,7 @@ pod!(
     Header,
     Boot,
     Console,
+    Stdin,
     Region,
     Proc,
     WalkStep,

@@ -13,6 +13,7 @@ pub const KIND_CONSOLE: u32 = 2;
 pub const KIND_PROC: u32 = 3;
 pub const KIND_WHEREIS: u32 = 4;
 pub const KIND_MARK: u32 = 5;
+pub const KIND_STDIN: u32 = 6;
 
 pub const RESULT_OK: i32 = 0;
 /// Unknown kind, wrong size, or a field out of range.
@@ -82,6 +83,26 @@ pub struct Boot {
     pub fpu_xcr0: u64,
 }
 const _: () = assert!(core::mem::size_of::<Boot>() == 80);
+
+/// Most bytes of stdin one message carries.
+pub const STDIN_MAX: usize = 4000;
+
+/// A process reads its fd 0: the VMM fills `bytes` with what microvmm's own
+/// stdin has ready (at most `len`, one `read` on the host, so a pipe is
+/// streamed, never read whole first) and writes how many into `len`; 0 is
+/// end of file. Only the first `--run` program is given microvmm's stdin;
+/// the VMM answers 0 to any other. RESULT_FAILED: a signal interrupted the
+/// read (the kernel returns -EINTR).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Stdin {
+    pub hdr: Header,
+    pub pid: u32,
+    /// In: bytes wanted (at most STDIN_MAX). Out: bytes given.
+    pub len: u32,
+    pub bytes: [u8; STDIN_MAX],
+}
+const _: () = assert!(core::mem::size_of::<Stdin>() == 4024);
 
 /// Longest console chunk in one message.
 pub const CONSOLE_MAX: usize = 4000;
@@ -322,6 +343,7 @@ pub const fn size_of_kind(kind: u32) -> u32 {
         KIND_PROC => core::mem::size_of::<Proc>(),
         KIND_WHEREIS => core::mem::size_of::<Whereis>(),
         KIND_MARK => core::mem::size_of::<Mark>(),
+        KIND_STDIN => core::mem::size_of::<Stdin>(),
         _ => 0,
     }) as u32
 }

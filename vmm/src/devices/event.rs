@@ -29,6 +29,16 @@ pub enum Event {
     /// A process asks where one of its addresses lives; the answer goes
     /// back into the message at `reply`.
     Whereis(WhereisRequest),
+    /// Process `pid` reads its fd 0: at most `want` bytes of microvmm's
+    /// stdin go back into the message at `reply`.
+    StdinRead {
+        /// The reader.
+        pid: u32,
+        /// Bytes it asked for (at most abi's STDIN_MAX).
+        want: usize,
+        /// The message, where the bytes and their count go.
+        reply: Gpa,
+    },
     /// A named point in time (boot phases).
     Mark {
         /// Which point, a number the guest chose.

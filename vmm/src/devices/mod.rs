@@ -5,3 +5,4 @@
 pub mod console;
 pub mod event;
 pub mod hypercall;
+pub mod stdin;

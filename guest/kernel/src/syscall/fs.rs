@@ -1,8 +1,10 @@
-//! The standard streams, the only files there are: fd 0 reads as empty
-//! (end of file), fds 1 and 2 write to the console. Enough of ioctl, fstat
-//! and fcntl for libc to decide how to buffer them.
+//! The standard streams, the only files there are: fd 0 reads microvmm's
+//! stdin for the first `--run` program (through the VMM, one exit per read)
+//! and end of file for everyone else; fds 1 and 2 write to the console.
+//! Enough of ioctl, fstat and fcntl for libc to decide how to buffer them.
 
-use abi::syscall::{EBADF, EFAULT, EINVAL, ENOENT, ENOTTY};
+use abi::msg::{Header, RESULT_FAILED, RESULT_OK, STDIN_MAX, Stdin};
+use abi::syscall::{EBADF, EFAULT, EINTR, EINVAL, EIO, ENOENT, ENOTTY};
 
 use super::{current, put, with_aspace};
 use crate::{console, kprint, vmmdev};
@@ -19,10 +21,48 @@ const F_SETFD: u64 = 2;
 const F_GETFL: u64 = 3;
 const AT_EMPTY_PATH: u64 = 0x1000;
 
-pub fn read(fd: u64, _buf: u64, _len: u64) -> i64 {
+pub fn read(fd: u64, buf: u64, len: u64) -> i64 {
     match fd {
-        0 => 0, // stdin is at end of file
+        0 => read_stdin(buf, len),
         _ => EBADF,
+    }
+}
+
+/// read(0): what the VMM has of microvmm's stdin, at most STDIN_MAX bytes
+/// a call (a short read is legal; libc loops). Only the first `--run`
+/// program (module 1) asks; the others, built-ins and runs without the
+/// device (QEMU) read end of file.
+fn read_stdin(buf: u64, len: u64) -> i64 {
+    let p = current();
+    if p.module != 1 || len == 0 {
+        return 0;
+    }
+    let want = len.min(STDIN_MAX as u64);
+    let Some(a) = p.aspace.as_mut() else {
+        return EFAULT;
+    };
+    if !a.check(buf, want) {
+        return EFAULT;
+    }
+    let mut m = Stdin {
+        hdr: Header::default(),
+        pid: p.pid,
+        len: want as u32, // At most STDIN_MAX.
+        bytes: [0; STDIN_MAX],
+    };
+    match vmmdev::send(&mut m) {
+        None => 0,
+        Some(RESULT_OK) => {
+            // The VMM is trusted no further than the message's own bounds.
+            let n = (m.len as usize).min(want as usize);
+            if a.copy_out(buf, &m.bytes[..n]) {
+                n as i64
+            } else {
+                EFAULT
+            }
+        }
+        Some(RESULT_FAILED) => EINTR,
+        Some(_) => EIO,
     }
 }
 

@@ -140,6 +140,22 @@ pub fn decode(kind: u32, body: &[u8], gpa: Gpa) -> Result<Event, ProtocolError> 
                 reply,
             }))
         }
+        msg::KIND_STDIN => {
+            let m = msg::Stdin::from_bytes(body).ok_or_else(short)?;
+            if m.len as usize > msg::STDIN_MAX {
+                return Err(ProtocolError::OutOfRange {
+                    kind,
+                    field: "len",
+                    value: m.len as u64,
+                    max: msg::STDIN_MAX as u64,
+                });
+            }
+            Ok(Event::StdinRead {
+                pid: m.pid,
+                want: m.len as usize,
+                reply: gpa,
+            })
+        }
         msg::KIND_CONSOLE => {
             let c = msg::Console::from_bytes(body).ok_or_else(short)?;
             let bytes = c
@@ -294,4 +310,4 @@ mod reply;
 #[cfg(test)]
 mod tests;
 
-pub use reply::{Outcome, WhereisReply, encode_answer, write_answer, write_result};
+pub use reply::{Outcome, WhereisReply, encode_answer, write_answer, write_result, write_stdin};

@@ -88,6 +88,23 @@ pub enum Outcome {
     Failed,
 }
 
+/// Put `bytes` (at most abi's STDIN_MAX) and their count into the stdin
+/// message at `at`.
+pub fn write_stdin(
+    mem: &GuestMemoryMmap,
+    at: Gpa,
+    bytes: &[u8],
+) -> Result<(), vm_memory::GuestMemoryError> {
+    let bytes = &bytes[..bytes.len().min(msg::STDIN_MAX)];
+    let field = |off: usize| GuestAddress(at.raw().saturating_add(off as u64));
+    mem.write_slice(bytes, field(std::mem::offset_of!(msg::Stdin, bytes)))?;
+    // At most STDIN_MAX: fits in u32.
+    mem.write_obj(
+        bytes.len() as u32,
+        field(std::mem::offset_of!(msg::Stdin, len)),
+    )
+}
+
 /// Write `outcome` into the header of the message at `gpa`, if the header
 /// lies in guest RAM (a bad GPA gets no result: there is nowhere to put it).
 pub fn write_result(mem: &GuestMemoryMmap, ram_size: u64, gpa: Gpa, outcome: Outcome) {

@@ -85,6 +85,39 @@ mod unit {
     }
 
     #[test]
+    fn stdin_reads_decode_and_answers_stay_in_the_message() {
+        let m = mem();
+        let mut q = msg::Stdin {
+            hdr: Header::new(msg::KIND_STDIN),
+            pid: 7,
+            len: 100,
+            bytes: [0; msg::STDIN_MAX],
+        };
+        put(&m, 0x1000, &q);
+        let Ok(Event::StdinRead { pid, want, reply }) = read(&m, 1 << 20, Gpa(0x1000)) else {
+            panic!("not a stdin read");
+        };
+        assert_eq!((pid, want, reply), (7, 100, Gpa(0x1000)));
+        write_stdin(&m, reply, b"hello").expect("answer");
+        let mut raw = vec![0u8; std::mem::size_of::<msg::Stdin>()];
+        m.read_slice(&mut raw, GuestAddress(0x1000)).expect("read back");
+        let back = msg::Stdin::from_bytes(&raw).expect("a Stdin");
+        assert_eq!((back.len, &back.bytes[..5]), (5, &b"hello"[..]));
+        // Past STDIN_MAX is cut to it, never written beyond the message.
+        let end = 0x1000 + std::mem::size_of::<msg::Stdin>() as u64;
+        m.write_obj(0xa5u8, GuestAddress(end)).expect("guard");
+        write_stdin(&m, reply, &[1; msg::STDIN_MAX + 50]).expect("answer");
+        let guard: u8 = m.read_obj(GuestAddress(end)).expect("guard");
+        assert_eq!(guard, 0xa5);
+        q.len = msg::STDIN_MAX as u32 + 1;
+        put(&m, 0x1000, &q);
+        assert!(matches!(
+            read(&m, 1 << 20, Gpa(0x1000)),
+            Err(ProtocolError::OutOfRange { field: "len", .. })
+        ));
+    }
+
+    #[test]
     fn console_length_is_checked() {
         let m = mem();
         let c = msg::Console {
