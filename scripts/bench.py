@@ -33,6 +33,7 @@ WALK_BENCH = env("BENCH_WALK")
 OUT_DIR = env("BENCH_OUT")
 N = int(os.environ.get("BENCH_RUNS", "10"))
 QEMU = os.environ.get("BENCH_QEMU", "")
+QEMU_USER = os.environ.get("BENCH_QEMU_USER", "")
 DEMO_NO_SPIN = "addrspace heap stack snoop:0 snoop:1 snoop:2 snoop:3"
 
 results = {"machine": {}, "runs": N, "sections": {}}
@@ -150,6 +151,10 @@ def s1_whole_process():
         "microvmm -q --run ostep (gcc -static)": [MVMM, "-q", "--run", OSTEP],
         "ostep natively on the host": [OSTEP],
     }
+    if QEMU_USER:
+        # The other way to run a Linux program "in an emulator": qemu-user
+        # translates its code (TCG) and passes its system calls to the host.
+        cmds["ostep under qemu-x86_64 (Debian's qemu-user, TCG)"] = [QEMU_USER, OSTEP]
     if has_flag("--irqchip"):
         # The alternatives to the split irqchip, measured side by side.
         cmds["microvmm -q --irqchip full --cmdline addrspace"] = [MVMM, "-q", "--irqchip", "full", "--cmdline", "addrspace"]

@@ -3,7 +3,7 @@
 # interleaved (A, B, A, B, ...), medians with min/max and ratios:
 #   1. whole process: the raw-KVM floor (bench/floor, kvm-ioctls only) vs
 #      microvmm --cmdline addrspace, the demo without spin, the demo, --run
-#      of a static C program, and that program natively;
+#      of a static C program, that program natively and under qemu-x86_64;
 #   2. time to the guest's first output line: floor, microvmm, QEMU microvm
 #      (TCG; KVM when it boots here) on --emit-guest;
 #   3. exit round trip: N port exits in microvmm's guest (bench:2) vs the floor;
@@ -26,6 +26,10 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null 2>&1 ||
     echo "bench: could not install qemu-system-x86; QEMU rows skipped" >&2
 fi
+if ! command -v qemu-x86_64 >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user >/dev/null 2>&1 ||
+    echo "bench: could not install qemu-user; its row skipped" >&2
+fi
 gcc -O2 -static -o "$OUT/ostep" tests/programs/ostep.c
 B=${MICROVMM_BIN:-$T/release/microvmm}
 "$B" --emit-guest "$OUT/guest.elf"
@@ -35,5 +39,5 @@ S=$T/static/x86_64-unknown-linux-gnu/release/microvmm
 if [ -x "$S" ] && [ ! "$S" -ot "$B" ]; then export BENCH_MICROVMM_STATIC=$S; fi
 BENCH_MICROVMM=$B BENCH_FLOOR=$T/release/floor BENCH_OSTEP=$OUT/ostep \
   BENCH_GUEST_ELF=$OUT/guest.elf BENCH_WALK=$T/release/examples/walk_bench BENCH_OUT=$OUT BENCH_RUNS=${1:-10} \
-  BENCH_QEMU=$(command -v qemu-system-x86_64 || true) \
+  BENCH_QEMU=$(command -v qemu-system-x86_64 || true) BENCH_QEMU_USER=$(command -v qemu-x86_64 || true) \
   python3 scripts/bench.py
