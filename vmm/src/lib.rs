@@ -9,6 +9,7 @@
 pub mod addr;
 pub mod boot;
 pub mod cpu;
+pub mod deadline;
 pub mod devices;
 pub mod error;
 pub mod host;
@@ -32,8 +33,9 @@ pub mod watchdog;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+pub use deadline::Deadline;
 pub use error::Error;
 
 use abi::layout::{MAX_MODULES, MAX_RAM, MIN_RAM};
@@ -64,8 +66,6 @@ pub struct Config {
     pub guest: Guest,
     /// Guest RAM in bytes: a nonzero multiple of 4 KiB (2 MiB for hugetlb).
     pub mem_size: u64,
-    /// How long the guest may run before it is stopped (`--timeout`).
-    pub timeout: Duration,
     /// What kind of host pages back guest RAM.
     pub backing: Backing,
     /// `--guest-pages 2m`: the guest backs heap and mmap areas with 2 MiB
@@ -101,7 +101,6 @@ impl Default for Config {
         Config {
             guest: Guest::Embedded,
             mem_size: 128 << 20,
-            timeout: Duration::from_secs(10),
             backing: Backing::FourK,
             guest_huge: false,
             dirty_log: false,
@@ -222,9 +221,14 @@ fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> Error {
     move |source| Error::Kvm { what, source }
 }
 
-/// Boot the guest, run it to the end, and report what it did. Human output
-/// (the host line and the guest's console) goes to `out`.
-pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Error> {
+/// Boot the guest, run it to the end or to `deadline.guest()`, and report
+/// what it did. Human output (the host line and the guest's console) goes
+/// to `out`, which should give up by then too (a `sink::Sink`).
+pub fn run(
+    cfg: &Config,
+    deadline: &Deadline,
+    mut out: Box<dyn Write + Send>,
+) -> Result<Outcome, Error> {
     if !(MIN_RAM..=MAX_RAM).contains(&cfg.mem_size) || !cfg.mem_size.is_multiple_of(4096) {
         return Err(Error::Usage(format!(
             "--mem {}: guest RAM must be a multiple of 4 KiB between {} and {}",
@@ -325,7 +329,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         registry,
         cpu_setup.cpu.maxphyaddr,
     );
-    let dog = watchdog::Watchdog::start(cfg.timeout).map_err(Error::Watchdog)?;
+    let dog = watchdog::Watchdog::start(deadline.guest()).map_err(Error::Watchdog)?;
     let t0 = Instant::now();
     let stop = vcpu::run(&mut vcpu, &mut ports, &dog)?;
     let run_time = t0.elapsed();

@@ -1,8 +1,8 @@
 //! Writing to a stream the user controls (stdout, stderr, a FIFO) without
 //! letting it hold the run hostage: each write first polls for room, until
-//! a deadline (`--timeout`). A reader that stalls (`| sleep 60`) makes
-//! writes fail with TimedOut once the deadline passes, instead of blocking
-//! the VMM forever.
+//! a deadline (the run's, deadline.rs). A reader that stalls (`| sleep 60`)
+//! makes writes fail with TimedOut once the deadline passes, instead of
+//! blocking the VMM forever.
 
 use std::io::{self, Write};
 use std::os::fd::RawFd;
