@@ -591,3 +591,73 @@ fn a_timed_out_run_still_writes_its_reports() {
     assert_eq!(j["complete"], false);
     let _ = fs::remove_dir_all(&d);
 }
+
+/// Run the amplify guest's `noise` (4096 ports no device serves, then
+/// console output without end) with `--timeout 2` and
+/// `--json FILE`, stdout and stderr both on one pipe whose reader `keep`
+/// keeps unread or, None, has closed: (exit code, seconds, the JSON file).
+fn noise_into_a_pipe(name: &str, keep: bool) -> (Option<i32>, f64, Option<String>) {
+    let d = scratch(name);
+    let json = d.join("r.json");
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    let reader = keep.then_some(reader);
+    let t0 = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+        .args([
+            &test_guest("amplify"),
+            "--cmdline",
+            "noise",
+            "--timeout",
+            "2",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone().expect("dup"))
+        .stderr(writer)
+        .spawn()
+        .expect("spawn");
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if t0.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let secs = t0.elapsed().as_secs_f64();
+    drop(reader);
+    let text = fs::read_to_string(&json).ok();
+    let _ = fs::remove_dir_all(&d);
+    (status.and_then(|s| s.code()), secs, text)
+}
+
+/// Issue 16, item 3: stdout and stderr on a pipe nobody reads. Every
+/// unknown port was an `eprintln!` that blocked on the full pipe for good
+/// (killed after 30 s, no JSON), and each line after the run had a fresh
+/// 500 ms; now the run ends within --timeout + 2 s with its JSON whole.
+#[test]
+fn a_stalled_stderr_ends_within_the_deadline() {
+    let (code, secs, json) = noise_into_a_pipe("stalled", true);
+    assert!(secs < 4.0, "--timeout 2 ran {secs:.1} s");
+    assert_eq!(code, Some(1));
+    let json = json.expect("the JSON file");
+    let j: serde_json::Value = serde_json::from_str(&json).expect("whole JSON");
+    assert_eq!(j["complete"], false);
+}
+
+/// Issue 16, item 3: the reader of stdout and stderr has gone (`2>&1 |
+/// head`): "failed printing to stderr: Broken pipe", exit 101, no JSON;
+/// now the run goes on to its timeout and writes the JSON.
+#[test]
+fn a_closed_stderr_is_not_a_crash() {
+    let (code, secs, json) = noise_into_a_pipe("closed", false);
+    assert_eq!(code, Some(1), "after {secs:.1} s");
+    assert!(secs < 4.0, "--timeout 2 ran {secs:.1} s");
+    let json = json.expect("the JSON file");
+    let j: serde_json::Value = serde_json::from_str(&json).expect("whole JSON");
+    assert_eq!(j["complete"], false);
+}

@@ -5,6 +5,9 @@
 //! `run(config)` is the whole program; `main.rs` is only the command line.
 
 #![deny(missing_docs)]
+// Every byte for the terminal goes through a bounded writer (sink.rs):
+// a bare print blocks on a stalled reader and panics on a closed one.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod addr;
 pub mod boot;
@@ -123,6 +126,8 @@ pub struct Outcome {
     pub report: Report,
     /// Why the guest stopped.
     pub stop: Stop,
+    /// Ports the guest wrote to that no device serves (said after the run).
+    pub unknown_ports: ports::UnknownPorts,
 }
 
 impl Outcome {
@@ -356,5 +361,9 @@ pub fn run(
     });
     let mut report = report;
     report.vmm.peak_rss_kib = hostmem::peak_rss_kib();
-    Ok(Outcome { report, stop })
+    Ok(Outcome {
+        report,
+        stop,
+        unknown_ports: obs.unknown_ports,
+    })
 }

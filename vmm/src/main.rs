@@ -278,6 +278,9 @@ fn main() -> ExitCode {
             ),
         );
     }
+    if let Some(line) = outcome.unknown_ports.summary() {
+        say(until, line);
+    }
     if !cli.quiet {
         let text = report::text::render(&outcome.report);
         match human(until).write_all(text.as_bytes()) {
