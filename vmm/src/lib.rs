@@ -326,6 +326,7 @@ pub fn run(
         frames: cfg.dirty_log,
         host_levels: info.paging_levels,
         tables: cfg.page_tables,
+        deadline: Some(deadline.guest()),
     };
     let registry = Registry::new(&ram, pagemap.as_ref(), opts);
     let mut ports = Ports::new(

@@ -61,6 +61,13 @@ pub enum Finding {
     },
     /// This many more findings were not kept.
     More(u64),
+    /// The guest's time ran out during the KVM_TRANSLATE cross-check.
+    OutOfTime {
+        /// Pages checked by then.
+        checked: u64,
+        /// Pages the check was to cover.
+        planned: u64,
+    },
 }
 
 impl fmt::Display for Finding {
@@ -95,6 +102,10 @@ impl fmt::Display for Finding {
                 write!(f, "pattern read-back at GVA {gva} failed")
             }
             Finding::More(n) => write!(f, "... and {n} more errors like these"),
+            Finding::OutOfTime { checked, planned } => write!(
+                f,
+                "KVM_TRANSLATE cross-check stopped at --timeout after {checked} of {planned} pages"
+            ),
         }
     }
 }
