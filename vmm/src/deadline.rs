@@ -1,11 +1,12 @@
 //! The run's one deadline. Everything is timed from the moment microvmm
 //! starts: the guest (with the analyses its messages ask for) may run until
-//! `start + --timeout`; all output — the guest's console, the reports, the
-//! JSON and the other files, microvmm's own lines on stderr — must be out
-//! by `start + --timeout + GRACE`. So a run whose reader stalls or goes
-//! away ends within `--timeout + GRACE` (plus what the host takes to tear
-//! the VM down), and a guest that times out still leaves GRACE for its
-//! report.
+//! `start + --timeout`; output — the guest's console, the reports,
+//! microvmm's own lines on stderr — may wait for a terminal, pipe or FIFO
+//! until `start + --timeout + GRACE` and no longer (sink.rs). So a run
+//! whose reader stalls or goes away ends within `--timeout + GRACE` (plus
+//! what the host takes to tear the VM down), and a guest that times out
+//! still leaves GRACE for its report. Report files are written whole,
+//! before the terminal output.
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 /// reader that stalls is given up at its end.
 pub const GRACE: Duration = Duration::from_secs(1);
 
-/// When the guest must stop and when the output must be out.
+/// When the guest must stop and when output stops waiting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Deadline {
     guest: Instant,
@@ -38,7 +39,7 @@ impl Deadline {
         self.guest
     }
 
-    /// When the last byte of output must be out.
+    /// When writes stop waiting for a reader.
     pub fn output(&self) -> Instant {
         self.output
     }

@@ -44,7 +44,8 @@ struct Cli {
     #[arg(long, value_name = "SIZE", default_value = "128M")]
     mem: String,
     /// Stop the guest this many seconds after microvmm started (exit code
-    /// 1); its report still goes out: all output within 1 s more.
+    /// 1); its report still goes out, and a stalled terminal is given up
+    /// 1 s later.
     #[arg(
         long,
         value_name = "SECS",

@@ -68,6 +68,12 @@ pub enum Finding {
         /// Pages the check was to cover.
         planned: u64,
     },
+    /// The guest's time ran out while `--pages` listed every page: from
+    /// `gva` on only each region's ends and samples are listed.
+    ListingOutOfTime {
+        /// The first page listed as without `--pages`.
+        gva: Gva,
+    },
 }
 
 impl fmt::Display for Finding {
@@ -105,6 +111,10 @@ impl fmt::Display for Finding {
             Finding::OutOfTime { checked, planned } => write!(
                 f,
                 "KVM_TRANSLATE cross-check stopped at --timeout after {checked} of {planned} pages"
+            ),
+            Finding::ListingOutOfTime { gva } => write!(
+                f,
+                "--pages listing cut to region ends and samples from {gva} on: --timeout"
             ),
         }
     }
