@@ -592,24 +592,17 @@ fn a_timed_out_run_still_writes_its_reports() {
     let _ = fs::remove_dir_all(&d);
 }
 
-/// Run the amplify guest's `noise` (4096 ports no device serves, then
-/// console output without end) with `--timeout 2` and
-/// `--json FILE`, stdout and stderr both on one pipe whose reader `keep`
-/// keeps unread or, None, has closed: (exit code, seconds, the JSON file).
-fn noise_into_a_pipe(name: &str, keep: bool) -> (Option<i32>, f64, Option<String>) {
+/// Run microvmm with `args` and `--json FILE`, stdout and stderr both on
+/// one pipe whose reader `keep` keeps unread or, false, has closed: (exit
+/// code, seconds, the JSON file). Killed after 30 s.
+fn into_a_pipe(name: &str, args: &[&str], keep: bool) -> (Option<i32>, f64, Option<String>) {
     let d = scratch(name);
     let json = d.join("r.json");
     let (reader, writer) = std::io::pipe().expect("pipe");
     let reader = keep.then_some(reader);
     let t0 = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_microvmm"))
-        .args([
-            &test_guest("amplify"),
-            "--cmdline",
-            "noise",
-            "--timeout",
-            "2",
-        ])
+        .args(args)
         .arg("--json")
         .arg(&json)
         .stdin(Stdio::null())
@@ -633,6 +626,17 @@ fn noise_into_a_pipe(name: &str, keep: bool) -> (Option<i32>, f64, Option<String
     let text = fs::read_to_string(&json).ok();
     let _ = fs::remove_dir_all(&d);
     (status.and_then(|s| s.code()), secs, text)
+}
+
+/// The amplify guest's `noise` (4096 ports no device serves, then console
+/// output without end), `--timeout 2`, into a pipe (`into_a_pipe`).
+fn noise_into_a_pipe(name: &str, keep: bool) -> (Option<i32>, f64, Option<String>) {
+    let guest = test_guest("amplify");
+    into_a_pipe(
+        name,
+        &[&guest, "--cmdline", "noise", "--timeout", "2"],
+        keep,
+    )
 }
 
 /// Issue 16, item 3: stdout and stderr on a pipe nobody reads. Every
@@ -697,4 +701,26 @@ fn verify_all_stops_at_the_deadline() {
         "{errors:?}"
     );
     let _ = fs::remove_dir_all(&d);
+}
+
+/// Issue 16, item 3: fifteen programs that fail and one that writes
+/// without end, stdout and stderr on a pipe nobody reads: each failure
+/// line after the run had a deadline of its own, 500 ms (11.1 s for
+/// `--timeout 2`); now they share the run's.
+#[test]
+fn failure_lines_share_the_deadline() {
+    if !std::path::Path::new("/bin/busybox").exists() {
+        return skip("/bin/busybox (apt-get install busybox-static)").unwrap_or(());
+    }
+    let mut args = vec!["--timeout", "2"];
+    for _ in 0..15 {
+        args.extend(["--run", "/bin/busybox false"]);
+    }
+    args.extend(["--run", "/bin/busybox yes"]);
+    let (code, secs, json) = into_a_pipe("failures", &args, true);
+    assert!(secs < 4.0, "--timeout 2 ran {secs:.1} s");
+    assert_eq!(code, Some(1));
+    let json = json.expect("the JSON file");
+    let j: serde_json::Value = serde_json::from_str(&json).expect("whole JSON");
+    assert_eq!(j["complete"], false);
 }
