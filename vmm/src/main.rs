@@ -1,5 +1,8 @@
 //! The `microvmm` command line: parse, call the library, print, exit.
 
+// Everything goes out through sink.rs, bounded by the run's deadline.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
