@@ -511,3 +511,216 @@ fn guest_text_cannot_pass_for_ours() {
     );
     let _ = fs::remove_dir_all(&d);
 }
+
+/// A reader of the FIFO at `path` that reads everything written to it:
+/// registered as a reader before microvmm opens it (microvmm refuses a
+/// FIFO nobody reads), so the test cannot race it. `done` unblocks the
+/// reader if microvmm never opened the FIFO.
+fn fifo_reader(path: &std::path::Path) -> impl FnOnce() -> Vec<u8> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let early = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .expect("open the FIFO's read end");
+    let p = path.to_path_buf();
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        // Blocks until a writer opens it; EOF when the last one closes.
+        if let Ok(mut f) = fs::File::open(&p) {
+            drop(early);
+            let _ = f.read_to_end(&mut bytes);
+        }
+        bytes
+    });
+    let p = path.to_path_buf();
+    move || {
+        let _ = fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&p);
+        reader.join().expect("FIFO reader")
+    }
+}
+
+/// Issue 16, item 4: a guest that times out still gets its reports, from
+/// the grace after --timeout (deadline.rs): the text report on stdout,
+/// the JSON with `--json -`, and whole JSON to a FIFO that is read. The
+/// output's deadline used to be the guest's, already passed when the
+/// timeout fired: "cannot write the text report: the output stalled past
+/// --timeout", 0 bytes of JSON.
+#[test]
+fn a_timed_out_run_still_writes_its_reports() {
+    let spin = ["--cmdline", "spin:60000", "--timeout", "1"];
+    let text = microvmm(&spin, 1);
+    assert!(!text.stderr.contains("cannot write"), "{}", text.stderr);
+    assert!(
+        text.stdout.contains("== microvmm report =="),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stderr.contains("timeout"), "{}", text.stderr);
+    let json = microvmm(&[&spin[..], &["--json", "-", "-q"]].concat(), 1);
+    assert!(!json.stderr.contains("cannot write"), "{}", json.stderr);
+    assert_eq!(json.json()["complete"], false);
+
+    // A large report (every page of 2^16, 31 MB) to a FIFO.
+    let d = scratch("fifo-timeout");
+    let fifo = d.join("report.json");
+    let status = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(status.success());
+    let read = fifo_reader(&fifo);
+    let guest = test_guest("amplify");
+    let fifo_s = fifo.display().to_string();
+    let r = microvmm_run(&[
+        &guest,
+        "--cmdline",
+        "translate",
+        "--timeout",
+        "2",
+        "--pages",
+        "-q",
+        "--json",
+        &fifo_s,
+    ]);
+    let bytes = read();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("cannot write"), "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("{} bytes, not whole JSON: {e}", bytes.len()));
+    assert_eq!(j["complete"], false);
+    let _ = fs::remove_dir_all(&d);
+}
+
+/// Run microvmm with `args` and `--json FILE`, stdout and stderr both on
+/// one pipe whose reader `keep` keeps unread or, false, has closed: (exit
+/// code, seconds, the JSON file). Killed after 30 s.
+fn into_a_pipe(name: &str, args: &[&str], keep: bool) -> (Option<i32>, f64, Option<String>) {
+    let d = scratch(name);
+    let json = d.join("r.json");
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    let reader = keep.then_some(reader);
+    let t0 = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone().expect("dup"))
+        .stderr(writer)
+        .spawn()
+        .expect("spawn");
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if t0.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let secs = t0.elapsed().as_secs_f64();
+    drop(reader);
+    let text = fs::read_to_string(&json).ok();
+    let _ = fs::remove_dir_all(&d);
+    (status.and_then(|s| s.code()), secs, text)
+}
+
+/// The amplify guest's `noise` (4096 ports no device serves, then console
+/// output without end), `--timeout 2`, into a pipe (`into_a_pipe`).
+fn noise_into_a_pipe(name: &str, keep: bool) -> (Option<i32>, f64, Option<String>) {
+    let guest = test_guest("amplify");
+    into_a_pipe(
+        name,
+        &[&guest, "--cmdline", "noise", "--timeout", "2"],
+        keep,
+    )
+}
+
+/// Issue 16, item 3: stdout and stderr on a pipe nobody reads. Every
+/// unknown port was an `eprintln!` that blocked on the full pipe for good
+/// (killed after 30 s, no JSON), and each line after the run had a fresh
+/// 500 ms; now the run ends within --timeout + 2 s with its JSON whole.
+#[test]
+fn a_stalled_stderr_ends_within_the_deadline() {
+    let (code, secs, json) = noise_into_a_pipe("stalled", true);
+    assert!(secs < 4.0, "--timeout 2 ran {secs:.1} s");
+    assert_eq!(code, Some(1));
+    let json = json.expect("the JSON file");
+    let j: serde_json::Value = serde_json::from_str(&json).expect("whole JSON");
+    assert_eq!(j["complete"], false);
+}
+
+/// Issue 16, item 3: the reader of stdout and stderr has gone (`2>&1 |
+/// head`): "failed printing to stderr: Broken pipe", exit 101, no JSON;
+/// now the run goes on to its timeout and writes the JSON.
+#[test]
+fn a_closed_stderr_is_not_a_crash() {
+    let (code, secs, json) = noise_into_a_pipe("closed", false);
+    assert_eq!(code, Some(1), "after {secs:.1} s");
+    assert!(secs < 4.0, "--timeout 2 ran {secs:.1} s");
+    let json = json.expect("the JSON file");
+    let j: serde_json::Value = serde_json::from_str(&json).expect("whole JSON");
+    assert_eq!(j["complete"], false);
+}
+
+/// Issue 16, item 8: `--verify all` on 2^20 pages was 7.5 s of
+/// KVM_TRANSLATE between two looks at the clock (`--timeout 3` ended
+/// after 9 s); the check now stops at the guest's deadline and says so.
+#[test]
+fn verify_all_stops_at_the_deadline() {
+    let d = scratch("verify-all");
+    let json = d.join("r.json");
+    let t0 = Instant::now();
+    let r = microvmm(
+        &[
+            &test_guest("amplify"),
+            "--cmdline",
+            "translate",
+            "--verify",
+            "all",
+            "--timeout",
+            "2",
+            "-q",
+            "--json",
+            &json.display().to_string(),
+        ],
+        1,
+    );
+    let secs = t0.elapsed().as_secs_f64();
+    assert!(secs < 4.0, "--timeout 2 ran {secs:.1} s\n{}", r.stderr);
+    let text = fs::read_to_string(&json).expect("the JSON file");
+    let j: serde_json::Value = serde_json::from_str(&text).expect("whole JSON");
+    let errors = j["errors"].as_array().expect("errors");
+    assert!(
+        errors.iter().any(|e| e
+            .as_str()
+            .is_some_and(|e| e.contains("cross-check stopped at --timeout"))),
+        "{errors:?}"
+    );
+    let _ = fs::remove_dir_all(&d);
+}
+
+/// Issue 16, item 3: fifteen programs that fail and one that writes
+/// without end, stdout and stderr on a pipe nobody reads: each failure
+/// line after the run had a deadline of its own, 500 ms (11.1 s for
+/// `--timeout 2`); now they share the run's.
+#[test]
+fn failure_lines_share_the_deadline() {
+    if !std::path::Path::new("/bin/busybox").exists() {
+        return skip("/bin/busybox (apt-get install busybox-static)").unwrap_or(());
+    }
+    let mut args = vec!["--timeout", "2"];
+    for _ in 0..15 {
+        args.extend(["--run", "/bin/busybox false"]);
+    }
+    args.extend(["--run", "/bin/busybox yes"]);
+    let (code, secs, json) = into_a_pipe("failures", &args, true);
+    assert!(secs < 4.0, "--timeout 2 ran {secs:.1} s");
+    assert_eq!(code, Some(1));
+    let json = json.expect("the JSON file");
+    let j: serde_json::Value = serde_json::from_str(&json).expect("whole JSON");
+    assert_eq!(j["complete"], false);
+}

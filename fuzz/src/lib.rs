@@ -714,6 +714,7 @@ pub fn analyse(data: &[u8]) {
         frames: flags & 64 != 0,
         tables: flags & 1 != 0,
         host_levels: 4,
+        deadline: None,
     };
     let before = if flags & 128 == 0 {
         Budget {

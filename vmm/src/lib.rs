@@ -5,10 +5,14 @@
 //! `run(config)` is the whole program; `main.rs` is only the command line.
 
 #![deny(missing_docs)]
+// Every byte for the terminal goes through a bounded writer (sink.rs):
+// a bare print blocks on a stalled reader and panics on a closed one.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod addr;
 pub mod boot;
 pub mod cpu;
+pub mod deadline;
 pub mod devices;
 pub mod error;
 pub mod host;
@@ -32,8 +36,9 @@ pub mod watchdog;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+pub use deadline::Deadline;
 pub use error::Error;
 
 use abi::layout::{MAX_MODULES, MAX_RAM, MIN_RAM};
@@ -64,8 +69,6 @@ pub struct Config {
     pub guest: Guest,
     /// Guest RAM in bytes: a nonzero multiple of 4 KiB (2 MiB for hugetlb).
     pub mem_size: u64,
-    /// How long the guest may run before it is stopped (`--timeout`).
-    pub timeout: Duration,
     /// What kind of host pages back guest RAM.
     pub backing: Backing,
     /// `--guest-pages 2m`: the guest backs heap and mmap areas with 2 MiB
@@ -105,7 +108,6 @@ impl Default for Config {
         Config {
             guest: Guest::Embedded,
             mem_size: 128 << 20,
-            timeout: Duration::from_secs(10),
             backing: Backing::FourK,
             guest_huge: false,
             dirty_log: false,
@@ -130,6 +132,8 @@ pub struct Outcome {
     pub report: Report,
     /// Why the guest stopped.
     pub stop: Stop,
+    /// Ports the guest wrote to that no device serves (said after the run).
+    pub unknown_ports: ports::UnknownPorts,
 }
 
 impl Outcome {
@@ -228,9 +232,14 @@ fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> Error {
     move |source| Error::Kvm { what, source }
 }
 
-/// Boot the guest, run it to the end, and report what it did. Human output
-/// (the host line and the guest's console) goes to `out`.
-pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Error> {
+/// Boot the guest, run it to the end or to `deadline.guest()`, and report
+/// what it did. Human output (the host line and the guest's console) goes
+/// to `out`, which should give up by then too (a `sink::Sink`).
+pub fn run(
+    cfg: &Config,
+    deadline: &Deadline,
+    mut out: Box<dyn Write + Send>,
+) -> Result<Outcome, Error> {
     if !(MIN_RAM..=MAX_RAM).contains(&cfg.mem_size) || !cfg.mem_size.is_multiple_of(4096) {
         return Err(Error::Usage(format!(
             "--mem {}: guest RAM must be a multiple of 4 KiB between {} and {}",
@@ -325,6 +334,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         frames: cfg.dirty_log,
         host_levels: info.paging_levels,
         tables: cfg.page_tables,
+        deadline: Some(deadline.guest()),
     };
     let registry = Registry::new(&ram, pagemap.as_ref(), opts);
     let mut ports = Ports::new(
@@ -337,7 +347,7 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
         registry,
         cpu_setup.cpu.maxphyaddr,
     );
-    let dog = watchdog::Watchdog::start(cfg.timeout).map_err(Error::Watchdog)?;
+    let dog = watchdog::Watchdog::start(deadline.guest()).map_err(Error::Watchdog)?;
     let t0 = Instant::now();
     let stop = vcpu::run(&mut vcpu, &mut ports, &dog)?;
     let run_time = t0.elapsed();
@@ -364,5 +374,9 @@ pub fn run(cfg: &Config, mut out: Box<dyn Write + Send>) -> Result<Outcome, Erro
     });
     let mut report = report;
     report.vmm.peak_rss_kib = hostmem::peak_rss_kib();
-    Ok(Outcome { report, stop })
+    Ok(Outcome {
+        report,
+        stop,
+        unknown_ports: obs.unknown_ports,
+    })
 }

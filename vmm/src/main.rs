@@ -1,5 +1,8 @@
 //! The `microvmm` command line: parse, call the library, print, exit.
 
+// Everything goes out through sink.rs, bounded by the run's deadline.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,7 +15,7 @@ use microvmm::irqchip::Irqchip;
 use microvmm::memory::Backing;
 use microvmm::outfile::OutFile;
 use microvmm::sink::Sink;
-use microvmm::{Config, Guest, Program, report, size};
+use microvmm::{Config, Deadline, Guest, Program, report, size};
 
 /// Boot microvmm's own guest kernel under KVM and show where every page of
 /// every guest process lives: guest-virtual -> guest-physical (the guest's
@@ -43,7 +46,9 @@ struct Cli {
     /// Guest RAM, with an optional K, M or G suffix (16M to 2G).
     #[arg(long, value_name = "SIZE", default_value = "128M")]
     mem: String,
-    /// Stop the guest after this many seconds (exit code 1).
+    /// Stop the guest this many seconds after microvmm started (exit code
+    /// 1); its report still goes out, and a stalled terminal is given up
+    /// 1 s later.
     #[arg(
         long,
         value_name = "SECS",
@@ -154,18 +159,22 @@ fn parse_gva(s: &str) -> Result<Gva, String> {
         .map_err(|_| format!("'{s}' is not an address (use hex like 0x400000, or decimal)"))
 }
 
-/// Say one line on stderr (never blocking for long on a stalled stderr).
-fn say(msg: impl std::fmt::Display) {
-    let deadline = Instant::now() + Duration::from_millis(500);
-    let _ = writeln!(Sink::stderr(Some(deadline)), "microvmm: {msg}");
+/// Say one line on stderr, giving up at `until` (the run's output
+/// deadline) if stderr stalls; a closed stderr is no error.
+fn say(until: Instant, msg: impl std::fmt::Display) {
+    let _ = writeln!(Sink::stderr(Some(until)), "microvmm: {msg}");
 }
 
-fn fail(msg: impl std::fmt::Display, code: u8) -> ExitCode {
-    say(msg);
+fn fail(until: Instant, msg: impl std::fmt::Display, code: u8) -> ExitCode {
+    say(until, msg);
     ExitCode::from(code)
 }
 
 fn main() -> ExitCode {
+    // The run's one deadline counts from here (deadline.rs); lines said
+    // before --timeout is known get the grace alone.
+    let start = Instant::now();
+    let early = Deadline::new(start, Duration::ZERO).output();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version: print, exit 0
@@ -177,21 +186,22 @@ fn main() -> ExitCode {
                 .next()
                 .unwrap_or("bad usage")
                 .trim_start_matches("error: ");
-            return fail(format!("{first} (see microvmm --help)"), 2);
+            return fail(early, format!("{first} (see microvmm --help)"), 2);
         }
     };
     if let Some(path) = &cli.emit_guest {
         return match std::fs::write(path, microvmm::EMBEDDED_GUEST) {
             Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(format!("cannot write {}: {e}", path.display()), 2),
+            Err(e) => fail(early, format!("cannot write {}: {e}", path.display()), 2),
         };
     }
     let mem_size = match size::parse_size(&cli.mem) {
         Ok(s) => s,
-        Err(e) => return fail(format!("--mem: {e}"), 2),
+        Err(e) => return fail(early, format!("--mem: {e}"), 2),
     };
     if !(cli.timeout.is_finite() && cli.timeout > 0.0 && cli.timeout <= 86400.0) {
         return fail(
+            early,
             format!(
                 "--timeout {}: give a number of seconds between 0 and 86400",
                 cli.timeout
@@ -199,9 +209,11 @@ fn main() -> ExitCode {
             2,
         );
     }
+    let deadline = Deadline::new(start, Duration::from_secs_f64(cli.timeout));
+    let until = deadline.output();
     let programs = match cli.run.iter().map(|s| Program::parse(s)).collect() {
         Ok(p) => p,
-        Err(e) => return fail(e, 2),
+        Err(e) => return fail(until, e, 2),
     };
     let env = match microvmm::loader::env::Environ::build(
         &cli.env,
@@ -209,13 +221,12 @@ fn main() -> ExitCode {
         io::stdout().is_terminal(),
     ) {
         Ok(e) => e,
-        Err(e) => return fail(e, 2),
+        Err(e) => return fail(until, e, 2),
     };
     let json_stdout = cli.json.as_deref() == Some("-");
     let cfg = Config {
         guest: cli.guest.clone().map_or(Guest::Embedded, Guest::File),
         mem_size,
-        timeout: Duration::from_secs_f64(cli.timeout),
         backing: cli.backing,
         guest_huge: cli.guest_pages == "2m",
         dirty_log: cli.dirty_log,
@@ -249,70 +260,79 @@ fn main() -> ExitCode {
         if let Some(p) = path {
             match OutFile::open(p) {
                 Ok(f) => outputs.push((f, render)),
-                Err(e) => return fail(e, 2),
+                Err(e) => return fail(until, e, 2),
             }
         }
     }
     if let Err(e) = microvmm::interrupt::install() {
-        return fail(format!("cannot catch SIGINT/SIGTERM: {e}"), 1);
+        return fail(until, format!("cannot catch SIGINT/SIGTERM: {e}"), 1);
     }
-    // --timeout bounds the whole run: output that stalls (| sleep 60) is
-    // given up at the deadline instead of holding the VMM.
-    let deadline = Some(Instant::now() + cfg.timeout);
-    let human = move || -> Sink {
+    // During the run, output that stalls (| sleep 60) is given up when the
+    // guest's time is up; after it, at the output deadline.
+    let human = move |until: Instant| -> Sink {
         if json_stdout {
-            Sink::stderr(deadline)
+            Sink::stderr(Some(until))
         } else {
-            Sink::stdout(deadline)
+            Sink::stdout(Some(until))
         }
     };
-    let outcome = match microvmm::run(&cfg, Box::new(human())) {
+    let outcome = match microvmm::run(&cfg, &deadline, Box::new(human(deadline.guest()))) {
         Ok(o) => o,
-        Err(e) => return fail(&e, e.exit_code() as u8),
+        Err(e) => return fail(until, &e, e.exit_code() as u8),
     };
     let mut code = outcome.exit_code() as u8;
+    // Files first: a stalled terminal must not take their time.
+    for (file, render) in outputs {
+        if let Err(e) = file.write(Some(until), |w| render(&outcome.report, w)) {
+            say(until, e);
+            code = code.max(1);
+        }
+    }
+    if json_stdout
+        && let Err(e) = report::json::write(&outcome.report, Sink::stdout(Some(until)))
+        && e.kind() != io::ErrorKind::BrokenPipe
+    {
+        say(until, format!("cannot write the JSON report: {e}"));
+        code = code.max(1);
+    }
     for r in &outcome.report.host.cpu_refused {
-        say(format!(
-            "note: KVM refused {}; the guest runs without it ({})",
-            r.feature, r.why
-        ));
+        say(
+            until,
+            format!(
+                "note: KVM refused {}; the guest runs without it ({})",
+                r.feature, r.why
+            ),
+        );
+    }
+    if let Some(line) = outcome.unknown_ports.summary() {
+        say(until, line);
     }
     if !cli.quiet {
         let text = report::text::render(&outcome.report);
-        match human().write_all(text.as_bytes()) {
+        match human(until).write_all(text.as_bytes()) {
             Ok(()) => {}
             // A closed pipe (| head) ends the text quietly.
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
             Err(e) => {
-                say(format!("cannot write the text report: {e}"));
+                say(until, format!("cannot write the text report: {e}"));
                 code = code.max(1);
             }
         }
     }
-    if json_stdout
-        && let Err(e) = report::json::write(&outcome.report, Sink::stdout(deadline))
-        && e.kind() != io::ErrorKind::BrokenPipe
-    {
-        say(format!("cannot write the JSON report: {e}"));
-        code = code.max(1);
-    }
-    for (file, render) in outputs {
-        if let Err(e) = file.write(deadline, |w| render(&outcome.report, w)) {
-            say(e);
-            code = code.max(1);
-        }
-    }
     for f in outcome.failures() {
-        say(f);
+        say(until, f);
     }
     if !outcome.stop.is_ok() {
-        say(&outcome.stop);
+        say(until, &outcome.stop);
     }
     if outcome.has_errors() {
-        say(format!(
-            "the report lists {} error(s) (see its end, or \"errors\" in the JSON)",
-            outcome.report.errors.len()
-        ));
+        say(
+            until,
+            format!(
+                "the report lists {} error(s) (see its end, or \"errors\" in the JSON)",
+                outcome.report.errors.len()
+            ),
+        );
     }
     ExitCode::from(code)
 }

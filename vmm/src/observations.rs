@@ -29,6 +29,8 @@ pub struct Observations {
     pub exits: ExitCounts,
     /// When the guest's first console byte arrived.
     pub first_output: Option<Instant>,
+    /// Ports the guest wrote to that no device serves.
+    pub unknown_ports: crate::ports::UnknownPorts,
 }
 
 /// What the VMM knows about one guest process.

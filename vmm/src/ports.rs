@@ -2,7 +2,9 @@
 //! goes to its device — COM1 to the console, the hypercall port through
 //! the decoder to the process registry, the shutdown port ends the run.
 
-use std::collections::BTreeSet;
+mod unknown;
+
+pub use unknown::UnknownPorts;
 
 use crate::addr::Gpa;
 use crate::devices::console::{self, Console};
@@ -23,7 +25,7 @@ pub struct Ports<'a> {
     stdin: Stdin,
     registry: Registry<'a>,
     exits: ExitCounts,
-    unknown_ports: BTreeSet<u16>,
+    unknown_ports: UnknownPorts,
     /// The CPU's physical address width, for the analysis's walks.
     maxphyaddr: u8,
 }
@@ -43,7 +45,7 @@ impl<'a> Ports<'a> {
             stdin,
             registry,
             exits: ExitCounts::default(),
-            unknown_ports: BTreeSet::new(),
+            unknown_ports: UnknownPorts::default(),
             maxphyaddr,
         }
     }
@@ -123,6 +125,7 @@ impl<'a> Ports<'a> {
             errors: r.errors,
             exits: self.exits,
             first_output: self.console.first_output,
+            unknown_ports: self.unknown_ports,
         }
     }
 }
@@ -162,11 +165,7 @@ impl ExitHandler for Ports<'_> {
             abi::PORT_NULL | 0x20 | 0x21 | 0xa0 | 0xa1 => self.exits.other += 1,
             p => {
                 self.exits.other += 1;
-                if self.unknown_ports.insert(p) {
-                    eprintln!(
-                        "microvmm: guest wrote to unknown port {p:#x} (ignored; logged once)"
-                    );
-                }
+                self.unknown_ports.note(p);
             }
         }
         None

@@ -1,8 +1,8 @@
 //! Writing to a stream the user controls (stdout, stderr, a FIFO) without
 //! letting it hold the run hostage: each write first polls for room, until
-//! a deadline (`--timeout`). A reader that stalls (`| sleep 60`) makes
-//! writes fail with TimedOut once the deadline passes, instead of blocking
-//! the VMM forever.
+//! a deadline (the run's, deadline.rs). A reader that stalls (`| sleep 60`)
+//! makes writes fail with TimedOut once the deadline passes, instead of
+//! blocking the VMM forever.
 
 use std::io::{self, Write};
 use std::os::fd::RawFd;
@@ -41,20 +41,21 @@ impl Sink {
         Sink { fd, deadline }
     }
 
-    /// Wait until the stream can take bytes, or the deadline passes.
+    /// Wait until the stream can take bytes, or the deadline passes. Past
+    /// the deadline a stream that has room right now still takes them (a
+    /// report written to files past the output deadline must not silence
+    /// a terminal that reads); only waiting is over.
     fn wait(&self) -> io::Result<()> {
         loop {
-            let ms = match self.deadline {
-                None => -1,
+            let (ms, last) = match self.deadline {
+                None => (-1, false),
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        return Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "the output stalled past --timeout",
-                        ));
+                        (0, true)
+                    } else {
+                        (left.as_millis().clamp(1, i32::MAX as u128) as i32, false)
                     }
-                    left.as_millis().clamp(1, i32::MAX as u128) as i32
                 }
             };
             let mut p = libc::pollfd {
@@ -66,6 +67,12 @@ impl Sink {
             let n = unsafe { libc::poll(&mut p, 1, ms) };
             if n > 0 {
                 return Ok(());
+            }
+            if n == 0 && last {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the output stalled past --timeout",
+                ));
             }
             if n < 0 {
                 let e = io::Error::last_os_error();
@@ -128,6 +135,17 @@ mod tests {
         assert!(written >= 4096, "the pipe buffer took {written}");
         assert!(t0.elapsed() < Duration::from_secs(5));
         drop(r);
+    }
+
+    #[test]
+    fn past_the_deadline_a_stream_with_room_still_takes_bytes() {
+        let (mut r, w) = std::io::pipe().expect("pipe");
+        let mut s = Sink::fd(w.as_raw_fd(), Some(Instant::now()));
+        s.write_all(b"late but read\n").expect("room in the pipe");
+        drop(w);
+        let mut got = String::new();
+        std::io::Read::read_to_string(&mut r, &mut got).expect("read");
+        assert_eq!(got, "late but read\n");
     }
 
     #[test]

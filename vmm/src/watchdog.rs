@@ -9,7 +9,6 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-/// The `--timeout` thread; stopped and joined on drop.
 /// The armed `--timeout` of one run, for the thread that armed it.
 pub struct Watchdog {
     deadline: Instant,
@@ -33,8 +32,10 @@ fn timespec(d: Duration) -> libc::timespec {
 }
 
 impl Watchdog {
-    /// Arm a watchdog for the calling thread.
-    pub fn start(timeout: Duration) -> io::Result<Watchdog> {
+    /// Arm a watchdog for the calling thread that fires at `deadline` (at
+    /// once if it has passed).
+    pub fn start(deadline: Instant) -> io::Result<Watchdog> {
+        let timeout = deadline.saturating_duration_since(Instant::now());
         // SAFETY: installs a handler that does nothing, without SA_RESTART,
         // so a blocking KVM_RUN returns EINTR.
         unsafe {
@@ -57,10 +58,7 @@ impl Watchdog {
         if unsafe { libc::timer_create(libc::CLOCK_MONOTONIC, &mut sev, &mut timer) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        let dog = Watchdog {
-            deadline: Instant::now() + timeout,
-            timer,
-        };
+        let dog = Watchdog { deadline, timer };
         // A zero it_value would disarm the timer: wait at least 1 ns.
         let spec = libc::itimerspec {
             it_value: timespec(timeout.max(Duration::from_nanos(1))),

@@ -61,6 +61,19 @@ pub enum Finding {
     },
     /// This many more findings were not kept.
     More(u64),
+    /// The guest's time ran out during the KVM_TRANSLATE cross-check.
+    OutOfTime {
+        /// Pages checked by then.
+        checked: u64,
+        /// Pages the check was to cover.
+        planned: u64,
+    },
+    /// The guest's time ran out while `--pages` listed every page: from
+    /// `gva` on only each region's ends and samples are listed.
+    ListingOutOfTime {
+        /// The first page listed as without `--pages`.
+        gva: Gva,
+    },
 }
 
 impl fmt::Display for Finding {
@@ -95,6 +108,14 @@ impl fmt::Display for Finding {
                 write!(f, "pattern read-back at GVA {gva} failed")
             }
             Finding::More(n) => write!(f, "... and {n} more errors like these"),
+            Finding::OutOfTime { checked, planned } => write!(
+                f,
+                "KVM_TRANSLATE cross-check stopped at --timeout after {checked} of {planned} pages"
+            ),
+            Finding::ListingOutOfTime { gva } => write!(
+                f,
+                "--pages listing cut to region ends and samples from {gva} on: --timeout"
+            ),
         }
     }
 }

@@ -111,4 +111,8 @@ pub struct Options {
     /// Keep the user half's page tables (for `--html`, whose page walks any
     /// page in the browser).
     pub tables: bool,
+    /// When the guest's time is up (deadline.rs): the KVM_TRANSLATE checks,
+    /// ~6 us each, stop there (2^20 of them took 7.5 s), the rest counted
+    /// in a finding; None for no limit.
+    pub deadline: Option<std::time::Instant>,
 }

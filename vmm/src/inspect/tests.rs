@@ -140,6 +140,7 @@ fn opts() -> Options {
         frames: false,
         host_levels: 4,
         tables: false,
+        deadline: None,
     }
 }
 
@@ -370,5 +371,68 @@ fn the_2d_walk_follows_every_entry_to_the_host() {
             &opts()
         )
         .is_none()
+    );
+}
+
+#[test]
+fn the_cross_check_stops_at_the_deadline() {
+    let mode = PagingMode::four_level();
+    let (b, p) = space(mode, 10);
+    let c = cpu(&b, mode);
+    let mut budget = BUDGET;
+    let o = Options {
+        deadline: Some(std::time::Instant::now()),
+        ..opts()
+    };
+    let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &o, &mut budget);
+    assert_eq!(c.translations.get(), 0);
+    assert_eq!(a.pages_checked, 0);
+    assert_eq!(
+        a.findings,
+        vec![Finding::OutOfTime {
+            checked: 0,
+            planned: 13
+        }]
+    );
+    assert_eq!(
+        a.pages_total, 13,
+        "the software walk still covers every page"
+    );
+}
+
+#[test]
+fn past_the_deadline_pages_lists_only_ends_and_samples() {
+    let mode = PagingMode::four_level();
+    let (b, p) = space(mode, 10);
+    let c = cpu(&b, mode);
+    let (mut all, mut late, mut fresh) = (BUDGET, BUDGET, BUDGET);
+    let o = Options {
+        all_pages: true,
+        ..opts()
+    };
+    let every = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &o, &mut all);
+    let sampled = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &opts(), &mut fresh);
+    let o = Options {
+        deadline: Some(std::time::Instant::now()),
+        ..o
+    };
+    let cut = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &o, &mut late);
+    assert_eq!(every.pages.len(), 13);
+    assert_eq!(
+        cut.pages,
+        sampled
+            .pages
+            .iter()
+            .map(|p| PageObs {
+                kvm: None,
+                ..p.clone()
+            })
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        cut.findings
+            .contains(&Finding::ListingOutOfTime { gva: CODE }),
+        "{:?}",
+        cut.findings
     );
 }

@@ -5,12 +5,17 @@
 //!   aliases itself (2^35 pages onto one frame, every page its own run),
 //!   an error storm, escape sequences in a process name and on the
 //!   console, and a message whose body runs past the end of RAM;
-//! - `flood`: console output without end (for a reader that stalls).
+//! - `flood`: console output without end (for a reader that stalls);
+//! - `noise`: a write to each of 4096 ports no device serves (more than a
+//!   pipe holds when each is a line of its own), then `flood`;
+//! - `translate`: the live page table gets a self-aliasing user half
+//!   (2^20 pages and more), and processes on it exit without end, each an
+//!   analysis that `--verify all` checks page by page with KVM_TRANSLATE.
 #![no_std]
 #![no_main]
 
 use abi::msg::{self, Header};
-use kernel::arch::cpu::outl;
+use kernel::arch::cpu::{outb, outl, read_cr3};
 use kernel::memlayout::{Pa, p2v};
 use kernel::mm::frame;
 use kernel::{Machine, kprintln, shutdown};
@@ -29,25 +34,80 @@ fn raw<T: Copy>(pa: Pa, v: T) {
     outl(abi::PORT_HYPERCALL, pa.get() as u32);
 }
 
+fn flood() -> ! {
+    let mut n = 0u64;
+    loop {
+        kprintln!("[amplify] flood line {n}: the reader is not reading");
+        n += 1;
+    }
+}
+
+/// The ports `noise` writes: none is a device's.
+const NOISE: core::ops::Range<u16> = 0x1000..0x2000;
+
+/// A table whose every entry points back at the table itself: as PML4,
+/// PDPT, PD and PT it maps 2^35 pages onto one frame.
+fn aliased(alias: Pa) {
+    for i in 0..512 {
+        // SAFETY: alias is our frame; integer stores (it is about to be a table).
+        unsafe { core::ptr::write_volatile(p2v::<u64>(alias).add(i), alias.get() | 7) };
+    }
+}
+
+/// Root entry 1 of the live page table (user half, unused by the kernel)
+/// becomes the aliased table; then process after process on that CR3
+/// exits, so the VMM analyses the live tables again and again.
+fn translate(page: Pa, alias: Pa) -> ! {
+    aliased(alias);
+    let cr3 = read_cr3() & !0xfff;
+    let root = p2v::<u64>(Pa(cr3));
+    // SAFETY: the root table is live and mapped in the kernel's window;
+    // entry 1 maps user addresses the kernel never touches.
+    unsafe {
+        if core::ptr::read_volatile(root.add(1)) != 0 {
+            kprintln!("[amplify] root entry 1 is in use");
+            shutdown::halt(abi::status::PANIC)
+        }
+        core::ptr::write_volatile(root.add(1), alias.get() | 7);
+    }
+    let mut p = msg::Proc {
+        hdr: Header::new(msg::KIND_PROC),
+        cr3,
+        ..Default::default()
+    };
+    p.name[..9].copy_from_slice(b"translate");
+    for pid in 1.. {
+        p.pid = pid;
+        p.event = msg::PROC_CREATED;
+        p.exit_kind = msg::EXIT_NONE;
+        raw(page, p);
+        p.event = msg::PROC_EXITING;
+        p.exit_kind = msg::EXIT_NORMAL;
+        raw(page, p);
+    }
+    flood()
+}
+
 #[unsafe(no_mangle)]
 pub fn kmain(m: &Machine) -> ! {
     if m.cmdline() == "flood" {
-        let mut n = 0u64;
-        loop {
-            kprintln!("[amplify] flood line {n}: the reader is not reading");
-            n += 1;
+        flood()
+    }
+    if m.cmdline() == "noise" {
+        for port in NOISE {
+            outb(port, 0);
         }
+        flood()
     }
     let (Some(page), Some(alias)) = (frame::alloc(), frame::alloc()) else {
         kprintln!("[amplify] out of memory");
         shutdown::halt(abi::status::PANIC)
     };
-    kprintln!("[amplify] \x1b]0;pwned\x07\x1b[6n\x1b[2J\rtitle and terminal queries");
-    // Every entry points back at the table itself.
-    for i in 0..512 {
-        // SAFETY: alias is our frame; integer stores (it is about to be a table).
-        unsafe { core::ptr::write_volatile(p2v::<u64>(alias).add(i), alias.get() | 7) };
+    if m.cmdline() == "translate" {
+        translate(page, alias)
     }
+    kprintln!("[amplify] \x1b]0;pwned\x07\x1b[6n\x1b[2J\rtitle and terminal queries");
+    aliased(alias);
     let mut p = msg::Proc {
         hdr: Header::new(msg::KIND_PROC),
         event: msg::PROC_CREATED,
