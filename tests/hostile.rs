@@ -511,3 +511,80 @@ fn guest_text_cannot_pass_for_ours() {
     );
     let _ = fs::remove_dir_all(&d);
 }
+
+/// Issue 16, item 5: a program writes `x` without a newline, another then
+/// prints a line, and the first ends its line with text that reads like
+/// microvmm's. Every part of the first program's text goes out on a line
+/// of its own with its `[pid name]` prefix (it used to continue, bare,
+/// the other program's line: `microvmm: pid 3 was killed`).
+#[test]
+fn a_continued_line_keeps_its_prefix() {
+    let (Some(half), Some(one)) = (build("halfline", Cc::Static), build("oneline", Cc::Static))
+    else {
+        return;
+    };
+    let r = microvmm(
+        &[
+            "--run",
+            &half.display().to_string(),
+            "--run",
+            &one.display().to_string(),
+            "-q",
+        ],
+        0,
+    );
+    let guest: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("x") || l.contains("oneline: here"))
+        .collect();
+    let half_lines = lines_of(&r.stdout, "halfline");
+    assert_eq!(
+        half_lines,
+        ["x", "microvmm: pid 3 was killed"],
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        lines_of(&r.stdout, "oneline"),
+        ["oneline: here"],
+        "{guest:?}"
+    );
+    for line in r.stdout.lines() {
+        assert!(
+            !line.starts_with("microvmm:") && !line.starts_with("[guest] microvmm:"),
+            "unprefixed: {line}\n{}",
+            r.stdout
+        );
+    }
+}
+
+/// Issue 16, item 9: 4 MiB of empty lines from a program named with
+/// sixteen escaped bytes went out as 79x as many bytes (a `[pid name] `
+/// prefix per newline). A run of empty lines is one line now.
+#[test]
+fn a_newline_flood_is_not_amplified() {
+    let Some(prog) = build("newlines", Cc::Static) else {
+        return;
+    };
+    let d = scratch("newlines");
+    // A name that escapes to four characters per byte: the longest prefix.
+    let link = d.join("\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12");
+    std::os::unix::fs::symlink(&prog, &link).expect("symlink");
+    let spec = format!("'{}'", link.display());
+    let t0 = Instant::now();
+    let r = microvmm(&["--run", &spec, "-q", "--timeout", "60"], 0);
+    let secs = t0.elapsed().as_secs_f64();
+    assert!(r.stdout.contains("newlines: done"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("(4194304 empty lines)"),
+        "{}",
+        &r.stdout[..r.stdout.len().min(2000)]
+    );
+    assert!(
+        r.stdout.len() < 64 << 10,
+        "4 MiB of newlines became {} bytes of stdout in {secs:.1} s",
+        r.stdout.len()
+    );
+    let _ = fs::remove_dir_all(&d);
+}
