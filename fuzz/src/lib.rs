@@ -639,6 +639,9 @@ impl HostView for FakeHost<'_> {
     fn read_u64_via_hva(&self, gpa: Gpa) -> Option<u64> {
         self.0.read_u64_unaligned(gpa)
     }
+    fn ram_end(&self) -> u64 {
+        self.0.end()
+    }
 }
 
 /// Target 5: the whole analysis of one exiting process (inspect::analyse)

@@ -55,6 +55,9 @@ impl HostView for FakeHost<'_> {
     fn read_u64_via_hva(&self, gpa: Gpa) -> Option<u64> {
         self.0.read_u64_unaligned(gpa)
     }
+    fn ram_end(&self) -> u64 {
+        self.0.size()
+    }
 }
 
 const BUDGET: Budget = Budget {
