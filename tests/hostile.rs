@@ -618,3 +618,31 @@ fn the_memory_bound_holds_with_all_ram_resident() {
     let bound = BOUND_KIB + listed * 256 / 1024;
     assert!(peak <= bound, "peak {peak} KiB > {bound} KiB");
 }
+
+/// Issue 16, item 9: a benign program with more mapped runs than the
+/// report lists (4096 per process) is a capped list, not an error: it
+/// made microvmm exit 1.
+#[test]
+fn more_runs_than_listed_is_not_an_error() {
+    let Some(prog) = build("scatter", Cc::Static) else {
+        return;
+    };
+    let r = microvmm(
+        &["--run", &prog.display().to_string(), "--json", "-", "-q"],
+        0,
+    );
+    let j = r.json();
+    let p = &j["processes"][0];
+    assert_eq!(p["ranges"].as_array().map(|v| v.len()), Some(4096));
+    assert!(
+        p["ranges_total"].as_u64().unwrap_or(0) > 5120,
+        "{}",
+        p["ranges_total"]
+    );
+    assert_eq!(
+        j["errors"].as_array().map(|v| v.len()),
+        Some(0),
+        "{}",
+        j["errors"]
+    );
+}
