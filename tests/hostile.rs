@@ -676,3 +676,30 @@ fn printed_addresses_are_capped() {
         "{h:.2} s with 0x numbers, {p:.2} s without"
     );
 }
+
+/// Issue 16, item 9: a static program whose last PT_LOAD is moved above
+/// the guest's image area (0x1000_0000_0000, still in the user half) was
+/// accepted on the host and refused by the guest kernel: exit 1, "a
+/// process exited with a non-zero status". The host now checks the
+/// kernel's own rules (abi::elf): exit 2, one line naming the file.
+#[test]
+fn what_the_guest_kernel_refuses_is_refused_on_the_host() {
+    let Some(prog) = build("argv", Cc::Static) else {
+        return;
+    };
+    let mut b = fs::read(&prog).expect("read");
+    let phoff = phdr0(&b);
+    let phnum = usize::from(u16::from_le_bytes([b[56], b[57]]));
+    let last = (0..phnum)
+        .map(|i| phoff + i * 56)
+        .rfind(|&at| b[at..at + 4] == 1u32.to_le_bytes())
+        .expect("a PT_LOAD");
+    let off = u64::from_le_bytes(b[last + 8..last + 16].try_into().expect("8 bytes"));
+    let vaddr = 0x1000_0000_0000u64 + off % 0x1000;
+    b[last + 16..last + 24].copy_from_slice(&vaddr.to_le_bytes());
+    let path = tmp_file("high-segment", &b);
+    refused(
+        &["--run", &path],
+        "high-segment: the guest kernel would refuse it: a segment lies outside the user image area",
+    );
+}
