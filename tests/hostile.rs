@@ -724,3 +724,165 @@ fn failure_lines_share_the_deadline() {
     let j: serde_json::Value = serde_json::from_str(&json).expect("whole JSON");
     assert_eq!(j["complete"], false);
 }
+
+/// Issue 16, item 5: a program writes `x` without a newline, another then
+/// prints a line, and the first ends its line with text that reads like
+/// microvmm's. Every part of the first program's text goes out on a line
+/// of its own with its `[pid name]` prefix (it used to continue, bare,
+/// the other program's line: `microvmm: pid 3 was killed`).
+#[test]
+fn a_continued_line_keeps_its_prefix() {
+    let (Some(half), Some(one)) = (build("halfline", Cc::Static), build("oneline", Cc::Static))
+    else {
+        return;
+    };
+    let r = microvmm(
+        &[
+            "--run",
+            &half.display().to_string(),
+            "--run",
+            &one.display().to_string(),
+            "-q",
+        ],
+        0,
+    );
+    let guest: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("x") || l.contains("oneline: here"))
+        .collect();
+    let half_lines = lines_of(&r.stdout, "halfline");
+    assert_eq!(
+        half_lines,
+        ["x", "microvmm: pid 3 was killed"],
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        lines_of(&r.stdout, "oneline"),
+        ["oneline: here"],
+        "{guest:?}"
+    );
+    for line in r.stdout.lines() {
+        assert!(
+            !line.starts_with("microvmm:") && !line.starts_with("[guest] microvmm:"),
+            "unprefixed: {line}\n{}",
+            r.stdout
+        );
+    }
+}
+
+/// Issue 16, item 9: 4 MiB of empty lines from a program named with
+/// sixteen escaped bytes went out as 79x as many bytes (a `[pid name] `
+/// prefix per newline). A run of empty lines is one line now.
+#[test]
+fn a_newline_flood_is_not_amplified() {
+    let Some(prog) = build("newlines", Cc::Static) else {
+        return;
+    };
+    let d = scratch("newlines");
+    // A name that escapes to four characters per byte: the longest prefix.
+    let link = d.join("\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12");
+    std::os::unix::fs::symlink(&prog, &link).expect("symlink");
+    let spec = format!("'{}'", link.display());
+    let t0 = Instant::now();
+    let r = microvmm(&["--run", &spec, "-q", "--timeout", "60"], 0);
+    let secs = t0.elapsed().as_secs_f64();
+    assert!(r.stdout.contains("newlines: done"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("(4194304 empty lines)"),
+        "{}",
+        &r.stdout[..r.stdout.len().min(2000)]
+    );
+    assert!(
+        r.stdout.len() < 64 << 10,
+        "4 MiB of newlines became {} bytes of stdout in {secs:.1} s",
+        r.stdout.len()
+    );
+    let _ = fs::remove_dir_all(&d);
+}
+
+/// Issue 16, item 7: the bound holds when all of guest RAM is resident
+/// first and the tables then list 2^20 pages, each in its own 2 MiB block
+/// past RAM (the per-block map of the page-size count grew with them:
+/// 221 MiB against 192).
+#[test]
+fn the_memory_bound_holds_with_all_ram_resident() {
+    let guest = test_guest("amplify");
+    let r = microvmm(
+        &[
+            &guest,
+            "--cmdline",
+            "resident",
+            "--json",
+            "-",
+            "-q",
+            "--timeout",
+            "60",
+        ],
+        1,
+    );
+    assert!(r.stderr.contains("frames written"), "{}", r.stderr);
+    let j = r.json();
+    let p = &j["processes"][0];
+    assert_eq!(p["pages_total"], 1 << 20, "{p}");
+    let listed = p["pages"].as_array().map_or(0, |v| v.len() as u64);
+    let peak = j["vmm"]["peak_rss_kib"].as_u64().expect("peak RSS");
+    let bound = BOUND_KIB + listed * 256 / 1024;
+    assert!(peak <= bound, "peak {peak} KiB > {bound} KiB");
+}
+
+/// Issue 16, item 9: a benign program with more mapped runs than the
+/// report lists (4096 per process) is a capped list, not an error: it
+/// made microvmm exit 1.
+#[test]
+fn more_runs_than_listed_is_not_an_error() {
+    let Some(prog) = build("scatter", Cc::Static) else {
+        return;
+    };
+    let r = microvmm(
+        &["--run", &prog.display().to_string(), "--json", "-", "-q"],
+        0,
+    );
+    let j = r.json();
+    let p = &j["processes"][0];
+    assert_eq!(p["ranges"].as_array().map(|v| v.len()), Some(4096));
+    assert!(
+        p["ranges_total"].as_u64().unwrap_or(0) > 5120,
+        "{}",
+        p["ranges_total"]
+    );
+    assert_eq!(
+        j["errors"].as_array().map(|v| v.len()),
+        Some(0),
+        "{}",
+        j["errors"]
+    );
+}
+
+/// Issue 16, item 9: a static program whose last PT_LOAD is moved above
+/// the guest's image area (0x1000_0000_0000, still in the user half) was
+/// accepted on the host and refused by the guest kernel: exit 1, "a
+/// process exited with a non-zero status". The host now checks the
+/// kernel's own rules (abi::elf): exit 2, one line naming the file.
+#[test]
+fn what_the_guest_kernel_refuses_is_refused_on_the_host() {
+    let Some(prog) = build("argv", Cc::Static) else {
+        return;
+    };
+    let mut b = fs::read(&prog).expect("read");
+    let phoff = phdr0(&b);
+    let phnum = usize::from(u16::from_le_bytes([b[56], b[57]]));
+    let last = (0..phnum)
+        .map(|i| phoff + i * 56)
+        .rfind(|&at| b[at..at + 4] == 1u32.to_le_bytes())
+        .expect("a PT_LOAD");
+    let off = u64::from_le_bytes(b[last + 8..last + 16].try_into().expect("8 bytes"));
+    let vaddr = 0x1000_0000_0000u64 + off % 0x1000;
+    b[last + 16..last + 24].copy_from_slice(&vaddr.to_le_bytes());
+    let path = tmp_file("high-segment", &b);
+    refused(
+        &["--run", &path],
+        "high-segment: the guest kernel would refuse it: a segment lies outside the user image area",
+    );
+}

@@ -13,6 +13,8 @@
 //! paging:       flags u8 | maxphyaddr u8 | cr3 u64 | 4 x gva u64 | limit u16 | base u8 | memory ..
 //! analyse:      as paging; flags bits 2.. choose the fakes' behaviour
 //! terminal:     pid u8 | name length u8 | name | split u16 | console bytes
+//! console:      records: writer u8 | length u8 | bytes   (lines.rs)
+//! file:         size delta i8 | 8 read-chunk bytes | the file   (file.rs)
 //! ```
 
 use std::cell::RefCell;
@@ -38,6 +40,12 @@ use microvmm::paging::{
 };
 use microvmm::terminal;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+
+mod file;
+mod lines;
+
+pub use file::file;
+pub use lines::console;
 
 const PAGE: u64 = 4096;
 
@@ -650,6 +658,9 @@ impl HostView for FakeHost<'_> {
     fn read_u64_via_hva(&self, gpa: Gpa) -> Option<u64> {
         self.0.read_u64_unaligned(gpa)
     }
+    fn ram_end(&self) -> u64 {
+        self.0.end()
+    }
 }
 
 /// Target 5: the whole analysis of one exiting process (inspect::analyse)
@@ -918,6 +929,26 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "booted\r\n\x1b[31mred\x1b[0m grüße\n\x1b]0;title\x07 \u{9b}".as_bytes(),
     );
     out.push(("terminal", "console".to_string(), console));
+    // Two processes and the kernel, one mid-line when another writes.
+    let mut lines = Vec::new();
+    for (who, bytes) in [
+        (1u8, &b"x"[..]),
+        (2, b"hello\n"),
+        (1, b"microvmm: pid 3 was killed\n\n\n"),
+        (0, b"[kernel] half"),
+        (3, b"\x1b[2J\n"),
+        (0, b" line\n"),
+    ] {
+        lines.extend_from_slice(&[who, bytes.len() as u8]);
+        lines.extend_from_slice(bytes);
+    }
+    out.push(("console", "interleaved".to_string(), lines));
+    let mut f = vec![0u8, 3, 0, 64, 255, 1, 7, 200, 9];
+    f.extend_from_slice(b"\x7fELF\x02\x01\x01 a small file");
+    out.push(("file", "chunks".to_string(), f.clone()));
+    f[0] = 0xff; // one byte shorter than checked: it shrank
+    f[5] = 100;
+    out.push(("file", "shrank".to_string(), f));
     out
 }
 
@@ -986,6 +1017,8 @@ mod tests {
                 }
                 "analyse" => analyse(&bytes),
                 "terminal" => terminal(&bytes),
+                "console" => console(&bytes),
+                "file" => file(&bytes),
                 other => panic!("seed for unknown target {other}"),
             }
         }
@@ -996,13 +1029,15 @@ mod tests {
     fn past_findings_pass() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions");
         type Target = fn(&[u8]);
-        let targets: [(&str, Target); 6] = [
+        let targets: [(&str, Target); 8] = [
             ("elf", elf),
             ("program", program),
             ("message", message),
             ("paging", paging),
             ("analyse", analyse),
             ("terminal", terminal),
+            ("console", console),
+            ("file", file),
         ];
         for (name, target) in targets {
             let Ok(files) = std::fs::read_dir(dir.join(name)) else {
@@ -1024,6 +1059,8 @@ mod tests {
             paging(data);
             analyse(data);
             terminal(data);
+            console(data);
+            file(data);
         }
     }
 

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::addr::Gva;
 use crate::devices::event::{BootEvent, ProcEvent, RegionKind, WhereisRequest};
 use crate::hostmem::Pagemap;
 use crate::inspect::{self, Budget, Cpu, LiveHost, Options, Walk2d};
@@ -39,6 +38,9 @@ pub const OUTPUT_MAX: usize = 64 << 10;
 pub const OUTPUT_BUDGET: usize = 4 << 20;
 /// Printed addresses resolved per process.
 pub const MAX_PRINTED: usize = 32;
+pub use printed::{MAX_PRINTED_TRIED, printed_addresses};
+
+mod printed;
 /// A process with more resident pages than this gets its host frames
 /// looked up from one snapshot of all guest RAM (with `--pages`, or with
 /// `--html`, which looks up each of its page tables).
@@ -292,53 +294,5 @@ impl<'a> Registry<'a> {
             whereis: self.whereis,
             errors: self.errors,
         }
-    }
-}
-
-/// The distinct "0x..." numbers in `text`, in the order they first appear
-/// (at most 16 hex digits each; longer runs are not addresses).
-pub fn printed_addresses(text: &[u8]) -> Vec<Gva> {
-    let mut out: Vec<Gva> = Vec::new();
-    let mut i = 0;
-    while i + 2 <= text.len() {
-        let after_word = i == 0 || !text[i - 1].is_ascii_alphanumeric();
-        if after_word && text[i] == b'0' && matches!(text[i + 1], b'x' | b'X') {
-            let digits = text[i + 2..]
-                .iter()
-                .take_while(|c| c.is_ascii_hexdigit())
-                .count();
-            let end = i + 2 + digits;
-            let ends_word = text.get(end).is_none_or(|c| !c.is_ascii_alphanumeric());
-            if (1..=16).contains(&digits) && ends_word {
-                let hex = std::str::from_utf8(&text[i + 2..end]).unwrap_or("");
-                if let Ok(v) = u64::from_str_radix(hex, 16)
-                    && !out.contains(&Gva(v))
-                {
-                    out.push(Gva(v));
-                }
-            }
-            i = end.max(i + 1);
-        } else {
-            i += 1;
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn printed_addresses_are_found_once_each_in_order() {
-        let text = b"location of code  : 0x4014f0\nheap 0x4c52a0, again 0x4014f0\n\
-            not 0x, nor x0x12, nor 0x12345678901234567, nor 0x12g; (0x7ffd0a10)\n";
-        assert_eq!(
-            printed_addresses(text),
-            vec![Gva(0x4014f0), Gva(0x4c52a0), Gva(0x7ffd_0a10)]
-        );
-        assert_eq!(printed_addresses(b""), vec![]);
-        assert_eq!(printed_addresses(b"0x"), vec![]);
-        assert_eq!(printed_addresses(b"0xFFFF"), vec![Gva(0xffff)]);
     }
 }

@@ -15,6 +15,7 @@ pub use bytes::Pod;
 
 pub mod addr;
 pub mod bytes;
+pub mod elf;
 pub mod layout;
 pub mod msg;
 pub mod syscall;

@@ -3,9 +3,12 @@
 //! hypercall port. Bytes go to the VMM's output a line at a time, and are
 //! flushed at exit so nothing is lost when the guest stops mid-line.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::Instant;
+
+pub mod lines;
+
+use lines::{Lines, Writer};
 
 /// COM1's data register: one byte per `out`.
 pub const PORT_DATA: u16 = abi::PORT_SERIAL;
@@ -14,30 +17,11 @@ const PORT_LSR: u16 = PORT_DATA + 5;
 /// Line status: transmitter empty, so polling guests write on.
 const LSR_EMPTY: u8 = 0x60;
 
-/// A line longer than this is written out in pieces: a guest that never
-/// prints a newline must not grow the VMM's buffer without bound.
-const LINE_MAX: usize = 4096;
-/// Most processes remembered as being in the middle of a line: the pids
-/// come from the guest, which must not grow the set without bound.
-const MID_LINE_MAX: usize = 4096;
-
-/// How microvmm's own lines start.
-const OURS: &[u8] = b"microvmm:";
-/// Put before a guest line that starts as ours do.
-const SPOOF_MARK: &[u8] = b"[guest] ";
-
 /// COM1 and the guest's console messages, one device: bytes become lines
-/// on the terminal, each process's prefixed with `[pid name] `.
+/// on the terminal, each process's prefixed with `[pid name] ` (the line
+/// discipline, lines.rs).
 pub struct Console {
-    out: Box<dyn Write + Send>,
-    /// Pass guest bytes through as they are (`--raw-console`); else
-    /// control characters are shown escaped (terminal.rs).
-    raw: bool,
-    line: Vec<u8>,
-    /// The next byte out starts a terminal line.
-    at_start: bool,
-    /// Processes whose last byte written was not a newline.
-    mid_line: BTreeSet<u32>,
+    lines: Lines,
     /// Total bytes the guest printed.
     pub bytes: u64,
     /// When the first byte arrived.
@@ -49,11 +33,7 @@ impl Console {
     /// JSON), escaping control characters unless `raw`.
     pub fn new(out: Box<dyn Write + Send>, raw: bool) -> Self {
         Console {
-            out,
-            raw,
-            line: Vec::new(),
-            at_start: true,
-            mid_line: BTreeSet::new(),
+            lines: Lines::new(out, raw),
             bytes: 0,
             first_output: None,
         }
@@ -73,67 +53,30 @@ impl Console {
         }
     }
 
-    /// Take bytes from the guest; complete lines go out at once.
-    pub fn write(&mut self, data: &[u8]) {
+    fn count(&mut self, data: &[u8]) {
         if self.first_output.is_none() && !data.is_empty() {
             self.first_output = Some(Instant::now());
         }
         self.bytes += data.len() as u64;
-        for &b in data {
-            self.line.push(b);
-            if b == b'\n' || self.line.len() >= LINE_MAX {
-                self.flush();
-            }
-        }
+    }
+
+    /// Take bytes the kernel wrote (COM1, or a console message of pid 0);
+    /// complete lines go out at once.
+    pub fn write(&mut self, data: &[u8]) {
+        self.count(data);
+        self.lines.write(Writer::Kernel, "", data);
     }
 
     /// Take bytes process `pid` wrote: each of its lines starts with
     /// `[pid name] `, as the guest kernel printed it before the VMM did.
     pub fn write_process(&mut self, pid: u32, name: &str, data: &[u8]) {
-        let mut start = 0;
-        while start < data.len() {
-            let end = data[start..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(data.len(), |i| start + i + 1);
-            if !self.mid_line.contains(&pid) {
-                let prefix = format!("[{pid} {}] ", crate::terminal::escape_text(name));
-                self.line.extend_from_slice(prefix.as_bytes());
-            }
-            self.write(&data[start..end]);
-            self.bytes -= (end - start) as u64;
-            if data[end - 1] == b'\n' {
-                self.mid_line.remove(&pid);
-            } else {
-                if self.mid_line.len() >= MID_LINE_MAX {
-                    self.mid_line.clear();
-                }
-                self.mid_line.insert(pid);
-            }
-            start = end;
-        }
-        self.bytes += data.len() as u64;
+        self.count(data);
+        self.lines.write(Writer::Process(pid), name, data);
     }
 
     /// Write out whatever is pending, even half a line.
     pub fn flush(&mut self) {
-        if !self.line.is_empty() {
-            let line = if self.raw {
-                std::borrow::Cow::Borrowed(&self.line[..])
-            } else {
-                crate::terminal::escape_bytes(&self.line)
-            };
-            // No guest line may start as microvmm's own lines do (a
-            // kernel's message naming a process called "x\nmicrovmm: ").
-            if !self.raw && self.at_start && line.starts_with(OURS) {
-                let _ = self.out.write_all(SPOOF_MARK);
-            }
-            // A closed stdout must not crash the VMM; the guest runs on.
-            let _ = self.out.write_all(&line);
-            self.at_start = self.line.last() == Some(&b'\n');
-            self.line.clear();
-        }
-        let _ = self.out.flush();
+        self.lines.flush();
     }
 }
 
@@ -220,8 +163,8 @@ mod tests {
     fn an_endless_line_is_written_in_pieces() {
         let s = Shared::default();
         let mut c = Console::new(Box::new(s.clone()), false);
-        c.write(&vec![b'x'; 3 * LINE_MAX + 5]);
-        assert_eq!(written(&s).len(), 3 * LINE_MAX);
-        assert!(c.line.len() < LINE_MAX);
+        c.write(&vec![b'x'; 3 * lines::LINE_MAX + 5]);
+        assert_eq!(written(&s).len(), 3 * lines::LINE_MAX);
+        assert!(c.lines.pending() < lines::LINE_MAX);
     }
 }

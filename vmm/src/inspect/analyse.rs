@@ -124,8 +124,12 @@ pub struct Analysis {
     pub tables: Vec<Gpa>,
     /// Lowest and highest guest frame of all its pages (not only the listed).
     pub frames_span: Option<(Gpa, Gpa)>,
-    /// The pages coalesced into runs (at most MAX_RANGES).
+    /// The pages coalesced into runs (at most MAX_RANGES, and what the
+    /// run's budget leaves).
     pub ranges: Vec<MappedRange>,
+    /// How many runs there were: more than `ranges` holds when a cap cut
+    /// the list (a cap, not an error).
+    pub ranges_total: u64,
     /// With `Options::tables`: the user half's page tables.
     pub page_tables: Option<TablesObs>,
     /// All its pages counted by guest and host page size.
@@ -195,12 +199,7 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
     let room = MAX_RANGES.min(budget.runs);
     let (runs, total) = paging::coalesce_at_most(pages.iter().copied(), room);
     budget.runs -= runs.len();
-    if total > runs.len() {
-        errs.push(Finding::TooManyRuns {
-            runs: total,
-            max: runs.len(),
-        });
-    }
+    a.ranges_total = total as u64;
     a.ranges = runs;
     let owner = owners(&pages, &p.regions);
     let mut per_region = vec![0u64; p.regions.len()];

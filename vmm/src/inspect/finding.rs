@@ -28,13 +28,6 @@ pub enum Finding {
     },
     /// An entry the enumerator could not follow.
     Walk(WalkFault),
-    /// More runs than the report lists.
-    TooManyRuns {
-        /// Runs found.
-        runs: usize,
-        /// Runs listed at most.
-        max: usize,
-    },
     /// A page mapped outside every region the kernel reported.
     OutsideRegions {
         /// The page's address.
@@ -88,9 +81,6 @@ impl fmt::Display for Finding {
                 write!(f, "more than {max} pages mapped: analysis stopped there")
             }
             Finding::Walk(e) => write!(f, "page-table walk: {e}"),
-            Finding::TooManyRuns { runs, max } => {
-                write!(f, "{runs} mapped runs; the report lists the first {max}")
-            }
             Finding::OutsideRegions { gva } => write!(
                 f,
                 "{gva} is mapped but outside every region the kernel reported"

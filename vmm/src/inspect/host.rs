@@ -35,6 +35,9 @@ pub trait HostView {
     /// The 8 bytes at `gpa` read through the VMM's own mapping (the HVA),
     /// not through guest memory accessors; None if they are not all mapped.
     fn read_u64_via_hva(&self, gpa: Gpa) -> Option<u64>;
+    /// Where guest RAM ends: GPAs in [0, ram_end) are RAM, nothing past
+    /// it is (the analysis keeps per-block state only for RAM).
+    fn ram_end(&self) -> u64;
 }
 
 /// The live host: guest RAM's memslots and this process's pagemap.
@@ -122,5 +125,8 @@ impl HostView for LiveHost<'_> {
         // as long as `ram`; the vCPU is stopped during this exit, any byte
         // pattern is a valid u64, and read_unaligned accepts any alignment.
         Some(unsafe { std::ptr::read_unaligned(hva.raw() as *const u64) })
+    }
+    fn ram_end(&self) -> u64 {
+        self.ram.size()
     }
 }

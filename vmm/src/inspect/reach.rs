@@ -23,24 +23,37 @@ pub struct SizeCount {
 /// Count `pages` by guest and host page size. The host side is looked up
 /// once per 2 MiB of guest-physical memory (the first frame of that block
 /// speaks for it: THP and hugetlb back whole 2 MiB blocks), so a 1 GiB
-/// guest costs about 512 lookups (at most two per block).
+/// guest costs about 512 lookups (at most two per block). What is kept per
+/// block is a dense array over guest RAM only (1024 entries for 2 GiB):
+/// a page whose GPA is past RAM has no host page, and costs nothing, however
+/// many of them hostile tables list.
 pub fn count_sizes<H: HostView + ?Sized>(host: &H, pages: &[Page]) -> Vec<SizeCount> {
     const BLOCK: u64 = 2 << 20;
-    // Per block: the host page size, and whether the fallback was tried.
-    let mut host_of: BTreeMap<u64, (Option<u64>, bool)> = BTreeMap::new();
+    let ram = host.ram_end();
+    let blocks = usize::try_from(ram.div_ceil(BLOCK)).unwrap_or(0);
+    // Per block: unknown yet, or the host page size and whether the
+    // fallback was tried.
+    let mut host_of: Vec<Option<(Option<u64>, bool)>> = vec![None; blocks];
     let mut counts: BTreeMap<(u64, Option<u64>), u64> = BTreeMap::new();
     for pg in pages {
-        let block = pg.gpa.raw() & !(BLOCK - 1);
-        let known = host_of
-            .entry(block)
-            .or_insert_with(|| (host.locate(Gpa(block)).page_size, false));
-        // That first frame may not be on the host yet (never touched):
-        // then the first page seen in the block says, once (a hostile
-        // table can list a million pages outside guest RAM).
-        if known.0.is_none() && !known.1 {
-            *known = (host.locate(pg.gpa).page_size, true);
-        }
-        let h = known.0;
+        let gpa = pg.gpa.raw();
+        let slot = usize::try_from(gpa / BLOCK)
+            .ok()
+            .filter(|_| gpa < ram)
+            .and_then(|i| host_of.get_mut(i));
+        let h = match slot {
+            None => None,
+            Some(known) => {
+                let block = gpa & !(BLOCK - 1);
+                let known = known.get_or_insert_with(|| (host.locate(Gpa(block)).page_size, false));
+                // That first frame may not be on the host yet (never
+                // touched): then the first page seen in the block says, once.
+                if known.0.is_none() && !known.1 {
+                    *known = (host.locate(pg.gpa).page_size, true);
+                }
+                known.0
+            }
+        };
         *counts.entry((pg.page_size.bytes(), h)).or_default() += 1;
     }
     counts
@@ -73,6 +86,9 @@ mod tests {
         }
         fn read_u64_via_hva(&self, _: Gpa) -> Option<u64> {
             None
+        }
+        fn ram_end(&self) -> u64 {
+            128 << 20
         }
     }
 
@@ -109,5 +125,39 @@ mod tests {
                 (2 << 20, Some(2 << 20), 2),
             ]
         );
+    }
+
+    /// Counts the host lookups it is asked for.
+    struct Counting(std::cell::Cell<u64>);
+    impl HostView for Counting {
+        fn locate(&self, gpa: Gpa) -> HostPage {
+            self.0.set(self.0.get() + 1);
+            Split.locate(gpa)
+        }
+        fn read_u64_via_hva(&self, _: Gpa) -> Option<u64> {
+            None
+        }
+        fn ram_end(&self) -> u64 {
+            4 << 20
+        }
+    }
+
+    #[test]
+    fn pages_past_ram_cost_no_lookup_and_no_state() {
+        // A million pages, each in its own 2 MiB block past RAM (as aliased
+        // hostile tables list them), and two inside RAM's two blocks.
+        let mut pages: Vec<Page> = (2..1u64 << 20)
+            .map(|i| page(i << 21, PageSize::Size4K))
+            .collect();
+        pages.push(page(0x1000, PageSize::Size4K));
+        pages.push(page(0x20_1000, PageSize::Size4K));
+        let host = Counting(std::cell::Cell::new(0));
+        let c = count_sizes(&host, &pages);
+        assert_eq!(host.0.get(), 2, "one lookup per RAM block");
+        let t: Vec<(u64, Option<u64>, u64)> = c
+            .iter()
+            .map(|s| (s.guest_page_size, s.host_page_size, s.pages))
+            .collect();
+        assert_eq!(t, [(4096, None, (1 << 20) - 2), (4096, Some(2 << 20), 2)]);
     }
 }

@@ -137,6 +137,13 @@ pub enum ProgramError {
         /// The first guest-virtual byte both claim.
         at: Gva,
     },
+    /// The guest kernel's exec would refuse the file (`abi::elf`, the
+    /// kernel's own rules, checked on the host).
+    #[error("the guest kernel would refuse it: {reason}")]
+    GuestRefuses {
+        /// The kernel's words.
+        reason: &'static str,
+    },
     /// An empty argv.
     #[error("no argv: argv[0] must be the file's name")]
     NoArgv,
@@ -329,7 +336,9 @@ fn read(program: &Program, ram_size: u64) -> Result<(File, Vec<u8>, u16), Progra
 /// Check the program headers of an x86-64 ELF of type `e_type`: no
 /// interpreter, every PT_LOAD inside the file and (after the PIE load bias)
 /// inside the user half, no two sharing a byte, the entry point in one of
-/// them. Returns the bytes of RAM the segments take, in whole pages.
+/// them; then the guest kernel's own rules (`abi::elf::parse`: at most 16
+/// PT_LOADs, in order, inside [64 KiB, 0x1000_0000_0000), the entry in an
+/// executable one). Returns the bytes of RAM the segments take, in whole pages.
 fn check_elf(bytes: &[u8], e_type: u16) -> Result<u64, ProgramError> {
     let ehdr = elf::table(bytes)?;
     let phdrs = (0..usize::from(ehdr.phnum))
@@ -388,6 +397,8 @@ fn check_elf(bytes: &[u8], e_type: u16) -> Result<u64, ProgramError> {
     {
         return Err(LoaderError::EntryOutside { entry: Gva(entry) }.into());
     }
+    // Last, exactly what the kernel's exec will check (one definition).
+    abi::elf::parse(bytes).map_err(|reason| ProgramError::GuestRefuses { reason })?;
     Ok(memory)
 }
 

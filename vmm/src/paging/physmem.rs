@@ -72,6 +72,11 @@ impl FlatMem {
         self.words.len() as u64 * 8
     }
 
+    /// The first GPA past this RAM.
+    pub fn end(&self) -> u64 {
+        self.base.saturating_add(self.size())
+    }
+
     /// Store `value` at `gpa`; None if unaligned or outside RAM.
     pub fn write_u64(&mut self, gpa: Gpa, value: u64) -> Option<()> {
         let i = self.word(gpa)?;

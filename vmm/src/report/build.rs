@@ -262,6 +262,7 @@ fn analysed(p: &mut ProcessReport, a: &Analysis) {
     });
     p.frames_lowest = a.frames_span.map(|s| s.0);
     p.frames_highest = a.frames_span.map(|s| s.1);
+    p.ranges_total = a.ranges_total;
     p.ranges = a
         .ranges
         .iter()

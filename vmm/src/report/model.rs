@@ -216,6 +216,9 @@ pub struct ProcessReport {
     /// Its mapped pages coalesced into runs contiguous in both GVA and GPA
     /// with equal flags and page size (at most MAX_RANGES per process).
     pub ranges: Vec<RangeReport>,
+    /// How many runs it had: more than `ranges` lists when the cap (4096
+    /// per process, 2^16 per run) cut the list.
+    pub ranges_total: u64,
     /// Every mapped user page (with `--pages`; otherwise the first and last
     /// page of each region and a few samples).
     pub pages: Vec<PageReport>,

@@ -114,10 +114,15 @@ pub fn render(r: &Report) -> String {
         // Runs of pages contiguous in both GVA and GPA: how scattered the
         // guest frames behind one contiguous region are.
         let shown = 6;
+        let listed = if p.ranges_total > p.ranges.len() as u64 {
+            format!(", the first {} listed", p.ranges.len())
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "  {} mapped runs (contiguous in GVA and GPA):",
-            p.ranges.len()
+            "  {} mapped runs (contiguous in GVA and GPA){listed}:",
+            p.ranges_total.max(p.ranges.len() as u64)
         );
         for r in p.ranges.iter().take(shown) {
             let _ = writeln!(
@@ -133,7 +138,7 @@ pub fn render(r: &Report) -> String {
         if p.ranges.len() > shown {
             let _ = writeln!(
                 s,
-                "    ... {} more runs (--json lists them all)",
+                "    ... {} more runs listed (--json)",
                 p.ranges.len() - shown
             );
         }

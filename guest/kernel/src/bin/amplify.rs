@@ -10,7 +10,10 @@
 //!   pipe holds when each is a line of its own), then `flood`;
 //! - `translate`: the live page table gets a self-aliasing user half
 //!   (2^20 pages and more), and processes on it exit without end, each an
-//!   analysis that `--verify all` checks page by page with KVM_TRANSLATE.
+//!   analysis that `--verify all` checks page by page with KVM_TRANSLATE;
+//! - `resident`: every frame of RAM written first (all of guest RAM
+//!   resident in the VMM), then a process whose tables list 2^20 pages,
+//!   each in a 2 MiB block of its own past the end of RAM.
 #![no_std]
 #![no_main]
 
@@ -99,6 +102,9 @@ pub fn kmain(m: &Machine) -> ! {
         }
         flood()
     }
+    if m.cmdline() == "resident" {
+        resident()
+    }
     let (Some(page), Some(alias)) = (frame::alloc(), frame::alloc()) else {
         kprintln!("[amplify] out of memory");
         shutdown::halt(abi::status::PANIC)
@@ -135,6 +141,70 @@ pub fn kmain(m: &Machine) -> ! {
     // and nothing the kernel needs lives in its final frame (it is free).
     unsafe { core::ptr::write_volatile(p2v::<Header>(last), Header::new(msg::KIND_PROC)) };
     outl(abi::PORT_HYPERCALL, last.get() as u32);
+    kprintln!("[amplify] done; shutting down cleanly");
+    shutdown::halt(abi::status::OK)
+}
+
+/// Page tables (8 MiB of them) that map 2^20 user pages of 4 KiB, page
+/// n at GPA 4 GiB + n * 2 MiB: a million distinct 2 MiB blocks, none in
+/// RAM. Their PML4, or None when RAM ran out.
+fn million_blocks() -> Option<Pa> {
+    let table = || -> Option<Pa> {
+        let pa = frame::alloc()?;
+        for i in 0..512 {
+            // SAFETY: pa is our frame; integer stores (it is about to be a table).
+            unsafe { core::ptr::write_volatile(p2v::<u64>(pa).add(i), 0) };
+        }
+        Some(pa)
+    };
+    let set = |t: Pa, i: usize, v: u64| {
+        // SAFETY: t is a table frame of ours, i < 512.
+        unsafe { core::ptr::write_volatile(p2v::<u64>(t).add(i), v) };
+    };
+    let (pml4, pdpt) = (table()?, table()?);
+    set(pml4, 0, pdpt.get() | 7);
+    let mut n = 0u64;
+    for j in 0..4 {
+        let pd = table()?;
+        set(pdpt, j, pd.get() | 7);
+        for k in 0..512 {
+            let pt = table()?;
+            set(pd, k, pt.get() | 7);
+            for i in 0..512 {
+                set(pt, i, ((1u64 << 32) + (n << 21)) | 7);
+                n += 1;
+            }
+        }
+    }
+    Some(pml4)
+}
+
+/// The `resident` attack: see the module's documentation.
+fn resident() -> ! {
+    let (Some(page), Some(pml4)) = (frame::alloc(), million_blocks()) else {
+        kprintln!("[amplify] out of memory");
+        shutdown::halt(abi::status::PANIC)
+    };
+    // Every frame left, written: all of guest RAM is resident now.
+    let mut touched = 0u64;
+    while let Some(pa) = frame::alloc() {
+        // SAFETY: a free frame, ours from now on.
+        unsafe { core::ptr::write_volatile(p2v::<u64>(pa), 0x5a5a_5a5a) };
+        touched += 1;
+    }
+    kprintln!("[amplify] {touched} frames written; a process of 2^20 pages past RAM");
+    let mut p = msg::Proc {
+        hdr: Header::new(msg::KIND_PROC),
+        event: msg::PROC_CREATED,
+        pid: 1,
+        cr3: pml4.get(),
+        ..Default::default()
+    };
+    p.name[..8].copy_from_slice(b"resident");
+    raw(page, p);
+    p.event = msg::PROC_EXITING;
+    p.exit_kind = msg::EXIT_NORMAL;
+    raw(page, p);
     kprintln!("[amplify] done; shutting down cleanly");
     shutdown::halt(abi::status::OK)
 }

@@ -251,10 +251,14 @@ fn segments_stay_in_the_file_and_the_user_half() {
         elf_error(&image.bytes(), ET_EXEC),
         ProgramError::OutsideUser { .. }
     ));
-    // The same segment fits as ET_EXEC but not once a PIE is biased.
+    // The same segment is in the user half as ET_EXEC (though past the
+    // kernel's image area), but not once a PIE is biased.
     image.phdrs[0].vaddr = USER_END - 0x2000;
     image.entry = USER_END - 0x2000;
-    assert!(check_elf(&image.bytes(), ET_EXEC).is_ok());
+    assert!(matches!(
+        elf_error(&image.bytes(), ET_EXEC),
+        ProgramError::GuestRefuses { .. }
+    ));
     let err = elf_error(&image.bytes(), ET_DYN);
     assert!(
         err.to_string().ends_with("with the PIE load bias 0x400000"),
@@ -516,4 +520,46 @@ fn place_streams_the_file_it_checked_and_nothing_else() {
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What the guest kernel's exec refuses (abi::elf) is refused on the host,
+/// in its words: every case issue 16 found ending in exit 1 in the guest.
+#[test]
+fn what_the_guest_kernel_refuses_is_refused_here() {
+    let refused = |bytes: Vec<u8>, words: &str| match check_elf(&bytes, ET_EXEC) {
+        Err(ProgramError::GuestRefuses { reason }) => {
+            assert!(reason.contains(words), "{reason}")
+        }
+        other => panic!("{words}: {other:?}"),
+    };
+    // Above the image area (0x1000_0000_0000), in the user half.
+    let mut image = Image::new();
+    image.phdrs[0].vaddr = 0x1000_0000_0000;
+    image.entry = 0x1000_0000_0010;
+    refused(image.bytes(), "outside the user image area");
+    // Below 64 KiB.
+    let mut image = Image::new();
+    image.phdrs[0].vaddr = 0x8000;
+    image.entry = 0x8010;
+    refused(image.bytes(), "outside the user image area");
+    // Out of address order (disjoint, so the host's own check passes).
+    let mut image = Image::new();
+    image
+        .phdrs
+        .insert(0, Phdr::load(0x1000, 0, 0x20_0000, 0x10, 0x10));
+    refused(image.bytes(), "out of address order");
+    // 17 PT_LOADs.
+    let mut image = Image::new();
+    for k in 1..17 {
+        image
+            .phdrs
+            .push(Phdr::load(0x1000, 0, 0x10_0000 + k * 0x2000, 0x10, 0x10));
+    }
+    refused(image.bytes(), "too many PT_LOAD segments");
+    image.phdrs.pop();
+    assert!(check_elf(&image.bytes(), ET_EXEC).is_ok(), "16 are fine");
+    // The entry in a segment without PF_X (flags at phoff + 4).
+    let mut bytes = Image::new().bytes();
+    bytes[68..72].copy_from_slice(&6u32.to_le_bytes()); // PF_R | PF_W
+    refused(bytes, "entry point is not in an executable segment");
 }
