@@ -2,6 +2,7 @@
 //! turns each checked message into one `Event`, and nothing after it sees
 //! an `abi::msg` constant or a raw message struct.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 
@@ -271,12 +272,15 @@ pub struct Fault {
 }
 
 /// The kernel's counters for one process.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProcStats {
     /// Demand-paging faults served in the heap.
     pub heap_faults: u64,
     /// Demand-paging faults served in the stack.
     pub stack_faults: u64,
+    /// Demand-paging faults served in regions of each kind since the
+    /// process started (regions unmapped since included).
+    pub faults_by_kind: BTreeMap<RegionKind, u64>,
     /// User pages resident when the message was sent.
     pub pages_resident: u64,
 }
