@@ -171,3 +171,32 @@ fn one_region_per_mmap_and_faults_that_survive_munmap() {
         assert!(verdict.contains(&want), "{verdict}\nwanted {want}");
     }
 }
+
+#[test]
+fn bss_on_its_own_pages_and_data_bss_where_it_shares_one() {
+    for Case {
+        p, out, rs, what, ..
+    } in cases()
+    {
+        // small_bss sits on the page where .data's file bytes end.
+        let bss_start = at(&out, "bss_start");
+        let small = at(&out, "small_bss");
+        let page = bss_start & !(PAGE - 1);
+        assert_ne!(bss_start % PAGE, 0, "premise: .bss starts mid-page: {what}");
+        assert_eq!(small & !(PAGE - 1), page, "premise: {what}");
+        let shared = holding(&rs, small);
+        assert_eq!(
+            (shared.0.as_str(), shared.1, shared.2, shared.3),
+            ("data+bss", page, page + PAGE, 0),
+            "loaded with the file, never a fault: {what}"
+        );
+        assert_eq!(holding(&rs, page - 1).0, "data", "{what}");
+        // big_bss's pages past that one are bss, demand paged: 255 of its
+        // 256 touches land there.
+        let own = holding(&rs, page + PAGE);
+        assert_eq!((own.0.as_str(), own.1), ("bss", page + PAGE), "{what}");
+        assert!(own.3 >= 255, "1 MiB touched: {what}");
+        assert_eq!(by_kind(&p, "bss"), own.3, "{what}");
+        assert_eq!(by_kind(&p, "data+bss"), 0, "{what}");
+    }
+}

@@ -112,8 +112,11 @@ pub const REGION_RODATA: u32 = 6;
 pub const REGION_BSS: u32 = 7;
 /// Anonymous memory from mmap(2), demand paged.
 pub const REGION_MMAP: u32 = 8;
+/// The page a writable segment's last file bytes (.data) share with the
+/// start of its zero fill (.bss): loaded from the file, never a fault.
+pub const REGION_DATA_BSS: u32 = 9;
 /// The highest region kind.
-pub const REGION_LAST: u32 = REGION_MMAP;
+pub const REGION_LAST: u32 = REGION_DATA_BSS;
 /// Entries of `Proc::faults_by_kind` (indexed by kind; 0 unused).
 pub const KIND_SLOTS: usize = 16;
 const _: () = assert!((REGION_LAST as usize) < KIND_SLOTS);
@@ -348,6 +351,7 @@ pub fn region_name(kind: u32) -> &'static str {
         REGION_RODATA => "rodata",
         REGION_BSS => "bss",
         REGION_MMAP => "mmap",
+        REGION_DATA_BSS => "data+bss",
         _ => "?",
     }
 }

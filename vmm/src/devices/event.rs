@@ -125,7 +125,12 @@ pub enum RegionKind {
     Rodata,
     /// Initialized data of the program image (read-only once RELRO is applied).
     Data,
-    /// Zero-filled data past the file's bytes.
+    /// The page the last initialized data shares with the first
+    /// zero-filled data (loaded from the file, so never a fault).
+    #[serde(rename = "data+bss")]
+    DataBss,
+    /// Zero-filled data past the file's bytes, on pages of its own
+    /// (demand paged).
     Bss,
     /// Grown by brk(2), filled by demand paging.
     Heap,
@@ -139,10 +144,11 @@ pub enum RegionKind {
 
 impl RegionKind {
     /// Every kind, in the order legends list them.
-    pub const ALL: [RegionKind; 8] = [
+    pub const ALL: [RegionKind; 9] = [
         RegionKind::Code,
         RegionKind::Rodata,
         RegionKind::Data,
+        RegionKind::DataBss,
         RegionKind::Bss,
         RegionKind::Heap,
         RegionKind::Mmap,
@@ -156,6 +162,7 @@ impl RegionKind {
             RegionKind::Code => "code",
             RegionKind::Rodata => "rodata",
             RegionKind::Data => "data",
+            RegionKind::DataBss => "data+bss",
             RegionKind::Bss => "bss",
             RegionKind::Heap => "heap",
             RegionKind::Mmap => "mmap",

@@ -392,7 +392,8 @@ impl ExitReport {
 /// One region of a process's address space (`processes[].regions[]`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RegionReport {
-    /// "code", "rodata", "data", "bss", "heap", "mmap", "stack" or "guard".
+    /// "code", "rodata", "data", "data+bss", "bss", "heap", "mmap", "stack"
+    /// or "guard".
     pub kind: RegionKind,
     /// First byte.
     pub start: Gva,

@@ -105,7 +105,7 @@ pub fn render(r: &Report) -> String {
         for rg in &p.regions {
             let _ = writeln!(
                 s,
-                "  {:<6} {}..{} {} {:>6} pages mapped, {} faults",
+                "  {:<8} {}..{} {} {:>6} pages mapped, {} faults",
                 rg.kind, rg.start, rg.end, rg.prot, rg.pages_mapped, rg.faults
             );
         }
@@ -141,7 +141,7 @@ pub fn render(r: &Report) -> String {
         for pg in &p.pages {
             let _ = writeln!(
                 s,
-                "    {:<6} GVA {:>14} -> GPA {:>10} -> HVA {} -> HPA {} [{} guest page, {} host page, {}]",
+                "    {:<8} GVA {:>14} -> GPA {:>10} -> HVA {} -> HPA {} [{} guest page, {} host page, {}]",
                 region_text(pg.region),
                 pg.gva.to_string(),
                 pg.gpa.to_string(),

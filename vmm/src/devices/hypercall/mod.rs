@@ -197,6 +197,7 @@ fn region_kind(kind: u32) -> Option<RegionKind> {
         msg::REGION_RODATA => RegionKind::Rodata,
         msg::REGION_BSS => RegionKind::Bss,
         msg::REGION_MMAP => RegionKind::Mmap,
+        msg::REGION_DATA_BSS => RegionKind::DataBss,
         _ => return None,
     })
 }

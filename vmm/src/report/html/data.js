@@ -48,7 +48,7 @@
   }
 
   const KIND_COLOUR = {
-    code: '#4e79a7', rodata: '#76b7b2', data: '#f28e2b', bss: '#edc948', heap: '#59a14f',
+    code: '#4e79a7', rodata: '#76b7b2', data: '#f28e2b', 'data+bss': '#f0ac3a', bss: '#edc948', heap: '#59a14f',
     mmap: '#ff9da7', stack: '#e15759', guard: '#9e9e9e', outside: '#b07aa1',
   };
   // One hue per process in the frame map; its page tables a darker shade.
