@@ -200,3 +200,42 @@ fn bss_on_its_own_pages_and_data_bss_where_it_shares_one() {
         assert_eq!(by_kind(&p, "data+bss"), 0, "{what}");
     }
 }
+
+#[test]
+fn many_mmaps_fill_the_table_and_merge_without_losing_a_fault() {
+    for cc in Cc::STATIC {
+        let Some(prog) = build("manymaps", cc) else {
+            continue;
+        };
+        let prog = prog.display().to_string();
+        let r = microvmm(&["--run", &prog, "--json", "-", "-q"], 0);
+        let j = r.json();
+        let p = procs(&j, "manymaps")[0];
+        assert_eq!(p["exit"]["status"], 0, "every mmap succeeded: {}", r.stderr);
+        let out = printed(p);
+        let rs = regions(p);
+        let what = format!("{}: {rs:x?}", cc.name());
+        // The arena grew by mprotect: its two read-write pieces are one
+        // region again, the rest stays PROT_NONE.
+        let arena = at(&out, "arena");
+        let rw = holding(&rs, arena);
+        assert_eq!((rw.1, rw.2, rw.3), (arena, arena + 4 * PAGE, 4), "{what}");
+        let none = holding(&rs, arena + 4 * PAGE);
+        assert_eq!(
+            (none.1, none.2),
+            (arena + 4 * PAGE, arena + 16 * PAGE),
+            "{what}"
+        );
+        // The first one-page mmap, right below the arena, has the same
+        // protection but is a call of its own.
+        let first = holding(&rs, at(&out, "first"));
+        assert_eq!(first.2, arena, "{what}");
+        assert!(first.1 < arena, "{what}");
+        assert_eq!(first.3, first.2.saturating_sub(first.1) / PAGE, "{what}");
+        // 200 more mmaps than the table has room for: merged, no fault lost.
+        assert!(rs.len() <= 80, "{what}");
+        let in_regions: u64 = rs.iter().filter(|g| g.0 == "mmap").map(|g| g.3).sum();
+        assert_eq!(in_regions, 204, "{what}");
+        assert_eq!(by_kind(p, "mmap"), 204, "{what}");
+    }
+}
