@@ -43,7 +43,7 @@ fn unknown_syscalls_get_enosys_and_the_process_goes_on() {
     // name where it has one.
     assert!(
         r.stderr
-            .contains("linuxabi: exit 0; heap faults 1, stack faults 1")
+            .contains("linuxabi: exit 0; faults: heap 1, mmap 3, stack 1; pages touched")
             && r.stderr
                 .contains("unknown syscalls (4): 500 999 1003 425 (io_uring_setup)"),
         "{}",

@@ -133,8 +133,14 @@ pub const REGION_RODATA: u32 = 6;
 pub const REGION_BSS: u32 = 7;
 /// Anonymous memory from mmap(2), demand paged.
 pub const REGION_MMAP: u32 = 8;
+/// The page a writable segment's last file bytes (.data) share with the
+/// start of its zero fill (.bss): loaded from the file, never a fault.
+pub const REGION_DATA_BSS: u32 = 9;
 /// The highest region kind.
-pub const REGION_LAST: u32 = REGION_MMAP;
+pub const REGION_LAST: u32 = REGION_DATA_BSS;
+/// Entries of `Proc::faults_by_kind` (indexed by kind; 0 unused).
+pub const KIND_SLOTS: usize = 16;
+const _: () = assert!((REGION_LAST as usize) < KIND_SLOTS);
 
 /// `Region::prot`
 pub const PROT_R: u32 = 1;
@@ -149,14 +155,23 @@ pub struct Region {
     pub prot: u32,
     pub start: u64,
     pub end: u64,
-    /// Demand-paging faults the kernel served in this region.
+    /// Demand-paging faults the kernel served in this region. When a
+    /// region is split (munmap, mprotect, MAP_FIXED), the upper part takes
+    /// one fault per page it has mapped (a 2 MiB page counts one), at most
+    /// the whole count, and the lower part keeps the rest.
     pub faults: u64,
+    /// Which call made it, numbered per process from 1: the pieces of one
+    /// mmap that mprotect split share it, and only they join again.
+    pub call: u32,
+    pub _pad: u32,
 }
-const _: () = assert!(core::mem::size_of::<Region>() == 32);
+const _: () = assert!(core::mem::size_of::<Region>() == 40);
 
-/// Regions per process: a Linux program's mprotect calls split its
-/// regions (glibc's RELRO, musl's guard pages), so there is room to spare.
-pub const MAX_REGIONS: usize = 48;
+/// Regions per process: one per mmap call, and a Linux program's mprotect
+/// calls split regions (glibc's RELRO, musl's guard pages). When the table
+/// is full, a new heap or mmap region joins a neighbour of the same kind
+/// and protection instead, as every mmap did before issue 17.
+pub const MAX_REGIONS: usize = 80;
 /// Distinct unknown system call numbers a `Proc` message lists.
 pub const MAX_UNKNOWN: usize = 16;
 pub const NAME_MAX: usize = 16;
@@ -196,7 +211,8 @@ pub struct Proc {
     pub fault_addr: u64,
     pub fault_rip: u64,
     /// Demand-paging faults served in the heap and in the stack (each
-    /// region also counts its own, `Region::faults`).
+    /// region also counts its own, `Region::faults`): `faults_by_kind`'s
+    /// REGION_HEAP and REGION_STACK entries.
     pub heap_faults: u64,
     pub stack_faults: u64,
     /// User pages resident now.
@@ -214,9 +230,12 @@ pub struct Proc {
     /// -ENOSYS); the first `MAX_UNKNOWN` are in `unknown_syscalls`.
     pub nunknown: u32,
     pub unknown_syscalls: [u32; MAX_UNKNOWN],
+    /// Demand-paging faults served in regions of each kind (index: the
+    /// kind) since the process started, including regions unmapped since.
+    pub faults_by_kind: [u64; KIND_SLOTS],
     pub regions: [Region; MAX_REGIONS],
 }
-const _: () = assert!(core::mem::size_of::<Proc>() == 1760);
+const _: () = assert!(core::mem::size_of::<Proc>() == 3552);
 const _: () = assert!(core::mem::size_of::<Proc>() <= MSG_MAX as usize);
 
 // Arrays longer than 32 have no derived Default.
@@ -245,13 +264,8 @@ impl Default for Proc {
             module: 0,
             nunknown: 0,
             unknown_syscalls: [0; MAX_UNKNOWN],
-            regions: [Region {
-                kind: 0,
-                prot: 0,
-                start: 0,
-                end: 0,
-                faults: 0,
-            }; MAX_REGIONS],
+            faults_by_kind: [0; KIND_SLOTS],
+            regions: [Region::default(); MAX_REGIONS],
         }
     }
 }
@@ -359,6 +373,7 @@ pub fn region_name(kind: u32) -> &'static str {
         REGION_RODATA => "rodata",
         REGION_BSS => "bss",
         REGION_MMAP => "mmap",
+        REGION_DATA_BSS => "data+bss",
         _ => "?",
     }
 }

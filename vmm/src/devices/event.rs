@@ -2,6 +2,7 @@
 //! turns each checked message into one `Event`, and nothing after it sees
 //! an `abi::msg` constant or a raw message struct.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 
@@ -134,7 +135,12 @@ pub enum RegionKind {
     Rodata,
     /// Initialized data of the program image (read-only once RELRO is applied).
     Data,
-    /// Zero-filled data past the file's bytes.
+    /// The page the last initialized data shares with the first
+    /// zero-filled data (loaded from the file, so never a fault).
+    #[serde(rename = "data+bss")]
+    DataBss,
+    /// Zero-filled data past the file's bytes, on pages of its own
+    /// (demand paged).
     Bss,
     /// Grown by brk(2), filled by demand paging.
     Heap,
@@ -148,10 +154,11 @@ pub enum RegionKind {
 
 impl RegionKind {
     /// Every kind, in the order legends list them.
-    pub const ALL: [RegionKind; 8] = [
+    pub const ALL: [RegionKind; 9] = [
         RegionKind::Code,
         RegionKind::Rodata,
         RegionKind::Data,
+        RegionKind::DataBss,
         RegionKind::Bss,
         RegionKind::Heap,
         RegionKind::Mmap,
@@ -165,6 +172,7 @@ impl RegionKind {
             RegionKind::Code => "code",
             RegionKind::Rodata => "rodata",
             RegionKind::Data => "data",
+            RegionKind::DataBss => "data+bss",
             RegionKind::Bss => "bss",
             RegionKind::Heap => "heap",
             RegionKind::Mmap => "mmap",
@@ -281,12 +289,15 @@ pub struct Fault {
 }
 
 /// The kernel's counters for one process.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProcStats {
     /// Demand-paging faults served in the heap.
     pub heap_faults: u64,
     /// Demand-paging faults served in the stack.
     pub stack_faults: u64,
+    /// Demand-paging faults served in regions of each kind since the
+    /// process started (regions unmapped since included).
+    pub faults_by_kind: BTreeMap<RegionKind, u64>,
     /// User pages resident when the message was sent.
     pub pages_resident: u64,
 }

@@ -191,6 +191,7 @@ fn process(rec: &ProcObservation, programs: &[Program]) -> ProcessReport {
         user_pgd: rec.created.user_pgd,
         heap_faults: last.stats.heap_faults,
         stack_faults: last.stats.stack_faults,
+        faults_by_kind: last.stats.faults_by_kind.clone(),
         pages_resident: last.stats.pages_resident,
         code_gpa: rec.code_gpa,
         exit: exit(rec.exited.as_ref().and_then(|e| e.exit)),

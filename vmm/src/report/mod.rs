@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod efficiency;
+pub mod faults;
 pub mod html;
 pub mod json;
 pub mod model;

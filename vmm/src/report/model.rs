@@ -1,6 +1,8 @@
 //! The report model. Serialized as-is for `--json`; its schema is documented
 //! in the README ("JSON report"). Addresses serialize as "0x..." strings.
 
+use std::collections::BTreeMap;
+
 use serde::{Serialize, Serializer};
 
 use crate::addr::{Gpa, Gva, Hpa, Hva};
@@ -205,6 +207,9 @@ pub struct ProcessReport {
     pub heap_faults: u64,
     /// Demand-paging faults the kernel served in its stack.
     pub stack_faults: u64,
+    /// Demand-paging faults served in regions of each kind, every kind
+    /// listed, regions unmapped before exit included: `{"mmap": 16384, ...}`.
+    pub faults_by_kind: BTreeMap<RegionKind, u64>,
     /// User pages resident at its last report.
     pub pages_resident: u64,
     /// GPA of the first code page, from the creation message.
@@ -390,7 +395,8 @@ impl ExitReport {
 /// One region of a process's address space (`processes[].regions[]`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RegionReport {
-    /// "code", "rodata", "data", "bss", "heap", "mmap", "stack" or "guard".
+    /// "code", "rodata", "data", "data+bss", "bss", "heap", "mmap", "stack"
+    /// or "guard".
     pub kind: RegionKind,
     /// First byte.
     pub start: Gva,

@@ -27,6 +27,7 @@ fn colour(kind: Option<RegionKind>) -> &'static str {
         Some(RegionKind::Code) => "#4e79a7",
         Some(RegionKind::Rodata) => "#76b7b2",
         Some(RegionKind::Data) => "#f28e2b",
+        Some(RegionKind::DataBss) => "#f0ac3a",
         Some(RegionKind::Bss) => "#edc948",
         Some(RegionKind::Heap) => "#59a14f",
         Some(RegionKind::Mmap) => "#ff9da7",

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::faults::faults_text;
 use super::model::*;
 use crate::terminal::escape_text;
 
@@ -88,7 +89,7 @@ pub fn render(r: &Report) -> String {
         let end = p.exit.summary();
         let _ = writeln!(
             s,
-            "\npid {} {}: {end}; CR3 {}{}; {} pages mapped at exit ({} checked against KVM_TRANSLATE); heap faults {}, stack faults {}",
+            "\npid {} {}: {end}; CR3 {}{}; {} pages mapped at exit ({} checked against KVM_TRANSLATE); faults: {}",
             p.pid,
             escape_text(&p.name),
             p.cr3,
@@ -96,8 +97,7 @@ pub fn render(r: &Report) -> String {
                 .map_or(String::new(), |u| format!(" (user PGD {u})")),
             p.pages_total,
             p.pages_checked,
-            p.heap_faults,
-            p.stack_faults
+            faults_text(&p.faults_by_kind)
         );
         if let (Some(path), Some(argv)) = (&p.path, &p.argv) {
             let _ = writeln!(s, "  ran {}: argv {argv:?}", escape_text(path));
@@ -105,7 +105,7 @@ pub fn render(r: &Report) -> String {
         for rg in &p.regions {
             let _ = writeln!(
                 s,
-                "  {:<6} {}..{} {} {:>6} pages mapped, {} faults",
+                "  {:<8} {}..{} {} {:>6} pages mapped, {} faults",
                 rg.kind, rg.start, rg.end, rg.prot, rg.pages_mapped, rg.faults
             );
         }
@@ -146,7 +146,7 @@ pub fn render(r: &Report) -> String {
         for pg in &p.pages {
             let _ = writeln!(
                 s,
-                "    {:<6} GVA {:>14} -> GPA {:>10} -> HVA {} -> HPA {} [{} guest page, {} host page, {}]",
+                "    {:<8} GVA {:>14} -> GPA {:>10} -> HVA {} -> HPA {} [{} guest page, {} host page, {}]",
                 region_text(pg.region),
                 pg.gva.to_string(),
                 pg.gpa.to_string(),

@@ -1,14 +1,18 @@
 //! Load a program (an ELF64 image: a built-in program or a boot module)
 //! into a fresh address space, as xv6's exec does, and lay out its
 //! start-up stack. Segments become regions named for what they hold:
-//! code (R+X), rodata (R), data (the file part of RW), bss (RW beyond the
-//! file, zero, demand paged). A page two segments share gets both
-//! segments' bytes and the union of their protections.
+//! code (R+X), rodata (R), data (the file part of RW), data+bss (the page
+//! where the file part of RW ends and its zero fill begins), bss (RW
+//! beyond the file on pages of its own, zero, demand paged). A page two
+//! segments share gets both segments' bytes and the union of their
+//! protections.
 
 pub mod elf;
 pub mod stack;
 
-use abi::msg::{PROT_W, PROT_X, REGION_BSS, REGION_CODE, REGION_DATA, REGION_RODATA};
+use abi::msg::{
+    PROT_W, PROT_X, REGION_BSS, REGION_CODE, REGION_DATA, REGION_DATA_BSS, REGION_RODATA,
+};
 
 use crate::memlayout::{PAGE, Pa, Va, p2v, page_down, page_up};
 use crate::mm::frame;
@@ -79,9 +83,39 @@ fn pieces(segs: &[Segment], out: &mut [Piece; 4 * MAX_SEGMENTS]) -> Option<usize
                 };
                 n += 1;
             }
+            if kind == REGION_DATA {
+                n = split_data_bss(s, out, n);
+            }
         }
     }
     Some(n)
+}
+
+/// If the data piece just cut (the last of `out[..n]`) ends on a page where
+/// `s`'s zero fill begins, make that page a data+bss piece of its own;
+/// the new count.
+fn split_data_bss(s: &Segment, out: &mut [Piece; 4 * MAX_SEGMENTS], n: usize) -> usize {
+    let file_end = s.vaddr + s.filesz;
+    let last = &mut out[n - 1];
+    if s.memsz == s.filesz
+        || file_end.is_multiple_of(PAGE)
+        || last.kind != REGION_DATA
+        || last.end != file_end.next_multiple_of(PAGE)
+    {
+        return n;
+    }
+    if last.end - last.start == PAGE {
+        last.kind = REGION_DATA_BSS;
+        return n;
+    }
+    last.end -= PAGE;
+    out[n] = Piece {
+        kind: REGION_DATA_BSS,
+        start: last.end,
+        end: last.end + PAGE,
+        ..*last
+    };
+    n + 1
 }
 
 /// Load the checked image `e` of `img` into `aspace`: map every page that

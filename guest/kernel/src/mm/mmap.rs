@@ -85,25 +85,29 @@ impl AddrSpace {
             if !self.carve(addr, end, |_| true) {
                 return Err(ENOMEM);
             }
-            return self.place(addr, end, prot);
+            return self.place(addr, end, prot, true);
         }
         // A hint is taken when that range is free, as Linux does.
         if let Ok(end) = self.user_range(addr, len)
             && end <= MMAP_TOP
             && !self.overlaps(addr, end, |_| false)
         {
-            return self.place(addr, end, prot);
+            return self.place(addr, end, prot, true);
         }
         let at = self.find_free(len).ok_or(ENOMEM)?;
-        self.place(at, at + len, prot)
+        self.place(at, at + len, prot, false)
     }
 
-    fn place(&mut self, start: u64, end: u64, prot: u32) -> Result<u64, i64> {
-        if self.add_region(REGION_MMAP, prot, start, end) {
-            Ok(start)
+    /// A region of its own for one mmap call, unless the program asked for
+    /// this address (`asked`: a hint taken, or MAP_FIXED) next to a mapping
+    /// of the same protection: then that mapping grows.
+    fn place(&mut self, start: u64, end: u64, prot: u32, asked: bool) -> Result<u64, i64> {
+        let added = if asked {
+            self.extend_region(REGION_MMAP, prot, start, end)
         } else {
-            Err(ENOMEM)
-        }
+            self.add_region(REGION_MMAP, prot, start, end)
+        };
+        if added { Ok(start) } else { Err(ENOMEM) }
     }
 
     /// [addr, addr+len) as a page-aligned user range: its end, or -errno.

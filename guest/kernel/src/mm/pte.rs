@@ -169,3 +169,30 @@ pub fn free_tree(root: Pa, top_end: usize, leaves: bool) -> u64 {
     }
     n
 }
+
+/// Leaf pages mapped (P, or NONE for PROT_NONE) under `root` that overlap
+/// [lo, hi): each 4 KiB page and each 2 MiB page counts one, as each took
+/// one fault. Absent tables are skipped, so a sparse range costs little.
+pub fn count_mapped(root: Pa, lo: u64, hi: u64) -> u64 {
+    fn count(table: Pa, level: u32, base: u64, lo: u64, hi: u64) -> u64 {
+        let span = 1u64 << (12 + 9 * (level - 1));
+        let mut n = 0;
+        for i in 0..512u64 {
+            let s = base + i * span;
+            if s + span <= lo || s >= hi {
+                continue;
+            }
+            let e = read(table, i as usize);
+            if e & (P | NONE) == 0 {
+                continue;
+            }
+            n += if level == 1 || e & PS != 0 {
+                1
+            } else {
+                count(addr(e), level - 1, s, lo, hi)
+            };
+        }
+        n
+    }
+    count(root, crate::arch::levels(), 0, lo, hi)
+}

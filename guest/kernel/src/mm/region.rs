@@ -1,5 +1,6 @@
-//! The region table of an address space: adding (with merging), splitting,
-//! carving a range out, and changing protection. Regions never overlap;
+//! The region table of an address space: adding (one region per call;
+//! the heap and extended mappings join), splitting (fault counts shared
+//! out), carving a range out, and changing protection. Regions never overlap;
 //! mprotect and MAP_FIXED split them, so one program segment may become
 //! several regions (glibc's RELRO turns the start of its data read-only).
 
@@ -10,16 +11,28 @@ use crate::mm::frame::HUGE;
 use crate::mm::pte;
 use crate::mm::uvm::{AddrSpace, prot_flags};
 
-/// Kinds whose neighbours of the same protection become one region (each
-/// mmap call and each brk step would otherwise cost a slot).
+/// Kinds that join a neighbour of the same protection when the table is
+/// full, rather than fail (brk and mmap must not fail for want of a slot).
 fn mergeable(kind: u32) -> bool {
     kind == REGION_HEAP || kind == REGION_MMAP
 }
 
 impl AddrSpace {
-    /// Add [start, end) as a region of `kind` with `prot`; it must not
-    /// overlap another. False if malformed or the table is full.
+    /// Add [start, end) as the region of a call of its own, of `kind` with
+    /// `prot`; it must not overlap another. The heap joins the heap next to
+    /// it (each brk extends it). False if malformed or the table is full.
     pub fn add_region(&mut self, kind: u32, prot: u32, start: u64, end: u64) -> bool {
+        self.add(kind, prot, start, end, kind == REGION_HEAP)
+    }
+
+    /// As `add_region`, but joining a region of the same kind and
+    /// protection that [start, end) extends: a mapping the program asked
+    /// for right next to one it has.
+    pub fn extend_region(&mut self, kind: u32, prot: u32, start: u64, end: u64) -> bool {
+        self.add(kind, prot, start, end, true)
+    }
+
+    fn add(&mut self, kind: u32, prot: u32, start: u64, end: u64, join: bool) -> bool {
         if start >= end
             || end > USER_END
             || !start.is_multiple_of(PAGE)
@@ -27,55 +40,62 @@ impl AddrSpace {
         {
             return false;
         }
-        if mergeable(kind) {
-            let n = self.nregions;
-            let same = |r: &Region| r.kind == kind && r.prot == prot;
-            if let Some(i) = self.regions[..n]
-                .iter()
-                .position(|r| same(r) && r.end == start)
-            {
-                self.regions[i].end = end;
-                // The region after may now touch it too.
-                if let Some(j) = self.regions[..n]
-                    .iter()
-                    .position(|r| same(r) && r.start == end)
-                {
-                    self.regions[i].end = self.regions[j].end;
-                    self.regions[i].faults += self.regions[j].faults;
-                    self.remove(j);
-                }
-                return true;
-            }
-            if let Some(r) = self.regions[..n]
-                .iter_mut()
-                .find(|r| same(r) && r.start == end)
-            {
-                r.start = start;
-                return true;
-            }
+        let full = self.nregions == MAX_REGIONS;
+        if (join || (full && mergeable(kind))) && self.join(kind, prot, start, end) {
+            return true;
         }
-        if self.nregions == MAX_REGIONS {
+        if full {
             return false;
         }
+        let call = self.next_call;
+        self.next_call = call.wrapping_add(1).max(1);
         self.regions[self.nregions] = Region {
             kind,
             prot,
             start,
             end,
             faults: 0,
+            call,
+            _pad: 0,
         };
         self.nregions += 1;
         true
     }
 
-    /// Join neighbouring mergeable regions of the same kind and protection
-    /// (mprotect can make two mmap regions alike again).
+    /// Grow the region of `kind` and `prot` that ends at `start` or begins
+    /// at `end` over [start, end), with the one on the other side too when
+    /// both touch (the lower one's call and both counts stay). False if
+    /// none touches.
+    fn join(&mut self, kind: u32, prot: u32, start: u64, end: u64) -> bool {
+        let n = self.nregions;
+        let same = |r: &Region| r.kind == kind && r.prot == prot;
+        let below = self.regions[..n]
+            .iter()
+            .position(|r| same(r) && r.end == start);
+        let above = self.regions[..n]
+            .iter()
+            .position(|r| same(r) && r.start == end);
+        match (below, above) {
+            (Some(i), Some(j)) => {
+                self.regions[i].end = self.regions[j].end;
+                self.regions[i].faults += self.regions[j].faults;
+                self.remove(j);
+            }
+            (Some(i), None) => self.regions[i].end = end,
+            (None, Some(j)) => self.regions[j].start = start,
+            (None, None) => return false,
+        }
+        true
+    }
+
+    /// Join neighbouring pieces of one call with the same protection again
+    /// (mprotect can make them alike again).
     fn coalesce(&mut self) {
         let mut i = 0;
         while i < self.nregions {
             let a = self.regions[i];
             let next = self.regions[..self.nregions].iter().position(|r| {
-                mergeable(a.kind) && r.kind == a.kind && r.prot == a.prot && r.start == a.end
+                r.kind == a.kind && r.call == a.call && r.prot == a.prot && r.start == a.end
             });
             match next {
                 Some(j) => {
@@ -95,10 +115,11 @@ impl AddrSpace {
         self.nregions -= 1;
     }
 
-    /// Split the region that `at` falls strictly inside into two at `at`
-    /// (its fault count stays with the lower part), splitting a 2 MiB page
-    /// that spans `at`. False if the table is full or no frame is left for
-    /// that split.
+    /// Split the region that `at` falls strictly inside into two at `at`,
+    /// splitting a 2 MiB page that spans `at`. Its faults are shared as
+    /// `Region::faults` says: the upper part one per page it has mapped
+    /// (at most all), the lower part the rest, so the sum stays. False if
+    /// the table is full or no frame is left for that split.
     pub fn split_at(&mut self, at: u64) -> bool {
         let Some(i) = self.index_of(at) else {
             return true;
@@ -111,8 +132,9 @@ impl AddrSpace {
         }
         let mut hi = self.regions[i];
         hi.start = at;
-        hi.faults = 0;
+        hi.faults = pte::count_mapped(self.root, at, hi.end).min(hi.faults);
         self.regions[i].end = at;
+        self.regions[i].faults -= hi.faults;
         self.regions.copy_within(i + 1..self.nregions, i + 2);
         self.regions[i + 1] = hi;
         self.nregions += 1;

@@ -4,8 +4,8 @@
 //! checked copies between user and kernel.
 
 use abi::msg::{
-    MAX_REGIONS, PROT_R, PROT_W, PROT_X, REGION_BSS, REGION_GUARD, REGION_HEAP, REGION_MMAP,
-    REGION_STACK, Region,
+    KIND_SLOTS, MAX_REGIONS, PROT_R, PROT_W, PROT_X, REGION_BSS, REGION_GUARD, REGION_HEAP,
+    REGION_MMAP, REGION_STACK, Region,
 };
 
 use crate::arch::{self, Mode};
@@ -20,8 +20,11 @@ pub struct AddrSpace {
     pub nregions: usize,
     pub heap_start: u64,
     pub brk: u64,
-    pub heap_faults: u64,
-    pub stack_faults: u64,
+    /// Demand-paging faults served per region kind (index: the kind),
+    /// kept when regions go: the totals the verdict line reports.
+    pub faults_by_kind: [u64; KIND_SLOTS],
+    /// The number the next region-making call gets (`Region::call`).
+    pub next_call: u32,
     pub resident: u64,
     /// Aligned ranges that asked for 2 MiB pages (madvise), see huge.rs.
     pub huge: [(u64, u64); MAX_HUGE_RANGES],
@@ -70,12 +73,17 @@ impl AddrSpace {
             nregions: 0,
             heap_start: 0,
             brk: 0,
-            heap_faults: 0,
-            stack_faults: 0,
+            faults_by_kind: [0; KIND_SLOTS],
+            next_call: 1,
             resident: 0,
             huge: [(0, 0); MAX_HUGE_RANGES],
             nhuge: 0,
         })
+    }
+
+    /// Demand-paging faults served so far in regions of `kind`.
+    pub fn kind_faults(&self, kind: u32) -> u64 {
+        self.faults_by_kind.get(kind as usize).copied().unwrap_or(0)
     }
 
     pub fn user_pgd(&self) -> u64 {
@@ -207,10 +215,8 @@ impl AddrSpace {
             }
         }
         self.regions[i].faults += 1;
-        match r.kind {
-            REGION_HEAP => self.heap_faults += 1,
-            REGION_STACK => self.stack_faults += 1,
-            _ => {}
+        if let Some(n) = self.faults_by_kind.get_mut(r.kind as usize) {
+            *n += 1;
         }
         Fault::Served
     }

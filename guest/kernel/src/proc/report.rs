@@ -2,7 +2,10 @@
 //! (who it is, its page-table roots and regions, how it ended) and the
 //! one-line verdict on the console.
 
-use abi::msg::{self, MAX_UNKNOWN, Proc as ProcMsg};
+use abi::msg::{
+    self, KIND_SLOTS, MAX_UNKNOWN, Proc as ProcMsg, REGION_BSS, REGION_HEAP, REGION_LAST,
+    REGION_MMAP, REGION_STACK,
+};
 
 use super::{Exit, Proc};
 use crate::{kprint, kprintln, vmmdev};
@@ -24,8 +27,9 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
     };
     m.nregions = a.nregions as u32;
     m.regions = a.regions;
-    m.heap_faults = a.heap_faults;
-    m.stack_faults = a.stack_faults;
+    m.heap_faults = a.kind_faults(REGION_HEAP);
+    m.stack_faults = a.kind_faults(REGION_STACK);
+    m.faults_by_kind = a.faults_by_kind;
     m.pages_resident = a.resident;
     m.pattern_gva = p.pattern_gva;
     m.pattern = p.pattern;
@@ -59,20 +63,16 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
 
 /// The kernel's one-line verdict on a process that ended.
 pub fn summary(p: &Proc, how: Exit) {
-    let (hf, sf, res) = p
+    let (by_kind, res) = p
         .aspace
         .as_ref()
-        .map_or((0, 0, 0), |a| (a.heap_faults, a.stack_faults, a.resident));
+        .map_or(([0; KIND_SLOTS], 0), |a| (a.faults_by_kind, a.resident));
     match how {
-        Exit::Status(s) => kprint!(
-            "[kernel] pid {} {}: exit {}; heap faults {}, stack faults {}, pages touched {}",
-            p.pid,
-            p.name(),
-            s,
-            hf,
-            sf,
-            res
-        ),
+        Exit::Status(s) => {
+            kprint!("[kernel] pid {} {}: exit {}; ", p.pid, p.name(), s);
+            faults(&by_kind);
+            kprint!("; pages touched {}", res);
+        }
         Exit::Signal(sig) => kprint!(
             "[kernel] pid {} {}: killed by signal {} ({}), sent by itself (as abort does); exit status {}; pages touched {}",
             p.pid,
@@ -110,6 +110,26 @@ pub fn summary(p: &Proc, how: Exit) {
         }
     }
     kprintln!("");
+}
+
+/// "faults: heap 2, mmap 16384, stack 1, bss 3": demand-paging faults by
+/// region kind, heap, mmap and stack always (where a student looks for
+/// malloc's memory), the other kinds when they took any.
+fn faults(by_kind: &[u64; KIND_SLOTS]) {
+    kprint!("faults:");
+    let always = [REGION_HEAP, REGION_MMAP, REGION_STACK];
+    let rest = (REGION_BSS..=REGION_LAST).chain(1..REGION_BSS);
+    let mut sep = " ";
+    for k in always
+        .into_iter()
+        .chain(rest.filter(|k| !always.contains(k)))
+    {
+        let n = by_kind[k as usize];
+        if n > 0 || always.contains(&k) {
+            kprint!("{sep}{} {n}", msg::region_name(k));
+            sep = ", ";
+        }
+    }
 }
 
 /// The usual name of signal `sig`, for the verdict.

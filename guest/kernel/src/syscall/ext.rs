@@ -2,7 +2,10 @@
 //! (asked of the VMM), demand-paging counts, and a pattern for the VMM to
 //! read back.
 
-use abi::msg::{WHEREIS_NO_VMM, WHEREIS_NOT_MAPPED, WHEREIS_REFUSED, Whereis, WhereisAnswer};
+use abi::msg::{
+    REGION_HEAP, REGION_STACK, WHEREIS_NO_VMM, WHEREIS_NOT_MAPPED, WHEREIS_REFUSED, Whereis,
+    WhereisAnswer,
+};
 use abi::syscall::{EFAULT, Stats};
 
 use super::{current, put};
@@ -62,8 +65,8 @@ pub fn stats(out: u64) -> i64 {
         return EFAULT;
     };
     let s = Stats {
-        heap_faults: a.heap_faults,
-        stack_faults: a.stack_faults,
+        heap_faults: a.kind_faults(REGION_HEAP),
+        stack_faults: a.kind_faults(REGION_STACK),
         pages_resident: a.resident,
         tsc_khz: crate::tsc_khz(),
     };

@@ -213,6 +213,7 @@ fn region_kind(kind: u32) -> Option<RegionKind> {
         msg::REGION_RODATA => RegionKind::Rodata,
         msg::REGION_BSS => RegionKind::Bss,
         msg::REGION_MMAP => RegionKind::Mmap,
+        msg::REGION_DATA_BSS => RegionKind::DataBss,
         _ => return None,
     })
 }
@@ -284,6 +285,13 @@ fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
         stats: ProcStats {
             heap_faults: p.heap_faults,
             stack_faults: p.stack_faults,
+            // Slots of kinds this VMM does not know are left out.
+            faults_by_kind: p
+                .faults_by_kind
+                .iter()
+                .enumerate()
+                .filter_map(|(k, &n)| Some((region_kind(u32::try_from(k).ok()?)?, n)))
+                .collect(),
             pages_resident: p.pages_resident,
         },
         pattern: (p.pattern_gva != 0).then_some(Pattern {

@@ -148,11 +148,20 @@ mod unit {
             prot: 5,
             start: 0x40_0000,
             end: 0x40_1000,
-            faults: 0,
+            ..Default::default()
         };
+        p.faults_by_kind[msg::REGION_MMAP as usize] = 7;
+        // A slot of no kind this VMM knows is left out, whatever it holds.
+        p.faults_by_kind[msg::KIND_SLOTS - 1] = u64::MAX;
         put(&m, 0x1000, &p);
         match read(&m, 1 << 20, Gpa(0x1000)) {
-            Ok(Event::Proc(q)) => assert_eq!(q.name, "heap"),
+            Ok(Event::Proc(q)) => {
+                assert_eq!(q.name, "heap");
+                let by_kind = &q.stats.faults_by_kind;
+                assert_eq!(by_kind.get(&RegionKind::Mmap), Some(&7));
+                assert_eq!(by_kind.len(), RegionKind::ALL.len());
+                assert!(by_kind.values().all(|&n| n != u64::MAX));
+            }
             other => panic!("unexpected {other:?}"),
         }
         p.nregions = msg::MAX_REGIONS as u32 + 1;
@@ -176,7 +185,7 @@ mod unit {
             prot: 0,
             start: 0x1000,
             end: 0x2000,
-            faults: 0,
+            ..Default::default()
         };
         put(&m, 0x1000, &p);
         assert!(matches!(

@@ -39,9 +39,16 @@
     return (Number.isInteger(n) ? n : n.toFixed(1)) + ' ' + units[i];
   }
   const sizeName = (s) => (s === null || s === undefined ? 'unknown' : bytes(s));
+  // "heap 2, mmap 16384, stack 1, bss 3", as the text report says it.
+  function faultsText(byKind) {
+    const always = ['heap', 'mmap', 'stack'];
+    const n = (k) => (byKind && byKind[k]) || 0;
+    const rest = Object.keys(byKind || {}).filter((k) => !always.includes(k) && n(k) > 0);
+    return always.concat(rest).map((k) => `${k} ${n(k)}`).join(', ');
+  }
 
   const KIND_COLOUR = {
-    code: '#4e79a7', rodata: '#76b7b2', data: '#f28e2b', bss: '#edc948', heap: '#59a14f',
+    code: '#4e79a7', rodata: '#76b7b2', data: '#f28e2b', 'data+bss': '#f0ac3a', bss: '#edc948', heap: '#59a14f',
     mmap: '#ff9da7', stack: '#e15759', guard: '#9e9e9e', outside: '#b07aa1',
   };
   // One hue per process in the frame map; its page tables a darker shade.

@@ -80,7 +80,7 @@
       return el('th', { scope: 'col', class: 'proc' }, P.label,
         P.p.argv ? el('span', { class: 'exit' }, P.p.argv.join(' ')) : null,
         el('span', { class: 'exit' + (killed ? ' killed' : '') }, exitText(P.p)),
-        el('span', { class: 'exit' }, `${P.p.pages_total} pages mapped, ${P.p.heap_faults} heap + ${P.p.stack_faults} stack faults`));
+        el('span', { class: 'exit' }, `${P.p.pages_total} pages mapped, faults: ${faultsText(P.p.faults_by_kind)}`));
     }));
     const body = [head];
     rows.forEach((row, k) => {

@@ -7,6 +7,7 @@ use super::canvas::{Axis, Canvas, Font, approx_size, wrap};
 use super::links::{self, MAX_LABELS};
 use super::space::{self, Space, W_STRIP, X_BOX, X_STRIP};
 use crate::addr::PAGE;
+use crate::report::faults::faults_text;
 use crate::report::model::{ExitKind, PageReport, ProcessReport, Report};
 
 const X_GPA: f64 = 560.0;
@@ -281,10 +282,7 @@ fn info(c: &mut Canvas, p: &ProcessReport, linked: &[&PageReport], stride: usize
     } else if (p.pages.len() as u64) < p.pages_total {
         lines.push("lines for the listed samples (--pages lists all)".into());
     }
-    lines.push(format!(
-        "faults: heap {}, stack {}",
-        p.heap_faults, p.stack_faults
-    ));
+    lines.push(format!("faults: {}", faults_text(&p.faults_by_kind)));
     lines.push(format!(
         "{} pages checked against KVM_TRANSLATE",
         p.pages_checked
