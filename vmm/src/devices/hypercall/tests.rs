@@ -100,7 +100,8 @@ mod unit {
         assert_eq!((pid, want, reply), (7, 100, Gpa(0x1000)));
         write_stdin(&m, reply, b"hello").expect("answer");
         let mut raw = vec![0u8; std::mem::size_of::<msg::Stdin>()];
-        m.read_slice(&mut raw, GuestAddress(0x1000)).expect("read back");
+        m.read_slice(&mut raw, GuestAddress(0x1000))
+            .expect("read back");
         let back = msg::Stdin::from_bytes(&raw).expect("a Stdin");
         assert_eq!((back.len, &back.bytes[..5]), (5, &b"hello"[..]));
         // Past STDIN_MAX is cut to it, never written beyond the message.
