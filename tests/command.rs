@@ -191,16 +191,15 @@ fn stdin_reaches_the_first_program() {
     let input = b"a b\nc\n";
     let (code, out) = with_stdin(&["-q", "--run", &format!("{bb} wc")], input);
     assert_eq!(code, 0, "{out}");
-    let want = native(bb, &["wc"], input);
-    assert_eq!(lines_of(&out, "busybox"), [want.trim_end()], "{out}");
+    // Exactly what it prints natively: stdout is the program's.
+    assert_eq!(out, native(bb, &["wc"], input));
     // More than one message's worth (4000 bytes a read), in order.
     let big: Vec<u8> = (0..20000)
         .flat_map(|i| format!("{i}\n").into_bytes())
         .collect();
     let (code, out) = with_stdin(&["-q", "--run", &format!("{bb} md5sum")], &big);
     assert_eq!(code, 0, "{out}");
-    let want = native(bb, &["md5sum"], &big);
-    assert_eq!(lines_of(&out, "busybox"), [want.trim_end()], "{out}");
+    assert_eq!(out, native(bb, &["md5sum"], &big));
 }
 
 #[test]
@@ -212,10 +211,14 @@ fn stdin_none_and_other_processes_read_end_of_file() {
     let (code, out) = with_stdin(&["-q", "--stdin", "none", "--run", &wc], b"x y z\n");
     assert_eq!(code, 0, "{out}");
     let zero = native(bb, &["wc"], b"");
-    assert_eq!(lines_of(&out, "busybox"), [zero.trim_end()], "{out}");
-    // Only the first --run program reads microvmm's stdin.
+    assert_eq!(out, zero);
+    // Only the first --run program reads microvmm's stdin (tagged lines,
+    // to tell the two apart).
     let cat = format!("{bb} cat");
-    let (code, out) = with_stdin(&["-q", "--run", &cat, "--run", &wc], b"x y z\n");
+    let (code, out) = with_stdin(
+        &["-q", "--tag-output", "--run", &cat, "--run", &wc],
+        b"x y z\n",
+    );
     assert_eq!(code, 0, "{out}");
     let lines: Vec<String> = output_of(&out, "busybox")
         .into_iter()
@@ -248,5 +251,92 @@ fn stdin_is_streamed_not_read_whole_first() {
     drop(pipe);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert_eq!(lines_of(&stdout, "busybox"), ["first"], "{stdout}");
+    assert_eq!(stdout, "first\n");
+}
+
+/// A C program writing to both streams and exiting 3.
+fn outerr() -> Option<std::path::PathBuf> {
+    build("outerr", Cc::Static)
+}
+
+#[test]
+fn stdout_and_stderr_are_the_programs_and_microvmm_speaks_on_stderr() {
+    let Some(prog) = outerr() else {
+        return;
+    };
+    let p = prog.to_str().expect("UTF-8");
+    // -q: only the program's bytes, and microvmm's verdict on stderr.
+    let r = microvmm_direct(&["-q", "--run", p]);
+    assert_eq!(r.code, 3, "the program's status:\n{}", r.stderr);
+    assert_eq!(r.stdout, "to stdout\nagain\n");
+    assert_eq!(
+        r.stderr,
+        "to stderr\nmicrovmm: pid 1 (outerr) exited with status 3\n"
+    );
+    // Without -q the host line, the kernel's lines and the report go to
+    // stderr too: stdout stays the program's.
+    let r = microvmm_direct(&["--run", p]);
+    assert_eq!(r.stdout, "to stdout\nagain\n");
+    assert!(r.stderr.contains("== microvmm report =="), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("[kernel] pid 1 outerr: exit 3"),
+        "{}",
+        r.stderr
+    );
+    // The JSON keeps each stream, and both interleaved.
+    let r = microvmm_direct(&["-q", "--run", p, "--json", "-"]);
+    let j = r.json();
+    let o = &j["processes"][0];
+    assert_eq!(o["stdout"], "to stdout\nagain\n");
+    assert_eq!(o["stderr"], "to stderr\n");
+    assert_eq!(o["output"], "to stdout\nto stderr\nagain\n");
+    // With --json - stdout is the JSON's: the program's stdout goes to stderr.
+    assert!(r.stderr.starts_with("to stdout\n"), "{}", r.stderr);
+}
+
+#[test]
+fn exit_codes_are_a_shells() {
+    let Some(bb) = busybox() else {
+        return;
+    };
+    let code = |args: &[&str]| microvmm_direct(args).code;
+    assert_eq!(code(&["-q", "--run", &format!("{bb} true")]), 0);
+    assert_eq!(code(&["-q", "--run", &format!("{bb} sh -c 'exit 3'")]), 3);
+    assert_eq!(code(&["-q", "--run", &format!("{bb} false")]), 1);
+    // The first program's status, whatever the second does.
+    assert_eq!(
+        code(&[
+            "-q",
+            "--run",
+            &format!("{bb} true"),
+            "--run",
+            &format!("{bb} false")
+        ]),
+        0
+    );
+    if let Some(null) = build("nullwrite", Cc::Static) {
+        // Killed by a fault: SIGSEGV, 128 + 11.
+        assert_eq!(code(&["-q", "--run", null.to_str().expect("UTF-8")]), 139);
+    }
+    // microvmm's own: timeout, its failure, a file that cannot run, none.
+    let sleep = format!("{bb} sleep 10");
+    assert_eq!(code(&["-q", "--timeout", "1", "--run", &sleep]), 124);
+    assert_eq!(code(&["-q", "--mem", "1Z", "--run", &sleep]), 125);
+    assert_eq!(code(&["-q", "--no-such-flag", "--run", &sleep]), 125);
+    assert_eq!(code(&["-q", "--run", "/etc/passwd"]), 126);
+    assert_eq!(code(&["-q", "--run", "/no/such/program"]), 127);
+    // Without --run, as make: 0, 1, 2.
+    assert_eq!(code(&["-q", "--cmdline", "no-such-program"]), 2);
+}
+
+#[test]
+fn echo_into_a_file_leaves_exactly_its_output() {
+    let Some(bb) = busybox() else {
+        return;
+    };
+    let r = microvmm_direct(&["-q", "--run", &format!("{bb} echo hi")]);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (0, "hi\n", "")
+    );
 }

@@ -138,7 +138,7 @@ fn la57_xsave_fsgsbase_masked_runs_the_demo() {
 
 #[test]
 fn each_refusal_is_one_note_on_stderr() {
-    let r = microvmm(&["--json", "-", "-q"], 0);
+    let r = microvmm(&["--json", "-"], 0);
     let j = r.json();
     let refused = j["host"]["cpu_refused"].as_array().expect("cpu_refused[]");
     let notes: Vec<&str> = r
@@ -147,6 +147,9 @@ fn each_refusal_is_one_note_on_stderr() {
         .filter(|l| l.starts_with("microvmm: note: KVM refused "))
         .collect();
     assert_eq!(notes.len(), refused.len(), "{}", r.stderr);
+    // -q leaves the notes to the JSON.
+    let q = microvmm(&["--json", "-", "-q"], 0);
+    assert!(!q.stderr.contains("note: KVM refused"), "{}", q.stderr);
     for (n, f) in notes.iter().zip(refused) {
         let name = f["feature"].as_str().expect("feature");
         assert!(n.contains(name), "{n}");

@@ -24,8 +24,10 @@ fn help_explains_run_with_an_example() {
 
 #[test]
 fn files_that_are_not_programs() {
-    refused(
+    // Not found: 127, as a shell and docker run say.
+    refused_with(
         &["--run", "/no/such/prog"],
+        microvmm::exit_code::NOT_FOUND,
         "--run /no/such/prog: cannot open: No such file or directory",
     );
     refused(
@@ -88,7 +90,10 @@ fn a_dynamically_linked_program_gets_the_hint() {
     let Some(dynamic) = build("argv", Cc::Dynamic) else {
         return;
     };
-    let r = microvmm(&["--run", dynamic.to_str().expect("utf8")], 2);
+    let r = microvmm(
+        &["--run", dynamic.to_str().expect("utf8")],
+        microvmm::exit_code::CANNOT_RUN,
+    );
     let interp = std::fs::read(&dynamic)
         .ok()
         .and_then(|b| {
@@ -135,13 +140,21 @@ fn programs_too_large_for_mem() {
 fn arguments_and_counts_that_do_not_fit() {
     let long = format!("/etc/passwd {}", "x".repeat(5000));
     refused(&["--run", &long], "at most 4096 fit");
-    refused(&["--run", "./prog 'open"], "missing closing quote");
-    refused(&["--run", ""], "names no file");
+    refused_with(
+        &["--run", "./prog 'open"],
+        microvmm::exit_code::FAILED,
+        "missing closing quote",
+    );
+    refused_with(&["--run", ""], microvmm::exit_code::FAILED, "names no file");
     let mut args = Vec::new();
     for _ in 0..17 {
         args.extend(["--run", "/etc/passwd"]);
     }
-    refused(&args, "--run given 17 times; at most 16 programs");
+    refused_with(
+        &args,
+        microvmm::exit_code::FAILED,
+        "--run given 17 times; at most 16 programs",
+    );
     let mut args = vec![
         "--cmdline",
         "heap heap heap heap heap heap heap heap heap heap",
@@ -149,5 +162,9 @@ fn arguments_and_counts_that_do_not_fit() {
     for _ in 0..7 {
         args.extend(["--run", "/etc/passwd"]);
     }
-    refused(&args, "the guest runs at most 16 processes");
+    refused_with(
+        &args,
+        microvmm::exit_code::FAILED,
+        "the guest runs at most 16 processes",
+    );
 }

@@ -853,6 +853,8 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         hdr: Header::new(msg::KIND_CONSOLE),
         len: 6,
         pid: 1,
+        fd: 1,
+        _pad: 0,
         bytes: [0; CONSOLE_MAX],
     };
     console.bytes[..6].copy_from_slice(b"hello\n");

@@ -23,8 +23,20 @@ impl Run {
     }
 }
 
-/// Run microvmm with `args`, whatever its exit code.
+/// Run microvmm with `args`, whatever its exit code. Most tests read a
+/// program's lines by their `[pid name]` prefix, so a run with `--run`
+/// gets `--tag-output`; `microvmm_direct` runs it as a user types it (the
+/// programs' own stdout and stderr: tests/command.rs).
 pub fn microvmm_run(args: &[&str]) -> Run {
+    let mut args = args.to_vec();
+    if args.contains(&"--run") && !args.contains(&"--tag-output") {
+        args.push("--tag-output");
+    }
+    microvmm_direct(&args)
+}
+
+/// Run microvmm with exactly `args`, whatever its exit code.
+pub fn microvmm_direct(args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_microvmm"))
         .args(args)
         .stdin(std::process::Stdio::null())
@@ -219,9 +231,20 @@ pub fn build(name: &str, cc: Cc) -> Option<PathBuf> {
     Some(out)
 }
 
-/// One line on stderr, naming the problem, exit 2, no panic.
+/// One line on stderr, naming the problem, no panic; exit 2, or with
+/// `--run` 126 (a program file that cannot run: microvmm::exit_code).
 pub fn refused(args: &[&str], words: &str) {
-    let r = microvmm(args, 2);
+    let code = if args.contains(&"--run") {
+        microvmm::exit_code::CANNOT_RUN
+    } else {
+        2
+    };
+    refused_with(args, code, words);
+}
+
+/// One line on stderr naming the problem, exit `code`, no panic.
+pub fn refused_with(args: &[&str], code: i32, words: &str) {
+    let r = microvmm(args, code);
     let lines: Vec<&str> = r.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line of reason, got:\n{}", r.stderr);
     assert!(lines[0].contains(words), "'{words}' not in: {}", lines[0]);

@@ -71,6 +71,26 @@ pub enum Error {
 impl Error {
     /// 2 for usage or input errors (the user can fix the command or the
     /// file), 1 when the guest could not be run.
+    /// The exit code for this error when `--run` programs were given
+    /// (crate::exit_code: 127 a missing program file, 126 one that cannot
+    /// run, 125 everything else); without them, exit_code().
+    pub fn exit_code_with(&self, programs: bool) -> i32 {
+        use crate::loader::file::FileError;
+        use crate::loader::program::ProgramError;
+        if !programs {
+            return self.exit_code();
+        }
+        match self {
+            Error::Program {
+                source: ProgramError::File(FileError::Open(e)),
+                ..
+            } if e.kind() == std::io::ErrorKind::NotFound => crate::exit_code::NOT_FOUND,
+            Error::Program { .. } => crate::exit_code::CANNOT_RUN,
+            _ => crate::exit_code::FAILED,
+        }
+    }
+
+    /// The exit code for this error without `--run` (0/1/2, as make).
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_)

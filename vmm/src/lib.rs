@@ -101,6 +101,9 @@ pub struct Config {
     pub env: loader::env::Environ,
     /// Give microvmm's stdin to the first `--run` program (`--stdin`).
     pub stdin: bool,
+    /// Leave out the host line and the kernel's own console text (`-q`
+    /// with `--run`: only the programs' output, verdicts and errors).
+    pub quiet_console: bool,
 }
 
 impl Default for Config {
@@ -122,6 +125,7 @@ impl Default for Config {
             cpu: cpu::CpuMask::default(),
             env: loader::env::Environ::default(),
             stdin: false,
+            quiet_console: false,
         }
     }
 }
@@ -130,6 +134,8 @@ impl Default for Config {
 pub struct Outcome {
     /// What the run observed, ready to render.
     pub report: Report,
+    /// `--run` programs were given: the exit code is the first one's.
+    pub programs: bool,
     /// Why the guest stopped.
     pub stop: Stop,
     /// Ports the guest wrote to that no device serves (said after the run).
@@ -145,8 +151,10 @@ impl Outcome {
     }
 
     /// The processes that failed, one line each: a non-zero exit status,
-    /// or a fault that killed it — except the built-in programs that are
-    /// killed on purpose (abi::programs::MEANT_TO_FAULT: `snoop`).
+    /// or a fault or signal that killed it — except the built-in programs
+    /// that are killed on purpose (abi::programs::MEANT_TO_FAULT: `snoop`).
+    /// Said on stderr after the run, `--run` or not (the first program's
+    /// status is also microvmm's exit code then).
     pub fn failures(&self) -> Vec<String> {
         use report::ExitKind;
         self.report
@@ -160,7 +168,7 @@ impl Outcome {
                         p.pid,
                         p.exit.status.unwrap_or(-1)
                     )),
-                    ExitKind::Fault if !meant_to_fault(p) => {
+                    ExitKind::Fault | ExitKind::Signal if !meant_to_fault(p) => {
                         Some(format!("pid {} ({name}) was {}", p.pid, p.exit.summary()))
                     }
                     _ => None,
@@ -169,15 +177,56 @@ impl Outcome {
             .collect()
     }
 
-    /// 0 when the guest shut down with status 0, every process succeeded
-    /// and the report has no errors, else 1 — as make does.
+    /// Whether any process failed: a non-zero status, or killed (the
+    /// built-ins meant to be killed aside).
+    fn any_failed(&self) -> bool {
+        use report::ExitKind;
+        self.report.processes.iter().any(|p| match p.exit.kind {
+            ExitKind::Exit => p.exit.status != Some(0),
+            ExitKind::Fault | ExitKind::Signal => !meant_to_fault(p),
+            ExitKind::Running => false,
+        })
+    }
+
+    /// Without `--run`: 0 when the guest shut down with status 0, every
+    /// process succeeded and the report has no errors, else 1 — as make
+    /// does. With `--run`: the first program's status as a shell shows it
+    /// (128 + N for a signal, 139 for a fault killed as SIGSEGV), or one of
+    /// microvmm's own codes (exit_code::*, as docker run has them).
     pub fn exit_code(&self) -> i32 {
-        if self.stop.is_ok() && !self.has_errors() && self.failures().is_empty() {
-            0
-        } else {
-            1
+        if !self.programs {
+            let ok = self.stop.is_ok() && !self.has_errors() && !self.any_failed();
+            return if ok { 0 } else { 1 };
+        }
+        match &self.stop {
+            Stop::Timeout(_) => exit_code::TIMEOUT,
+            Stop::Interrupted { signal, .. } => 128 + signal,
+            Stop::Shutdown(0 | abi::status::PROCESS_FAILED) if !self.has_errors() => self
+                .report
+                .processes
+                .iter()
+                .find(|p| p.run_index == Some(0))
+                .and_then(|p| p.exit.shell_status)
+                .map_or(exit_code::FAILED, |s| s as i32),
+            _ => exit_code::FAILED,
         }
     }
+}
+
+/// microvmm's own exit codes when it runs `--run` programs, as `docker
+/// run` has them: a program's status is its own (0-255, 128 + N for a
+/// signal), so microvmm's failures take codes programs seldom use.
+pub mod exit_code {
+    /// The guest's time (`--timeout`) ran out, as timeout(1) says.
+    pub const TIMEOUT: i32 = 124;
+    /// microvmm failed: a bad argument, KVM, the guest kernel, an output
+    /// that could not be written, or the report found errors.
+    pub const FAILED: i32 = 125;
+    /// A `--run` file cannot be run: not a static x86-64 executable, too
+    /// large, unreadable.
+    pub const CANNOT_RUN: i32 = 126;
+    /// A `--run` file does not exist.
+    pub const NOT_FOUND: i32 = 127;
 }
 
 /// A built-in program that demonstrates protection by being killed.
@@ -234,11 +283,14 @@ fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> Error {
 
 /// Boot the guest, run it to the end or to `deadline.guest()`, and report
 /// what it did. Human output (the host line and the guest's console) goes
-/// to `out`, which should give up by then too (a `sink::Sink`).
+/// to `out`, which should give up by then too (a `sink::Sink`); `--run`
+/// programs' own stdout and stderr go to `programs` when given (else they
+/// are prefixed console lines on `out`).
 pub fn run(
     cfg: &Config,
     deadline: &Deadline,
     mut out: Box<dyn Write + Send>,
+    programs: Option<devices::console::ProgramIo>,
 ) -> Result<Outcome, Error> {
     if !(MIN_RAM..=MAX_RAM).contains(&cfg.mem_size) || !cfg.mem_size.is_multiple_of(4096) {
         return Err(Error::Usage(format!(
@@ -280,7 +332,9 @@ pub fn run(
 
     let kvm = host::open_kvm()?;
     let info = host::probe(&kvm)?;
-    let _ = writeln!(out, "{}", info.banner());
+    if !cfg.quiet_console {
+        let _ = writeln!(out, "{}", info.banner());
+    }
     // RAM before the VM, so the VM (and its memslot) is dropped first: KVM
     // must never be left with a slot whose mapping is gone.
     let mut ram = GuestRam::new(cfg.mem_size, cfg.backing)?;
@@ -339,7 +393,10 @@ pub fn run(
     let registry = Registry::new(&ram, pagemap.as_ref(), opts);
     let mut ports = Ports::new(
         &ram,
-        Console::new(out, cfg.raw_console),
+        match programs {
+            Some(io) => Console::new(out, cfg.raw_console).with_programs(io, cfg.quiet_console),
+            None => Console::new(out, cfg.raw_console),
+        },
         devices::stdin::Stdin::new(
             (cfg.stdin && !cfg.programs.is_empty())
                 .then(|| Box::new(std::io::stdin()) as Box<dyn std::io::Read + Send>),
@@ -376,6 +433,7 @@ pub fn run(
     report.vmm.peak_rss_kib = hostmem::peak_rss_kib();
     Ok(Outcome {
         report,
+        programs: !cfg.programs.is_empty(),
         stop,
         unknown_ports: obs.unknown_ports,
     })

@@ -23,16 +23,24 @@ use microvmm::{Config, Deadline, Guest, Program, report, size};
 /// page tables), level by level, on whatever nested paging the host has
 /// (EPT, NPT, shadow paging or PVM).
 ///
-/// Exit codes: 0 the guest finished normally and the report found no
-/// errors; 1 the guest failed (triple fault, KVM internal error, timeout,
-/// kernel panic, non-zero status), the report found errors (e.g. a
-/// KVM_TRANSLATE mismatch), or KVM is unusable; 2 usage or input error (bad
-/// flag, bad guest file, unknown program, unwritable output file, a --run
-/// program that is not a static x86-64 executable).
-///
-/// Run your own static Linux executables, one process each:
+/// Run your own static Linux executables, one process each, as commands:
 ///   gcc -static -o hello hello.c
-///   microvmm --run './hello' --run './hello "two words" x' --cmdline addrspace
+///   microvmm -q --run ./hello > out.txt          # out.txt: what hello printed
+///   printf 'a b\n' | microvmm -q --run '/bin/busybox wc'
+/// The first --run program reads microvmm's stdin; each program's stdout
+/// and stderr are microvmm's; everything microvmm says goes to stderr.
+///
+/// Exit codes with --run (as a shell and docker run have them): the first
+/// program's status (128+N when signal N killed it: 139 for a fault,
+/// SIGSEGV; 134 for abort), or microvmm's own: 124 --timeout ran out; 125
+/// microvmm failed (bad flag, KVM, the guest kernel, an output it could not
+/// write, report errors such as a KVM_TRANSLATE mismatch); 126 a --run file
+/// cannot run (not a static x86-64 executable, too large); 127 a --run file
+/// does not exist.
+/// Without --run (the demo), as make: 0 the guest finished normally and the
+/// report found no errors; 1 the guest or a process failed, the report found
+/// errors, or KVM is unusable; 2 usage or input error (bad flag, bad guest
+/// file, unknown program, unwritable output file).
 #[derive(Parser, Debug)]
 #[command(name = "microvmm", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
@@ -144,6 +152,12 @@ struct Cli {
     /// or none (end of file at once). Other processes read end of file.
     #[arg(long, value_name = "inherit|none", default_value = "inherit", value_parser = ["inherit", "none"])]
     stdin: String,
+    /// Show --run programs' output as the built-ins' is shown: lines
+    /// prefixed `[pid name]` among the kernel's, on microvmm's stdout (or
+    /// stderr with --json -), instead of their own stdout and stderr.
+    /// Useful to tell several programs apart.
+    #[arg(long)]
+    tag_output: bool,
     /// Do not print the text report after the run.
     #[arg(long, short)]
     quiet: bool,
@@ -175,6 +189,16 @@ fn main() -> ExitCode {
     // before --timeout is known get the grace alone.
     let start = Instant::now();
     let early = Deadline::new(start, Duration::ZERO).output();
+    // With --run, microvmm's own failures take docker run's codes (125,
+    // 126, 127), which a program's status is unlikely to be; else 2.
+    let usage = if std::env::args_os().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == "--run" || a.starts_with("--run="))
+    }) {
+        microvmm::exit_code::FAILED as u8
+    } else {
+        2
+    };
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version: print, exit 0
@@ -186,7 +210,7 @@ fn main() -> ExitCode {
                 .next()
                 .unwrap_or("bad usage")
                 .trim_start_matches("error: ");
-            return fail(early, format!("{first} (see microvmm --help)"), 2);
+            return fail(early, format!("{first} (see microvmm --help)"), usage);
         }
     };
     if let Some(path) = &cli.emit_guest {
@@ -197,7 +221,7 @@ fn main() -> ExitCode {
     }
     let mem_size = match size::parse_size(&cli.mem) {
         Ok(s) => s,
-        Err(e) => return fail(early, format!("--mem: {e}"), 2),
+        Err(e) => return fail(early, format!("--mem: {e}"), usage),
     };
     if !(cli.timeout.is_finite() && cli.timeout > 0.0 && cli.timeout <= 86400.0) {
         return fail(
@@ -206,14 +230,14 @@ fn main() -> ExitCode {
                 "--timeout {}: give a number of seconds between 0 and 86400",
                 cli.timeout
             ),
-            2,
+            usage,
         );
     }
     let deadline = Deadline::new(start, Duration::from_secs_f64(cli.timeout));
     let until = deadline.output();
     let programs = match cli.run.iter().map(|s| Program::parse(s)).collect() {
         Ok(p) => p,
-        Err(e) => return fail(until, e, 2),
+        Err(e) => return fail(until, e, usage),
     };
     let env = match microvmm::loader::env::Environ::build(
         &cli.env,
@@ -221,7 +245,7 @@ fn main() -> ExitCode {
         io::stdout().is_terminal(),
     ) {
         Ok(e) => e,
-        Err(e) => return fail(until, e, 2),
+        Err(e) => return fail(until, e, usage),
     };
     let json_stdout = cli.json.as_deref() == Some("-");
     let cfg = Config {
@@ -246,6 +270,7 @@ fn main() -> ExitCode {
         cpu: cli.cpu.clone(),
         env,
         stdin: cli.stdin == "inherit",
+        quiet_console: cli.quiet && !cli.run.is_empty() && !cli.tag_output,
     };
     // Check the output files now: a bad path is a usage error (2), found
     // before the guest runs, not after it. Nothing is written until the
@@ -260,7 +285,7 @@ fn main() -> ExitCode {
         if let Some(p) = path {
             match OutFile::open(p) {
                 Ok(f) => outputs.push((f, render)),
-                Err(e) => return fail(until, e, 2),
+                Err(e) => return fail(until, e, usage),
             }
         }
     }
@@ -269,23 +294,61 @@ fn main() -> ExitCode {
     }
     // During the run, output that stalls (| sleep 60) is given up when the
     // guest's time is up; after it, at the output deadline.
+    // With --run, stdout is the programs': everything microvmm says goes
+    // to stderr.
+    // With --run, microvmm behaves as a command: the first program's status
+    // is its exit code; its stdout is the programs' (unless --tag-output).
+    let run_mode = !cfg.programs.is_empty();
+    let programs_direct = run_mode && !cli.tag_output;
     let human = move |until: Instant| -> Sink {
-        if json_stdout {
+        if json_stdout || programs_direct {
             Sink::stderr(Some(until))
         } else {
             Sink::stdout(Some(until))
         }
     };
-    let outcome = match microvmm::run(&cfg, &deadline, Box::new(human(deadline.guest()))) {
+    let program_io = programs_direct.then(|| {
+        let escape = |tty: bool| tty && !cli.raw_console;
+        microvmm::devices::console::ProgramIo {
+            // --json - keeps stdout for the JSON: the programs' stdout
+            // goes to stderr then.
+            out: Box::new(if json_stdout {
+                Sink::stderr(Some(deadline.guest()))
+            } else {
+                Sink::stdout(Some(deadline.guest()))
+            }),
+            err: Box::new(Sink::stderr(Some(deadline.guest()))),
+            escape_out: escape(if json_stdout {
+                io::stderr().is_terminal()
+            } else {
+                io::stdout().is_terminal()
+            }),
+            escape_err: escape(io::stderr().is_terminal()),
+        }
+    });
+    let outcome = match microvmm::run(
+        &cfg,
+        &deadline,
+        Box::new(human(deadline.guest())),
+        program_io,
+    ) {
         Ok(o) => o,
-        Err(e) => return fail(until, &e, e.exit_code() as u8),
+        Err(e) => return fail(until, &e, e.exit_code_with(run_mode) as u8),
     };
     let mut code = outcome.exit_code() as u8;
+    // An output microvmm could not write is its own failure.
+    let failed = |code: u8| {
+        if run_mode {
+            microvmm::exit_code::FAILED as u8
+        } else {
+            code.max(1)
+        }
+    };
     // Files first: a stalled terminal must not take their time.
     for (file, render) in outputs {
         if let Err(e) = file.write(Some(until), |w| render(&outcome.report, w)) {
             say(until, e);
-            code = code.max(1);
+            code = failed(code);
         }
     }
     if json_stdout
@@ -293,9 +356,16 @@ fn main() -> ExitCode {
         && e.kind() != io::ErrorKind::BrokenPipe
     {
         say(until, format!("cannot write the JSON report: {e}"));
-        code = code.max(1);
+        code = failed(code);
     }
-    for r in &outcome.report.host.cpu_refused {
+    // A note, not a verdict: -q leaves it to the JSON (host.cpu_refused).
+    for r in outcome
+        .report
+        .host
+        .cpu_refused
+        .iter()
+        .filter(|_| !cli.quiet)
+    {
         say(
             until,
             format!(
@@ -315,14 +385,21 @@ fn main() -> ExitCode {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
             Err(e) => {
                 say(until, format!("cannot write the text report: {e}"));
-                code = code.max(1);
+                code = failed(code);
             }
         }
     }
     for f in outcome.failures() {
         say(until, f);
     }
-    if !outcome.stop.is_ok() {
+    // With --run, a program's failure is its own status; the guest's
+    // "a process failed" shutdown would only repeat it.
+    let repeats = run_mode
+        && matches!(
+            outcome.stop,
+            microvmm::vcpu::Stop::Shutdown(abi::status::PROCESS_FAILED)
+        );
+    if !outcome.stop.is_ok() && !repeats {
         say(until, &outcome.stop);
     }
     if outcome.has_errors() {

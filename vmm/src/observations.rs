@@ -55,6 +55,11 @@ pub struct ProcObservation {
     pub output: Vec<u8>,
     /// It wrote more than `output` holds.
     pub output_truncated: bool,
+    /// The same output, split: what it wrote to fd 1 and to fd 2 (each
+    /// within registry::OUTPUT_MAX, charged to the run's budget too).
+    pub stdout: Vec<u8>,
+    /// What it wrote to fd 2.
+    pub stderr: Vec<u8>,
     /// Addresses it printed ("0x..." in its output) that were mapped in its
     /// address space at exit, each walked while its CR3 was live.
     pub printed: Vec<Printed>,

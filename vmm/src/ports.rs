@@ -60,11 +60,15 @@ impl<'a> Ports<'a> {
             }
         };
         match event {
-            Event::Console { pid: 0, bytes } => self.console.write(&bytes),
-            Event::Console { pid, bytes } => {
+            Event::Console { pid: 0, bytes, .. } => self.console.write(&bytes),
+            Event::Console { pid, stream, bytes } => {
                 let name = self.registry.name(pid).unwrap_or("?");
-                self.console.write_process(pid, name, &bytes);
-                self.registry.output(pid, &bytes);
+                if self.registry.is_program(pid) {
+                    self.console.write_program(pid, name, stream, &bytes);
+                } else {
+                    self.console.write_process(pid, name, &bytes);
+                }
+                self.registry.output(pid, stream, &bytes);
             }
             Event::Boot(b) => self.registry.boot(b),
             Event::Mark { .. } => {}

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::devices::event::{BootEvent, ProcEvent, RegionKind, WhereisRequest};
+use crate::devices::event::{BootEvent, ProcEvent, RegionKind, Stream, WhereisRequest};
 use crate::hostmem::Pagemap;
 use crate::inspect::{self, Budget, Cpu, LiveHost, Options, Walk2d};
 use crate::memory::GuestRam;
@@ -140,6 +140,8 @@ impl<'a> Registry<'a> {
                 first_output: None,
                 output: Vec::new(),
                 output_truncated: false,
+                stdout: Vec::new(),
+                stderr: Vec::new(),
                 printed: Vec::new(),
             },
         );
@@ -197,18 +199,25 @@ impl<'a> Registry<'a> {
 
     /// Keep what process `pid` wrote, within OUTPUT_MAX for it and
     /// OUTPUT_BUDGET for the run.
-    pub fn output(&mut self, pid: u32, bytes: &[u8]) {
+    pub fn output(&mut self, pid: u32, stream: Stream, bytes: &[u8]) {
         let Some(rec) = self.procs.get_mut(&pid) else {
             return;
         };
         rec.first_output.get_or_insert_with(std::time::Instant::now);
-        let room = OUTPUT_MAX
-            .saturating_sub(rec.output.len())
-            .min(self.output_budget);
-        let n = bytes.len().min(room);
-        rec.output.extend_from_slice(&bytes[..n]);
-        self.output_budget -= n;
-        rec.output_truncated |= n < bytes.len();
+        // Kept twice, interleaved and by stream: each copy is charged.
+        for buf in [
+            &mut rec.output,
+            match stream {
+                Stream::Stdout => &mut rec.stdout,
+                Stream::Stderr => &mut rec.stderr,
+            },
+        ] {
+            let room = OUTPUT_MAX.saturating_sub(buf.len()).min(self.output_budget);
+            let n = bytes.len().min(room);
+            buf.extend_from_slice(&bytes[..n]);
+            self.output_budget -= n;
+            rec.output_truncated |= n < bytes.len();
+        }
     }
 
     /// The addresses `p` printed that are mapped in its address space now
@@ -273,6 +282,13 @@ impl<'a> Registry<'a> {
     /// The name of process `pid`, if it was created.
     pub fn name(&self, pid: u32) -> Option<&str> {
         self.procs.get(&pid).map(|r| r.created.name.as_str())
+    }
+
+    /// Whether process `pid` runs a `--run` program (not a built-in).
+    pub fn is_program(&self, pid: u32) -> bool {
+        self.procs
+            .get(&pid)
+            .is_some_and(|r| r.created.module.is_some())
     }
 
     /// Whether process `pid` runs the first `--run` program (module 0): the

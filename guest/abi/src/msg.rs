@@ -117,9 +117,13 @@ pub struct Console {
     /// passed to write()/writev(), with no prefix: the VMM adds
     /// `[pid name] ` at each line start, so a message has one writer.
     pub pid: u32,
+    /// The descriptor the process wrote to: 1 (stdout) or 2 (stderr); 0
+    /// for the kernel's text. A message has one descriptor too.
+    pub fd: u32,
+    pub _pad: u32,
     pub bytes: [u8; CONSOLE_MAX],
 }
-const _: () = assert!(core::mem::size_of::<Console>() == 4024);
+const _: () = assert!(core::mem::size_of::<Console>() == 4032);
 
 /// `Region::kind`
 pub const REGION_CODE: u32 = 1;
@@ -188,6 +192,9 @@ pub const EXIT_NONE: u32 = 0;
 pub const EXIT_NORMAL: u32 = 1;
 /// The kernel killed it for a fault; `fault_*` say which.
 pub const EXIT_FAULT: u32 = 2;
+/// A signal killed it (it raised SIGABRT, say); `exit_status` is the
+/// signal's number.
+pub const EXIT_SIGNAL: u32 = 3;
 
 /// A process was created or is about to be torn down.
 #[repr(C)]

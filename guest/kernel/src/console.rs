@@ -3,9 +3,11 @@
 //! tens of microseconds here and `rep outsb` exits once per byte in native
 //! mode. Without the microvmm device, bytes go to COM1 one by one.
 //!
-//! A message has one writer: the kernel (pid 0) or one process, whose
-//! bytes go out exactly as it wrote them (the VMM adds the `[pid name] `
-//! prefix). The buffer is flushed whenever the writer changes.
+//! A message has one writer: the kernel (pid 0) or one process and one of
+//! its descriptors (1 or 2), whose bytes go out exactly as it wrote them
+//! (the VMM adds the `[pid name] ` prefix, or passes a `--run` program's
+//! bytes to its own stdout or stderr). The buffer is flushed whenever the
+//! writer changes.
 
 use core::fmt;
 
@@ -24,6 +26,8 @@ static BUF: KCell<Console> = KCell::new(Console {
     },
     len: 0,
     pid: 0,
+    fd: 0,
+    _pad: 0,
     bytes: [0; CONSOLE_MAX],
 });
 
@@ -36,14 +40,15 @@ fn buf() -> &'static mut Console {
 
 /// The kernel's own text.
 pub fn write_bytes(b: &[u8]) {
-    write_from(0, b);
+    write_from(0, 0, b);
 }
 
-/// Bytes that process `pid` (0: the kernel) wrote.
-pub fn write_from(pid: u32, b: &[u8]) {
-    if buf().pid != pid {
+/// Bytes that process `pid` wrote to descriptor `fd` (0, 0: the kernel).
+pub fn write_from(pid: u32, fd: u32, b: &[u8]) {
+    if buf().pid != pid || buf().fd != fd {
         flush();
         buf().pid = pid;
+        buf().fd = fd;
     }
     for &c in b {
         let m = buf();

@@ -10,6 +10,23 @@ pub mod lines;
 
 use lines::{Lines, Writer};
 
+use crate::devices::event::Stream;
+
+/// Where `--run` programs' own output goes: their fd 1 to microvmm's
+/// stdout and fd 2 to its stderr, bytes unchanged — escaped only where the
+/// destination is a terminal (unless `--raw-console`), as a program run
+/// from a shell writes to it.
+pub struct ProgramIo {
+    /// The programs' stdout.
+    pub out: Box<dyn Write + Send>,
+    /// The programs' stderr.
+    pub err: Box<dyn Write + Send>,
+    /// Escape control characters on `out` (a terminal).
+    pub escape_out: bool,
+    /// Escape control characters on `err` (a terminal).
+    pub escape_err: bool,
+}
+
 /// COM1's data register: one byte per `out`.
 pub const PORT_DATA: u16 = abi::PORT_SERIAL;
 /// COM1's line status register.
@@ -22,6 +39,11 @@ const LSR_EMPTY: u8 = 0x60;
 /// discipline, lines.rs).
 pub struct Console {
     lines: Lines,
+    /// `--run` programs' output, when it goes to microvmm's stdout and
+    /// stderr rather than prefixed into the console's lines.
+    programs: Option<ProgramIo>,
+    /// Drop the kernel's own text (`-q` with `--run`).
+    quiet_kernel: bool,
     /// Total bytes the guest printed.
     pub bytes: u64,
     /// When the first byte arrived.
@@ -34,9 +56,24 @@ impl Console {
     pub fn new(out: Box<dyn Write + Send>, raw: bool) -> Self {
         Console {
             lines: Lines::new(out, raw),
+            programs: None,
+            quiet_kernel: false,
             bytes: 0,
             first_output: None,
         }
+    }
+
+    /// Send `--run` programs' output to `io`; with `quiet_kernel`, drop
+    /// the kernel's own text.
+    pub fn with_programs(mut self, io: ProgramIo, quiet_kernel: bool) -> Self {
+        self.programs = Some(io);
+        self.quiet_kernel = quiet_kernel;
+        self
+    }
+
+    /// Whether `--run` programs write to microvmm's stdout and stderr.
+    pub fn programs_direct(&self) -> bool {
+        self.programs.is_some()
     }
 
     /// Whether `port` is one of COM1's registers this device serves.
@@ -64,7 +101,36 @@ impl Console {
     /// complete lines go out at once.
     pub fn write(&mut self, data: &[u8]) {
         self.count(data);
-        self.lines.write(Writer::Kernel, "", data);
+        if !self.quiet_kernel {
+            self.lines.write(Writer::Kernel, "", data);
+        }
+    }
+
+    /// Take bytes a `--run` program wrote to `stream`: they go to
+    /// microvmm's stdout or stderr as they are (escaped on a terminal).
+    /// Without ProgramIo they become prefixed console lines, as a built-in's.
+    pub fn write_program(&mut self, pid: u32, name: &str, stream: Stream, data: &[u8]) {
+        if self.programs.is_none() {
+            return self.write_process(pid, name, data);
+        }
+        self.count(data);
+        // Console lines and program bytes may share a terminal: end ours.
+        self.lines.flush();
+        let Some(io) = self.programs.as_mut() else {
+            return;
+        };
+        let (w, escape) = match stream {
+            Stream::Stdout => (&mut io.out, io.escape_out),
+            Stream::Stderr => (&mut io.err, io.escape_err),
+        };
+        let bytes = if escape {
+            crate::terminal::escape_bytes(data)
+        } else {
+            std::borrow::Cow::Borrowed(data)
+        };
+        // A closed or stalled reader loses the bytes, not the run (the
+        // JSON keeps them).
+        let _ = w.write_all(&bytes);
     }
 
     /// Take bytes process `pid` wrote: each of its lines starts with
@@ -77,6 +143,10 @@ impl Console {
     /// Write out whatever is pending, even half a line.
     pub fn flush(&mut self) {
         self.lines.flush();
+        if let Some(io) = self.programs.as_mut() {
+            let _ = io.out.flush();
+            let _ = io.err.flush();
+        }
     }
 }
 

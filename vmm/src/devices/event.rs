@@ -21,6 +21,9 @@ pub enum Event {
     Console {
         /// The writer; 0 for the kernel.
         pid: u32,
+        /// Which stream of the process: stdout or stderr (the kernel's
+        /// text says Stdout).
+        stream: Stream,
         /// The bytes, unescaped.
         bytes: Vec<u8>,
     },
@@ -47,6 +50,15 @@ pub enum Event {
         /// The guest's TSC at that point.
         tsc: u64,
     },
+}
+
+/// A process's output stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// Descriptor 1.
+    Stdout,
+    /// Descriptor 2.
+    Stderr,
 }
 
 /// How the guest kernel runs.
@@ -273,6 +285,8 @@ pub enum Exit {
     Status(i64),
     /// The kernel killed it for a fault.
     Fault(Fault),
+    /// A signal killed it (SIGABRT from abort()): its number, 1..=64.
+    Signal(u32),
 }
 
 /// The fault that killed a process.

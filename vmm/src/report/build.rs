@@ -160,11 +160,14 @@ fn process(rec: &ProcObservation, programs: &[Program]) -> ProcessReport {
         name: rec.created.name.clone(),
         path: program.map(|p| p.path.display().to_string()),
         argv: program.map(|p| p.argv.clone()),
+        run_index: rec.created.module,
         first_output_us: rec
             .first_output
             .map(|t| t.duration_since(rec.created_at).as_secs_f64() * 1e6),
         output: String::from_utf8_lossy(&rec.output).into_owned(),
         output_truncated: rec.output_truncated,
+        stdout: String::from_utf8_lossy(&rec.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&rec.stderr).into_owned(),
         printed_addresses: rec
             .printed
             .iter()
@@ -213,18 +216,32 @@ fn exit(e: Option<Exit>) -> ExitReport {
             error_code,
             address,
             rip,
-        })) => ExitReport {
-            kind: ExitKind::Fault,
-            vector: Some(vector),
-            error_code: Some(error_code),
-            address: Some(address),
-            rip: Some(rip),
-            reason: Some(fault_reason(vector, error_code)),
+        })) => {
+            let sig = abi::signals::for_exception(vector);
+            ExitReport {
+                kind: ExitKind::Fault,
+                vector: Some(vector),
+                error_code: Some(error_code),
+                address: Some(address),
+                rip: Some(rip),
+                reason: Some(fault_reason(vector, error_code)),
+                signal: Some(sig),
+                signal_name: abi::signals::name(sig),
+                shell_status: Some(abi::signals::shell_status(sig)),
+                ..Default::default()
+            }
+        }
+        Some(Exit::Signal(sig)) => ExitReport {
+            kind: ExitKind::Signal,
+            signal: Some(sig),
+            signal_name: abi::signals::name(sig),
+            shell_status: Some(abi::signals::shell_status(sig)),
             ..Default::default()
         },
         Some(Exit::Status(s)) => ExitReport {
             kind: ExitKind::Exit,
             status: Some(s),
+            shell_status: Some(s & 0xff),
             ..Default::default()
         },
     }

@@ -195,6 +195,9 @@ pub struct ProcessReport {
     pub path: Option<String>,
     /// Its arguments, `argv[0]` first (`--run`); null for a built-in program.
     pub argv: Option<Vec<String>>,
+    /// Which `--run` it is (0 = the first, whose status microvmm exits
+    /// with); null for a built-in program.
+    pub run_index: Option<u32>,
     /// The kernel PGD (what CR3 holds while the kernel runs for it).
     pub cr3: Cr3,
     /// The user PGD under PVM pv_kpti (cr3 | 0x1000), else null.
@@ -241,6 +244,10 @@ pub struct ProcessReport {
     pub output: String,
     /// More was written than `output` holds.
     pub output_truncated: bool,
+    /// What it wrote to fd 1 (first 64 KiB; lossy UTF-8).
+    pub stdout: String,
+    /// What it wrote to fd 2 (first 64 KiB; lossy UTF-8).
+    pub stderr: String,
     /// Addresses it printed ("0x...") that were mapped at its exit.
     pub printed_addresses: Vec<PrintedReport>,
     /// Distinct system calls the kernel did not know (each got -ENOSYS).
@@ -350,6 +357,8 @@ pub enum ExitKind {
     Exit,
     /// The kernel killed it for a fault.
     Fault,
+    /// A signal killed it (it raised SIGABRT, say).
+    Signal,
     /// It never reported its end.
     #[default]
     Running,
@@ -372,6 +381,14 @@ pub struct ExitReport {
     pub rip: Option<Gva>,
     /// Human words for a fault, e.g. "#PF user read of a not-present page".
     pub reason: Option<String>,
+    /// The signal that ended it: the one it got, or for a fault the one
+    /// Linux would have sent (SIGSEGV for #PF); null for an exit.
+    pub signal: Option<u32>,
+    /// That signal's name ("SIGSEGV").
+    pub signal_name: Option<&'static str>,
+    /// What a shell shows in `$?`: the status's low 8 bits for an exit,
+    /// 128 + the signal otherwise; null while running.
+    pub shell_status: Option<i64>,
 }
 
 impl ExitReport {
@@ -386,6 +403,11 @@ impl ExitReport {
                 self.reason.clone().unwrap_or_else(|| "fault".into()),
                 opt(self.address.map(|a| a.to_string())),
                 opt(self.rip.map(|a| a.to_string()))
+            ),
+            ExitKind::Signal => format!(
+                "killed by signal {} ({})",
+                opt(self.signal.map(|s| s.to_string())),
+                self.signal_name.unwrap_or("?")
             ),
             ExitKind::Running => "running".into(),
         }

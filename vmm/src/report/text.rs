@@ -293,6 +293,7 @@ fn summary(s: &mut String, r: &Report) {
                 opt(&p.exit.vector, "?"),
                 p.exit.error_code.unwrap_or(0)
             ),
+            ExitKind::Signal => format!("killed: {}", p.exit.signal_name.unwrap_or("a signal")),
             ExitKind::Running => "running".to_string(),
         };
         let span = match (p.frames_lowest, p.frames_highest) {

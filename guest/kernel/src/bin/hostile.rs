@@ -49,6 +49,8 @@ pub fn kmain(m: &Machine) -> ! {
         hdr: Header::new(msg::KIND_CONSOLE),
         len: 60_000,
         pid: 0,
+        fd: 0,
+        _pad: 0,
         bytes: [b'x'; msg::CONSOLE_MAX],
     };
     raw(page, c); // length beyond the buffer

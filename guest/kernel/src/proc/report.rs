@@ -39,8 +39,8 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
             m.exit_status = s;
         }
         Some(Exit::Signal(sig)) => {
-            m.exit_kind = msg::EXIT_NORMAL;
-            m.exit_status = 128 + sig as i64;
+            m.exit_kind = msg::EXIT_SIGNAL;
+            m.exit_status = sig as i64;
         }
         Some(Exit::Fault {
             vector,
@@ -78,7 +78,7 @@ pub fn summary(p: &Proc, how: Exit) {
             p.pid,
             p.name(),
             sig,
-            signal_name(sig),
+            abi::signals::name(sig).unwrap_or("a signal"),
             128 + sig,
             res
         ),
@@ -129,26 +129,5 @@ fn faults(by_kind: &[u64; KIND_SLOTS]) {
             kprint!("{sep}{} {n}", msg::region_name(k));
             sep = ", ";
         }
-    }
-}
-
-/// The usual name of signal `sig`, for the verdict.
-fn signal_name(sig: u32) -> &'static str {
-    match sig {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        3 => "SIGQUIT",
-        4 => "SIGILL",
-        6 => "SIGABRT",
-        7 => "SIGBUS",
-        8 => "SIGFPE",
-        9 => "SIGKILL",
-        10 => "SIGUSR1",
-        11 => "SIGSEGV",
-        12 => "SIGUSR2",
-        13 => "SIGPIPE",
-        14 => "SIGALRM",
-        15 => "SIGTERM",
-        _ => "a signal",
     }
 }

@@ -90,7 +90,7 @@ pub fn write(fd: u64, buf: u64, len: u64) -> i64 {
         }
         if vmmdev::present() {
             // The VMM prefixes each line with "[pid name] ".
-            console::write_from(pid, &chunk[..n]);
+            console::write_from(pid, fd as u32, &chunk[..n]);
         } else {
             for &c in &chunk[..n] {
                 if *at_start {

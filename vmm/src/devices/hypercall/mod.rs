@@ -11,7 +11,7 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use super::event::{
     BootEvent, Event, Exit, Fault, GuestMode, Pattern, ProcEvent, ProcStats, Prot, Region,
-    RegionKind, Scheduling, UnknownSyscalls, WhereisRequest,
+    RegionKind, Scheduling, Stream, UnknownSyscalls, WhereisRequest,
 };
 use crate::addr::{Gpa, Gva};
 use crate::paging::Cr3;
@@ -167,8 +167,21 @@ pub fn decode(kind: u32, body: &[u8], gpa: Gpa) -> Result<Event, ProtocolError> 
                     value: c.len as u64,
                     max: CONSOLE_MAX as u64,
                 })?;
+            let stream = match (c.pid, c.fd) {
+                (0, 0) | (_, 1) => Stream::Stdout,
+                (p, 2) if p != 0 => Stream::Stderr,
+                (_, fd) => {
+                    return Err(ProtocolError::OutOfRange {
+                        kind,
+                        field: "fd",
+                        value: fd.into(),
+                        max: 2,
+                    });
+                }
+            };
             Ok(Event::Console {
                 pid: c.pid,
+                stream,
                 bytes: bytes.to_vec(),
             })
         }
@@ -244,11 +257,15 @@ fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
             address: Gva(p.fault_addr),
             rip: Gva(p.fault_rip),
         })),
+        msg::EXIT_SIGNAL => match u32::try_from(p.exit_status) {
+            Ok(sig @ 1..=64) => Some(Exit::Signal(sig)),
+            _ => return Err(out_of_range("exit_status", p.exit_status as u64, 64)),
+        },
         msg::EXIT_NONE | msg::EXIT_NORMAL => Some(Exit::Status(p.exit_status)),
-        k => return Err(out_of_range("exit_kind", k as u64, 2)),
+        k => return Err(out_of_range("exit_kind", k as u64, 3)),
     };
-    if !exiting && p.exit_kind > msg::EXIT_FAULT {
-        return Err(out_of_range("exit_kind", p.exit_kind as u64, 2));
+    if !exiting && p.exit_kind > msg::EXIT_SIGNAL {
+        return Err(out_of_range("exit_kind", p.exit_kind as u64, 3));
     }
     let regions = regions
         .iter()

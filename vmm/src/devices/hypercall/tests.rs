@@ -23,12 +23,17 @@ mod unit {
             hdr: Header::new(msg::KIND_CONSOLE),
             len: 3,
             pid: 4,
+            fd: 1,
+            _pad: 0,
             bytes: [0; CONSOLE_MAX],
         };
         c.bytes[..3].copy_from_slice(b"hi\n");
         put(&m, 0x1000, &c);
         match read(&m, 1 << 20, Gpa(0x1000)) {
-            Ok(Event::Console { pid, bytes }) => assert_eq!((pid, &bytes[..]), (4, &b"hi\n"[..])),
+            Ok(Event::Console { pid, stream, bytes }) => assert_eq!(
+                (pid, stream, &bytes[..]),
+                (4, crate::devices::event::Stream::Stdout, &b"hi\n"[..])
+            ),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -125,6 +130,8 @@ mod unit {
             hdr: Header::new(msg::KIND_CONSOLE),
             len: CONSOLE_MAX as u32 + 1,
             pid: 0,
+            fd: 0,
+            _pad: 0,
             bytes: [0; CONSOLE_MAX],
         };
         put(&m, 0x1000, &c);

@@ -58,6 +58,7 @@
     if (e.kind === 'fault') {
       return `killed: ${e.reason || 'fault'} at ${e.address} (error code ${hx(e.error_code)}, rip ${e.rip})`;
     }
+    if (e.kind === 'signal') return `killed by signal ${e.signal} (${e.signal_name || '?'})`;
     return e.kind === 'exit' ? `exit ${e.status}` : 'never reported its end';
   }
 
@@ -76,7 +77,7 @@
     }
     const rows = [...starts.values()].sort((a, b) => b.start - a.start);
     const head = el('tr', {}, el('th', { scope: 'col' }, 'GVA'), procs.map((P) => {
-      const killed = P.p.exit.kind === 'fault';
+      const killed = P.p.exit.kind === 'fault' || P.p.exit.kind === 'signal';
       return el('th', { scope: 'col', class: 'proc' }, P.label,
         P.p.argv ? el('span', { class: 'exit' }, P.p.argv.join(' ')) : null,
         el('span', { class: 'exit' + (killed ? ' killed' : '') }, exitText(P.p)),
