@@ -28,7 +28,7 @@ pub fn printed_addresses(text: &[u8]) -> Vec<Gva> {
 /// byte is scanned once, except a trailing word short enough to still
 /// become a number (at most `0x` and 16 digits), scanned again when more
 /// text comes.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Scanner {
     /// Where the next scan starts.
     from: usize,

@@ -230,16 +230,30 @@ pub fn render(r: &Report) -> String {
 /// live, unknown system calls, its TLS pointer, cut output.
 fn program_facts(s: &mut String, p: &ProcessReport, pagemap: &str) {
     for a in &p.printed_addresses {
-        let _ = writeln!(
-            s,
-            "  you printed {}: {}, GVA {} -> GPA {} -> HVA {} -> HPA {}",
-            a.gva,
-            region_text(a.region),
-            a.gva,
-            a.gpa,
-            opt(&a.hva, "none"),
-            opt(&a.hpa, pagemap)
-        );
+        let path = a.gpa.map(|gpa| {
+            format!(
+                "GVA {} -> GPA {} -> HVA {} -> HPA {}",
+                a.gva,
+                gpa,
+                opt(&a.hva, "none"),
+                opt(&a.hpa, pagemap)
+            )
+        });
+        let _ = match (a.mapped, &a.why, path) {
+            (true, _, Some(path)) => writeln!(
+                s,
+                "  you printed {}: {}, {path}",
+                a.gva,
+                region_text(a.region)
+            ),
+            (_, why, Some(path)) => writeln!(
+                s,
+                "  you printed {}: not mapped, {}; when printed: {path}",
+                a.gva,
+                opt(why, "?")
+            ),
+            (_, why, None) => writeln!(s, "  you printed {}: not mapped, {}", a.gva, opt(why, "?")),
+        };
     }
     if !p.unknown_syscalls.is_empty() {
         let nrs: Vec<String> = p
