@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::addr::{Gpa, Gva};
+use crate::addr::{Gpa, Gva, Hpa, Hva};
 use crate::devices::event::{BootEvent, ProcEvent, RegionKind};
 use crate::devices::hypercall::ProtocolError;
 use crate::inspect::{Analysis, Finding, Walk2d};
@@ -60,18 +60,119 @@ pub struct ProcObservation {
     pub stdout: Vec<u8>,
     /// What it wrote to fd 2.
     pub stderr: Vec<u8>,
-    /// Addresses it printed ("0x..." in its output) that were mapped in its
-    /// address space at exit, each walked while its CR3 was live.
+    /// Addresses it printed ("0x..." in its output), each answered at its
+    /// exit (registry::MAX_PRINTED at most).
     pub printed: Vec<Printed>,
+    /// Finds the numbers in `output` as they are written.
+    pub scanner: crate::registry::Scanner,
+    /// Each number found so far, in order, and its translation when it was
+    /// written (None if not mapped then); emptied at exit.
+    pub when_printed: Vec<(Gva, Option<Seen>)>,
 }
 
-/// An address a process printed, and where it lives.
+/// An address a process printed, and what the VMM knows of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Printed {
-    /// The region it lies in; None outside every region.
+    /// The address.
+    pub gva: Gva,
+    /// The region it lies in at exit; None outside every region.
     pub region: Option<RegionKind>,
-    /// Its walk through guest and host page tables.
-    pub walk: Walk2d,
+    /// Its walk through guest and host page tables at exit, while the CR3
+    /// was live; None when it was not mapped then.
+    pub walk: Option<Walk2d>,
+    /// Why it was not mapped at exit (None when it was).
+    pub not_mapped: Option<NotMapped>,
+}
+
+/// Why a printed address was not mapped at its process's exit. The VMM sees
+/// a process's regions when it is created and when it exits, and walks each
+/// printed address when the write that printed it arrives; the guest
+/// kernel serves page faults, mmap and munmap without telling it, so a
+/// page touched after it was printed and freed before exit is not seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotMapped {
+    /// In a demand-paged region (bss, heap, mmap, stack), not mapped when
+    /// it was printed nor at exit: no page touched there yet.
+    NotTouched(RegionKind),
+    /// In a region that is never mapped (the stack guard) or was mapped
+    /// eagerly, and not mapped at exit.
+    NotMappedIn(RegionKind),
+    /// Mapped when it was printed, not at exit: the translation it had
+    /// then.
+    Unmapped(Seen),
+    /// Outside every region at exit, inside this one when the process was
+    /// created.
+    RegionGone(RegionKind),
+    /// Outside every region at exit and at creation, not mapped when it was
+    /// printed.
+    Outside,
+}
+
+/// A printed address's translation when the write that printed it arrived
+/// (the software walk; KVM_TRANSLATE answers only for the live CR3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// Its guest-physical address then.
+    pub gpa: Gpa,
+    /// The VMM's mapping of that GPA.
+    pub hva: Option<Hva>,
+    /// The host-physical address then; None when the host would not say.
+    pub hpa: Option<Hpa>,
+}
+
+impl NotMapped {
+    /// Whether a demand-paged region of this kind fills on first touch.
+    fn demand_paged(kind: RegionKind) -> bool {
+        matches!(
+            kind,
+            RegionKind::Bss | RegionKind::Heap | RegionKind::Mmap | RegionKind::Stack
+        )
+    }
+
+    /// Why an address in `region` at exit (None: outside every region),
+    /// not mapped then, was not: from its translation when printed and the
+    /// region it had at creation.
+    pub fn classify(
+        region: Option<RegionKind>,
+        seen: Option<Seen>,
+        at_creation: Option<RegionKind>,
+    ) -> NotMapped {
+        match (seen, region, at_creation) {
+            (Some(s), _, _) => NotMapped::Unmapped(s),
+            (None, Some(k), _) if Self::demand_paged(k) => NotMapped::NotTouched(k),
+            (None, Some(k), _) => NotMapped::NotMappedIn(k),
+            (None, None, Some(k)) => NotMapped::RegionGone(k),
+            (None, None, None) => NotMapped::Outside,
+        }
+    }
+}
+
+impl fmt::Display for NotMapped {
+    /// The report's `why`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotMapped::NotTouched(k) => {
+                write!(
+                    f,
+                    "{}: no page touched there yet (demand paging)",
+                    k.as_str()
+                )
+            }
+            NotMapped::NotMappedIn(RegionKind::Guard) => {
+                f.write_str("guard: never mapped (touching it is a stack overflow)")
+            }
+            NotMapped::NotMappedIn(k) => write!(f, "{}: not mapped at exit", k.as_str()),
+            NotMapped::Unmapped(_) => {
+                f.write_str("unmapped before exit (it was mapped when printed)")
+            }
+            NotMapped::RegionGone(k) => write!(
+                f,
+                "unmapped before exit (in {} when the process was created, in no region at exit)",
+                k.as_str()
+            ),
+            NotMapped::Outside => f.write_str("outside every region"),
+        }
+    }
 }
 
 impl ProcObservation {
@@ -189,5 +290,49 @@ impl Serialize for RunError {
     /// The sentence, as the JSON report's `errors[]` carries it.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the VMM saw decides the answer: a translation when printed
+    /// wins (the page was there and went), then the region at exit (demand
+    /// paged or not), then the region at creation, else nothing.
+    #[test]
+    fn an_unmapped_printed_address_says_why() {
+        let seen = Seen {
+            gpa: Gpa(0x2a7000),
+            hva: None,
+            hpa: None,
+        };
+        let why = |region, seen, created| NotMapped::classify(region, seen, created).to_string();
+        assert_eq!(
+            why(Some(RegionKind::Heap), None, Some(RegionKind::Heap)),
+            "heap: no page touched there yet (demand paging)"
+        );
+        assert_eq!(
+            why(Some(RegionKind::Stack), None, None),
+            "stack: no page touched there yet (demand paging)"
+        );
+        assert!(why(Some(RegionKind::Guard), None, None).starts_with("guard: never mapped"));
+        assert_eq!(
+            why(Some(RegionKind::Code), None, None),
+            "code: not mapped at exit"
+        );
+        assert_eq!(
+            NotMapped::classify(None, Some(seen), None),
+            NotMapped::Unmapped(seen)
+        );
+        assert_eq!(
+            why(Some(RegionKind::Mmap), Some(seen), None),
+            "unmapped before exit (it was mapped when printed)"
+        );
+        assert_eq!(
+            why(None, None, Some(RegionKind::Heap)),
+            "unmapped before exit (in heap when the process was created, in no region at exit)"
+        );
+        assert_eq!(why(None, None, None), "outside every region");
     }
 }

@@ -6,12 +6,14 @@
 
 use std::collections::BTreeMap;
 
+use crate::addr::Gva;
 use crate::devices::event::{BootEvent, ProcEvent, RegionKind, Stream, WhereisRequest};
 use crate::hostmem::Pagemap;
+use crate::inspect::HostView;
 use crate::inspect::{self, Budget, Cpu, LiveHost, Options, Walk2d};
 use crate::memory::GuestRam;
-use crate::observations::{Printed, ProcObservation, RunError};
-use crate::paging;
+use crate::observations::{NotMapped, Printed, ProcObservation, RunError, Seen};
+use crate::paging::{self, PagingMode};
 
 /// Most processes recorded. The kernel runs at most abi::programs::MAX_PROCS
 /// programs; this leaves room for a kernel that runs them again and again,
@@ -36,9 +38,10 @@ pub const OUTPUT_MAX: usize = 64 << 10;
 /// Output kept for all processes together: many processes must not make
 /// the VMM keep 64 KiB each without bound.
 pub const OUTPUT_BUDGET: usize = 4 << 20;
-/// Printed addresses resolved per process.
+/// Printed addresses answered per process: those in a region, or mapped
+/// at some point, first; addresses outside every region fill what is left.
 pub const MAX_PRINTED: usize = 32;
-pub use printed::{MAX_PRINTED_TRIED, printed_addresses};
+pub use printed::{MAX_PRINTED_TRIED, Scanner, printed_addresses};
 
 mod printed;
 /// A process with more resident pages than this gets its host frames
@@ -62,6 +65,9 @@ pub struct Registry<'a> {
     budget: Budget,
     /// Output bytes the rest of the run may still keep (OUTPUT_BUDGET).
     output_budget: usize,
+    /// The guest's paging mode, as the vCPU had it when the last process
+    /// was created: printed addresses are walked with it when they arrive.
+    mode: Option<PagingMode>,
 }
 
 /// What the registry hands over at the end of the run.
@@ -94,6 +100,7 @@ impl<'a> Registry<'a> {
                 runs: RUN_BUDGET,
             },
             output_budget: OUTPUT_BUDGET,
+            mode: None,
         }
     }
 
@@ -121,9 +128,10 @@ impl<'a> Registry<'a> {
                 max: MAX_PROCESSES,
             });
         }
+        self.mode = cpu.paging_mode();
         let code = p.regions.iter().find(|r| r.kind == RegionKind::Code);
         let code_gpa = code.and_then(|r| {
-            let mode = cpu.paging_mode()?;
+            let mode = self.mode?;
             paging::walk(self.ram.mem(), p.cr3.raw(), mode, r.span.start)
                 .ok()
                 .map(|t| t.gpa)
@@ -143,6 +151,8 @@ impl<'a> Registry<'a> {
                 stdout: Vec::new(),
                 stderr: Vec::new(),
                 printed: Vec::new(),
+                scanner: Scanner::default(),
+                when_printed: Vec::new(),
             },
         );
     }
@@ -183,8 +193,15 @@ impl<'a> Registry<'a> {
                 self.record(w);
             }
         }
-        let printed = match self.procs.get(&p.pid) {
-            Some(rec) => self.printed(cpu, &host, &p, &rec.output),
+        let printed = match self.procs.get_mut(&p.pid) {
+            Some(rec) => {
+                // The last word of its output ends with it.
+                let last = rec.scanner.scan(&rec.output, true);
+                let mut tried = std::mem::take(&mut rec.when_printed);
+                tried.extend(last.into_iter().map(|gva| (gva, None)));
+                let created = rec.created.clone();
+                self.printed(cpu, &host, &p, &created, &tried)
+            }
             None => Vec::new(),
         };
         let order = self.exited;
@@ -218,32 +235,77 @@ impl<'a> Registry<'a> {
             self.output_budget -= n;
             rec.output_truncated |= n < bytes.len();
         }
+        if rec.exited.is_some() {
+            return;
+        }
+        // Each number this write completes, walked now: its page may be
+        // gone by exit. The process is writing, so its tables are live in
+        // guest memory (its CR3 need not be loaded: a software walk).
+        let host = LiveHost::new(self.ram, self.pagemap);
+        for gva in rec.scanner.scan(&rec.output, false) {
+            let seen = self
+                .mode
+                .and_then(|m| paging::walk(self.ram.mem(), rec.created.cr3.raw(), m, gva).ok())
+                .map(|t| {
+                    let h = host.locate(t.gpa);
+                    Seen {
+                        gpa: t.gpa,
+                        hva: h.hva,
+                        hpa: h.hpa(),
+                    }
+                });
+            rec.when_printed.push((gva, seen));
+        }
     }
 
-    /// The addresses `p` printed that are mapped in its address space now
-    /// (its CR3 is live), each walked to the host.
+    /// An answer for each address `p` printed (`tried`, with its
+    /// translation when printed), walked at exit while its CR3 is live:
+    /// the first MAX_PRINTED of those in a region or mapped at some point,
+    /// then, while there is room, those outside every region; in the order
+    /// printed.
     fn printed(
         &self,
         cpu: &impl Cpu,
         host: &LiveHost,
         p: &ProcEvent,
-        output: &[u8],
+        created: &ProcEvent,
+        tried: &[(Gva, Option<Seen>)],
     ) -> Vec<Printed> {
-        let mut out = Vec::new();
-        for gva in printed_addresses(output) {
-            if out.len() == MAX_PRINTED {
-                break;
-            }
-            let w = inspect::walk2d(cpu, self.ram.mem(), host, p.pid, p.cr3, gva, &self.opts);
-            if let Some(walk) = w {
-                let region = p
-                    .region_of(gva)
-                    .and_then(|i| p.regions.get(i))
-                    .map(|r| r.kind);
-                out.push(Printed { region, walk });
-            }
+        let kind = |e: &ProcEvent, gva| {
+            e.region_of(gva)
+                .and_then(|i| e.regions.get(i))
+                .map(|r| r.kind)
+        };
+        let mut all = Vec::new();
+        for &(gva, seen) in tried {
+            let region = kind(p, gva);
+            let walk = inspect::walk2d(cpu, self.ram.mem(), host, p.pid, p.cr3, gva, &self.opts);
+            let not_mapped = match walk {
+                Some(_) => None,
+                None => Some(NotMapped::classify(region, seen, kind(created, gva))),
+            };
+            all.push(Printed {
+                gva,
+                region,
+                walk,
+                not_mapped,
+            });
         }
-        out
+        let outside = |a: &Printed| matches!(a.not_mapped, Some(NotMapped::Outside));
+        let answered = all.iter().filter(|a| !outside(a)).count();
+        let mut room_outside = MAX_PRINTED.saturating_sub(answered);
+        let mut room = MAX_PRINTED;
+        all.retain(|a| {
+            let keep = room > 0 && if outside(a) { room_outside > 0 } else { true };
+            if keep {
+                room -= 1;
+                if outside(a) {
+                    room_outside -= 1;
+                }
+            }
+            keep
+        });
+        all
     }
 
     /// Answer `whereis`: walk the asker's table and follow the GPA to the

@@ -14,7 +14,7 @@ use crate::hostmem::Pagemap;
 use crate::inspect::{Analysis, PageObs, RegionObs, Walk2d, unmapped_regions};
 use crate::loader::program::Program;
 use crate::memory::GuestRam;
-use crate::observations::{Observations, ProcObservation};
+use crate::observations::{NotMapped, Observations, Printed, ProcObservation};
 use crate::vcpu::{CpuSetup, Stop};
 
 /// Everything the report is made from.
@@ -152,6 +152,26 @@ pub fn build(i: &Inputs) -> Report {
     r
 }
 
+/// A printed address's entry: its translation at exit, else why not and the
+/// translation it had when printed, if it had one.
+fn printed(pr: &Printed) -> PrintedReport {
+    let (translated, gpa, hva, hpa) = match (&pr.walk, &pr.not_mapped) {
+        (Some(w), _) => (Some("exit"), Some(w.gpa), w.host.hva, w.host.hpa()),
+        (None, Some(NotMapped::Unmapped(s))) => (Some("printed"), Some(s.gpa), s.hva, s.hpa),
+        (None, _) => (None, None, None, None),
+    };
+    PrintedReport {
+        gva: pr.gva,
+        region: pr.region,
+        mapped: pr.walk.is_some(),
+        why: pr.not_mapped.as_ref().map(|n| n.to_string()),
+        translated,
+        gpa,
+        hva,
+        hpa,
+    }
+}
+
 fn process(rec: &ProcObservation, programs: &[Program]) -> ProcessReport {
     let last = rec.last();
     let program = rec.created.module.and_then(|m| programs.get(m as usize));
@@ -168,17 +188,7 @@ fn process(rec: &ProcObservation, programs: &[Program]) -> ProcessReport {
         output_truncated: rec.output_truncated,
         stdout: String::from_utf8_lossy(&rec.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&rec.stderr).into_owned(),
-        printed_addresses: rec
-            .printed
-            .iter()
-            .map(|pr| PrintedReport {
-                gva: pr.walk.gva,
-                region: pr.region,
-                gpa: pr.walk.gpa,
-                hva: pr.walk.host.hva,
-                hpa: pr.walk.host.hpa(),
-            })
-            .collect(),
+        printed_addresses: rec.printed.iter().map(printed).collect(),
         unknown_syscalls: last
             .unknown_syscalls
             .listed

@@ -248,7 +248,7 @@ pub struct ProcessReport {
     pub stdout: String,
     /// What it wrote to fd 2 (first 64 KiB; lossy UTF-8).
     pub stderr: String,
-    /// Addresses it printed ("0x...") that were mapped at its exit.
+    /// Addresses it printed ("0x..."), each answered: mapped at exit, or why not.
     pub printed_addresses: Vec<PrintedReport>,
     /// Distinct system calls the kernel did not know (each got -ENOSYS).
     pub unknown_syscalls: Vec<UnknownSyscall>,
@@ -318,16 +318,24 @@ pub struct TableReport {
     pub entries: Vec<(u16, String)>,
 }
 
-/// An address a process printed, resolved.
+/// An address a process printed, answered.
 #[derive(Debug, Clone, Serialize)]
 pub struct PrintedReport {
     /// The address as printed.
     pub gva: Gva,
-    /// The region's kind, or "outside".
+    /// The region's kind at exit, or "outside".
     #[serde(serialize_with = "region_or_outside")]
     pub region: Option<RegionKind>,
-    /// The guest-physical address it translates to.
-    pub gpa: Gpa,
+    /// Whether it was mapped at exit.
+    pub mapped: bool,
+    /// Why it was not mapped at exit; null when it was.
+    pub why: Option<String>,
+    /// Where `gpa`, `hva` and `hpa` come from: "exit" (walked at exit),
+    /// "printed" (walked when the write that printed it arrived: the last
+    /// translation the VMM saw), or null (never seen mapped).
+    pub translated: Option<&'static str>,
+    /// The guest-physical address it translates to; null if never seen mapped.
+    pub gpa: Option<Gpa>,
     /// The VMM's mapping of that GPA; null outside every memslot.
     pub hva: Option<Hva>,
     /// Host-physical address; null when the host will not say.

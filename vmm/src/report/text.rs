@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::faults::faults_text;
 use super::model::*;
+use crate::observations::NotMapped;
 use crate::terminal::escape_text;
 
 fn opt<T: std::fmt::Display>(v: &Option<T>, none: &str) -> String {
@@ -229,16 +230,45 @@ pub fn render(r: &Report) -> String {
 /// What a Linux program adds: the addresses it printed and where they
 /// live, unknown system calls, its TLS pointer, cut output.
 fn program_facts(s: &mut String, p: &ProcessReport, pagemap: &str) {
-    for a in &p.printed_addresses {
+    // Numbers outside every region (often not addresses: a GPA, a count)
+    // share one line; the JSON lists each.
+    let nowhere = NotMapped::Outside.to_string();
+    let (outside, answered): (Vec<_>, Vec<_>) = p
+        .printed_addresses
+        .iter()
+        .partition(|a| a.why.as_deref() == Some(nowhere.as_str()));
+    for a in answered {
+        let path = a.gpa.map(|gpa| {
+            format!(
+                "GVA {} -> GPA {} -> HVA {} -> HPA {}",
+                a.gva,
+                gpa,
+                opt(&a.hva, "none"),
+                opt(&a.hpa, pagemap)
+            )
+        });
+        let _ = match (a.mapped, &a.why, path) {
+            (true, _, Some(path)) => writeln!(
+                s,
+                "  you printed {}: {}, {path}",
+                a.gva,
+                region_text(a.region)
+            ),
+            (_, why, Some(path)) => writeln!(
+                s,
+                "  you printed {}: not mapped, {}; when printed: {path}",
+                a.gva,
+                opt(why, "?")
+            ),
+            (_, why, None) => writeln!(s, "  you printed {}: not mapped, {}", a.gva, opt(why, "?")),
+        };
+    }
+    if !outside.is_empty() {
+        let list: Vec<String> = outside.iter().map(|a| a.gva.to_string()).collect();
         let _ = writeln!(
             s,
-            "  you printed {}: {}, GVA {} -> GPA {} -> HVA {} -> HPA {}",
-            a.gva,
-            region_text(a.region),
-            a.gva,
-            a.gpa,
-            opt(&a.hva, "none"),
-            opt(&a.hpa, pagemap)
+            "  you printed {}: not mapped, {nowhere}",
+            list.join(", ")
         );
     }
     if !p.unknown_syscalls.is_empty() {
@@ -345,6 +375,75 @@ fn efficiency(s: &mut String, p: &ProcessReport) {
             w.pages,
             w.formula,
             w.refs
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::{Gpa, Gva, Hpa, Hva};
+    use crate::devices::event::RegionKind;
+
+    fn entry(gva: u64, region: Option<RegionKind>, why: Option<String>) -> PrintedReport {
+        PrintedReport {
+            gva: Gva(gva),
+            region,
+            mapped: why.is_none(),
+            why,
+            translated: None,
+            gpa: None,
+            hva: None,
+            hpa: None,
+        }
+    }
+
+    /// One line per printed address, mapped or why not; the numbers
+    /// outside every region together on one.
+    #[test]
+    fn each_printed_address_has_its_line() {
+        let heap = Some("heap: no page touched there yet (demand paging)".to_string());
+        let nowhere = Some(NotMapped::Outside.to_string());
+        let mut code = entry(0x401139, Some(RegionKind::Code), None);
+        (code.translated, code.gpa, code.hva, code.hpa) = (
+            Some("exit"),
+            Some(Gpa(0x207139)),
+            Some(Hva(0x7f00_0020_7139)),
+            None,
+        );
+        let mut gone = entry(
+            0x7fff_0000_0000,
+            None,
+            Some("unmapped before exit (it was mapped when printed)".into()),
+        );
+        (gone.translated, gone.gpa, gone.hva, gone.hpa) = (
+            Some("printed"),
+            Some(Gpa(0x2a7000)),
+            Some(Hva(0x7f00_002a_7000)),
+            Some(Hpa(0x1_1509_f000)),
+        );
+        let p = ProcessReport {
+            printed_addresses: vec![
+                code,
+                entry(0x1000, None, nowhere.clone()),
+                entry(0x408000, Some(RegionKind::Heap), heap),
+                gone,
+                entry(0x3, None, nowhere),
+            ],
+            ..Default::default()
+        };
+        let mut s = String::new();
+        program_facts(&mut s, &p, "needs CAP_SYS_ADMIN");
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(
+            lines[..4],
+            [
+                "  you printed 0x401139: code, GVA 0x401139 -> GPA 0x207139 -> HVA 0x7f0000207139 -> HPA needs CAP_SYS_ADMIN",
+                "  you printed 0x408000: not mapped, heap: no page touched there yet (demand paging)",
+                "  you printed 0x7fff00000000: not mapped, unmapped before exit (it was mapped when printed); when printed: GVA 0x7fff00000000 -> GPA 0x2a7000 -> HVA 0x7f00002a7000 -> HPA 0x11509f000",
+                "  you printed 0x1000, 0x3: not mapped, outside every region",
+            ],
+            "{s}"
         );
     }
 }

@@ -214,7 +214,7 @@
       if (hostPage === null) hostPage = wi.host_page_size;
       if (kvm === undefined && wi.kvm_translate_gpa !== null) kvm = num(wi.kvm_translate_gpa) + d;
     }
-    const pr = P.p.printed_addresses.find((x) => pageOf(num(x.gva), 4096) === pageOf(gva, 4096));
+    const pr = P.p.printed_addresses.find((x) => x.mapped && pageOf(num(x.gva), 4096) === pageOf(gva, 4096));
     if (pr && hpa === null && pr.hpa !== null) hpa = num(pr.hpa) + (gva - num(pr.gva));
     return {
       w, mapped: true, gpa, size, hva: hvaOf(gpa), hpa, hostPage, kvm, listed, whereis: wi,

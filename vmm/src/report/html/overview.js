@@ -123,9 +123,16 @@
   function outputs() {
     $('output-list').replaceChildren(...procs.map((P) => {
       const p = P.p;
-      const printed = p.printed_addresses.map((a) => el('li', {}, el('button', {
+      // The same answer as the text report's "you printed" lines.
+      const path = (a) => `GPA ${a.gpa} → HPA ${a.hpa === null ? R.host.pagemap : a.hpa}`;
+      const answer = (a) => {
+        if (a.mapped) return `${a.gva}: ${a.region}, ${path(a)}`;
+        const then = a.gpa === null ? '' : `; when printed: ${path(a)}`;
+        return `${a.gva}: not mapped, ${a.why}${then}`;
+      };
+      const printed = p.printed_addresses.map((a) => el('li', { class: a.mapped ? '' : 'unmapped' }, el('button', {
         type: 'button', 'data-gva': a.gva, onclick: () => find(num(a.gva)),
-      }, `${a.gva}: ${a.region}, GPA ${a.gpa} → HPA ${a.hpa === null ? R.host.pagemap : a.hpa}`)));
+      }, answer(a))));
       return el('div', { class: 'proc-out', 'data-pid': p.pid },
         el('h3', {}, P.label, p.path ? ` (${p.path})` : ''),
         el('p', { class: 'note' }, exitText(p),
