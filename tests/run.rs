@@ -12,7 +12,9 @@ fn help_explains_run_with_an_example() {
         "--run <FILE [ARG...]>",
         "gcc -static",
         "split as a shell would",
-        "--run './hello",
+        "--run ./hello > out.txt",
+        "Exit codes with --run",
+        "127 a --run file",
     ] {
         assert!(
             r.stdout.contains(words),
