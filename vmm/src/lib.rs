@@ -23,6 +23,7 @@ pub mod irqchip;
 pub mod loader;
 pub mod memory;
 pub mod observations;
+pub mod outcome;
 pub mod outfile;
 pub mod paging;
 pub mod ports;
@@ -40,6 +41,7 @@ use std::time::Instant;
 
 pub use deadline::Deadline;
 pub use error::Error;
+pub use outcome::{Outcome, exit_code};
 
 use abi::layout::{MAX_MODULES, MAX_RAM, MIN_RAM};
 use devices::console::Console;
@@ -47,8 +49,6 @@ pub use loader::program::Program;
 use memory::{Backing, GuestRam};
 use ports::Ports;
 use registry::Registry;
-use report::Report;
-use vcpu::Stop;
 
 /// The guest kernel built from guest/ and embedded in this binary.
 pub static EMBEDDED_GUEST: &[u8] = include_bytes!(concat!(env!("MICROVMM_GUEST_DIR"), "/kernel"));
@@ -128,111 +128,6 @@ impl Default for Config {
             quiet_console: false,
         }
     }
-}
-
-/// What a run produced.
-pub struct Outcome {
-    /// What the run observed, ready to render.
-    pub report: Report,
-    /// `--run` programs were given: the exit code is the first one's.
-    pub programs: bool,
-    /// Why the guest stopped.
-    pub stop: Stop,
-    /// Ports the guest wrote to that no device serves (said after the run).
-    pub unknown_ports: ports::UnknownPorts,
-}
-
-impl Outcome {
-    /// The run went wrong in a way the VMM noticed itself: the report holds
-    /// errors (KVM_TRANSLATE disagreed, a read-back failed, the guest broke
-    /// the protocol).
-    pub fn has_errors(&self) -> bool {
-        !self.report.errors.is_empty()
-    }
-
-    /// The processes that failed, one line each: a non-zero exit status,
-    /// or a fault or signal that killed it — except the built-in programs
-    /// that are killed on purpose (abi::programs::MEANT_TO_FAULT: `snoop`).
-    /// Said on stderr after the run, `--run` or not (the first program's
-    /// status is also microvmm's exit code then).
-    pub fn failures(&self) -> Vec<String> {
-        use report::ExitKind;
-        self.report
-            .processes
-            .iter()
-            .filter_map(|p| {
-                let name = terminal::escape_text(&p.name);
-                match p.exit.kind {
-                    ExitKind::Exit if p.exit.status != Some(0) => Some(format!(
-                        "pid {} ({name}) exited with status {}",
-                        p.pid,
-                        p.exit.status.unwrap_or(-1)
-                    )),
-                    ExitKind::Fault | ExitKind::Signal if !meant_to_fault(p) => {
-                        Some(format!("pid {} ({name}) was {}", p.pid, p.exit.summary()))
-                    }
-                    _ => None,
-                }
-            })
-            .collect()
-    }
-
-    /// Whether any process failed: a non-zero status, or killed (the
-    /// built-ins meant to be killed aside).
-    fn any_failed(&self) -> bool {
-        use report::ExitKind;
-        self.report.processes.iter().any(|p| match p.exit.kind {
-            ExitKind::Exit => p.exit.status != Some(0),
-            ExitKind::Fault | ExitKind::Signal => !meant_to_fault(p),
-            ExitKind::Running => false,
-        })
-    }
-
-    /// Without `--run`: 0 when the guest shut down with status 0, every
-    /// process succeeded and the report has no errors, else 1 — as make
-    /// does. With `--run`: the first program's status as a shell shows it
-    /// (128 + N for a signal, 139 for a fault killed as SIGSEGV), or one of
-    /// microvmm's own codes (exit_code::*, as docker run has them).
-    pub fn exit_code(&self) -> i32 {
-        if !self.programs {
-            let ok = self.stop.is_ok() && !self.has_errors() && !self.any_failed();
-            return if ok { 0 } else { 1 };
-        }
-        match &self.stop {
-            Stop::Timeout(_) => exit_code::TIMEOUT,
-            Stop::Interrupted { signal, .. } => 128 + signal,
-            Stop::Shutdown(0 | abi::status::PROCESS_FAILED) if !self.has_errors() => self
-                .report
-                .processes
-                .iter()
-                .find(|p| p.run_index == Some(0))
-                .and_then(|p| p.exit.shell_status)
-                .map_or(exit_code::FAILED, |s| s as i32),
-            _ => exit_code::FAILED,
-        }
-    }
-}
-
-/// microvmm's own exit codes when it runs `--run` programs, as `docker
-/// run` has them: a program's status is its own (0-255, 128 + N for a
-/// signal), so microvmm's failures take codes programs seldom use.
-pub mod exit_code {
-    /// The guest's time (`--timeout`) ran out, as timeout(1) says.
-    pub const TIMEOUT: i32 = 124;
-    /// microvmm failed: a bad argument, KVM, the guest kernel, an output
-    /// that could not be written, or the report found errors.
-    pub const FAILED: i32 = 125;
-    /// A `--run` file cannot be run: not a static x86-64 executable, too
-    /// large, unreadable.
-    pub const CANNOT_RUN: i32 = 126;
-    /// A `--run` file does not exist.
-    pub const NOT_FOUND: i32 = 127;
-}
-
-/// A built-in program that demonstrates protection by being killed.
-fn meant_to_fault(p: &report::ProcessReport) -> bool {
-    let program = p.name.split(':').next().unwrap_or("");
-    p.path.is_none() && abi::programs::MEANT_TO_FAULT.contains(&program)
 }
 
 /// The demo kernel's command line: known programs, numeric arguments, no
