@@ -383,9 +383,12 @@ def table():
 def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     machine()
+    only = os.environ.get("BENCH_SECTIONS", "").split()
     for name, f in [("1", s1_whole_process), ("2", s2_first_line), ("3", s3_exit_round_trip),
                     ("4", s4_guest_costs), ("5", s5_walker), ("6", s6_one_gib), ("7", s7_memory),
                     ("8", s8_concurrent)]:
+        if only and name not in only:
+            continue
         t = time.perf_counter()
         first = len(rows)
         f()

@@ -16,6 +16,7 @@
 # never asserted. Installs QEMU with apt-get when missing (skipped if that fails).
 # Usage: scripts/bench.sh [runs]   (default 10 interleaved rounds)
 # MICROVMM_BIN=PATH benchmarks that microvmm (e.g. an older build) instead.
+# BENCH_SECTIONS="1 4" runs only those sections (numbers as above).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${CARGO_TARGET_DIR:-$PWD/target}
