@@ -340,3 +340,52 @@ fn echo_into_a_file_leaves_exactly_its_output() {
         (0, "hi\n", "")
     );
 }
+
+#[test]
+fn a_reader_that_leaves_is_sigpipe_and_output_is_buffered_as_on_the_host() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let Some(bb) = busybox() else {
+        return;
+    };
+    // `| head -c 4`: the reader leaves; the writer gets SIGPIPE (141) and
+    // the run ends, as `seq | head` does on the host (it ran to --timeout).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+        .args([
+            "-q",
+            "--timeout",
+            "60",
+            "--run",
+            &format!("{bb} seq 1 100000000"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn microvmm");
+    let mut first = [0u8; 4];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("four bytes");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(&first, b"1\n2\n");
+    assert_eq!(
+        out.status.code(),
+        Some(141),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stderr.is_empty(), "a shell says nothing of SIGPIPE");
+    // Into a pipe (not a terminal) libc buffers fully, as it does on the
+    // host: 100000 lines cost a handful of exits, not one per line.
+    let r = microvmm_direct(&["-q", "--json", "-", "--run", &format!("{bb} seq 1 100000")]);
+    let j = r.json();
+    let lines = j["processes"][0]["stdout"]
+        .as_str()
+        .map_or(0, |s| s.lines().count());
+    assert!(lines > 0, "{}", j["processes"][0]);
+    let exits = j["guest"]["exits"]["hypercall"].as_u64().expect("exits");
+    assert!(exits < 1000, "{exits} hypercalls for 100000 lines");
+}

@@ -9,8 +9,9 @@
 use abi::Pod;
 use abi::layout::{
     BOOT_ENV_GPA, BOOT_GUEST_HUGE, BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP,
-    BOOT_PD_GPA, BOOT_PDPT_HIGH_GPA, BOOT_PDPT_LOW_GPA, BOOT_PML4_GPA, BOOT_PML5_GPA, BootInfo,
-    CMDLINE_MAX, ENV_MAX, ENVC_MAX, KERNEL_BASE, MAX_MODULES, Module,
+    BOOT_PD_GPA, BOOT_PDPT_HIGH_GPA, BOOT_PDPT_LOW_GPA, BOOT_PML4_GPA, BOOT_PML5_GPA,
+    BOOT_TTY_STDERR, BOOT_TTY_STDIN, BOOT_TTY_STDOUT, BootInfo, CMDLINE_MAX, ENV_MAX, ENVC_MAX,
+    KERNEL_BASE, MAX_MODULES, Module,
 };
 use kvm_bindings::{kvm_segment, kvm_sregs};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
@@ -78,6 +79,8 @@ pub struct BootParams<'a> {
     pub realtime: (u64, u64),
     /// The environment of `--run` programs (loader::env).
     pub env: &'a crate::loader::env::Environ,
+    /// Which of the programs' stdin, stdout, stderr are terminals.
+    pub ttys: [bool; 3],
 }
 
 /// Write BootInfo, the boot GDT and the boot page tables. The tables map
@@ -104,7 +107,12 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
         magic: BOOT_INFO_MAGIC,
         version: BOOT_INFO_VERSION,
         flags: if p.irqchip { BOOT_IRQCHIP } else { 0 }
-            | if p.guest_huge { BOOT_GUEST_HUGE } else { 0 },
+            | if p.guest_huge { BOOT_GUEST_HUGE } else { 0 }
+            | [BOOT_TTY_STDIN, BOOT_TTY_STDOUT, BOOT_TTY_STDERR]
+                .iter()
+                .zip(p.ttys)
+                .filter(|(_, tty)| *tty)
+                .fold(0, |f, (bit, _)| f | bit),
         ram_size: p.ram_size,
         free_start: p.free_start.raw(),
         tsc_khz: p.tsc_khz,
@@ -244,6 +252,7 @@ mod tests {
             host_xsave: (0, 0),
             realtime: (0, 0),
             env: &crate::loader::env::Environ::default(),
+            ttys: [false; 3],
         };
         write(&m, &p).expect("write");
         let pml4_0: u64 = m.read_obj(GuestAddress(BOOT_PML4_GPA)).expect("read");
@@ -285,6 +294,7 @@ mod tests {
             host_xsave: (0xe7, 2432),
             realtime: (0, 0),
             env: &crate::loader::env::Environ::default(),
+            ttys: [false; 3],
         };
         write(&m, &p).expect("write");
         for pml5 in [BOOT_PML5_GPA, BOOT_PML5_GPA + 0x1000] {
@@ -328,6 +338,7 @@ mod tests {
             host_xsave: (0, 0),
             realtime: (0, 0),
             env: &crate::loader::env::Environ::default(),
+            ttys: [false; 3],
         };
         write(&m, &p).expect("write");
         let at = |off: usize| GuestAddress(BOOT_INFO_GPA + off as u64);
@@ -363,6 +374,7 @@ mod tests {
             host_xsave: (0, 0),
             realtime: (0, 0),
             env: &crate::loader::env::Environ::default(),
+            ttys: [false; 3],
         };
         assert!(matches!(
             write(&mem(), &p),

@@ -104,6 +104,9 @@ pub struct Config {
     /// Leave out the host line and the kernel's own console text (`-q`
     /// with `--run`: only the programs' output, verdicts and errors).
     pub quiet_console: bool,
+    /// Whether the programs' stdin, stdout and stderr reach a terminal
+    /// (what fstat and isatty say in the guest).
+    pub ttys: [bool; 3],
 }
 
 impl Default for Config {
@@ -126,6 +129,7 @@ impl Default for Config {
             env: loader::env::Environ::default(),
             stdin: false,
             quiet_console: false,
+            ttys: [false; 3],
         }
     }
 }
@@ -265,6 +269,7 @@ pub fn run(
             host_xsave: cpu::xsave::host_xsave(),
             realtime: vcpu::realtime_pair(&vcpu),
             env: &cfg.env,
+            ttys: cfg.ttys,
         },
     )?;
     let pagemap = hostmem::Pagemap::open().ok().map(|mut p| {

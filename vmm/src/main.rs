@@ -114,7 +114,7 @@ struct Cli {
     verify: Verify,
     /// The guest kernel's command line: programs to run, space separated,
     /// each NAME or NAME:NUMBER (addrspace heap stack snoop:0|1|2|3 spin:MS
-    /// bench writek touch:MIB). Default: the demo.
+    /// bench writek touch:MIB vector linuxabi). Default: the demo.
     #[arg(long, value_name = "PROGRAMS", default_value = "")]
     cmdline: String,
     /// Run a static Linux x86-64 executable (gcc -static or -static-pie,
@@ -148,7 +148,7 @@ struct Cli {
     #[arg(long, value_name = "NAME[=VALUE]")]
     env: Vec<String>,
     /// What the first --run program reads on fd 0: inherit (microvmm's own
-    /// stdin, streamed: `printf 'a b\n' | microvmm --run 'busybox wc'`)
+    /// stdin, streamed: `printf 'a b\n' | microvmm --run '/bin/busybox wc'`)
     /// or none (end of file at once). Other processes read end of file.
     #[arg(long, value_name = "inherit|none", default_value = "inherit", value_parser = ["inherit", "none"])]
     stdin: String,
@@ -271,6 +271,16 @@ fn main() -> ExitCode {
         env,
         stdin: cli.stdin == "inherit",
         quiet_console: cli.quiet && !cli.run.is_empty() && !cli.tag_output,
+        // Where the programs' streams really go (stdout: stderr with --json -).
+        ttys: [
+            io::stdin().is_terminal(),
+            if json_stdout {
+                io::stderr().is_terminal()
+            } else {
+                io::stdout().is_terminal()
+            },
+            io::stderr().is_terminal(),
+        ],
     };
     // Check the output files now: a bad path is a usage error (2), found
     // before the guest runs, not after it. Nothing is written until the

@@ -44,6 +44,8 @@ impl Outcome {
                         p.pid,
                         p.exit.status.unwrap_or(-1)
                     )),
+                    // A shell says nothing of SIGPIPE: the reader left.
+                    ExitKind::Signal if p.exit.signal == Some(abi::signals::SIGPIPE) => None,
                     ExitKind::Fault | ExitKind::Signal if !meant_to_fault(p) => {
                         Some(format!("pid {} ({name}) was {}", p.pid, p.exit.summary()))
                     }

@@ -63,12 +63,18 @@ impl<'a> Ports<'a> {
             Event::Console { pid: 0, bytes, .. } => self.console.write(&bytes),
             Event::Console { pid, stream, bytes } => {
                 let name = self.registry.name(pid).unwrap_or("?");
-                if self.registry.is_program(pid) {
-                    self.console.write_program(pid, name, stream, &bytes);
+                let read = if self.registry.is_program(pid) {
+                    self.console.write_program(pid, name, stream, &bytes)
                 } else {
                     self.console.write_process(pid, name, &bytes);
-                }
+                    true
+                };
                 self.registry.output(pid, stream, &bytes);
+                if !read {
+                    // Nobody reads the stream: the kernel gives the writer
+                    // SIGPIPE (abi::msg::Console).
+                    return Outcome::Failed;
+                }
             }
             Event::Boot(b) => self.registry.boot(b),
             Event::Mark { .. } => {}

@@ -54,6 +54,13 @@ pub const BOOT_IRQCHIP: u32 = 1 << 0;
 /// `BootInfo::flags`: back heap and mmap areas with 2 MiB pages wherever an
 /// aligned 2 MiB of the area is touched (`--guest-pages 2m`).
 pub const BOOT_GUEST_HUGE: u32 = 1 << 1;
+/// `BootInfo::flags`: microvmm's stdin / the stream a `--run` program's
+/// stdout / stderr reaches is a terminal. The kernel's fstat and terminal
+/// ioctls say so, and only then: libc line-buffers a terminal and fully
+/// buffers the rest, and every line flushed is an exit here.
+pub const BOOT_TTY_STDIN: u32 = 1 << 2;
+pub const BOOT_TTY_STDOUT: u32 = 1 << 3;
+pub const BOOT_TTY_STDERR: u32 = 1 << 4;
 
 /// Longest kernel command line (NUL-padded).
 pub const CMDLINE_MAX: usize = 256;

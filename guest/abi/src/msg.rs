@@ -118,7 +118,9 @@ pub struct Console {
     /// `[pid name] ` at each line start, so a message has one writer.
     pub pid: u32,
     /// The descriptor the process wrote to: 1 (stdout) or 2 (stderr); 0
-    /// for the kernel's text. A message has one descriptor too.
+    /// for the kernel's text. A message has one descriptor too. The VMM
+    /// answers RESULT_FAILED when nobody reads that stream any more (a
+    /// broken pipe): the kernel kills the writer with SIGPIPE, as Linux.
     pub fd: u32,
     pub _pad: u32,
     pub bytes: [u8; CONSOLE_MAX],

@@ -47,6 +47,7 @@ pub const SIGTRAP: u32 = 5;
 pub const SIGBUS: u32 = 7;
 pub const SIGFPE: u32 = 8;
 pub const SIGSEGV: u32 = 11;
+pub const SIGPIPE: u32 = 13;
 
 /// The signal Linux sends a user process for exception `vector`: #DE, #MF
 /// and #XM are SIGFPE; #DB and #BP SIGTRAP; #UD and #NM (an AMX use Linux

@@ -94,6 +94,7 @@ pub const ENODEV: i64 = -19;
 pub const EINVAL: i64 = -22;
 pub const ENOTTY: i64 = -25;
 pub const ERANGE: i64 = -34;
+pub const EPIPE: i64 = -32;
 pub const ENOSYS: i64 = -38;
 
 // mmap/mprotect arguments (Linux values).

@@ -3,7 +3,8 @@
 
 use abi::layout::{
     BOOT_ENV_GPA, BOOT_GUEST_HUGE, BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP,
-    BootInfo, CMDLINE_MAX, ENV_MAX, ENVC_MAX, MAX_MODULES, MIN_RAM, Module,
+    BOOT_TTY_STDERR, BOOT_TTY_STDIN, BOOT_TTY_STDOUT, BootInfo, CMDLINE_MAX, ENV_MAX, ENVC_MAX,
+    MAX_MODULES, MIN_RAM, Module,
 };
 
 use crate::memlayout::{self, Pa, p2v, page_up};
@@ -31,6 +32,9 @@ pub struct Machine {
     /// (length clamped to ENV_MAX; its strings are checked by env()).
     pub env_len: usize,
     pub envc: usize,
+    /// Which of fds 0, 1, 2 reach a terminal on the host (BootInfo flags;
+    /// none under QEMU).
+    pub ttys: [bool; 3],
 }
 
 impl Machine {
@@ -86,6 +90,7 @@ pub fn read(pvh: u64) -> Result<Machine, &'static str> {
         free_start: b.free_start.max(kend),
         tsc_khz: b.tsc_khz,
         irqchip: b.flags & BOOT_IRQCHIP != 0,
+        ttys: [BOOT_TTY_STDIN, BOOT_TTY_STDOUT, BOOT_TTY_STDERR].map(|f| b.flags & f != 0),
         huge_pages: b.flags & BOOT_GUEST_HUGE != 0,
         cmdline: b.cmdline,
         cmdline_len: len,
@@ -147,6 +152,7 @@ fn read_pvh(pvh: u64, kend: u64) -> Result<Machine, &'static str> {
         realtime_tsc: 0,
         env_len: 0,
         envc: 0,
+        ttys: [false; 3],
     };
     let cmd: u64 = rd(pvh + 24);
     if cmd != 0 && cmd < ram {

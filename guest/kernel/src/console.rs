@@ -61,17 +61,21 @@ pub fn write_from(pid: u32, fd: u32, b: &[u8]) {
     }
 }
 
-pub fn flush() {
+/// Send what is buffered. False when the VMM says nobody reads the
+/// writer's stream any more (a broken pipe on the host).
+pub fn flush() -> bool {
     let m = buf();
     if m.len == 0 {
-        return;
+        return true;
     }
-    if vmmdev::send(m).is_none() {
+    let r = vmmdev::send(m);
+    if r.is_none() {
         for &c in &m.bytes[..m.len as usize] {
             cpu::outb(abi::PORT_SERIAL, c);
         }
     }
     buf().len = 0;
+    r != Some(abi::msg::RESULT_FAILED)
 }
 
 pub struct Writer;

@@ -109,15 +109,18 @@ impl Console {
     /// Take bytes a `--run` program wrote to `stream`: they go to
     /// microvmm's stdout or stderr as they are (escaped on a terminal).
     /// Without ProgramIo they become prefixed console lines, as a built-in's.
-    pub fn write_program(&mut self, pid: u32, name: &str, stream: Stream, data: &[u8]) {
+    /// False when the reader is gone (a broken pipe: `| head`), for the
+    /// program's SIGPIPE.
+    pub fn write_program(&mut self, pid: u32, name: &str, stream: Stream, data: &[u8]) -> bool {
         if self.programs.is_none() {
-            return self.write_process(pid, name, data);
+            self.write_process(pid, name, data);
+            return true;
         }
         self.count(data);
         // Console lines and program bytes may share a terminal: end ours.
         self.lines.flush();
         let Some(io) = self.programs.as_mut() else {
-            return;
+            return true;
         };
         let (w, escape) = match stream {
             Stream::Stdout => (&mut io.out, io.escape_out),
@@ -128,9 +131,9 @@ impl Console {
         } else {
             std::borrow::Cow::Borrowed(data)
         };
-        // A closed or stalled reader loses the bytes, not the run (the
-        // JSON keeps them).
-        let _ = w.write_all(&bytes);
+        // A stalled reader loses the bytes, not the run (the JSON keeps
+        // them); a closed one is the program's SIGPIPE, as on the host.
+        !matches!(w.write_all(&bytes), Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
     }
 
     /// Take bytes process `pid` wrote: each of its lines starts with

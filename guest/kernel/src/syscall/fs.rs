@@ -3,8 +3,10 @@
 //! and end of file for everyone else; fds 1 and 2 write to the console.
 //! Enough of ioctl, fstat and fcntl for libc to decide how to buffer them.
 
+use core::sync::atomic::{AtomicU8, Ordering};
+
 use abi::msg::{Header, RESULT_FAILED, RESULT_OK, STDIN_MAX, Stdin};
-use abi::syscall::{EBADF, EFAULT, EINTR, EINVAL, EIO, ENOENT, ENOTTY};
+use abi::syscall::{EBADF, EFAULT, EINTR, EINVAL, EIO, ENOENT, ENOTTY, EPIPE};
 
 use super::{current, put, with_aspace};
 use crate::{console, kprint, vmmdev};
@@ -14,7 +16,6 @@ const WRITE_MAX: u64 = 1 << 20;
 /// Most iovecs in one writev (Linux's IOV_MAX).
 const IOV_MAX: u64 = 1024;
 
-const TCGETS: u64 = 0x5401;
 const TIOCGWINSZ: u64 = 0x5413;
 const F_GETFD: u64 = 1;
 const F_SETFD: u64 = 2;
@@ -102,7 +103,9 @@ pub fn write(fd: u64, buf: u64, len: u64) -> i64 {
         }
         done += n as u64;
     }
-    console::flush();
+    if !console::flush() {
+        return EPIPE;
+    }
     len as i64
 }
 
@@ -152,20 +155,40 @@ pub fn close(fd: u64) -> i64 {
     if fd <= 2 { 0 } else { EBADF }
 }
 
-/// Terminal ioctls: not a terminal as far as termios goes (TCGETS), but a
-/// 24x80 window (TIOCGWINSZ), so musl line-buffers stdout.
+/// Which standard streams reach a terminal on the host (BootInfo), set
+/// once at boot: 1 << fd.
+static TTYS: AtomicU8 = AtomicU8::new(0);
+
+/// Note which of fds 0, 1, 2 are terminals.
+pub fn set_ttys(ttys: [bool; 3]) {
+    let bits = ttys
+        .iter()
+        .enumerate()
+        .fold(0u8, |b, (fd, &t)| b | ((t as u8) << fd));
+    TTYS.store(bits, Ordering::Relaxed);
+}
+
+fn is_tty(fd: u64) -> bool {
+    fd <= 2 && TTYS.load(Ordering::Relaxed) & (1 << fd) != 0
+}
+
+/// Terminal ioctls: on a stream that reaches a terminal, not a terminal as
+/// far as termios goes (TCGETS) but a 24x80 window (TIOCGWINSZ), so musl
+/// line-buffers it; elsewhere -ENOTTY, so musl buffers fully.
 pub fn ioctl(fd: u64, req: u64, arg: u64) -> i64 {
     if fd > 2 {
         return EBADF;
     }
     match req {
-        TCGETS => ENOTTY,
-        TIOCGWINSZ => with_aspace(|a| put(a, arg, &[24u16, 80, 0, 0])),
+        TIOCGWINSZ if is_tty(fd) => with_aspace(|a| put(a, arg, &[24u16, 80, 0, 0])),
         _ => ENOTTY,
     }
 }
 
-/// fstat(2) of a standard stream: a character device.
+/// fstat(2) of a standard stream: a terminal (a character device,
+/// /dev/pts/0: glibc line-buffers it) where the host's stream is one, else
+/// a pipe (glibc buffers fully, st_blksize at a time): as it would see
+/// microvmm's own streams, and far fewer exits for a program's output.
 pub fn fstat(fd: u64, buf: u64) -> i64 {
     if fd > 2 {
         return EBADF;
@@ -174,9 +197,14 @@ pub fn fstat(fd: u64, buf: u64) -> i64 {
     // st_rdev at 40, st_blksize at 56.
     let mut st = [0u64; 18];
     st[2] = 1; // st_nlink
-    st[3] = 0o020_620; // S_IFCHR | rw--w---- (st_mode; st_uid = 0 above it)
-    st[5] = 136 << 8; // st_rdev: a pseudo-terminal, /dev/pts/0
-    st[7] = 1024; // st_blksize
+    if is_tty(fd) {
+        st[3] = 0o020_620; // S_IFCHR | rw--w---- (st_mode; st_uid = 0 above it)
+        st[5] = 136 << 8; // st_rdev: a pseudo-terminal, /dev/pts/0
+        st[7] = 1024; // st_blksize
+    } else {
+        st[3] = 0o010_600; // S_IFIFO | rw-------
+        st[7] = 4096;
+    }
     with_aspace(|a| put(a, buf, &st))
 }
 

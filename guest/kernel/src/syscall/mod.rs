@@ -11,7 +11,7 @@
 //! (clocks, sleep, yield), ext (microvmm's own calls, numbered from 1000).
 
 mod ext;
-mod fs;
+pub mod fs;
 mod mm;
 mod poll;
 mod process;
@@ -64,8 +64,15 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
     let (a0, a1, a2, a3) = (f.rdi, f.rsi, f.rdx, f.r10);
     let r = match f.rax {
         SYS_READ => Ret::Value(fs::read(a0, a1, a2)),
-        SYS_WRITE => Ret::Value(fs::write(a0, a1, a2)),
-        SYS_WRITEV => Ret::Value(fs::writev(a0, a1, a2)),
+        // A stream nobody reads any more: SIGPIPE, whose default kills.
+        SYS_WRITE | SYS_WRITEV => match if f.rax == SYS_WRITE {
+            fs::write(a0, a1, a2)
+        } else {
+            fs::writev(a0, a1, a2)
+        } {
+            EPIPE => signal::send(f, true, abi::signals::SIGPIPE.into()),
+            v => Ret::Value(v),
+        },
         SYS_CLOSE => Ret::Value(fs::close(a0)),
         SYS_IOCTL => Ret::Value(fs::ioctl(a0, a1, a2)),
         SYS_FSTAT => Ret::Value(fs::fstat(a0, a1)),
