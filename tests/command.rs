@@ -318,6 +318,17 @@ fn exit_codes_are_a_shells() {
         // Killed by a fault: SIGSEGV, 128 + 11.
         assert_eq!(code(&["-q", "--run", null.to_str().expect("UTF-8")]), 139);
     }
+    if let Some(trap) = build("trap", Cc::Static) {
+        // ud2: #UD, SIGILL to a shell, 128 + 4; the verdict names it.
+        let r = microvmm_direct(&["-q", "--run", trap.to_str().expect("UTF-8")]);
+        assert_eq!(r.code, 132, "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("(trap) was killed: #UD: invalid opcode at rip 0x"),
+            "{}",
+            r.stderr
+        );
+    }
     // microvmm's own: timeout, its failure, a file that cannot run, none.
     let sleep = format!("{bb} sleep 10");
     assert_eq!(code(&["-q", "--timeout", "1", "--run", &sleep]), 124);

@@ -63,6 +63,30 @@ pub fn for_exception(vector: u64) -> u32 {
     }
 }
 
+/// The mnemonic of exception `vector` ("#UD"), and what it means.
+pub fn exception(vector: u64) -> (&'static str, &'static str) {
+    match vector {
+        0 => ("#DE", "divide error"),
+        1 => ("#DB", "debug"),
+        3 => ("#BP", "breakpoint"),
+        4 => ("#OF", "overflow"),
+        5 => ("#BR", "bound range exceeded"),
+        6 => ("#UD", "invalid opcode"),
+        7 => ("#NM", "device not available"),
+        8 => ("#DF", "double fault"),
+        10 => ("#TS", "invalid TSS"),
+        11 => ("#NP", "segment not present"),
+        12 => ("#SS", "stack-segment fault"),
+        13 => ("#GP", "general protection"),
+        14 => ("#PF", "page fault"),
+        16 => ("#MF", "x87 floating-point error"),
+        17 => ("#AC", "alignment check"),
+        18 => ("#MC", "machine check"),
+        19 => ("#XM", "SIMD floating-point exception"),
+        _ => ("exception", "an exception"),
+    }
+}
+
 /// What a shell shows in `$?` for a death by signal `sig`.
 pub fn shell_status(sig: u32) -> i64 {
     128 + sig as i64

@@ -79,22 +79,7 @@ pub fn set_kernel_fx() {
 
 /// The name of exception vector `v`, for verdicts and kernel traps.
 pub fn vector_name(v: u64) -> &'static str {
-    match v {
-        0 => "#DE",
-        1 => "#DB",
-        3 => "#BP",
-        4 => "#OF",
-        5 => "#BR",
-        6 => "#UD",
-        7 => "#NM",
-        8 => "#DF",
-        13 => "#GP",
-        14 => "#PF",
-        16 => "#MF",
-        17 => "#AC",
-        19 => "#XM",
-        _ => "exception",
-    }
+    abi::signals::exception(v).0
 }
 
 pub fn set_pvm(on: bool) {

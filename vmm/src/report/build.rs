@@ -373,7 +373,8 @@ fn whereis(w: &Walk2d) -> WhereisReport {
 /// "#PF user read of a not-present page" and the like, from the error code.
 pub fn fault_reason(vector: u64, err: u64) -> String {
     if vector != 14 {
-        return format!("vector {vector}");
+        let (name, what) = abi::signals::exception(vector);
+        return format!("{name}: {what}");
     }
     let who = if err & 4 != 0 { "user" } else { "supervisor" };
     let what = if err & 16 != 0 {

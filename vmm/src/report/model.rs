@@ -406,10 +406,16 @@ impl ExitReport {
         let opt = |v: Option<String>| v.unwrap_or_else(|| "?".into());
         match self.kind {
             ExitKind::Exit => format!("exit {}", opt(self.status.map(|s| s.to_string()))),
-            ExitKind::Fault => format!(
+            // Only a page fault has an address of its own (CR2).
+            ExitKind::Fault if self.vector == Some(14) => format!(
                 "killed: {} at {} (rip {})",
                 self.reason.clone().unwrap_or_else(|| "fault".into()),
                 opt(self.address.map(|a| a.to_string())),
+                opt(self.rip.map(|a| a.to_string()))
+            ),
+            ExitKind::Fault => format!(
+                "killed: {} at rip {}",
+                self.reason.clone().unwrap_or_else(|| "fault".into()),
                 opt(self.rip.map(|a| a.to_string()))
             ),
             ExitKind::Signal => format!(

@@ -363,7 +363,11 @@ mod tests {
         p.exit.status = Some(3);
         assert_eq!(ending(&p), "exit 3");
         p.exit.kind = ExitKind::Fault;
+        p.exit.vector = Some(14);
         assert_eq!(ending(&p), "killed: fault at ? (rip ?)");
+        // Only a page fault has an address of its own.
+        p.exit.vector = Some(6);
+        assert_eq!(ending(&p), "killed: fault at rip ?");
         p.exit.kind = ExitKind::Running;
         assert_eq!(ending(&p), "running");
     }
