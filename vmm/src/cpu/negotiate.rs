@@ -96,6 +96,21 @@ fn set(c: &mut CpuFeatures, f: Feature, on: bool) {
     }
 }
 
+/// Set `c`'s state; KVM refusing it is the end of negotiation.
+fn set_agreed(
+    v: &mut impl InitialState,
+    base: kvm_sregs,
+    c: CpuFeatures,
+) -> Result<(), MandatoryRefused> {
+    let s = boot::sregs(base, c);
+    v.set_sregs(&s).map_err(|e| MandatoryRefused {
+        cr0: s.cr0,
+        cr4: s.cr4,
+        efer: s.efer,
+        source: io::Error::from_raw_os_error(e),
+    })
+}
+
 fn errno_text(errno: i32) -> String {
     let text = io::Error::from_raw_os_error(errno).to_string();
     let what = text.split(" (os error").next().unwrap_or(&text);
@@ -118,13 +133,7 @@ pub fn negotiate(
         for (f, _) in OPTIONAL {
             set(&mut acc, f, false);
         }
-        let minimal = boot::sregs(base, acc);
-        v.set_sregs(&minimal).map_err(|e| MandatoryRefused {
-            cr0: minimal.cr0,
-            cr4: minimal.cr4,
-            efer: minimal.efer,
-            source: io::Error::from_raw_os_error(e),
-        })?;
+        set_agreed(v, base, acc)?;
         for (f, bit) in OPTIONAL {
             if !has(&want, f) {
                 continue;
@@ -144,13 +153,7 @@ pub fn negotiate(
         }
         cpu = acc;
         // The last try may have been a refusal: leave the agreed state set.
-        let agreed = boot::sregs(base, cpu);
-        v.set_sregs(&agreed).map_err(|e| MandatoryRefused {
-            cr0: agreed.cr0,
-            cr4: agreed.cr4,
-            efer: agreed.efer,
-            source: io::Error::from_raw_os_error(e),
-        })?;
+        set_agreed(v, base, cpu)?;
     }
     if !cpu.osxsave {
         return Ok(Agreed {
@@ -201,13 +204,7 @@ pub fn negotiate(
         ),
     });
     cpu.osxsave = false;
-    let agreed = boot::sregs(base, cpu);
-    v.set_sregs(&agreed).map_err(|e| MandatoryRefused {
-        cr0: agreed.cr0,
-        cr4: agreed.cr4,
-        efer: agreed.efer,
-        source: io::Error::from_raw_os_error(e),
-    })?;
+    set_agreed(v, base, cpu)?;
     Ok(Agreed {
         cpu,
         xcr0: 0,
