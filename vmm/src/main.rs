@@ -328,12 +328,9 @@ fn main() -> ExitCode {
                 Sink::stdout(Some(deadline.guest()))
             }),
             err: Box::new(Sink::stderr(Some(deadline.guest()))),
-            escape_out: escape(if json_stdout {
-                io::stderr().is_terminal()
-            } else {
-                io::stdout().is_terminal()
-            }),
-            escape_err: escape(io::stderr().is_terminal()),
+            // cfg.ttys already says where each stream really goes.
+            escape_out: escape(cfg.ttys[1]),
+            escape_err: escape(cfg.ttys[2]),
         }
     });
     let outcome = match microvmm::run(
