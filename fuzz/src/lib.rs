@@ -786,10 +786,14 @@ impl Write for Shared {
 }
 
 /// Whether `text` could reach a terminal as is: UTF-8 with no control
-/// character but newline and tab.
+/// character (C0 or C1) but newline and tab, and no character that
+/// reorders or breaks the line it is shown in (bidi controls, U+2028/9).
 fn harmless(text: &[u8]) -> bool {
-    std::str::from_utf8(text)
-        .is_ok_and(|t| t.chars().all(|c| c == '\n' || c == '\t' || !c.is_control()))
+    std::str::from_utf8(text).is_ok_and(|t| {
+        t.chars().all(|c| {
+            c == '\n' || c == '\t' || !(c.is_control() || terminal::reorders(c))
+        })
+    })
 }
 
 /// Target 6: what reaches the terminal from the guest. Escaped text is
