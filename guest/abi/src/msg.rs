@@ -142,8 +142,11 @@ pub const REGION_MMAP: u32 = 8;
 /// The page a writable segment's last file bytes (.data) share with the
 /// start of its zero fill (.bss): loaded from the file, never a fault.
 pub const REGION_DATA_BSS: u32 = 9;
+/// A file mapped with mmap (MAP_PRIVATE or MAP_SHARED): its pages are the
+/// file's own frames in the guest's RAM file system.
+pub const REGION_FILE: u32 = 10;
 /// The highest region kind.
-pub const REGION_LAST: u32 = REGION_DATA_BSS;
+pub const REGION_LAST: u32 = REGION_FILE;
 /// Entries of `Proc::faults_by_kind` (indexed by kind; 0 unused).
 pub const KIND_SLOTS: usize = 16;
 const _: () = assert!((REGION_LAST as usize) < KIND_SLOTS);
@@ -169,7 +172,10 @@ pub struct Region {
     /// Which call made it, numbered per process from 1: the pieces of one
     /// mmap that mprotect split share it, and only they join again.
     pub call: u32,
-    pub _pad: u32,
+    /// Copy-on-write faults served in this region: writes to a page this
+    /// process shared with another after fork, each of which copied the
+    /// frame (or took it back, when no other mapper was left).
+    pub cow_faults: u32,
 }
 const _: () = assert!(core::mem::size_of::<Region>() == 40);
 
@@ -197,6 +203,9 @@ pub const EXIT_FAULT: u32 = 2;
 /// A signal killed it (it raised SIGABRT, say); `exit_status` is the
 /// signal's number.
 pub const EXIT_SIGNAL: u32 = 3;
+/// The process called execve: this image (address space, name) ends, and
+/// the same pid goes on in a new one, whose PROC_CREATED follows.
+pub const EXIT_EXEC: u32 = 4;
 
 /// A process was created or is about to be torn down.
 #[repr(C)]
@@ -239,12 +248,17 @@ pub struct Proc {
     /// -ENOSYS); the first `MAX_UNKNOWN` are in `unknown_syscalls`.
     pub nunknown: u32,
     pub unknown_syscalls: [u32; MAX_UNKNOWN],
+    /// The parent's pid (0: started by the kernel, or its parent has
+    /// exited and it was re-parented to the kernel).
+    pub ppid: u32,
+    /// Images this pid ran before this one (execve calls that succeeded).
+    pub execs: u32,
     /// Demand-paging faults served in regions of each kind (index: the
     /// kind) since the process started, including regions unmapped since.
     pub faults_by_kind: [u64; KIND_SLOTS],
     pub regions: [Region; MAX_REGIONS],
 }
-const _: () = assert!(core::mem::size_of::<Proc>() == 3552);
+const _: () = assert!(core::mem::size_of::<Proc>() == 3560);
 const _: () = assert!(core::mem::size_of::<Proc>() <= MSG_MAX as usize);
 
 // Arrays longer than 32 have no derived Default.
@@ -273,6 +287,8 @@ impl Default for Proc {
             module: 0,
             nunknown: 0,
             unknown_syscalls: [0; MAX_UNKNOWN],
+            ppid: 0,
+            execs: 0,
             faults_by_kind: [0; KIND_SLOTS],
             regions: [Region::default(); MAX_REGIONS],
         }
@@ -383,6 +399,7 @@ pub fn region_name(kind: u32) -> &'static str {
         REGION_BSS => "bss",
         REGION_MMAP => "mmap",
         REGION_DATA_BSS => "data+bss",
+        REGION_FILE => "file",
         _ => "?",
     }
 }

@@ -56,7 +56,7 @@ impl AddrSpace {
             end,
             faults: 0,
             call,
-            _pad: 0,
+            cow_faults: 0,
         };
         self.nregions += 1;
         true
