@@ -23,6 +23,8 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
         module: p.module,
         nunknown: p.nunknown,
         unknown_syscalls: p.unknown,
+        ppid: p.ppid,
+        execs: p.execs,
         ..Default::default()
     };
     m.nregions = a.nregions as u32;

@@ -2,9 +2,9 @@
 //! them: handlers and masks are accepted (nothing could observe them), the
 //! alternate signal stack is remembered and reported back, and a signal a
 //! process sends itself (`abort` raising SIGABRT) ends it, with a verdict.
-//! Processes may not signal each other.
+//! A signal to another process takes its default action there.
 
-use abi::syscall::{EFAULT, EINVAL, ENOMEM, EPERM};
+use abi::syscall::{EFAULT, EINVAL, ENOMEM, EPERM, ESRCH};
 
 use super::{Ret, current, put, with_aspace};
 use crate::entry::TrapFrame;
@@ -72,6 +72,24 @@ pub fn send(f: &mut TrapFrame, to_self: bool, sig: u64) -> Ret {
     }
     proc::exit_current(f, Exit::Signal(sig as u32));
     Ret::Switched(true)
+}
+
+/// kill(2) of another process: default actions only (see
+/// `proc::kill_other`). Process groups are not kept: 0 and -1 reach every
+/// other process, and -pgid the process pgid.
+pub fn kill(pid: u64, sig: u64) -> i64 {
+    let sig = sig as u32 as u64; // an int
+    if sig > NSIG {
+        return EINVAL;
+    }
+    let pid = pid as i32;
+    let target = match pid {
+        0 | -1 => -1,
+        i32::MIN => return ESRCH,
+        p if p < 0 => -p,
+        p => p,
+    };
+    proc::kill_other(target, sig as u32)
 }
 
 /// Is `pid` (as kill/tgkill take it) the caller? kill's 0 means the

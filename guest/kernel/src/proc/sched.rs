@@ -1,0 +1,185 @@
+//! The scheduler: round-robin over runnable processes, switching on the
+//! timer tick when the host has one, else after every system call and
+//! page fault. One kernel stack serves everyone, so a system call that
+//! must wait (an empty pipe, a child still running) does not sleep in the
+//! kernel: `block` rewinds the process to its `syscall` instruction and
+//! parks it on a channel; `wakeup` makes it runnable, and it makes the
+//! call again, as Linux restarts a call after a signal.
+
+use super::{Exit, NPROC, State, Table, exit_current, table};
+use crate::arch::fsbase::{self, Seg};
+use crate::arch::{self, cpu};
+use crate::entry::{self, TrapFrame};
+use crate::kprintln;
+
+/// The next runnable process after `after`, round-robin, skipping those
+/// asleep until a later TSC deadline.
+fn pick(t: &Table, after: usize) -> Option<usize> {
+    let now = cpu::rdtsc();
+    (1..=NPROC)
+        .map(|k| (after.wrapping_add(k)) % NPROC)
+        .find(|&i| t.procs[i].state == State::Runnable && t.procs[i].wake <= now)
+}
+
+/// Like pick, but when every live process sleeps, wait for the first to
+/// wake. None only when no process is left to run: none at all, or every
+/// one blocked for good (a deadlock: each waits on another).
+pub(super) fn pick_wait(t: &Table, after: usize) -> Option<usize> {
+    loop {
+        if let Some(i) = pick(t, after) {
+            return Some(i);
+        }
+        if !t.procs.iter().any(|p| p.state == State::Runnable) {
+            return None;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// A `live_gs` no process can have (not canonical): switch_in writes GS.
+pub(super) const FORCE_GS: u64 = u64::MAX;
+
+/// Make process `i` current: its page table, FS and GS bases, FPU area.
+/// `live_gs` is the GS base now in the CPU, if known (else FORCE_GS).
+fn switch_in(t: &mut Table, i: usize, live_gs: u64) {
+    t.cur = i;
+    let p = &mut t.procs[i];
+    if let Some(a) = &p.aspace {
+        arch::set_cr3(a.root.get());
+    }
+    fsbase::write(p.fs_base);
+    // Under PVM each GS access traps: most programs never set it, so
+    // skip the write when the base is already the one live.
+    if p.gs_base != live_gs {
+        fsbase::write_base(Seg::Gs, p.gs_base);
+    }
+    entry::set_fx(&mut p.fpu);
+}
+
+/// Resume process `i` in `f`: switch to it, and if another process killed
+/// it meanwhile, end it now (from its own context, as every exit is
+/// reported) and resume the next one instead.
+pub(super) fn resume(f: &mut TrapFrame, i: usize, live_gs: u64) {
+    let t = table();
+    switch_in(t, i, live_gs);
+    *f = t.procs[i].frame;
+    if let Some(how) = t.procs[i].killed.take() {
+        exit_current(f, how);
+    }
+}
+
+/// Start the first process; never returns.
+pub fn run() -> ! {
+    let t = table();
+    let Some(i) = pick_wait(t, NPROC - 1) else {
+        super::all_done()
+    };
+    let mut f = entry::ZERO_FRAME;
+    resume(&mut f, i, FORCE_GS);
+    entry::return_to(&f)
+}
+
+/// Save the running process's frame and bases before it stops running.
+fn save_current(t: &mut Table, f: &TrapFrame) -> u64 {
+    let cur = t.cur;
+    t.procs[cur].frame = *f;
+    t.procs[cur].fs_base = fsbase::read();
+    let gs = fsbase::read_base(Seg::Gs);
+    t.procs[cur].gs_base = gs;
+    t.switches += 1;
+    gs
+}
+
+/// Give the CPU to the next runnable process, if there is another. `f` is
+/// the current process's live frame; on return it is the one to resume.
+pub fn yield_from(f: &mut TrapFrame) -> bool {
+    let t = table();
+    let cur = t.cur;
+    let Some(next) = pick(t, cur) else {
+        return false;
+    };
+    if next == cur {
+        return false;
+    }
+    let gs = save_current(t, f);
+    resume(f, next, gs);
+    true
+}
+
+/// Sleep until the TSC reaches `deadline`: others run meanwhile; when no
+/// one else can, wait here. True if `f` now holds another process's
+/// frame (the sleeper resumes, with the rax already in its frame, once
+/// its deadline has passed and it is picked).
+pub fn sleep(f: &mut TrapFrame, deadline: u64) -> bool {
+    let cur = table().cur;
+    table().procs[cur].wake = deadline;
+    loop {
+        if yield_from(f) {
+            return true;
+        }
+        if cpu::rdtsc() >= deadline {
+            table().procs[cur].wake = 0;
+            return false;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// After a syscall or a served fault: switch if there is no timer to do it.
+pub fn maybe_yield(f: &mut TrapFrame) -> bool {
+    !table().preemptive && yield_from(f)
+}
+
+/// Length of the `syscall` instruction, which a blocked call runs again.
+const SYSCALL_LEN: u64 = 2;
+
+/// The running process waits on `chan` in system call `nr`: rewind it to
+/// make the call again once woken, and run someone else. Always switches
+/// (true): when nobody else can run, every live process waits on another
+/// for good, and the kernel ends them all rather than hang.
+pub fn block(f: &mut TrapFrame, nr: u64, chan: u64) -> bool {
+    let t = table();
+    let cur = t.cur;
+    f.rax = nr;
+    f.rip = f.rip.wrapping_sub(SYSCALL_LEN);
+    t.procs[cur].state = State::Blocked(chan);
+    let gs = save_current(t, f);
+    match pick_wait(t, cur) {
+        Some(next) => resume(f, next, gs),
+        None => deadlock(f),
+    }
+    true
+}
+
+/// Make every process waiting on `chan` runnable.
+pub fn wakeup(chan: u64) {
+    for p in table().procs.iter_mut() {
+        if p.state == State::Blocked(chan) {
+            p.state = State::Runnable;
+        }
+    }
+}
+
+/// Make process slot `i` runnable whatever it waits on (a signal came).
+pub(super) fn interrupt(t: &mut Table, i: usize) {
+    if matches!(t.procs[i].state, State::Blocked(_)) {
+        t.procs[i].state = State::Runnable;
+    }
+}
+
+/// Every live process waits for another: none can ever run. Say so, and
+/// end them all as SIGKILL would (each from its own context).
+fn deadlock(f: &mut TrapFrame) {
+    let t = table();
+    kprintln!("[kernel] deadlock: every live process waits on another (a pipe or a child); ending them");
+    for i in 0..NPROC {
+        if matches!(t.procs[i].state, State::Blocked(_)) {
+            t.procs[i].state = State::Runnable;
+            t.procs[i].killed = Some(Exit::Signal(abi::signals::SIGKILL.into()));
+        }
+    }
+    match pick_wait(t, t.cur) {
+        Some(next) => resume(f, next, FORCE_GS),
+        None => super::all_done(),
+    }
+}
