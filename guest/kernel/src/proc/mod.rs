@@ -120,6 +120,9 @@ pub struct Proc {
     pub forked: bool,
     /// Images it ran before the current one (successful execve calls).
     pub execs: u32,
+    /// TSC deadline of the timed wait in progress (poll, select), kept
+    /// across the call's restarts; 0 when none.
+    pub call_deadline: u64,
 }
 
 impl Proc {
@@ -147,6 +150,7 @@ impl Proc {
         wstatus: 0,
         forked: false,
         execs: 0,
+        call_deadline: 0,
     };
 
     pub fn name(&self) -> &str {

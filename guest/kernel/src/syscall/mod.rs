@@ -21,6 +21,8 @@ mod wait;
 pub mod signal;
 pub mod time;
 
+pub use poll::POLL_CHAN;
+
 use abi::syscall::*;
 
 use crate::entry::TrapFrame;
@@ -37,6 +39,8 @@ pub enum Ret {
     /// The call must wait for something on this channel: the caller
     /// sleeps and makes the call again when woken (`proc::block`).
     Block(u64),
+    /// The same, or until this TSC deadline passes.
+    BlockUntil(u64, u64),
 }
 
 /// The running process. Valid for the duration of one handler, which must
@@ -96,7 +100,10 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         },
         SYS_PIPE => Ret::Value(pipe::pipe2(a0, 0)),
         SYS_PIPE2 => Ret::Value(pipe::pipe2(a0, a1)),
-        SYS_POLL => poll::poll(f, a0, a1, a2),
+        SYS_POLL => poll::poll(a0, a1, a2),
+        SYS_PPOLL => poll::ppoll(a0, a1, a2),
+        SYS_SELECT => poll::select(a0, a1, a2, a3, f.r8),
+        SYS_PSELECT6 => poll::pselect6(a0, a1, a2, a3, f.r8),
         SYS_WAIT4 => wait::wait4(a0, a1, a2, a3),
         SYS_WAITID => wait::waitid(a0, a1, a2, a3),
         SYS_READLINK | SYS_OPEN | SYS_OPENAT => Ret::Value(ENOENT), // no files
@@ -151,6 +158,7 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
             proc::maybe_yield(f) as u64
         }
         Ret::Switched(other) => other as u64,
-        Ret::Block(chan) => proc::block(f, nr, chan) as u64,
+        Ret::Block(chan) => proc::block(f, nr, chan, 0) as u64,
+        Ret::BlockUntil(chan, deadline) => proc::block(f, nr, chan, deadline) as u64,
     }
 }
