@@ -28,6 +28,7 @@ fn wstatus(how: Exit) -> i32 {
         Exit::Status(s) => ((s & 0xff) as i32) << 8,
         Exit::Signal(sig) => (sig & 0x7f) as i32,
         Exit::Fault { vector, .. } => (signals::for_exception(vector) & 0x7f) as i32,
+        Exit::Exec => 0,
     }
 }
 

@@ -4,9 +4,12 @@
 //! Round-robin; preemptive on the timer tick when the host has one,
 //! otherwise the kernel switches after every system call and page fault.
 
+mod execve;
 mod exit;
 mod report;
 mod sched;
+
+pub use execve::execve;
 
 pub use exit::{
     BAD_BUFFER, Found, NO_CHILD, Which, exit_current, find_child, kill_other, siginfo, wait_chan,
@@ -57,6 +60,8 @@ pub enum Exit {
         rip: u64,
         reason: &'static str,
     },
+    /// Not an end: execve replaced the image (the pid goes on).
+    Exec,
 }
 
 /// sigaltstack's flag for "no alternate stack".
@@ -242,7 +247,7 @@ pub fn spawn(
         .ok_or("process table full")?;
     let e = elf::parse(img)?;
     let mut aspace = AddrSpace::new().ok_or("out of memory")?;
-    let sp = match exec::load(&mut aspace, img, &e) {
+    let sp = match exec::load(&mut aspace, &img, &e) {
         Ok(()) => stack::build(&mut aspace, &e, argv, env).ok_or("cannot build the start-up stack"),
         Err(why) => Err(why),
     };

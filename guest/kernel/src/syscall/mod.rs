@@ -104,6 +104,10 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_PPOLL => poll::ppoll(a0, a1, a2),
         SYS_SELECT => poll::select(a0, a1, a2, a3, f.r8),
         SYS_PSELECT6 => poll::pselect6(a0, a1, a2, a3, f.r8),
+        SYS_EXECVE => match proc::execve(f, a0, a1, a2) {
+            Ok(()) => Ret::Switched(true),
+            Err(e) => Ret::Value(e),
+        },
         SYS_WAIT4 => wait::wait4(a0, a1, a2, a3),
         SYS_WAITID => wait::waitid(a0, a1, a2, a3),
         SYS_READLINK | SYS_OPEN | SYS_OPENAT => Ret::Value(ENOENT), // no files
