@@ -283,6 +283,13 @@ pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Re
     p.fds.exec();
     p.name = name;
     p.execs = p.execs.saturating_add(1);
+    // Handlers lived in the old image: back to the default; ignored
+    // signals stay ignored (POSIX).
+    for a in p.sigactions.iter_mut() {
+        if a[0] > 1 {
+            *a = [0; 4];
+        }
+    }
     p.nunknown = 0;
     p.pattern_gva = 0;
     p.pattern = 0;

@@ -32,7 +32,9 @@ use crate::mm::{
 use crate::sync::KCell;
 use report::report;
 
-pub const NPROC: usize = 16;
+/// Processes at once, zombies included: fork beyond it fails with EAGAIN
+/// (a fork bomb ends there).
+pub const NPROC: usize = 64;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -125,6 +127,10 @@ pub struct Proc {
     pub forked: bool,
     /// Images it ran before the current one (successful execve calls).
     pub execs: u32,
+    /// What rt_sigaction installed per signal (handler, flags, restorer,
+    /// mask). No handler ever runs: a caught or ignored signal just does
+    /// not kill, and sigaction reports back what was set.
+    pub sigactions: [[u64; 4]; 64],
     /// TSC deadline of the timed wait in progress (poll, select), kept
     /// across the call's restarts; 0 when none.
     pub call_deadline: u64,
@@ -156,6 +162,7 @@ impl Proc {
         forked: false,
         execs: 0,
         call_deadline: 0,
+        sigactions: [[0; 4]; 64],
     };
 
     pub fn name(&self) -> &str {

@@ -83,7 +83,9 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
             SYS_PWRITE64 => fd::write(a0, a1, a2, Some(a3)),
             _ => fd::vector(a0, a1, a2, true),
         } {
-            fd::Xfer::Done(EPIPE) => signal::send(f, true, abi::signals::SIGPIPE.into()),
+            fd::Xfer::Done(EPIPE) if signal::terminates(current(), abi::signals::SIGPIPE.into()) => {
+                signal::send(f, true, abi::signals::SIGPIPE.into())
+            }
             x => x.into(),
         },
         SYS_LSEEK => Ret::Value(fd::lseek(a0, a1, a2)),
@@ -120,9 +122,9 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_GETUID | SYS_GETGID | SYS_GETEUID | SYS_GETEGID => Ret::Value(0),
         SYS_GETPPID => Ret::Value(current().ppid as i64),
         SYS_GETCWD => Ret::Value(process::getcwd(a0, a1)),
-        // One thread, no signals are ever sent: accepting handlers and
-        // masks changes nothing a program could observe.
-        SYS_RT_SIGACTION | SYS_RT_SIGPROCMASK => Ret::Value(0),
+        SYS_RT_SIGACTION => Ret::Value(signal::sigaction(a0, a1, a2, a3)),
+        // Masks are accepted: no handler ever runs to be held back.
+        SYS_RT_SIGPROCMASK => Ret::Value(0),
         SYS_SIGALTSTACK => Ret::Value(signal::sigaltstack(a0, a1)),
         SYS_KILL if signal::is_self(a0, true) => signal::send(f, true, a1),
         SYS_KILL => Ret::Value(signal::kill(a0, a1)),
