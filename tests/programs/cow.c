@@ -34,8 +34,13 @@ static uint64_t gpa_of(void *p)
 
 int main(void)
 {
-	/* Page aligned, in the brk heap (below glibc's mmap threshold). */
-	char *heap = malloc(HEAP_PAGES * 4096 + 4096);
+	/* Page aligned, in the brk heap (malloc would put a block this big
+	 * in an mmap area). */
+	char *heap = sbrk(HEAP_PAGES * 4096 + 4096);
+	if (heap == (void *)-1) {
+		perror("sbrk");
+		return 1;
+	}
 	char *block = (char *)(((uintptr_t)heap + 4095) & ~(uintptr_t)4095);
 	memset(block, 'p', HEAP_PAGES * 4096);
 	uint64_t before = gpa_of(block);

@@ -3,6 +3,7 @@
  * and exits; the parent reads to end of file, checks every byte, and
  * then writes into a pipe whose reader is gone (EPIPE, with SIGPIPE
  * ignored). Also: dup2 onto stdout, poll on a pipe, and O_CLOEXEC. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

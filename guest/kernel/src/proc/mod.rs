@@ -6,10 +6,12 @@
 
 mod execve;
 mod exit;
+mod fork;
 mod report;
 mod sched;
 
 pub use execve::execve;
+pub use fork::{Clone, fork};
 
 pub use exit::{
     BAD_BUFFER, Found, NO_CHILD, Which, exit_current, find_child, kill_other, siginfo, wait_chan,

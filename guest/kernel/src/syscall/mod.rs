@@ -106,6 +106,17 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_PPOLL => poll::ppoll(a0, a1, a2),
         SYS_SELECT => poll::select(a0, a1, a2, a3, f.r8),
         SYS_PSELECT6 => poll::pselect6(a0, a1, a2, a3, f.r8),
+        SYS_FORK | SYS_VFORK => Ret::Value(proc::fork(f, &proc::Clone::FORK)),
+        SYS_CLONE => Ret::Value(proc::fork(
+            f,
+            &proc::Clone {
+                flags: a0,
+                stack: a1,
+                ptid: a2,
+                ctid: a3,
+                tls: f.r8,
+            },
+        )),
         SYS_EXECVE => match proc::execve(f, a0, a1, a2) {
             Ok(()) => Ret::Switched(true),
             Err(e) => Ret::Value(e),
