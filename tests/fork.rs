@@ -106,3 +106,16 @@ fn a_fork_bomb_ends_with_eagain_and_every_frame_returned() {
     );
     assert!(r.stderr.contains("every frame returned"), "{}", r.stderr);
 }
+
+#[test]
+fn signals_between_processes_take_their_default_action() {
+    let Some(p) = build("signals", Cc::Static) else {
+        return;
+    };
+    let r = microvmm_direct(&["-q", "--run", &p.display().to_string(), "--timeout", "60"]);
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.stdout.trim(),
+        "signals: SIGTERM ok, SIGKILL ok, ignored SIGTERM ok, orphan adopted ok"
+    );
+}
