@@ -147,6 +147,16 @@ struct Cli {
     /// terminal.
     #[arg(long, value_name = "NAME[=VALUE]")]
     env: Vec<String>,
+    /// Copy the host directory DIR into the guest as its root file tree, as
+    /// an initramfs: regular files, directories and symlinks (kept as
+    /// symlinks, never followed), read once at start-up; what the guest
+    /// writes is discarded. The copy may take at most a quarter of --mem
+    /// and 4096 entries (paths up to 1024 bytes, names up to 255). A FIFO,
+    /// socket or device, an unreadable entry or a tree over the bound is
+    /// refused before boot with one line naming the path (exit 2; 125
+    /// with --run).
+    #[arg(long, value_name = "DIR")]
+    files: Option<PathBuf>,
     /// What the first --run program reads on fd 0: inherit (microvmm's own
     /// stdin, streamed: `printf 'a b\n' | microvmm --run '/bin/busybox wc'`)
     /// or none (end of file at once). Other processes read end of file.
@@ -281,6 +291,7 @@ fn main() -> ExitCode {
             },
             io::stderr().is_terminal(),
         ],
+        files: cli.files.clone(),
     };
     // Check the output files now: a bad path is a usage error (2), found
     // before the guest runs, not after it. Nothing is written until the
