@@ -33,14 +33,16 @@ use microvmm::{Config, Deadline, Guest, Program, report, size};
 /// Exit codes with --run (as a shell and docker run have them): the first
 /// program's status (128+N when signal N killed it: 139 for a fault,
 /// SIGSEGV; 134 for abort), or microvmm's own: 124 --timeout ran out; 125
-/// microvmm failed (bad flag, KVM, the guest kernel, an output it could not
-/// write, report errors such as a KVM_TRANSLATE mismatch); 126 a --run file
+/// microvmm failed (bad flag, a --files tree it cannot copy, KVM, the guest
+/// kernel, an output it could not write, report errors such as a
+/// KVM_TRANSLATE mismatch); 126 a --run file
 /// cannot run (not a static x86-64 executable, too large); 127 a --run file
 /// does not exist.
 /// Without --run (the demo), as make: 0 the guest finished normally and the
 /// report found no errors; 1 the guest or a process failed, the report found
 /// errors, or KVM is unusable; 2 usage or input error (bad flag, bad guest
-/// file, unknown program, unwritable output file).
+/// file, unknown program, a --files tree it cannot copy, unwritable output
+/// file).
 #[derive(Parser, Debug)]
 #[command(name = "microvmm", version, about, long_about, verbatim_doc_comment)]
 struct Cli {

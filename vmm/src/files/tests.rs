@@ -250,6 +250,27 @@ fn too_many_entries_are_refused() {
 }
 
 #[test]
+fn too_many_entries_across_directories_are_refused() {
+    // 2000 names at the top (waiting while "a" is walked) and 2100 in
+    // "a": the names listed so far count, not only those walked.
+    let d = scratch("many-nested");
+    fs::create_dir(d.join("a")).expect("a");
+    for i in 0..2000 {
+        File::create(d.join(format!("z{i:04}"))).expect("file");
+    }
+    for i in 0..2100 {
+        File::create(d.join(format!("a/f{i:04}"))).expect("file");
+    }
+    let err = walk_err(&d, RAM);
+    assert!(
+        err.starts_with(&format!("--files: {}/a/f", d.display()))
+            && err.ends_with("more than 4096 entries; the guest's tree holds at most 4096"),
+        "{err}"
+    );
+    remove(&d);
+}
+
+#[test]
 fn names_beyond_the_limits_are_refused() {
     let d = scratch("names");
     // Five levels of 250-byte names: 1254 bytes, over 1024.

@@ -74,6 +74,7 @@ pub fn walk(dir: &Path, ram_size: u64) -> Result<Walked, FilesError> {
     }
     let mut w = Walker {
         nodes: Vec::new(),
+        listed: 0,
         len: HEADER_LEN as u64,
         bound: tree::max_image(ram_size),
         ram_size,
@@ -89,6 +90,10 @@ pub fn walk(dir: &Path, ram_size: u64) -> Result<Walked, FilesError> {
 
 struct Walker {
     nodes: Vec<Node>,
+    /// Names listed so far, visited or still waiting in an outer
+    /// directory's list: each becomes a node, so at most MAX_ENTRIES are
+    /// held, however deep and wide the tree.
+    listed: usize,
     /// The image's bytes so far.
     len: u64,
     bound: u64,
@@ -131,15 +136,16 @@ impl Walker {
         Ok(())
     }
 
-    /// The names in directory `host`, sorted by their bytes. A directory
-    /// with more names than the tree has room for is refused while it is
-    /// read, so a huge one costs no more than the limit.
-    fn names(&self, host: &Path) -> Result<Vec<OsString>, FilesError> {
+    /// The names in directory `host`, sorted by their bytes. Past the
+    /// room the tree has left (MAX_ENTRIES less every name listed so far)
+    /// the walk is refused while the directory is read, so a huge one
+    /// costs no more than the limit.
+    fn names(&mut self, host: &Path) -> Result<Vec<OsString>, FilesError> {
         let err = |error| FilesError::File {
             path: shown(host),
             error: FileError::Open(error),
         };
-        let room = MAX_ENTRIES as usize - self.nodes.len();
+        let room = (MAX_ENTRIES as usize).saturating_sub(self.listed);
         let mut names = Vec::new();
         for entry in fs::read_dir(host).map_err(err)? {
             let entry = entry.map_err(err)?;
@@ -151,6 +157,7 @@ impl Walker {
             names.push(entry.file_name());
         }
         names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        self.listed += names.len();
         Ok(names)
     }
 
