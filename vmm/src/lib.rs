@@ -270,6 +270,7 @@ pub fn run(
             realtime: vcpu::realtime_pair(&vcpu),
             env: &cfg.env,
             ttys: cfg.ttys,
+            tree: None,
         },
     )?;
     let pagemap = hostmem::Pagemap::open().ok().map(|mut p| {
