@@ -36,7 +36,11 @@ pub fn build(m: &Machine) {
         if dir::find(ROOT, name).is_none()
             && let Err(e) = names::create(ROOT, name, Kind::Dir, mode, &[])
         {
-            kprintln!("[kernel] file system: cannot make /{}: errno {}", name.escape_ascii(), -e);
+            kprintln!(
+                "[kernel] file system: cannot make /{}: errno {}",
+                name.escape_ascii(),
+                -e
+            );
         }
     }
 }

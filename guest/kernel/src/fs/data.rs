@@ -188,7 +188,9 @@ pub fn truncate(d: &mut Data, size: u64) {
         && let Some(pa) = frame_at(d, size / PAGE)
     {
         // SAFETY: pa is a data frame of this node; tail < PAGE.
-        unsafe { core::ptr::write_bytes(p2v::<u8>(pa).add(tail as usize), 0, (PAGE - tail) as usize) };
+        unsafe {
+            core::ptr::write_bytes(p2v::<u8>(pa).add(tail as usize), 0, (PAGE - tail) as usize)
+        };
     }
 }
 

@@ -69,7 +69,14 @@ pub fn getdents(fdn: u64, buf: u64, count: u64, wide: bool) -> i64 {
             rec[len - 1] = kind.dtype();
         }
         rec[fixed..fixed + name.len()].copy_from_slice(name);
-        if with_aspace(|a| if a.copy_out(buf + done, &rec[..len]) { 0 } else { EFAULT }) != 0 {
+        if with_aspace(|a| {
+            if a.copy_out(buf + done, &rec[..len]) {
+                0
+            } else {
+                EFAULT
+            }
+        }) != 0
+        {
             return if done > 0 { done as i64 } else { EFAULT };
         }
         done += len as u64;
@@ -157,5 +164,11 @@ pub fn getcwd(buf: u64, size: u64) -> i64 {
     if size == 0 {
         return EINVAL;
     }
-    with_aspace(|a| if a.copy_out(buf, out) { out.len() as i64 } else { EFAULT })
+    with_aspace(|a| {
+        if a.copy_out(buf, out) {
+            out.len() as i64
+        } else {
+            EFAULT
+        }
+    })
 }

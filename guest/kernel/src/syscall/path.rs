@@ -379,7 +379,13 @@ pub fn readlinkat(dirfd: u64, va: u64, buf: u64, size: u64) -> i64 {
     let mut t = [0u8; PATH_MAX];
     let len = (n.size as usize).min(PATH_MAX).min(size as usize);
     fs::data::read_at(&n.data, 0, &mut t[..len]);
-    with_aspace(|a| if a.copy_out(buf, &t[..len]) { len as i64 } else { EFAULT })
+    with_aspace(|a| {
+        if a.copy_out(buf, &t[..len]) {
+            len as i64
+        } else {
+            EFAULT
+        }
+    })
 }
 
 /// truncate(2).
