@@ -90,7 +90,10 @@ impl FdTable {
     /// named). The caller has checked old != new where that matters.
     pub fn dup_to(&mut self, old: u64, new: u64, cloexec: bool) -> Result<u64, i64> {
         let id = self.get(old)?;
-        let n = usize::try_from(new).ok().filter(|&n| n < NOFILE).ok_or(EBADF)?;
+        let n = usize::try_from(new)
+            .ok()
+            .filter(|&n| n < NOFILE)
+            .ok_or(EBADF)?;
         super::hold(id);
         if let Some(prev) = self.fds[n].replace(id) {
             super::release(prev);

@@ -41,7 +41,10 @@ pub fn exit_current(f: &mut TrapFrame, how: Exit) {
     let p = &mut t.procs[cur];
     // A program the kernel started says whether the run failed; a forked
     // child's status is its parent's business.
-    if p.ppid == 0 && !p.forked && (matches!(how, Exit::Status(s) if s != 0) || matches!(how, Exit::Signal(_))) {
+    if p.ppid == 0
+        && !p.forked
+        && (matches!(how, Exit::Status(s) if s != 0) || matches!(how, Exit::Signal(_)))
+    {
         t.failed += 1;
     }
     p.fs_base = fsbase::read();

@@ -8,11 +8,11 @@ mod exit;
 mod report;
 mod sched;
 
+use exit::all_done;
 pub use exit::{
     BAD_BUFFER, Found, NO_CHILD, Which, exit_current, find_child, kill_other, siginfo, wait_chan,
     wait4_options, waitid_options,
 };
-use exit::all_done;
 pub use sched::{block, maybe_yield, run, sleep, wakeup, yield_from};
 
 use abi::msg::{self, MAX_UNKNOWN, NAME_MAX, PROC_CREATED};
@@ -336,4 +336,3 @@ pub fn page_fault(f: &mut TrapFrame, addr: u64) {
         ),
     }
 }
-

@@ -171,7 +171,9 @@ pub(super) fn interrupt(t: &mut Table, i: usize) {
 /// end them all as SIGKILL would (each from its own context).
 fn deadlock(f: &mut TrapFrame) {
     let t = table();
-    kprintln!("[kernel] deadlock: every live process waits on another (a pipe or a child); ending them");
+    kprintln!(
+        "[kernel] deadlock: every live process waits on another (a pipe or a child); ending them"
+    );
     for i in 0..NPROC {
         if matches!(t.procs[i].state, State::Blocked(_)) {
             t.procs[i].state = State::Runnable;

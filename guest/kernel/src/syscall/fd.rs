@@ -106,7 +106,9 @@ pub fn write(fd: u64, buf: u64, len: u64, at: Option<u64>) -> Xfer {
         return Xfer::Done(EFAULT);
     };
     match of.obj {
-        Object::Console(n) => Xfer::Done(stream::write_console(pid, name, at_start, n, a, buf, len)),
+        Object::Console(n) => {
+            Xfer::Done(stream::write_console(pid, name, at_start, n, a, buf, len))
+        }
         Object::Stdin | Object::Empty => Xfer::Done(EBADF),
         Object::Pipe { id: pipe, .. } => pipe::write(pipe, a, buf, len, of.flags & O_NONBLOCK != 0),
         Object::Node(ino) => {

@@ -21,9 +21,9 @@ mod path;
 mod pipe;
 mod poll;
 mod process;
-mod wait;
 pub mod signal;
 pub mod time;
+mod wait;
 
 use abi::syscall::*;
 

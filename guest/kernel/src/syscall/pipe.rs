@@ -14,7 +14,14 @@ pub fn pipe2(fds_va: u64, flags: u64) -> i64 {
     }
     // Check the user array first: nothing to undo if it is bad.
     let mut probe = [0u8; 8];
-    if with_aspace(|a| if a.copy_in(&mut probe, fds_va) { 0 } else { EFAULT }) != 0 {
+    if with_aspace(|a| {
+        if a.copy_in(&mut probe, fds_va) {
+            0
+        } else {
+            EFAULT
+        }
+    }) != 0
+    {
         return EFAULT;
     }
     let id = match pipe::create() {
@@ -51,4 +58,3 @@ pub fn pipe2(fds_va: u64, flags: u64) -> i64 {
         }
     }
 }
-
