@@ -790,9 +790,8 @@ impl Write for Shared {
 /// reorders or breaks the line it is shown in (bidi controls, U+2028/9).
 fn harmless(text: &[u8]) -> bool {
     std::str::from_utf8(text).is_ok_and(|t| {
-        t.chars().all(|c| {
-            c == '\n' || c == '\t' || !(c.is_control() || terminal::reorders(c))
-        })
+        t.chars()
+            .all(|c| c == '\n' || c == '\t' || !(c.is_control() || terminal::reorders(c)))
     })
 }
 
