@@ -70,6 +70,12 @@ pub fn chan(id: u16) -> u64 {
     (2 << 32) | u64::from(id)
 }
 
+/// Pipe `id` changed: wake who waits on it, and every poller.
+fn notify(id: u16) {
+    crate::proc::wakeup(chan(id));
+    crate::proc::wakeup(crate::syscall::POLL_CHAN);
+}
+
 /// A new pipe with both ends open: its id, or ENFILE / ENOMEM.
 pub fn create() -> Result<u16, i64> {
     let t = pipes();
@@ -117,7 +123,7 @@ pub fn close_end(id: u16, write: bool) {
         }
         *p = Pipe::FREE;
     }
-    crate::proc::wakeup(chan(id));
+    notify(id);
 }
 
 /// read(2) of the read end into user `va`.
@@ -152,7 +158,7 @@ pub fn read(id: u16, a: &mut AddrSpace, va: u64, len: u64, nonblock: bool) -> Xf
         p.head += n as u64;
         done += n as u64;
     }
-    crate::proc::wakeup(chan(id));
+    notify(id);
     Xfer::Done(if done == 0 { EFAULT } else { done as i64 })
 }
 
@@ -191,7 +197,7 @@ pub fn write(id: u16, a: &mut AddrSpace, va: u64, len: u64, nonblock: bool) -> X
         p.tail += n as u64;
         done += n as u64;
     }
-    crate::proc::wakeup(chan(id));
+    notify(id);
     Xfer::Done(if done == 0 { EFAULT } else { done as i64 })
 }
 

@@ -28,6 +28,7 @@ fn wstatus(how: Exit) -> i32 {
         Exit::Status(s) => ((s & 0xff) as i32) << 8,
         Exit::Signal(sig) => (sig & 0x7f) as i32,
         Exit::Fault { vector, .. } => (signals::for_exception(vector) & 0x7f) as i32,
+        Exit::Exec => 0,
     }
 }
 
@@ -182,8 +183,6 @@ pub fn siginfo(pid: u32, wstatus: i32) -> [u32; 32] {
 /// Signals a process stops on, which the kernel does not do: accepted and
 /// dropped (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU).
 const STOPS: [u32; 4] = [19, 20, 21, 22];
-/// Signals ignored by default: SIGCHLD, SIGCONT, SIGURG, SIGWINCH.
-const IGNORED: [u32; 4] = [17, 18, 23, 28];
 
 /// kill(2) of another process (pid > 0), or every other process (-1):
 /// no handler runs, so a signal whose default is to terminate ends the
@@ -203,7 +202,10 @@ pub fn kill_other(pid: i32, sig: u32) -> i64 {
             continue;
         }
         hit = true;
-        if q.state == State::Zombie || sig == 0 || IGNORED.contains(&sig) || STOPS.contains(&sig) {
+        if q.state == State::Zombie
+            || STOPS.contains(&sig)
+            || !crate::syscall::signal::terminates(q, sig.into())
+        {
             continue;
         }
         if t.procs[i].killed.is_none() {

@@ -4,15 +4,20 @@
 //! Round-robin; preemptive on the timer tick when the host has one,
 //! otherwise the kernel switches after every system call and page fault.
 
+mod execve;
 mod exit;
+mod fork;
 mod report;
 mod sched;
 
-use exit::all_done;
+pub use execve::execve;
+pub use fork::{Clone, fork};
+
 pub use exit::{
     BAD_BUFFER, Found, NO_CHILD, Which, exit_current, find_child, kill_other, siginfo, wait_chan,
     wait4_options, waitid_options,
 };
+use exit::all_done;
 pub use sched::{block, maybe_yield, run, sleep, wakeup, yield_from};
 
 use abi::msg::{self, MAX_UNKNOWN, NAME_MAX, PROC_CREATED};
@@ -29,7 +34,9 @@ use crate::mm::{
 use crate::sync::KCell;
 use report::report;
 
-pub const NPROC: usize = 16;
+/// Processes at once, zombies included: fork beyond it fails with EAGAIN
+/// (a fork bomb ends there).
+pub const NPROC: usize = 64;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -57,6 +64,8 @@ pub enum Exit {
         rip: u64,
         reason: &'static str,
     },
+    /// Not an end: execve replaced the image (the pid goes on).
+    Exec,
 }
 
 /// sigaltstack's flag for "no alternate stack".
@@ -122,6 +131,13 @@ pub struct Proc {
     pub forked: bool,
     /// Images it ran before the current one (successful execve calls).
     pub execs: u32,
+    /// What rt_sigaction installed per signal (handler, flags, restorer,
+    /// mask). No handler ever runs: a caught or ignored signal just does
+    /// not kill, and sigaction reports back what was set.
+    pub sigactions: [[u64; 4]; 64],
+    /// TSC deadline of the timed wait in progress (poll, select), kept
+    /// across the call's restarts; 0 when none.
+    pub call_deadline: u64,
 }
 
 impl Proc {
@@ -150,6 +166,8 @@ impl Proc {
         wstatus: 0,
         forked: false,
         execs: 0,
+        call_deadline: 0,
+        sigactions: [[0; 4]; 64],
     };
 
     pub fn name(&self) -> &str {
@@ -241,7 +259,7 @@ pub fn spawn(
         .ok_or("process table full")?;
     let e = elf::parse(img)?;
     let mut aspace = AddrSpace::new().ok_or("out of memory")?;
-    let sp = match exec::load(&mut aspace, img, &e) {
+    let sp = match exec::load(&mut aspace, &img, &e) {
         Ok(()) => stack::build(&mut aspace, &e, argv, env).ok_or("cannot build the start-up stack"),
         Err(why) => Err(why),
     };

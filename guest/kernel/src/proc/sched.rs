@@ -12,13 +12,27 @@ use crate::arch::{self, cpu};
 use crate::entry::{self, TrapFrame};
 use crate::kprintln;
 
-/// The next runnable process after `after`, round-robin, skipping those
-/// asleep until a later TSC deadline.
+/// Whether process `p` may run at TSC `now`: runnable and not asleep
+/// until later, or waiting with a deadline that has passed.
+fn ready(p: &super::Proc, now: u64) -> bool {
+    match p.state {
+        State::Runnable => p.wake <= now,
+        State::Blocked(_) => p.wake != 0 && p.wake <= now,
+        _ => false,
+    }
+}
+
+/// Whether process `p` will run some day without anyone waking it.
+fn will_run(p: &super::Proc) -> bool {
+    p.state == State::Runnable || (matches!(p.state, State::Blocked(_)) && p.wake != 0)
+}
+
+/// The next process that may run after `after`, round-robin.
 fn pick(t: &Table, after: usize) -> Option<usize> {
     let now = cpu::rdtsc();
     (1..=NPROC)
         .map(|k| (after.wrapping_add(k)) % NPROC)
-        .find(|&i| t.procs[i].state == State::Runnable && t.procs[i].wake <= now)
+        .find(|&i| ready(&t.procs[i], now))
 }
 
 /// Like pick, but when every live process sleeps, wait for the first to
@@ -29,7 +43,7 @@ pub(super) fn pick_wait(t: &Table, after: usize) -> Option<usize> {
         if let Some(i) = pick(t, after) {
             return Some(i);
         }
-        if !t.procs.iter().any(|p| p.state == State::Runnable) {
+        if !t.procs.iter().any(will_run) {
             return None;
         }
         core::hint::spin_loop();
@@ -61,6 +75,8 @@ fn switch_in(t: &mut Table, i: usize, live_gs: u64) {
 /// reported) and resume the next one instead.
 pub(super) fn resume(f: &mut TrapFrame, i: usize, live_gs: u64) {
     let t = table();
+    // Woken, or its deadline passed: it runs (a blocked call runs again).
+    t.procs[i].state = State::Runnable;
     switch_in(t, i, live_gs);
     *f = t.procs[i].frame;
     if let Some(how) = t.procs[i].killed.take() {
@@ -133,16 +149,18 @@ pub fn maybe_yield(f: &mut TrapFrame) -> bool {
 /// Length of the `syscall` instruction, which a blocked call runs again.
 const SYSCALL_LEN: u64 = 2;
 
-/// The running process waits on `chan` in system call `nr`: rewind it to
-/// make the call again once woken, and run someone else. Always switches
-/// (true): when nobody else can run, every live process waits on another
-/// for good, and the kernel ends them all rather than hang.
-pub fn block(f: &mut TrapFrame, nr: u64, chan: u64) -> bool {
+/// The running process waits on `chan` in system call `nr` (until TSC
+/// `deadline` when not 0): rewind it to make the call again once woken,
+/// and run someone else. Always switches (true): when nobody else can
+/// run, every live process waits on another for good, and the kernel ends
+/// them all rather than hang.
+pub fn block(f: &mut TrapFrame, nr: u64, chan: u64, deadline: u64) -> bool {
     let t = table();
     let cur = t.cur;
     f.rax = nr;
     f.rip = f.rip.wrapping_sub(SYSCALL_LEN);
     t.procs[cur].state = State::Blocked(chan);
+    t.procs[cur].wake = deadline;
     let gs = save_current(t, f);
     match pick_wait(t, cur) {
         Some(next) => resume(f, next, gs),
@@ -156,6 +174,7 @@ pub fn wakeup(chan: u64) {
     for p in table().procs.iter_mut() {
         if p.state == State::Blocked(chan) {
             p.state = State::Runnable;
+            p.wake = 0;
         }
     }
 }
@@ -164,6 +183,7 @@ pub fn wakeup(chan: u64) {
 pub(super) fn interrupt(t: &mut Table, i: usize) {
     if matches!(t.procs[i].state, State::Blocked(_)) {
         t.procs[i].state = State::Runnable;
+        t.procs[i].wake = 0;
     }
 }
 

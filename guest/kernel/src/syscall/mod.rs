@@ -25,6 +25,8 @@ pub mod signal;
 pub mod time;
 mod wait;
 
+pub use poll::POLL_CHAN;
+
 use abi::syscall::*;
 
 use crate::entry::TrapFrame;
@@ -44,6 +46,8 @@ pub enum Ret {
     /// The call must wait for something on this channel: the caller
     /// sleeps and makes the call again when woken (`proc::block`).
     Block(u64),
+    /// The same, or until this TSC deadline passes.
+    BlockUntil(u64, u64),
 }
 
 /// The running process. Valid for the duration of one handler, which must
@@ -86,7 +90,9 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
             SYS_PWRITE64 => fd::write(a0, a1, a2, Some(a3)),
             _ => fd::vector(a0, a1, a2, true),
         } {
-            fd::Xfer::Done(EPIPE) => signal::send(f, true, abi::signals::SIGPIPE.into()),
+            fd::Xfer::Done(EPIPE) if signal::terminates(current(), abi::signals::SIGPIPE.into()) => {
+                signal::send(f, true, abi::signals::SIGPIPE.into())
+            }
             x => x.into(),
         },
         SYS_LSEEK => Ret::Value(fd::lseek(a0, a1, a2)),
@@ -99,7 +105,25 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_FSTAT => Ret::Value(fd::fstat(a0, a1)),
         SYS_PIPE => Ret::Value(pipe::pipe2(a0, 0)),
         SYS_PIPE2 => Ret::Value(pipe::pipe2(a0, a1)),
-        SYS_POLL => poll::poll(f, a0, a1, a2),
+        SYS_POLL => poll::poll(a0, a1, a2),
+        SYS_PPOLL => poll::ppoll(a0, a1, a2),
+        SYS_SELECT => poll::select(a0, a1, a2, a3, f.r8),
+        SYS_PSELECT6 => poll::pselect6(a0, a1, a2, a3, f.r8),
+        SYS_FORK | SYS_VFORK => Ret::Value(proc::fork(f, &proc::Clone::FORK)),
+        SYS_CLONE => Ret::Value(proc::fork(
+            f,
+            &proc::Clone {
+                flags: a0,
+                stack: a1,
+                ptid: a2,
+                ctid: a3,
+                tls: f.r8,
+            },
+        )),
+        SYS_EXECVE => match proc::execve(f, a0, a1, a2) {
+            Ok(()) => Ret::Switched(true),
+            Err(e) => Ret::Value(e),
+        },
         SYS_WAIT4 => wait::wait4(a0, a1, a2, a3),
         SYS_WAITID => wait::waitid(a0, a1, a2, a3),
         // The file system: paths, directories, the working directory.
@@ -147,9 +171,9 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_GETPID | SYS_GETTID | SYS_SET_TID_ADDRESS => Ret::Value(current().pid as i64),
         SYS_GETUID | SYS_GETGID | SYS_GETEUID | SYS_GETEGID => Ret::Value(0),
         SYS_GETPPID => Ret::Value(current().ppid as i64),
-        // One thread, no signals are ever sent: accepting handlers and
-        // masks changes nothing a program could observe.
-        SYS_RT_SIGACTION | SYS_RT_SIGPROCMASK => Ret::Value(0),
+        SYS_RT_SIGACTION => Ret::Value(signal::sigaction(a0, a1, a2, a3)),
+        // Masks are accepted: no handler ever runs to be held back.
+        SYS_RT_SIGPROCMASK => Ret::Value(0),
         SYS_SIGALTSTACK => Ret::Value(signal::sigaltstack(a0, a1)),
         SYS_KILL if signal::is_self(a0, true) => signal::send(f, true, a1),
         SYS_KILL => Ret::Value(signal::kill(a0, a1)),
@@ -189,6 +213,7 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
             proc::maybe_yield(f) as u64
         }
         Ret::Switched(other) => other as u64,
-        Ret::Block(chan) => proc::block(f, nr, chan) as u64,
+        Ret::Block(chan) => proc::block(f, nr, chan, 0) as u64,
+        Ret::BlockUntil(chan, deadline) => proc::block(f, nr, chan, deadline) as u64,
     }
 }
