@@ -138,3 +138,90 @@ fn busybox_changes_the_root() {
         r.stdout
     );
 }
+
+/// The bounds a hostile program meets: ENOSPC with memory left for
+/// processes, the node table, EFAULT, ENAMETOOLONG, ELOOP, a removed
+/// working directory; and every frame back at the end though it leaves
+/// its files behind.
+#[test]
+fn the_bounds_hold_against_a_hostile_program() {
+    for cc in [Cc::Static, Cc::Musl] {
+        let Some(prog) = build("ramfs_limits", cc) else {
+            continue;
+        };
+        let (r, out) = run_lines(&["--run", path_str(&prog), "-q"], 0, "ramfs_limits");
+        let failed: Vec<&String> = out
+            .iter()
+            .filter(|l| {
+                !l.starts_with("ok ") && !l.starts_with("filled ") && !l.starts_with("made ")
+            })
+            .collect();
+        assert_eq!(
+            failed,
+            vec!["ramfs_limits: all ok"],
+            "{}:\n{}",
+            cc.name(),
+            r.stdout
+        );
+        assert!(r.stdout.contains("every frame returned"), "{}", r.stdout);
+    }
+}
+
+/// A host directory for --files: busybox as /bin/busybox with a few
+/// applet links, a file, a symlink, a private directory.
+fn tree() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("microvmm-ramfs-tree-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("bin")).expect("bin");
+    std::fs::create_dir_all(dir.join("etc/private")).expect("etc");
+    std::fs::copy(BUSYBOX, dir.join("bin/busybox")).expect("copy busybox");
+    for applet in ["cat", "wc", "ls", "sh", "stat"] {
+        std::os::unix::fs::symlink("busybox", dir.join("bin").join(applet)).expect("applet link");
+    }
+    std::fs::write(dir.join("f"), "one\ntwo\nthree\n").expect("f");
+    std::os::unix::fs::symlink("../f", dir.join("etc/link")).expect("link");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        dir.join("etc/private"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .expect("chmod");
+    dir
+}
+
+/// --files DIR: the guest's root is a copy of DIR, read-write, with /tmp
+/// made; programs of the tree run by their guest paths.
+#[test]
+fn files_dir_becomes_the_root() {
+    if !Path::new(BUSYBOX).exists() {
+        skip::<()>("/bin/busybox");
+        return;
+    }
+    let dir = tree();
+    let d = path_str(&dir);
+    // One applet a run, or shell builtins only: no fork and exec needed.
+    let run = |args: &str| {
+        let spec = format!("{BUSYBOX} {args}");
+        run_lines(&["--files", d, "--run", &spec, "-q"], 0, "busybox").1
+    };
+    assert_eq!(run("cat /etc/link"), vec!["one", "two", "three"]);
+    assert_eq!(run("ls /"), vec!["bin", "etc", "f", "tmp"]);
+    assert_eq!(run("ls /etc"), vec!["link", "private"]);
+    assert_eq!(
+        run("stat -c %a:%F /etc/private /bin/busybox /tmp /etc/link"),
+        vec![
+            "700:directory",
+            "755:regular file",
+            "1777:directory",
+            "777:symbolic link"
+        ]
+    );
+    assert_eq!(
+        run(
+            "sh -c 'echo new >> /f; cd /etc/private && echo x > y; pwd; \
+             while read l; do echo $l; done < /etc/link; echo *'"
+        ),
+        vec!["/etc/private", "one", "two", "three", "new", "y"]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

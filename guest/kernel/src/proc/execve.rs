@@ -104,9 +104,8 @@ fn copy_vec(
             return Err(E2BIG);
         }
         let start = s.used;
-        let len = copy_str(a, p, &mut s.strings[start..]).map_err(|e| {
-            if e == ENAMETOOLONG { E2BIG } else { e }
-        })?;
+        let len = copy_str(a, p, &mut s.strings[start..])
+            .map_err(|e| if e == ENAMETOOLONG { E2BIG } else { e })?;
         s.used = start + len + 1;
         out[n] = (start, len);
         n += 1;
@@ -245,7 +244,11 @@ pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Re
         }
         Err(why) => return refuse(p, &s.path[..plen], why),
     }
-    let argc = if first == 2 { argc } else { argc.max(1) + 2 - first };
+    let argc = if first == 2 {
+        argc
+    } else {
+        argc.max(1) + 2 - first
+    };
     let size = fs::size(image);
     let n = fs::read_at(image, 0, &mut s.head);
     let e = match elf::parse_head(&s.head[..n], size) {

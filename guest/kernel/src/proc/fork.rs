@@ -53,7 +53,11 @@ pub fn fork(f: &TrapFrame, c: &Clone) -> i64 {
         || (c.flags & CLONE_VM != 0 && c.flags & CLONE_VFORK == 0)
         || c.flags & (CLONE_FILES | CLONE_FS | CLONE_SIGHAND) != 0 && c.flags & CLONE_VM == 0
     {
-        return if c.flags & CLONE_THREAD != 0 { ENOSYS } else { EINVAL };
+        return if c.flags & CLONE_THREAD != 0 {
+            ENOSYS
+        } else {
+            EINVAL
+        };
     }
     let t = table();
     let cur = t.cur;

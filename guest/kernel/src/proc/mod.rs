@@ -13,11 +13,11 @@ mod sched;
 pub use execve::execve;
 pub use fork::{Clone, fork};
 
+use exit::all_done;
 pub use exit::{
     BAD_BUFFER, Found, NO_CHILD, Which, exit_current, find_child, kill_other, siginfo, wait_chan,
     wait4_options, waitid_options,
 };
-use exit::all_done;
 pub use sched::{block, maybe_yield, run, sleep, wakeup, yield_from};
 
 use abi::msg::{self, MAX_UNKNOWN, NAME_MAX, PROC_CREATED};

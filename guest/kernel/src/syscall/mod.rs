@@ -90,7 +90,9 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
             SYS_PWRITE64 => fd::write(a0, a1, a2, Some(a3)),
             _ => fd::vector(a0, a1, a2, true),
         } {
-            fd::Xfer::Done(EPIPE) if signal::terminates(current(), abi::signals::SIGPIPE.into()) => {
+            fd::Xfer::Done(EPIPE)
+                if signal::terminates(current(), abi::signals::SIGPIPE.into()) =>
+            {
                 signal::send(f, true, abi::signals::SIGPIPE.into())
             }
             x => x.into(),

@@ -135,7 +135,11 @@ fn timespec(va: u64) -> Result<Option<u64>, i64> {
     if ts[0] < 0 || !(0..1_000_000_000).contains(&ts[1]) {
         return Err(EINVAL);
     }
-    Ok(Some((ts[0] as u64).saturating_mul(1_000_000_000).saturating_add(ts[1] as u64)))
+    Ok(Some(
+        (ts[0] as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(ts[1] as u64),
+    ))
 }
 
 /// ppoll: a timespec timeout; the signal mask is accepted (no signal is
@@ -156,7 +160,14 @@ fn fd_set(va: u64, nfds: u64) -> Result<[u64; 16], i64> {
     let words = nfds.div_ceil(64) as usize;
     let mut b = [0u8; 128];
     let n = words * 8;
-    if with_aspace(|a| if a.copy_in(&mut b[..n], va) { 0 } else { EFAULT }) != 0 {
+    if with_aspace(|a| {
+        if a.copy_in(&mut b[..n], va) {
+            0
+        } else {
+            EFAULT
+        }
+    }) != 0
+    {
         return Err(EFAULT);
     }
     for (k, w) in set.iter_mut().enumerate().take(words) {
@@ -181,9 +192,15 @@ fn select_fds(nfds: u64, sets: [u64; 3], timeout_ns: Option<u64>) -> Ret {
     let mut ready = 0i64;
     for fd in 0..nfds {
         let (w, bit) = ((fd / 64) as usize, 1u64 << (fd % 64));
-        let asked = [READS, WRITES, 0].iter().enumerate().fold(0u16, |e, (k, &ev)| {
-            if inp[k][w] & bit != 0 { e | ev } else { e }
-        });
+        let asked = [READS, WRITES, 0]
+            .iter()
+            .enumerate()
+            .fold(
+                0u16,
+                |e, (k, &ev)| {
+                    if inp[k][w] & bit != 0 { e | ev } else { e }
+                },
+            );
         let except = inp[2][w] & bit != 0;
         if asked == 0 && !except {
             continue;
@@ -237,9 +254,11 @@ pub fn select(nfds: u64, r: u64, w: u64, e: u64, tv: u64) -> Ret {
             return done(EFAULT);
         }
         match <[i64; 2]>::from_bytes(&b) {
-            Some([s, us]) if s >= 0 && (0..1_000_000).contains(&us) => {
-                Some((s as u64).saturating_mul(1_000_000_000).saturating_add(us as u64 * 1000))
-            }
+            Some([s, us]) if s >= 0 && (0..1_000_000).contains(&us) => Some(
+                (s as u64)
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(us as u64 * 1000),
+            ),
             _ => return done(EINVAL),
         }
     };
@@ -253,4 +272,3 @@ pub fn pselect6(nfds: u64, r: u64, w: u64, e: u64, ts: u64) -> Ret {
         Err(err) => done(err),
     }
 }
-

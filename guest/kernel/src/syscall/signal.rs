@@ -57,7 +57,10 @@ pub fn terminates(p: &proc::Proc, sig: u64) -> bool {
     if sig == 0 || IGNORED.contains(&sig) {
         return false;
     }
-    sig == 9 || p.sigactions.get((sig - 1) as usize).is_none_or(|a| a[0] == SIG_DFL)
+    sig == 9
+        || p.sigactions
+            .get((sig - 1) as usize)
+            .is_none_or(|a| a[0] == SIG_DFL)
 }
 
 /// sigaltstack(2): report the current stack to `old` and install `new`
