@@ -225,3 +225,25 @@ fn files_dir_becomes_the_root() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 18 item 5: mmap of files. MAP_SHARED stores reach read() and
+/// other mappers, MAP_PRIVATE ones stay private, mappings outlive the
+/// name; every frame back at the end.
+#[test]
+fn file_mappings_share_the_files_frames() {
+    for cc in Cc::STATIC {
+        let Some(prog) = build("filemap", cc) else {
+            continue;
+        };
+        let (r, out) = run_lines(&["--run", path_str(&prog), "-q"], 0, "filemap");
+        let failed: Vec<&String> = out.iter().filter(|l| !l.starts_with("ok ")).collect();
+        assert_eq!(
+            failed,
+            vec!["filemap: all ok"],
+            "{}:\n{}",
+            cc.name(),
+            r.stdout
+        );
+        assert!(r.stdout.contains("every frame returned"), "{}", r.stdout);
+    }
+}

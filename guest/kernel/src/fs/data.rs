@@ -11,6 +11,10 @@
 //! written. Bytes past the size in the last frame are always zero
 //! (`truncate` clears them), so a file that grows never shows old bytes.
 //!
+//! A data frame may also be mapped into processes (mmap of a file): its
+//! reference count (mm/refcount.rs) holds one for the file and one per
+//! mapping, and the last to let go frees it.
+//!
 //! Every frame here (data and index alike) counts against the file
 //! system's budget (`take`): a fixed share of the frames free at boot, so
 //! files can never starve processes of memory; ENOSPC beyond it.
@@ -65,9 +69,16 @@ fn take() -> Result<Pa, i64> {
     Ok(pa)
 }
 
-/// Give a frame of the file system back to the allocator.
-fn give(pa: Pa) {
-    frame::free(pa);
+/// The file system lets go of a frame: an index frame goes back to the
+/// allocator; a data frame (`level` 0) too, unless a process still maps
+/// it (a file mapping: `frame::put` counts the mappings, and the last
+/// one gives it back).
+fn give(pa: Pa, level: u8) {
+    if level == 0 {
+        frame::put(pa);
+    } else {
+        frame::free(pa);
+    }
     HELD.fetch_sub(1, Ordering::Relaxed);
 }
 
@@ -149,7 +160,7 @@ fn free_tree(pa: Pa, level: u8) {
             }
         }
     }
-    give(pa);
+    give(pa, level);
 }
 
 /// Free the pages at or past `keep` under the tree `pa` of `level`, whose

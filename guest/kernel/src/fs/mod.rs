@@ -218,6 +218,15 @@ pub fn stat(ino: u32) -> [u64; 18] {
     st
 }
 
+/// The frame holding page `page` of regular file `ino`, made if it is a
+/// hole (mmap maps it; the caller takes its own reference).
+pub fn map_frame(ino: u32, page: u64) -> Result<crate::memlayout::Pa, i64> {
+    let n = node::live(ino)
+        .filter(|n| n.kind == Kind::File)
+        .ok_or(EINVAL)?;
+    data::frame_for(&mut n.data, page)
+}
+
 /// Set node `ino`'s permission bits.
 pub fn chmod(ino: u32, mode: u64) -> Result<(), i64> {
     let n = node::live(ino).ok_or(EINVAL)?;
