@@ -243,12 +243,15 @@ pub fn opened(ino: u32) {
 }
 
 /// The last open file on node `ino` was closed (an unlinked file's data
-/// may go now).
+/// may go now). A removed directory's node is left for `node::alloc` to
+/// reclaim: this runs while exit holds the process table, which the
+/// check for working directories would take again.
 pub fn closed(ino: u32) {
-    if let Some(n) = node::live(ino) {
-        n.opens = n.opens.saturating_sub(1);
+    let Some(n) = node::live(ino) else { return };
+    n.opens = n.opens.saturating_sub(1);
+    if n.kind != Kind::Dir {
+        node::maybe_free(ino);
     }
-    node::maybe_free(ino);
 }
 
 /// A process left directory `ino` (chdir elsewhere): a removed directory
