@@ -73,7 +73,11 @@ fn main(_arg: u64) -> i64 {
         ((m + 0x3ff8) as *mut u64).write_volatile(2);
     }
     // Not anonymous, and fd -1 names no open file (as on Linux).
-    expect!("file mmap of fd -1", mmap(0, 0x1000, rw, MAP_PRIVATE), EBADF);
+    expect!(
+        "file mmap of fd -1",
+        mmap(0, 0x1000, rw, MAP_PRIVATE),
+        EBADF
+    );
     expect!(
         "fixed mmap",
         mmap(m + 0x1000, 0x1000, rw, anon | MAP_FIXED),
