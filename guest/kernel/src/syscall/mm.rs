@@ -16,15 +16,14 @@ pub fn brk(addr: u64) -> i64 {
 
 /// mmap(2): anonymous memory, or the file open at `fd` from `off`.
 pub fn mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -> i64 {
-    let r = if flags & MAP_ANONYMOUS != 0 {
+    if flags & MAP_ANONYMOUS != 0 {
         with_aspace(|a| {
             a.mmap(addr, len, prot, flags)
                 .map_or_else(|e| e, |at| at as i64)
         })
     } else {
         mmap_file(addr, len, prot, flags, fd, off).map_or_else(|e| e, |at| at as i64)
-    };
-    r
+    }
 }
 
 /// mmap(2) of a regular file: readable, and writable too for a shared
