@@ -88,7 +88,7 @@ la57   | json    | 2D walk: 5-level guest on 5-level NPT: 5*(5+1)+5 | "hw_refs":
 *      | console | the fork programs exit 0                        | ^nested-svm: fork exit 0$
 *      | console | the fork bomb exits 0                           | ^nested-svm: forkbomb exit 0$
 *      | console | files: every RAM file system check passes       | ^ramfs: all ok$
-*      | console | files: file mappings share the file's frames    | ^filemap: all ok$
+*      | console | files: file mappings share the file frames     | ^filemap: all ok$
 *      | console | the file programs exit 0                        | ^nested-svm: ramfs exit 0$
 '
 INIT_ARGS=${NESTED_SVM_ARGS:---timeout 120 --json /report.json}
