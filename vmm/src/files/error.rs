@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use abi::tree::{MAX_ENTRIES, TreeError};
+use abi::tree::{MAX_ENTRIES, PATH_MAX, TreeError};
 
 use crate::loader::file::FileError;
 use crate::size::format_size;
@@ -47,6 +47,14 @@ pub enum FilesError {
         path: String,
         /// The tree format's rule it breaks (abi::tree).
         why: TreeError,
+    },
+    /// A path in the guest (relative to DIR) over abi::tree::PATH_MAX.
+    #[error("--files: {path}: its path in the guest is {len} bytes; at most {PATH_MAX} fit")]
+    PathTooLong {
+        /// The entry, escaped.
+        path: String,
+        /// Bytes of its path relative to DIR.
+        len: usize,
     },
     /// More entries than a tree image holds.
     #[error(

@@ -284,7 +284,7 @@ fn names_beyond_the_limits_are_refused() {
     assert_eq!(
         err,
         format!(
-            "--files: {}: a path is empty or longer than 1024 bytes",
+            "--files: {}: its path in the guest is 1254 bytes; at most 1024 fit",
             deepest.display()
         )
     );

@@ -120,7 +120,10 @@ impl Walker {
             }
             path.extend_from_slice(name);
             if path.len() > PATH_MAX {
-                return Err(named(tree::TreeError::PathLength));
+                return Err(FilesError::PathTooLong {
+                    path: shown(&host),
+                    len: path.len(),
+                });
             }
             if self.nodes.len() >= MAX_ENTRIES as usize {
                 return Err(FilesError::TooMany { path: shown(&host) });

@@ -9,7 +9,7 @@ use abi::signals::{self, SIGCHLD};
 use abi::syscall::{ECHILD, EFAULT, EINVAL, ESRCH};
 
 use super::report::{report, summary};
-use super::sched::{FORCE_GS, interrupt, pick_wait, resume};
+use super::sched::{FORCE_GS, interrupt, run_next};
 use super::{Exit, NPROC, Proc, State, Table, table};
 use crate::arch::{self, fsbase};
 use crate::entry::{self, TrapFrame};
@@ -70,11 +70,8 @@ pub fn exit_current(f: &mut TrapFrame, how: Exit) {
     if parent_waits {
         super::sched::wakeup(wait_chan(ppid));
     }
-    match pick_wait(t, cur) {
-        // The exiting process may have left any GS base live.
-        Some(n) => resume(f, n, FORCE_GS),
-        None => all_done(),
-    }
+    // The exiting process may have left any GS base live.
+    run_next(f, cur, FORCE_GS);
 }
 
 fn is_live(p: &Proc) -> bool {
@@ -239,7 +236,11 @@ pub fn all_done() -> ! {
             ": FRAMES LEAKED"
         }
     );
-    let status = if free != t.frames_free_at_start {
+    let (files, pipes) = (crate::file::in_use(), crate::pipe::in_use());
+    if files + pipes > 0 {
+        kprintln!("[kernel] still open at the end: {files} open file(s), {pipes} pipe(s)");
+    }
+    let status = if free != t.frames_free_at_start || files + pipes > 0 {
         abi::status::PANIC
     } else if t.failed > 0 {
         kprintln!(

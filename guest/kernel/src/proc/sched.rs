@@ -86,13 +86,21 @@ pub(super) fn resume(f: &mut TrapFrame, i: usize, live_gs: u64) {
 
 /// Start the first process; never returns.
 pub fn run() -> ! {
-    let t = table();
-    let Some(i) = pick_wait(t, NPROC - 1) else {
-        super::all_done()
-    };
     let mut f = entry::ZERO_FRAME;
-    resume(&mut f, i, FORCE_GS);
+    run_next(&mut f, NPROC - 1, FORCE_GS);
     entry::return_to(&f)
+}
+
+/// Resume the next process that can run after slot `after` in `f`. When
+/// none can, the run is over if no process is left; if some wait for
+/// good (each on another), that is a deadlock: they are ended.
+pub(super) fn run_next(f: &mut TrapFrame, after: usize, live_gs: u64) {
+    let t = table();
+    match pick_wait(t, after) {
+        Some(next) => resume(f, next, live_gs),
+        None if t.procs.iter().any(|p| matches!(p.state, State::Blocked(_))) => deadlock(f),
+        None => super::all_done(),
+    }
 }
 
 /// Save the running process's frame and bases before it stops running.
@@ -162,10 +170,7 @@ pub fn block(f: &mut TrapFrame, nr: u64, chan: u64, deadline: u64) -> bool {
     t.procs[cur].state = State::Blocked(chan);
     t.procs[cur].wake = deadline;
     let gs = save_current(t, f);
-    match pick_wait(t, cur) {
-        Some(next) => resume(f, next, gs),
-        None => deadlock(f),
-    }
+    run_next(f, cur, gs);
     true
 }
 
@@ -200,8 +205,5 @@ fn deadlock(f: &mut TrapFrame) {
             t.procs[i].killed = Some(Exit::Signal(abi::signals::SIGKILL));
         }
     }
-    match pick_wait(t, t.cur) {
-        Some(next) => resume(f, next, FORCE_GS),
-        None => super::all_done(),
-    }
+    run_next(f, t.cur, FORCE_GS);
 }
