@@ -129,6 +129,11 @@ int main(int argc, char **argv)
 	check("nofollow", open("/tmp/link", O_RDONLY | O_NOFOLLOW) < 0 && errno == ELOOP, "O_NOFOLLOW");
 	check("loop", symlink("loop", "/tmp/loop") == 0 && open("/tmp/loop", O_RDONLY) < 0 && errno == ELOOP,
 	      "a symlink loop is ELOOP");
+	check("creat_through_link", symlink("new.txt", "/tmp/dangling") == 0 &&
+	      (fd = open("/tmp/dangling", O_CREAT | O_WRONLY, 0600)) >= 0 && write(fd, "n", 1) == 1 &&
+	      close(fd) == 0 && stat("/tmp/new.txt", &st) == 0 && st.st_size == 1 &&
+	      unlink("/tmp/new.txt") == 0 && unlink("/tmp/dangling") == 0,
+	      "O_CREAT through a dangling symlink makes its target");
 	check("readlink_file", readlink("/tmp/d/c.txt", buf, sizeof buf) < 0 && errno == EINVAL,
 	      "readlink of a file");
 

@@ -138,7 +138,10 @@ fn open(dirfd: u64, va: u64, flags: u64, mode: u64) -> Result<u64, i64> {
                 if !follow {
                     return Err(ELOOP);
                 }
-                fs::lookup(start, p.get(), true)?
+                match fs::lookup(start, p.get(), true) {
+                    Err(ENOENT) => create_at_target(dir, ino, mode)?,
+                    r => r?,
+                }
             }
             Some((_, ino)) => ino,
             None if name.get() == b"." || name.get() == b".." => fs::lookup(start, p.get(), true)?,
@@ -170,6 +173,22 @@ fn open(dirfd: u64, va: u64, flags: u64, mode: u64) -> Result<u64, i64> {
         fs::closed(ino);
     }
     r
+}
+
+/// O_CREAT through a symlink whose target does not exist: make the
+/// target (one level: a target that is itself a dangling symlink stays
+/// ENOENT).
+fn create_at_target(dir: u32, link: u32, mode: u64) -> Result<u32, i64> {
+    let n = node::live(link).ok_or(ENOENT)?;
+    let mut t = [0u8; PATH_MAX];
+    let len = (n.size as usize).min(PATH_MAX - 1);
+    fs::data::read_at(&n.data, 0, &mut t[..len]);
+    let (tdir, name, slash) = fs::path::parent(dir, &t[..len])?;
+    if slash || fs::dir::find(tdir, name.get()).is_some() {
+        return Err(ENOENT);
+    }
+    let mode = (mode as u32 & !current().umask & 0o7777) as u16;
+    names::create(tdir, name.get(), Kind::File, mode, &[])
 }
 
 /// creat(2).
