@@ -87,12 +87,17 @@ la57   | json    | 2D walk: 5-level guest on 5-level NPT: 5*(5+1)+5 | "hw_refs":
 *      | console | fork: fork + wait                               | parent of pid:[0-9]+ \(rc_wait pid:[0-9]+, exited 1, status 0\)
 *      | console | the fork programs exit 0                        | ^nested-svm: fork exit 0$
 *      | console | the fork bomb exits 0                           | ^nested-svm: forkbomb exit 0$
+*      | console | files: every RAM file system check passes       | ^ramfs: all ok$
+*      | console | files: file mappings share the file frames     | ^filemap: all ok$
+*      | console | the file programs exit 0                        | ^nested-svm: ramfs exit 0$
 '
 INIT_ARGS=${NESTED_SVM_ARGS:---timeout 120 --json /report.json}
 # The isolation check: three copies with their own seeds, and a CPU burner.
 VECTOR_ARGS="--timeout 120 -q --cmdline spin:300 --run '/vector 1' --run '/vector 2' --run '/vector 3'"
 # Address spaces copied: fork with copy-on-write, pipes, wait, a fork bomb.
 FORK_ARGS="--timeout 120 -q --run /cow --run /pipes --run '/procapi 2'"
+# Files: the RAM file system and file mappings (tests/ramfs.rs).
+RAMFS_ARGS="--timeout 120 -q --run /ramfs --run /filemap"
 # -------------------------------------------------------------------------------
 
 SCRIPT_NAME=nested-svm
@@ -220,7 +225,7 @@ fi
 stage_begin "vector.c (gcc -static)"
 gcc -O2 -static -o "$W/vector" "$REPO_ROOT/tests/programs/vector.c" ||
   abort "gcc -static tests/programs/vector.c"
-for p in cow pipes forkbomb procapi; do
+for p in cow pipes forkbomb procapi ramfs filemap; do
   gcc -O2 -static -o "$W/$p" "$REPO_ROOT/tests/programs/$p.c" ||
     abort "gcc -static tests/programs/$p.c"
 done
@@ -236,7 +241,7 @@ done
 for m in irqbypass kvm ccp kvm-amd; do cp "$KDIR/$m.ko" "$R/lib/modules/"; done
 cp "$BIN" "$R/microvmm"
 cp "$W/vector" "$R/vector"
-for p in cow pipes forkbomb procapi; do cp "$W/$p" "$R/$p"; done
+for p in cow pipes forkbomb procapi ramfs filemap; do cp "$W/$p" "$R/$p"; done
 # The kvm_amd npt value comes from the kernel command line (nsvm_npt=N), so
 # one initramfs serves every run. Lines starting "nested-svm:" are for CHECKS.
 cat >"$R/init" <<INIT
@@ -278,6 +283,9 @@ echo "nested-svm: running /microvmm $FORK_ARGS"
 echo "nested-svm: fork exit \$?"
 /microvmm --timeout 120 -q --run /forkbomb
 echo "nested-svm: forkbomb exit \$?"
+echo "nested-svm: running /microvmm $RAMFS_ARGS"
+/microvmm $RAMFS_ARGS
+echo "nested-svm: ramfs exit \$?"
 echo "nested-svm: guest uptime \$(cut -d' ' -f1 /proc/uptime) s"
 poweroff -f
 INIT

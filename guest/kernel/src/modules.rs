@@ -48,8 +48,31 @@ fn basename(path: &[u8]) -> &[u8] {
     &b[..b.len().min(NAME_MAX)]
 }
 
-/// Start a process for every module; return how many started.
+/// Each module whose ranges check out, as (the basename of its argv[0],
+/// its bytes): what the RAM file system's root holds without --files.
+pub fn each(m: &Machine, mut f: impl FnMut(&[u8], &'static [u8])) {
+    for md in &m.modules[..m.nmodules] {
+        let Some(img) = range(m, md.gpa, md.size) else {
+            continue;
+        };
+        let block = match range(m, md.args_gpa, (md.args_len as u64).min(MODULE_ARGS_MAX)) {
+            Some(r) if md.args_len != 0 => bytes(r),
+            _ => continue,
+        };
+        let mut argv = [&[][..]; MAX_ARGS];
+        if args(block, md.argc, &mut argv) > 0 {
+            // The whole last component (basename() cuts it to a process
+            // name's length).
+            let name = argv[0].rsplit(|&c| c == b'/').next().unwrap_or(argv[0]);
+            f(name, bytes(img));
+        }
+    }
+}
+
+/// Build the file system (before the module frames go back), then start
+/// a process for every module; return how many started.
 pub fn spawn_all(m: &Machine) -> usize {
+    crate::fs::build(m);
     let mut started = 0;
     let mut env_all = [&[][..]; MAX_ENV];
     let n_env = m.env(&mut env_all);

@@ -67,8 +67,22 @@ impl AddrSpace {
     /// Linux mmap(2) for anonymous memory; the address or -errno.
     pub fn mmap(&mut self, addr: u64, len: u64, prot: u64, flags: u64) -> Result<u64, i64> {
         if flags & MAP_ANONYMOUS == 0 {
-            return Err(ENODEV); // no files in this kernel
+            return Err(ENODEV); // files: mmap_file (filemap.rs)
         }
+        self.mmap_in(addr, len, prot, flags, REGION_MMAP)
+    }
+
+    /// Place the region of one mmap call, of `kind` (REGION_MMAP, or
+    /// REGION_FILE for filemap.rs, which never joins a neighbour): its
+    /// start, or -errno.
+    pub(super) fn mmap_in(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: u64,
+        flags: u64,
+        kind: u32,
+    ) -> Result<u64, i64> {
         if flags & (MAP_SHARED | MAP_PRIVATE) == 0 || len == 0 {
             return Err(EINVAL);
         }
@@ -85,27 +99,34 @@ impl AddrSpace {
             if !self.carve(addr, end, |_| true) {
                 return Err(ENOMEM);
             }
-            return self.place(addr, end, prot, true);
+            return self.place(kind, addr, end, prot, true);
         }
         // A hint is taken when that range is free, as Linux does.
         if let Ok(end) = self.user_range(addr, len)
             && end <= MMAP_TOP
             && !self.overlaps(addr, end, |_| false)
         {
-            return self.place(addr, end, prot, true);
+            return self.place(kind, addr, end, prot, true);
         }
         let at = self.find_free(len).ok_or(ENOMEM)?;
-        self.place(at, at + len, prot, false)
+        self.place(kind, at, at + len, prot, false)
     }
 
     /// A region of its own for one mmap call, unless the program asked for
     /// this address (`asked`: a hint taken, or MAP_FIXED) next to a mapping
     /// of the same protection: then that mapping grows.
-    fn place(&mut self, start: u64, end: u64, prot: u32, asked: bool) -> Result<u64, i64> {
-        let added = if asked {
-            self.extend_region(REGION_MMAP, prot, start, end)
+    fn place(
+        &mut self,
+        kind: u32,
+        start: u64,
+        end: u64,
+        prot: u32,
+        asked: bool,
+    ) -> Result<u64, i64> {
+        let added = if asked && kind == REGION_MMAP {
+            self.extend_region(kind, prot, start, end)
         } else {
-            self.add_region(REGION_MMAP, prot, start, end)
+            self.add_region(kind, prot, start, end)
         };
         if added { Ok(start) } else { Err(ENOMEM) }
     }

@@ -2,6 +2,7 @@
 //! and per-process address spaces.
 
 pub mod cow;
+pub mod filemap;
 pub mod frame;
 pub mod huge;
 pub mod kspace;

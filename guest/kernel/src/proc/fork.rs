@@ -103,6 +103,7 @@ pub fn fork(f: &TrapFrame, c: &Clone) -> i64 {
     child.altstack = parent.altstack;
     child.fds = parent.fds.fork();
     child.cwd = parent.cwd;
+    child.umask = parent.umask;
     child.killed = None;
     child.wstatus = 0;
     child.forked = true;

@@ -118,6 +118,8 @@ pub struct Proc {
     pub fds: FdTable,
     /// Its working directory (a node of the RAM file system).
     pub cwd: u32,
+    /// Its file mode creation mask (umask(2)); fork copies it.
+    pub umask: u32,
     /// Its parent's pid; 0 when the kernel started it or adopted it.
     pub ppid: u32,
     /// A signal from another process ended it: it exits with this the
@@ -158,6 +160,7 @@ impl Proc {
         altstack: AltStack::NONE,
         fds: FdTable::EMPTY,
         cwd: fs::ROOT,
+        umask: 0o022,
         ppid: 0,
         killed: None,
         wstatus: 0,
@@ -247,7 +250,7 @@ pub fn spawn(
 ) -> Result<u32, &'static str> {
     let t = table();
     if t.frames_free_at_start == 0 {
-        t.frames_free_at_start = frame::free_count();
+        t.frames_free_at_start = baseline();
     }
     let slot = t
         .procs
@@ -298,12 +301,27 @@ pub fn spawn(
     Ok(pid)
 }
 
+/// The frames the end-of-run check expects back: those free now, and
+/// those the file system holds (it gives every one back at the end).
+fn baseline() -> u64 {
+    frame::free_count() + fs::held()
+}
+
+/// Whether some process works in directory `ino` (a removed directory's
+/// node stays while one does).
+pub fn cwd_in_use(ino: u32) -> bool {
+    table()
+        .procs
+        .iter()
+        .any(|p| matches!(p.state, State::Runnable | State::Blocked(_)) && p.cwd == ino)
+}
+
 /// The kernel was handed `n` more frames after processes were created
 /// (the boot modules, once loaded): the end-of-run check counts them.
 pub fn frames_returned(n: u64) {
     let t = table();
     if t.frames_free_at_start == 0 {
-        t.frames_free_at_start = frame::free_count();
+        t.frames_free_at_start = baseline();
     } else {
         t.frames_free_at_start += n;
     }

@@ -8,12 +8,16 @@
 //! One file per concept: fd (reads, writes and the rest on descriptors),
 //! pipe (making pipes), poll (waiting on descriptors), wait (children),
 //! mm (brk, mmap), process (ids, exit, TLS, limits, names, CPUs),
-//! signal (handlers, the alternate stack, signalling oneself), time
+//! signal (handlers, the alternate stack, signalling oneself), path
+//! (calls that name files by path), dir (reading directories, the
+//! working directory), time
 //! (clocks, sleep, yield), ext (microvmm's own calls, numbered from 1000).
 
+mod dir;
 mod ext;
 pub mod fd;
 mod mm;
+mod path;
 mod pipe;
 mod poll;
 mod process;
@@ -28,6 +32,9 @@ use abi::syscall::*;
 use crate::entry::TrapFrame;
 use crate::mm::uvm::AddrSpace;
 use crate::proc::{self, Proc};
+
+/// The dirfd of the *at calls that means the working directory.
+const AT_FDCWD: u64 = -100i64 as u64;
 
 /// What a handler leaves for the return path.
 pub enum Ret {
@@ -98,10 +105,6 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_FCNTL => Ret::Value(fd::fcntl(a0, a1, a2)),
         SYS_IOCTL => Ret::Value(fd::ioctl(a0, a1, a2)),
         SYS_FSTAT => Ret::Value(fd::fstat(a0, a1)),
-        SYS_NEWFSTATAT => match fd::fstat_empty_path(a0, a1, a3) {
-            Some(dirfd) => Ret::Value(fd::fstat(dirfd, a2)),
-            None => Ret::Value(ENOENT),
-        },
         SYS_PIPE => Ret::Value(pipe::pipe2(a0, 0)),
         SYS_PIPE2 => Ret::Value(pipe::pipe2(a0, a1)),
         SYS_POLL => poll::poll(a0, a1, a2),
@@ -125,16 +128,52 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         },
         SYS_WAIT4 => wait::wait4(a0, a1, a2, a3),
         SYS_WAITID => wait::waitid(a0, a1, a2, a3),
-        SYS_READLINK | SYS_OPEN | SYS_OPENAT => Ret::Value(ENOENT), // no files
+        // The file system: paths, directories, the working directory.
+        SYS_OPEN => Ret::Value(path::openat(AT_FDCWD, a0, a1, a2)),
+        SYS_OPENAT => Ret::Value(path::openat(a0, a1, a2, a3)),
+        SYS_CREAT => Ret::Value(path::creat(a0, a1)),
+        SYS_STAT => Ret::Value(path::stat(a0, a1, true)),
+        SYS_LSTAT => Ret::Value(path::stat(a0, a1, false)),
+        SYS_NEWFSTATAT => Ret::Value(path::newfstatat(a0, a1, a2, a3)),
+        SYS_STATX => Ret::Value(path::statx(a0, a1, a2, a3, f.r8)),
+        SYS_ACCESS => Ret::Value(path::faccessat(AT_FDCWD, a0, a1, 0)),
+        SYS_FACCESSAT => Ret::Value(path::faccessat(a0, a1, a2, 0)),
+        SYS_FACCESSAT2 => Ret::Value(path::faccessat(a0, a1, a2, a3)),
+        SYS_MKDIR => Ret::Value(path::mkdirat(AT_FDCWD, a0, a1)),
+        SYS_MKDIRAT => Ret::Value(path::mkdirat(a0, a1, a2)),
+        SYS_RMDIR => Ret::Value(path::unlinkat(AT_FDCWD, a0, 0x200)),
+        SYS_UNLINK => Ret::Value(path::unlinkat(AT_FDCWD, a0, 0)),
+        SYS_UNLINKAT => Ret::Value(path::unlinkat(a0, a1, a2)),
+        SYS_LINK => Ret::Value(path::linkat(AT_FDCWD, a0, AT_FDCWD, a1, 0)),
+        SYS_LINKAT => Ret::Value(path::linkat(a0, a1, a2, a3, f.r8)),
+        SYS_RENAME => Ret::Value(path::renameat2(AT_FDCWD, a0, AT_FDCWD, a1, 0)),
+        SYS_RENAMEAT => Ret::Value(path::renameat2(a0, a1, a2, a3, 0)),
+        SYS_RENAMEAT2 => Ret::Value(path::renameat2(a0, a1, a2, a3, f.r8)),
+        SYS_SYMLINK => Ret::Value(path::symlinkat(a0, AT_FDCWD, a1)),
+        SYS_SYMLINKAT => Ret::Value(path::symlinkat(a0, a1, a2)),
+        SYS_READLINK => Ret::Value(path::readlinkat(AT_FDCWD, a0, a1, a2)),
+        SYS_READLINKAT => Ret::Value(path::readlinkat(a0, a1, a2, a3)),
+        SYS_TRUNCATE => Ret::Value(path::truncate(a0, a1)),
+        SYS_FTRUNCATE => Ret::Value(path::ftruncate(a0, a1)),
+        SYS_FSYNC | SYS_FDATASYNC => Ret::Value(path::fsync(a0)),
+        SYS_CHMOD => Ret::Value(path::fchmodat(AT_FDCWD, a0, a1, 0)),
+        SYS_FCHMOD => Ret::Value(path::fchmod(a0, a1)),
+        SYS_FCHMODAT => Ret::Value(path::fchmodat(a0, a1, a2, 0)),
+        SYS_UMASK => Ret::Value(path::umask(a0)),
+        SYS_GETDENTS64 => Ret::Value(dir::getdents(a0, a1, a2, true)),
+        SYS_GETDENTS => Ret::Value(dir::getdents(a0, a1, a2, false)),
+        SYS_CHDIR => Ret::Value(dir::chdir(a0)),
+        SYS_FCHDIR => Ret::Value(dir::fchdir(a0)),
+        SYS_GETCWD => Ret::Value(dir::getcwd(a0, a1)),
         SYS_BRK => Ret::Value(mm::brk(a0)),
-        SYS_MMAP => Ret::Value(mm::mmap(a0, a1, a2, a3)),
+        SYS_MMAP => Ret::Value(mm::mmap(a0, a1, a2, a3, f.r8, f.r9)),
+        SYS_MSYNC => Ret::Value(mm::msync(a0, a1, a2)),
         SYS_MUNMAP => Ret::Value(mm::munmap(a0, a1)),
         SYS_MPROTECT => Ret::Value(mm::mprotect(a0, a1, a2)),
         SYS_MADVISE => Ret::Value(mm::madvise(a0, a1, a2)),
         SYS_GETPID | SYS_GETTID | SYS_SET_TID_ADDRESS => Ret::Value(current().pid as i64),
         SYS_GETUID | SYS_GETGID | SYS_GETEUID | SYS_GETEGID => Ret::Value(0),
         SYS_GETPPID => Ret::Value(current().ppid as i64),
-        SYS_GETCWD => Ret::Value(process::getcwd(a0, a1)),
         SYS_RT_SIGACTION => Ret::Value(signal::sigaction(a0, a1, a2, a3)),
         // Masks are accepted: no handler ever runs to be held back.
         SYS_RT_SIGPROCMASK => Ret::Value(0),

@@ -3,7 +3,7 @@
 //! bytes.
 
 use abi::msg::NAME_MAX;
-use abi::syscall::{EFAULT, EINVAL, EPERM, ERANGE, ESRCH, STACK_MAX};
+use abi::syscall::{EFAULT, EINVAL, EPERM, ESRCH, STACK_MAX};
 
 use super::{Ret, current, put, with_aspace};
 use crate::arch::fsbase::{self, Seg};
@@ -50,19 +50,6 @@ pub fn arch_prctl(code: u64, addr: u64) -> i64 {
         ARCH_GET_GS => with_aspace(|a| put(a, addr, &fsbase::read_base(Seg::Gs))),
         _ => EINVAL,
     }
-}
-
-/// getcwd(2): there are no directories, so every process is in "/". The
-/// raw system call returns the bytes written, the NUL included.
-pub fn getcwd(buf: u64, size: u64) -> i64 {
-    const CWD: &[u8; 2] = b"/\0";
-    if size < CWD.len() as u64 {
-        return ERANGE;
-    }
-    with_aspace(|a| match put(a, buf, CWD) {
-        0 => CWD.len() as i64,
-        e => e,
-    })
 }
 
 pub fn prctl(option: u64, arg: u64) -> i64 {

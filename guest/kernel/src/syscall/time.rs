@@ -55,6 +55,11 @@ fn now_ns(clock: u64) -> u64 {
     ns0.saturating_add(ns_from_tsc(cpu::rdtsc().saturating_sub(tsc0)))
 }
 
+/// The wall clock now, in ns since the epoch (file times).
+pub fn realtime_ns() -> u64 {
+    now_ns(CLOCK_REALTIME)
+}
+
 /// The TSC at which `clock` reads `ns` (a TIMER_ABSTIME deadline).
 fn tsc_at(clock: u64, ns: u64) -> u64 {
     let (ns0, tsc0) = origin(clock);
