@@ -8,6 +8,7 @@ use super::cpu::Cpu;
 use super::finding::{Finding, Findings};
 use super::host::{HostPage, HostView};
 use super::reach::{SizeCount, count_sizes};
+use super::share::{self, Peer, PeerShare, ShareStop};
 use crate::addr::{Gpa, Gva, Hpa, Hva};
 use crate::devices::event::{Pattern, ProcEvent, Region, RegionKind};
 use crate::paging::{
@@ -19,14 +20,14 @@ use crate::paging::{
 pub const WALK_LIMIT: u64 = 1 << 24;
 /// Pages analysed at most per address space: twice what 2 GiB of RAM can
 /// back, so only aliased (hostile) tables reach it.
-const MAX_PAGES: usize = 1 << 20;
+pub(super) const MAX_PAGES: usize = 1 << 20;
 /// Runs listed per process; the rest are counted in a finding.
 const MAX_RANGES: usize = 4096;
 /// Pages listed between two looks at the clock.
 const CLOCK_EVERY: usize = 4096;
 
 /// The guest's time is up (`Options::deadline`).
-fn past(o: &Options) -> bool {
+pub(super) fn past(o: &Options) -> bool {
     o.deadline.is_some_and(|d| std::time::Instant::now() >= d)
 }
 
@@ -60,6 +61,29 @@ pub struct RegionObs {
     pub region: Region,
     /// Pages of it mapped at exit.
     pub pages_mapped: u64,
+    /// Pages of it whose frame another process live at the analysis maps
+    /// too; None when that is unknown (not analysed, or a bound stopped
+    /// the comparison: `SharingObs::stop` says which).
+    pub shared_pages: Option<u64>,
+}
+
+/// The frames an exiting process shared with the other processes live
+/// at that moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SharingObs {
+    /// Each other live process compared, with how many of this process's
+    /// pages it maps too (those compared before a bound stopped it).
+    pub with: Vec<PeerShare>,
+    /// All its pages whose frame another live process maps; None when a
+    /// bound stopped the comparison.
+    pub shared_pages: Option<u64>,
+    /// Those frames as runs of 4 KiB frames (first GPA, frames), in GPA
+    /// order: at most MAX_RANGES, and what the run's budget leaves.
+    pub frames: Vec<(Gpa, u64)>,
+    /// How many runs there were (more than `frames` holds when capped).
+    pub frames_total: u64,
+    /// Why the counts are unknown; None when they are complete.
+    pub stop: Option<ShareStop>,
 }
 
 /// The stored value read back through the GPA and the HVA.
@@ -134,6 +158,9 @@ pub struct Analysis {
     pub page_tables: Option<TablesObs>,
     /// All its pages counted by guest and host page size.
     pub page_sizes: Vec<SizeCount>,
+    /// Frames it shared with the other live processes; None when it was
+    /// not analysed (no paging mode).
+    pub sharing: Option<SharingObs>,
 }
 
 /// The regions with no pages counted: for processes that never reported
@@ -144,6 +171,7 @@ pub fn unmapped_regions(regions: &[Region]) -> Vec<RegionObs> {
         .map(|r| RegionObs {
             region: r.clone(),
             pages_mapped: 0,
+            shared_pages: None,
         })
         .collect()
 }
@@ -154,17 +182,22 @@ pub fn unmapped_regions(regions: &[Region]) -> Vec<RegionObs> {
 pub struct Budget {
     /// Pages listed in the report plus dirty-log frames.
     pub pages: u64,
-    /// Mapped runs listed in the report.
+    /// Mapped runs listed in the report (shared-frame runs included).
     pub runs: usize,
+    /// Entries read plus pages compared while finding the frames shared
+    /// with other live processes (share::SHARE_BUDGET for a run).
+    pub share: u64,
 }
 
 /// Analyse process `p`, whose CR3 should be the vCPU's live one, within
-/// what `budget` still allows.
+/// what `budget` still allows; `peers` are the other processes live at
+/// this moment, whose frames it may share.
 pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
     cpu: &C,
     mem: &M,
     host: &H,
     p: &ProcEvent,
+    peers: &[Peer],
     o: &Options,
     budget: &mut Budget,
 ) -> Analysis {
@@ -278,15 +311,25 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
     if let Some(gva) = late {
         a.findings.push(Finding::ListingOutOfTime { gva });
     }
+    let swept = share::sweep(mem, mode, p.cr3, &pages, peers, o, &mut budget.share);
+    let shared_per_region = shared_per_region(&pages, &owner, p, &swept, &mut errs, peers);
     a.regions = p
         .regions
         .iter()
         .zip(per_region)
-        .map(|(r, n)| RegionObs {
+        .zip(shared_per_region)
+        .map(|((r, n), shared)| RegionObs {
             region: r.clone(),
             pages_mapped: n,
+            shared_pages: shared,
         })
         .collect();
+    let sharing = sharing(&pages, swept, budget);
+    if let Some(stop) = sharing.stop {
+        // Said whatever else was found: not one of the capped findings.
+        a.findings.push(Finding::SharingUnknown(stop));
+    }
+    a.sharing = Some(sharing);
     if o.tables {
         // After the pages, so they never lose the budget to the tables.
         a.page_tables = Some(tables(mem, host, p.cr3, mode, &mut budget.pages));
@@ -300,6 +343,62 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
     }
     a.findings.extend(errs.finish());
     a
+}
+
+/// Each region's pages whose frame another live process maps (None for
+/// all when the comparison was stopped); a user-writable page outside a
+/// file mapping whose frame a process with its own tables maps is a
+/// finding: a private page must be copied on write, never shared
+/// writable.
+fn shared_per_region(
+    pages: &[Page],
+    owner: &[Owner],
+    p: &ProcEvent,
+    s: &share::Swept,
+    errs: &mut Findings,
+    peers: &[Peer],
+) -> Vec<Option<u64>> {
+    let mut counts = vec![0u64; p.regions.len()];
+    let user_rw = PteFlags::US.union(PteFlags::RW);
+    for (i, pg) in pages.iter().enumerate() {
+        if !s.shared(i) {
+            continue;
+        }
+        let region = owner.get(i).and_then(|o| o.get());
+        if let Some(n) = region.and_then(|k| counts.get_mut(k)) {
+            *n += 1;
+        }
+        let file = region
+            .and_then(|k| p.regions.get(k))
+            .is_some_and(|r| r.kind == RegionKind::File);
+        let by = s.by.get(i).copied().unwrap_or(0);
+        if by != 0 && !file && pg.flags.contains(user_rw) {
+            let pid = peers.get(usize::from(by) - 1).map_or(0, |q| q.pid);
+            errs.push(Finding::SharedWritable {
+                gva: pg.gva,
+                gpa: pg.gpa,
+                pid,
+            });
+        }
+    }
+    let known = s.stop.is_none();
+    counts.into_iter().map(|n| known.then_some(n)).collect()
+}
+
+/// The sharing observation from the sweep: totals, and the shared frames
+/// as runs within MAX_RANGES and the run's budget of runs.
+fn sharing(pages: &[Page], s: share::Swept, budget: &mut Budget) -> SharingObs {
+    let total = (0..pages.len()).filter(|&i| s.shared(i)).count() as u64;
+    let room = MAX_RANGES.min(budget.runs);
+    let (frames, frames_total) = share::frame_runs(pages, &s, room);
+    budget.runs -= frames.len();
+    SharingObs {
+        with: s.with,
+        shared_pages: s.stop.is_none().then_some(total),
+        frames,
+        frames_total,
+        stop: s.stop,
+    }
 }
 
 /// Every mapped user page, in GVA order (at most MAX_PAGES); entries the
