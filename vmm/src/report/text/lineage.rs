@@ -74,18 +74,20 @@ pub(super) fn sharing_of(rg: &RegionReport, unknown: bool) -> String {
     s
 }
 
-/// "  shared with processes live at its exit: 12 of 40 pages (pid 2 sh 12,
-/// pid 4 cat 0)": said when another process was live at its exit.
+/// "  shared with processes live at its exit: 12 of 40 pages (pid 2 sh
+/// 12)": said when it shared any (each process it shared with named), or
+/// when they could not be counted.
 pub(super) fn shared_line(s: &mut String, p: &ProcessReport) {
     let Some(sh) = &p.sharing else {
         return;
     };
-    if sh.with.is_empty() && sh.complete {
+    if sh.complete && p.shared_pages.unwrap_or(0) == 0 {
         return;
     }
     let with: Vec<String> = sh
         .with
         .iter()
+        .filter(|w| w.pages > 0)
         .map(|w| format!("pid {} {} {}", w.pid, escape_text(&w.name), w.pages))
         .collect();
     let _ = match (p.shared_pages, &sh.why) {
@@ -152,11 +154,19 @@ mod tests {
         child.pages_total = 4;
         child.shared_pages = Some(2);
         child.sharing = Some(SharingReport {
-            with: vec![ShareWith {
-                pid: 2,
-                name: "sh".into(),
-                pages: 2,
-            }],
+            with: vec![
+                ShareWith {
+                    pid: 2,
+                    name: "sh".into(),
+                    pages: 2,
+                },
+                // Live, but shared nothing: not named.
+                ShareWith {
+                    pid: 5,
+                    name: "other".into(),
+                    pages: 0,
+                },
+            ],
             complete: true,
             ..Default::default()
         });
