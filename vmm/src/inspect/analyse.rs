@@ -8,7 +8,7 @@ use super::cpu::Cpu;
 use super::finding::{Finding, Findings};
 use super::host::{HostPage, HostView};
 use super::reach::{SizeCount, count_sizes};
-use super::share::{self, Peer, PeerShare, ShareStop};
+use super::share::{self, Peer, SharingObs};
 use crate::addr::{Gpa, Gva, Hpa, Hva};
 use crate::devices::event::{Pattern, ProcEvent, Region, RegionKind};
 use crate::paging::{
@@ -65,25 +65,6 @@ pub struct RegionObs {
     /// too; None when that is unknown (not analysed, or a bound stopped
     /// the comparison: `SharingObs::stop` says which).
     pub shared_pages: Option<u64>,
-}
-
-/// The frames an exiting process shared with the other processes live
-/// at that moment.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SharingObs {
-    /// Each other live process compared, with how many of this process's
-    /// pages it maps too (those compared before a bound stopped it).
-    pub with: Vec<PeerShare>,
-    /// All its pages whose frame another live process maps; None when a
-    /// bound stopped the comparison.
-    pub shared_pages: Option<u64>,
-    /// Those frames as runs of 4 KiB frames (first GPA, frames), in GPA
-    /// order: at most MAX_RANGES, and what the run's budget leaves.
-    pub frames: Vec<(Gpa, u64)>,
-    /// How many runs there were (more than `frames` holds when capped).
-    pub frames_total: u64,
-    /// Why the counts are unknown; None when they are complete.
-    pub stop: Option<ShareStop>,
 }
 
 /// The stored value read back through the GPA and the HVA.
@@ -312,7 +293,8 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
         a.findings.push(Finding::ListingOutOfTime { gva });
     }
     let swept = share::sweep(mem, mode, p.cr3, &pages, peers, o, &mut budget.share);
-    let shared_per_region = shared_per_region(&pages, &owner, p, &swept, &mut errs, peers);
+    let region_of = |i: usize| owner.get(i).and_then(|o| o.get());
+    let shared_per_region = share::per_region(&pages, region_of, p, &swept, peers, &mut errs);
     a.regions = p
         .regions
         .iter()
@@ -324,7 +306,9 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
             shared_pages: shared,
         })
         .collect();
-    let sharing = sharing(&pages, swept, budget);
+    let room = MAX_RANGES.min(budget.runs);
+    let sharing = share::observe(&pages, swept, room);
+    budget.runs -= sharing.frames.len();
     if let Some(stop) = sharing.stop {
         // Said whatever else was found: not one of the capped findings.
         a.findings.push(Finding::SharingUnknown(stop));
@@ -343,62 +327,6 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
     }
     a.findings.extend(errs.finish());
     a
-}
-
-/// Each region's pages whose frame another live process maps (None for
-/// all when the comparison was stopped); a user-writable page outside a
-/// file mapping whose frame a process with its own tables maps is a
-/// finding: a private page must be copied on write, never shared
-/// writable.
-fn shared_per_region(
-    pages: &[Page],
-    owner: &[Owner],
-    p: &ProcEvent,
-    s: &share::Swept,
-    errs: &mut Findings,
-    peers: &[Peer],
-) -> Vec<Option<u64>> {
-    let mut counts = vec![0u64; p.regions.len()];
-    let user_rw = PteFlags::US.union(PteFlags::RW);
-    for (i, pg) in pages.iter().enumerate() {
-        if !s.shared(i) {
-            continue;
-        }
-        let region = owner.get(i).and_then(|o| o.get());
-        if let Some(n) = region.and_then(|k| counts.get_mut(k)) {
-            *n += 1;
-        }
-        let file = region
-            .and_then(|k| p.regions.get(k))
-            .is_some_and(|r| r.kind == RegionKind::File);
-        let by = s.by.get(i).copied().unwrap_or(0);
-        if by != 0 && !file && pg.flags.contains(user_rw) {
-            let pid = peers.get(usize::from(by) - 1).map_or(0, |q| q.pid);
-            errs.push(Finding::SharedWritable {
-                gva: pg.gva,
-                gpa: pg.gpa,
-                pid,
-            });
-        }
-    }
-    let known = s.stop.is_none();
-    counts.into_iter().map(|n| known.then_some(n)).collect()
-}
-
-/// The sharing observation from the sweep: totals, and the shared frames
-/// as runs within MAX_RANGES and the run's budget of runs.
-fn sharing(pages: &[Page], s: share::Swept, budget: &mut Budget) -> SharingObs {
-    let total = (0..pages.len()).filter(|&i| s.shared(i)).count() as u64;
-    let room = MAX_RANGES.min(budget.runs);
-    let (frames, frames_total) = share::frame_runs(pages, &s, room);
-    budget.runs -= frames.len();
-    SharingObs {
-        with: s.with,
-        shared_pages: s.stop.is_none().then_some(total),
-        frames,
-        frames_total,
-        stop: s.stop,
-    }
 }
 
 /// Every mapped user page, in GVA order (at most MAX_PAGES); entries the

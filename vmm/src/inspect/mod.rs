@@ -19,14 +19,14 @@ mod tests;
 mod walk2d;
 
 pub use analyse::{
-    Analysis, Budget, PageObs, PatternObs, RegionObs, SharingObs, TableObs, TablesObs, WALK_LIMIT,
-    analyse, unmapped_regions,
+    Analysis, Budget, PageObs, PatternObs, RegionObs, TableObs, TablesObs, WALK_LIMIT, analyse,
+    unmapped_regions,
 };
 pub use cpu::Cpu;
 pub use finding::{Finding, MAX_FINDINGS};
 pub use host::{HostPage, HostView, LiveHost};
 pub use reach::{SizeCount, count_sizes};
-pub use share::{Peer, PeerShare, SHARE_BUDGET, ShareStop};
+pub use share::{Peer, PeerShare, SHARE_BUDGET, ShareStop, SharingObs};
 pub use walk2d::{HwRefs, Walk2d, WalkLevel, hw_refs, walk2d};
 
 use crate::addr::Gva;

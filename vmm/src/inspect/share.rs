@@ -14,8 +14,10 @@ use std::fmt;
 
 use super::Options;
 use super::analyse::{MAX_PAGES, WALK_LIMIT};
+use super::finding::{Finding, Findings};
 use crate::addr::{Gpa, Gva};
-use crate::paging::{self, Cr3, Page, PagingMode, PhysMem, WalkFault};
+use crate::devices::event::{ProcEvent, RegionKind};
+use crate::paging::{self, Cr3, Page, PagingMode, PhysMem, PteFlags, WalkFault};
 
 /// Page-table entries read plus pages compared by the sharing sweeps in a
 /// whole run: a fork bomb of 256 small processes needs well under 2^24; a
@@ -80,6 +82,25 @@ impl fmt::Display for ShareStop {
             ShareStop::OutOfTime => f.write_str("--timeout"),
         }
     }
+}
+
+/// The frames an exiting process shared with the other processes live
+/// at that moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SharingObs {
+    /// Each other live process compared, with how many of this process's
+    /// pages it maps too (those compared before a bound stopped it).
+    pub with: Vec<PeerShare>,
+    /// All its pages whose frame another live process maps; None when a
+    /// bound stopped the comparison.
+    pub shared_pages: Option<u64>,
+    /// Those frames as runs of 4 KiB frames (first GPA, frames), in GPA
+    /// order: at most MAX_RANGES, and what the run's budget leaves.
+    pub frames: Vec<(Gpa, u64)>,
+    /// How many runs there were (more than `frames` holds when capped).
+    pub frames_total: u64,
+    /// Why the counts are unknown; None when they are complete.
+    pub stop: Option<ShareStop>,
 }
 
 /// What the sweep found, page by page (in the order of `pages`).
@@ -230,9 +251,63 @@ fn frames<M: PhysMem + ?Sized>(
     Ok(merged)
 }
 
+/// Each region's pages whose frame another live process maps (None for
+/// all when the comparison was stopped); `region_of` gives a page's region
+/// index. A user-writable page outside a file mapping whose frame a
+/// process with its own tables maps is a finding: a private page must be
+/// copied on write, never shared writable.
+pub(super) fn per_region(
+    pages: &[Page],
+    region_of: impl Fn(usize) -> Option<usize>,
+    p: &ProcEvent,
+    s: &Swept,
+    peers: &[Peer],
+    errs: &mut Findings,
+) -> Vec<Option<u64>> {
+    let mut counts = vec![0u64; p.regions.len()];
+    let user_rw = PteFlags::US.union(PteFlags::RW);
+    for (i, pg) in pages.iter().enumerate() {
+        if !s.shared(i) {
+            continue;
+        }
+        let region = region_of(i);
+        if let Some(n) = region.and_then(|k| counts.get_mut(k)) {
+            *n += 1;
+        }
+        let file = region
+            .and_then(|k| p.regions.get(k))
+            .is_some_and(|r| r.kind == RegionKind::File);
+        let by = s.by.get(i).copied().unwrap_or(0);
+        if by != 0 && !file && pg.flags.contains(user_rw) {
+            let pid = peers.get(usize::from(by) - 1).map_or(0, |q| q.pid);
+            errs.push(Finding::SharedWritable {
+                gva: pg.gva,
+                gpa: pg.gpa,
+                pid,
+            });
+        }
+    }
+    let known = s.stop.is_none();
+    counts.into_iter().map(|n| known.then_some(n)).collect()
+}
+
+/// The sharing observation from the sweep: totals, and the shared frames
+/// as at most `room` runs.
+pub(super) fn observe(pages: &[Page], s: Swept, room: usize) -> SharingObs {
+    let total = (0..pages.len()).filter(|&i| s.shared(i)).count() as u64;
+    let (frames, frames_total) = frame_runs(pages, &s, room);
+    SharingObs {
+        with: s.with,
+        shared_pages: s.stop.is_none().then_some(total),
+        frames,
+        frames_total,
+        stop: s.stop,
+    }
+}
+
 /// The shared frames as runs of 4 KiB frames, (first GPA, frames), in GPA
 /// order: at most `max` runs, and how many there were.
-pub(super) fn frame_runs(pages: &[Page], s: &Swept, max: usize) -> (Vec<(Gpa, u64)>, u64) {
+fn frame_runs(pages: &[Page], s: &Swept, max: usize) -> (Vec<(Gpa, u64)>, u64) {
     let mut spans: Vec<(u64, u64)> = pages
         .iter()
         .enumerate()
