@@ -135,10 +135,13 @@ pub(super) fn sweep<M: PhysMem + ?Sized>(
     o: &Options,
     budget: &mut u64,
 ) -> Swept {
-    let mut s = Swept {
-        by: vec![0; pages.len()],
-        ..Swept::default()
-    };
+    let mut s = Swept::default();
+    if peers.is_empty() {
+        // Alone: nothing to sort or mark (a 2^20-page process costs no
+        // extra pass).
+        return s;
+    }
+    s.by = vec![0; pages.len()];
     // The pages in GPA order, once for all peers.
     let mut order: Vec<u32> = (0..pages.len() as u32).collect();
     order.sort_unstable_by_key(|&i| pages.get(i as usize).map_or(0, |p| p.gpa.raw()));
