@@ -337,6 +337,22 @@ def s8_concurrent():
     results["sections"]["concurrent"] = out
 
 
+def s9_fork():
+    """fork + exit + wait with 16 MiB touched: in the guest vs natively."""
+    prog = env("BENCH_FORKBENCH")
+
+    def median_of(cmd):
+        rc, t = output(cmd)
+        return parse_us(t, r"median ([0-9.]+) us") if rc == 0 else None
+
+    raw = interleave({"native": [prog], "microvmm": [MVMM, "-q", "--run", prog]}, median_of)
+    nat, m = stats(raw["native"]), stats(raw["microvmm"])
+    row("9 fork", "native: fork+exit+wait, 16 MiB touched (median of 21)", nat, "us", "baseline")
+    row("9 fork", "microvmm --run: the same program in the guest", m, "us",
+        fmt_ratio(ratio(m, nat), "native"))
+    results["sections"]["fork"] = {"native": nat, "microvmm": m, "ratio": ratio(m, nat)}
+
+
 def targets():
     s = results["sections"]
     wp = s.get("whole_process", {})
@@ -386,7 +402,7 @@ def main():
     only = os.environ.get("BENCH_SECTIONS", "").split()
     for name, f in [("1", s1_whole_process), ("2", s2_first_line), ("3", s3_exit_round_trip),
                     ("4", s4_guest_costs), ("5", s5_walker), ("6", s6_one_gib), ("7", s7_memory),
-                    ("8", s8_concurrent)]:
+                    ("8", s8_concurrent), ("9", s9_fork)]:
         if only and name not in only:
             continue
         t = time.perf_counter()

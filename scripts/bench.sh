@@ -11,7 +11,8 @@
 #   5. the software walker (4K and 2M pages) vs a plain PTE read;
 #   6. a 1 GiB guest, every page touched: plain, --pages --json, --verify all;
 #   7. peak RSS (VmHWM) minus guest RAM resident;
-#   8. 1, 4, 16, 64 concurrent VMs: total wall, per VM, failures.
+#   8. 1, 4, 16, 64 concurrent VMs: total wall, per VM, failures;
+#   9. fork + exit + wait of a process with 16 MiB touched: guest vs native.
 # Table on stdout, everything in target/bench/results.json. Timings are
 # never asserted. Installs QEMU with apt-get when missing (skipped if that fails).
 # Usage: scripts/bench.sh [runs]   (default 10 interleaved rounds)
@@ -32,13 +33,14 @@ if ! command -v qemu-x86_64 >/dev/null; then
     echo "bench: could not install qemu-user; its row skipped" >&2
 fi
 gcc -O2 -static -o "$OUT/ostep" tests/programs/ostep.c
+gcc -O2 -static -o "$OUT/forkbench" tests/programs/forkbench.c
 B=${MICROVMM_BIN:-$T/release/microvmm}
 "$B" --emit-guest "$OUT/guest.elf"
 # A static build (scripts/nested-svm.sh makes one) is compared when it is
 # not older than the binary under test.
 S=$T/static/x86_64-unknown-linux-gnu/release/microvmm
 if [ -x "$S" ] && [ ! "$S" -ot "$B" ]; then export BENCH_MICROVMM_STATIC=$S; fi
-BENCH_MICROVMM=$B BENCH_FLOOR=$T/release/floor BENCH_OSTEP=$OUT/ostep \
+BENCH_MICROVMM=$B BENCH_FLOOR=$T/release/floor BENCH_OSTEP=$OUT/ostep BENCH_FORKBENCH=$OUT/forkbench \
   BENCH_GUEST_ELF=$OUT/guest.elf BENCH_WALK=$T/release/examples/walk_bench BENCH_OUT=$OUT BENCH_RUNS=${1:-10} \
   BENCH_QEMU=$(command -v qemu-system-x86_64 || true) BENCH_QEMU_USER=$(command -v qemu-x86_64 || true) \
   python3 scripts/bench.py

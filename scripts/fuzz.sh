@@ -20,7 +20,7 @@ root=$PWD
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(elf program message paging analyse terminal console file)
+[ ${#targets[@]} -gt 0 ] || targets=(elf program message paging analyse terminal console file tree)
 
 if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then
   # shellcheck disable=SC1091

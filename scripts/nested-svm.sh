@@ -80,10 +80,19 @@ la57   | json    | 2D walk: 5-level guest on 5-level NPT: 5*(5+1)+5 | "hw_refs":
 *      | console | vector 2 saw only its own registers            | vector 2: mode .* 0 with foreign register contents$
 *      | console | vector 3 saw only its own registers            | vector 3: mode .* 0 with foreign register contents$
 *      | console | the isolation check exits 0                    | ^nested-svm: vector exit 0$
+*      | console | fork: copy-on-write shares, then copies         | cow: same frame before the write: yes; another after: yes
+*      | console | fork: the parent's pages stay intact            | cow: parent's pages intact after the child wrote: yes
+*      | console | fork: a pipe between parent and child           | pipes: cloexec set, poll 1, read 204800 bytes, 0 wrong, child status 0, EPIPE yes
+*      | console | fork: a fork bomb ends in EAGAIN                | forkbomb: made [0-9]+, reaped [0-9]+, fork failed with Resource temporarily unavailable
+*      | console | fork: fork + wait                               | parent of pid:[0-9]+ \(rc_wait pid:[0-9]+, exited 1, status 0\)
+*      | console | the fork programs exit 0                        | ^nested-svm: fork exit 0$
+*      | console | the fork bomb exits 0                           | ^nested-svm: forkbomb exit 0$
 '
 INIT_ARGS=${NESTED_SVM_ARGS:---timeout 120 --json /report.json}
 # The isolation check: three copies with their own seeds, and a CPU burner.
 VECTOR_ARGS="--timeout 120 -q --cmdline spin:300 --run '/vector 1' --run '/vector 2' --run '/vector 3'"
+# Address spaces copied: fork with copy-on-write, pipes, wait, a fork bomb.
+FORK_ARGS="--timeout 120 -q --run /cow --run /pipes --run '/procapi 2'"
 # -------------------------------------------------------------------------------
 
 SCRIPT_NAME=nested-svm
@@ -211,6 +220,10 @@ fi
 stage_begin "vector.c (gcc -static)"
 gcc -O2 -static -o "$W/vector" "$REPO_ROOT/tests/programs/vector.c" ||
   abort "gcc -static tests/programs/vector.c"
+for p in cow pipes forkbomb procapi; do
+  gcc -O2 -static -o "$W/$p" "$REPO_ROOT/tests/programs/$p.c" ||
+    abort "gcc -static tests/programs/$p.c"
+done
 stage_end
 stage_begin "initramfs"
 R=$W/initramfs
@@ -223,6 +236,7 @@ done
 for m in irqbypass kvm ccp kvm-amd; do cp "$KDIR/$m.ko" "$R/lib/modules/"; done
 cp "$BIN" "$R/microvmm"
 cp "$W/vector" "$R/vector"
+for p in cow pipes forkbomb procapi; do cp "$W/$p" "$R/$p"; done
 # The kvm_amd npt value comes from the kernel command line (nsvm_npt=N), so
 # one initramfs serves every run. Lines starting "nested-svm:" are for CHECKS.
 cat >"$R/init" <<INIT
@@ -259,6 +273,11 @@ fi
 echo "nested-svm: running /microvmm $VECTOR_ARGS"
 /microvmm $VECTOR_ARGS
 echo "nested-svm: vector exit \$?"
+echo "nested-svm: running /microvmm $FORK_ARGS"
+/microvmm $FORK_ARGS
+echo "nested-svm: fork exit \$?"
+/microvmm --timeout 120 -q --run /forkbomb
+echo "nested-svm: forkbomb exit \$?"
 echo "nested-svm: guest uptime \$(cut -d' ' -f1 /proc/uptime) s"
 poweroff -f
 INIT

@@ -888,3 +888,49 @@ fn what_the_guest_kernel_refuses_is_refused_on_the_host() {
         "high-segment: the guest kernel would refuse it: a segment lies outside the user image area",
     );
 }
+
+/// A family of processes that fork, pipe, shuffle descriptors, exec
+/// nonsense and signal each other at random: the kernel survives, the
+/// first process gets to its last line, and every frame and open file is
+/// returned.
+#[test]
+fn a_forking_fuzzer_leaves_nothing_behind() {
+    let Some(p) = build("forkfuzz", Cc::Static) else {
+        return;
+    };
+    let r = microvmm_run(&["--run", &p.display().to_string(), "--timeout", "120"]);
+    assert!(
+        lines_of(&r.stdout, "forkfuzz")
+            .iter()
+            .any(|l| l.starts_with("forkfuzz: done")),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(r.stdout.contains("every frame returned"), "{}", r.stdout);
+    assert!(!r.stdout.contains("still open at the end"), "{}", r.stdout);
+}
+
+/// Copy-on-write faults and forks past the end of guest RAM: children are
+/// killed cleanly or refused (ENOMEM), never a kernel panic.
+#[test]
+fn copy_on_write_out_of_memory_kills_cleanly() {
+    let Some(p) = build("cowoom", Cc::Static) else {
+        return;
+    };
+    let r = microvmm_run(&["--mem", "32M", "--run", &p.display().to_string(), "--timeout", "60"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("every frame returned"), "{}", r.stdout);
+    assert!(r.stdout.contains("out of memory"), "{}", r.stdout);
+}
+
+/// A process that waits for ever on itself is ended, with the reason.
+#[test]
+fn a_deadlock_ends_with_sigkill_and_a_reason() {
+    let Some(p) = build("deadlock", Cc::Static) else {
+        return;
+    };
+    let r = microvmm_run(&["--run", &p.display().to_string(), "--timeout", "60"]);
+    assert_eq!(r.code, 137, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("deadlock: every live process waits"), "{}", r.stdout);
+}

@@ -15,6 +15,7 @@
 //! terminal:     pid u8 | name length u8 | name | split u16 | console bytes
 //! console:      records: writer u8 | length u8 | bytes   (lines.rs)
 //! file:         size delta i8 | 8 read-chunk bytes | the file   (file.rs)
+//! tree:         a --files tree image                            (tree.rs)
 //! ```
 
 use std::cell::RefCell;
@@ -43,9 +44,11 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 mod file;
 mod lines;
+mod tree;
 
 pub use file::file;
 pub use lines::console;
+pub use tree::tree;
 
 const PAGE: u64 = 4096;
 
@@ -1005,6 +1008,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     f[0] = 0xff; // one byte shorter than checked: it shrank
     f[5] = 100;
     out.push(("file", "shrank".to_string(), f));
+    out.push(("tree", "small".to_string(), tree::seed()));
     out
 }
 
@@ -1075,6 +1079,11 @@ mod tests {
                 "terminal" => terminal(&bytes),
                 "console" => console(&bytes),
                 "file" => file(&bytes),
+                "tree" => {
+                    tree(&bytes);
+                    let t = abi::tree::Tree::parse(&bytes).expect("tree seed parses");
+                    assert!(t.entries().all(|e| e.is_ok()), "{name}: the seed is valid");
+                }
                 other => panic!("seed for unknown target {other}"),
             }
         }
@@ -1085,7 +1094,7 @@ mod tests {
     fn past_findings_pass() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions");
         type Target = fn(&[u8]);
-        let targets: [(&str, Target); 8] = [
+        let targets: [(&str, Target); 9] = [
             ("elf", elf),
             ("program", program),
             ("message", message),
@@ -1094,6 +1103,7 @@ mod tests {
             ("terminal", terminal),
             ("console", console),
             ("file", file),
+            ("tree", tree),
         ];
         for (name, target) in targets {
             let Ok(files) = std::fs::read_dir(dir.join(name)) else {
@@ -1117,6 +1127,7 @@ mod tests {
             terminal(data);
             console(data);
             file(data);
+            tree(data);
         }
     }
 

@@ -87,14 +87,22 @@ int main(void)
 		syscall(SYS_mmap, 0xfffffffffffff000ull, 8192, 3, 0x32, -1, 0);
 	}
 
-	/* Random calls. Skipped: exit (it would end the fuzzing), and the
-	 * sleeps (a random timespec can ask for years; poll with nothing
-	 * ready sleeps out its timeout, -1 for ever). */
+	/* Random calls. Skipped: exit (it would end the fuzzing), the
+	 * sleeps and waits (a random timespec can ask for years; poll and
+	 * select with nothing ready wait out their timeout, -1 for ever),
+	 * the calls that would close or replace its own stdout (close, dup2,
+	 * dup3: the final line must get out), and those that make processes
+	 * or pipes, which a blocking read or write could wait on for ever. */
 	for (int i = 0; i < 20000; i++) {
 		long nr = (long)(rnd() % 340);
 		if (nr == SYS_exit || nr == SYS_exit_group || nr == SYS_nanosleep ||
 		    nr == SYS_clock_nanosleep || nr == SYS_poll || nr == SYS_pause || nr == SYS_kill ||
-		    nr == SYS_tkill || nr == SYS_tgkill || nr == SYS_rt_sigreturn)
+		    nr == SYS_tkill || nr == SYS_tgkill || nr == SYS_rt_sigreturn ||
+		    nr == SYS_select || nr == SYS_pselect6 || nr == SYS_ppoll || nr == SYS_close ||
+		    nr == SYS_dup2 || nr == SYS_dup3 || nr == SYS_close_range || nr == SYS_pipe ||
+		    nr == SYS_pipe2 || nr == SYS_fork || nr == SYS_vfork || nr == SYS_clone ||
+		    nr == SYS_clone3 || nr == SYS_execve || nr == SYS_execveat || nr == SYS_wait4 ||
+		    nr == SYS_waitid)
 			continue;
 		if (rnd() % 8 == 0)
 			nr = 1000 + (long)(rnd() % 4); /* microvmm's extensions */

@@ -81,6 +81,9 @@ pub struct BootParams<'a> {
     pub env: &'a crate::loader::env::Environ,
     /// Which of the programs' stdin, stdout, stderr are terminals.
     pub ttys: [bool; 3],
+    /// The tree image (`--files`) already in guest RAM below `free_start`:
+    /// its GPA and length in bytes.
+    pub tree: Option<(Gpa, u64)>,
 }
 
 /// Write BootInfo, the boot GDT and the boot page tables. The tables map
@@ -127,6 +130,8 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
         realtime_tsc: p.realtime.1,
         env_len: 0,
         envc: 0,
+        tree_gpa: p.tree.map_or(0, |(gpa, _)| gpa.raw()),
+        tree_len: p.tree.map_or(0, |(_, len)| len),
     };
     let info = BootInfo {
         env_len: env.len() as u32, // At most ENV_MAX.
@@ -253,6 +258,7 @@ mod tests {
             realtime: (0, 0),
             env: &crate::loader::env::Environ::default(),
             ttys: [false; 3],
+            tree: None,
         };
         write(&m, &p).expect("write");
         let pml4_0: u64 = m.read_obj(GuestAddress(BOOT_PML4_GPA)).expect("read");
@@ -295,6 +301,7 @@ mod tests {
             realtime: (0, 0),
             env: &crate::loader::env::Environ::default(),
             ttys: [false; 3],
+            tree: None,
         };
         write(&m, &p).expect("write");
         for pml5 in [BOOT_PML5_GPA, BOOT_PML5_GPA + 0x1000] {
@@ -339,6 +346,7 @@ mod tests {
             realtime: (0, 0),
             env: &crate::loader::env::Environ::default(),
             ttys: [false; 3],
+            tree: None,
         };
         write(&m, &p).expect("write");
         let at = |off: usize| GuestAddress(BOOT_INFO_GPA + off as u64);
@@ -375,6 +383,7 @@ mod tests {
             realtime: (0, 0),
             env: &crate::loader::env::Environ::default(),
             ttys: [false; 3],
+            tree: None,
         };
         assert!(matches!(
             write(&mem(), &p),

@@ -1,7 +1,7 @@
 //! The top-level error: one variant per layer, each wrapping that layer's
 //! own error enum (defined beside its code), and the exit code it maps to.
 
-use crate::{boot, host, hostmem, loader, memory, size, vcpu};
+use crate::{boot, files, host, hostmem, loader, memory, size, vcpu};
 
 /// Why `run` failed before or while running the guest.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,10 @@ pub enum Error {
         /// What is wrong with it.
         source: loader::program::ProgramError,
     },
+    /// `--files DIR` cannot be copied into the guest (exit 2: input
+    /// error); the message names the path.
+    #[error("{0}")]
+    Files(#[from] files::FilesError),
     /// KVM is missing, too old or lacks a capability.
     #[error("{0}")]
     Host(#[from] host::HostError),
@@ -98,6 +102,7 @@ impl Error {
             | Error::GuestFile(_)
             | Error::Guest { .. }
             | Error::Program { .. }
+            | Error::Files(_)
             | Error::Output { .. } => 2,
             Error::Memory(
                 memory::MemoryError::HugePool { .. } | memory::MemoryError::NotHugeMultiple(_),

@@ -33,14 +33,16 @@ use microvmm::{Config, Deadline, Guest, Program, report, size};
 /// Exit codes with --run (as a shell and docker run have them): the first
 /// program's status (128+N when signal N killed it: 139 for a fault,
 /// SIGSEGV; 134 for abort), or microvmm's own: 124 --timeout ran out; 125
-/// microvmm failed (bad flag, KVM, the guest kernel, an output it could not
-/// write, report errors such as a KVM_TRANSLATE mismatch); 126 a --run file
+/// microvmm failed (bad flag, a --files tree it cannot copy, KVM, the guest
+/// kernel, an output it could not write, report errors such as a
+/// KVM_TRANSLATE mismatch); 126 a --run file
 /// cannot run (not a static x86-64 executable, too large); 127 a --run file
 /// does not exist.
 /// Without --run (the demo), as make: 0 the guest finished normally and the
 /// report found no errors; 1 the guest or a process failed, the report found
 /// errors, or KVM is unusable; 2 usage or input error (bad flag, bad guest
-/// file, unknown program, unwritable output file).
+/// file, unknown program, a --files tree it cannot copy, unwritable output
+/// file).
 #[derive(Parser, Debug)]
 #[command(name = "microvmm", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
@@ -147,6 +149,16 @@ struct Cli {
     /// terminal.
     #[arg(long, value_name = "NAME[=VALUE]")]
     env: Vec<String>,
+    /// Copy the host directory DIR into the guest as its root file tree, as
+    /// an initramfs: regular files, directories and symlinks (kept as
+    /// symlinks, never followed), read once at start-up; what the guest
+    /// writes is discarded. The copy may take at most a quarter of --mem
+    /// and 4096 entries (paths up to 1024 bytes, names up to 255). A FIFO,
+    /// socket or device, an unreadable entry or a tree over the bound is
+    /// refused before boot with one line naming the path (exit 2; 125
+    /// with --run).
+    #[arg(long, value_name = "DIR")]
+    files: Option<PathBuf>,
     /// What the first --run program reads on fd 0: inherit (microvmm's own
     /// stdin, streamed: `printf 'a b\n' | microvmm --run '/bin/busybox wc'`)
     /// or none (end of file at once). Other processes read end of file.
@@ -281,6 +293,7 @@ fn main() -> ExitCode {
             },
             io::stderr().is_terminal(),
         ],
+        files: cli.files.clone(),
     };
     // Check the output files now: a bad path is a usage error (2), found
     // before the guest runs, not after it. Nothing is written until the

@@ -102,8 +102,9 @@ impl Outcome {
 pub mod exit_code {
     /// The guest's time (`--timeout`) ran out, as timeout(1) says.
     pub const TIMEOUT: i32 = 124;
-    /// microvmm failed: a bad argument, KVM, the guest kernel, an output
-    /// that could not be written, or the report found errors.
+    /// microvmm failed: a bad argument, a `--files` tree it cannot copy,
+    /// KVM, the guest kernel, an output that could not be written, or the
+    /// report found errors.
     pub const FAILED: i32 = 125;
     /// A `--run` file cannot be run: not a static x86-64 executable, too
     /// large, unreadable.

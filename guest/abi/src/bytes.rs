@@ -7,6 +7,7 @@ use crate::msg::{
     Boot, Console, Header, Mark, Proc, Region, Stdin, WalkStep, Whereis, WhereisAnswer,
 };
 use crate::syscall::Stats;
+use crate::tree::{EntryHeader, Header as TreeHeader};
 
 /// Plain-old-data protocol structs: every bit pattern is a valid value.
 ///
@@ -69,4 +70,6 @@ pod!(
     BootInfo,
     Module,
     Stats,
+    TreeHeader,
+    EntryHeader,
 );

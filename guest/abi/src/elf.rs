@@ -77,6 +77,13 @@ pub struct Elf {
 /// overlapping, filesz <= memsz, inside the file and the user image area,
 /// entry in an executable segment.
 pub fn parse(img: &[u8]) -> Result<Elf, &'static str> {
+    parse_head(img, img.len() as u64)
+}
+
+/// Like [`parse`], from the first bytes of a file of `file_len` bytes
+/// (the kernel reads a file's head into a buffer to exec it): the headers
+/// must lie in `head`, the segments' bytes in the file.
+pub fn parse_head(img: &[u8], file_len: u64) -> Result<Elf, &'static str> {
     const SHORT: &str = "ELF headers run past the end of the file";
     if img.get(0..4) != Some(b"\x7fELF") {
         return Err("not an ELF file");
@@ -120,7 +127,7 @@ pub fn parse(img: &[u8]) -> Result<Elf, &'static str> {
             }
             PT_PHDR => pt_phdr = Some(u64_at(img, ph + 16).ok_or(SHORT)?.wrapping_add(bias)),
             PT_LOAD => {
-                let s = segment(img, ph, bias)?;
+                let s = segment(img, ph, bias, file_len)?;
                 if let Some(prev) = e.segs[..e.nsegs].last()
                     && s.vaddr < prev.vaddr + prev.memsz
                 {
@@ -160,7 +167,7 @@ pub fn parse(img: &[u8]) -> Result<Elf, &'static str> {
     Ok(e)
 }
 
-fn segment(img: &[u8], ph: usize, bias: u64) -> Result<Segment, &'static str> {
+fn segment(img: &[u8], ph: usize, bias: u64, file_len: u64) -> Result<Segment, &'static str> {
     const SHORT: &str = "ELF headers run past the end of the file";
     let flags = u32_at(img, ph + 4).ok_or(SHORT)?;
     let s = Segment {
@@ -179,7 +186,7 @@ fn segment(img: &[u8], ph: usize, bias: u64) -> Result<Segment, &'static str> {
         return Err("a segment's file size exceeds its memory size");
     }
     match s.off.checked_add(s.filesz) {
-        Some(end) if end <= img.len() as u64 => {}
+        Some(end) if end <= file_len => {}
         _ => return Err("a segment's bytes lie past the end of the file"),
     }
     let end = s.vaddr.checked_add(s.memsz).and_then(page_up);

@@ -12,7 +12,8 @@
 //!     0x0000_8000  boot PML5 pair (only when the vCPU offers LA57)
 //!     0x0000_a000  the environment of `--run` programs (NUL-separated)
 //!     0x0010_0000  kernel image (ELF segments must start at or above here)
-//!     ...          free frames up to ram_size
+//!     ...          boot modules (`--run`), then the tree image (`--files`)
+//!     free_start   free frames up to ram_size
 //! ```
 
 /// Lowest GPA an ELF segment may occupy: everything below belongs to the
@@ -46,7 +47,7 @@ pub const MIN_RAM: u64 = 16 << 20;
 
 /// "MVMMBOOT" in little-endian bytes.
 pub const BOOT_INFO_MAGIC: u64 = u64::from_le_bytes(*b"MVMMBOOT");
-pub const BOOT_INFO_VERSION: u32 = 3;
+pub const BOOT_INFO_VERSION: u32 = 4;
 
 /// `BootInfo::flags`: the VMM created an in-kernel irqchip, so the LAPIC
 /// timer can interrupt the guest.
@@ -111,8 +112,14 @@ pub struct BootInfo {
     pub env_len: u32,
     /// Strings in it (at most [`ENVC_MAX`]).
     pub envc: u32,
+    /// GPA of the tree image (`--files DIR`, [`crate::tree`]): page
+    /// aligned, between the kernel image and `free_start`, after the
+    /// modules; 0 with `tree_len` 0 when there is none.
+    pub tree_gpa: u64,
+    /// Bytes of the tree image (its header's `total`).
+    pub tree_len: u64,
 }
-const _: () = assert!(core::mem::size_of::<BootInfo>() == 344 + 32 * MAX_MODULES);
+const _: () = assert!(core::mem::size_of::<BootInfo>() == 360 + 32 * MAX_MODULES);
 
 /// Most user programs (`--run`) in one run.
 pub const MAX_MODULES: usize = 16;

@@ -42,12 +42,19 @@ pub fn name(sig: u32) -> Option<&'static str> {
     })
 }
 
+pub const SIGHUP: u32 = 1;
+pub const SIGINT: u32 = 2;
+pub const SIGQUIT: u32 = 3;
 pub const SIGILL: u32 = 4;
 pub const SIGTRAP: u32 = 5;
+pub const SIGABRT: u32 = 6;
 pub const SIGBUS: u32 = 7;
 pub const SIGFPE: u32 = 8;
+pub const SIGKILL: u32 = 9;
 pub const SIGSEGV: u32 = 11;
 pub const SIGPIPE: u32 = 13;
+pub const SIGTERM: u32 = 15;
+pub const SIGCHLD: u32 = 17;
 
 /// The signal Linux sends a user process for exception `vector`: #DE, #MF
 /// and #XM are SIGFPE; #DB and #BP SIGTRAP; #UD and #NM (an AMX use Linux

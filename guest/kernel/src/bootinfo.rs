@@ -7,7 +7,7 @@ use abi::layout::{
     MAX_MODULES, MIN_RAM, Module,
 };
 
-use crate::memlayout::{self, Pa, p2v, page_up};
+use crate::memlayout::{self, Pa, p2v, page_down, page_up};
 
 pub struct Machine {
     pub ram: u64,
@@ -35,6 +35,10 @@ pub struct Machine {
     /// Which of fds 0, 1, 2 reach a terminal on the host (BootInfo flags;
     /// none under QEMU).
     pub ttys: [bool; 3],
+    /// The tree image (`--files`) as the VMM described it: unchecked
+    /// until tree() looks at it; 0, 0 when there is none.
+    pub tree_gpa: u64,
+    pub tree_len: u64,
 }
 
 impl Machine {
@@ -65,6 +69,70 @@ impl Machine {
 
     pub fn cmdline(&self) -> &str {
         core::str::from_utf8(&self.cmdline[..self.cmdline_len]).unwrap_or("")
+    }
+
+    /// The tree image the VMM packed from `--files DIR` (decode it with
+    /// `abi::tree::Tree::parse`), or None when there is none or its range
+    /// is refused: it must lie in guest RAM between the kernel image and
+    /// `free_start`, as the modules do (modules.rs `range()`), and share
+    /// no page with a module, so that the modules' give-back leaves it
+    /// alone.
+    ///
+    /// Contract: the frames under it are not the frame allocator's until
+    /// the RAM file system has copied what it needs out of the slice; then
+    /// the file system's code hands the pages of [`Machine::tree_range`]
+    /// to the allocator once (`frame::give` for each page, then
+    /// `proc::frames_returned(n)`, as modules.rs `give_back()` does) and
+    /// never touches the slice again. Nothing else gives those frames
+    /// back: without that call they stay unused, which is safe.
+    pub fn tree(&self) -> Option<&'static [u8]> {
+        let (start, end) = self.tree_bytes()?;
+        // SAFETY: tree_bytes() keeps [start, end) inside guest RAM between
+        // the kernel image and free_start, which the kernel window maps
+        // and the frame allocator never hands out until the file system
+        // gives tree_range() back (the contract above), and off every
+        // module's pages, which modules.rs gives back.
+        Some(unsafe { core::slice::from_raw_parts(p2v::<u8>(Pa(start)), (end - start) as usize) })
+    }
+
+    /// The whole pages under the tree image, [start, end), for the file
+    /// system to give to the frame allocator once it is done with
+    /// [`Machine::tree`] (see its contract); None when there is no
+    /// usable tree.
+    pub fn tree_range(&self) -> Option<(u64, u64)> {
+        let (start, end) = self.tree_bytes()?;
+        Some((page_down(start), page_up(end)?))
+    }
+
+    /// The tree's byte range, checked: inside [page_up(kernel end),
+    /// free_start), its pages below page_down(free_start), and no page
+    /// shared with a module's file or argv.
+    fn tree_bytes(&self) -> Option<(u64, u64)> {
+        let (gpa, len) = (self.tree_gpa, self.tree_len);
+        let end = gpa.checked_add(len)?;
+        let low = page_up(memlayout::kernel_end_pa())?;
+        if len == 0 || gpa < low || end > self.free_start || end > self.ram {
+            return None;
+        }
+        let (ps, pe) = (page_down(gpa), page_up(end)?);
+        if pe > page_down(self.free_start) {
+            return None;
+        }
+        // Two intervals [a, b) and [c, d) intersect iff a < d && c < b.
+        let clash = |mgpa: u64, mlen: u64| {
+            let Some(mend) = mgpa.checked_add(mlen).and_then(page_up) else {
+                return true;
+            };
+            mlen != 0 && page_down(mgpa) < pe && ps < mend
+        };
+        let mods = &self.modules[..self.nmodules.min(MAX_MODULES)];
+        if mods
+            .iter()
+            .any(|m| clash(m.gpa, m.size) || clash(m.args_gpa, u64::from(m.args_len)))
+        {
+            return None;
+        }
+        Some((gpa, end))
     }
 }
 
@@ -102,6 +170,8 @@ pub fn read(pvh: u64) -> Result<Machine, &'static str> {
         realtime_tsc: b.realtime_tsc,
         env_len: (b.env_len as usize).min(ENV_MAX),
         envc: (b.envc as usize).min(ENVC_MAX),
+        tree_gpa: b.tree_gpa,
+        tree_len: b.tree_len,
     })
 }
 
@@ -153,6 +223,8 @@ fn read_pvh(pvh: u64, kend: u64) -> Result<Machine, &'static str> {
         env_len: 0,
         envc: 0,
         ttys: [false; 3],
+        tree_gpa: 0,
+        tree_len: 0,
     };
     let cmd: u64 = rd(pvh + 24);
     if cmd != 0 && cmd < ram {

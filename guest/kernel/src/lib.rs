@@ -9,10 +9,13 @@ pub mod bootinfo;
 pub mod console;
 pub mod entry;
 pub mod exec;
+pub mod file;
 pub mod fpu;
+pub mod fs;
 pub mod memlayout;
 pub mod mm;
 pub mod modules;
+pub mod pipe;
 pub mod proc;
 pub mod programs;
 pub mod random;
@@ -97,7 +100,7 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
     let vmm = vmmdev::probe();
     NX.store(cpu::rdmsr(0xc000_0080) & (1 << 11) != 0, Ordering::Relaxed);
     TSC_KHZ.store(m.tsc_khz, Ordering::Relaxed);
-    syscall::fs::set_ttys(m.ttys);
+    file::stream::set_ttys(m.ttys);
     syscall::time::init(
         tsc0,
         m.realtime_ns,

@@ -38,7 +38,7 @@ pub enum FileError {
 }
 
 /// What a non-regular file is, in words for an error message.
-fn kind_of(t: FileType) -> &'static str {
+pub fn kind_of(t: FileType) -> &'static str {
     if t.is_dir() {
         "a directory"
     } else if t.is_fifo() {

@@ -41,6 +41,8 @@ pub struct Report {
     pub verify_text: String,
     /// Dirty pages attributed after the run (`--dirty-log`), else null.
     pub dirty: Option<DirtyReport>,
+    /// The tree `--files` copied into the guest, else null.
+    pub files: Option<crate::files::FilesReport>,
     /// The VMM process itself.
     pub vmm: VmmReport,
     /// Cross-check failures and guest protocol violations, each a sentence

@@ -44,6 +44,13 @@ pub fn read_cr3() -> u64 {
     v
 }
 
+/// Drop the TLB's entries for the page holding `va` (x86 mode only: under
+/// PVM the kernel runs in hardware ring 3).
+pub fn invlpg(va: u64) {
+    // SAFETY: invalidating a translation only makes the CPU walk again.
+    unsafe { asm!("invlpg [{}]", in(reg) va, options(nostack, preserves_flags)) };
+}
+
 /// Load a page-table root: every mapping the kernel uses must be in it.
 pub fn write_cr3(v: u64) {
     // SAFETY: callers pass a root whose kernel half is the kernel's own.

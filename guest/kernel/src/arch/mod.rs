@@ -66,3 +66,14 @@ pub fn set_cr3(cr3: u64) {
 pub fn flush_tlb_all() {
     set_cr3(cpu::read_cr3());
 }
+
+/// Forget the cached translation of the page at `va` in the current
+/// address space. Under PVM a CR3 reload: the hypercall is known to make
+/// the host resync its shadow table, where a trapped `invlpg` is not
+/// explored (HOST-KVM.md).
+pub fn flush_page(va: u64) {
+    match mode() {
+        Mode::Pvm => flush_tlb_all(),
+        Mode::X86 => cpu::invlpg(va),
+    }
+}

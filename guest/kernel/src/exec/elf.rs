@@ -4,4 +4,4 @@
 //! and names what is wrong in one line. The rules live in `abi::elf`, so
 //! that the VMM checks exactly these on the host.
 
-pub use abi::elf::{Elf, MAX_SEGMENTS, Segment, parse};
+pub use abi::elf::{Elf, MAX_SEGMENTS, Segment, parse, parse_head};

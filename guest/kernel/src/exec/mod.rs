@@ -19,6 +19,26 @@ use crate::mm::frame;
 use crate::mm::uvm::AddrSpace;
 use elf::{Elf, MAX_SEGMENTS, Segment};
 
+/// Where an image's bytes come from: a slice in memory (a built-in
+/// program, a boot module) or a file of the RAM file system.
+pub trait Source {
+    /// Copy the bytes at `off` into `dst`: false if they are not all there.
+    fn read(&self, off: u64, dst: &mut [u8]) -> bool;
+}
+
+impl Source for &[u8] {
+    fn read(&self, off: u64, dst: &mut [u8]) -> bool {
+        let Some(src) = usize::try_from(off)
+            .ok()
+            .and_then(|o| self.get(o..o.checked_add(dst.len())?))
+        else {
+            return false;
+        };
+        dst.copy_from_slice(src);
+        true
+    }
+}
+
 /// A stretch of pages with one kind and protection.
 #[derive(Clone, Copy, Default)]
 struct Piece {
@@ -121,7 +141,7 @@ fn split_data_bss(s: &Segment, out: &mut [Piece; 4 * MAX_SEGMENTS], n: usize) ->
 /// Load the checked image `e` of `img` into `aspace`: map every page that
 /// holds file bytes (bss comes on demand), then place heap and stack.
 /// Err when memory runs out or the regions do not fit the table.
-pub fn load(aspace: &mut AddrSpace, img: &[u8], e: &Elf) -> Result<(), &'static str> {
+pub fn load(aspace: &mut AddrSpace, img: &dyn Source, e: &Elf) -> Result<(), &'static str> {
     const NOMEM: &str = "out of memory loading the program";
     let segs = &e.segs[..e.nsegs];
     let mut ps = [Piece::default(); 4 * MAX_SEGMENTS];
@@ -138,7 +158,10 @@ pub fn load(aspace: &mut AddrSpace, img: &[u8], e: &Elf) -> Result<(), &'static 
         let mut va = p.start;
         while va < p.end {
             let pa = frame::alloc().ok_or(NOMEM)?;
-            fill(pa, va, img, segs);
+            if !fill(pa, va, img, segs) {
+                frame::free(pa);
+                return Err("the file is shorter than its segments");
+            }
             if !aspace.map(Va(va), pa, p.prot) {
                 frame::free(pa);
                 return Err(NOMEM);
@@ -154,19 +177,20 @@ pub fn load(aspace: &mut AddrSpace, img: &[u8], e: &Elf) -> Result<(), &'static 
 }
 
 /// Copy into the (zeroed) frame `pa` the file bytes of every segment that
-/// lands in the page at `va`.
-fn fill(pa: Pa, va: u64, img: &[u8], segs: &[Segment]) {
+/// lands in the page at `va`; false if the source lacks some.
+fn fill(pa: Pa, va: u64, img: &dyn Source, segs: &[Segment]) -> bool {
     for s in segs {
         let lo = va.max(s.vaddr);
         let hi = (va + PAGE).min(s.vaddr + s.filesz);
         if lo < hi {
-            let src = (s.off + (lo - s.vaddr)) as usize;
+            let src = s.off + (lo - s.vaddr);
             let n = (hi - lo) as usize;
-            // SAFETY: the frame is ours and lo-va+n <= PAGE; src..src+n lies
-            // in img (elf::segment checked off+filesz <= len).
-            unsafe {
-                core::ptr::copy_nonoverlapping(img.as_ptr().add(src), p2v::<u8>(pa.add(lo - va)), n)
-            };
+            // SAFETY: the frame is ours, and lo-va+n <= PAGE.
+            let dst = unsafe { core::slice::from_raw_parts_mut(p2v::<u8>(pa.add(lo - va)), n) };
+            if !img.read(src, dst) {
+                return false;
+            }
         }
     }
+    true
 }

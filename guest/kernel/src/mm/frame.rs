@@ -7,9 +7,15 @@
 //! frames) are cut from the never-used frames above the bump pointer and
 //! go back whole on a third list; when the smaller lists run dry a free
 //! 2 MiB run is broken up for them, so every frame stays usable.
+//!
+//! Every frame handed out starts with a reference count of 1
+//! (refcount.rs): user pages that fork shares go back through `put`.
 
 use crate::memlayout::{PAGE, Pa, p2v};
+use crate::mm::refcount;
 use crate::sync::KCell;
+
+pub use crate::mm::refcount::{count, put, share};
 
 struct Frames {
     next: u64,
@@ -47,10 +53,13 @@ fn frames() -> &'static mut Frames {
     unsafe { FRAMES.get() }
 }
 
-/// Hand the frames in [start, end) to the allocator.
+/// Hand the frames in [start, end) to the allocator, less the first few,
+/// which keep every frame's reference count (refcount.rs).
 pub fn init(start: Pa, end: Pa) {
+    let table = refcount::frames_for(end);
+    refcount::init(start, end);
     let f = frames();
-    f.next = start.get();
+    f.next = (start.get() + table * PAGE).min(end.get());
     f.end = end.get();
     f.total = (f.end - f.next) / PAGE;
 }
@@ -112,6 +121,7 @@ pub fn alloc() -> Option<Pa> {
         pa
     };
     zero(pa);
+    refcount::set_one(pa);
     Some(pa)
 }
 
@@ -138,6 +148,13 @@ pub fn alloc_huge() -> Option<Pa> {
         }
     };
     zero_bytes(pa, HUGE);
+    // Each 4 KiB part counts 1: split into 4 KiB pages (split_huge), it
+    // is shared and put back page by page.
+    let mut off = 0;
+    while off < HUGE {
+        refcount::set_one(pa.add(off));
+        off += PAGE;
+    }
     Some(pa)
 }
 
@@ -175,6 +192,8 @@ pub fn alloc_pair() -> Option<Pa> {
             }
             zero(run);
             zero(run.add(PAGE));
+            refcount::set_one(run);
+            refcount::set_one(run.add(PAGE));
             return Some(run);
         }
         let pa = Pa(f.next);
@@ -183,9 +202,13 @@ pub fn alloc_pair() -> Option<Pa> {
     };
     zero(pa);
     zero(pa.add(PAGE));
+    refcount::set_one(pa);
+    refcount::set_one(pa.add(PAGE));
     Some(pa)
 }
 
+/// Give back a frame nobody else maps: a page table, or a user page's
+/// frame once `put` has counted its last mapping gone.
 pub fn free(pa: Pa) {
     let f = frames();
     // SAFETY: the caller gives back a frame it owns.

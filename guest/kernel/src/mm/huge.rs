@@ -5,14 +5,16 @@
 //! one zeroed 2 MiB frame with a PD entry (PS set; U set as PVM needs on
 //! every level): one fault per 2 MiB. munmap of a whole 2 MiB page frees it
 //! whole; cutting one (munmap, mprotect or brk across it) first splits it
-//! into 512 4 KiB pages, so no 2 MiB page ever spans two regions.
+//! into 512 4 KiB pages, so no 2 MiB page ever spans two regions. fork
+//! splits every 2 MiB page of the parent too (cow.rs): only 4 KiB pages
+//! are ever shared.
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use abi::msg::{REGION_HEAP, REGION_MMAP, Region};
 use abi::syscall::{EINVAL, ENOMEM, MADV_HUGEPAGE, MADV_NOHUGEPAGE};
 
-use crate::memlayout::{PAGE, Va, page_up};
+use crate::memlayout::{PAGE, Pa, Va, page_up};
 use crate::mm::frame::{self, HUGE};
 use crate::mm::pte;
 use crate::mm::uvm::{AddrSpace, prot_flags};
@@ -173,25 +175,15 @@ impl AddrSpace {
         let Some((t, i, e)) = pte::huge_entry(self.root, Va(va)) else {
             return true;
         };
-        let Some(pt) = frame::alloc() else {
+        if !split_entry(t, i, e) {
             return false;
-        };
-        // PS is bit 7 in a PD entry and PAT in a PT entry; bit 12 is PAT
-        // in a PD entry and part of the address in a PT entry.
-        let flags = e & !pte::HUGE_ADDR & !pte::PS & !(1 << 12);
-        for j in 0..512u64 {
-            pte::write(
-                pt,
-                j as usize,
-                pte::entry(pte::huge_addr(e).add(j * PAGE), flags),
-            );
         }
-        pte::write(t, i, pte::entry(pt, pte::P | pte::W | pte::U));
         crate::arch::flush_tlb_all();
         true
     }
 
-    /// Unmap the 2 MiB page starting at `va` and free it whole (the caller
+    /// Unmap the 2 MiB page starting at `va` and free it whole (2 MiB
+    /// pages are never shared: fork splits them first) (the caller
     /// flushes the TLB); false if no 2 MiB page starts there.
     pub fn unmap_huge(&mut self, va: u64) -> bool {
         if va != down(va) {
@@ -222,4 +214,27 @@ impl AddrSpace {
         );
         true
     }
+}
+
+/// Replace the 2 MiB page entry `e` at index `i` of PD `t` with a page
+/// table of 512 4 KiB pages with the same frames and flags (the caller
+/// flushes the TLB). The frames keep the count of 1 each that
+/// `frame::alloc_huge` gave them, so they are shared and put back page by
+/// page from now on. False if no frame is left for the page table.
+pub fn split_entry(t: Pa, i: usize, e: u64) -> bool {
+    let Some(pt) = frame::alloc() else {
+        return false;
+    };
+    // PS is bit 7 in a PD entry and PAT in a PT entry; bit 12 is PAT
+    // in a PD entry and part of the address in a PT entry.
+    let flags = e & !pte::HUGE_ADDR & !pte::PS & !(1 << 12);
+    for j in 0..512u64 {
+        pte::write(
+            pt,
+            j as usize,
+            pte::entry(pte::huge_addr(e).add(j * PAGE), flags),
+        );
+    }
+    pte::write(t, i, pte::entry(pt, pte::P | pte::W | pte::U));
+    true
 }

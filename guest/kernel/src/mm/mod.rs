@@ -1,10 +1,12 @@
 //! Memory management: physical frames, page tables, the kernel's own table
 //! and per-process address spaces.
 
+pub mod cow;
 pub mod frame;
 pub mod huge;
 pub mod kspace;
 pub mod mmap;
 pub mod pte;
+pub mod refcount;
 pub mod region;
 pub mod uvm;

@@ -29,6 +29,12 @@ pub const NX: u64 = 1 << 63;
 /// PROT_NONE keeps its frame with P clear, so its bytes survive until the
 /// program makes it accessible again.
 pub const NONE: u64 = 1 << 9;
+/// Software bit (ignored by the CPU, and by the VMM's walker, which reads
+/// only hardware bits): a private page whose frame fork shared, kept
+/// read-only so the first write faults and gets a copy of its own (or takes
+/// the frame back, if no other mapping is left). See cow.rs. Set with P
+/// (read-only) or NONE; never on a 2 MiB page (fork splits those).
+pub const COW: u64 = 1 << 10;
 pub const ADDR: u64 = 0x000f_ffff_ffff_f000;
 /// Frame address in a PD entry with PS set (a 2 MiB page): bit 12 is PAT there.
 pub const HUGE_ADDR: u64 = 0x000f_ffff_ffe0_0000;
@@ -133,8 +139,10 @@ pub fn lookup(root: Pa, va: Va) -> Option<u64> {
     (e & P != 0).then_some(e)
 }
 
-/// Free every table and (if `leaves`) every mapped 4 KiB frame and 2 MiB page below PML4
-/// index `top_end`; return how many frames went back.
+/// Free every table and (if `leaves`) drop every mapping of a 4 KiB frame
+/// (`frame::put`: a frame fork shared goes back with its last mapping) and
+/// free every 2 MiB page (never shared) below PML4 index `top_end`; return
+/// how many frames went back.
 pub fn free_tree(root: Pa, top_end: usize, leaves: bool) -> u64 {
     fn free_level(table: Pa, level: u32, leaves: bool) -> u64 {
         let mut n = 0;
@@ -144,8 +152,7 @@ pub fn free_tree(root: Pa, top_end: usize, leaves: bool) -> u64 {
                 continue;
             }
             if level == 1 {
-                if leaves && e & (P | NONE) != 0 {
-                    crate::mm::frame::free(addr(e));
+                if leaves && crate::mm::frame::put(addr(e)) {
                     n += 1;
                 }
             } else if e & PS == 0 {

@@ -8,8 +8,8 @@ use abi::msg::{MAX_REGIONS, REGION_HEAP, REGION_MMAP, Region};
 
 use crate::memlayout::{PAGE, USER_END, Va};
 use crate::mm::frame::HUGE;
-use crate::mm::pte;
 use crate::mm::uvm::{AddrSpace, prot_flags};
+use crate::mm::{cow, pte};
 
 /// Kinds that join a neighbour of the same protection when the table is
 /// full, rather than fail (brk and mmap must not fail for want of a slot).
@@ -149,8 +149,8 @@ impl AddrSpace {
             .any(|r| !keep(r) && r.start < end && start < r.end)
     }
 
-    /// Remove [start, end) from every region `which` picks, unmapping and
-    /// freeing its pages. False (nothing changed) if splitting would
+    /// Remove [start, end) from every region `which` picks, unmapping its
+    /// pages (a frame goes back with its last mapping). False (nothing changed) if splitting would
     /// overflow the table.
     pub fn carve(&mut self, start: u64, end: u64, which: impl Fn(&Region) -> bool) -> bool {
         let splits = [start, end]
@@ -193,7 +193,8 @@ impl AddrSpace {
         true
     }
 
-    /// Give every page of [start, end) protection `prot`. The range must be
+    /// Give every page of [start, end) protection `prot` (a page whose
+    /// frame fork shared stays read-only and COW: cow.rs). The range must be
     /// covered by regions `may` allows (else Err(false): ENOMEM-like);
     /// Err(true) if the table is too full to split.
     pub fn protect(
@@ -242,7 +243,8 @@ impl AddrSpace {
             if let Some((t, i)) = pte::walk(self.root, Va(va), false, 0, &mut |_, _| {}) {
                 let e = pte::read(t, i);
                 if e & (pte::P | pte::NONE) != 0 {
-                    pte::write(t, i, pte::entry(pte::addr(e), prot_flags(prot)));
+                    let flags = cow::private_flags(e, prot_flags(prot));
+                    pte::write(t, i, pte::entry(pte::addr(e), flags));
                 }
             }
             va += PAGE;

@@ -10,6 +10,7 @@ use abi::msg::{
 
 use crate::arch::{self, Mode};
 use crate::memlayout::{PAGE, Pa, STACK_MAX, USER_STACK_TOP, Va, p2v, page_down, page_up};
+use crate::mm::cow::Broken;
 use crate::mm::huge::MAX_HUGE_RANGES;
 use crate::mm::{frame, kspace, pte};
 
@@ -40,7 +41,7 @@ pub enum Access {
 
 /// What to do with a user page fault.
 pub enum Fault {
-    /// Mapped a fresh page: resume.
+    /// Mapped a fresh page, or broke a copy-on-write one: resume.
     Served,
     /// Not ours to fix: kill, with this reason.
     Kill(&'static str),
@@ -136,8 +137,8 @@ impl AddrSpace {
             && self.add_region(REGION_STACK, PROT_R | PROT_W, stack_low, USER_STACK_TOP)
     }
 
-    /// Unmap `va` and free its frame (the caller flushes the TLB); true if
-    /// a page was mapped there.
+    /// Unmap `va` and drop its frame (freed with its last mapping; the
+    /// caller flushes the TLB); true if a page was mapped there.
     pub fn unmap(&mut self, va: Va) -> bool {
         let Some((t, i)) = pte::walk(self.root, va, false, 0, &mut |_, _| {}) else {
             return false;
@@ -147,7 +148,7 @@ impl AddrSpace {
             return false;
         }
         pte::write(t, i, 0);
-        frame::free(pte::addr(e));
+        frame::put(pte::addr(e));
         self.resident -= 1;
         true
     }
@@ -180,6 +181,17 @@ impl AddrSpace {
             return Fault::Kill("stack overflow into the guard page");
         }
         if present {
+            if write && r.prot & PROT_W != 0 {
+                let how = self.break_cow(Va(page_down(addr)));
+                if matches!(how, Broken::TookBack | Broken::Copied) {
+                    let c = &mut self.regions[i].cow_faults;
+                    *c = c.saturating_add(1);
+                    return Fault::Served;
+                }
+                if matches!(how, Broken::NoMemory) {
+                    return Fault::Kill("out of memory");
+                }
+            }
             return Fault::Kill(if write {
                 "write to a read-only page"
             } else if fetch {
@@ -237,7 +249,15 @@ impl AddrSpace {
                 return None;
             }
         }
-        let e = pte::lookup(self.root, va)?;
+        let mut e = pte::lookup(self.root, va)?;
+        if access == Access::Write && e & pte::W == 0 {
+            // A copy-on-write page: the kernel's write must not reach the
+            // frame other processes share, so break it as a user write would.
+            if !matches!(self.fault(va.get(), 1 | 2 | 4), Fault::Served) {
+                return None;
+            }
+            e = pte::lookup(self.root, va)?;
+        }
         Some(pte::addr(e).add(va.page_offset()))
     }
 
@@ -301,8 +321,9 @@ impl AddrSpace {
         })
     }
 
-    /// Return every frame: user pages, user tables, the root pair. The
-    /// caller has already switched CR3 away from this space.
+    /// Return every frame: user pages (those fork shared, once their last
+    /// mapping goes), user tables, the root pair. The caller has already
+    /// switched CR3 away from this space.
     pub fn destroy(&mut self) -> u64 {
         let n = pte::free_tree(self.root, 256, true);
         frame::free_pair(self.root);

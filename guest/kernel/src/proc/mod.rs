@@ -4,29 +4,50 @@
 //! Round-robin; preemptive on the timer tick when the host has one,
 //! otherwise the kernel switches after every system call and page fault.
 
+mod execve;
+mod exit;
+mod fork;
 mod report;
+mod sched;
 
-use abi::msg::{self, MAX_UNKNOWN, NAME_MAX, PROC_CREATED, PROC_EXITING};
+pub use execve::execve;
+pub use fork::{Clone, fork};
 
-use crate::arch::fsbase::{self, Seg};
-use crate::arch::{self, cpu};
+use exit::all_done;
+pub use exit::{
+    BAD_BUFFER, Found, NO_CHILD, Which, exit_current, find_child, kill_other, siginfo, wait_chan,
+    wait4_options, waitid_options,
+};
+pub use sched::{block, maybe_yield, run, sleep, wakeup, yield_from};
+
+use abi::msg::{self, MAX_UNKNOWN, NAME_MAX, PROC_CREATED};
+
 use crate::entry::{self, TrapFrame, USER_CS, USER_SS};
 use crate::exec::{self, elf, stack};
+use crate::file::{Object, fdtable::FdTable};
 use crate::fpu::FpuArea;
+use crate::fs;
 use crate::mm::{
-    frame, kspace,
+    frame,
     uvm::{AddrSpace, Fault},
 };
 use crate::sync::KCell;
-use crate::{kprintln, shutdown};
-use report::{report, summary};
+use report::report;
 
-pub const NPROC: usize = 16;
+/// Processes at once, zombies included: fork beyond it fails with EAGAIN
+/// (a fork bomb ends there).
+pub const NPROC: usize = 64;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum State {
     Unused,
     Runnable,
+    /// Waiting in a system call for something to happen on this channel
+    /// (a pipe, a child's exit): `block` rewound the call, `wakeup` makes
+    /// it runnable again, and it runs the call again.
+    Blocked(u64),
+    /// Exited; its parent has not collected its status yet (wait4).
+    Zombie,
 }
 
 /// How a process ended.
@@ -43,6 +64,8 @@ pub enum Exit {
         rip: u64,
         reason: &'static str,
     },
+    /// Not an end: execve replaced the image (the pid goes on).
+    Exec,
 }
 
 /// sigaltstack's flag for "no alternate stack".
@@ -91,6 +114,28 @@ pub struct Proc {
     pub wake: u64,
     /// What sigaltstack(2) installed (never used: no signal is delivered).
     pub altstack: AltStack,
+    /// Its file descriptors.
+    pub fds: FdTable,
+    /// Its working directory (a node of the RAM file system).
+    pub cwd: u32,
+    /// Its parent's pid; 0 when the kernel started it or adopted it.
+    pub ppid: u32,
+    /// A signal from another process ended it: it exits with this the
+    /// next time it would run.
+    pub killed: Option<Exit>,
+    /// As wait4 reports it (Linux's encoding), once a Zombie.
+    pub wstatus: i32,
+    /// Made by fork (not started by the kernel).
+    pub forked: bool,
+    /// Images it ran before the current one (successful execve calls).
+    pub execs: u32,
+    /// What rt_sigaction installed per signal (handler, flags, restorer,
+    /// mask). No handler ever runs: a caught or ignored signal just does
+    /// not kill, and sigaction reports back what was set.
+    pub sigactions: [[u64; 4]; 64],
+    /// TSC deadline of the timed wait in progress (poll, select), kept
+    /// across the call's restarts; 0 when none.
+    pub call_deadline: u64,
 }
 
 impl Proc {
@@ -111,6 +156,15 @@ impl Proc {
         unknown: [0; MAX_UNKNOWN],
         wake: 0,
         altstack: AltStack::NONE,
+        fds: FdTable::EMPTY,
+        cwd: fs::ROOT,
+        ppid: 0,
+        killed: None,
+        wstatus: 0,
+        forked: false,
+        execs: 0,
+        call_deadline: 0,
+        sigactions: [[0; 4]; 64],
     };
 
     pub fn name(&self) -> &str {
@@ -202,7 +256,7 @@ pub fn spawn(
         .ok_or("process table full")?;
     let e = elf::parse(img)?;
     let mut aspace = AddrSpace::new().ok_or("out of memory")?;
-    let sp = match exec::load(&mut aspace, img, &e) {
+    let sp = match exec::load(&mut aspace, &img, &e) {
         Ok(()) => stack::build(&mut aspace, &e, argv, env).ok_or("cannot build the start-up stack"),
         Err(why) => Err(why),
     };
@@ -212,6 +266,15 @@ pub fn spawn(
             aspace.destroy();
             return Err(why);
         }
+    };
+    let stdin = if module == 1 {
+        Object::Stdin
+    } else {
+        Object::Empty
+    };
+    let Some(fds) = FdTable::standard(stdin) else {
+        aspace.destroy();
+        return Err("the system's open-file table is full");
     };
     let pid = t.next_pid;
     t.next_pid += 1;
@@ -229,6 +292,7 @@ pub fn spawn(
     p.frame.rflags = 0x202; // IF: the timer may preempt user code
     p.frame.rsp = sp;
     p.aspace = Some(aspace);
+    p.fds = fds;
     p.state = State::Runnable;
     report(p, PROC_CREATED, None);
     Ok(pid)
@@ -251,134 +315,6 @@ pub fn refused() {
     table().failed += 1;
 }
 
-/// The next runnable process after `after`, round-robin, skipping those
-/// asleep until a later TSC deadline.
-fn pick(t: &Table, after: usize) -> Option<usize> {
-    let now = cpu::rdtsc();
-    (1..=NPROC)
-        .map(|k| (after.wrapping_add(k)) % NPROC)
-        .find(|&i| t.procs[i].state == State::Runnable && t.procs[i].wake <= now)
-}
-
-/// Like pick, but when every live process sleeps, wait for the first to
-/// wake; None only when no process is left.
-fn pick_wait(t: &Table, after: usize) -> Option<usize> {
-    loop {
-        if let Some(i) = pick(t, after) {
-            return Some(i);
-        }
-        if !t.procs.iter().any(|p| p.state == State::Runnable) {
-            return None;
-        }
-        core::hint::spin_loop();
-    }
-}
-
-/// A `live_gs` no process can have (not canonical): switch_in writes GS.
-const FORCE_GS: u64 = u64::MAX;
-
-/// Make process `i` current: its page table, FS and GS bases, FPU area.
-/// `live_gs` is the GS base now in the CPU, if known (else FORCE_GS).
-fn switch_in(t: &mut Table, i: usize, live_gs: u64) {
-    t.cur = i;
-    let p = &mut t.procs[i];
-    if let Some(a) = &p.aspace {
-        arch::set_cr3(a.root.get());
-    }
-    fsbase::write(p.fs_base);
-    // Under PVM each GS access traps: most programs never set it, so
-    // skip the write when the base is already the one live.
-    if p.gs_base != live_gs {
-        fsbase::write_base(Seg::Gs, p.gs_base);
-    }
-    entry::set_fx(&mut p.fpu);
-}
-
-/// Start the first process; never returns.
-pub fn run() -> ! {
-    let t = table();
-    let Some(i) = pick_wait(t, NPROC - 1) else {
-        all_done()
-    };
-    switch_in(t, i, FORCE_GS);
-    let f = t.procs[i].frame;
-    entry::return_to(&f)
-}
-
-/// Give the CPU to the next runnable process, if there is another. `f` is
-/// the current process's live frame; on return it is the one to resume.
-pub fn yield_from(f: &mut TrapFrame) -> bool {
-    let t = table();
-    let cur = t.cur;
-    let Some(next) = pick(t, cur) else {
-        return false;
-    };
-    if next == cur {
-        return false;
-    }
-    t.procs[cur].frame = *f;
-    t.procs[cur].fs_base = fsbase::read();
-    let gs = fsbase::read_base(Seg::Gs);
-    t.procs[cur].gs_base = gs;
-    t.switches += 1;
-    switch_in(t, next, gs);
-    *f = t.procs[next].frame;
-    true
-}
-
-/// Sleep until the TSC reaches `deadline`: others run meanwhile; when no
-/// one else can, wait here. True if `f` now holds another process's
-/// frame (the sleeper resumes, with the rax already in its frame, once
-/// its deadline has passed and it is picked).
-pub fn sleep(f: &mut TrapFrame, deadline: u64) -> bool {
-    let cur = table().cur;
-    table().procs[cur].wake = deadline;
-    loop {
-        if yield_from(f) {
-            return true;
-        }
-        if cpu::rdtsc() >= deadline {
-            table().procs[cur].wake = 0;
-            return false;
-        }
-        core::hint::spin_loop();
-    }
-}
-
-/// After a syscall or a served fault: switch if there is no timer to do it.
-pub fn maybe_yield(f: &mut TrapFrame) -> bool {
-    !table().preemptive && yield_from(f)
-}
-
-/// End the current process: report it from its own context (its CR3 is
-/// live, so the VMM can cross-check with KVM_TRANSLATE), tear it down, and
-/// continue with the next process in `f` — or shut down when none is left.
-pub fn exit_current(f: &mut TrapFrame, how: Exit) {
-    let t = table();
-    let cur = t.cur;
-    let p = &mut t.procs[cur];
-    if matches!(how, Exit::Status(s) if s != 0) || matches!(how, Exit::Signal(_)) {
-        t.failed += 1;
-    }
-    p.fs_base = fsbase::read();
-    report(p, PROC_EXITING, Some(how));
-    summary(p, how);
-    arch::set_cr3(kspace::root().get());
-    entry::set_kernel_fx();
-    if let Some(mut a) = p.aspace.take() {
-        a.destroy();
-    }
-    p.state = State::Unused;
-    match pick_wait(t, cur) {
-        Some(n) => {
-            // The exiting process may have left any GS base live.
-            switch_in(t, n, FORCE_GS);
-            *f = t.procs[n].frame;
-        }
-        None => all_done(),
-    }
-}
-
 /// A user page fault: serve it, or kill the process.
 pub fn page_fault(f: &mut TrapFrame, addr: u64) {
     // SAFETY: a trap from a running process; p is done before exit_current.
@@ -399,34 +335,4 @@ pub fn page_fault(f: &mut TrapFrame, addr: u64) {
             },
         ),
     }
-}
-
-/// Every process has ended: check that every frame came back, and stop.
-fn all_done() -> ! {
-    let t = table();
-    let free = frame::free_count();
-    kprintln!(
-        "[kernel] all processes done after {} switches; frames free {} of {} (at first spawn {}){}",
-        t.switches,
-        free,
-        frame::total(),
-        t.frames_free_at_start,
-        if free == t.frames_free_at_start {
-            ", every frame returned"
-        } else {
-            ": FRAMES LEAKED"
-        }
-    );
-    let status = if free != t.frames_free_at_start {
-        abi::status::PANIC
-    } else if t.failed > 0 {
-        kprintln!(
-            "[kernel] {} process(es) exited with a non-zero status",
-            t.failed
-        );
-        abi::status::PROCESS_FAILED
-    } else {
-        abi::status::OK
-    };
-    shutdown::halt(status)
 }

@@ -23,6 +23,8 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
         module: p.module,
         nunknown: p.nunknown,
         unknown_syscalls: p.unknown,
+        ppid: p.ppid,
+        execs: p.execs,
         ..Default::default()
     };
     m.nregions = a.nregions as u32;
@@ -52,6 +54,7 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
             m.exit_kind = msg::EXIT_FAULT;
             (m.fault_vector, m.fault_error, m.fault_addr, m.fault_rip) = (vector, err, addr, rip);
         }
+        Some(Exit::Exec) => m.exit_kind = msg::EXIT_EXEC,
         None => {}
     }
     if let Some(r) = vmmdev::send(&mut m)
@@ -73,8 +76,9 @@ pub fn summary(p: &Proc, how: Exit) {
             faults(&by_kind);
             kprint!("; pages touched {}", res);
         }
+        Exit::Exec => return,
         Exit::Signal(sig) => kprint!(
-            "[kernel] pid {} {}: killed by signal {} ({}), sent by itself (as abort does); exit status {}; pages touched {}",
+            "[kernel] pid {} {}: killed by signal {} ({}); exit status {}; pages touched {}",
             p.pid,
             p.name(),
             sig,

@@ -5,18 +5,23 @@
 //! number returns -ENOSYS, is noted once per process for its report, and
 //! the process goes on.
 //!
-//! One file per concept: fs (the standard streams), poll (waiting on
-//! them), mm (brk, mmap), process (ids, exit, TLS, limits, names, CPUs),
+//! One file per concept: fd (reads, writes and the rest on descriptors),
+//! pipe (making pipes), poll (waiting on descriptors), wait (children),
+//! mm (brk, mmap), process (ids, exit, TLS, limits, names, CPUs),
 //! signal (handlers, the alternate stack, signalling oneself), time
 //! (clocks, sleep, yield), ext (microvmm's own calls, numbered from 1000).
 
 mod ext;
-pub mod fs;
+pub mod fd;
 mod mm;
+mod pipe;
 mod poll;
 mod process;
 pub mod signal;
 pub mod time;
+mod wait;
+
+pub use poll::POLL_CHAN;
 
 use abi::syscall::*;
 
@@ -31,6 +36,11 @@ pub enum Ret {
     /// The frame already holds what to resume (the handler switched, or
     /// the caller is gone): 1 if it is another process's.
     Switched(bool),
+    /// The call must wait for something on this channel: the caller
+    /// sleeps and makes the call again when woken (`proc::block`).
+    Block(u64),
+    /// The same, or until this TSC deadline passes.
+    BlockUntil(u64, u64),
 }
 
 /// The running process. Valid for the duration of one handler, which must
@@ -62,23 +72,59 @@ fn put<T: abi::Pod>(a: &mut AddrSpace, va: u64, v: &T) -> i64 {
 #[unsafe(no_mangle)]
 extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
     let (a0, a1, a2, a3) = (f.rdi, f.rsi, f.rdx, f.r10);
-    let r = match f.rax {
-        SYS_READ => Ret::Value(fs::read(a0, a1, a2)),
+    let nr = f.rax;
+    let r = match nr {
+        SYS_READ => fd::read(a0, a1, a2, None).into(),
+        SYS_PREAD64 => fd::read(a0, a1, a2, Some(a3)).into(),
+        SYS_READV => fd::vector(a0, a1, a2, false).into(),
         // A stream nobody reads any more: SIGPIPE, whose default kills.
-        SYS_WRITE | SYS_WRITEV => match if f.rax == SYS_WRITE {
-            fs::write(a0, a1, a2)
-        } else {
-            fs::writev(a0, a1, a2)
+        SYS_WRITE | SYS_WRITEV | SYS_PWRITE64 => match match f.rax {
+            SYS_WRITE => fd::write(a0, a1, a2, None),
+            SYS_PWRITE64 => fd::write(a0, a1, a2, Some(a3)),
+            _ => fd::vector(a0, a1, a2, true),
         } {
-            EPIPE => signal::send(f, true, abi::signals::SIGPIPE.into()),
-            v => Ret::Value(v),
+            fd::Xfer::Done(EPIPE)
+                if signal::terminates(current(), abi::signals::SIGPIPE.into()) =>
+            {
+                signal::send(f, true, abi::signals::SIGPIPE.into())
+            }
+            x => x.into(),
         },
-        SYS_CLOSE => Ret::Value(fs::close(a0)),
-        SYS_IOCTL => Ret::Value(fs::ioctl(a0, a1, a2)),
-        SYS_FSTAT => Ret::Value(fs::fstat(a0, a1)),
-        SYS_NEWFSTATAT => Ret::Value(fs::newfstatat(a0, a1, a2, a3)),
-        SYS_FCNTL => Ret::Value(fs::fcntl(a0, a1)),
-        SYS_POLL => poll::poll(f, a0, a1, a2),
+        SYS_LSEEK => Ret::Value(fd::lseek(a0, a1, a2)),
+        SYS_CLOSE => Ret::Value(fd::close(a0)),
+        SYS_DUP => Ret::Value(fd::dup(a0)),
+        SYS_DUP2 => Ret::Value(fd::dup3(a0, a1, None)),
+        SYS_DUP3 => Ret::Value(fd::dup3(a0, a1, Some(a2))),
+        SYS_FCNTL => Ret::Value(fd::fcntl(a0, a1, a2)),
+        SYS_IOCTL => Ret::Value(fd::ioctl(a0, a1, a2)),
+        SYS_FSTAT => Ret::Value(fd::fstat(a0, a1)),
+        SYS_NEWFSTATAT => match fd::fstat_empty_path(a0, a1, a3) {
+            Some(dirfd) => Ret::Value(fd::fstat(dirfd, a2)),
+            None => Ret::Value(ENOENT),
+        },
+        SYS_PIPE => Ret::Value(pipe::pipe2(a0, 0)),
+        SYS_PIPE2 => Ret::Value(pipe::pipe2(a0, a1)),
+        SYS_POLL => poll::poll(a0, a1, a2),
+        SYS_PPOLL => poll::ppoll(a0, a1, a2),
+        SYS_SELECT => poll::select(a0, a1, a2, a3, f.r8),
+        SYS_PSELECT6 => poll::pselect6(a0, a1, a2, a3, f.r8),
+        SYS_FORK | SYS_VFORK => Ret::Value(proc::fork(f, &proc::Clone::FORK)),
+        SYS_CLONE => Ret::Value(proc::fork(
+            f,
+            &proc::Clone {
+                flags: a0,
+                stack: a1,
+                ptid: a2,
+                ctid: a3,
+                tls: f.r8,
+            },
+        )),
+        SYS_EXECVE => match proc::execve(f, a0, a1, a2) {
+            Ok(()) => Ret::Switched(true),
+            Err(e) => Ret::Value(e),
+        },
+        SYS_WAIT4 => wait::wait4(a0, a1, a2, a3),
+        SYS_WAITID => wait::waitid(a0, a1, a2, a3),
         SYS_READLINK | SYS_OPEN | SYS_OPENAT => Ret::Value(ENOENT), // no files
         SYS_BRK => Ret::Value(mm::brk(a0)),
         SYS_MMAP => Ret::Value(mm::mmap(a0, a1, a2, a3)),
@@ -87,14 +133,14 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_MADVISE => Ret::Value(mm::madvise(a0, a1, a2)),
         SYS_GETPID | SYS_GETTID | SYS_SET_TID_ADDRESS => Ret::Value(current().pid as i64),
         SYS_GETUID | SYS_GETGID | SYS_GETEUID | SYS_GETEGID => Ret::Value(0),
-        // Every process is started by the kernel, as init is: parent 0.
-        SYS_GETPPID => Ret::Value(0),
+        SYS_GETPPID => Ret::Value(current().ppid as i64),
         SYS_GETCWD => Ret::Value(process::getcwd(a0, a1)),
-        // One thread, no signals are ever sent: accepting handlers and
-        // masks changes nothing a program could observe.
-        SYS_RT_SIGACTION | SYS_RT_SIGPROCMASK => Ret::Value(0),
+        SYS_RT_SIGACTION => Ret::Value(signal::sigaction(a0, a1, a2, a3)),
+        // Masks are accepted: no handler ever runs to be held back.
+        SYS_RT_SIGPROCMASK => Ret::Value(0),
         SYS_SIGALTSTACK => Ret::Value(signal::sigaltstack(a0, a1)),
-        SYS_KILL => signal::send(f, signal::is_self(a0, true), a1),
+        SYS_KILL if signal::is_self(a0, true) => signal::send(f, true, a1),
+        SYS_KILL => Ret::Value(signal::kill(a0, a1)),
         SYS_TKILL => signal::send(f, signal::is_self(a0, false), a1),
         SYS_TGKILL => {
             let to_self = signal::is_self(a0, false) && signal::is_self(a1, false);
@@ -131,5 +177,7 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
             proc::maybe_yield(f) as u64
         }
         Ret::Switched(other) => other as u64,
+        Ret::Block(chan) => proc::block(f, nr, chan, 0) as u64,
+        Ret::BlockUntil(chan, deadline) => proc::block(f, nr, chan, deadline) as u64,
     }
 }

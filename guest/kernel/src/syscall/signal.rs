@@ -1,10 +1,11 @@
-//! Signals, as far as one-threaded programs that are never sent one need
-//! them: handlers and masks are accepted (nothing could observe them), the
-//! alternate signal stack is remembered and reported back, and a signal a
-//! process sends itself (`abort` raising SIGABRT) ends it, with a verdict.
-//! Processes may not signal each other.
+//! Signals, with default actions only: handlers and masks are recorded
+//! and reported back but never run, so a signal that is caught or ignored
+//! does nothing, and any other whose default terminates ends the process
+//! (`abort` raising SIGABRT, SIGPIPE on a broken pipe, kill from another
+//! process), with a verdict. The alternate stack is remembered too.
 
-use abi::syscall::{EFAULT, EINVAL, ENOMEM, EPERM};
+use abi::Pod;
+use abi::syscall::{EFAULT, EINVAL, ENOMEM, EPERM, ESRCH};
 
 use super::{Ret, current, put, with_aspace};
 use crate::entry::TrapFrame;
@@ -20,6 +21,47 @@ const MINSIGSTKSZ: u64 = 2048;
 /// Signals whose default action is to be ignored: SIGCHLD, SIGCONT,
 /// SIGURG, SIGWINCH.
 const IGNORED: [u64; 4] = [17, 18, 23, 28];
+
+const SIG_DFL: u64 = 0;
+
+/// rt_sigaction(2): record `act` for `sig` and report the previous one.
+/// SIGKILL and SIGSTOP cannot be changed.
+pub fn sigaction(sig: u64, act: u64, old: u64, setsize: u64) -> i64 {
+    if setsize != 8 {
+        return EINVAL;
+    }
+    let sig = sig as u32 as u64;
+    if sig == 0 || sig > NSIG || (act != 0 && (sig == 9 || sig == 19)) {
+        return EINVAL;
+    }
+    let i = (sig - 1) as usize;
+    let prev = current().sigactions[i];
+    let mut next = prev;
+    if act != 0 {
+        let mut b = [0u8; 32];
+        if with_aspace(|a| if a.copy_in(&mut b, act) { 0 } else { EFAULT }) != 0 {
+            return EFAULT;
+        }
+        next = <[u64; 4]>::from_bytes(&b).unwrap_or(prev);
+    }
+    if old != 0 && with_aspace(|a| put(a, old, &prev)) != 0 {
+        return EFAULT;
+    }
+    current().sigactions[i] = next;
+    0
+}
+
+/// Whether `sig` would end process `p` now: its default action
+/// terminates, and it is neither caught nor ignored.
+pub fn terminates(p: &proc::Proc, sig: u64) -> bool {
+    if sig == 0 || IGNORED.contains(&sig) {
+        return false;
+    }
+    sig == 9
+        || p.sigactions
+            .get((sig - 1) as usize)
+            .is_none_or(|a| a[0] == SIG_DFL)
+}
 
 /// sigaltstack(2): report the current stack to `old` and install `new`
 /// (either may be 0). Never on the stack, since no signal is delivered.
@@ -67,11 +109,29 @@ pub fn send(f: &mut TrapFrame, to_self: bool, sig: u64) -> Ret {
     if !to_self {
         return Ret::Value(EPERM);
     }
-    if sig == 0 || IGNORED.contains(&sig) {
+    if !terminates(current(), sig) {
         return Ret::Value(0);
     }
     proc::exit_current(f, Exit::Signal(sig as u32));
     Ret::Switched(true)
+}
+
+/// kill(2) of another process: default actions only (see
+/// `proc::kill_other`). Process groups are not kept: 0 and -1 reach every
+/// other process, and -pgid the process pgid.
+pub fn kill(pid: u64, sig: u64) -> i64 {
+    let sig = sig as u32 as u64; // an int
+    if sig > NSIG {
+        return EINVAL;
+    }
+    let pid = pid as i32;
+    let target = match pid {
+        0 | -1 => -1,
+        i32::MIN => return ESRCH,
+        p if p < 0 => -p,
+        p => p,
+    };
+    proc::kill_other(target, sig as u32)
 }
 
 /// Is `pid` (as kill/tgkill take it) the caller? kill's 0 means the

@@ -1,0 +1,207 @@
+//! Copy-on-write: fork gives the child the parent's frames instead of
+//! copies, and a write to a shared page copies it then.
+//!
+//! At fork every present writable page becomes read-only in both address
+//! spaces and is marked `pte::COW`; its frame's count goes up by one
+//! (refcount.rs). Read-only and PROT_NONE pages are shared as they are.
+//! The first write to a COW page faults (`break_cow`): with other mappings
+//! left it gets a copy of its own; as the last mapping it takes the frame
+//! back by setting W again. Whatever later rewrites a shared page's flags
+//! (mprotect) keeps it read-only and COW (`private_flags`), so no process
+//! ever writes a frame another one maps.
+//!
+//! 2 MiB pages are split into 4 KiB pages in the parent before they are
+//! shared (one page-table frame each), rather than shared whole or copied
+//! eagerly: the child then costs no 2 MiB of copying up front, a write
+//! copies 4 KiB rather than 2 MiB, and every shared page goes through the
+//! one 4 KiB path. The parent loses the 2 MiB TLB reach of those blocks.
+
+use crate::arch;
+use crate::memlayout::{PAGE, Pa, Va, p2v};
+use crate::mm::frame;
+use crate::mm::pte::{self, COW, NONE, P, PS, W};
+use crate::mm::uvm::AddrSpace;
+
+/// What a write fault on a present page found.
+pub enum Broken {
+    /// Not a copy-on-write page: the write is not allowed.
+    NotCow,
+    /// The last mapping of its frame: made writable in place.
+    TookBack,
+    /// Shared: copied to a frame of its own.
+    Copied,
+    /// Shared, and no frame left for the copy.
+    NoMemory,
+}
+
+/// The flags to give a private page whose entry is `e` when its protection
+/// becomes `flags`: while its frame may be shared (COW, or mapped more than
+/// once) it stays read-only and COW, so a write still breaks the sharing.
+/// (A MAP_SHARED mapping, which should write the shared frame, must not
+/// come through here.)
+pub fn private_flags(e: u64, flags: u64) -> u64 {
+    if e & COW != 0 || frame::count(pte::addr(e)) > 1 {
+        (flags & !W) | COW
+    } else {
+        flags
+    }
+}
+
+/// Copy one frame with integer moves: `dst` may have been a page table the
+/// host still write-protects, and its emulator has no SSE (as frame::zero).
+fn copy_frame(dst: Pa, src: Pa) {
+    // SAFETY: both are whole frames in the kernel window; src is mapped by
+    // a live process, dst is ours alone; they differ.
+    unsafe {
+        core::arch::asm!("rep movsq", inout("rdi") p2v::<u8>(dst) => _,
+                         inout("rsi") p2v::<u8>(src) => _, inout("rcx") PAGE / 8 => _,
+                         options(nostack, preserves_flags));
+    }
+}
+
+impl AddrSpace {
+    /// A copy of this address space for a forked child: the same regions,
+    /// break, heap start and 2 MiB wishes, and every user page shared
+    /// copy-on-write (see the module doc). The child's fault counts start
+    /// at 0. Call it on the running address space (its TLB is flushed).
+    /// None when frames run out: the partial child is destroyed, and the
+    /// parent's pages already made COW still work (the last mapping takes
+    /// its frame back at the next write).
+    pub fn fork(&mut self) -> Option<AddrSpace> {
+        let mut child = AddrSpace::new()?;
+        child.regions = self.regions;
+        for r in &mut child.regions {
+            r.faults = 0;
+            r.cow_faults = 0;
+        }
+        child.nregions = self.nregions;
+        child.heap_start = self.heap_start;
+        child.brk = self.brk;
+        child.next_call = self.next_call;
+        child.huge = self.huge;
+        child.nhuge = self.nhuge;
+        let top = arch::levels();
+        let mut touched = false;
+        let ok = self.share_level(&mut child, self.root, top, 0, &mut touched);
+        if touched {
+            arch::flush_tlb_all();
+        }
+        if ok {
+            Some(child)
+        } else {
+            child.destroy();
+            None
+        }
+    }
+
+    /// Share the user pages that `table` (at `level`, mapping from `base`)
+    /// leads to with `child`, splitting 2 MiB pages on the way. `touched`:
+    /// a parent entry changed (the TLB needs a flush). False if frames ran
+    /// out.
+    fn share_level(
+        &mut self,
+        child: &mut AddrSpace,
+        table: Pa,
+        level: u32,
+        base: u64,
+        touched: &mut bool,
+    ) -> bool {
+        let span = 1u64 << (12 + 9 * (level - 1));
+        // The top level's upper half is the kernel's.
+        let n = if level == arch::levels() { 256 } else { 512 };
+        for i in 0..n {
+            let mut e = pte::read(table, i);
+            let va = base + i as u64 * span;
+            if level == 2 && e & PS != 0 && e & (P | NONE) != 0 {
+                if !crate::mm::huge::split_entry(table, i, e) {
+                    return false;
+                }
+                *touched = true;
+                e = pte::read(table, i);
+            }
+            if e & P == 0 {
+                continue;
+            }
+            let ok = if level == 2 {
+                self.share_table(child, pte::addr(e), va, touched)
+            } else {
+                self.share_level(child, pte::addr(e), level - 1, va, touched)
+            };
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Share the pages of page table `pt` (mapping from `base`) with
+    /// `child`: the same entry in both, a writable one made read-only and
+    /// COW first. The child's page table is made at its first page.
+    fn share_table(
+        &mut self,
+        child: &mut AddrSpace,
+        pt: Pa,
+        base: u64,
+        touched: &mut bool,
+    ) -> bool {
+        let mut child_pt = None;
+        for i in 0..512 {
+            let e = pte::read(pt, i);
+            if e & (P | NONE) == 0 {
+                continue;
+            }
+            let cpt = match child_pt {
+                Some(t) => t,
+                None => match child.slot(Va(base), 1) {
+                    Some((t, _)) => *child_pt.insert(t),
+                    None => return false,
+                },
+            };
+            if !frame::share(pte::addr(e)) {
+                return false;
+            }
+            let shared = if e & P != 0 && e & W != 0 {
+                (e & !W) | COW
+            } else {
+                e
+            };
+            if shared != e {
+                pte::write(pt, i, shared);
+                *touched = true;
+            }
+            pte::write(cpt, i, shared);
+            child.resident += 1;
+        }
+        true
+    }
+
+    /// Serve a write fault on the present page at `va` if it is
+    /// copy-on-write (the caller has checked that its region is writable).
+    pub fn break_cow(&mut self, va: Va) -> Broken {
+        // None also for a 2 MiB page: those are never COW.
+        let Some((t, i)) = pte::walk(self.root, va, false, 0, &mut |_, _| {}) else {
+            return Broken::NotCow;
+        };
+        let e = pte::read(t, i);
+        if e & P == 0 || e & COW == 0 {
+            return Broken::NotCow;
+        }
+        let old = pte::addr(e);
+        let flags = (e & !pte::ADDR & !COW) | W;
+        // 0: a frame the count table does not cover, never shared.
+        let how = if frame::count(old) <= 1 {
+            pte::write(t, i, pte::entry(old, flags));
+            Broken::TookBack
+        } else {
+            let Some(new) = frame::alloc() else {
+                return Broken::NoMemory;
+            };
+            copy_frame(new, old);
+            pte::write(t, i, pte::entry(new, flags));
+            frame::put(old);
+            Broken::Copied
+        };
+        arch::flush_page(va.get());
+        how
+    }
+}

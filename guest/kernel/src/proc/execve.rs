@@ -1,0 +1,328 @@
+//! execve(2): replace the calling process's image with a static ELF from
+//! the RAM file system, as Linux does: same pid, parent and descriptors
+//! (less the close-on-exec ones), a new address space with the new
+//! program's code, data, heap and stack, argv and envp copied over, and
+//! `#!` scripts run by their interpreter (one level). The old image is
+//! reported to the VMM, from its own context, as ended by exec; the new
+//! one as created, so the report lists every image a pid ran.
+
+use abi::layout::{ARGC_MAX, ENVC_MAX};
+use abi::msg::{NAME_MAX, PROC_CREATED, PROC_EXITING};
+use abi::syscall::{E2BIG, EACCES, EFAULT, ENAMETOOLONG, ENOENT, ENOEXEC, ENOMEM};
+
+use super::report::report;
+use super::{Exit, Proc, table};
+use crate::arch::fsbase::{self, Seg};
+use crate::arch::{self};
+use crate::entry::{self, TrapFrame, USER_CS, USER_SS};
+use crate::exec::{self, Source, elf, stack};
+use crate::fpu::FpuArea;
+use crate::fs;
+use crate::kprintln;
+use crate::mm::uvm::AddrSpace;
+use crate::sync::KCell;
+
+/// Longest path execve takes (Linux's PATH_MAX, with the NUL).
+const PATH_MAX: usize = 4096;
+/// Bytes of argv and envp strings together (Linux allows far more; the
+/// start-up stack builder takes at most ARGC_MAX and ENVC_MAX strings).
+const STRINGS_MAX: usize = 64 << 10;
+/// The head of a file read to recognise it (ELF headers, `#!` line).
+const HEAD: usize = 4096;
+/// Longest `#!` line looked at (Linux: 256).
+const SHEBANG_MAX: usize = 256;
+
+/// Where exec keeps what it copied from the caller while the old address
+/// space goes away: strings and the head of the file.
+struct Scratch {
+    strings: [u8; STRINGS_MAX],
+    used: usize,
+    path: [u8; PATH_MAX],
+    head: [u8; HEAD],
+}
+
+static SCRATCH: KCell<Scratch> = KCell::new(Scratch {
+    strings: [0; STRINGS_MAX],
+    used: 0,
+    path: [0; PATH_MAX],
+    head: [0; HEAD],
+});
+
+/// A file of the RAM file system as an image source.
+struct File(u32);
+
+impl Source for File {
+    fn read(&self, off: u64, dst: &mut [u8]) -> bool {
+        fs::read_at(self.0, off, dst) == dst.len()
+    }
+}
+
+/// Copy the NUL-terminated user string at `va` into `out`: its length.
+fn copy_str(a: &mut AddrSpace, va: u64, out: &mut [u8]) -> Result<usize, i64> {
+    let mut n = 0;
+    while n < out.len() {
+        let at = va.checked_add(n as u64).ok_or(EFAULT)?;
+        // Up to the end of the page: copy_in never crosses into a page
+        // that may not be there before the NUL says it must.
+        let room = (4096 - (at & 4095)) as usize;
+        let k = room.min(out.len() - n);
+        if !a.copy_in(&mut out[n..n + k], at) {
+            return Err(EFAULT);
+        }
+        if let Some(z) = out[n..n + k].iter().position(|&c| c == 0) {
+            return Ok(n + z);
+        }
+        n += k;
+    }
+    Err(ENAMETOOLONG)
+}
+
+/// Copy a user array of string pointers (argv or envp; 0: none) into the
+/// scratch strings: the (start, len) of each, at most `max`.
+fn copy_vec(
+    a: &mut AddrSpace,
+    s: &mut Scratch,
+    va: u64,
+    max: usize,
+    out: &mut [(usize, usize)],
+) -> Result<usize, i64> {
+    if va == 0 {
+        return Ok(0);
+    }
+    let mut n = 0;
+    loop {
+        let mut b = [0u8; 8];
+        let at = va.checked_add(8 * n as u64).ok_or(EFAULT)?;
+        if !a.copy_in(&mut b, at) {
+            return Err(EFAULT);
+        }
+        let p = u64::from_le_bytes(b);
+        if p == 0 {
+            return Ok(n);
+        }
+        if n == max {
+            return Err(E2BIG);
+        }
+        let start = s.used;
+        let len = copy_str(a, p, &mut s.strings[start..])
+            .map_err(|e| if e == ENAMETOOLONG { E2BIG } else { e })?;
+        s.used = start + len + 1;
+        out[n] = (start, len);
+        n += 1;
+    }
+}
+
+/// What the file's head says it is.
+enum Kind {
+    Elf,
+    /// `#!interp [arg]`: (interp, arg) ranges in the head.
+    Script((usize, usize), Option<(usize, usize)>),
+}
+
+fn kind(head: &[u8]) -> Result<Kind, &'static str> {
+    if head.starts_with(b"\x7fELF") {
+        return Ok(Kind::Elf);
+    }
+    if !head.starts_with(b"#!") {
+        return Err("not an ELF file or a #! script");
+    }
+    let line = &head[2..head.len().min(SHEBANG_MAX)];
+    let end = line
+        .iter()
+        .position(|&c| c == b'\n')
+        .ok_or("the #! line is too long")?;
+    let blank = |c: &u8| *c == b' ' || *c == b'\t';
+    let mut words = line[..end]
+        .split(|c| blank(c))
+        .filter(|w| !w.is_empty())
+        .map(|w| (w.as_ptr() as usize - head.as_ptr() as usize, w.len()));
+    let interp = words.next().ok_or("the #! line names no interpreter")?;
+    // Linux passes the rest of the line as one argument.
+    let arg = words.next().map(|(s, _)| {
+        let stop = 2 + end;
+        let mut e = stop;
+        while e > s && blank(&head[e - 1]) {
+            e -= 1;
+        }
+        (s, e - s)
+    });
+    Ok(Kind::Script(interp, arg))
+}
+
+/// Whether node `ino` is a regular file someone may execute.
+fn executable(ino: u32) -> Result<(), i64> {
+    let st = fs::stat(ino);
+    let mode = st[3] as u32;
+    const S_IFMT: u32 = 0o170_000;
+    const S_IFREG: u32 = 0o100_000;
+    if mode & S_IFMT != S_IFREG || mode & 0o111 == 0 {
+        return Err(EACCES);
+    }
+    Ok(())
+}
+
+/// The last path component, as Linux names a process.
+fn basename(path: &[u8]) -> &[u8] {
+    let b = path.rsplit(|&c| c == b'/').next().unwrap_or(path);
+    &b[..b.len().min(NAME_MAX)]
+}
+
+/// execve(path, argv, envp): on success the caller's frame is the new
+/// program's first instruction (Ok); Err(-errno) leaves it as it was.
+pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Result<(), i64> {
+    let t = table();
+    let cur = t.cur;
+    // SAFETY: one CPU, never re-entered; nothing else uses SCRATCH.
+    let s = unsafe { SCRATCH.get() };
+    s.used = 0;
+    let p = &mut t.procs[cur];
+    let a = p.aspace.as_mut().ok_or(EFAULT)?;
+    let plen = copy_str(a, path_va, &mut s.path)?;
+    if plen == 0 {
+        return Err(ENOENT);
+    }
+    let mut args = [(0usize, 0usize); ARGC_MAX + 2];
+    let mut envs = [(0usize, 0usize); ENVC_MAX];
+    let argc = copy_vec(a, s, argv_va, ARGC_MAX, &mut args[2..])?;
+    let envc = copy_vec(a, s, envp_va, ENVC_MAX, &mut envs)?;
+    let cwd = p.cwd;
+    let ino = fs::lookup(cwd, &s.path[..plen], true)?;
+    executable(ino)?;
+    let n = fs::read_at(ino, 0, &mut s.head);
+    // argv as the new program sees it: for a script, the interpreter, its
+    // argument, the script's path, then argv[1..].
+    let (mut first, mut image) = (2, ino);
+    let mut name = [0u8; NAME_MAX];
+    let shown = basename(&s.path[..plen]);
+    name[..shown.len()].copy_from_slice(shown);
+    match kind(&s.head[..n]) {
+        Ok(Kind::Elf) => {}
+        Ok(Kind::Script(interp, arg)) => {
+            // The script's path replaces argv[0]; the interpreter and its
+            // argument go first. Strings come from the head: copy them.
+            let room = s.strings.len() - s.used;
+            let need = interp.1 + arg.map_or(0, |a| a.1) + plen + 3;
+            if need > room {
+                return Err(E2BIG);
+            }
+            let mut put = |src: (usize, usize), from_path: bool| {
+                let st = s.used;
+                let bytes = if from_path {
+                    &s.path[..src.1]
+                } else {
+                    &s.head[src.0..src.0 + src.1]
+                };
+                s.strings[st..st + src.1].copy_from_slice(bytes);
+                s.used += src.1 + 1;
+                s.strings[st + src.1] = 0;
+                (st, src.1)
+            };
+            let i = put(interp, false);
+            let g = arg.map(|a| put(a, false));
+            let path = put((0, plen), true);
+            args[2] = path;
+            first = match g {
+                Some(g) => {
+                    args[0] = i;
+                    args[1] = g;
+                    0
+                }
+                None => {
+                    args[1] = i;
+                    1
+                }
+            };
+            let ip = &s.strings[i.0..i.0 + i.1];
+            let mut ipath = [0u8; 256];
+            ipath[..ip.len()].copy_from_slice(ip);
+            image = fs::lookup(cwd, &ipath[..ip.len()], true)?;
+            executable(image)?;
+            let n2 = fs::read_at(image, 0, &mut s.head);
+            if !matches!(kind(&s.head[..n2]), Ok(Kind::Elf)) {
+                return Err(ENOEXEC);
+            }
+        }
+        Err(why) => return refuse(p, &s.path[..plen], why),
+    }
+    let argc = if first == 2 {
+        argc
+    } else {
+        argc.max(1) + 2 - first
+    };
+    let size = fs::size(image);
+    let n = fs::read_at(image, 0, &mut s.head);
+    let e = match elf::parse_head(&s.head[..n], size) {
+        Ok(e) => e,
+        Err(why) => return refuse(p, &s.path[..plen], why),
+    };
+    let mut fresh = AddrSpace::new().ok_or(ENOMEM)?;
+    let mut argv = [&[][..]; ARGC_MAX + 2];
+    let mut envp = [&[][..]; ENVC_MAX];
+    let strings = &s.strings;
+    for (k, &(st, len)) in args[first..first + argc].iter().enumerate() {
+        argv[k] = &strings[st..st + len];
+    }
+    for (k, &(st, len)) in envs[..envc].iter().enumerate() {
+        envp[k] = &strings[st..st + len];
+    }
+    let sp = match exec::load(&mut fresh, &File(image), &e) {
+        Ok(()) => stack::build(&mut fresh, &e, &argv[..argc.min(ARGC_MAX)], &envp[..envc]),
+        Err(why) => {
+            fresh.destroy();
+            return refuse(p, &s.path[..plen], why);
+        }
+    };
+    let Some(sp) = sp else {
+        fresh.destroy();
+        return Err(E2BIG);
+    };
+    // The point of no return: the old image ends here.
+    p.fs_base = fsbase::read();
+    report(p, PROC_EXITING, Some(Exit::Exec));
+    arch::set_cr3(fresh.root.get());
+    if let Some(mut old) = p.aspace.replace(fresh) {
+        old.destroy();
+    }
+    p.fds.exec();
+    p.name = name;
+    p.execs = p.execs.saturating_add(1);
+    // Handlers lived in the old image: back to the default; ignored
+    // signals stay ignored (POSIX).
+    for a in p.sigactions.iter_mut() {
+        if a[0] > 1 {
+            *a = [0; 4];
+        }
+    }
+    p.nunknown = 0;
+    p.pattern_gva = 0;
+    p.pattern = 0;
+    p.altstack = super::AltStack::NONE;
+    p.fs_base = 0;
+    p.gs_base = 0;
+    fsbase::write(0);
+    fsbase::write_base(Seg::Gs, 0);
+    p.fpu = FpuArea::clean();
+    entry::set_fx(&mut p.fpu);
+    let mut nf = entry::ZERO_FRAME;
+    nf.rip = e.entry;
+    nf.cs = USER_CS;
+    nf.ss = USER_SS;
+    nf.rflags = 0x202;
+    nf.rsp = sp;
+    *f = nf;
+    p.frame = nf;
+    report(p, PROC_CREATED, None);
+    Ok(())
+}
+
+/// A file exec cannot run: say why on the console, ENOEXEC to the caller.
+fn refuse(p: &Proc, path: &[u8], why: &str) -> Result<(), i64> {
+    kprintln!(
+        "[kernel] pid {} {}: execve {}: {}",
+        p.pid,
+        p.name(),
+        core::str::from_utf8(path).unwrap_or("(a path that is not UTF-8)"),
+        why
+    );
+    Err(ENOEXEC)
+}

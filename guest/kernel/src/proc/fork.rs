@@ -1,0 +1,137 @@
+//! fork(2), vfork(2) and clone(2) without CLONE_VM (or with it only as
+//! vfork uses it): a new process whose address space is a copy-on-write
+//! copy of the caller's (`mm::cow`), with the same registers (but rax 0),
+//! FPU state, TLS bases, descriptors (each open file one more reference),
+//! working directory, signal dispositions and name. The child is reported
+//! to the VMM as created, with its parent's pid.
+
+use abi::msg::PROC_CREATED;
+use abi::syscall::{EAGAIN, EINVAL, ENOMEM, ENOSYS};
+
+use super::report::report;
+use super::{Proc, State, table};
+use crate::arch::fsbase::{self, Seg};
+use crate::entry::TrapFrame;
+
+pub const CLONE_VM: u64 = 0x100;
+pub const CLONE_FS: u64 = 0x200;
+pub const CLONE_FILES: u64 = 0x400;
+pub const CLONE_SIGHAND: u64 = 0x800;
+pub const CLONE_VFORK: u64 = 0x4000;
+pub const CLONE_PARENT: u64 = 0x8000;
+pub const CLONE_THREAD: u64 = 0x10000;
+pub const CLONE_SETTLS: u64 = 0x80000;
+pub const CLONE_PARENT_SETTID: u64 = 0x100000;
+pub const CLONE_CHILD_SETTID: u64 = 0x1000000;
+
+/// clone's arguments (x86-64 order: flags, stack, parent_tid, child_tid,
+/// tls).
+pub struct Clone {
+    pub flags: u64,
+    pub stack: u64,
+    pub ptid: u64,
+    pub ctid: u64,
+    pub tls: u64,
+}
+
+impl Clone {
+    /// fork(2) and vfork(2): a child that sends SIGCHLD at exit.
+    pub const FORK: Clone = Clone {
+        flags: 17,
+        stack: 0,
+        ptid: 0,
+        ctid: 0,
+        tls: 0,
+    };
+}
+
+/// Make the child; its pid, or -errno. `f` is the caller's frame.
+pub fn fork(f: &TrapFrame, c: &Clone) -> i64 {
+    // Threads (a shared address space) are another issue; vfork's
+    // CLONE_VM|CLONE_VFORK is served as fork: the child gets a copy.
+    if c.flags & CLONE_THREAD != 0
+        || (c.flags & CLONE_VM != 0 && c.flags & CLONE_VFORK == 0)
+        || c.flags & (CLONE_FILES | CLONE_FS | CLONE_SIGHAND) != 0 && c.flags & CLONE_VM == 0
+    {
+        return if c.flags & CLONE_THREAD != 0 {
+            ENOSYS
+        } else {
+            EINVAL
+        };
+    }
+    let t = table();
+    let cur = t.cur;
+    let Some(slot) = t.procs.iter().position(|p| p.state == State::Unused) else {
+        return EAGAIN;
+    };
+    let Some(aspace) = t.procs[cur].aspace.as_mut().and_then(|a| a.fork()) else {
+        return ENOMEM;
+    };
+    let pid = t.next_pid;
+    t.next_pid += 1;
+    let (parent, child) = pair(&mut t.procs, cur, slot);
+    // The parent's live bases: user code may have run wrfsbase itself.
+    let fs_base = fsbase::read();
+    let gs_base = fsbase::read_base(Seg::Gs);
+    child.state = State::Runnable;
+    child.pid = pid;
+    child.ppid = if c.flags & CLONE_PARENT != 0 {
+        parent.ppid
+    } else {
+        parent.pid
+    };
+    child.name = parent.name;
+    child.frame = *f;
+    child.frame.rax = 0;
+    if c.stack != 0 {
+        child.frame.rsp = c.stack;
+    }
+    child.fpu = parent.fpu;
+    child.aspace = Some(aspace);
+    child.pattern_gva = 0;
+    child.pattern = 0;
+    child.at_line_start = true;
+    child.fs_base = if c.flags & CLONE_SETTLS != 0 {
+        c.tls
+    } else {
+        fs_base
+    };
+    child.gs_base = gs_base;
+    child.module = parent.module;
+    child.nunknown = 0;
+    child.wake = 0;
+    child.altstack = parent.altstack;
+    child.fds = parent.fds.fork();
+    child.cwd = parent.cwd;
+    child.killed = None;
+    child.wstatus = 0;
+    child.forked = true;
+    child.execs = 0;
+    child.call_deadline = 0;
+    child.sigactions = parent.sigactions;
+    if c.flags & CLONE_CHILD_SETTID != 0
+        && let Some(a) = child.aspace.as_mut()
+    {
+        // The child's copy of the page: copy_out breaks the sharing.
+        let _ = a.copy_out(c.ctid, &pid.to_le_bytes());
+    }
+    if c.flags & CLONE_PARENT_SETTID != 0
+        && let Some(a) = parent.aspace.as_mut()
+    {
+        // A bad pointer is the caller's own loss: the child exists.
+        let _ = a.copy_out(c.ptid, &pid.to_le_bytes());
+    }
+    report(child, PROC_CREATED, None);
+    pid as i64
+}
+
+/// Two distinct slots of the table, mutably.
+fn pair(procs: &mut [Proc], a: usize, b: usize) -> (&mut Proc, &mut Proc) {
+    if a < b {
+        let (lo, hi) = procs.split_at_mut(b);
+        (&mut lo[a], &mut hi[0])
+    } else {
+        let (lo, hi) = procs.split_at_mut(a);
+        (&mut hi[0], &mut lo[b])
+    }
+}

@@ -1,0 +1,209 @@
+//! The scheduler: round-robin over runnable processes, switching on the
+//! timer tick when the host has one, else after every system call and
+//! page fault. One kernel stack serves everyone, so a system call that
+//! must wait (an empty pipe, a child still running) does not sleep in the
+//! kernel: `block` rewinds the process to its `syscall` instruction and
+//! parks it on a channel; `wakeup` makes it runnable, and it makes the
+//! call again, as Linux restarts a call after a signal.
+
+use super::{Exit, NPROC, State, Table, exit_current, table};
+use crate::arch::fsbase::{self, Seg};
+use crate::arch::{self, cpu};
+use crate::entry::{self, TrapFrame};
+use crate::kprintln;
+
+/// Whether process `p` may run at TSC `now`: runnable and not asleep
+/// until later, or waiting with a deadline that has passed.
+fn ready(p: &super::Proc, now: u64) -> bool {
+    match p.state {
+        State::Runnable => p.wake <= now,
+        State::Blocked(_) => p.wake != 0 && p.wake <= now,
+        _ => false,
+    }
+}
+
+/// Whether process `p` will run some day without anyone waking it.
+fn will_run(p: &super::Proc) -> bool {
+    p.state == State::Runnable || (matches!(p.state, State::Blocked(_)) && p.wake != 0)
+}
+
+/// The next process that may run after `after`, round-robin.
+fn pick(t: &Table, after: usize) -> Option<usize> {
+    let now = cpu::rdtsc();
+    (1..=NPROC)
+        .map(|k| (after.wrapping_add(k)) % NPROC)
+        .find(|&i| ready(&t.procs[i], now))
+}
+
+/// Like pick, but when every live process sleeps, wait for the first to
+/// wake. None only when no process is left to run: none at all, or every
+/// one blocked for good (a deadlock: each waits on another).
+pub(super) fn pick_wait(t: &Table, after: usize) -> Option<usize> {
+    loop {
+        if let Some(i) = pick(t, after) {
+            return Some(i);
+        }
+        if !t.procs.iter().any(will_run) {
+            return None;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// A `live_gs` no process can have (not canonical): switch_in writes GS.
+pub(super) const FORCE_GS: u64 = u64::MAX;
+
+/// Make process `i` current: its page table, FS and GS bases, FPU area.
+/// `live_gs` is the GS base now in the CPU, if known (else FORCE_GS).
+fn switch_in(t: &mut Table, i: usize, live_gs: u64) {
+    t.cur = i;
+    let p = &mut t.procs[i];
+    if let Some(a) = &p.aspace {
+        arch::set_cr3(a.root.get());
+    }
+    fsbase::write(p.fs_base);
+    // Under PVM each GS access traps: most programs never set it, so
+    // skip the write when the base is already the one live.
+    if p.gs_base != live_gs {
+        fsbase::write_base(Seg::Gs, p.gs_base);
+    }
+    entry::set_fx(&mut p.fpu);
+}
+
+/// Resume process `i` in `f`: switch to it, and if another process killed
+/// it meanwhile, end it now (from its own context, as every exit is
+/// reported) and resume the next one instead.
+pub(super) fn resume(f: &mut TrapFrame, i: usize, live_gs: u64) {
+    let t = table();
+    // Woken, or its deadline passed: it runs (a blocked call runs again).
+    t.procs[i].state = State::Runnable;
+    switch_in(t, i, live_gs);
+    *f = t.procs[i].frame;
+    if let Some(how) = t.procs[i].killed.take() {
+        exit_current(f, how);
+    }
+}
+
+/// Start the first process; never returns.
+pub fn run() -> ! {
+    let mut f = entry::ZERO_FRAME;
+    run_next(&mut f, NPROC - 1, FORCE_GS);
+    entry::return_to(&f)
+}
+
+/// Resume the next process that can run after slot `after` in `f`. When
+/// none can, the run is over if no process is left; if some wait for
+/// good (each on another), that is a deadlock: they are ended.
+pub(super) fn run_next(f: &mut TrapFrame, after: usize, live_gs: u64) {
+    let t = table();
+    match pick_wait(t, after) {
+        Some(next) => resume(f, next, live_gs),
+        None if t.procs.iter().any(|p| matches!(p.state, State::Blocked(_))) => deadlock(f),
+        None => super::all_done(),
+    }
+}
+
+/// Save the running process's frame and bases before it stops running.
+fn save_current(t: &mut Table, f: &TrapFrame) -> u64 {
+    let cur = t.cur;
+    t.procs[cur].frame = *f;
+    t.procs[cur].fs_base = fsbase::read();
+    let gs = fsbase::read_base(Seg::Gs);
+    t.procs[cur].gs_base = gs;
+    t.switches += 1;
+    gs
+}
+
+/// Give the CPU to the next runnable process, if there is another. `f` is
+/// the current process's live frame; on return it is the one to resume.
+pub fn yield_from(f: &mut TrapFrame) -> bool {
+    let t = table();
+    let cur = t.cur;
+    let Some(next) = pick(t, cur) else {
+        return false;
+    };
+    if next == cur {
+        return false;
+    }
+    let gs = save_current(t, f);
+    resume(f, next, gs);
+    true
+}
+
+/// Sleep until the TSC reaches `deadline`: others run meanwhile; when no
+/// one else can, wait here. True if `f` now holds another process's
+/// frame (the sleeper resumes, with the rax already in its frame, once
+/// its deadline has passed and it is picked).
+pub fn sleep(f: &mut TrapFrame, deadline: u64) -> bool {
+    let cur = table().cur;
+    table().procs[cur].wake = deadline;
+    loop {
+        if yield_from(f) {
+            return true;
+        }
+        if cpu::rdtsc() >= deadline {
+            table().procs[cur].wake = 0;
+            return false;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// After a syscall or a served fault: switch if there is no timer to do it.
+pub fn maybe_yield(f: &mut TrapFrame) -> bool {
+    !table().preemptive && yield_from(f)
+}
+
+/// Length of the `syscall` instruction, which a blocked call runs again.
+const SYSCALL_LEN: u64 = 2;
+
+/// The running process waits on `chan` in system call `nr` (until TSC
+/// `deadline` when not 0): rewind it to make the call again once woken,
+/// and run someone else. Always switches (true): when nobody else can
+/// run, every live process waits on another for good, and the kernel ends
+/// them all rather than hang.
+pub fn block(f: &mut TrapFrame, nr: u64, chan: u64, deadline: u64) -> bool {
+    let t = table();
+    let cur = t.cur;
+    f.rax = nr;
+    f.rip = f.rip.wrapping_sub(SYSCALL_LEN);
+    t.procs[cur].state = State::Blocked(chan);
+    t.procs[cur].wake = deadline;
+    let gs = save_current(t, f);
+    run_next(f, cur, gs);
+    true
+}
+
+/// Make every process waiting on `chan` runnable.
+pub fn wakeup(chan: u64) {
+    for p in table().procs.iter_mut() {
+        if p.state == State::Blocked(chan) {
+            p.state = State::Runnable;
+            p.wake = 0;
+        }
+    }
+}
+
+/// Make process slot `i` runnable whatever it waits on (a signal came).
+pub(super) fn interrupt(t: &mut Table, i: usize) {
+    if matches!(t.procs[i].state, State::Blocked(_)) {
+        t.procs[i].state = State::Runnable;
+        t.procs[i].wake = 0;
+    }
+}
+
+/// Every live process waits for another: none can ever run. Say so, and
+/// end them all as SIGKILL would (each from its own context).
+fn deadlock(f: &mut TrapFrame) {
+    let t = table();
+    kprintln!(
+        "[kernel] deadlock: every live process waits on another (a pipe or a child); ending them"
+    );
+    for i in 0..NPROC {
+        if matches!(t.procs[i].state, State::Blocked(_)) {
+            t.procs[i].state = State::Runnable;
+            t.procs[i].killed = Some(Exit::Signal(abi::signals::SIGKILL.into()));
+        }
+    }
+    run_next(f, t.cur, FORCE_GS);
+}
