@@ -918,7 +918,14 @@ fn copy_on_write_out_of_memory_kills_cleanly() {
     let Some(p) = build("cowoom", Cc::Static) else {
         return;
     };
-    let r = microvmm_run(&["--mem", "32M", "--run", &p.display().to_string(), "--timeout", "60"]);
+    let r = microvmm_run(&[
+        "--mem",
+        "32M",
+        "--run",
+        &p.display().to_string(),
+        "--timeout",
+        "60",
+    ]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("every frame returned"), "{}", r.stdout);
     assert!(r.stdout.contains("out of memory"), "{}", r.stdout);
@@ -932,5 +939,9 @@ fn a_deadlock_ends_with_sigkill_and_a_reason() {
     };
     let r = microvmm_run(&["--run", &p.display().to_string(), "--timeout", "60"]);
     assert_eq!(r.code, 137, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("deadlock: every live process waits"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("deadlock: every live process waits"),
+        "{}",
+        r.stdout
+    );
 }

@@ -202,7 +202,7 @@ fn deadlock(f: &mut TrapFrame) {
     for i in 0..NPROC {
         if matches!(t.procs[i].state, State::Blocked(_)) {
             t.procs[i].state = State::Runnable;
-            t.procs[i].killed = Some(Exit::Signal(abi::signals::SIGKILL.into()));
+            t.procs[i].killed = Some(Exit::Signal(abi::signals::SIGKILL));
         }
     }
     run_next(f, t.cur, FORCE_GS);
