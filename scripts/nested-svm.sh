@@ -81,7 +81,7 @@ la57   | json    | 2D walk: 5-level guest on 5-level NPT: 5*(5+1)+5 | "hw_refs":
 *      | console | vector 3 saw only its own registers            | vector 3: mode .* 0 with foreign register contents$
 *      | console | the isolation check exits 0                    | ^nested-svm: vector exit 0$
 *      | console | fork: copy-on-write shares, then copies         | cow: same frame before the write: yes; another after: yes
-*      | console | fork: the parent's pages stay intact            | cow: parent's pages intact after the child wrote: yes
+*      | console | fork: the parent keeps its pages             | cow: parent.s pages intact after the child wrote: yes
 *      | console | fork: a pipe between parent and child           | pipes: cloexec set, poll 1, read 204800 bytes, 0 wrong, child status 0, EPIPE yes
 *      | console | fork: a fork bomb ends in EAGAIN                | forkbomb: made [0-9]+, reaped [0-9]+, fork failed with Resource temporarily unavailable
 *      | console | fork: fork + wait                               | parent of pid:[0-9]+ \(rc_wait pid:[0-9]+, exited 1, status 0\)

