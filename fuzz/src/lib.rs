@@ -33,7 +33,7 @@ use microvmm::devices::hypercall::{self, Outcome, WhereisReply};
 use microvmm::host::Flavour;
 use microvmm::hostmem::HostFrame;
 use microvmm::inspect::{
-    self, Budget, Cpu, HostPage, HostView, MAX_FINDINGS, Options, PAGE_BUDGET,
+    self, Budget, Cpu, HostPage, HostView, MAX_FINDINGS, Options, PAGE_BUDGET, Peer,
 };
 use microvmm::loader::{self, program};
 use microvmm::paging::{
@@ -695,11 +695,14 @@ pub fn analyse(data: &[u8]) {
                 exec: kind == RegionKind::Code,
             },
             faults: 0,
+            cow_faults: 0,
         })
         .collect::<Vec<_>>();
     let p = ProcEvent {
         pid: 1,
         name: "fuzz".into(),
+        ppid: 0,
+        execs: 0,
         cr3: Cr3(input.cr3),
         user_pgd: None,
         regions,
@@ -734,16 +737,41 @@ pub fn analyse(data: &[u8]) {
         Budget {
             pages: PAGE_BUDGET,
             runs: 1 << 16,
+            share: inspect::SHARE_BUDGET,
         }
     } else {
         Budget {
             pages: input.limit,
             runs: usize::from(data.get(44).copied().unwrap_or_default() >> 4),
+            share: input.limit,
         }
     };
+    // Two other live processes: one on tables the input chooses, one on
+    // the same tables as the exiting process.
+    let peers = [
+        Peer {
+            pid: 2,
+            name: "peer".into(),
+            cr3: Cr3(input.gvas[1]),
+        },
+        Peer {
+            pid: 3,
+            name: "thread".into(),
+            cr3: Cr3(input.cr3),
+        },
+    ];
     let mut budget = before;
-    let a = inspect::analyse(&cpu, &input.mem, &FakeHost(&input.mem), &p, &o, &mut budget);
+    let a = inspect::analyse(
+        &cpu,
+        &input.mem,
+        &FakeHost(&input.mem),
+        &p,
+        &peers,
+        &o,
+        &mut budget,
+    );
     assert!(budget.pages <= before.pages && budget.runs <= before.runs);
+    assert!(budget.share <= before.share);
     let spent = before.pages - budget.pages;
     let recorded: usize = a
         .page_tables
@@ -751,7 +779,12 @@ pub fn analyse(data: &[u8]) {
         .map_or(0, |t| t.tables.iter().map(|x| x.page.entries.len()).sum());
     let listed = a.pages.len() + a.frames.len() + a.tables.len() + recorded;
     assert_eq!(listed as u64, spent, "pages listed and pages spent differ");
-    assert_eq!(a.ranges.len(), before.runs - budget.runs, "runs spent");
+    let shared_runs = a.sharing.as_ref().map_or(0, |s| s.frames.len());
+    assert_eq!(
+        a.ranges.len() + shared_runs,
+        before.runs - budget.runs,
+        "runs spent"
+    );
     assert!(a.pages_checked <= a.pages_total);
     assert!(a.pages_total <= 1 << 20);
     assert!(a.ranges.len() <= 4096);
@@ -768,8 +801,26 @@ pub fn analyse(data: &[u8]) {
     let mut seen = 0u64;
     for r in &a.regions {
         seen += r.pages_mapped;
+        // Shared pages are some of the mapped ones, or unknown.
+        assert!(r.shared_pages.is_none_or(|n| n <= r.pages_mapped));
     }
     assert!(seen <= a.pages_total);
+    if let Some(s) = &a.sharing {
+        assert_eq!(s.shared_pages.is_some(), s.stop.is_none());
+        assert!(s.shared_pages.is_none_or(|n| n <= a.pages_total));
+        assert!(s.with.iter().all(|w| w.pages <= a.pages_total));
+        assert!(s.frames.len() as u64 <= s.frames_total && s.frames.len() <= 4096);
+        assert!(
+            a.regions
+                .iter()
+                .all(|r| r.shared_pages.is_some() == s.stop.is_none())
+        );
+        // The peer on the same tables maps every page, when it was reached.
+        if let Some(t) = s.with.iter().find(|w| w.pid == 3) {
+            assert_eq!(t.pages, a.pages_total);
+            assert_eq!(s.shared_pages.unwrap_or(a.pages_total), a.pages_total);
+        }
+    }
 }
 
 /// A writer the target can look into afterwards.

@@ -177,6 +177,51 @@ const zeros = await noHpa.page.evaluate(() => /HPA 0x0\b/.test(document.body.inn
 check(!zeros, 'no HPA shown as 0');
 check(noHpa.errors.length === 0, `no script errors without HPAs (${noHpa.errors})`);
 
+// ---- the same run as if its first process forked and exec'd -----------------
+// Until the guest forks, the demo's data rewritten: process 0 ran a second
+// image ("next"), process 1 is its child and shared two frames with it.
+check(await page.locator('#tree').isHidden(), 'no process tree when no process has a parent');
+const dataOpen = '<script type="application/json" id="report-data">';
+const demoHtml = fs.readFileSync(path.join(out, 'demo.html'), 'utf8');
+const at = demoHtml.indexOf(dataOpen) + dataOpen.length;
+const end = demoHtml.indexOf('</script>', at);
+const forked = JSON.parse(demoHtml.slice(at, end));
+const [p0, p1] = forked.processes;
+const next = { ...structuredClone(p0), image: 1, name: 'next' };
+p0.exit = { kind: 'exec', status: null, vector: null, error_code: null, address: null, rip: null,
+  reason: null, signal: null, signal_name: null, shell_status: null };
+p1.ppid = p0.pid;
+const sharedGpa = p1.ranges[0].gpa;
+p1.shared_pages = 2;
+p1.sharing = { with: [{ pid: p0.pid, name: 'next', pages: 2 }], frames: [[sharedGpa, 2]], frames_total: 1,
+  complete: true, why: null };
+forked.processes.splice(1, 0, next);
+const escaped = JSON.stringify(forked).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
+fs.writeFileSync(path.join(out, 'fork.html'), demoHtml.slice(0, at) + escaped + demoHtml.slice(end));
+const fork = await open('fork.html');
+const tree = await fork.page.evaluate(([a, b]) => ({
+  shown: !document.getElementById('tree').hidden,
+  nested: document.querySelectorAll(`#ptree li[data-pid="${a}"] li[data-pid="${b}"]`).length,
+  first: document.querySelector(`#ptree li[data-pid="${a}"] > button`)?.textContent,
+  child: document.querySelector(`#ptree li[data-pid="${b}"]`)?.textContent,
+  legend: document.getElementById('frame-legend').textContent,
+}), [p0.pid, p1.pid]);
+check(tree.shown, 'the process tree is drawn');
+check(tree.nested === 1, `the child sits under its parent (${tree.nested})`);
+check(tree.first === `pid ${p0.pid} ${p0.name} → next`, `a pid's images in order (${tree.first})`);
+check(tree.child.includes('2 of') && tree.child.includes(`pid ${p0.pid} next 2`), `the child's shared pages (${tree.child})`);
+check(tree.legend.includes('mapped by more than one process'), 'the frame map has a key for shared frames');
+const cellColour = await fork.page.evaluate((gpa) => {
+  const c = document.getElementById('gmap');
+  const f = Math.floor(parseInt(gpa, 16) / 4096);
+  return [...c.getContext('2d').getImageData(f % c.width, Math.floor(f / c.width), 1, 1).data.slice(0, 3)];
+}, sharedGpa);
+check(cellColour.join() === '224,64,251', `a shared frame is highlighted (${cellColour})`);
+await fork.page.click(`#ptree li[data-pid="${p1.pid}"] > button`);
+check(await fork.page.locator('#columns th.proc.picked').count() === 1, 'choosing a process marks its column');
+check(fork.errors.length === 0, `no script errors on the fork view (${fork.errors})`);
+await fork.page.locator('#tree').screenshot({ path: path.join(out, 'tree.png') });
+
 // ---- a hostile guest: its process name is markup --------------------------
 const hostile = await open('hostile.html');
 const names = await hostile.page.evaluate(() => [...document.querySelectorAll('#columns th[scope="col"]')].map((th) => th.textContent));

@@ -18,7 +18,8 @@ use crate::paging::Cr3;
 pub struct Observations {
     /// The kernel's boot message, if it sent one.
     pub boot: Option<BootEvent>,
-    /// Every recorded process, by pid.
+    /// Every recorded process, by pid, each pid's images in the order it
+    /// ran them.
     pub procs: Vec<ProcObservation>,
     /// `whereis` answers and `--walk` walks, in the order they were made.
     pub whereis: Vec<Walk2d>,
@@ -33,9 +34,17 @@ pub struct Observations {
     pub unknown_ports: crate::ports::UnknownPorts,
 }
 
-/// What the VMM knows about one guest process.
+/// What the VMM knows about one guest process, or one image of it: a
+/// process that calls execve is recorded again, as its next image.
 #[derive(Clone, Debug)]
 pub struct ProcObservation {
+    /// Which image of its pid this is: 0 for the first, then one more for
+    /// each execve (counted by the VMM).
+    pub image: u32,
+    /// The `--run` program (module index) it runs or descends from: its
+    /// own, else its previous image's, else its parent's at creation; None
+    /// for the built-ins and their children.
+    pub program: Option<u32>,
     /// Its creation message.
     pub created: ProcEvent,
     /// Its exit message; None while it runs (or if it never reported).
@@ -200,7 +209,17 @@ pub struct ExitCounts {
 pub enum RunError {
     /// A message that does not decode.
     Protocol(ProtocolError),
-    /// A second creation message for a pid.
+    /// A creation message's image count is not the one the VMM saw.
+    ExecsDisagree {
+        /// The pid.
+        pid: u32,
+        /// The images before this one, as the guest says.
+        execs: u32,
+        /// The images before this one the VMM recorded.
+        seen: u32,
+    },
+    /// A second creation message for a pid that is still running (or
+    /// ended other than by execve).
     CreatedTwice {
         /// The pid.
         pid: u32,
@@ -261,6 +280,10 @@ impl fmt::Display for RunError {
         match self {
             RunError::Protocol(e) => write!(f, "guest protocol: {e}"),
             RunError::CreatedTwice { pid } => write!(f, "guest protocol: pid {pid} created twice"),
+            RunError::ExecsDisagree { pid, execs, seen } => write!(
+                f,
+                "guest protocol: pid {pid} says it ran {execs} images before this one; the VMM saw {seen}"
+            ),
             RunError::TooManyProcesses { pid, max } => write!(
                 f,
                 "guest protocol: more than {max} processes; pid {pid} not recorded"

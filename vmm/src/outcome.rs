@@ -62,8 +62,16 @@ impl Outcome {
         self.report.processes.iter().any(|p| match p.exit.kind {
             ExitKind::Exit => p.exit.status != Some(0),
             ExitKind::Fault | ExitKind::Signal => !meant_to_fault(p),
-            ExitKind::Running => false,
+            ExitKind::Exec | ExitKind::Running => false,
         })
+    }
+
+    /// The last image of the first `--run` program's pid: after an execve
+    /// its status is the new image's, as a shell sees it.
+    fn first_program_end(&self) -> Option<&report::ProcessReport> {
+        let ps = &self.report.processes;
+        let pid = ps.iter().find(|p| p.run_index == Some(0))?.pid;
+        ps.iter().rev().find(|p| p.pid == pid)
     }
 
     /// Without `--run`: 0 when the guest shut down with status 0, every
@@ -80,10 +88,7 @@ impl Outcome {
             Stop::Timeout(_) => exit_code::TIMEOUT,
             Stop::Interrupted { signal, .. } => 128 + signal,
             Stop::Shutdown(0 | abi::status::PROCESS_FAILED) if !self.has_errors() => self
-                .report
-                .processes
-                .iter()
-                .find(|p| p.run_index == Some(0))
+                .first_program_end()
                 .and_then(|p| p.exit.shell_status)
                 .map_or(exit_code::FAILED, |s| s as i32),
             _ => exit_code::FAILED,
@@ -112,4 +117,51 @@ pub mod exit_code {
 fn meant_to_fault(p: &report::ProcessReport) -> bool {
     let program = p.name.split(':').next().unwrap_or("");
     p.path.is_none() && abi::programs::MEANT_TO_FAULT.contains(&program)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{ExitKind, ExitReport, ProcessReport};
+
+    fn image(pid: u32, image: u32, run_index: Option<u32>, exit: ExitReport) -> ProcessReport {
+        ProcessReport {
+            pid,
+            image,
+            run_index,
+            exit,
+            ..Default::default()
+        }
+    }
+
+    /// After execve the first program's status is its last image's; an
+    /// image replaced by execve is no failure.
+    #[test]
+    fn the_exit_code_follows_the_first_programs_pid_through_exec() {
+        let exec = ExitReport {
+            kind: ExitKind::Exec,
+            ..Default::default()
+        };
+        let exit = |s: i64| ExitReport {
+            kind: ExitKind::Exit,
+            status: Some(s),
+            shell_status: Some(s & 0xff),
+            ..Default::default()
+        };
+        let o = Outcome {
+            report: Report {
+                processes: vec![
+                    image(1, 0, Some(0), exec),
+                    image(1, 1, None, exit(3)),
+                    image(2, 0, None, exit(0)),
+                ],
+                ..Default::default()
+            },
+            programs: true,
+            stop: Stop::Shutdown(0),
+            unknown_ports: Default::default(),
+        };
+        assert_eq!(o.exit_code(), 3);
+        assert_eq!(o.failures(), ["pid 1 () exited with status 3"]);
+    }
 }

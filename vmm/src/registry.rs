@@ -1,23 +1,26 @@
 //! The process registry: what the VMM keeps about each guest process. It
 //! applies the protocol's rules to process events (a pid is created once,
-//! exits once, on the page table it was created with), runs the analysis
-//! when a process exits (its CR3 live), answers `whereis`, and bounds all
-//! of it: the guest is hostile and must not make the VMM grow without limit.
+//! exits once, on the page table it was created with; it is created again
+//! only after its image ended in execve, as the next image), runs the
+//! analysis when a process exits (its CR3 live, comparing its frames with
+//! every other live process's), answers `whereis`, and bounds all of it:
+//! the guest is hostile and must not make the VMM grow without limit.
 
 use std::collections::BTreeMap;
 
 use crate::addr::Gva;
-use crate::devices::event::{BootEvent, ProcEvent, RegionKind, Stream, WhereisRequest};
+use crate::devices::event::{BootEvent, Exit, ProcEvent, RegionKind, Stream, WhereisRequest};
 use crate::hostmem::Pagemap;
 use crate::inspect::HostView;
-use crate::inspect::{self, Budget, Cpu, LiveHost, Options, Walk2d};
+use crate::inspect::{self, Budget, Cpu, LiveHost, Options, Peer, Walk2d};
 use crate::memory::GuestRam;
 use crate::observations::{NotMapped, Printed, ProcObservation, RunError, Seen};
 use crate::paging::{self, PagingMode};
 
-/// Most processes recorded. The kernel runs at most abi::programs::MAX_PROCS
-/// programs; this leaves room for a kernel that runs them again and again,
-/// while a hostile one cannot make the VMM keep thousands.
+/// Most processes recorded, each image a pid ran counting as one. The
+/// kernel runs at most abi::programs::MAX_PROCS programs; this leaves room
+/// for a kernel that runs them again and again, while a hostile one cannot
+/// make the VMM keep thousands.
 pub const MAX_PROCESSES: usize = 256;
 /// Most whereis answers (and --walk walks) kept.
 pub const MAX_RECORDS: usize = 4096;
@@ -44,6 +47,8 @@ pub const MAX_PRINTED: usize = 32;
 pub use printed::{MAX_PRINTED_TRIED, Scanner, printed_addresses};
 
 mod printed;
+#[cfg(test)]
+mod tests;
 /// A process with more resident pages than this gets its host frames
 /// looked up from one snapshot of all guest RAM (with `--pages`, or with
 /// `--html`, which looks up each of its page tables).
@@ -55,7 +60,8 @@ pub struct Registry<'a> {
     pagemap: Option<&'a Pagemap>,
     opts: Options,
     boot: Option<BootEvent>,
-    procs: BTreeMap<u32, ProcObservation>,
+    /// By (pid, image): a pid's images in the order it ran them.
+    procs: BTreeMap<(u32, u32), ProcObservation>,
     whereis: Vec<Walk2d>,
     errors: Vec<RunError>,
     errors_dropped: u64,
@@ -74,7 +80,7 @@ pub struct Registry<'a> {
 pub struct Records {
     /// The kernel's boot message, if it sent one.
     pub boot: Option<BootEvent>,
-    /// Every recorded process, by pid.
+    /// Every recorded process, by pid, each pid's images in order.
     pub procs: Vec<ProcObservation>,
     /// `whereis` answers and `--walk` walks, in order.
     pub whereis: Vec<Walk2d>,
@@ -98,6 +104,7 @@ impl<'a> Registry<'a> {
             budget: Budget {
                 pages: page_budget(ram.size()),
                 runs: RUN_BUDGET,
+                share: inspect::SHARE_BUDGET,
             },
             output_budget: OUTPUT_BUDGET,
             mode: None,
@@ -118,16 +125,51 @@ impl<'a> Registry<'a> {
         }
     }
 
+    /// The record of `pid`'s current (latest) image.
+    fn current(&self, pid: u32) -> Option<&ProcObservation> {
+        self.procs
+            .range((pid, 0)..=(pid, u32::MAX))
+            .next_back()
+            .map(|(_, r)| r)
+    }
+
+    fn current_mut(&mut self, pid: u32) -> Option<&mut ProcObservation> {
+        self.procs
+            .range_mut((pid, 0)..=(pid, u32::MAX))
+            .next_back()
+            .map(|(_, r)| r)
+    }
+
     fn created(&mut self, cpu: &impl Cpu, p: ProcEvent) {
-        if self.procs.contains_key(&p.pid) {
-            return self.error(RunError::CreatedTwice { pid: p.pid });
-        }
+        // A pid is created again only as the image that follows an execve.
+        let (image, before) = match self.current(p.pid) {
+            None => (0, None),
+            Some(r) if r.exited.as_ref().and_then(|e| e.exit) == Some(Exit::Exec) => {
+                (r.image + 1, r.program)
+            }
+            Some(_) => return self.error(RunError::CreatedTwice { pid: p.pid }),
+        };
         if self.procs.len() >= MAX_PROCESSES {
             return self.error(RunError::TooManyProcesses {
                 pid: p.pid,
                 max: MAX_PROCESSES,
             });
         }
+        if p.execs != image {
+            // Kept, numbered as the VMM saw the images.
+            self.error(RunError::ExecsDisagree {
+                pid: p.pid,
+                execs: p.execs,
+                seen: image,
+            });
+        }
+        // Its own --run program, else the one its previous image or its
+        // parent ran: a program's children and exec'd images are its own.
+        let parent = (p.ppid != 0)
+            .then(|| self.current(p.ppid))
+            .flatten()
+            .and_then(|r| r.program);
+        let program = p.module.or(before).or(parent);
         self.mode = cpu.paging_mode();
         let code = p.regions.iter().find(|r| r.kind == RegionKind::Code);
         let code_gpa = code.and_then(|r| {
@@ -137,8 +179,10 @@ impl<'a> Registry<'a> {
                 .map(|t| t.gpa)
         });
         self.procs.insert(
-            p.pid,
+            (p.pid, image),
             ProcObservation {
+                image,
+                program,
                 created: p,
                 exited: None,
                 code_gpa,
@@ -158,7 +202,7 @@ impl<'a> Registry<'a> {
     }
 
     fn exiting(&mut self, cpu: &impl Cpu, p: ProcEvent) {
-        let problem = match self.procs.get(&p.pid) {
+        let problem = match self.current(p.pid) {
             None => Some(RunError::UnknownPid { pid: p.pid }),
             Some(r) if r.exited.is_some() => Some(RunError::ExitedTwice { pid: p.pid }),
             Some(r) if r.created.cr3 != p.cr3 => Some(RunError::Cr3Changed {
@@ -178,8 +222,26 @@ impl<'a> Registry<'a> {
         } else {
             host
         };
-        let analysis =
-            inspect::analyse(cpu, self.ram.mem(), &host, &p, &self.opts, &mut self.budget);
+        // The other processes live now: their frames are compared with its.
+        let peers: Vec<Peer> = self
+            .procs
+            .values()
+            .filter(|r| r.exited.is_none() && r.created.pid != p.pid)
+            .map(|r| Peer {
+                pid: r.created.pid,
+                name: r.created.name.clone(),
+                cr3: r.created.cr3,
+            })
+            .collect();
+        let analysis = inspect::analyse(
+            cpu,
+            self.ram.mem(),
+            &host,
+            &p,
+            &peers,
+            &self.opts,
+            &mut self.budget,
+        );
         for finding in &analysis.findings {
             self.error(RunError::Process {
                 pid: p.pid,
@@ -193,7 +255,7 @@ impl<'a> Registry<'a> {
                 self.record(w);
             }
         }
-        let printed = match self.procs.get_mut(&p.pid) {
+        let printed = match self.current_mut(p.pid) {
             Some(rec) => {
                 // The last word of its output ends with it.
                 let last = rec.scanner.scan(&rec.output, true);
@@ -206,7 +268,7 @@ impl<'a> Registry<'a> {
         };
         let order = self.exited;
         self.exited += 1;
-        if let Some(rec) = self.procs.get_mut(&p.pid) {
+        if let Some(rec) = self.current_mut(p.pid) {
             rec.exited = Some(p);
             rec.exit_order = Some(order);
             rec.analysis = Some(analysis);
@@ -217,7 +279,12 @@ impl<'a> Registry<'a> {
     /// Keep what process `pid` wrote, within OUTPUT_MAX for it and
     /// OUTPUT_BUDGET for the run.
     pub fn output(&mut self, pid: u32, stream: Stream, bytes: &[u8]) {
-        let Some(rec) = self.procs.get_mut(&pid) else {
+        let Some(rec) = self
+            .procs
+            .range_mut((pid, 0)..=(pid, u32::MAX))
+            .next_back()
+            .map(|(_, r)| r)
+        else {
             return;
         };
         rec.first_output.get_or_insert_with(std::time::Instant::now);
@@ -341,24 +408,21 @@ impl<'a> Registry<'a> {
         }
     }
 
-    /// The name of process `pid`, if it was created.
+    /// The name of process `pid` (its current image's), if it was created.
     pub fn name(&self, pid: u32) -> Option<&str> {
-        self.procs.get(&pid).map(|r| r.created.name.as_str())
+        self.current(pid).map(|r| r.created.name.as_str())
     }
 
-    /// Whether process `pid` runs a `--run` program (not a built-in).
+    /// Whether process `pid` runs a `--run` program (not a built-in), or
+    /// descends from one (a child it forked, an image it exec'd).
     pub fn is_program(&self, pid: u32) -> bool {
-        self.procs
-            .get(&pid)
-            .is_some_and(|r| r.created.module.is_some())
+        self.current(pid).is_some_and(|r| r.program.is_some())
     }
 
-    /// Whether process `pid` runs the first `--run` program (module 0): the
-    /// one given microvmm's stdin.
+    /// Whether process `pid` runs the first `--run` program (module 0), or
+    /// descends from it: those are given microvmm's stdin.
     pub fn is_first_program(&self, pid: u32) -> bool {
-        self.procs
-            .get(&pid)
-            .is_some_and(|r| r.created.module == Some(0))
+        self.current(pid).is_some_and(|r| r.program == Some(0))
     }
 
     /// Everything recorded, for the report.

@@ -162,11 +162,15 @@ pub enum RegionKind {
     Stack,
     /// The unmapped page below the stack: touching it is an overflow.
     Guard,
+    /// A file mapped with mmap: its pages are the file's own frames in the
+    /// guest's RAM file system (MAP_SHARED), or copies of them once
+    /// written (MAP_PRIVATE).
+    File,
 }
 
 impl RegionKind {
     /// Every kind, in the order legends list them.
-    pub const ALL: [RegionKind; 9] = [
+    pub const ALL: [RegionKind; 10] = [
         RegionKind::Code,
         RegionKind::Rodata,
         RegionKind::Data,
@@ -176,6 +180,7 @@ impl RegionKind {
         RegionKind::Mmap,
         RegionKind::Stack,
         RegionKind::Guard,
+        RegionKind::File,
     ];
 
     /// The name reports use ("code", "heap", ...).
@@ -190,6 +195,7 @@ impl RegionKind {
             RegionKind::Mmap => "mmap",
             RegionKind::Stack => "stack",
             RegionKind::Guard => "guard",
+            RegionKind::File => "file",
         }
     }
 }
@@ -269,6 +275,9 @@ pub struct Region {
     pub prot: Prot,
     /// Demand-paging faults the kernel served in it.
     pub faults: u64,
+    /// Copy-on-write faults the kernel served in it: writes to a page it
+    /// shared with another process after fork.
+    pub cow_faults: u32,
 }
 
 impl Region {
@@ -287,6 +296,9 @@ pub enum Exit {
     Fault(Fault),
     /// A signal killed it (SIGABRT from abort()): its number, 1..=64.
     Signal(u32),
+    /// It called execve: this image ends, and the same pid goes on in a
+    /// new one, whose creation message follows.
+    Exec,
 }
 
 /// The fault that killed a process.
@@ -332,6 +344,12 @@ pub struct ProcEvent {
     pub pid: u32,
     /// Its name (lossy UTF-8: hostile bytes become U+FFFD).
     pub name: String,
+    /// Its parent's pid; 0 when the kernel started it, or its parent
+    /// exited and it was re-parented to the kernel.
+    pub ppid: u32,
+    /// Images this pid ran before this one (execve calls that succeeded),
+    /// as the guest counts them.
+    pub execs: u32,
     /// The kernel PGD the process runs on.
     pub cr3: Cr3,
     /// The user PGD under PVM pv_kpti.

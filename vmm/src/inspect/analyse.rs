@@ -8,6 +8,7 @@ use super::cpu::Cpu;
 use super::finding::{Finding, Findings};
 use super::host::{HostPage, HostView};
 use super::reach::{SizeCount, count_sizes};
+use super::share::{self, Peer, SharingObs};
 use crate::addr::{Gpa, Gva, Hpa, Hva};
 use crate::devices::event::{Pattern, ProcEvent, Region, RegionKind};
 use crate::paging::{
@@ -19,14 +20,14 @@ use crate::paging::{
 pub const WALK_LIMIT: u64 = 1 << 24;
 /// Pages analysed at most per address space: twice what 2 GiB of RAM can
 /// back, so only aliased (hostile) tables reach it.
-const MAX_PAGES: usize = 1 << 20;
+pub(super) const MAX_PAGES: usize = 1 << 20;
 /// Runs listed per process; the rest are counted in a finding.
 const MAX_RANGES: usize = 4096;
 /// Pages listed between two looks at the clock.
 const CLOCK_EVERY: usize = 4096;
 
 /// The guest's time is up (`Options::deadline`).
-fn past(o: &Options) -> bool {
+pub(super) fn past(o: &Options) -> bool {
     o.deadline.is_some_and(|d| std::time::Instant::now() >= d)
 }
 
@@ -60,6 +61,10 @@ pub struct RegionObs {
     pub region: Region,
     /// Pages of it mapped at exit.
     pub pages_mapped: u64,
+    /// Pages of it whose frame another process live at the analysis maps
+    /// too; None when that is unknown (not analysed, or a bound stopped
+    /// the comparison: `SharingObs::stop` says which).
+    pub shared_pages: Option<u64>,
 }
 
 /// The stored value read back through the GPA and the HVA.
@@ -134,6 +139,9 @@ pub struct Analysis {
     pub page_tables: Option<TablesObs>,
     /// All its pages counted by guest and host page size.
     pub page_sizes: Vec<SizeCount>,
+    /// Frames it shared with the other live processes; None when it was
+    /// not analysed (no paging mode).
+    pub sharing: Option<SharingObs>,
 }
 
 /// The regions with no pages counted: for processes that never reported
@@ -144,6 +152,7 @@ pub fn unmapped_regions(regions: &[Region]) -> Vec<RegionObs> {
         .map(|r| RegionObs {
             region: r.clone(),
             pages_mapped: 0,
+            shared_pages: None,
         })
         .collect()
 }
@@ -154,17 +163,22 @@ pub fn unmapped_regions(regions: &[Region]) -> Vec<RegionObs> {
 pub struct Budget {
     /// Pages listed in the report plus dirty-log frames.
     pub pages: u64,
-    /// Mapped runs listed in the report.
+    /// Mapped runs listed in the report (shared-frame runs included).
     pub runs: usize,
+    /// Entries read plus pages compared while finding the frames shared
+    /// with other live processes (share::SHARE_BUDGET for a run).
+    pub share: u64,
 }
 
 /// Analyse process `p`, whose CR3 should be the vCPU's live one, within
-/// what `budget` still allows.
+/// what `budget` still allows; `peers` are the other processes live at
+/// this moment, whose frames it may share.
 pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
     cpu: &C,
     mem: &M,
     host: &H,
     p: &ProcEvent,
+    peers: &[Peer],
     o: &Options,
     budget: &mut Budget,
 ) -> Analysis {
@@ -278,15 +292,28 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
     if let Some(gva) = late {
         a.findings.push(Finding::ListingOutOfTime { gva });
     }
+    let swept = share::sweep(mem, mode, p.cr3, &pages, peers, o, &mut budget.share);
+    let region_of = |i: usize| owner.get(i).and_then(|o| o.get());
+    let shared_per_region = share::per_region(&pages, region_of, p, &swept, peers, &mut errs);
     a.regions = p
         .regions
         .iter()
         .zip(per_region)
-        .map(|(r, n)| RegionObs {
+        .zip(shared_per_region)
+        .map(|((r, n), shared)| RegionObs {
             region: r.clone(),
             pages_mapped: n,
+            shared_pages: shared,
         })
         .collect();
+    let room = MAX_RANGES.min(budget.runs);
+    let sharing = share::observe(&pages, swept, room);
+    budget.runs -= sharing.frames.len();
+    if let Some(stop) = sharing.stop {
+        // Said whatever else was found: not one of the capped findings.
+        a.findings.push(Finding::SharingUnknown(stop));
+    }
+    a.sharing = Some(sharing);
     if o.tables {
         // After the pages, so they never lose the budget to the tables.
         a.page_tables = Some(tables(mem, host, p.cr3, mode, &mut budget.pages));

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::share::ShareStop;
 use crate::addr::{Gpa, Gva};
 use crate::paging::{Cr3, WalkFault};
 
@@ -61,6 +62,20 @@ pub enum Finding {
         /// Pages the check was to cover.
         planned: u64,
     },
+    /// A user-writable page (outside a file mapping) whose frame another
+    /// live process, on tables of its own, maps too: copy-on-write must
+    /// leave a frame mapped by two processes read-only in both, or a write
+    /// in one shows in the other.
+    SharedWritable {
+        /// The page's address.
+        gva: Gva,
+        /// Its frame.
+        gpa: Gpa,
+        /// The other process.
+        pid: u32,
+    },
+    /// The frames shared with other live processes could not be counted.
+    SharingUnknown(ShareStop),
     /// The guest's time ran out while `--pages` listed every page: from
     /// `gva` on only each region's ends and samples are listed.
     ListingOutOfTime {
@@ -101,6 +116,15 @@ impl fmt::Display for Finding {
             Finding::OutOfTime { checked, planned } => write!(
                 f,
                 "KVM_TRANSLATE cross-check stopped at --timeout after {checked} of {planned} pages"
+            ),
+            Finding::SharedWritable { gva, gpa, pid } => write!(
+                f,
+                "{gva} is writable and its frame {gpa} is mapped by pid {pid} too: a page shared \
+                 after fork must be read-only in both until a write copies it"
+            ),
+            Finding::SharingUnknown(why) => write!(
+                f,
+                "pages shared with other live processes not counted: {why}"
             ),
             Finding::ListingOutOfTime { gva } => write!(
                 f,

@@ -13,6 +13,7 @@ mod cpu;
 mod finding;
 mod host;
 mod reach;
+mod share;
 #[cfg(test)]
 mod tests;
 mod walk2d;
@@ -25,6 +26,7 @@ pub use cpu::Cpu;
 pub use finding::{Finding, MAX_FINDINGS};
 pub use host::{HostPage, HostView, LiveHost};
 pub use reach::{SizeCount, count_sizes};
+pub use share::{Peer, PeerShare, SHARE_BUDGET, ShareStop, SharingObs};
 pub use walk2d::{HwRefs, Walk2d, WalkLevel, hw_refs, walk2d};
 
 use crate::addr::Gva;

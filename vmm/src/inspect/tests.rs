@@ -9,6 +9,8 @@ use crate::devices::event::{Pattern, ProcEvent, ProcStats, Prot, Region, RegionK
 use crate::hostmem::HostFrame;
 use crate::paging::{self, Cr3, FlatMem, PageSize, PagingMode, PhysMem, PteFlags, TableBuilder};
 
+mod share;
+
 /// A vCPU whose KVM_TRANSLATE is the software walker over the same memory,
 /// except at `lie` (a deliberate disagreement).
 struct FakeCpu<'m> {
@@ -63,6 +65,7 @@ impl HostView for FakeHost<'_> {
 const BUDGET: Budget = Budget {
     pages: PAGE_BUDGET,
     runs: 1 << 16,
+    share: SHARE_BUDGET,
 };
 const CODE: Gva = Gva(0x40_0000);
 const HEAP: Gva = Gva(0x40_2000);
@@ -93,10 +96,13 @@ fn space(mode: PagingMode, heap: u64) -> (TableBuilder, ProcEvent) {
         span: Gva(start)..Gva(end),
         prot: prot.parse::<Prot>().expect("rwx"),
         faults: 0,
+        cow_faults: 0,
     };
     let p = ProcEvent {
         pid: 7,
         name: "synthetic".into(),
+        ppid: 0,
+        execs: 0,
         cr3: Cr3(b.cr3()),
         user_pgd: None,
         regions: vec![
@@ -153,7 +159,15 @@ fn a_clean_space_is_enumerated_counted_and_agrees() {
         let (b, p) = space(mode, 10);
         let c = cpu(&b, mode);
         let mut budget = BUDGET;
-        let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &opts(), &mut budget);
+        let a = analyse(
+            &c,
+            b.mem(),
+            &FakeHost(b.mem()),
+            &p,
+            &[],
+            &opts(),
+            &mut budget,
+        );
         assert_eq!(a.findings, vec![], "{mode:?}");
         assert_eq!(a.pages_total, 13);
         assert_eq!(a.pages_checked, 13, "every page, under max_checked");
@@ -191,7 +205,15 @@ fn a_kvm_translate_disagreement_is_a_mismatch() {
     let mut c = cpu(&b, mode);
     c.lie = Some(HEAP);
     let mut budget = BUDGET;
-    let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &opts(), &mut budget);
+    let a = analyse(
+        &c,
+        b.mem(),
+        &FakeHost(b.mem()),
+        &p,
+        &[],
+        &opts(),
+        &mut budget,
+    );
     let gpa = paging::walk(b.mem(), b.cr3(), mode, HEAP)
         .expect("walk")
         .gpa;
@@ -212,7 +234,15 @@ fn another_live_cr3_skips_the_cross_check() {
     let mut c = cpu(&b, mode);
     c.cr3 = Cr3(0x5000);
     let mut budget = BUDGET;
-    let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &opts(), &mut budget);
+    let a = analyse(
+        &c,
+        b.mem(),
+        &FakeHost(b.mem()),
+        &p,
+        &[],
+        &opts(),
+        &mut budget,
+    );
     assert_eq!(a.pages_checked, 0);
     assert_eq!(c.translations.get(), 0);
     assert!(matches!(
@@ -231,7 +261,7 @@ fn sampling_checks_the_region_ends_and_an_even_sample() {
         ..opts()
     };
     let mut budget = BUDGET;
-    let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &o, &mut budget);
+    let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &[], &o, &mut budget);
     // 203 pages, stride 26: 8 by stride plus the ends of three regions.
     assert!(
         (8..=8 + 6).contains(&a.pages_checked),
@@ -249,7 +279,15 @@ fn pages_outside_every_region_are_reported() {
     p.regions.retain(|r| r.kind != RegionKind::Heap);
     let c = cpu(&b, mode);
     let mut budget = BUDGET;
-    let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &opts(), &mut budget);
+    let a = analyse(
+        &c,
+        b.mem(),
+        &FakeHost(b.mem()),
+        &p,
+        &[],
+        &opts(),
+        &mut budget,
+    );
     let outside: Vec<&Finding> = a
         .findings
         .iter()
@@ -283,11 +321,27 @@ fn the_pattern_reads_back_through_gpa_and_hva() {
     });
     let c = cpu(&b, mode);
     let mut budget = BUDGET;
-    let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &opts(), &mut budget);
+    let a = analyse(
+        &c,
+        b.mem(),
+        &FakeHost(b.mem()),
+        &p,
+        &[],
+        &opts(),
+        &mut budget,
+    );
     let pat = a.pattern.expect("pattern checked");
     assert!(pat.ok(), "{pat:?}");
     p.pattern = Some(Pattern { gva: at, value: 1 });
-    let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &opts(), &mut budget);
+    let a = analyse(
+        &c,
+        b.mem(),
+        &FakeHost(b.mem()),
+        &p,
+        &[],
+        &opts(),
+        &mut budget,
+    );
     assert_eq!(a.findings, vec![Finding::PatternMismatch { gva: at }]);
 }
 
@@ -301,9 +355,20 @@ fn the_run_budget_stops_the_listing_once() {
         frames: true,
         ..opts()
     };
-    let mut budget = Budget { pages: 20, runs: 1 };
-    let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &o, &mut budget);
-    assert_eq!(budget, Budget { pages: 0, runs: 0 });
+    let mut budget = Budget {
+        pages: 20,
+        runs: 1,
+        share: SHARE_BUDGET,
+    };
+    let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &[], &o, &mut budget);
+    assert_eq!(
+        budget,
+        Budget {
+            pages: 0,
+            runs: 0,
+            share: SHARE_BUDGET
+        }
+    );
     assert_eq!(a.ranges.len(), 1, "the run budget holds too");
     assert_eq!(a.ranges_total, 3, "the runs not listed are counted");
     assert_eq!(a.tables.len() + a.frames.len() + a.pages.len(), 20);
@@ -326,7 +391,7 @@ fn page_tables_are_kept_with_their_host_side_within_the_budget() {
         ..opts()
     };
     let mut budget = BUDGET;
-    let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &o, &mut budget);
+    let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &[], &o, &mut budget);
     let t = a.page_tables.expect("kept");
     assert!(t.complete);
     let entries: u64 = t.tables.iter().map(|t| t.page.entries.len() as u64).sum();
@@ -383,7 +448,7 @@ fn the_cross_check_stops_at_the_deadline() {
         deadline: Some(std::time::Instant::now()),
         ..opts()
     };
-    let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &o, &mut budget);
+    let a = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &[], &o, &mut budget);
     assert_eq!(c.translations.get(), 0);
     assert_eq!(a.pages_checked, 0);
     assert_eq!(
@@ -409,13 +474,21 @@ fn past_the_deadline_pages_lists_only_ends_and_samples() {
         all_pages: true,
         ..opts()
     };
-    let every = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &o, &mut all);
-    let sampled = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &opts(), &mut fresh);
+    let every = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &[], &o, &mut all);
+    let sampled = analyse(
+        &c,
+        b.mem(),
+        &FakeHost(b.mem()),
+        &p,
+        &[],
+        &opts(),
+        &mut fresh,
+    );
     let o = Options {
         deadline: Some(std::time::Instant::now()),
         ..o
     };
-    let cut = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &o, &mut late);
+    let cut = analyse(&c, b.mem(), &FakeHost(b.mem()), &p, &[], &o, &mut late);
     assert_eq!(every.pages.len(), 13);
     assert_eq!(
         cut.pages,

@@ -100,6 +100,11 @@ fn linear_range(mode: PagingMode, range: Range<Gva>) -> (u64, u64) {
 }
 
 impl<M: PhysMem + ?Sized> MappedPages<'_, M> {
+    /// Entries read so far (at most the limit it was given).
+    pub fn reads(&self) -> u64 {
+        self.reads
+    }
+
     /// The table level at stack depth `d` (0 = root).
     fn level_at(&self, d: usize) -> LevelName {
         let top = 5 - self.mode.levels() as usize;

@@ -177,6 +177,8 @@ fn process(rec: &ProcObservation, programs: &[Program]) -> ProcessReport {
     let program = rec.created.module.and_then(|m| programs.get(m as usize));
     let mut p = ProcessReport {
         pid: rec.created.pid,
+        ppid: rec.created.ppid,
+        image: rec.image,
         name: rec.created.name.clone(),
         path: program.map(|p| p.path.display().to_string()),
         argv: program.map(|p| p.argv.clone()),
@@ -248,6 +250,10 @@ fn exit(e: Option<Exit>) -> ExitReport {
             shell_status: Some(abi::signals::shell_status(sig)),
             ..Default::default()
         },
+        Some(Exit::Exec) => ExitReport {
+            kind: ExitKind::Exec,
+            ..Default::default()
+        },
         Some(Exit::Status(s)) => ExitReport {
             kind: ExitKind::Exit,
             status: Some(s),
@@ -288,6 +294,22 @@ fn analysed(p: &mut ProcessReport, a: &Analysis) {
             })
             .collect(),
     });
+    p.shared_pages = a.sharing.as_ref().and_then(|s| s.shared_pages);
+    p.sharing = a.sharing.as_ref().map(|s| SharingReport {
+        with: s
+            .with
+            .iter()
+            .map(|w| ShareWith {
+                pid: w.pid,
+                name: w.name.clone(),
+                pages: w.pages,
+            })
+            .collect(),
+        frames: s.frames.clone(),
+        frames_total: s.frames_total,
+        complete: s.stop.is_none(),
+        why: s.stop.map(|w| w.to_string()),
+    });
     p.frames_lowest = a.frames_span.map(|s| s.0);
     p.frames_highest = a.frames_span.map(|s| s.1);
     p.ranges_total = a.ranges_total;
@@ -315,6 +337,7 @@ fn regions(rs: &[RegionObs]) -> Vec<RegionReport> {
                 span,
                 prot,
                 faults,
+                cow_faults,
             } = &o.region;
             RegionReport {
                 kind: *kind,
@@ -323,6 +346,8 @@ fn regions(rs: &[RegionObs]) -> Vec<RegionReport> {
                 prot: *prot,
                 pages_mapped: o.pages_mapped,
                 faults: *faults,
+                cow_faults: *cow_faults,
+                shared_pages: o.shared_pages,
             }
         })
         .collect()

@@ -93,6 +93,77 @@ mod tests {
         String::from_utf8(out).expect("UTF-8")
     }
 
+    /// The keys fork and exec add, as integration tests read them.
+    #[test]
+    fn fork_and_exec_keys() {
+        use crate::addr::{Gpa, Gva};
+        use crate::report::model::*;
+        let r = Report {
+            processes: vec![ProcessReport {
+                pid: 3,
+                ppid: 2,
+                image: 1,
+                shared_pages: Some(5),
+                sharing: Some(SharingReport {
+                    with: vec![ShareWith {
+                        pid: 2,
+                        name: "sh".into(),
+                        pages: 5,
+                    }],
+                    frames: vec![(Gpa(0x25_0000), 5)],
+                    frames_total: 1,
+                    complete: true,
+                    why: None,
+                }),
+                exit: ExitReport {
+                    kind: ExitKind::Exec,
+                    ..Default::default()
+                },
+                regions: vec![RegionReport {
+                    kind: crate::devices::event::RegionKind::File,
+                    start: Gva(0x7000_0000),
+                    end: Gva(0x7000_8000),
+                    prot: "rw-".parse().expect("rwx"),
+                    pages_mapped: 8,
+                    faults: 8,
+                    cow_faults: 3,
+                    shared_pages: Some(5),
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        write(&r, &mut out).expect("JSON");
+        let j: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+        let p = &j["processes"][0];
+        assert_eq!(
+            (p["pid"].clone(), p["ppid"].clone(), p["image"].clone()),
+            (3.into(), 2.into(), 1.into())
+        );
+        assert_eq!(p["exit"]["kind"], "exec");
+        assert_eq!(p["shared_pages"], 5);
+        assert_eq!(
+            p["sharing"],
+            serde_json::json!({
+                "with": [{"pid": 2, "name": "sh", "pages": 5}],
+                "frames": [["0x250000", 5]],
+                "frames_total": 1,
+                "complete": true,
+                "why": null,
+            })
+        );
+        let rg = &p["regions"][0];
+        assert_eq!(
+            (
+                rg["kind"].clone(),
+                rg["cow_faults"].clone(),
+                rg["shared_pages"].clone()
+            ),
+            ("file".into(), 3.into(), 5.into())
+        );
+    }
+
     #[test]
     fn c1_and_reordering_characters_are_escaped_in_strings() {
         let v = serde_json::json!({

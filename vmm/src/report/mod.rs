@@ -9,5 +9,6 @@ pub mod json;
 pub mod model;
 pub mod svg;
 pub mod text;
+pub mod tree;
 
 pub use model::*;

@@ -28,7 +28,7 @@ pub struct Report {
     /// What the guest kernel reported and how the run went.
     pub guest: GuestReport,
     /// Every process the guest created (at most `registry::MAX_PROCESSES`),
-    /// in creation order.
+    /// by pid; a pid that called execve has one entry per image, in order.
     pub processes: Vec<ProcessReport>,
     /// One entry per `whereis` request a process made, and per process
     /// `--walk` walked.
@@ -191,6 +191,13 @@ pub struct GuestReport {
 pub struct ProcessReport {
     /// The guest kernel's process id.
     pub pid: u32,
+    /// Its parent's pid: 0 when the kernel started it, or its parent
+    /// exited and it was re-parented.
+    pub ppid: u32,
+    /// Which image of its pid this entry is: 0 for the first; each execve
+    /// ends one (`exit.kind` "exec") and the next entry, same pid, is the
+    /// image that replaced it.
+    pub image: u32,
     /// Its name, as the guest gave it.
     pub name: String,
     /// The file it was loaded from (`--run`); null for a built-in program.
@@ -217,6 +224,13 @@ pub struct ProcessReport {
     pub faults_by_kind: BTreeMap<RegionKind, u64>,
     /// User pages resident at its last report.
     pub pages_resident: u64,
+    /// Its mapped pages whose guest frame another process, live at its
+    /// exit, maps too; null when it was not analysed or the count was
+    /// stopped (`sharing.why` says why).
+    pub shared_pages: Option<u64>,
+    /// Its frames compared with every other process live at its exit;
+    /// null when it was not analysed.
+    pub sharing: Option<SharingReport>,
     /// GPA of the first code page, from the creation message.
     pub code_gpa: Option<Gpa>,
     /// Lowest and highest guest frame any of its pages used.
@@ -267,6 +281,35 @@ pub struct ProcessReport {
     /// One TLB miss's memory references, per (guest, host) page-size
     /// combination present (host.walk_refs_meaning says what they count).
     pub walk_refs: Vec<WalkRefsReport>,
+}
+
+/// What an exiting process shared with the processes live at its exit
+/// (`processes[].sharing`).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SharingReport {
+    /// Each other live process, with how many of this process's pages it
+    /// maps too.
+    pub with: Vec<ShareWith>,
+    /// The shared guest frames as runs, `["0x..." first GPA, 4 KiB frames]`
+    /// in GPA order (at most 4096).
+    pub frames: Vec<(Gpa, u64)>,
+    /// How many runs there were: more than `frames` lists when capped.
+    pub frames_total: u64,
+    /// False when a bound stopped the comparison: the counts are then null.
+    pub complete: bool,
+    /// Why it was stopped; null when complete.
+    pub why: Option<String>,
+}
+
+/// One other live process and the pages shared with it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShareWith {
+    /// Its pid.
+    pub pid: u32,
+    /// Its name then.
+    pub name: String,
+    /// Pages of the exiting process whose frame it maps too.
+    pub pages: u64,
 }
 
 /// Pages of one guest page size and the bytes they cover.
@@ -369,6 +412,8 @@ pub enum ExitKind {
     Fault,
     /// A signal killed it (it raised SIGABRT, say).
     Signal,
+    /// It called execve: this image ended, the pid went on in the next.
+    Exec,
     /// It never reported its end.
     #[default]
     Running,
@@ -377,7 +422,8 @@ pub enum ExitKind {
 /// How a process ended (`processes[].exit`).
 #[derive(Debug, Default, Serialize)]
 pub struct ExitReport {
-    /// "exit", "fault" or "running" (never reported its end).
+    /// "exit", "fault", "signal", "exec" (replaced by execve) or "running"
+    /// (never reported its end).
     pub kind: ExitKind,
     /// The exit status, for an exit.
     pub status: Option<i64>,
@@ -425,6 +471,7 @@ impl ExitReport {
                 opt(self.signal.map(|s| s.to_string())),
                 self.signal_name.unwrap_or("?")
             ),
+            ExitKind::Exec => "exec: replaced by a new image".into(),
             ExitKind::Running => "running".into(),
         }
     }
@@ -433,8 +480,8 @@ impl ExitReport {
 /// One region of a process's address space (`processes[].regions[]`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RegionReport {
-    /// "code", "rodata", "data", "data+bss", "bss", "heap", "mmap", "stack"
-    /// or "guard".
+    /// "code", "rodata", "data", "data+bss", "bss", "heap", "mmap",
+    /// "stack", "guard" or "file".
     pub kind: RegionKind,
     /// First byte.
     pub start: Gva,
@@ -446,6 +493,11 @@ pub struct RegionReport {
     pub pages_mapped: u64,
     /// Demand-paging faults the kernel served in it.
     pub faults: u64,
+    /// Copy-on-write faults the kernel served in it.
+    pub cow_faults: u32,
+    /// Pages of it whose guest frame another process, live at this
+    /// process's exit, maps too; null when not counted.
+    pub shared_pages: Option<u64>,
 }
 
 /// One mapped user page (`processes[].pages[]`).

@@ -33,6 +33,7 @@ fn colour(kind: Option<RegionKind>) -> &'static str {
         Some(RegionKind::Mmap) => "#ff9da7",
         Some(RegionKind::Stack) => "#e15759",
         Some(RegionKind::Guard) => "#9e9e9e",
+        Some(RegionKind::File) => "#86bcb6",
         None => "#b07aa1",
     }
 }

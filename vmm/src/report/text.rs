@@ -5,8 +5,11 @@ use std::fmt::Write;
 
 use super::faults::faults_text;
 use super::model::*;
+
+mod lineage;
 use crate::observations::NotMapped;
 use crate::terminal::escape_text;
+use lineage::{lineage, process_tree, shared_line, sharing_of};
 
 fn opt<T: std::fmt::Display>(v: &Option<T>, none: &str) -> String {
     v.as_ref().map_or(none.to_string(), |x| x.to_string())
@@ -86,13 +89,15 @@ pub fn render(r: &Report) -> String {
                 None => format!("fxsave, {} bytes", f.bytes),
             })
     );
+    process_tree(&mut s, &r.processes);
     for p in &r.processes {
         let end = p.exit.summary();
         let _ = writeln!(
             s,
-            "\npid {} {}: {end}; CR3 {}{}; {} pages mapped at exit ({} checked against KVM_TRANSLATE); faults: {}",
+            "\npid {} {}{}: {end}; CR3 {}{}; {} pages mapped at exit ({} checked against KVM_TRANSLATE); faults: {}",
             p.pid,
             escape_text(&p.name),
+            lineage(p, &r.processes),
             p.cr3,
             p.user_pgd
                 .map_or(String::new(), |u| format!(" (user PGD {u})")),
@@ -103,13 +108,21 @@ pub fn render(r: &Report) -> String {
         if let (Some(path), Some(argv)) = (&p.path, &p.argv) {
             let _ = writeln!(s, "  ran {}: argv {argv:?}", escape_text(path));
         }
+        let unknown = p.sharing.as_ref().is_some_and(|sh| !sh.complete);
         for rg in &p.regions {
             let _ = writeln!(
                 s,
-                "  {:<8} {}..{} {} {:>6} pages mapped, {} faults",
-                rg.kind, rg.start, rg.end, rg.prot, rg.pages_mapped, rg.faults
+                "  {:<8} {}..{} {} {:>6} pages mapped, {} faults{}",
+                rg.kind,
+                rg.start,
+                rg.end,
+                rg.prot,
+                rg.pages_mapped,
+                rg.faults,
+                sharing_of(rg, unknown)
             );
         }
+        shared_line(&mut s, p);
         program_facts(&mut s, p, &r.host.pagemap);
         efficiency(&mut s, p);
         // Runs of pages contiguous in both GVA and GPA: how scattered the
@@ -324,6 +337,7 @@ fn summary(s: &mut String, r: &Report) {
                 p.exit.error_code.unwrap_or(0)
             ),
             ExitKind::Signal => format!("killed: {}", p.exit.signal_name.unwrap_or("a signal")),
+            ExitKind::Exec => "exec".to_string(),
             ExitKind::Running => "running".to_string(),
         };
         let span = match (p.frames_lowest, p.frames_highest) {

@@ -19,7 +19,8 @@ fn raw<T: Copy>(pa: Pa, v: T) {
 
 #[unsafe(no_mangle)]
 pub fn kmain(m: &Machine) -> ! {
-    let (Some(page), Some(alias)) = (frame::alloc(), frame::alloc()) else {
+    let (Some(page), Some(alias), Some(alias2)) = (frame::alloc(), frame::alloc(), frame::alloc())
+    else {
         kprintln!("[hostile] out of memory");
         shutdown::halt(abi::status::PANIC)
     };
@@ -89,6 +90,32 @@ pub fn kmain(m: &Machine) -> ! {
     raw(page, p);
     p.pid = 2000;
     raw(page, p); // exit of a pid never created
+    // Two live at once on tables of their own that alias: a PML4 whose
+    // every entry points at the self-referencing table. When one ends,
+    // its frames are compared with the other's 2^36 pages: bounded.
+    for i in 0..512 {
+        // SAFETY: alias2 is our frame; integer stores (it is about to be a table).
+        unsafe { core::ptr::write_volatile(p2v::<u64>(alias2).add(i), alias.get() | 7) };
+    }
+    p.pid = 1002;
+    p.cr3 = alias2.get();
+    p.event = msg::PROC_CREATED;
+    p.exit_kind = msg::EXIT_NONE;
+    raw(page, p); // stays live
+    p.pid = 1003;
+    p.ppid = 1002;
+    p.cr3 = alias.get();
+    raw(page, p); // its child
+    p.event = msg::PROC_EXITING;
+    p.exit_kind = msg::EXIT_EXEC;
+    raw(page, p); // replaced by execve: analysed, compared with 1002
+    p.event = msg::PROC_CREATED;
+    p.exit_kind = msg::EXIT_NONE;
+    p.execs = 1;
+    raw(page, p); // its next image
+    raw(page, p); // and again, while it runs
+    p.ppid = 1003;
+    raw(page, p); // its own parent
     let w = msg::Whereis {
         hdr: Header::new(msg::KIND_WHEREIS),
         pid: 1000,

@@ -55,6 +55,9 @@ pub enum ProtocolError {
         /// The largest value allowed.
         max: u64,
     },
+    /// A process names itself its parent.
+    #[error("process message: pid {0} names itself its parent")]
+    OwnParent(u32),
     /// A region is malformed.
     #[error("process message: region {index} [{start:#x}, {end:#x}) kind {kind} is malformed")]
     BadRegion {
@@ -227,6 +230,7 @@ fn region_kind(kind: u32) -> Option<RegionKind> {
         msg::REGION_BSS => RegionKind::Bss,
         msg::REGION_MMAP => RegionKind::Mmap,
         msg::REGION_DATA_BSS => RegionKind::DataBss,
+        msg::REGION_FILE => RegionKind::File,
         _ => return None,
     })
 }
@@ -262,10 +266,20 @@ fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
             _ => return Err(out_of_range("exit_status", p.exit_status as u64, 64)),
         },
         msg::EXIT_NONE | msg::EXIT_NORMAL => Some(Exit::Status(p.exit_status)),
-        k => return Err(out_of_range("exit_kind", k as u64, 3)),
+        msg::EXIT_EXEC => Some(Exit::Exec),
+        k => return Err(out_of_range("exit_kind", k as u64, msg::EXIT_EXEC.into())),
     };
-    if !exiting && p.exit_kind > msg::EXIT_SIGNAL {
-        return Err(out_of_range("exit_kind", p.exit_kind as u64, 3));
+    if !exiting && p.exit_kind > msg::EXIT_EXEC {
+        return Err(out_of_range(
+            "exit_kind",
+            p.exit_kind as u64,
+            msg::EXIT_EXEC.into(),
+        ));
+    }
+    // No process is its own parent (pid 0 is the kernel's, never a
+    // process's): a tree built from ppids must not loop on one pid.
+    if p.ppid == p.pid && p.pid != 0 {
+        return Err(ProtocolError::OwnParent(p.pid));
     }
     let regions = regions
         .iter()
@@ -290,12 +304,15 @@ fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
                     exec: r.prot & msg::PROT_X != 0,
                 },
                 faults: r.faults,
+                cow_faults: r.cow_faults,
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ProcEvent {
         pid: p.pid,
         name: String::from_utf8_lossy(msg::until_nul(&p.name)).into_owned(),
+        ppid: p.ppid,
+        execs: p.execs,
         cr3: Cr3(p.cr3),
         user_pgd: (p.user_pgd != 0).then_some(Gpa(p.user_pgd)),
         regions,

@@ -277,6 +277,65 @@ mod unit {
         ));
     }
 
+    /// Fork and exec: the parent's pid, the image count, an exit by
+    /// execve, file regions and copy-on-write faults; a process that names
+    /// itself its parent is refused.
+    #[test]
+    fn fork_and_exec_fields_decode() {
+        let mut p = msg::Proc {
+            hdr: Header::new(msg::KIND_PROC),
+            event: msg::PROC_EXITING,
+            pid: 3,
+            ppid: 2,
+            execs: 1,
+            exit_kind: msg::EXIT_EXEC,
+            nregions: 1,
+            ..Default::default()
+        };
+        p.regions[0] = msg::Region {
+            kind: msg::REGION_FILE,
+            prot: msg::PROT_R | msg::PROT_W,
+            start: 0x7000_0000,
+            end: 0x7000_4000,
+            faults: 4,
+            call: 1,
+            cow_faults: 3,
+        };
+        let Ok(Event::Proc(e)) = decode(msg::KIND_PROC, p.as_bytes(), Gpa(0)) else {
+            panic!("an exec exit decodes");
+        };
+        assert_eq!(
+            (e.pid, e.ppid, e.execs, e.exit),
+            (3, 2, 1, Some(Exit::Exec))
+        );
+        assert_eq!(e.regions[0].kind, RegionKind::File);
+        assert_eq!(e.regions[0].cow_faults, 3);
+        assert_eq!(RegionKind::File.to_string(), "file");
+        assert_eq!("file".parse::<RegionKind>(), Ok(RegionKind::File));
+        p.event = msg::PROC_CREATED;
+        let Ok(Event::Proc(e)) = decode(msg::KIND_PROC, p.as_bytes(), Gpa(0)) else {
+            panic!("a creation decodes");
+        };
+        assert_eq!(e.exit, None);
+        p.exit_kind = msg::EXIT_EXEC + 1;
+        assert!(matches!(
+            decode(msg::KIND_PROC, p.as_bytes(), Gpa(0)),
+            Err(ProtocolError::OutOfRange {
+                field: "exit_kind",
+                max: 4,
+                ..
+            })
+        ));
+        p.exit_kind = msg::EXIT_NONE;
+        p.ppid = 3;
+        let own = decode(msg::KIND_PROC, p.as_bytes(), Gpa(0));
+        assert_eq!(own, Err(ProtocolError::OwnParent(3)));
+        assert_eq!(
+            own.err().map(|e| e.to_string()).as_deref(),
+            Some("process message: pid 3 names itself its parent")
+        );
+    }
+
     #[test]
     fn answers_encode_what_was_found() {
         let a = encode_answer(Gva(0x1000), &WhereisReply::NotMapped);

@@ -49,8 +49,10 @@
 
   const KIND_COLOUR = {
     code: '#4e79a7', rodata: '#76b7b2', data: '#f28e2b', 'data+bss': '#f0ac3a', bss: '#edc948', heap: '#59a14f',
-    mmap: '#ff9da7', stack: '#e15759', guard: '#9e9e9e', outside: '#b07aa1',
+    mmap: '#ff9da7', stack: '#e15759', guard: '#9e9e9e', file: '#86bcb6', outside: '#b07aa1',
   };
+  // Frames mapped by more than one process (at an exit), in the frame map.
+  const SHARED = '#e040fb';
   // One hue per process in the frame map; its page tables a darker shade.
   const PROC_COLOURS = [
     ['#4e79a7', '#1f3b5c'], ['#f28e2b', '#7a4410'], ['#59a14f', '#23501d'], ['#e15759', '#6e1f20'],
@@ -68,10 +70,16 @@
 
   // ---- per-process views ------------------------------------------------
 
+  // A pid's images: processes[] entries of the same pid, in order.
+  const imagesOf = new Map();
+  R.processes.forEach((p, i) => {
+    if (!imagesOf.has(p.pid)) imagesOf.set(p.pid, []);
+    imagesOf.get(p.pid).push(i);
+  });
   const procs = R.processes.map((p, i) => ({
     p,
     i,
-    label: `pid ${p.pid} ${p.name}`,
+    label: `pid ${p.pid} ${p.name}` + ((imagesOf.get(p.pid) || []).length > 1 ? ` (image ${p.image})` : ''),
     colours: PROC_COLOURS[i % PROC_COLOURS.length],
     ranges: p.ranges.map((r) => ({
       gva: num(r.gva), gpa: num(r.gpa), pages: r.pages, size: r.page_size, flags: r.flags,

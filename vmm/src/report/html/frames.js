@@ -10,6 +10,9 @@
   const rowsN = Math.ceil(frames / cols);
   let owner = null; // per frame: -1 other, 2*i data of process i, 2*i+1 its page tables
   let dirty = null;
+  // Per frame: -1, or the process i whose exit found it mapped by another
+  // live process too (processes[i].sharing.frames).
+  let sharedBy = null;
 
   function rgb(hex) {
     const v = parseInt(hex.slice(1), 16);
@@ -55,6 +58,17 @@
         if (f < frames && pg.hpa !== null) hostHpa[f] = num(pg.hpa);
       }
     }
+    sharedBy = new Int16Array(frames).fill(-1);
+    let sharedN = 0;
+    for (const P of procs) {
+      for (const [g, n] of (P.p.sharing ? P.p.sharing.frames : [])) {
+        const f0 = Math.floor(num(g) / 4096);
+        for (let f = f0; f < f0 + n && f < frames; f++) {
+          if (sharedBy[f] < 0) sharedN++;
+          sharedBy[f] = P.i;
+        }
+      }
+    }
     if (R.dirty) {
       dirty = new Uint8Array(frames);
       for (const [g, n] of R.dirty.runs) {
@@ -65,9 +79,10 @@
     const pal = procs.map((P) => [rgb(P.colours[0]), rgb(P.colours[1])]);
     const other = rgb(OTHER);
     const red = rgb('#d93025');
+    const shared = rgb(SHARED);
     const guestColour = (f) => {
       const o = owner[f];
-      const c = o < 0 ? other : pal[o >> 1][o & 1];
+      const c = sharedBy[f] >= 0 ? shared : o < 0 ? other : pal[o >> 1][o & 1];
       if (!dirty) return c;
       return dirty[f] ? red : [c[0] / 2 + 120, c[1] / 2 + 120, c[2] / 2 + 120];
     };
@@ -75,11 +90,14 @@
     $('frames-note').textContent = `Guest RAM, ${bytes(R.memory.size)}: one cell per 4 KiB frame, ${cols} per row ` +
       `(a row is ${bytes(cols * 4096)}), GPA 0 at the top left. Each frame is coloured by the process whose page ` +
       'it held at that process\'s exit (a frame freed and reused by a later process shows the later one), dark for its page tables.' +
+      (sharedN ? ` The ${sharedN} frames some process shared with another live one at its exit (after fork, the pages neither had written yet) are highlighted.` : '') +
       (dirty ? ` With --dirty-log: the ${R.dirty.pages_dirty} dirty frames in red, the rest faded.` : '');
     $('frame-legend').replaceChildren(...procs.flatMap((P) => [
       el('span', {}, el('span', { class: 'swatch', style: `background:${P.colours[0]}` }), P.label),
       el('span', {}, el('span', { class: 'swatch', style: `background:${P.colours[1]}` }), 'its page tables'),
-    ]), el('span', {}, el('span', { class: 'swatch', style: `background:${OTHER}` }), 'kernel, boot structures or free (not reported per frame)'),
+    ]), ...(sharedN ? [el('span', { class: 'shared-key' }, el('span', { class: 'swatch', style: `background:${SHARED}` }),
+      'mapped by more than one process (at an exit)')] : []),
+    el('span', {}, el('span', { class: 'swatch', style: `background:${OTHER}` }), 'kernel, boot structures or free (not reported per frame)'),
     ...(dirty ? [el('span', {}, el('span', { class: 'swatch', style: 'background:#d93025' }), 'dirty')] : []));
     const SIZES = [[4096, '#8ab4f8', '4 KiB host page'], [2 ** 21, '#f29900', '2 MiB host page'], [2 ** 30, '#a50e0e', '1 GiB host page']];
     const known = hostSize.reduce((k, s) => k + (s > 0 ? 1 : 0), 0);
@@ -117,7 +135,13 @@
       }
       const host = Number.isNaN(hostHpa[f]) ? (pagemapOk ? 'HPA not looked up' : R.host.pagemap) : `HPA ${hx(hostHpa[f])}`;
       const size = hostSize[f] ? `, ${sizeName(hostSize[f])} host page` : '';
-      $('frame-info').textContent = `frame ${f}: GPA ${hx(gpa)}: ${who}; ${host}${size}${dirty && dirty[f] ? '; dirty' : ''}`;
+      let share = '';
+      if (sharedBy[f] >= 0) {
+        const S = procs[sharedBy[f]];
+        const by = S.p.sharing.with.filter((w) => w.pages > 0).map((w) => `pid ${w.pid}`).join(', ');
+        share = `; shared: at ${S.label}'s exit also mapped by ${by || 'another process'}`;
+      }
+      $('frame-info').textContent = `frame ${f}: GPA ${hx(gpa)}: ${who}${share}; ${host}${size}${dirty && dirty[f] ? '; dirty' : ''}`;
       return target;
     };
     let cursor = 0;

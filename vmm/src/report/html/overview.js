@@ -53,12 +53,79 @@
       el('span', {}, el('span', { class: 'swatch', style: `background:${c}` }), k)));
   }
 
+  /** Names of a pid's images in order: "sh → wc". */
+  const namesOf = (pid) => (imagesOf.get(pid) || []).map((i) => R.processes[i].name).join(' → ');
+
+  /** " · 12 of 40 pages shared at exit" for an image, or ''. */
+  function sharedText(p) {
+    if (!p.sharing) return '';
+    if (!p.sharing.complete) return ` · pages shared: not counted (${p.sharing.why})`;
+    if (!p.shared_pages) return '';
+    return ` · ${p.shared_pages} of ${p.pages_total} pages shared at exit (` +
+      p.sharing.with.filter((w) => w.pages > 0).map((w) => `pid ${w.pid} ${w.name} ${w.pages}`).join(', ') + ')';
+  }
+
+  /**
+   * The process tree: each pid under its first image's parent, siblings in
+   * pid order; a ppid naming no recorded pid makes a root, and a loop of
+   * ppids is broken where it is found (as report/tree.rs does).
+   */
+  function processTree() {
+    const show = R.processes.some((p) => p.ppid !== 0 || p.image !== 0);
+    $('tree').hidden = !show;
+    if (!show) return;
+    const parent = (pid) => {
+      const pp = R.processes[imagesOf.get(pid)[0]].ppid;
+      return pp !== pid && imagesOf.has(pp) ? pp : null;
+    };
+    const kids = new Map();
+    const pids = [...imagesOf.keys()].sort((a, b) => a - b);
+    for (const pid of pids) {
+      const pp = parent(pid);
+      if (pp !== null) {
+        if (!kids.has(pp)) kids.set(pp, []);
+        kids.get(pp).push(pid);
+      }
+    }
+    const done = new Set();
+    const item = (pid) => {
+      done.add(pid);
+      const imgs = imagesOf.get(pid);
+      const last = R.processes[imgs[imgs.length - 1]];
+      const sub = (kids.get(pid) || []).filter((k) => !done.has(k));
+      return el('li', { 'data-pid': pid },
+        el('button', { type: 'button', class: 'who', onclick: () => showColumn(imgs[0]) }, `pid ${pid} ${namesOf(pid)}`),
+        ` ${exitText(last)}`,
+        imgs.map((i) => el('span', { class: 'note' }, sharedText(R.processes[i]))),
+        // Built one level at a time: a loop cannot recurse for ever, since
+        // each pid is drawn once.
+        sub.length ? el('ul', {}, sub.filter((k) => !done.has(k)).map(item)) : null);
+    };
+    const roots = pids.filter((pid) => parent(pid) === null);
+    const items = [];
+    for (const pid of roots.concat(pids)) if (!done.has(pid)) items.push(item(pid));
+    $('ptree').replaceChildren(...items);
+  }
+
+  /** Scroll the address spaces to process image i's column and mark it. */
+  function showColumn(i) {
+    const th = document.getElementById(`col-${i}`);
+    if (!th) return;
+    document.querySelectorAll('#columns th.proc.picked').forEach((t) => t.classList.remove('picked'));
+    th.classList.add('picked');
+    th.scrollIntoView({ block: 'nearest', inline: 'center' });
+  }
+
   function exitText(p) {
     const e = p.exit;
     if (e.kind === 'fault') {
       return `killed: ${e.reason || 'fault'} at ${e.address} (error code ${hx(e.error_code)}, rip ${e.rip})`;
     }
     if (e.kind === 'signal') return `killed by signal ${e.signal} (${e.signal_name || '?'})`;
+    if (e.kind === 'exec') {
+      const next = R.processes.find((q) => q.pid === p.pid && q.image === p.image + 1);
+      return `replaced by execve${next ? ` (→ ${next.name})` : ''}`;
+    }
     return e.kind === 'exit' ? `exit ${e.status}` : 'never reported its end';
   }
 
@@ -78,7 +145,11 @@
     const rows = [...starts.values()].sort((a, b) => b.start - a.start);
     const head = el('tr', {}, el('th', { scope: 'col' }, 'GVA'), procs.map((P) => {
       const killed = P.p.exit.kind === 'fault' || P.p.exit.kind === 'signal';
-      return el('th', { scope: 'col', class: 'proc' }, P.label,
+      const imgs = imagesOf.get(P.p.pid) || [];
+      const lineage = [P.p.ppid ? `parent ${P.p.ppid}` : null,
+        imgs.length > 1 ? `image ${P.p.image} of ${namesOf(P.p.pid)}` : null].filter(Boolean).join(', ');
+      return el('th', { scope: 'col', class: 'proc', id: `col-${P.i}` }, P.label,
+        lineage ? el('span', { class: 'exit' }, lineage) : null,
         P.p.argv ? el('span', { class: 'exit' }, P.p.argv.join(' ')) : null,
         el('span', { class: 'exit' + (killed ? ' killed' : '') }, exitText(P.p)),
         el('span', { class: 'exit' }, `${P.p.pages_total} pages mapped, faults: ${faultsText(P.p.faults_by_kind)}`));
@@ -114,6 +185,8 @@
     el('span', { class: 'k' }, `${r.kind} ${r.prot}`), el('br'),
     `${r.start}–${r.end} (${bytes(end - start)})`, el('br'),
     `${r.pages_mapped} of ${pages} pages mapped, ${r.faults} faults`,
+    r.cow_faults ? `, ${r.cow_faults} copy-on-write` : '',
+    r.shared_pages ? `, ${r.shared_pages} shared` : '',
     el('span', { class: 'bar' }, el('i', { style: `width:${Math.min(100, 100 * r.pages_mapped / pages)}%` })),
     fault ? el('span', { class: 'fault-mark' }, `fault at ${e.address} (err ${hx(e.error_code)})`) : null);
   }

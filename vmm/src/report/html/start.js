@@ -5,6 +5,7 @@
   // ---- start ---------------------------------------------------------------
 
   runFacts();
+  processTree();
   legend();
   columns();
   outputs();

@@ -22,6 +22,8 @@ fn hostile() -> Report {
                 prot: Prot::default(),
                 pages_mapped: 1,
                 faults: 0,
+                cow_faults: 0,
+                shared_pages: None,
             }],
             page_tables: Some(PageTablesReport {
                 complete: true,

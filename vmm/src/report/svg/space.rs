@@ -217,6 +217,8 @@ mod tests {
             prot: "rw-".parse().expect("rwx"),
             pages_mapped: 1,
             faults: 0,
+            cow_faults: 0,
+            shared_pages: None,
         }
     }
 

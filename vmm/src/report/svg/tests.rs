@@ -129,6 +129,8 @@ fn region(kind: &str, start: u64, end: u64, prot: &str, pages: u64) -> RegionRep
         prot: prot.parse().expect("rwx"),
         pages_mapped: pages,
         faults: 0,
+        cow_faults: 0,
+        shared_pages: None,
     }
 }
 
