@@ -119,7 +119,10 @@ fn fork_exec_and_redirection_give_the_hosts_output() {
                             if i == 0 {
                                 s.to_string()
                             } else {
-                                format!("pid:N{}", s.trim_start_matches(|c: char| c.is_ascii_digit()))
+                                format!(
+                                    "pid:N{}",
+                                    s.trim_start_matches(|c: char| c.is_ascii_digit())
+                                )
                             }
                         })
                         .collect()
