@@ -899,6 +899,7 @@ fn a_forking_fuzzer_leaves_nothing_behind() {
         return;
     };
     let r = microvmm_run(&["--run", &p.display().to_string(), "--timeout", "120"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         lines_of(&r.stdout, "forkfuzz")
             .iter()

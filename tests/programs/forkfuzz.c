@@ -31,7 +31,9 @@ static void *ptr(void)
 	case 0:
 		return (void *)0xffffffff80100000ull; /* the kernel */
 	case 1:
-		return (void *)(uintptr_t)(rnd() & 0x7fffffffffffull);
+		/* Unmapped user memory (below where mmap places areas): never
+		 * the fuzzer's own, whose corruption would be its own doing. */
+		return (void *)(uintptr_t)(0x100000000000ull + (rnd() & 0xfffffffffffull));
 	default:
 		return buf + rnd() % 4096;
 	}

@@ -26,6 +26,9 @@ pub struct Observations {
     /// Cross-check failures and guest protocol violations: the first
     /// `registry::MAX_ERRORS`, then one [`RunError::More`].
     pub errors: Vec<RunError>,
+    /// Processes (images) that ran after `registry::MAX_PROCESSES` were
+    /// recorded: followed while they lived, not analysed.
+    pub not_recorded: u64,
     /// VM exits by kind.
     pub exits: ExitCounts,
     /// When the guest's first console byte arrived.

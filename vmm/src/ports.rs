@@ -133,6 +133,7 @@ impl<'a> Ports<'a> {
             procs: r.procs,
             whereis: r.whereis,
             errors: r.errors,
+            not_recorded: r.not_recorded,
             exits: self.exits,
             first_output: self.console.first_output,
             unknown_ports: self.unknown_ports,

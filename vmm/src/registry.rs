@@ -22,6 +22,10 @@ use crate::paging::{self, PagingMode};
 /// for a kernel that runs them again and again, while a hostile one cannot
 /// make the VMM keep thousands.
 pub const MAX_PROCESSES: usize = 256;
+/// Most processes past MAX_PROCESSES followed at once (alive, so their
+/// output and stdin go where their program's go). The guest kernel runs
+/// at most 64 at a time; a hostile one gets an error past this.
+pub const MAX_UNTRACKED_LIVE: usize = 4096;
 /// Most whereis answers (and --walk walks) kept.
 pub const MAX_RECORDS: usize = 4096;
 /// Mapped runs listed in the whole run.
@@ -74,6 +78,12 @@ pub struct Registry<'a> {
     /// The guest's paging mode, as the vCPU had it when the last process
     /// was created: printed addresses are walked with it when they arrive.
     mode: Option<PagingMode>,
+    /// Live processes created past MAX_PROCESSES: not recorded or
+    /// analysed, only followed (pid -> the `--run` program they belong to)
+    /// until they exit. A shell script can run thousands of commands.
+    untracked: BTreeMap<u32, Option<u32>>,
+    /// How many processes (images) were not recorded.
+    not_recorded: u64,
 }
 
 /// What the registry hands over at the end of the run.
@@ -86,6 +96,8 @@ pub struct Records {
     pub whereis: Vec<Walk2d>,
     /// What went wrong: the first MAX_ERRORS, then one `RunError::More`.
     pub errors: Vec<RunError>,
+    /// Processes (images) that ran past MAX_PROCESSES, not recorded.
+    pub not_recorded: u64,
 }
 
 impl<'a> Registry<'a> {
@@ -108,6 +120,8 @@ impl<'a> Registry<'a> {
             },
             output_budget: OUTPUT_BUDGET,
             mode: None,
+            untracked: BTreeMap::new(),
+            not_recorded: 0,
         }
     }
 
@@ -141,6 +155,12 @@ impl<'a> Registry<'a> {
     }
 
     fn created(&mut self, cpu: &impl Cpu, p: ProcEvent) {
+        if let Some(&program) = self.untracked.get(&p.pid) {
+            // Its next image (after execve), still past the cap.
+            self.not_recorded += 1;
+            self.untracked.insert(p.pid, p.module.or(program));
+            return;
+        }
         // A pid is created again only as the image that follows an execve.
         let (image, before) = match self.current(p.pid) {
             None => (0, None),
@@ -150,10 +170,16 @@ impl<'a> Registry<'a> {
             Some(_) => return self.error(RunError::CreatedTwice { pid: p.pid }),
         };
         if self.procs.len() >= MAX_PROCESSES {
-            return self.error(RunError::TooManyProcesses {
-                pid: p.pid,
-                max: MAX_PROCESSES,
-            });
+            if self.untracked.len() >= MAX_UNTRACKED_LIVE {
+                return self.error(RunError::TooManyProcesses {
+                    pid: p.pid,
+                    max: MAX_PROCESSES,
+                });
+            }
+            let parent = self.program_of(p.ppid);
+            self.untracked.insert(p.pid, p.module.or(before).or(parent));
+            self.not_recorded += 1;
+            return;
         }
         if p.execs != image {
             // Kept, numbered as the VMM saw the images.
@@ -165,10 +191,7 @@ impl<'a> Registry<'a> {
         }
         // Its own --run program, else the one its previous image or its
         // parent ran: a program's children and exec'd images are its own.
-        let parent = (p.ppid != 0)
-            .then(|| self.current(p.ppid))
-            .flatten()
-            .and_then(|r| r.program);
+        let parent = (p.ppid != 0).then(|| self.program_of(p.ppid)).flatten();
         let program = p.module.or(before).or(parent);
         self.mode = cpu.paging_mode();
         let code = p.regions.iter().find(|r| r.kind == RegionKind::Code);
@@ -202,6 +225,13 @@ impl<'a> Registry<'a> {
     }
 
     fn exiting(&mut self, cpu: &impl Cpu, p: ProcEvent) {
+        if self.untracked.contains_key(&p.pid) {
+            // Gone, unless execve replaced the image (its next follows).
+            if p.exit != Some(Exit::Exec) {
+                self.untracked.remove(&p.pid);
+            }
+            return;
+        }
         let problem = match self.current(p.pid) {
             None => Some(RunError::UnknownPid { pid: p.pid }),
             Some(r) if r.exited.is_some() => Some(RunError::ExitedTwice { pid: p.pid }),
@@ -416,13 +446,21 @@ impl<'a> Registry<'a> {
     /// Whether process `pid` runs a `--run` program (not a built-in), or
     /// descends from one (a child it forked, an image it exec'd).
     pub fn is_program(&self, pid: u32) -> bool {
-        self.current(pid).is_some_and(|r| r.program.is_some())
+        self.program_of(pid).is_some()
+    }
+
+    /// The `--run` program process `pid` belongs to, recorded or not.
+    fn program_of(&self, pid: u32) -> Option<u32> {
+        match self.untracked.get(&pid) {
+            Some(&program) => program,
+            None => self.current(pid).and_then(|r| r.program),
+        }
     }
 
     /// Whether process `pid` runs the first `--run` program (module 0), or
     /// descends from it: those are given microvmm's stdin.
     pub fn is_first_program(&self, pid: u32) -> bool {
-        self.current(pid).is_some_and(|r| r.program == Some(0))
+        self.program_of(pid) == Some(0)
     }
 
     /// Everything recorded, for the report.
@@ -435,6 +473,7 @@ impl<'a> Registry<'a> {
             procs: self.procs.into_values().collect(),
             whereis: self.whereis,
             errors: self.errors,
+            not_recorded: self.not_recorded,
         }
     }
 }

@@ -258,3 +258,43 @@ fn a_child_shares_frames_with_its_live_parent() {
     assert_eq!(parent_a.regions[0].shared_pages, Some(0));
     assert!(parent_a.sharing.as_ref().is_some_and(|s| s.with.is_empty()));
 }
+
+/// Past MAX_PROCESSES (a shell script running hundreds of commands)
+/// processes are followed, not recorded: their program carries over to
+/// their children and images, their exits are no error, and they are
+/// counted.
+#[test]
+fn processes_past_the_cap_are_followed_and_counted_not_errors() {
+    let ram = ram();
+    let (a, _) = two_spaces(&ram);
+    let cpu = FakeCpu {
+        ram: &ram,
+        cr3: Cell::new(0),
+    };
+    let mut r = Registry::new(&ram, None, opts());
+    let mut sh = proc(1, 0, 0, "sh", a, None);
+    sh.module = Some(0);
+    send(&mut r, &cpu, sh);
+    let last = super::MAX_PROCESSES as u32 + 10;
+    for pid in 2..=last {
+        send(&mut r, &cpu, proc(pid, 1, 0, "true", a, None));
+        if pid == last {
+            // Past the cap: still the first program's, through its parent.
+            assert!(r.is_first_program(pid));
+            send(&mut r, &cpu, proc(pid, 1, 0, "true", a, Some(Exit::Exec)));
+            send(&mut r, &cpu, proc(pid, 1, 1, "wc", a, None));
+            assert!(r.is_first_program(pid), "its next image too");
+        }
+        send(
+            &mut r,
+            &cpu,
+            proc(pid, 1, 0, "true", a, Some(Exit::Status(0))),
+        );
+    }
+    send(&mut r, &cpu, proc(1, 0, 0, "sh", a, Some(Exit::Status(0))));
+    let rec = r.finish();
+    assert_eq!(rec.errors, vec![]);
+    assert_eq!(rec.procs.len(), super::MAX_PROCESSES);
+    // 10 pids past the cap, plus the last one's second image.
+    assert_eq!(rec.not_recorded, 11);
+}

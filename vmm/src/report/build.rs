@@ -122,6 +122,7 @@ pub fn build(i: &Inputs) -> Report {
             xcr0: (b.fpu_xcr0 != 0).then_some(b.fpu_xcr0),
             bytes: b.fpu_size,
         }),
+        processes_not_recorded: obs.not_recorded,
     };
     r.processes = obs
         .procs

@@ -184,6 +184,9 @@ pub struct GuestReport {
     /// How the kernel saves each process's FPU/vector state; null if the
     /// kernel never reported.
     pub fpu: Option<FpuReport>,
+    /// Processes (images) that ran after the first
+    /// `registry::MAX_PROCESSES` were recorded: not in `processes[]`.
+    pub processes_not_recorded: u64,
 }
 
 /// One guest process (`processes[]`).

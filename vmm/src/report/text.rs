@@ -67,6 +67,14 @@ pub fn render(r: &Report) -> String {
         g.exits.serial,
         g.outcome
     );
+    if g.processes_not_recorded > 0 {
+        let _ = writeln!(
+            s,
+            "           {} more processes ran after the first {} were recorded: not analysed below",
+            g.processes_not_recorded,
+            r.processes.len()
+        );
+    }
     let refused: Vec<&str> = r.host.cpu_refused.iter().map(|c| c.feature).collect();
     let _ = writeln!(
         s,
