@@ -30,12 +30,15 @@ impl Outcome {
     /// or a fault or signal that killed it — except the built-in programs
     /// that are killed on purpose (abi::programs::MEANT_TO_FAULT: `snoop`).
     /// Said on stderr after the run, `--run` or not (the first program's
-    /// status is also microvmm's exit code then).
+    /// status is also microvmm's exit code then). Only of the processes
+    /// the kernel started: a forked child's end is its parent's to hear
+    /// (wait), as a shell's children's are.
     pub fn failures(&self) -> Vec<String> {
         use report::ExitKind;
         self.report
             .processes
             .iter()
+            .filter(|p| p.ppid == 0)
             .filter_map(|p| {
                 let name = terminal::escape_text(&p.name);
                 match p.exit.kind {
@@ -59,7 +62,8 @@ impl Outcome {
     /// built-ins meant to be killed aside).
     fn any_failed(&self) -> bool {
         use report::ExitKind;
-        self.report.processes.iter().any(|p| match p.exit.kind {
+        let mut started = self.report.processes.iter().filter(|p| p.ppid == 0);
+        started.any(|p| match p.exit.kind {
             ExitKind::Exit => p.exit.status != Some(0),
             ExitKind::Fault | ExitKind::Signal => !meant_to_fault(p),
             ExitKind::Exec | ExitKind::Running => false,
@@ -163,5 +167,31 @@ mod tests {
         };
         assert_eq!(o.exit_code(), 3);
         assert_eq!(o.failures(), ["pid 1 () exited with status 3"]);
+    }
+
+    /// A forked child that fails is its parent's business (the shell
+    /// says "not found" itself): no line, no failed run.
+    #[test]
+    fn a_childs_failure_is_its_parents_to_report() {
+        let exit = |s: i64| ExitReport {
+            kind: ExitKind::Exit,
+            status: Some(s),
+            shell_status: Some(s & 0xff),
+            ..Default::default()
+        };
+        let mut child = image(2, 0, None, exit(127));
+        child.ppid = 1;
+        let o = Outcome {
+            report: Report {
+                processes: vec![image(1, 0, Some(0), exit(0)), child],
+                ..Default::default()
+            },
+            programs: true,
+            stop: Stop::Shutdown(0),
+            unknown_ports: Default::default(),
+        };
+        assert_eq!(o.exit_code(), 0);
+        assert!(o.failures().is_empty());
+        assert!(!o.any_failed());
     }
 }
