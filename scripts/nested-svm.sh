@@ -90,6 +90,8 @@ la57   | json    | 2D walk: 5-level guest on 5-level NPT: 5*(5+1)+5 | "hw_refs":
 *      | console | files: every RAM file system check passes       | ^ramfs: all ok$
 *      | console | files: file mappings share the file frames     | ^filemap: all ok$
 *      | console | the file programs exit 0                        | ^nested-svm: ramfs exit 0$
+*      | console | shell: a pipeline through fork, exec and a pipe | ^shell: 100 \[hi\] 12$
+*      | console | shell: busybox sh exits 0                       | ^nested-svm: shell exit 0$
 '
 INIT_ARGS=${NESTED_SVM_ARGS:---timeout 120 --json /report.json}
 # The isolation check: three copies with their own seeds, and a CPU burner.
@@ -242,6 +244,13 @@ for m in irqbypass kvm ccp kvm-amd; do cp "$KDIR/$m.ko" "$R/lib/modules/"; done
 cp "$BIN" "$R/microvmm"
 cp "$W/vector" "$R/vector"
 for p in cow pipes forkbomb procapi ramfs filemap; do cp "$W/$p" "$R/$p"; done
+# A tree for --files: busybox as its applets, and a file (tests/shell.rs).
+mkdir -p "$R/tree/bin"
+cp "$W/busybox" "$R/tree/bin/busybox"
+for a in sh seq wc cat echo; do ln -s busybox "$R/tree/bin/$a"; done
+printf 'twelve bytes' >"$R/tree/f"
+# shellcheck disable=SC2016 # expanded by the guest's shell, not here
+printf '%s\n' 'echo shell: $(seq 1 100 | wc -l) [$(echo hi)] $(cat /f | wc -c)' >"$R/tree/t.sh"
 # The kvm_amd npt value comes from the kernel command line (nsvm_npt=N), so
 # one initramfs serves every run. Lines starting "nested-svm:" are for CHECKS.
 cat >"$R/init" <<INIT
@@ -286,6 +295,8 @@ echo "nested-svm: forkbomb exit \$?"
 echo "nested-svm: running /microvmm $RAMFS_ARGS"
 /microvmm $RAMFS_ARGS
 echo "nested-svm: ramfs exit \$?"
+/microvmm --timeout 120 -q --files /tree --run '/bin/busybox sh /t.sh'
+echo "nested-svm: shell exit \$?"
 echo "nested-svm: guest uptime \$(cut -d' ' -f1 /proc/uptime) s"
 poweroff -f
 INIT
