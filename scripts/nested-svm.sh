@@ -86,6 +86,7 @@ la57   | json    | 2D walk: 5-level guest on 5-level NPT: 5*(5+1)+5 | "hw_refs":
 *      | console | fork: a fork bomb ends in EAGAIN                | forkbomb: made [0-9]+, reaped [0-9]+, fork failed with Resource temporarily unavailable
 *      | console | fork: fork + wait                               | parent of pid:[0-9]+ \(rc_wait pid:[0-9]+, exited 1, status 0\)
 *      | console | the fork programs exit 0                        | ^nested-svm: fork exit 0$
+*      | console | fork (built in): shared, then a copy           | fork: child.s first heap page before its write: the same frame as its parent.s; after: a copy of its own
 *      | console | the fork bomb exits 0                           | ^nested-svm: forkbomb exit 0$
 *      | console | files: every RAM file system check passes       | ^ramfs: all ok$
 *      | console | files: file mappings share the file frames     | ^filemap: all ok$
@@ -97,7 +98,7 @@ INIT_ARGS=${NESTED_SVM_ARGS:---timeout 120 --json /report.json}
 # The isolation check: three copies with their own seeds, and a CPU burner.
 VECTOR_ARGS="--timeout 120 -q --cmdline spin:300 --run '/vector 1' --run '/vector 2' --run '/vector 3'"
 # Address spaces copied: fork with copy-on-write, pipes, wait, a fork bomb.
-FORK_ARGS="--timeout 120 -q --run /cow --run /pipes --run '/procapi 2'"
+FORK_ARGS="--timeout 120 -q --cmdline fork --run /cow --run /pipes --run '/procapi 2'"
 # Files: the RAM file system and file mappings (tests/ramfs.rs).
 RAMFS_ARGS="--timeout 120 -q --run /ramfs --run /filemap"
 # -------------------------------------------------------------------------------

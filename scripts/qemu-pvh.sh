@@ -31,6 +31,7 @@ CHECKS='
 *    | console | vector (pid 1) kept its registers            | \[1 vector\] vector: .* kept this process.s values across [0-9]+ rounds
 *    | console | vector (pid 2) kept its registers            | \[2 vector\] vector: .* kept this process.s values across [0-9]+ rounds
 *    | console | no vector register corrupted                 | !vector: CORRUPTED
+*    | console | fork: copy-on-write keeps the parent pages   | fork: child [0-9]+ wrote 4 of 1[56] shared heap pages and exited 0; parent.s pages intact: yes
 pvh  | console | 4-level paging without LA57                 | 4-level paging
 la57 | console | 5-level paging where the CPU offers LA57    | 5-level paging
 '
@@ -41,7 +42,7 @@ la57 | qemu64,+la57
 '
 # The guest's command line: the isolation check first (pids 1 and 2), then
 # the default demo.
-CMDLINE='vector vector addrspace heap stack snoop:0 snoop:1 snoop:2 snoop:3 spin:30'
+CMDLINE='vector vector addrspace heap stack snoop:0 snoop:1 snoop:2 snoop:3 spin:30 fork'
 # QEMU is stopped once the console matches this: the guest halts for ever
 # after its demo. (Not "no microvmm": the banner line already says that.)
 DONE='halted'

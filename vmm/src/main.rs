@@ -116,7 +116,7 @@ struct Cli {
     verify: Verify,
     /// The guest kernel's command line: programs to run, space separated,
     /// each NAME or NAME:NUMBER (addrspace heap stack snoop:0|1|2|3 spin:MS
-    /// bench writek touch:MIB vector linuxabi). Default: the demo.
+    /// bench writek touch:MIB vector linuxabi fork). Default: the demo.
     #[arg(long, value_name = "PROGRAMS", default_value = "")]
     cmdline: String,
     /// Run a static Linux x86-64 executable (gcc -static or -static-pie,

@@ -73,13 +73,14 @@ pub mod programs {
         ("touch", 0..=1024),
         ("vector", 0..=3),
         ("linuxabi", 0..=0),
+        ("fork", 0..=0),
     ];
     /// Built-in programs whose whole point is to be killed by a fault (they
     /// demonstrate protection): their death does not fail a run. Any other
     /// process killed by a fault does.
     pub const MEANT_TO_FAULT: &[&str] = &["snoop"];
 
-    /// The kernel's process table size.
+    /// Most built-in programs one command line starts.
     pub const MAX_PROCS: usize = 16;
 
     /// Every program's name, in the order above.
