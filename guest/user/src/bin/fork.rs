@@ -14,6 +14,9 @@ ulib::entry!(main);
 const PAGE: u64 = 4096;
 const PAGES: u64 = 16;
 const WRITTEN: u64 = 4;
+/// What the parent writes in each page, and the child over some of them.
+const PARENT: u64 = u64::from_le_bytes(*b"parent\0\0");
+const CHILD: u64 = u64::from_le_bytes(*b"child\0\0\0");
 
 fn gpa(va: u64) -> Option<u64> {
     whereis(va).ok().filter(|a| a.status == 0).map(|a| a.gpa)
@@ -28,7 +31,7 @@ fn main(_arg: u64) -> i64 {
     let pages = (start + PAGES * PAGE - base) / PAGE;
     for i in 0..pages {
         // SAFETY: base..base+pages*PAGE lies in the heap sbrk just grew.
-        unsafe { ((base + i * PAGE) as *mut u64).write_volatile(0x7061_7265_6e74) };
+        unsafe { ((base + i * PAGE) as *mut u64).write_volatile(PARENT) };
     }
     let before = gpa(base);
     let pid = syscall(SYS_FORK, 0, 0, 0);
@@ -40,7 +43,7 @@ fn main(_arg: u64) -> i64 {
         let shared = gpa(base);
         for i in 0..WRITTEN.min(pages) {
             // SAFETY: as above, in the child's copy.
-            unsafe { ((base + i * PAGE) as *mut u64).write_volatile(0x6368_696c_64) };
+            unsafe { ((base + i * PAGE) as *mut u64).write_volatile(CHILD) };
         }
         let after = gpa(base);
         match (before, shared, after) {
@@ -61,7 +64,7 @@ fn main(_arg: u64) -> i64 {
     let w = syscall(SYS_WAIT4, pid as u64, &mut status as *mut i32 as u64, 0);
     let intact = (0..pages).all(|i| {
         // SAFETY: the parent's own heap pages.
-        unsafe { ((base + i * PAGE) as *const u64).read_volatile() == 0x7061_7265_6e74 }
+        unsafe { ((base + i * PAGE) as *const u64).read_volatile() == PARENT }
     });
     println!(
         "fork: child {pid} wrote {} of {pages} shared heap pages and exited {}; parent's pages intact: {}",
