@@ -90,8 +90,9 @@ pub const STDIN_MAX: usize = 4000;
 /// A process reads its fd 0: the VMM fills `bytes` with what microvmm's own
 /// stdin has ready (at most `len`, one `read` on the host, so a pipe is
 /// streamed, never read whole first) and writes how many into `len`; 0 is
-/// end of file. Only the first `--run` program is given microvmm's stdin;
-/// the VMM answers 0 to any other. RESULT_FAILED: a signal interrupted the
+/// end of file. Only the first `--run` program, and the processes it forks
+/// and the images they exec (which inherit its fd 0), are given
+/// microvmm's stdin; the VMM answers 0 to any other. RESULT_FAILED: a signal interrupted the
 /// read (the kernel returns -EINTR).
 #[repr(C)]
 #[derive(Clone, Copy)]
