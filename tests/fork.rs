@@ -119,3 +119,18 @@ fn signals_between_processes_take_their_default_action() {
         "signals: SIGTERM ok, SIGKILL ok, ignored SIGTERM ok, orphan adopted ok"
     );
 }
+
+/// MAP_SHARED memory stays shared across fork: an anonymous counter four
+/// children add to, and a file mapping a child writes and the parent
+/// reads back; no copy-on-write and no report error for those frames.
+#[test]
+fn shared_mappings_stay_shared_after_fork() {
+    let Some(p) = build("sharedmem", Cc::Static) else {
+        return;
+    };
+    let out = guest(&["--run", &p.display().to_string()], 0);
+    assert_eq!(
+        out.trim(),
+        r#"sharedmem: counter 4000, file says "written by the child""#
+    );
+}

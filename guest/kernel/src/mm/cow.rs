@@ -43,6 +43,9 @@ pub enum Broken {
 /// (A MAP_SHARED mapping, which should write the shared frame, must not
 /// come through here.)
 pub fn private_flags(e: u64, flags: u64) -> u64 {
+    if e & pte::SHARED != 0 {
+        return flags | pte::SHARED;
+    }
     if e & COW != 0 || frame::count(pte::addr(e)) > 1 {
         (flags & !W) | COW
     } else {
@@ -163,7 +166,8 @@ impl AddrSpace {
             if !frame::share(pte::addr(e)) {
                 return false;
             }
-            let shared = if e & P != 0 && e & W != 0 {
+            // A MAP_SHARED page stays writable in both: that is its point.
+            let shared = if e & P != 0 && e & W != 0 && e & pte::SHARED == 0 {
                 (e & !W) | COW
             } else {
                 e

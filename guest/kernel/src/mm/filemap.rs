@@ -49,7 +49,9 @@ impl AddrSpace {
         let pages = ((r.end - r.start) / PAGE).min(file_pages);
         let shared = flags & 3 == MAP_SHARED || flags & 3 == 3;
         let mut flags_of_page = prot_flags((prot & 7) as u32);
-        if !shared && flags_of_page & pte::W != 0 {
+        if shared {
+            flags_of_page |= pte::SHARED;
+        } else if flags_of_page & pte::W != 0 {
             flags_of_page = (flags_of_page & !pte::W) | pte::COW;
         }
         for i in 0..pages {

@@ -3,7 +3,9 @@
 //! memory top down below the stack (demand paged), MAP_FIXED replaces
 //! whatever the process had there; munmap and mprotect split regions.
 
-use abi::msg::{PROT_R, PROT_W, REGION_GUARD, REGION_HEAP, REGION_MMAP, REGION_STACK, Region};
+use abi::msg::{
+    PROT_R, PROT_W, REGION_FILE, REGION_GUARD, REGION_HEAP, REGION_MMAP, REGION_STACK, Region,
+};
 use abi::syscall::{
     EACCES, EEXIST, EINVAL, ENODEV, ENOMEM, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE,
     MAP_PRIVATE, MAP_SHARED, MMAP_BOTTOM, MMAP_TOP,
@@ -69,7 +71,50 @@ impl AddrSpace {
         if flags & MAP_ANONYMOUS == 0 {
             return Err(ENODEV); // files: mmap_file (filemap.rs)
         }
-        self.mmap_in(addr, len, prot, flags, REGION_MMAP)
+        if flags & 3 != MAP_SHARED {
+            return self.mmap_in(addr, len, prot, flags, REGION_MMAP);
+        }
+        // Shared anonymous memory is a file with no name, as Linux makes
+        // it (/dev/zero, deleted): a file region, its frames shared.
+        let start = self.mmap_in(addr, len, prot, flags, REGION_FILE)?;
+        self.populate_shared(start, prot)?;
+        Ok(start)
+    }
+
+    /// MAP_SHARED|MAP_ANONYMOUS: memory a process shares with the children
+    /// it forks (the classic parent-child shared counter). Its frames are
+    /// allocated and mapped now, marked shared, so fork hands the very
+    /// frames to the child, writable, rather than copies on demand.
+    /// ENOMEM (and no region) when there are not enough frames.
+    fn populate_shared(&mut self, start: u64, prot: u64) -> Result<(), i64> {
+        let Some(r) = self.region_of(start) else {
+            return Err(ENOMEM);
+        };
+        let flags = crate::mm::uvm::prot_flags((prot & 7) as u32) | crate::mm::pte::SHARED;
+        let mut va = r.start;
+        while va < r.end {
+            let mapped = crate::mm::frame::alloc().is_some_and(|pa| {
+                let ok = self
+                    .slot(crate::memlayout::Va(va), 1)
+                    .is_some_and(|(t, i)| {
+                        crate::mm::pte::write(t, i, crate::mm::pte::entry(pa, flags));
+                        true
+                    });
+                if !ok {
+                    crate::mm::frame::put(pa);
+                }
+                ok
+            });
+            if !mapped {
+                self.carve(r.start, r.end, |q| {
+                    q.start == r.start && q.kind == REGION_FILE
+                });
+                return Err(ENOMEM);
+            }
+            self.resident += 1;
+            va += PAGE;
+        }
+        Ok(())
     }
 
     /// Place the region of one mmap call, of `kind` (REGION_MMAP, or

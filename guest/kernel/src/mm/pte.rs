@@ -35,6 +35,10 @@ pub const NONE: u64 = 1 << 9;
 /// the frame back, if no other mapping is left). See cow.rs. Set with P
 /// (read-only) or NONE; never on a 2 MiB page (fork splits those).
 pub const COW: u64 = 1 << 10;
+/// Software bit: a page of a MAP_SHARED mapping (a file's, or anonymous):
+/// its frame is meant to be shared, so fork shares it writable as it is
+/// (no COW) and mprotect gives it exactly the protection asked.
+pub const SHARED: u64 = 1 << 11;
 pub const ADDR: u64 = 0x000f_ffff_ffff_f000;
 /// Frame address in a PD entry with PS set (a 2 MiB page): bit 12 is PAT there.
 pub const HUGE_ADDR: u64 = 0x000f_ffff_ffe0_0000;
