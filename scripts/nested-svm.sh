@@ -86,6 +86,7 @@ la57   | json    | 2D walk: 5-level guest on 5-level NPT: 5*(5+1)+5 | "hw_refs":
 *      | console | fork: a fork bomb ends in EAGAIN                | forkbomb: made [0-9]+, reaped [0-9]+, fork failed with Resource temporarily unavailable
 *      | console | fork: fork + wait                               | parent of pid:[0-9]+ \(rc_wait pid:[0-9]+, exited 1, status 0\)
 *      | console | the fork programs exit 0                        | ^nested-svm: fork exit 0$
+*      | console | fork: MAP_SHARED memory stays shared            | ^sharedmem: counter 4000, file says .written by the child.$
 *      | console | fork (built in): shared, then a copy           | fork: child.s first heap page before its write: the same frame as its parent.s; after: a copy of its own
 *      | console | the fork bomb exits 0                           | ^nested-svm: forkbomb exit 0$
 *      | console | files: every RAM file system check passes       | ^ramfs: all ok$
@@ -98,7 +99,7 @@ INIT_ARGS=${NESTED_SVM_ARGS:---timeout 120 --json /report.json}
 # The isolation check: three copies with their own seeds, and a CPU burner.
 VECTOR_ARGS="--timeout 120 -q --cmdline spin:300 --run '/vector 1' --run '/vector 2' --run '/vector 3'"
 # Address spaces copied: fork with copy-on-write, pipes, wait, a fork bomb.
-FORK_ARGS="--timeout 120 -q --cmdline fork --run /cow --run /pipes --run '/procapi 2'"
+FORK_ARGS="--timeout 120 -q --cmdline fork --run /cow --run /pipes --run '/procapi 2' --run /sharedmem"
 # Files: the RAM file system and file mappings (tests/ramfs.rs).
 RAMFS_ARGS="--timeout 120 -q --run /ramfs --run /filemap"
 # -------------------------------------------------------------------------------
@@ -228,7 +229,7 @@ fi
 stage_begin "vector.c (gcc -static)"
 gcc -O2 -static -o "$W/vector" "$REPO_ROOT/tests/programs/vector.c" ||
   abort "gcc -static tests/programs/vector.c"
-for p in cow pipes forkbomb procapi ramfs filemap; do
+for p in cow pipes forkbomb procapi ramfs filemap sharedmem; do
   gcc -O2 -static -o "$W/$p" "$REPO_ROOT/tests/programs/$p.c" ||
     abort "gcc -static tests/programs/$p.c"
 done
@@ -244,7 +245,7 @@ done
 for m in irqbypass kvm ccp kvm-amd; do cp "$KDIR/$m.ko" "$R/lib/modules/"; done
 cp "$BIN" "$R/microvmm"
 cp "$W/vector" "$R/vector"
-for p in cow pipes forkbomb procapi ramfs filemap; do cp "$W/$p" "$R/$p"; done
+for p in cow pipes forkbomb procapi ramfs filemap sharedmem; do cp "$W/$p" "$R/$p"; done
 # A tree for --files: busybox as its applets, and a file (tests/shell.rs).
 mkdir -p "$R/tree/bin"
 cp "$W/busybox" "$R/tree/bin/busybox"
