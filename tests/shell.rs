@@ -21,7 +21,9 @@ fn rootfs(name: &str) -> Option<PathBuf> {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(d.join("bin")).expect("mkdir bin");
     std::fs::copy(BUSYBOX, d.join("bin/busybox")).expect("copy busybox");
-    for applet in ["sh", "wc", "seq", "cat", "echo", "ls", "true", "false"] {
+    for applet in [
+        "sh", "wc", "seq", "cat", "echo", "ls", "true", "false", "head",
+    ] {
         std::os::unix::fs::symlink("busybox", d.join("bin").join(applet)).expect("symlink");
     }
     std::fs::write(d.join("f"), "one line\nand another\n").expect("write f");
@@ -69,6 +71,8 @@ fn pipelines_and_command_substitution_give_the_hosts_output() {
         "cat /f | wc -c",
         "echo a; false || echo b; true && echo c",
         "x=$(seq 1 5 | wc -l); echo $((x * 2))",
+        "echo hidden > /dev/null; echo shown; cat /dev/null | wc -c",
+        "head -c 100000 /dev/zero | wc -c",
     ] {
         // On the host the tree is the working directory, not the root.
         let host = host_sh(&root, &script.replace("/f", "f"));

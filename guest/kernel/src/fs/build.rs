@@ -32,12 +32,36 @@ pub fn build(m: &Machine) {
         }
         None => from_modules(m),
     }
-    for (name, mode) in [(&b"bin"[..], 0o755), (b"tmp", 0o1777)] {
+    for (name, mode) in [(&b"bin"[..], 0o755), (b"tmp", 0o1777), (b"dev", 0o755)] {
         if dir::find(ROOT, name).is_none()
             && let Err(e) = names::create(ROOT, name, Kind::Dir, mode, &[])
         {
             kprintln!(
                 "[kernel] file system: cannot make /{}: errno {}",
+                name.escape_ascii(),
+                -e
+            );
+        }
+    }
+    devices();
+}
+
+/// /dev/null and /dev/zero, which shells and scripts take for granted (a
+/// background job's stdin, `> /dev/null`); a tree that has /dev/null
+/// already (as a file, say) keeps its own.
+fn devices() {
+    let Some((_, dev)) = dir::find(ROOT, b"dev") else {
+        return;
+    };
+    if node::kind(dev) != Kind::Dir {
+        return;
+    }
+    for (name, kind) in [(&b"null"[..], Kind::Null), (b"zero", Kind::Zero)] {
+        if dir::find(dev, name).is_none()
+            && let Err(e) = names::create(dev, name, kind, 0o666, &[])
+        {
+            kprintln!(
+                "[kernel] file system: cannot make /dev/{}: errno {}",
                 name.escape_ascii(),
                 -e
             );

@@ -73,6 +73,8 @@ pub fn read(ino: u32, off: u64, a: &mut AddrSpace, va: u64, len: u64) -> i64 {
     match n.kind {
         Kind::File => {}
         Kind::Dir => return EISDIR,
+        Kind::Null => return 0,
+        Kind::Zero => return zeros_out(a, va, len),
         _ => return EINVAL,
     }
     if off >= n.size || len == 0 {
@@ -99,6 +101,21 @@ pub fn read(ino: u32, off: u64, a: &mut AddrSpace, va: u64, len: u64) -> i64 {
     done as i64
 }
 
+/// read(2) of /dev/zero: `len` zero bytes (at most WRITE_MAX a call).
+fn zeros_out(a: &mut AddrSpace, va: u64, len: u64) -> i64 {
+    let len = len.min(crate::file::stream::WRITE_MAX);
+    let zeros = [0u8; PAGE as usize];
+    let mut done = 0;
+    while done < len {
+        let k = (len - done).min(PAGE) as usize;
+        if !a.copy_out(va + done, &zeros[..k]) {
+            return if done > 0 { done as i64 } else { EFAULT };
+        }
+        done += k as u64;
+    }
+    done as i64
+}
+
 /// write(2) on node `ino` at `off` (at its end when `append`): (bytes or
 /// -errno, the offset after the write).
 pub fn write(ino: u32, off: u64, append: bool, a: &mut AddrSpace, va: u64, len: u64) -> (i64, u64) {
@@ -108,6 +125,11 @@ pub fn write(ino: u32, off: u64, append: bool, a: &mut AddrSpace, va: u64, len: 
     match n.kind {
         Kind::File => {}
         Kind::Dir => return (EISDIR, off),
+        // Taken and dropped, as a device does (checked like any write).
+        Kind::Null | Kind::Zero => {
+            let len = len.min(crate::file::stream::WRITE_MAX);
+            return (if a.check(va, len) { len as i64 } else { EFAULT }, off);
+        }
         _ => return (EINVAL, off),
     }
     let off = if append { n.size } else { off };
@@ -199,6 +221,12 @@ pub fn stat(ino: u32) -> [u64; 18] {
     st[1] = u64::from(ino);
     st[2] = u64::from(n.nlink);
     st[3] = u64::from(n.kind.ifmt() | u32::from(n.mode)); // st_uid 0 above it
+    // st_rdev: Linux's memory devices, major 1: null 3, zero 5.
+    st[5] = match n.kind {
+        Kind::Null => (1 << 8) | 3,
+        Kind::Zero => (1 << 8) | 5,
+        _ => 0,
+    };
     st[6] = if n.kind == Kind::Dir {
         // As tmpfs: 20 bytes an entry, "." and ".." included.
         (u64::from(n.entries) + 2) * 20

@@ -20,6 +20,10 @@ pub enum Kind {
     File,
     Dir,
     Symlink,
+    /// /dev/null: reads end of file, takes every write.
+    Null,
+    /// /dev/zero: reads zeros, takes every write.
+    Zero,
 }
 
 impl Kind {
@@ -29,6 +33,7 @@ impl Kind {
             Kind::File => 0o100_000,
             Kind::Dir => 0o040_000,
             Kind::Symlink => 0o120_000,
+            Kind::Null | Kind::Zero => 0o020_000,
             Kind::Free => 0,
         }
     }
@@ -39,6 +44,7 @@ impl Kind {
             Kind::File => 8,
             Kind::Dir => 4,
             Kind::Symlink => 10,
+            Kind::Null | Kind::Zero => 2,
             Kind::Free => 0,
         }
     }

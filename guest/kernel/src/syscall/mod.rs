@@ -174,6 +174,12 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_GETPID | SYS_GETTID | SYS_SET_TID_ADDRESS => Ret::Value(current().pid as i64),
         SYS_GETUID | SYS_GETGID | SYS_GETEUID | SYS_GETEGID => Ret::Value(0),
         SYS_GETPPID => Ret::Value(current().ppid as i64),
+        // No process groups or sessions are kept: each process leads its
+        // own, so shells that ask (and set, for job control) go on.
+        SYS_GETPGRP | SYS_SETSID => Ret::Value(current().pid as i64),
+        SYS_GETPGID | SYS_GETSID if a0 as u32 == 0 => Ret::Value(current().pid as i64),
+        SYS_GETPGID | SYS_GETSID => Ret::Value(a0 as u32 as i64),
+        SYS_SETPGID => Ret::Value(0),
         SYS_RT_SIGACTION => Ret::Value(signal::sigaction(a0, a1, a2, a3)),
         // Masks are accepted: no handler ever runs to be held back.
         SYS_RT_SIGPROCMASK => Ret::Value(0),
