@@ -392,9 +392,8 @@ fn accepted(mem: &GuestMemoryMmap, ram: u64, gpa: u64, event: &Event, image: &[u
                 // A name only on a file mapping, never longer than the
                 // message's field (lossy UTF-8 at most triples it).
                 assert!(r.file.is_none() || r.kind == RegionKind::File);
-                assert!(r.file.as_ref().is_none_or(|f| {
-                    !f.is_empty() && f.len() <= 3 * msg::FILE_PATH_MAX
-                }));
+                let len = r.file.as_ref().map_or(1, String::len);
+                assert!(len > 0 && len <= 3 * msg::FILE_PATH_MAX);
             }
         }
         Event::Whereis(w) => {
