@@ -103,6 +103,12 @@ impl AddrSpace {
         }
     }
 
+    /// Whether `name_file` would keep a new name: fewer than MAX_FILES
+    /// named mappings are still mapped.
+    pub fn can_name_file(&self) -> bool {
+        self.named_files().1 < MAX_FILES
+    }
+
     /// The names of the file mappings still mapped (some region of their
     /// call is left), in the order they were mapped, and how many.
     pub fn named_files(&self) -> ([FileName; MAX_FILES], usize) {

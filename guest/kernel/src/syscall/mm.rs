@@ -46,15 +46,18 @@ fn mmap_file(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -> R
     }
     let first = off / PAGE;
     let file_pages = fs::size(ino).div_ceil(PAGE).saturating_sub(first);
-    // The name first: the search takes the file system, not the process.
-    let mut path = [0u8; PATH_MAX];
-    let named = fs::path::path_of(ino, &mut path).ok();
     let a = p.aspace.as_mut().ok_or(ENOMEM)?;
     let at = a.mmap_file(addr, len, prot, flags, file_pages, |i| {
         fs::map_frame(ino, first + i)
     })?;
-    if let (Some(start), Some(r)) = (named, a.region_of(at)) {
-        a.name_file(r.call, &path[start..]);
+    // The report's name for it, searched for only when it would be kept.
+    if let Some(r) = a.region_of(at)
+        && a.can_name_file()
+    {
+        let mut path = [0u8; PATH_MAX];
+        if let Ok(start) = fs::path::path_of(ino, &mut path) {
+            a.name_file(r.call, &path[start..]);
+        }
     }
     Ok(at)
 }
