@@ -247,3 +247,83 @@ fn file_mappings_share_the_files_frames() {
         assert!(r.stdout.contains("every frame returned"), "{}", r.stdout);
     }
 }
+
+/// Issue 18 item 6: file pages marked with their path. mapname.c leaves
+/// four named files mapped at exit (one split in three by mprotect, one
+/// path over 120 bytes) and a fifth unnamed; one it unmapped gave its
+/// slot back. A forked child has the same names. JSON `regions[].file`,
+/// and the path at the end of the text report's region line.
+#[test]
+fn file_mappings_are_named_in_the_report() {
+    let full = format!("/tmp/deep/{}-end.txt", "x".repeat(116));
+    let cut = format!("...{}", &full[full.len() - 117..]);
+    for cc in Cc::STATIC {
+        let Some(prog) = build("mapname", cc) else {
+            continue;
+        };
+        let r = microvmm(&["--run", path_str(&prog), "--json", "-"], 0);
+        assert_eq!(
+            lines_of(&r.stderr, "mapname"),
+            vec!["mapname: 6 files mapped, 5 left mapped"],
+            "{}:\n{}",
+            cc.name(),
+            r.stderr
+        );
+        assert!(r.stderr.contains("every frame returned"), "{}", r.stderr);
+        let j = r.json();
+        let ps = procs(&j, "mapname");
+        assert_eq!(ps.len(), 2, "{}: parent and child", cc.name());
+        for p in ps {
+            let regions = p["regions"].as_array().expect("regions[]");
+            let mut named: Vec<(String, Option<String>)> = Vec::new();
+            for rg in regions {
+                let file = rg["file"].as_str().map(String::from);
+                if rg["kind"] == "file" {
+                    named.push((rg["prot"].as_str().expect("prot").into(), file));
+                } else {
+                    assert!(rg["file"].is_null(), "{}: {rg}", cc.name());
+                }
+            }
+            // The pieces of /tmp/mapped.txt, in address order: its middle
+            // page read-only.
+            let pieces: Vec<&str> = named
+                .iter()
+                .filter(|(_, f)| f.as_deref() == Some("/tmp/mapped.txt"))
+                .map(|(prot, _)| prot.as_str())
+                .collect();
+            assert_eq!(pieces, ["rw-", "r--", "rw-"], "{}: {p}", cc.name());
+            let mut files: Vec<Option<String>> = named.into_iter().map(|(_, f)| f).collect();
+            files.sort();
+            let mut want = vec![
+                None,
+                Some(cut.clone()),
+                Some("/tmp/fourth.txt".into()),
+                Some("/tmp/mapped.txt".into()),
+                Some("/tmp/mapped.txt".into()),
+                Some("/tmp/mapped.txt".into()),
+                Some("/tmp/shared.txt".into()),
+            ];
+            want.sort();
+            assert_eq!(files, want, "{}: pid {}", cc.name(), p["pid"]);
+        }
+        // The text report (stderr with --json -): the path ends the line.
+        let line = |path: &str| {
+            r.stderr.lines().any(|l| {
+                l.starts_with("  file     0x")
+                    && l.contains(" rw-      1 pages mapped, 0 faults")
+                    && l.ends_with(&format!("  {path}"))
+            })
+        };
+        assert!(line("/tmp/shared.txt"), "{}:\n{}", cc.name(), r.stderr);
+        assert!(line("/tmp/mapped.txt"), "{}:\n{}", cc.name(), r.stderr);
+        assert!(
+            r.stderr
+                .lines()
+                .any(|l| l.starts_with("  file     0x") && l.ends_with(&format!("  {cut}"))),
+            "{}:\n{}",
+            cc.name(),
+            r.stderr
+        );
+        assert!(!r.stderr.contains("fifth.txt") && !r.stderr.contains("gone.txt"));
+    }
+}

@@ -389,6 +389,11 @@ fn accepted(mem: &GuestMemoryMmap, ram: u64, gpa: u64, event: &Event, image: &[u
             for r in &p.regions {
                 let (s, e) = (r.span.start.raw(), r.span.end.raw());
                 assert!(s < e && s.is_multiple_of(PAGE) && e.is_multiple_of(PAGE) && e <= 1 << 47);
+                // A name only on a file mapping, never longer than the
+                // message's field (lossy UTF-8 at most triples it).
+                assert!(r.file.is_none() || r.kind == RegionKind::File);
+                let len = r.file.as_ref().map_or(1, String::len);
+                assert!(len > 0 && len <= 3 * msg::FILE_PATH_MAX);
             }
         }
         Event::Whereis(w) => {
@@ -696,6 +701,7 @@ pub fn analyse(data: &[u8]) {
             },
             faults: 0,
             cow_faults: 0,
+            file: None,
         })
         .collect::<Vec<_>>();
     let p = ProcEvent {
@@ -919,7 +925,8 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         hdr: Header::new(msg::KIND_PROC),
         event: msg::PROC_EXITING,
         exit_kind: msg::EXIT_FAULT,
-        nregions: 2,
+        nregions: 3,
+        nfiles: 1,
         ..Default::default()
     };
     proc.regions[0] = msg::Region {
@@ -936,6 +943,16 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         end: 0x7fff_ffff_f000,
         ..Default::default()
     };
+    proc.regions[2] = msg::Region {
+        kind: msg::REGION_FILE,
+        prot: msg::PROT_R,
+        start: 0x7fff_0000_0000,
+        end: 0x7fff_0000_1000,
+        call: 5,
+        ..Default::default()
+    };
+    proc.files[0].call = 5;
+    proc.files[0].path[..9].copy_from_slice(b"/tmp/m\xff\x1b[");
     proc.name[..4].copy_from_slice(b"heap");
     let whereis = msg::Whereis {
         hdr: Header::new(msg::KIND_WHEREIS),

@@ -4,7 +4,7 @@
 
 use crate::layout::{BootInfo, Module};
 use crate::msg::{
-    Boot, Console, Header, Mark, Proc, Region, Stdin, WalkStep, Whereis, WhereisAnswer,
+    Boot, Console, FileName, Header, Mark, Proc, Region, Stdin, WalkStep, Whereis, WhereisAnswer,
 };
 use crate::syscall::Stats;
 use crate::tree::{EntryHeader, Header as TreeHeader};
@@ -62,6 +62,7 @@ pod!(
     Console,
     Stdin,
     Region,
+    FileName,
     Proc,
     WalkStep,
     WhereisAnswer,

@@ -188,6 +188,36 @@ pub const MAX_REGIONS: usize = 80;
 /// Distinct unknown system call numbers a `Proc` message lists.
 pub const MAX_UNKNOWN: usize = 16;
 pub const NAME_MAX: usize = 16;
+/// Mapped files a `Proc` message names: the first ones mapped among those
+/// still mapped (a fifth file mapped while four are goes unnamed).
+pub const MAX_FILES: usize = 4;
+/// Bytes of a mapped file's path in a `Proc` message (`FileName::path`).
+pub const FILE_PATH_MAX: usize = 120;
+
+/// The file one mmap call mapped: every region of kind `REGION_FILE`
+/// whose `Region::call` is `call` (the pieces mprotect or munmap left of
+/// that mapping) shows this file's pages.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileName {
+    pub call: u32,
+    pub _pad: u32,
+    /// The file's absolute path when it was mapped, NUL-padded (no NUL
+    /// when it fills the array); a longer path keeps its last bytes after
+    /// "...". One of its names when it has several (hard links).
+    pub path: [u8; FILE_PATH_MAX],
+}
+const _: () = assert!(core::mem::size_of::<FileName>() == 128);
+
+impl Default for FileName {
+    fn default() -> Self {
+        FileName {
+            call: 0,
+            _pad: 0,
+            path: [0; FILE_PATH_MAX],
+        }
+    }
+}
 
 /// `Proc::event`
 pub const PROC_CREATED: u32 = 1;
@@ -258,8 +288,13 @@ pub struct Proc {
     /// kind) since the process started, including regions unmapped since.
     pub faults_by_kind: [u64; KIND_SLOTS],
     pub regions: [Region; MAX_REGIONS],
+    /// Entries of `files` in use (at most MAX_FILES).
+    pub nfiles: u32,
+    pub _pad: u32,
+    /// Which file each file mapping shows, by the call that made it.
+    pub files: [FileName; MAX_FILES],
 }
-const _: () = assert!(core::mem::size_of::<Proc>() == 3560);
+const _: () = assert!(core::mem::size_of::<Proc>() == 4080);
 const _: () = assert!(core::mem::size_of::<Proc>() <= MSG_MAX as usize);
 
 // Arrays longer than 32 have no derived Default.
@@ -292,6 +327,9 @@ impl Default for Proc {
             execs: 0,
             faults_by_kind: [0; KIND_SLOTS],
             regions: [Region::default(); MAX_REGIONS],
+            nfiles: 0,
+            _pad: 0,
+            files: [FileName::default(); MAX_FILES],
         }
     }
 }

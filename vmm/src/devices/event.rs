@@ -278,6 +278,10 @@ pub struct Region {
     /// Copy-on-write faults the kernel served in it: writes to a page it
     /// shared with another process after fork.
     pub cow_faults: u32,
+    /// A file mapping's file: its path when it was mapped, as the kernel
+    /// named it (lossy UTF-8: hostile bytes become U+FFFD). None for
+    /// other kinds, and for file mappings past the few the kernel names.
+    pub file: Option<String>,
 }
 
 impl Region {

@@ -97,6 +97,7 @@ fn space(mode: PagingMode, heap: u64) -> (TableBuilder, ProcEvent) {
         prot: prot.parse::<Prot>().expect("rwx"),
         faults: 0,
         cow_faults: 0,
+        file: None,
     };
     let p = ProcEvent {
         pid: 7,

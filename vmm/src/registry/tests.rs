@@ -110,6 +110,7 @@ fn proc(pid: u32, ppid: u32, execs: u32, name: &str, cr3: Cr3, exit: Option<Exit
             prot: "rw-".parse::<Prot>().expect("rwx"),
             faults: 4,
             cow_faults: 2,
+            file: None,
         }],
         stats: Default::default(),
         pattern: None,

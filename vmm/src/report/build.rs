@@ -339,6 +339,7 @@ fn regions(rs: &[RegionObs]) -> Vec<RegionReport> {
                 prot,
                 faults,
                 cow_faults,
+                file,
             } = &o.region;
             RegionReport {
                 kind: *kind,
@@ -349,6 +350,7 @@ fn regions(rs: &[RegionObs]) -> Vec<RegionReport> {
                 faults: *faults,
                 cow_faults: *cow_faults,
                 shared_pages: o.shared_pages,
+                file: file.clone(),
             }
         })
         .collect()

@@ -127,6 +127,7 @@ mod tests {
                     pages_mapped: 8,
                     faults: 8,
                     cow_faults: 3,
+                    file: Some("/tmp/m\u{9b}".into()),
                     shared_pages: Some(5),
                 }],
                 ..Default::default()
@@ -162,6 +163,8 @@ mod tests {
             ),
             ("file".into(), 3.into(), 5.into())
         );
+        assert_eq!(rg["file"], "/tmp/m\u{9b}");
+        assert!(String::from_utf8_lossy(&out).contains(r#""file": "/tmp/m\u009b""#));
     }
 
     #[test]

@@ -501,6 +501,9 @@ pub struct RegionReport {
     /// Pages of it whose guest frame another process, live at this
     /// process's exit, maps too; null when not counted.
     pub shared_pages: Option<u64>,
+    /// The file a file mapping shows (its path when it was mapped); null
+    /// for other kinds and for mappings the kernel did not name.
+    pub file: Option<String>,
 }
 
 /// One mapped user page (`processes[].pages[]`).

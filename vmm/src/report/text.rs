@@ -120,14 +120,17 @@ pub fn render(r: &Report) -> String {
         for rg in &p.regions {
             let _ = writeln!(
                 s,
-                "  {:<8} {}..{} {} {:>6} pages mapped, {} faults{}",
+                "  {:<8} {}..{} {} {:>6} pages mapped, {} faults{}{}",
                 rg.kind,
                 rg.start,
                 rg.end,
                 rg.prot,
                 rg.pages_mapped,
                 rg.faults,
-                sharing_of(rg, unknown)
+                sharing_of(rg, unknown),
+                rg.file
+                    .as_ref()
+                    .map_or(String::new(), |f| format!("  {}", escape_text(f)))
             );
         }
         shared_line(&mut s, p);

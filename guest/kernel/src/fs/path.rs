@@ -150,3 +150,63 @@ pub fn parent(cwd: u32, path: &[u8]) -> Result<(u32, Name, bool), i64> {
         Found::Node(_) => Err(ENOENT),
     }
 }
+
+/// The absolute path of node `ino`, the reverse of `lookup`, written at
+/// the end of `buf`: where it starts (`buf[start..]` is the path). A
+/// directory's comes from walking up through the parents and asking each
+/// for its child's name; a file's or symlink's from the first directory,
+/// in node order, with an entry for it: one of its names when hard links
+/// give it several. ENOENT when it has none (removed), ENAMETOOLONG when
+/// the path does not fit in `buf`.
+pub fn path_of(ino: u32, buf: &mut [u8]) -> Result<usize, i64> {
+    let mut start = buf.len();
+    let n = node::live(ino).ok_or(ENOENT)?;
+    if n.nlink == 0 {
+        return Err(ENOENT);
+    }
+    let mut dir = if n.kind == Kind::Dir {
+        ino
+    } else {
+        let d = containing(ino).ok_or(ENOENT)?;
+        prepend(buf, &mut start, dir::name_of(d, ino).ok_or(ENOENT)?.get())?;
+        d
+    };
+    // Each step goes up one level, and no path is deeper than the table
+    // has nodes: a parent loop (which names.rs never makes) ends here.
+    let mut steps = 0;
+    while dir != ROOT {
+        steps += 1;
+        let parent = node::live(dir).map(|n| n.parent).ok_or(ENOENT)?;
+        let name = dir::name_of(parent, dir).ok_or(ENOENT)?;
+        if steps > node::NNODE {
+            return Err(ENAMETOOLONG);
+        }
+        prepend(buf, &mut start, name.get())?;
+        dir = parent;
+    }
+    if start == buf.len() {
+        // The root itself.
+        prepend(buf, &mut start, b"")?;
+    }
+    Ok(start)
+}
+
+/// Put "/" and `name` in front of `buf[*start..]`.
+fn prepend(buf: &mut [u8], start: &mut usize, name: &[u8]) -> Result<(), i64> {
+    if *start < name.len() + 1 {
+        return Err(ENAMETOOLONG);
+    }
+    *start -= name.len();
+    buf[*start..*start + name.len()].copy_from_slice(name);
+    *start -= 1;
+    buf[*start] = b'/';
+    Ok(())
+}
+
+/// The first live directory, in node order, with an entry for `ino`.
+fn containing(ino: u32) -> Option<u32> {
+    (ROOT..node::NNODE as u32).find(|&d| {
+        node::live(d).is_some_and(|n| n.kind == Kind::Dir && n.nlink > 0)
+            && dir::name_of(d, ino).is_some()
+    })
+}

@@ -67,12 +67,12 @@ fn copy_frame(dst: Pa, src: Pa) {
 
 impl AddrSpace {
     /// A copy of this address space for a forked child: the same regions,
-    /// break, heap start and 2 MiB wishes, and every user page shared
-    /// copy-on-write (see the module doc). The child's fault counts start
-    /// at 0. Call it on the running address space (its TLB is flushed).
-    /// None when frames run out: the partial child is destroyed, and the
-    /// parent's pages already made COW still work (the last mapping takes
-    /// its frame back at the next write).
+    /// break, heap start, 2 MiB wishes and mapped files' names, and every
+    /// user page shared copy-on-write (see the module doc). The child's
+    /// fault counts start at 0. Call it on the running address space (its
+    /// TLB is flushed). None when frames run out: the partial child is
+    /// destroyed, and the parent's pages already made COW still work (the
+    /// last mapping takes its frame back at the next write).
     pub fn fork(&mut self) -> Option<AddrSpace> {
         let mut child = AddrSpace::new()?;
         child.regions = self.regions;
@@ -86,6 +86,8 @@ impl AddrSpace {
         child.next_call = self.next_call;
         child.huge = self.huge;
         child.nhuge = self.nhuge;
+        child.files = self.files;
+        child.nfiles = self.nfiles;
         let top = arch::levels();
         let mut touched = false;
         let ok = self.share_level(&mut child, self.root, top, 0, &mut touched);

@@ -18,11 +18,21 @@
 //! back with `frame::put`, and the frame goes to the allocator when the
 //! file has also let go of it (truncated or removed).
 //!
+//! Which file a mapping shows is kept for the report only, by name: the
+//! file's path when it was mapped (`fs::path::path_of`), keyed by the
+//! mmap call that made the region (`Region::call`), so the pieces that
+//! mprotect or munmap leave of it keep the name and a region that moves
+//! its start does not lose it. At most MAX_FILES are kept, the first
+//! mapped among those still mapped: a name goes when no region of its
+//! call is left. fork copies them with the regions; exec starts a new
+//! address space without any. A file renamed or removed after it was
+//! mapped keeps the name it had.
+//!
 //! Not Linux: a shared mapping that mprotect makes writable again, or that
 //! fork copies, turns copy-on-write (cow.rs never lets a process write a
 //! frame another maps except through a shared mapping made here).
 
-use abi::msg::REGION_FILE;
+use abi::msg::{FILE_PATH_MAX, FileName, MAX_FILES, REGION_FILE};
 use abi::syscall::{ENOMEM, MAP_SHARED};
 
 use crate::memlayout::{PAGE, Pa, Va};
@@ -77,4 +87,58 @@ impl AddrSpace {
         self.resident += 1;
         Ok(())
     }
+
+    /// Name the file that call `call` mapped (`path`, its absolute path)
+    /// if fewer than MAX_FILES mappings still mapped are named; else it
+    /// stays unnamed.
+    pub fn name_file(&mut self, call: u32, path: &[u8]) {
+        let (files, n) = self.named_files();
+        self.files = files;
+        self.nfiles = n;
+        if n < MAX_FILES {
+            self.files[n] = FileName {
+                call,
+                _pad: 0,
+                path: fit(path),
+            };
+            self.nfiles = n + 1;
+        }
+    }
+
+    /// Whether `name_file` would keep a new name: fewer than MAX_FILES
+    /// named mappings are still mapped.
+    pub fn can_name_file(&self) -> bool {
+        self.named_files().1 < MAX_FILES
+    }
+
+    /// The names of the file mappings still mapped (some region of their
+    /// call is left), in the order they were mapped, and how many.
+    pub fn named_files(&self) -> ([FileName; MAX_FILES], usize) {
+        let mut out = [FileName::default(); MAX_FILES];
+        let mut n = 0;
+        let regions = &self.regions[..self.nregions];
+        for f in &self.files[..self.nfiles.min(MAX_FILES)] {
+            if regions
+                .iter()
+                .any(|r| r.kind == REGION_FILE && r.call == f.call)
+            {
+                out[n] = *f;
+                n += 1;
+            }
+        }
+        (out, n)
+    }
+}
+
+/// `path` in FILE_PATH_MAX bytes, NUL-padded: as it is when it fits,
+/// else "..." and its last bytes (the file's own name is the end).
+fn fit(path: &[u8]) -> [u8; FILE_PATH_MAX] {
+    let mut out = [0u8; FILE_PATH_MAX];
+    if path.len() <= FILE_PATH_MAX {
+        out[..path.len()].copy_from_slice(path);
+    } else {
+        out[..3].copy_from_slice(b"...");
+        out[3..].copy_from_slice(&path[path.len() - (FILE_PATH_MAX - 3)..]);
+    }
+    out
 }

@@ -4,8 +4,8 @@
 //! checked copies between user and kernel.
 
 use abi::msg::{
-    KIND_SLOTS, MAX_REGIONS, PROT_R, PROT_W, PROT_X, REGION_BSS, REGION_GUARD, REGION_HEAP,
-    REGION_MMAP, REGION_STACK, Region,
+    FileName, KIND_SLOTS, MAX_FILES, MAX_REGIONS, PROT_R, PROT_W, PROT_X, REGION_BSS, REGION_GUARD,
+    REGION_HEAP, REGION_MMAP, REGION_STACK, Region,
 };
 
 use crate::arch::{self, Mode};
@@ -30,6 +30,9 @@ pub struct AddrSpace {
     /// Aligned ranges that asked for 2 MiB pages (madvise), see huge.rs.
     pub huge: [(u64, u64); MAX_HUGE_RANGES],
     pub nhuge: usize,
+    /// Which file the first file mappings show, by call (filemap.rs).
+    pub files: [FileName; MAX_FILES],
+    pub nfiles: usize,
 }
 
 /// How a user access may fail.
@@ -79,6 +82,8 @@ impl AddrSpace {
             resident: 0,
             huge: [(0, 0); MAX_HUGE_RANGES],
             nhuge: 0,
+            files: [FileName::default(); MAX_FILES],
+            nfiles: 0,
         })
     }
 

@@ -29,6 +29,9 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
     };
     m.nregions = a.nregions as u32;
     m.regions = a.regions;
+    let (files, nfiles) = a.named_files();
+    m.files = files;
+    m.nfiles = nfiles as u32;
     m.heap_faults = a.kind_faults(REGION_HEAP);
     m.stack_faults = a.kind_faults(REGION_STACK);
     m.faults_by_kind = a.faults_by_kind;

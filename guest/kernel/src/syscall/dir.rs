@@ -4,7 +4,7 @@
 //! "..", 2 + n is slot n of `fs::dir`, so removing entries while reading
 //! (`rm -r`) neither skips nor repeats the ones left.
 
-use abi::syscall::{EFAULT, EINVAL, ENAMETOOLONG, ENOENT, ENOTDIR, ERANGE};
+use abi::syscall::{EFAULT, EINVAL, ENOTDIR, ERANGE};
 
 use super::path::user_path;
 use super::{current, with_aspace};
@@ -123,40 +123,16 @@ pub fn fchdir(fdn: u64) -> i64 {
     }
 }
 
-/// getcwd(2): the working directory's path, found by walking up through
-/// the parents and asking each for the child's name. The raw call
-/// returns the bytes written, the NUL included. A removed directory has
-/// no path: ENOENT.
+/// getcwd(2): the working directory's path (`fs::path::path_of`). The
+/// raw call returns the bytes written, the NUL included. A removed
+/// directory has no path: ENOENT.
 pub fn getcwd(buf: u64, size: u64) -> i64 {
     let mut path = [0u8; PATH_MAX];
-    let mut start = PATH_MAX - 1; // path[start..] is the answer, NUL last.
-    let mut ino = current().cwd;
-    if node::live(ino).is_none_or(|n| n.nlink == 0) {
-        return ENOENT;
-    }
-    let mut steps = 0;
-    while ino != ROOT {
-        steps += 1;
-        let Some(parent) = node::live(ino).map(|n| n.parent) else {
-            return ENOENT;
-        };
-        let Some(name) = dir::name_of(parent, ino) else {
-            return ENOENT;
-        };
-        let name = name.get();
-        if steps > node::NNODE || start < name.len() + 1 {
-            return ENAMETOOLONG;
-        }
-        start -= name.len();
-        path[start..start + name.len()].copy_from_slice(name);
-        start -= 1;
-        path[start] = b'/';
-        ino = parent;
-    }
-    if start == PATH_MAX - 1 {
-        start -= 1;
-        path[start] = b'/';
-    }
+    // path[start..] is the answer, NUL last.
+    let start = match fs::path::path_of(current().cwd, &mut path[..PATH_MAX - 1]) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
     let out = &path[start..];
     if size < out.len() as u64 {
         return ERANGE;

@@ -6,6 +6,7 @@ use abi::syscall::{EACCES, EBADF, EINVAL, ENODEV, ENOMEM, MAP_ANONYMOUS, MAP_SHA
 use super::{current, with_aspace};
 use crate::file::Object;
 use crate::fs;
+use crate::fs::path::PATH_MAX;
 use crate::memlayout::PAGE;
 
 /// brk(2): the new break, or the old one when it cannot move (brk(0)
@@ -46,9 +47,19 @@ fn mmap_file(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -> R
     let first = off / PAGE;
     let file_pages = fs::size(ino).div_ceil(PAGE).saturating_sub(first);
     let a = p.aspace.as_mut().ok_or(ENOMEM)?;
-    a.mmap_file(addr, len, prot, flags, file_pages, |i| {
+    let at = a.mmap_file(addr, len, prot, flags, file_pages, |i| {
         fs::map_frame(ino, first + i)
-    })
+    })?;
+    // The report's name for it, searched for only when it would be kept.
+    if let Some(r) = a.region_of(at)
+        && a.can_name_file()
+    {
+        let mut path = [0u8; PATH_MAX];
+        if let Ok(start) = fs::path::path_of(ino, &mut path) {
+            a.name_file(r.call, &path[start..]);
+        }
+    }
+    Ok(at)
 }
 
 /// msync(2): mappings are the file's own frames, so there is nothing to

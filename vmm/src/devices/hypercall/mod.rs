@@ -6,7 +6,7 @@
 //! message layouts and constants.
 
 use abi::Pod;
-use abi::msg::{self, CONSOLE_MAX, Header, MAX_REGIONS, MAX_UNKNOWN, MSG_MAX};
+use abi::msg::{self, CONSOLE_MAX, Header, MAX_FILES, MAX_REGIONS, MAX_UNKNOWN, MSG_MAX};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use super::event::{
@@ -235,6 +235,19 @@ fn region_kind(kind: u32) -> Option<RegionKind> {
     })
 }
 
+/// The path of the file that file mapping `r` shows: the first of
+/// `files` naming its call. None for other kinds, for a call no entry
+/// names, and for an empty path. The bytes are the guest's: lossy UTF-8
+/// here, escaped where they are printed.
+fn file_of(r: &msg::Region, files: &[msg::FileName]) -> Option<String> {
+    if r.kind != msg::REGION_FILE {
+        return None;
+    }
+    let f = files.iter().find(|f| f.call == r.call)?;
+    let path = msg::until_nul(&f.path);
+    (!path.is_empty()).then(|| String::from_utf8_lossy(path).into_owned())
+}
+
 fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
     let kind = msg::KIND_PROC;
     let out_of_range = |field, value: u64, max: u64| ProtocolError::OutOfRange {
@@ -247,6 +260,11 @@ fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
         "nregions",
         p.nregions as u64,
         MAX_REGIONS as u64,
+    ))?;
+    let files = p.files.get(..p.nfiles as usize).ok_or(out_of_range(
+        "nfiles",
+        p.nfiles as u64,
+        MAX_FILES as u64,
     ))?;
     let exiting = match p.event {
         msg::PROC_CREATED => false,
@@ -305,6 +323,7 @@ fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
                 },
                 faults: r.faults,
                 cow_faults: r.cow_faults,
+                file: file_of(r, files),
             })
         })
         .collect::<Result<Vec<_>, _>>()?;

@@ -202,6 +202,92 @@ mod unit {
         ));
     }
 
+    /// Mapped files' names: attached by call to file regions only, the
+    /// first entry for a call winning; the count is bounded and the path
+    /// is hostile bytes (lossy UTF-8, no NUL needed, empty is no name).
+    #[test]
+    fn mapped_files_are_named_by_call_and_checked() {
+        let mut p = msg::Proc {
+            hdr: Header::new(msg::KIND_PROC),
+            event: msg::PROC_EXITING,
+            pid: 2,
+            nregions: 4,
+            nfiles: 3,
+            ..Default::default()
+        };
+        let file = |call, start: u64| msg::Region {
+            kind: msg::REGION_FILE,
+            prot: msg::PROT_R,
+            start,
+            end: start + 0x1000,
+            call,
+            ..Default::default()
+        };
+        // Two pieces of call 7 (mprotect split it), call 8, and an mmap
+        // region whose call 9 a name points at: not a file, no name.
+        p.regions[0] = file(7, 0x7000_0000);
+        p.regions[1] = file(7, 0x7000_1000);
+        p.regions[2] = file(8, 0x7000_2000);
+        p.regions[3] = msg::Region {
+            kind: msg::REGION_MMAP,
+            ..file(9, 0x7000_3000)
+        };
+        let name = |call, path: &[u8]| {
+            let mut f = msg::FileName {
+                call,
+                ..Default::default()
+            };
+            f.path[..path.len()].copy_from_slice(path);
+            f
+        };
+        p.files[0] = name(7, b"/tmp/a\xff\x1b[2J");
+        p.files[1] = name(7, b"/tmp/second-name");
+        p.files[2] = name(9, b"/tmp/not-a-file");
+        // A full path, no NUL at all, past the count: never read.
+        p.files[3] = msg::FileName {
+            call: 8,
+            _pad: 0,
+            path: [b'z'; msg::FILE_PATH_MAX],
+        };
+        let Ok(Event::Proc(e)) = decode(msg::KIND_PROC, p.as_bytes(), Gpa(0)) else {
+            panic!("a process with named files decodes");
+        };
+        let files: Vec<Option<&str>> = e.regions.iter().map(|r| r.file.as_deref()).collect();
+        assert_eq!(
+            files,
+            [
+                Some("/tmp/a\u{fffd}\x1b[2J"),
+                Some("/tmp/a\u{fffd}\x1b[2J"),
+                None,
+                None
+            ]
+        );
+        // The whole array, no NUL: 120 bytes, nothing past them.
+        p.nfiles = 4;
+        let Ok(Event::Proc(e)) = decode(msg::KIND_PROC, p.as_bytes(), Gpa(0)) else {
+            panic!("four names decode");
+        };
+        assert_eq!(e.regions[2].file.as_deref(), Some(&*"z".repeat(120)));
+        // An empty path names nothing.
+        p.files[0].path = [0; msg::FILE_PATH_MAX];
+        let Ok(Event::Proc(e)) = decode(msg::KIND_PROC, p.as_bytes(), Gpa(0)) else {
+            panic!("an empty name decodes");
+        };
+        assert_eq!(e.regions[0].file, None);
+        for bad in [msg::MAX_FILES as u32 + 1, u32::MAX] {
+            p.nfiles = bad;
+            assert_eq!(
+                decode(msg::KIND_PROC, p.as_bytes(), Gpa(0)),
+                Err(ProtocolError::OutOfRange {
+                    kind: msg::KIND_PROC,
+                    field: "nfiles",
+                    value: bad.into(),
+                    max: msg::MAX_FILES as u64,
+                })
+            );
+        }
+    }
+
     #[test]
     fn whereis_decodes_with_the_answer_address() {
         let w = msg::Whereis {

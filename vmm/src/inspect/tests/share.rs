@@ -281,6 +281,7 @@ fn a_large_page_shares_through_any_of_its_frames() {
         prot: "r--".parse().expect("rwx"),
         faults: 0,
         cow_faults: 0,
+        file: None,
     }];
     let cpu = cpu_on(&mem, mode, parent_cr3);
     let mut budget = BUDGET;

@@ -182,7 +182,7 @@
       'aria-pressed': 'false', style: `background:${c}33;border-left:6px solid ${c}`,
       onclick: (ev) => showRegion(P, r, ev.currentTarget),
     },
-    el('span', { class: 'k' }, `${r.kind} ${r.prot}`), el('br'),
+    el('span', { class: 'k' }, `${r.kind} ${r.prot}`), r.file ? ` ${r.file}` : '', el('br'),
     `${r.start}–${r.end} (${bytes(end - start)})`, el('br'),
     `${r.pages_mapped} of ${pages} pages mapped, ${r.faults} faults`,
     r.cow_faults ? `, ${r.cow_faults} copy-on-write` : '',

@@ -23,6 +23,7 @@ fn hostile() -> Report {
                 pages_mapped: 1,
                 faults: 0,
                 cow_faults: 0,
+                file: None,
                 shared_pages: None,
             }],
             page_tables: Some(PageTablesReport {

@@ -218,6 +218,7 @@ mod tests {
             pages_mapped: 1,
             faults: 0,
             cow_faults: 0,
+            file: None,
             shared_pages: None,
         }
     }

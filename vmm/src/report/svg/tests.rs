@@ -130,6 +130,7 @@ fn region(kind: &str, start: u64, end: u64, prot: &str, pages: u64) -> RegionRep
         pages_mapped: pages,
         faults: 0,
         cow_faults: 0,
+        file: None,
         shared_pages: None,
     }
 }

@@ -140,6 +140,7 @@ mod tests {
             pages_mapped: 4,
             faults: 4,
             cow_faults: cow,
+            file: None,
             shared_pages: shared,
         }
     }
@@ -213,6 +214,40 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("shared"), "{text}");
+    }
+
+    /// A file mapping's line ends with its file's path, escaped (the
+    /// guest chose the bytes); other regions' lines are as before.
+    #[test]
+    fn a_file_region_names_its_file() {
+        let mut q = p(1, 0, 0, "mapper", ExitKind::Exit);
+        q.regions = vec![
+            RegionReport {
+                kind: crate::devices::event::RegionKind::File,
+                start: Gva(0x7fff_0000_0000),
+                end: Gva(0x7fff_0000_3000),
+                prot: "r--".parse().expect("rwx"),
+                pages_mapped: 3,
+                faults: 0,
+                file: Some("/data/words.txt\x1b[2J\n".into()),
+                ..heap(0, Some(0))
+            },
+            heap(0, Some(0)),
+        ];
+        let text = render(&Report {
+            processes: vec![q],
+            ..Default::default()
+        });
+        assert!(
+            text.contains(
+                "\n  file     0x7fff00000000..0x7fff00003000 r--      3 pages mapped, 0 faults  /data/words.txt\\x1b[2J\\x0a\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n  heap     0x402000..0x406000 rw-      4 pages mapped, 4 faults\n"),
+            "{text}"
+        );
     }
 
     /// Counts a bound stopped are said to be unknown.
