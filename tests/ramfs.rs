@@ -95,7 +95,8 @@ fn busybox_reads_the_root() {
         return;
     }
     // Without --files, the root holds /busybox (the --run program).
-    assert_eq!(busybox("ls /"), vec!["bin", "busybox", "tmp"]);
+    assert_eq!(busybox("ls /"), vec!["bin", "busybox", "dev", "tmp"]);
+    assert_eq!(busybox("ls /dev"), vec!["null", "zero"]);
     assert_eq!(
         busybox("find /"),
         vec!["/", "/busybox", "/bin", "/tmp"],
@@ -205,7 +206,7 @@ fn files_dir_becomes_the_root() {
         run_lines(&["--files", d, "--run", &spec, "-q"], 0, "busybox").1
     };
     assert_eq!(run("cat /etc/link"), vec!["one", "two", "three"]);
-    assert_eq!(run("ls /"), vec!["bin", "etc", "f", "tmp"]);
+    assert_eq!(run("ls /"), vec!["bin", "dev", "etc", "f", "tmp"]);
     assert_eq!(run("ls /etc"), vec!["link", "private"]);
     assert_eq!(
         run("stat -c %a:%F /etc/private /bin/busybox /tmp /etc/link"),
