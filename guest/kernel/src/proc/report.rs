@@ -77,6 +77,12 @@ pub fn summary(p: &Proc, how: Exit) {
         Exit::Status(s) => {
             kprint!("[kernel] pid {} {}: exit {}; ", p.pid, p.name(), s);
             faults(&by_kind);
+            let cow: u64 = p.aspace.as_ref().map_or(0, |a| {
+                a.regions[..a.nregions].iter().map(|r| u64::from(r.cow_faults)).sum()
+            });
+            if cow > 0 {
+                kprint!("; copy-on-write faults {cow}");
+            }
             kprint!("; pages touched {}", res);
         }
         Exit::Exec => return,
