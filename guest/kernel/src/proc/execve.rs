@@ -169,7 +169,12 @@ fn basename(path: &[u8]) -> &[u8] {
 
 /// execve(path, argv, envp): on success the caller's frame is the new
 /// program's first instruction (Ok); Err(-errno) leaves it as it was.
+/// From a process of several threads it is refused with EAGAIN (Linux
+/// would end the other threads first; not done here).
 pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Result<(), i64> {
+    if !super::thread::group_alone() {
+        return Err(abi::syscall::EAGAIN);
+    }
     let t = table();
     let cur = t.cur;
     // SAFETY: one CPU, never re-entered; nothing else uses SCRATCH.

@@ -57,6 +57,7 @@ pub(super) const FORCE_GS: u64 = u64::MAX;
 /// `live_gs` is the GS base now in the CPU, if known (else FORCE_GS).
 fn switch_in(t: &mut Table, i: usize, live_gs: u64) {
     t.cur = i;
+    super::thread::take_shared(t, i);
     let p = &mut t.procs[i];
     if let Some(a) = &p.aspace {
         arch::set_cr3(a.root.get());
