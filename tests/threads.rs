@@ -145,3 +145,41 @@ fn a_static_go_program_runs_its_goroutines() {
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert_eq!(out, "goroutines: 100 done, sum 4950\n");
 }
+
+#[test]
+fn a_deadlock_of_threads_names_them_and_ends_with_sigkill() {
+    let Some(p) = build("threads", Cc::Static) else {
+        return;
+    };
+    let run = format!("{} deadlock", p.display());
+    let r = microvmm_direct(&["--run", &run, "--timeout", "60"]);
+    assert_eq!(r.code, 137, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(all.contains("deadlock: every live process waits"), "{all}");
+    assert!(
+        all.contains("pid 1 threads: waits on the futex at 0x"),
+        "{all}"
+    );
+    assert!(
+        all.contains("pid 1 threads thread 2: waits on the futex at 0x"),
+        "{all}"
+    );
+    assert!(all.contains("every frame returned"), "{all}");
+}
+
+#[test]
+fn a_thread_on_an_unmapped_stack_ends_its_process_with_sigsegv() {
+    let Some(p) = build("threads", Cc::Static) else {
+        return;
+    };
+    let run = format!("{} badstack", p.display());
+    let r = microvmm_direct(&["--run", &run, "--timeout", "60"]);
+    assert_eq!(r.code, 139, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("killed by #PF err 0x4 at 0x1000")
+            && r.stderr.contains("; in its thread 2; threads 2"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("every frame returned"), "{}", r.stderr);
+}

@@ -5,7 +5,10 @@
  * others run, gettid/getpid. Prints what it prints on the host.
  * Other modes: "group" (a thread calls exit(3): the process ends 3),
  * "mainexit" (main calls pthread_exit, a worker finishes the process),
- * "bomb" (threads until pthread_create fails, then exit(0) ends them). */
+ * "bomb" (threads until pthread_create fails, then exit(0) ends them),
+ * "deadlock" (main joins a thread that waits for a mutex main holds),
+ * "badstack" (a raw clone of a thread onto an unmapped stack: its fault
+ * ends the process with SIGSEGV). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -292,6 +295,23 @@ int main(int argc, char **argv) {
                n > 10 ? "more than 10" : "too few");
         fflush(stdout);
         exit(0);
+    }
+    if (!strcmp(mode, "deadlock")) {
+        pthread_t t;
+        pthread_mutex_lock(&forever);
+        pthread_create(&t, NULL, sleeper, NULL);
+        printf("deadlock: joining\n");
+        fflush(stdout);
+        pthread_join(t, NULL);
+        return 0;
+    }
+    if (!strcmp(mode, "badstack")) {
+        printf("badstack: cloning\n");
+        fflush(stdout);
+        /* CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD */
+        syscall(SYS_clone, 0x10f00UL, (void *)0x1000, NULL, NULL, 0UL);
+        for (;;)
+            sched_yield();
     }
     sum();
     pingpong();

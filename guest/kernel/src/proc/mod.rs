@@ -203,6 +203,12 @@ impl Proc {
         core::str::from_utf8(msg::until_nul(&self.name)).unwrap_or("?")
     }
 
+    /// Whether its tid is worth showing: it is not its process's first
+    /// thread (whose tid is the pid).
+    pub fn tid_shown(&self) -> bool {
+        self.pid != self.tgid
+    }
+
     /// Remember an unknown system call number (each distinct one once).
     pub fn note_unknown(&mut self, nr: u64) {
         let nr = nr.min(u32::MAX as u64) as u32;

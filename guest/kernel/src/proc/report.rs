@@ -108,6 +108,9 @@ pub fn summary(p: &Proc, how: Exit) {
             res
         ),
     }
+    if p.tid_shown() && matches!(how, Exit::Fault { .. }) {
+        kprint!("; in its thread {}", p.pid);
+    }
     if p.threads > 1 {
         kprint!("; threads {}", p.threads);
     }
