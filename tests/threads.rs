@@ -183,3 +183,22 @@ fn a_thread_on_an_unmapped_stack_ends_its_process_with_sigsegv() {
     );
     assert!(r.stderr.contains("every frame returned"), "{}", r.stderr);
 }
+
+#[test]
+fn a_parent_waits_once_for_a_threaded_child_and_execve_from_a_thread_ends_the_others() {
+    for cc in [Cc::Static, Cc::Musl] {
+        let Some(p) = build("threads", cc) else {
+            continue;
+        };
+        let (code, out, err) = guest(&format!("{} forked", p.display()));
+        assert_eq!(code, 0, "{cc:?}\nstdout:\n{out}\nstderr:\n{err}");
+        assert_eq!(
+            out, "forked: waitpid got the child yes, exit 3; then ECHILD\n",
+            "{cc:?}"
+        );
+        // The guest's root holds the program as /threads.
+        let (code, out, err) = guest(&format!("{} execthread", p.display()));
+        assert_eq!(code, 0, "{cc:?}\nstdout:\n{out}\nstderr:\n{err}");
+        assert_eq!(out, "execd: pid 1, tid 1\n", "{cc:?}");
+    }
+}

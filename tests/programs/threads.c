@@ -7,7 +7,10 @@
  * "mainexit" (main calls pthread_exit, a worker finishes the process),
  * "bomb" (threads until pthread_create fails, then exit(0) ends them),
  * "deadlock" (main joins a thread that waits for a mutex main holds),
- * "badstack" (a raw clone of a thread onto an unmapped stack: its fault
+ * "forked" (a forked child's thread calls exit(3): the parent's waitpid
+ * sees the process end once), "execthread" (a thread runs execve of
+ * /threads: the other threads end, the new image has the pid as its tid;
+ * in the guest only), "badstack" (a raw clone of a thread onto an unmapped stack: its fault
  * ends the process with SIGSEGV). */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -259,6 +263,14 @@ static void futexes(void) {
            moved, strerror(-stale), woke2, sum);
 }
 
+static void *execer(void *arg) {
+    (void)arg;
+    char *args[] = {"threads", "execd", NULL};
+    execv("/threads", args);
+    printf("execthread: execv failed: %s\n", strerror(errno));
+    exit(1);
+}
+
 static pthread_mutex_t forever = PTHREAD_MUTEX_INITIALIZER;
 static void *sleeper(void *arg) {
     (void)arg;
@@ -303,6 +315,33 @@ int main(int argc, char **argv) {
         printf("deadlock: joining\n");
         fflush(stdout);
         pthread_join(t, NULL);
+        return 0;
+    }
+    if (!strcmp(mode, "forked")) {
+        pid_t c = fork();
+        if (c == 0) {
+            pthread_t t;
+            pthread_create(&t, NULL, exiter, NULL);
+            pthread_join(t, NULL);
+            return 0;
+        }
+        int st;
+        pid_t w = waitpid(c, &st, 0);
+        pid_t again = waitpid(-1, &st, WNOHANG);
+        printf("forked: waitpid got the child %s, exit %d; then %s\n", w == c ? "yes" : "no",
+               WIFEXITED(st) ? WEXITSTATUS(st) : -1, again < 0 && errno == ECHILD ? "ECHILD" : "more");
+        return 0;
+    }
+    if (!strcmp(mode, "execthread")) {
+        pthread_t t, u;
+        pthread_create(&u, NULL, spinner, NULL);
+        pthread_create(&t, NULL, execer, NULL);
+        pthread_join(t, NULL);
+        printf("execthread: not reached\n");
+        return 1;
+    }
+    if (!strcmp(mode, "execd")) {
+        printf("execd: pid %ld, tid %ld\n", (long)getpid(), (long)syscall(SYS_gettid));
         return 0;
     }
     if (!strcmp(mode, "badstack")) {

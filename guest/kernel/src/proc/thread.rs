@@ -123,12 +123,6 @@ pub fn spawn(f: &TrapFrame, c: &Clone) -> i64 {
     tid as i64
 }
 
-/// Whether the running thread is the only live one of its group.
-pub fn group_alone() -> bool {
-    let t = table();
-    other_member(t, t.procs[t.cur].tgid, t.cur).is_none()
-}
-
 /// The group of live thread `tid`, if there is one.
 pub fn tgid_of(tid: u32) -> Option<u32> {
     table()
