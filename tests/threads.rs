@@ -112,6 +112,9 @@ fn rust_std_threads_run_and_a_panic_exits_101() {
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert_eq!(out, String::from_utf8_lossy(&native.stdout));
     assert!(out.contains("mutex: 60000 (want 60000)"), "{out}");
+    // A named thread renames itself (prctl); the process keeps its name.
+    let r = microvmm(&["--run", &p.display().to_string(), "--json", "-", "-q"], 0);
+    assert_eq!(procs(&r.json(), "rthreads").len(), 1);
     let (code, _, err) = guest(&format!("{} panic", p.display()));
     assert_eq!(code, 101, "{err}");
     assert!(err.contains("main panics after joining 5"), "{err}");

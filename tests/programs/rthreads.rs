@@ -63,6 +63,12 @@ fn main() {
     });
     println!("scoped: {counts:?}");
 
+    let named = thread::Builder::new()
+        .name("worker".into())
+        .spawn(|| thread::current().name().map(String::from))
+        .unwrap();
+    println!("named: {:?}", named.join().unwrap());
+
     std::panic::set_hook(Box::new(|_| {}));
     let r = thread::spawn(|| panic!("a thread panics")).join();
     println!("a thread's panic is caught at join: {}", r.is_err());

@@ -139,7 +139,12 @@ pub fn prctl(option: u64, arg: u64) -> i64 {
                 }
                 *c = b[0];
             }
-            p.name = n;
+            // The name is the process's as the VMM reports it: its first
+            // thread's renames it (every thread), another's are accepted
+            // and dropped.
+            if p.pid == p.tgid {
+                proc::set_group(|q| q.name = n);
+            }
             0
         }
         _ => EINVAL,
