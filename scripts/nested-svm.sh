@@ -94,6 +94,7 @@ la57   | json    | 2D walk: 5-level guest on 5-level NPT: 5*(5+1)+5 | "hw_refs":
 *      | console | threads: condition variable ping-pong           | condvar: 1000 rounds
 *      | console | threads: producer and consumers                 | producer/consumers: 4501500 \(want 4501500\)
 *      | console | threads: futex errors and timeouts              | futex: value differs Resource temporarily unavailable; timeout Connection timed out
+*      | console | threads: timed waits on the wall clock          | futex: sem_timedwait on the wall clock [A-Za-z ]+ after 2 ms or more: yes
 *      | console | threads: futex requeue                          | futex: cmp_requeue woke or moved 3, stale compare Resource temporarily unavailable, woken on the second word 2, waits returned 0
 *      | console | threads: a thread bomb ends in EAGAIN           | bomb: pthread_create failed with Resource temporarily unavailable after more than 10 threads
 *      | console | the thread programs exit 0                      | ^nested-svm: threads exit 0$

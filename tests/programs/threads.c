@@ -258,6 +258,26 @@ static void futexes(void) {
         pthread_join(t[i], &r);
         sum += (long)r;
     }
+    sem_t zero;
+    sem_init(&zero, 0, 0);
+    struct timespec wall, m0, m1;
+    clock_gettime(CLOCK_MONOTONIC, &m0);
+    clock_gettime(CLOCK_REALTIME, &wall);
+    wall.tv_nsec += 3000000;
+    if (wall.tv_nsec >= 1000000000) {
+        wall.tv_sec++;
+        wall.tv_nsec -= 1000000000;
+    }
+    int sr = sem_timedwait(&zero, &wall);
+    int se = errno;
+    clock_gettime(CLOCK_MONOTONIC, &m1);
+    long waited = (m1.tv_sec - m0.tv_sec) * 1000000000L + (m1.tv_nsec - m0.tv_nsec);
+    pthread_mutex_lock(&lock);
+    int cr = pthread_cond_timedwait(&cv, &lock, &wall);
+    pthread_mutex_unlock(&lock);
+    printf("futex: sem_timedwait on the wall clock %s after 2 ms or more: %s, "
+           "pthread_cond_timedwait %s\n",
+           sr < 0 ? strerror(se) : "returned", waited >= 2000000 ? "yes" : "no", strerror(cr));
     printf("futex: cmp_requeue woke or moved %ld, stale compare %s, woken on the second word %ld, "
            "waits returned %ld\n",
            moved, strerror(-stale), woke2, sum);
