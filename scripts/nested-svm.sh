@@ -94,6 +94,14 @@ la57   | json    | 2D walk: 5-level guest on 5-level NPT: 5*(5+1)+5 | "hw_refs":
 *      | console | the file programs exit 0                        | ^nested-svm: ramfs exit 0$
 *      | console | shell: a pipeline through fork, exec and a pipe | ^shell: 100 \[hi\] 12$
 *      | console | shell: busybox sh exits 0                       | ^nested-svm: shell exit 0$
+*      | console | threads: a mutex-protected sum of 8 threads     | sum: counter 160000 \(want 160000\), joined values 140, main tls 7
+*      | console | threads: condition variable ping-pong           | condvar: 1000 rounds
+*      | console | threads: producer and consumers                 | producer/consumers: 4501500 \(want 4501500\)
+*      | console | threads: futex errors and timeouts              | futex: value differs Resource temporarily unavailable; timeout Connection timed out
+*      | console | threads: timed waits on the wall clock          | futex: sem_timedwait on the wall clock [A-Za-z ]+ after 2 ms or more: yes
+*      | console | threads: futex requeue                          | futex: cmp_requeue woke or moved 3, stale compare Resource temporarily unavailable, woken on the second word 2, waits returned 0
+*      | console | threads: a thread bomb ends in EAGAIN           | bomb: pthread_create failed with Resource temporarily unavailable after more than 10 threads
+*      | console | the thread programs exit 0                      | ^nested-svm: threads exit 0$
 '
 INIT_ARGS=${NESTED_SVM_ARGS:---timeout 120 --json /report.json}
 # The isolation check: three copies with their own seeds, and a CPU burner.
@@ -102,6 +110,8 @@ VECTOR_ARGS="--timeout 120 -q --cmdline spin:300 --run '/vector 1' --run '/vecto
 FORK_ARGS="--timeout 120 -q --cmdline fork --run /cow --run /pipes --run '/procapi 2' --run /sharedmem"
 # Files: the RAM file system and file mappings (tests/ramfs.rs).
 RAMFS_ARGS="--timeout 120 -q --run /ramfs --run /filemap"
+# Threads and futexes on the one vCPU (tests/threads.rs), a thread bomb too.
+THREADS_ARGS="--timeout 120 -q --run /threads --run '/threads bomb'"
 # -------------------------------------------------------------------------------
 
 SCRIPT_NAME=nested-svm
@@ -229,7 +239,7 @@ fi
 stage_begin "vector.c (gcc -static)"
 gcc -O2 -static -o "$W/vector" "$REPO_ROOT/tests/programs/vector.c" ||
   abort "gcc -static tests/programs/vector.c"
-for p in cow pipes forkbomb procapi ramfs filemap sharedmem; do
+for p in cow pipes forkbomb procapi ramfs filemap sharedmem threads; do
   gcc -O2 -static -o "$W/$p" "$REPO_ROOT/tests/programs/$p.c" ||
     abort "gcc -static tests/programs/$p.c"
 done
@@ -245,7 +255,7 @@ done
 for m in irqbypass kvm ccp kvm-amd; do cp "$KDIR/$m.ko" "$R/lib/modules/"; done
 cp "$BIN" "$R/microvmm"
 cp "$W/vector" "$R/vector"
-for p in cow pipes forkbomb procapi ramfs filemap sharedmem; do cp "$W/$p" "$R/$p"; done
+for p in cow pipes forkbomb procapi ramfs filemap sharedmem threads; do cp "$W/$p" "$R/$p"; done
 # A tree for --files: busybox as its applets, and a file (tests/shell.rs).
 mkdir -p "$R/tree/bin"
 cp "$W/busybox" "$R/tree/bin/busybox"
@@ -299,6 +309,9 @@ echo "nested-svm: running /microvmm $RAMFS_ARGS"
 echo "nested-svm: ramfs exit \$?"
 /microvmm --timeout 120 -q --files /tree --run '/bin/busybox sh /t.sh'
 echo "nested-svm: shell exit \$?"
+echo "nested-svm: running /microvmm $THREADS_ARGS"
+/microvmm $THREADS_ARGS
+echo "nested-svm: threads exit \$?"
 echo "nested-svm: guest uptime \$(cut -d' ' -f1 /proc/uptime) s"
 poweroff -f
 INIT

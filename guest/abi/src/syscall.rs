@@ -97,6 +97,7 @@ pub const SYS_GETTID: u64 = 186;
 pub const SYS_TKILL: u64 = 200;
 pub const SYS_TIME: u64 = 201;
 pub const SYS_FUTEX: u64 = 202;
+pub const SYS_SCHED_SETAFFINITY: u64 = 203;
 pub const SYS_SCHED_GETAFFINITY: u64 = 204;
 pub const SYS_GETDENTS64: u64 = 217;
 pub const SYS_SET_TID_ADDRESS: u64 = 218;
@@ -179,6 +180,7 @@ pub const ENOSYS: i64 = -38;
 pub const ENOTEMPTY: i64 = -39;
 pub const ELOOP: i64 = -40;
 pub const EOPNOTSUPP: i64 = -95;
+pub const ETIMEDOUT: i64 = -110;
 
 // mmap/mprotect arguments (Linux values).
 pub const PROT_READ: u64 = 1;

@@ -169,6 +169,8 @@ fn basename(path: &[u8]) -> &[u8] {
 
 /// execve(path, argv, envp): on success the caller's frame is the new
 /// program's first instruction (Ok); Err(-errno) leaves it as it was.
+/// In a process of several threads, the others end at the point of no
+/// return and the caller goes on with the process's pid, as in Linux.
 pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Result<(), i64> {
     let t = table();
     let cur = t.cur;
@@ -276,7 +278,14 @@ pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Re
         fresh.destroy();
         return Err(E2BIG);
     };
-    // The point of no return: the old image ends here.
+    // The point of no return: the old image ends here, and the process's
+    // other threads with it; the caller takes the process's pid.
+    super::thread::end_group();
+    let p = &mut table().procs[cur];
+    p.pid = p.tgid;
+    p.threads = 1;
+    p.clear_tid = 0;
+    p.robust_list = 0;
     p.fs_base = fsbase::read();
     report(p, PROC_EXITING, Some(Exit::Exec));
     arch::set_cr3(fresh.root.get());

@@ -37,6 +37,8 @@ fn wstatus(how: Exit) -> i32 {
 /// leave its status for its parent, and continue with the next process in
 /// `f` — or shut down when none is left.
 pub fn exit_current(f: &mut TrapFrame, how: Exit) {
+    // The other threads of its group end with it.
+    super::thread::end_group();
     let t = table();
     let cur = t.cur;
     let p = &mut t.procs[cur];
@@ -59,9 +61,9 @@ pub fn exit_current(f: &mut TrapFrame, how: Exit) {
     p.fds.close_all();
     p.killed = None;
     p.wstatus = wstatus(how);
-    let (pid, ppid) = (p.pid, p.ppid);
+    let (pid, ppid) = (p.tgid, p.ppid);
     adopt_children(t, pid);
-    let parent_waits = ppid != 0 && t.procs.iter().any(|q| q.pid == ppid && is_live(q));
+    let parent_waits = ppid != 0 && t.procs.iter().any(|q| q.tgid == ppid && is_live(q));
     t.procs[cur].state = if parent_waits {
         State::Zombie
     } else {
@@ -96,7 +98,7 @@ const WUNTRACED: u64 = 2;
 const WEXITED: u64 = 4;
 const WCONTINUED: u64 = 8;
 const WNOWAIT: u64 = 0x0100_0000;
-/// __WNOTHREAD, __WALL, __WCLONE: accepted (there are no threads).
+/// __WNOTHREAD, __WALL, __WCLONE: accepted (threads are never waited for).
 const WTHREADS: u64 = 0xe000_0000;
 
 /// What a wait call asks for: which children, and whether to wait.
@@ -118,21 +120,21 @@ pub enum Found {
 /// it (free its slot) unless `keep`.
 pub fn find_child(which: Which, keep: bool) -> Found {
     let t = table();
-    let me = t.procs[t.cur].pid;
+    let me = t.procs[t.cur].tgid;
     let mut any = false;
     for q in t.procs.iter_mut() {
         let ours = q.ppid == me
             && q.state != State::Unused
             && match which {
                 Which::Any => true,
-                Which::Pid(p) => q.pid == p,
+                Which::Pid(p) => q.tgid == p,
             };
         if !ours {
             continue;
         }
         any = true;
         if q.state == State::Zombie {
-            let found = Found::Zombie(q.pid, q.wstatus);
+            let found = Found::Zombie(q.tgid, q.wstatus);
             if !keep {
                 q.state = State::Unused;
             }
@@ -186,14 +188,14 @@ const STOPS: [u32; 4] = [19, 20, 21, 22];
 /// target the next time it would run (a waiting one is woken for it).
 pub fn kill_other(pid: i32, sig: u32) -> i64 {
     let t = table();
-    let me = t.procs[t.cur].pid;
+    let me = t.procs[t.cur].tgid;
     let mut hit = false;
     for i in 0..NPROC {
         let q = &t.procs[i];
         let target = if pid == -1 {
-            q.pid != me && q.pid != 0
+            q.tgid != me && q.tgid != 0
         } else {
-            q.pid == pid as u32
+            q.tgid == pid as u32
         };
         if !target || q.state == State::Unused {
             continue;

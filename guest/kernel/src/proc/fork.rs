@@ -6,7 +6,7 @@
 //! to the VMM as created, with its parent's pid.
 
 use abi::msg::PROC_CREATED;
-use abi::syscall::{EAGAIN, EINVAL, ENOMEM, ENOSYS};
+use abi::syscall::{EAGAIN, EINVAL, ENOMEM};
 
 use super::report::report;
 use super::{Proc, State, table};
@@ -22,6 +22,7 @@ pub const CLONE_PARENT: u64 = 0x8000;
 pub const CLONE_THREAD: u64 = 0x10000;
 pub const CLONE_SETTLS: u64 = 0x80000;
 pub const CLONE_PARENT_SETTID: u64 = 0x100000;
+pub const CLONE_CHILD_CLEARTID: u64 = 0x200000;
 pub const CLONE_CHILD_SETTID: u64 = 0x1000000;
 
 /// clone's arguments (x86-64 order: flags, stack, parent_tid, child_tid,
@@ -46,18 +47,17 @@ impl Clone {
 }
 
 /// Make the child; its pid, or -errno. `f` is the caller's frame.
+/// CLONE_THREAD makes a thread (`thread::spawn`).
 pub fn fork(f: &TrapFrame, c: &Clone) -> i64 {
-    // Threads (a shared address space) are another issue; vfork's
-    // CLONE_VM|CLONE_VFORK is served as fork: the child gets a copy.
-    if c.flags & CLONE_THREAD != 0
-        || (c.flags & CLONE_VM != 0 && c.flags & CLONE_VFORK == 0)
+    if c.flags & CLONE_THREAD != 0 {
+        return super::thread::spawn(f, c);
+    }
+    // A process sharing memory without being a thread is not served;
+    // vfork's CLONE_VM|CLONE_VFORK is served as fork: the child gets a copy.
+    if (c.flags & CLONE_VM != 0 && c.flags & CLONE_VFORK == 0)
         || c.flags & (CLONE_FILES | CLONE_FS | CLONE_SIGHAND) != 0 && c.flags & CLONE_VM == 0
     {
-        return if c.flags & CLONE_THREAD != 0 {
-            ENOSYS
-        } else {
-            EINVAL
-        };
+        return EINVAL;
     }
     let t = table();
     let cur = t.cur;
@@ -75,10 +75,16 @@ pub fn fork(f: &TrapFrame, c: &Clone) -> i64 {
     let gs_base = fsbase::read_base(Seg::Gs);
     child.state = State::Runnable;
     child.pid = pid;
+    child.tgid = pid;
+    child.threads = 1;
+    child.clear_tid = 0;
+    child.robust_list = 0;
+    child.futex_woken = false;
+    // A child of any thread is a child of its process (the group).
     child.ppid = if c.flags & CLONE_PARENT != 0 {
         parent.ppid
     } else {
-        parent.pid
+        parent.tgid
     };
     child.name = parent.name;
     child.frame = *f;
@@ -127,7 +133,7 @@ pub fn fork(f: &TrapFrame, c: &Clone) -> i64 {
 }
 
 /// Two distinct slots of the table, mutably.
-fn pair(procs: &mut [Proc], a: usize, b: usize) -> (&mut Proc, &mut Proc) {
+pub(super) fn pair(procs: &mut [Proc], a: usize, b: usize) -> (&mut Proc, &mut Proc) {
     if a < b {
         let (lo, hi) = procs.split_at_mut(b);
         (&mut lo[a], &mut hi[0])

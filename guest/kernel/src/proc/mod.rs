@@ -7,11 +7,15 @@
 mod execve;
 mod exit;
 mod fork;
+mod futex;
 mod report;
 mod sched;
+mod thread;
 
 pub use execve::execve;
 pub use fork::{Clone, fork};
+pub use futex::{FUTEX_CHAN, futex_requeue, futex_wake};
+pub use thread::{exit_thread, set_group, tgid_of};
 
 use exit::all_done;
 pub use exit::{
@@ -91,7 +95,25 @@ impl AltStack {
 
 pub struct Proc {
     pub state: State,
+    /// Its thread id (Linux's tid; the pid of a process of one thread).
     pub pid: u32,
+    /// Its thread group's id, what getpid returns: the pid of the thread
+    /// that started the group. Threads share one address space and one
+    /// descriptor table, held by whichever of them ran last (`thread.rs`).
+    pub tgid: u32,
+    /// Threads its group has made, itself included (kept by the holder).
+    pub threads: u32,
+    /// CLONE_CHILD_CLEARTID's address: at its exit, 0 is written there
+    /// and one futex waiter on it woken (pthread_join waits there).
+    pub clear_tid: u64,
+    /// set_robust_list's head: remembered, not walked.
+    pub robust_list: u64,
+    /// The futex it waits on (user address in its group's space) while
+    /// Blocked(FUTEX_CHAN), with the bits a wake must share.
+    pub futex_addr: u64,
+    pub futex_bits: u32,
+    /// A futex wake chose it: its restarted FUTEX_WAIT returns 0.
+    pub futex_woken: bool,
     pub name: [u8; NAME_MAX],
     pub frame: TrapFrame,
     pub fpu: FpuArea,
@@ -144,6 +166,13 @@ impl Proc {
     const EMPTY: Proc = Proc {
         state: State::Unused,
         pid: 0,
+        tgid: 0,
+        threads: 1,
+        clear_tid: 0,
+        robust_list: 0,
+        futex_addr: 0,
+        futex_bits: 0,
+        futex_woken: false,
         name: [0; NAME_MAX],
         frame: entry::ZERO_FRAME,
         fpu: FpuArea::clean(),
@@ -172,6 +201,12 @@ impl Proc {
 
     pub fn name(&self) -> &str {
         core::str::from_utf8(msg::until_nul(&self.name)).unwrap_or("?")
+    }
+
+    /// Whether its tid is worth showing: it is not its process's first
+    /// thread (whose tid is the pid).
+    pub fn tid_shown(&self) -> bool {
+        self.pid != self.tgid
     }
 
     /// Remember an unknown system call number (each distinct one once).
@@ -284,6 +319,7 @@ pub fn spawn(
     let p = &mut t.procs[slot];
     *p = Proc::EMPTY;
     p.pid = pid;
+    p.tgid = pid;
     p.module = module;
     let n = name.len().min(NAME_MAX);
     p.name[..n].copy_from_slice(&name[..n]);

@@ -10,12 +10,13 @@ use abi::msg::{
 use super::{Exit, Proc};
 use crate::{kprint, kprintln, vmmdev};
 
-/// Tell the VMM about `p` in one message.
+/// Tell the VMM about `p` in one message: a process (a thread group) by
+/// its group id, sent by the thread that holds its address space.
 pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
     let Some(a) = &p.aspace else { return };
     let mut m = ProcMsg {
         event,
-        pid: p.pid,
+        pid: p.tgid,
         name: p.name,
         cr3: a.root.get(),
         user_pgd: a.user_pgd(),
@@ -63,7 +64,10 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
     if let Some(r) = vmmdev::send(&mut m)
         && r != msg::RESULT_OK
     {
-        kprintln!("[kernel] the VMM refused the report of pid {} ({r})", p.pid);
+        kprintln!(
+            "[kernel] the VMM refused the report of pid {} ({r})",
+            p.tgid
+        );
     }
 }
 
@@ -75,7 +79,7 @@ pub fn summary(p: &Proc, how: Exit) {
         .map_or(([0; KIND_SLOTS], 0), |a| (a.faults_by_kind, a.resident));
     match how {
         Exit::Status(s) => {
-            kprint!("[kernel] pid {} {}: exit {}; ", p.pid, p.name(), s);
+            kprint!("[kernel] pid {} {}: exit {}; ", p.tgid, p.name(), s);
             faults(&by_kind);
             let cow: u64 = p.aspace.as_ref().map_or(0, |a| {
                 a.regions[..a.nregions].iter().map(|r| u64::from(r.cow_faults)).sum()
@@ -88,7 +92,7 @@ pub fn summary(p: &Proc, how: Exit) {
         Exit::Exec => return,
         Exit::Signal(sig) => kprint!(
             "[kernel] pid {} {}: killed by signal {} ({}); exit status {}; pages touched {}",
-            p.pid,
+            p.tgid,
             p.name(),
             sig,
             abi::signals::name(sig).unwrap_or("a signal"),
@@ -103,7 +107,7 @@ pub fn summary(p: &Proc, how: Exit) {
             reason,
         } => kprint!(
             "[kernel] pid {} {}: killed by {} err {:#x} at {:#x} (rip {:#x}): {}; pages touched {}",
-            p.pid,
+            p.tgid,
             p.name(),
             crate::entry::vector_name(vector),
             err,
@@ -112,6 +116,12 @@ pub fn summary(p: &Proc, how: Exit) {
             reason,
             res
         ),
+    }
+    if p.tid_shown() && matches!(how, Exit::Fault { .. }) {
+        kprint!("; in its thread {}", p.pid);
+    }
+    if p.threads > 1 {
+        kprint!("; threads {}", p.threads);
     }
     if p.nunknown > 0 {
         kprint!("; unknown syscalls ({}):", p.nunknown);

@@ -10,7 +10,7 @@ use super::{Exit, NPROC, State, Table, exit_current, table};
 use crate::arch::fsbase::{self, Seg};
 use crate::arch::{self, cpu};
 use crate::entry::{self, TrapFrame};
-use crate::kprintln;
+use crate::{kprint, kprintln};
 
 /// Whether process `p` may run at TSC `now`: runnable and not asleep
 /// until later, or waiting with a deadline that has passed.
@@ -57,6 +57,7 @@ pub(super) const FORCE_GS: u64 = u64::MAX;
 /// `live_gs` is the GS base now in the CPU, if known (else FORCE_GS).
 fn switch_in(t: &mut Table, i: usize, live_gs: u64) {
     t.cur = i;
+    super::thread::take_shared(t, i);
     let p = &mut t.procs[i];
     if let Some(a) = &p.aspace {
         arch::set_cr3(a.root.get());
@@ -197,8 +198,25 @@ pub(super) fn interrupt(t: &mut Table, i: usize) {
 fn deadlock(f: &mut TrapFrame) {
     let t = table();
     kprintln!(
-        "[kernel] deadlock: every live process waits on another (a pipe or a child); ending them"
+        "[kernel] deadlock: every live process waits on another (a pipe, a child or a futex); ending them"
     );
+    for p in t.procs.iter() {
+        if let State::Blocked(chan) = p.state {
+            kprint!("[kernel]   pid {} {}", p.tgid, p.name());
+            if p.tid_shown() {
+                kprint!(" thread {}", p.pid);
+            }
+            match chan >> 32 {
+                1 => kprintln!(": waits for a child"),
+                2 => kprintln!(": waits on a pipe"),
+                3 => kprintln!(": waits in poll"),
+                _ if chan == super::FUTEX_CHAN => {
+                    kprintln!(": waits on the futex at {:#x}", p.futex_addr)
+                }
+                _ => kprintln!(": waits"),
+            }
+        }
+    }
     for i in 0..NPROC {
         if matches!(t.procs[i].state, State::Blocked(_)) {
             t.procs[i].state = State::Runnable;

@@ -13,6 +13,7 @@ use crate::fs::dir::{self, NAME_MAX};
 use crate::fs::node::{self, Kind};
 use crate::fs::path::PATH_MAX;
 use crate::fs::{self, ROOT};
+use crate::proc;
 
 /// The directory node an open descriptor is on.
 fn dir_of(fdn: u64) -> Result<(file::FileId, u64, u32), i64> {
@@ -94,9 +95,9 @@ fn set_cwd(ino: u32) -> i64 {
     if !fs::is_dir(ino) {
         return ENOTDIR;
     }
-    let p = current();
-    let old = p.cwd;
-    p.cwd = ino;
+    let old = current().cwd;
+    // CLONE_FS: the threads of a process share it.
+    proc::set_group(|p| p.cwd = ino);
     if old != ino {
         fs::left(old);
     }

@@ -16,7 +16,7 @@ use crate::vmmdev;
 /// Ask the VMM where `gva` lives; copy its answer to `out`.
 pub fn whereis(gva: u64, out: u64) -> i64 {
     let p = current();
-    let pid = p.pid;
+    let pid = p.tgid;
     let Some(a) = p.aspace.as_mut() else {
         return EFAULT;
     };

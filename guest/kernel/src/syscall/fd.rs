@@ -67,7 +67,7 @@ pub fn read(fd: u64, buf: u64, len: u64, at: Option<u64>) -> Xfer {
         return Xfer::Done(ESPIPE);
     }
     let p = current();
-    let pid = p.pid;
+    let pid = p.tgid;
     let Some(a) = p.aspace.as_mut() else {
         return Xfer::Done(EFAULT);
     };
@@ -100,7 +100,7 @@ pub fn write(fd: u64, buf: u64, len: u64, at: Option<u64>) -> Xfer {
         return Xfer::Done(ESPIPE);
     }
     let p = current();
-    let (pid, name, at_start) = (p.pid, p.name, &mut p.at_line_start);
+    let (pid, name, at_start) = (p.tgid, p.name, &mut p.at_line_start);
     let name = core::str::from_utf8(abi::msg::until_nul(&name)).unwrap_or("?");
     let Some(a) = p.aspace.as_mut() else {
         return Xfer::Done(EFAULT);

@@ -7,7 +7,8 @@
 //!
 //! One file per concept: fd (reads, writes and the rest on descriptors),
 //! pipe (making pipes), poll (waiting on descriptors), wait (children),
-//! mm (brk, mmap), process (ids, exit, TLS, limits, names, CPUs),
+//! mm (brk, mmap), process (ids, threads, exit, TLS, limits, names,
+//! CPUs), futex (threads' waits),
 //! signal (handlers, the alternate stack, signalling oneself), path
 //! (calls that name files by path), dir (reading directories, the
 //! working directory), time
@@ -16,6 +17,7 @@
 mod dir;
 mod ext;
 pub mod fd;
+mod futex;
 mod mm;
 mod path;
 mod pipe;
@@ -122,6 +124,8 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
                 tls: f.r8,
             },
         )),
+        SYS_CLONE3 => Ret::Value(process::clone3(f, a0, a1)),
+        SYS_FUTEX => futex::futex(a0, a1, a2, a3, f.r8, f.r9),
         SYS_EXECVE => match proc::execve(f, a0, a1, a2) {
             Ok(()) => Ret::Switched(true),
             Err(e) => Ret::Value(e),
@@ -171,7 +175,12 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_MUNMAP => Ret::Value(mm::munmap(a0, a1)),
         SYS_MPROTECT => Ret::Value(mm::mprotect(a0, a1, a2)),
         SYS_MADVISE => Ret::Value(mm::madvise(a0, a1, a2)),
-        SYS_GETPID | SYS_GETTID | SYS_SET_TID_ADDRESS => Ret::Value(current().pid as i64),
+        SYS_GETPID => Ret::Value(current().tgid as i64),
+        SYS_GETTID => Ret::Value(current().pid as i64),
+        SYS_SET_TID_ADDRESS => {
+            current().clear_tid = a0;
+            Ret::Value(current().pid as i64)
+        }
         SYS_GETUID | SYS_GETGID | SYS_GETEUID | SYS_GETEGID => Ret::Value(0),
         SYS_GETPPID => Ret::Value(current().ppid as i64),
         // No process groups or sessions are kept: each process leads its
@@ -186,21 +195,26 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_SIGALTSTACK => Ret::Value(signal::sigaltstack(a0, a1)),
         SYS_KILL if signal::is_self(a0, true) => signal::send(f, true, a1),
         SYS_KILL => Ret::Value(signal::kill(a0, a1)),
-        SYS_TKILL => signal::send(f, signal::is_self(a0, false), a1),
-        SYS_TGKILL => {
-            let to_self = signal::is_self(a0, false) && signal::is_self(a1, false);
-            signal::send(f, to_self, a2)
+        SYS_TKILL => signal::tkill(f, None, a0, a1),
+        SYS_TGKILL => signal::tkill(f, Some(a0), a1, a2),
+        // A robust futex list is remembered, never walked (a thread that
+        // dies holding a robust mutex leaves it held).
+        SYS_SET_ROBUST_LIST if a1 != 24 => Ret::Value(EINVAL),
+        SYS_SET_ROBUST_LIST => {
+            current().robust_list = a0;
+            Ret::Value(0)
         }
-        // Threads' robust futex lists and restartable sequences: glibc
-        // goes on without them.
-        SYS_SET_ROBUST_LIST | SYS_RSEQ => Ret::Value(ENOSYS),
+        // Restartable sequences: glibc goes on without them.
+        SYS_RSEQ => Ret::Value(ENOSYS),
         SYS_ARCH_PRCTL => Ret::Value(process::arch_prctl(a0, a1)),
         SYS_PRCTL => Ret::Value(process::prctl(a0, a1)),
         SYS_SCHED_GETAFFINITY => Ret::Value(process::sched_getaffinity(a0, a1, a2)),
+        SYS_SCHED_SETAFFINITY => Ret::Value(process::sched_setaffinity(a0, a1, a2)),
         SYS_PRLIMIT64 => Ret::Value(process::prlimit64(a0, a1, a2, a3)),
         SYS_UNAME => Ret::Value(process::uname(a0)),
         SYS_GETRANDOM => Ret::Value(process::getrandom(a0, a1)),
-        SYS_EXIT | SYS_EXIT_GROUP => process::exit(f, a0),
+        SYS_EXIT => process::exit_thread(f, a0),
+        SYS_EXIT_GROUP => process::exit(f, a0),
         SYS_CLOCK_GETTIME => Ret::Value(time::clock_gettime(a0, a1)),
         SYS_GETTIMEOFDAY => Ret::Value(time::gettimeofday(a0)),
         SYS_TIME => Ret::Value(time::time(a0)),

@@ -469,8 +469,7 @@ pub fn fchmod(fdn: u64, mode: u64) -> i64 {
 
 /// umask(2): set the mask, return the old one.
 pub fn umask(mask: u64) -> i64 {
-    let p = current();
-    let old = p.umask;
-    p.umask = (mask & 0o777) as u32;
+    let old = current().umask;
+    crate::proc::set_group(|p| p.umask = (mask & 0o777) as u32);
     i64::from(old)
 }

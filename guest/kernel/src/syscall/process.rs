@@ -21,10 +21,72 @@ const RLIM_INFINITY: u64 = u64::MAX;
 /// Most bytes one getrandom call returns (a short read is legal).
 const RANDOM_MAX: u64 = 1 << 16;
 
-/// exit/exit_group (one thread: the same): the status is `code & 0xff`.
+/// exit_group: the process (every thread) ends; the status is
+/// `code & 0xff`.
 pub fn exit(f: &mut TrapFrame, code: u64) -> Ret {
     proc::exit_current(f, Exit::Status((code & 0xff) as i64));
     Ret::Switched(true)
+}
+
+/// exit: the calling thread ends (the process with it if it is the last).
+pub fn exit_thread(f: &mut TrapFrame, code: u64) -> Ret {
+    proc::exit_thread(f, code);
+    Ret::Switched(true)
+}
+
+/// struct clone_args as clone3(2) takes it (the first version's fields).
+const CLONE_ARGS_VER0: u64 = 64;
+/// Largest clone_args accepted (Linux: a page; fields past the ones known
+/// must be zero, which is not checked here).
+const CLONE_ARGS_MAX: u64 = 4096;
+const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// clone3(2): the same as clone with its arguments in a struct: flags,
+/// pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+/// set_tid, set_tid_size, cgroup. pidfds, set_tid and cgroups are not
+/// served (EINVAL).
+pub fn clone3(f: &TrapFrame, args: u64, size: u64) -> i64 {
+    if !(CLONE_ARGS_VER0..=CLONE_ARGS_MAX).contains(&size) {
+        return EINVAL;
+    }
+    let mut b = [0u8; 88];
+    let n = size.min(88) as usize;
+    if with_aspace(|a| {
+        if a.copy_in(&mut b[..n], args) {
+            0
+        } else {
+            EFAULT
+        }
+    }) != 0
+    {
+        return EFAULT;
+    }
+    let w = |i: usize| {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&b[i * 8..i * 8 + 8]);
+        u64::from_le_bytes(x)
+    };
+    let (flags, exit_signal, stack, stack_size) = (w(0), w(4), w(5), w(6));
+    if flags & (CLONE_PIDFD | CLONE_INTO_CGROUP) != 0 || w(9) != 0 || exit_signal > 64 {
+        return EINVAL;
+    }
+    if (stack == 0) != (stack_size == 0) {
+        return EINVAL;
+    }
+    let Some(top) = stack.checked_add(stack_size) else {
+        return EINVAL;
+    };
+    proc::fork(
+        f,
+        &proc::Clone {
+            flags: (flags & !0xff) | exit_signal,
+            stack: top,
+            ptid: w(3),
+            ctid: w(2),
+            tls: w(7),
+        },
+    )
 }
 
 pub fn arch_prctl(code: u64, addr: u64) -> i64 {
@@ -77,7 +139,12 @@ pub fn prctl(option: u64, arg: u64) -> i64 {
                 }
                 *c = b[0];
             }
-            p.name = n;
+            // The name is the process's as the VMM reports it: its first
+            // thread's renames it (every thread), another's are accepted
+            // and dropped.
+            if p.pid == p.tgid {
+                proc::set_group(|q| q.name = n);
+            }
             0
         }
         _ => EINVAL,
@@ -140,7 +207,7 @@ pub fn getrandom(buf: u64, len: u64) -> i64 {
 /// CPU) and returns that size; a buffer too small or not of whole longs is
 /// EINVAL.
 pub fn sched_getaffinity(pid: u64, len: u64, mask: u64) -> i64 {
-    if pid as u32 != 0 && pid as u32 != current().pid {
+    if pid as u32 != 0 && proc::tgid_of(pid as u32).is_none() {
         return ESRCH;
     }
     if len < 8 || !len.is_multiple_of(8) {
@@ -150,4 +217,21 @@ pub fn sched_getaffinity(pid: u64, len: u64, mask: u64) -> i64 {
         0 => 8,
         e => e,
     }
+}
+
+/// sched_setaffinity(2): any mask that holds CPU 0 is accepted (there is
+/// no other CPU to run on); one without it is EINVAL, as Linux says for a
+/// mask of no online CPU.
+pub fn sched_setaffinity(pid: u64, len: u64, mask: u64) -> i64 {
+    if pid as u32 != 0 && proc::tgid_of(pid as u32).is_none() {
+        return ESRCH;
+    }
+    if len == 0 {
+        return EINVAL;
+    }
+    let mut b = [0u8; 1];
+    if with_aspace(|a| if a.copy_in(&mut b, mask) { 0 } else { EFAULT }) != 0 {
+        return EFAULT;
+    }
+    if b[0] & 1 == 0 { EINVAL } else { 0 }
 }

@@ -47,7 +47,8 @@ pub fn sigaction(sig: u64, act: u64, old: u64, setsize: u64) -> i64 {
     if old != 0 && with_aspace(|a| put(a, old, &prev)) != 0 {
         return EFAULT;
     }
-    current().sigactions[i] = next;
+    // CLONE_SIGHAND: the threads of a process share their dispositions.
+    proc::set_group(|p| p.sigactions[i] = next);
     0
 }
 
@@ -134,10 +135,36 @@ pub fn kill(pid: u64, sig: u64) -> i64 {
     proc::kill_other(target, sig as u32)
 }
 
-/// Is `pid` (as kill/tgkill take it) the caller? kill's 0 means the
+/// Is `pid` (as kill takes it) the caller's process? kill's 0 means the
 /// caller's process group, which holds only the caller.
 /// pid_t is an int: the upper half of the register is not the caller's.
 pub fn is_self(pid: u64, group_ok: bool) -> bool {
     let pid = pid as u32;
-    pid == current().pid || (group_ok && pid == 0)
+    pid == current().tgid || (group_ok && pid == 0)
+}
+
+/// tkill(2) (`tgid` None) and tgkill(2): a signal to thread `tid`. No
+/// handler runs, so what a signal does is what it does to the process:
+/// to a thread of the caller's own process, as to itself (a fatal one
+/// ends the whole process); to another's, as kill(2) of that process.
+pub fn tkill(f: &mut TrapFrame, tgid: Option<u64>, tid: u64, sig: u64) -> Ret {
+    let (tid, tgid) = (tid as u32 as i32, tgid.map(|g| g as u32 as i32));
+    if tid <= 0 || tgid.is_some_and(|g| g <= 0) {
+        return Ret::Value(EINVAL);
+    }
+    let Some(group) = proc::tgid_of(tid as u32) else {
+        return Ret::Value(ESRCH);
+    };
+    if tgid.is_some_and(|g| g as u32 != group) {
+        return Ret::Value(ESRCH);
+    }
+    if group == current().tgid {
+        send(f, true, sig)
+    } else {
+        let sig = sig as u32 as u64;
+        if sig > NSIG {
+            return Ret::Value(EINVAL);
+        }
+        Ret::Value(proc::kill_other(group as i32, sig as u32))
+    }
 }

@@ -61,7 +61,7 @@ pub fn realtime_ns() -> u64 {
 }
 
 /// The TSC at which `clock` reads `ns` (a TIMER_ABSTIME deadline).
-fn tsc_at(clock: u64, ns: u64) -> u64 {
+pub(super) fn tsc_at(clock: u64, ns: u64) -> u64 {
     let (ns0, tsc0) = origin(clock);
     tsc0.saturating_add(tsc_from_ns(ns.saturating_sub(ns0)))
 }

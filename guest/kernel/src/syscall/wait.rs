@@ -21,7 +21,7 @@ fn not_yet(found: Found, nohang: bool) -> Ret {
     match found {
         Found::NoChild => Ret::Value(proc::NO_CHILD),
         _ if nohang => Ret::Value(0),
-        _ => Ret::Block(proc::wait_chan(super::current().pid)),
+        _ => Ret::Block(proc::wait_chan(super::current().tgid)),
     }
 }
 
