@@ -99,7 +99,15 @@ fn busybox_reads_the_root() {
     assert_eq!(busybox("ls /dev"), vec!["null", "zero"]);
     assert_eq!(
         busybox("find /"),
-        vec!["/", "/busybox", "/bin", "/tmp", "/dev", "/dev/null", "/dev/zero"],
+        vec![
+            "/",
+            "/busybox",
+            "/bin",
+            "/tmp",
+            "/dev",
+            "/dev/null",
+            "/dev/zero"
+        ],
         "find walks the root with getdents64 and lstat"
     );
     let size = std::fs::metadata(BUSYBOX).expect("busybox").len();

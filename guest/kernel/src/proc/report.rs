@@ -82,7 +82,10 @@ pub fn summary(p: &Proc, how: Exit) {
             kprint!("[kernel] pid {} {}: exit {}; ", p.tgid, p.name(), s);
             faults(&by_kind);
             let cow: u64 = p.aspace.as_ref().map_or(0, |a| {
-                a.regions[..a.nregions].iter().map(|r| u64::from(r.cow_faults)).sum()
+                a.regions[..a.nregions]
+                    .iter()
+                    .map(|r| u64::from(r.cow_faults))
+                    .sum()
             });
             if cow > 0 {
                 kprint!("; copy-on-write faults {cow}");
