@@ -153,7 +153,10 @@ fn background_jobs_wait_and_traps_run_their_handlers() {
     for (script, want) in [
         ("sleep 0.2 & wait; echo done $?", "done 0\n"),
         ("(sleep 0.1; echo bg) & echo fg; wait", "fg\nbg\n"),
-        ("trap 'echo got' USR1; kill -USR1 $$; echo after", "got\nafter\n"),
+        (
+            "trap 'echo got' USR1; kill -USR1 $$; echo after",
+            "got\nafter\n",
+        ),
     ] {
         let (code, got) = guest_sh(&root, script);
         assert_eq!(code, 0, "{script}: {got}");
