@@ -1,13 +1,14 @@
 //! Signal handlers delivered in the guest, by a real static program
 //! (tests/programs/handlers.c, glibc and musl): pause woken by another
 //! process's kill, SIGCHLD handlers, masks, raise, sigsuspend's EINTR,
-//! SA_RESETHAND, the interrupted context restored, and abort's SIGABRT.
+//! SA_RESETHAND, the interrupted context restored, abort's SIGABRT, SA_ONSTACK, and
+//! hostile handler addresses and sigreturn frames (SIGSEGV, not a crash).
 
 mod common;
 
 use common::{Cc, build, microvmm_direct};
 
-const CHECKS: [&str; 8] = [
+const CHECKS: [&str; 10] = [
     "pause-wakeup ok",
     "sigchld-count ok",
     "mask-then-unblock ok",
@@ -16,6 +17,8 @@ const CHECKS: [&str; 8] = [
     "resethand ok",
     "context-restored ok",
     "abort-sigabrt ok",
+    "altstack ok",
+    "hostile-segv ok",
 ];
 
 fn handlers_run(cc: Cc) {

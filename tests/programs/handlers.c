@@ -4,12 +4,14 @@
  * raise() runs a handler; sigsuspend returns EINTR after the handler;
  * SA_RESETHAND runs the handler once; a handler leaves the interrupted
  * code's registers, stack and floating point intact; abort() still ends
- * with SIGABRT (134). One line per check. */
+ * with SIGABRT (134); a hostile handler address or sigreturn frame ends
+ * the process with SIGSEGV. One line per check. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +32,15 @@ static void on_chld(int sig, siginfo_t *si, void *uc)
 	(void)uc;
 	if (si->si_code == CLD_EXITED && si->si_status == 5)
 		children++;
+}
+
+static char alt[65536];
+static volatile int on_alt;
+static void on_alt_stack(int sig)
+{
+	char here;
+	(void)sig;
+	on_alt = &here >= alt && &here < alt + sizeof alt;
 }
 
 static void check(const char *what, int ok)
@@ -145,6 +156,40 @@ int main(void)
 	}
 	waitpid(c, &st, 0);
 	check("abort-sigabrt", WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+	/* 9: SA_ONSTACK runs the handler on the sigaltstack. */
+	stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0};
+	sigaltstack(&ss, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alt_stack;
+	sa.sa_flags = SA_ONSTACK;
+	sigaction(SIGUSR2, &sa, 0);
+	raise(SIGUSR2);
+	check("altstack", on_alt);
+
+	/* 10: hostile: a handler outside the user half, and rt_sigreturn
+	 * of a frame whose rip is not canonical: SIGSEGV, the kernel goes on. */
+	c = fork();
+	if (c == 0) {
+		unsigned long act[4] = {0x800000000000UL, 0x04000000UL, (unsigned long)on_usr1, 0};
+		syscall(SYS_rt_sigaction, SIGUSR1, act, 0, 8);
+		raise(SIGUSR1);
+		_exit(0);
+	}
+	waitpid(c, &st, 0);
+	int bad_handler = WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV;
+	c = fork();
+	if (c == 0) {
+		static unsigned long frame[64];
+		frame[22] = 0x800000000000UL; /* sigcontext rip */
+		frame[21] = (unsigned long)&frame[60];
+		__asm__ volatile("mov %0, %%rsp; mov $15, %%eax; syscall"
+				 :
+				 : "r"(&frame[1])
+				 : "memory");
+		_exit(0);
+	}
+	waitpid(c, &st, 0);
+	check("hostile-segv", bad_handler && WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
 	(void)pend;
 	return 0;
 }

@@ -61,6 +61,8 @@ const SA_RESETHAND: u64 = 0x8000_0000;
 /// SIGKILL and SIGSTOP: never blocked.
 const UNBLOCKABLE: u64 = (1 << 8) | (1 << 18);
 const SIGSEGV: u64 = abi::signals::SIGSEGV as u64;
+/// The end of the lower (user) half: a rip at or past it is no user code.
+const USER_END: u64 = 1 << 47;
 /// The red zone below a user rsp that a signal frame must not touch.
 const RED_ZONE: u64 = 128;
 /// Bytes of the frame (see the module comment).
@@ -168,7 +170,9 @@ fn run_handler(f: &mut TrapFrame, sig: u64) {
     let p = current();
     let i = (sig - 1) as usize;
     let [handler, flags, restorer, mask] = p.sigactions[i];
-    if flags & SA_RESTORER == 0 || restorer == 0 {
+    // A handler outside the user half would make the return to user mode
+    // itself fault (iretq to a non-canonical rip faults in the kernel).
+    if flags & SA_RESTORER == 0 || restorer == 0 || handler >= USER_END {
         // Linux on x86-64 cannot return from such a handler either.
         proc::exit_current(f, Exit::Signal(SIGSEGV as u32));
         return;
@@ -254,6 +258,11 @@ pub fn sigreturn(f: &mut TrapFrame) -> Ret {
         x.copy_from_slice(&b[k * 8..k * 8 + 8]);
         u64::from_le_bytes(x)
     };
+    // The same for a rip the handler left outside the user half.
+    if w(22) >= USER_END {
+        proc::exit_current(f, Exit::Signal(SIGSEGV as u32));
+        return Ret::Switched(true);
+    }
     f.r8 = w(6);
     f.r9 = w(7);
     f.r10 = w(8);
