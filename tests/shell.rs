@@ -142,3 +142,28 @@ fn fork_exec_and_redirection_give_the_hosts_output() {
         );
     }
 }
+
+/// Background jobs and traps need signal handlers: ash's `wait` sleeps in
+/// sigsuspend until its SIGCHLD handler runs, and `trap` installs one.
+/// The tree's dev/null is a plain empty file (background jobs open it).
+#[test]
+fn background_jobs_wait_and_traps_run_their_handlers() {
+    let Some(root) = rootfs("signals") else {
+        return;
+    };
+    std::os::unix::fs::symlink("busybox", root.join("bin/sleep")).expect("symlink");
+    std::fs::create_dir_all(root.join("dev")).expect("mkdir dev");
+    std::fs::write(root.join("dev/null"), "").expect("write dev/null");
+    for (script, want) in [
+        ("sleep 0.2 & wait; echo done $?", "done 0\n"),
+        ("(sleep 0.1; echo bg) & echo fg; wait", "fg\nbg\n"),
+        (
+            "trap 'echo got' USR1; kill -USR1 $$; echo after",
+            "got\nafter\n",
+        ),
+    ] {
+        let (code, got) = guest_sh(&root, script);
+        assert_eq!(code, 0, "{script}: {got}");
+        assert_eq!(got, want, "{script}");
+    }
+}

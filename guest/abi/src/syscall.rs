@@ -48,6 +48,7 @@ pub const SYS_MSYNC: u64 = 26;
 pub const SYS_MADVISE: u64 = 28;
 pub const SYS_DUP: u64 = 32;
 pub const SYS_DUP2: u64 = 33;
+pub const SYS_PAUSE: u64 = 34;
 pub const SYS_NANOSLEEP: u64 = 35;
 pub const SYS_GETPID: u64 = 39;
 pub const SYS_CLONE: u64 = 56;

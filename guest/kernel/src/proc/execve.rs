@@ -302,6 +302,8 @@ pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Re
             *a = [0; 4];
         }
     }
+    p.in_handler = false;
+    p.suspend_mask = None;
     p.nunknown = 0;
     p.pattern_gva = 0;
     p.pattern = 0;

@@ -1,8 +1,8 @@
 //! How processes end and who hears of it: exit (reported from the
 //! process's own context, then torn down), zombies kept until the parent
 //! collects their status with wait4/waitid, orphans adopted by the kernel
-//! (which collects them at once), signals from other processes (default
-//! actions only: no handler ever runs), and the end of the run.
+//! (which collects them at once), signals from other processes and
+//! SIGCHLD to a parent that catches it, and the end of the run.
 
 use abi::msg::PROC_EXITING;
 use abi::signals::{self, SIGCHLD};
@@ -10,10 +10,11 @@ use abi::syscall::{ECHILD, EFAULT, EINVAL, ESRCH};
 
 use super::report::{report, summary};
 use super::sched::{FORCE_GS, interrupt, run_next};
-use super::{Exit, NPROC, Proc, State, Table, table};
+use super::{Exit, NPROC, Proc, SigInfo, State, Table, table};
 use crate::arch::{self, fsbase};
 use crate::entry::{self, TrapFrame};
 use crate::mm::{frame, kspace};
+use crate::syscall::signal::{self, Action};
 use crate::{kprintln, shutdown};
 
 /// The wait channel of a parent waiting for its children.
@@ -71,6 +72,7 @@ pub fn exit_current(f: &mut TrapFrame, how: Exit) {
     };
     if parent_waits {
         super::sched::wakeup(wait_chan(ppid));
+        sigchld(t, ppid, pid, t.procs[cur].wstatus);
     }
     // The exiting process may have left any GS base live.
     run_next(f, cur, FORCE_GS);
@@ -179,17 +181,34 @@ pub fn siginfo(pid: u32, wstatus: i32) -> [u32; 32] {
     si
 }
 
-/// Signals a process stops on, which the kernel does not do: accepted and
-/// dropped (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU).
-const STOPS: [u32; 4] = [19, 20, 21, 22];
+/// Tell parent `ppid` that child `pid` ended with `wstatus`: SIGCHLD if
+/// it catches it (by default SIGCHLD is ignored), waking it.
+fn sigchld(t: &mut Table, ppid: u32, pid: u32, wstatus: i32) {
+    let Some(i) = (0..NPROC).find(|&i| t.procs[i].pid == ppid && is_live(&t.procs[i])) else {
+        return;
+    };
+    let si = siginfo(pid, wstatus);
+    let info = SigInfo {
+        code: si[2] as i32,
+        pid,
+        status: si[6] as i32,
+    };
+    if signal::post(&mut t.procs[i], SIGCHLD.into(), info) {
+        interrupt(t, i);
+    }
+}
 
 /// kill(2) of another process (pid > 0), or every other process (-1):
-/// no handler runs, so a signal whose default is to terminate ends the
-/// target the next time it would run (a waiting one is woken for it).
+/// a signal whose default is to terminate, not blocked, ends the target
+/// the next time it would run (a waiting one is woken for it); a caught
+/// or blocked one is made pending, and a waiting target woken to take it.
 pub fn kill_other(pid: i32, sig: u32) -> i64 {
     let t = table();
     let me = t.procs[t.cur].tgid;
     let mut hit = false;
+    // A caught signal goes to one thread of each process, as on Linux.
+    let mut posted = [0u32; NPROC];
+    let mut nposted = 0;
     for i in 0..NPROC {
         let q = &t.procs[i];
         let target = if pid == -1 {
@@ -201,10 +220,27 @@ pub fn kill_other(pid: i32, sig: u32) -> i64 {
             continue;
         }
         hit = true;
-        if q.state == State::Zombie
-            || STOPS.contains(&sig)
-            || !crate::syscall::signal::terminates(q, sig.into())
-        {
+        if q.state == State::Zombie {
+            continue;
+        }
+        let s = u64::from(sig);
+        if sig == 0 || signal::action(q, s) == Action::Ignore {
+            continue;
+        }
+        if signal::action(q, s) == Action::Catch || q.sigmask & (1 << (s - 1)) != 0 {
+            let tgid = q.tgid;
+            if posted[..nposted].contains(&tgid) {
+                continue;
+            }
+            posted[nposted] = tgid;
+            nposted += 1;
+            let info = SigInfo {
+                code: 0,
+                pid: me,
+                status: 0,
+            };
+            signal::post(&mut t.procs[i], s, info);
+            interrupt(t, i);
             continue;
         }
         if t.procs[i].killed.is_none() {

@@ -116,6 +116,13 @@ pub fn fork(f: &TrapFrame, c: &Clone) -> i64 {
     child.execs = 0;
     child.call_deadline = 0;
     child.sigactions = parent.sigactions;
+    child.sigmask = parent.sigmask;
+    child.pending = 0;
+    child.in_handler = parent.in_handler;
+    if parent.in_handler {
+        child.sigfpu = parent.sigfpu;
+    }
+    child.suspend_mask = None;
     if c.flags & CLONE_CHILD_SETTID != 0
         && let Some(a) = child.aspace.as_mut()
     {

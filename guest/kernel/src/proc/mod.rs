@@ -76,7 +76,7 @@ pub enum Exit {
 pub const SS_DISABLE: u64 = 2;
 
 /// An alternate signal stack as sigaltstack(2) installed it (stack_t's
-/// ss_sp, ss_flags, ss_size). Never used, as no signal is delivered.
+/// ss_sp, ss_flags, ss_size).
 #[derive(Clone, Copy)]
 pub struct AltStack {
     pub sp: u64,
@@ -90,6 +90,23 @@ impl AltStack {
         sp: 0,
         flags: SS_DISABLE,
         size: 0,
+    };
+}
+
+/// The siginfo_t fields the kernel fills for a signal: si_code (SI_USER
+/// 0 for kill, CLD_* for SIGCHLD), the sender's pid, si_status.
+#[derive(Clone, Copy)]
+pub struct SigInfo {
+    pub code: i32,
+    pub pid: u32,
+    pub status: i32,
+}
+
+impl SigInfo {
+    pub const USER: SigInfo = SigInfo {
+        code: 0,
+        pid: 0,
+        status: 0,
     };
 }
 
@@ -134,7 +151,7 @@ pub struct Proc {
     pub unknown: [u32; MAX_UNKNOWN],
     /// TSC deadline of a sleep: not picked to run before it.
     pub wake: u64,
-    /// What sigaltstack(2) installed (never used: no signal is delivered).
+    /// What sigaltstack(2) installed (handlers with SA_ONSTACK run on it).
     pub altstack: AltStack,
     /// Its file descriptors.
     pub fds: FdTable,
@@ -154,9 +171,23 @@ pub struct Proc {
     /// Images it ran before the current one (successful execve calls).
     pub execs: u32,
     /// What rt_sigaction installed per signal (handler, flags, restorer,
-    /// mask). No handler ever runs: a caught or ignored signal just does
-    /// not kill, and sigaction reports back what was set.
+    /// mask); `syscall::signal` runs the handlers.
     pub sigactions: [[u64; 4]; 64],
+    /// Blocked signals (bit sig - 1); never SIGKILL or SIGSTOP.
+    pub sigmask: u64,
+    /// Signals sent and not yet delivered (bit sig - 1).
+    pub pending: u64,
+    /// What each pending signal's siginfo_t says.
+    pub siginfo: [SigInfo; 64],
+    /// A handler runs: until its rt_sigreturn no other is delivered (one
+    /// at a time), and `sigfpu` holds the interrupted FPU state.
+    pub in_handler: bool,
+    /// The FPU state of the code a handler interrupted, restored by
+    /// rt_sigreturn (kept here, not on the user stack: fpstate is 0).
+    pub sigfpu: FpuArea,
+    /// The mask rt_sigsuspend replaced, to restore once the signal that
+    /// ends it is delivered.
+    pub suspend_mask: Option<u64>,
     /// TSC deadline of the timed wait in progress (poll, select), kept
     /// across the call's restarts; 0 when none.
     pub call_deadline: u64,
@@ -197,6 +228,12 @@ impl Proc {
         execs: 0,
         call_deadline: 0,
         sigactions: [[0; 4]; 64],
+        sigmask: 0,
+        pending: 0,
+        siginfo: [SigInfo::USER; 64],
+        in_handler: false,
+        sigfpu: FpuArea::clean(),
+        suspend_mask: None,
     };
 
     pub fn name(&self) -> &str {

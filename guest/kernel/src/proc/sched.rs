@@ -73,7 +73,8 @@ fn switch_in(t: &mut Table, i: usize, live_gs: u64) {
 
 /// Resume process `i` in `f`: switch to it, and if another process killed
 /// it meanwhile, end it now (from its own context, as every exit is
-/// reported) and resume the next one instead.
+/// reported) and resume the next one instead; else deliver a pending
+/// signal.
 pub(super) fn resume(f: &mut TrapFrame, i: usize, live_gs: u64) {
     let t = table();
     // Woken, or its deadline passed: it runs (a blocked call runs again).
@@ -82,6 +83,14 @@ pub(super) fn resume(f: &mut TrapFrame, i: usize, live_gs: u64) {
     *f = t.procs[i].frame;
     if let Some(how) = t.procs[i].killed.take() {
         exit_current(f, how);
+        return;
+    }
+    // A pending signal runs its handler now; a blocked call runs again
+    // after it. Not pause or rt_sigsuspend (rewound: rax is the call):
+    // they run again and return EINTR, delivering on the way out.
+    let nr = f.rax;
+    if nr != abi::syscall::SYS_PAUSE && nr != abi::syscall::SYS_RT_SIGSUSPEND {
+        crate::syscall::signal::deliver(f);
     }
 }
 

@@ -9,7 +9,7 @@
 //! pipe (making pipes), poll (waiting on descriptors), wait (children),
 //! mm (brk, mmap), process (ids, threads, exit, TLS, limits, names,
 //! CPUs), futex (threads' waits),
-//! signal (handlers, the alternate stack, signalling oneself), path
+//! signal (handlers, masks, delivery, the alternate stack), path
 //! (calls that name files by path), dir (reading directories, the
 //! working directory), time
 //! (clocks, sleep, yield), ext (microvmm's own calls, numbered from 1000).
@@ -92,11 +92,10 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
             SYS_PWRITE64 => fd::write(a0, a1, a2, Some(a3)),
             _ => fd::vector(a0, a1, a2, true),
         } {
-            fd::Xfer::Done(EPIPE)
-                if signal::terminates(current(), abi::signals::SIGPIPE.into()) =>
-            {
-                signal::send(f, true, abi::signals::SIGPIPE.into())
-            }
+            fd::Xfer::Done(EPIPE) => match signal::send(f, true, abi::signals::SIGPIPE.into()) {
+                Ret::Value(_) => Ret::Value(EPIPE),
+                r => r,
+            },
             x => x.into(),
         },
         SYS_LSEEK => Ret::Value(fd::lseek(a0, a1, a2)),
@@ -190,8 +189,10 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_GETPGID | SYS_GETSID => Ret::Value(a0 as u32 as i64),
         SYS_SETPGID => Ret::Value(0),
         SYS_RT_SIGACTION => Ret::Value(signal::sigaction(a0, a1, a2, a3)),
-        // Masks are accepted: no handler ever runs to be held back.
-        SYS_RT_SIGPROCMASK => Ret::Value(0),
+        SYS_RT_SIGPROCMASK => Ret::Value(signal::sigprocmask(a0, a1, a2, a3)),
+        SYS_RT_SIGRETURN => signal::sigreturn(f),
+        SYS_PAUSE => signal::pause(),
+        SYS_RT_SIGSUSPEND => signal::sigsuspend(a0, a1),
         SYS_SIGALTSTACK => Ret::Value(signal::sigaltstack(a0, a1)),
         SYS_KILL if signal::is_self(a0, true) => signal::send(f, true, a1),
         SYS_KILL => Ret::Value(signal::kill(a0, a1)),
@@ -233,6 +234,11 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
     match r {
         Ret::Value(v) => {
             f.rax = v as u64;
+            // A signal to deliver: the frame now runs its handler (or
+            // another process, if it ended the caller).
+            if signal::deliver(f) {
+                return 1;
+            }
             proc::maybe_yield(f) as u64
         }
         Ret::Switched(other) => other as u64,
