@@ -89,7 +89,8 @@ int main(void)
 
 	/* Random calls. Skipped: exit (it would end the fuzzing), the
 	 * sleeps and waits (a random timespec can ask for years; poll and
-	 * select with nothing ready wait out their timeout, -1 for ever),
+	 * select with nothing ready wait out their timeout, -1 for ever;
+	 * pause and sigsuspend wait for a signal nobody sends),
 	 * the calls that would close or replace its own stdout (close, dup2,
 	 * dup3: the final line must get out), and those that make processes
 	 * or pipes, which a blocking read or write could wait on for ever. */
@@ -97,7 +98,7 @@ int main(void)
 		long nr = (long)(rnd() % 340);
 		if (nr == SYS_exit || nr == SYS_exit_group || nr == SYS_nanosleep ||
 		    nr == SYS_clock_nanosleep || nr == SYS_poll || nr == SYS_pause || nr == SYS_kill ||
-		    nr == SYS_tkill || nr == SYS_tgkill || nr == SYS_rt_sigreturn ||
+		    nr == SYS_tkill || nr == SYS_tgkill || nr == SYS_rt_sigreturn || nr == SYS_rt_sigsuspend ||
 		    nr == SYS_select || nr == SYS_pselect6 || nr == SYS_ppoll || nr == SYS_close ||
 		    nr == SYS_dup2 || nr == SYS_dup3 || nr == SYS_close_range || nr == SYS_pipe ||
 		    nr == SYS_pipe2 || nr == SYS_fork || nr == SYS_vfork || nr == SYS_clone ||
