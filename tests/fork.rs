@@ -134,3 +134,18 @@ fn shared_mappings_stay_shared_after_fork() {
         r#"sharedmem: counter 4000, file says "written by the child""#
     );
 }
+
+/// A parent that ignores SIGCHLD leaves no zombies (100 children, more
+/// than the process table holds, all forked, wait says ECHILD), and
+/// select that times out hands back empty sets.
+#[test]
+fn ignoring_sigchld_leaves_no_zombies_and_select_clears_its_sets() {
+    let Some(p) = build("reaping", Cc::Static) else {
+        return;
+    };
+    let out = guest(&["--run", &p.display().to_string(), "--timeout", "60"], 0);
+    assert_eq!(
+        out.trim(),
+        "reaping: 100 of 100 forks, wait ECHILD; select timed out with empty sets"
+    );
+}

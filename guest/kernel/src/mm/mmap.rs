@@ -71,7 +71,8 @@ impl AddrSpace {
         if flags & MAP_ANONYMOUS == 0 {
             return Err(ENODEV); // files: mmap_file (filemap.rs)
         }
-        if flags & 3 != MAP_SHARED {
+        // MAP_SHARED, and MAP_SHARED_VALIDATE (3), are shared.
+        if flags & 3 == MAP_PRIVATE {
             return self.mmap_in(addr, len, prot, flags, REGION_MMAP);
         }
         // Shared anonymous memory is a file with no name, as Linux makes

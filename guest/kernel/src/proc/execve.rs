@@ -303,6 +303,7 @@ pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Re
         }
     }
     p.in_handler = false;
+    p.call_deadline = 0;
     p.suspend_mask = None;
     p.nunknown = 0;
     p.pattern_gva = 0;

@@ -17,6 +17,9 @@ use crate::mm::{frame, kspace};
 use crate::syscall::signal::{self, Action};
 use crate::{kprintln, shutdown};
 
+/// sigaction's flag: the children leave no zombies.
+const SA_NOCLDWAIT: u64 = 1;
+
 /// The wait channel of a parent waiting for its children.
 pub fn wait_chan(pid: u32) -> u64 {
     (1 << 32) | u64::from(pid)
@@ -64,7 +67,21 @@ pub fn exit_current(f: &mut TrapFrame, how: Exit) {
     p.wstatus = wstatus(how);
     let (pid, ppid) = (p.tgid, p.ppid);
     adopt_children(t, pid);
-    let parent_waits = ppid != 0 && t.procs.iter().any(|q| q.tgid == ppid && is_live(q));
+    let parent_live = ppid != 0 && t.procs.iter().any(|q| q.tgid == ppid && is_live(q));
+    // A parent that ignores SIGCHLD (SIG_IGN, or SA_NOCLDWAIT) leaves no
+    // zombies, as on Linux: its wait then finds none (ECHILD).
+    let reaps_itself = t
+        .procs
+        .iter()
+        .find(|q| q.tgid == ppid && is_live(q))
+        .is_some_and(|q| {
+            let a = q.sigactions[(SIGCHLD - 1) as usize];
+            a[0] == 1 || a[1] & SA_NOCLDWAIT != 0
+        });
+    let parent_waits = parent_live && !reaps_itself;
+    if parent_live && reaps_itself {
+        super::sched::wakeup(wait_chan(ppid));
+    }
     t.procs[cur].state = if parent_waits {
         State::Zombie
     } else {
@@ -184,7 +201,8 @@ pub fn siginfo(pid: u32, wstatus: i32) -> [u32; 32] {
 /// Tell parent `ppid` that child `pid` ended with `wstatus`: SIGCHLD if
 /// it catches it (by default SIGCHLD is ignored), waking it.
 fn sigchld(t: &mut Table, ppid: u32, pid: u32, wstatus: i32) {
-    let Some(i) = (0..NPROC).find(|&i| t.procs[i].pid == ppid && is_live(&t.procs[i])) else {
+    // The parent process: any of its live threads (its first may be gone).
+    let Some(i) = (0..NPROC).find(|&i| t.procs[i].tgid == ppid && is_live(&t.procs[i])) else {
         return;
     };
     let si = siginfo(pid, wstatus);

@@ -119,6 +119,8 @@ pub fn fork(f: &TrapFrame, c: &Clone) -> i64 {
     child.sigmask = parent.sigmask;
     child.pending = 0;
     child.in_handler = parent.in_handler;
+    child.sig_deadline = parent.sig_deadline;
+    child.restarting = false;
     if parent.in_handler {
         child.sigfpu = parent.sigfpu;
     }

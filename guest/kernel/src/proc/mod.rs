@@ -182,6 +182,11 @@ pub struct Proc {
     /// A handler runs: until its rt_sigreturn no other is delivered (one
     /// at a time), and `sigfpu` holds the interrupted FPU state.
     pub in_handler: bool,
+    /// The interrupted call's `call_deadline`, while a handler runs.
+    pub sig_deadline: u64,
+    /// `block` rewound it to its `syscall` instruction (rax is the call's
+    /// number, not a value of the program's).
+    pub restarting: bool,
     /// The FPU state of the code a handler interrupted, restored by
     /// rt_sigreturn (kept here, not on the user stack: fpstate is 0).
     pub sigfpu: FpuArea,
@@ -232,6 +237,8 @@ impl Proc {
         pending: 0,
         siginfo: [SigInfo::USER; 64],
         in_handler: false,
+        sig_deadline: 0,
+        restarting: false,
         sigfpu: FpuArea::clean(),
         suspend_mask: None,
     };

@@ -89,7 +89,8 @@ pub(super) fn resume(f: &mut TrapFrame, i: usize, live_gs: u64) {
     // after it. Not pause or rt_sigsuspend (rewound: rax is the call):
     // they run again and return EINTR, delivering on the way out.
     let nr = f.rax;
-    if nr != abi::syscall::SYS_PAUSE && nr != abi::syscall::SYS_RT_SIGSUSPEND {
+    let rewound = core::mem::take(&mut t.procs[i].restarting);
+    if !(rewound && (nr == abi::syscall::SYS_PAUSE || nr == abi::syscall::SYS_RT_SIGSUSPEND)) {
         crate::syscall::signal::deliver(f);
     }
 }
@@ -178,6 +179,7 @@ pub fn block(f: &mut TrapFrame, nr: u64, chan: u64, deadline: u64) -> bool {
     f.rax = nr;
     f.rip = f.rip.wrapping_sub(SYSCALL_LEN);
     t.procs[cur].state = State::Blocked(chan);
+    t.procs[cur].restarting = true;
     t.procs[cur].wake = deadline;
     let gs = save_current(t, f);
     run_next(f, cur, gs);

@@ -224,7 +224,11 @@ fn select_fds(nfds: u64, sets: [u64; 3], timeout_ns: Option<u64>) -> Ret {
         }
     }
     if ready == 0 && timeout_ns != Some(0) {
-        return wait(timeout_ns);
+        match wait(timeout_ns) {
+            // Timed out: the sets are written back, empty, as Linux does.
+            Ret::Value(_) => {}
+            r => return r,
+        }
     }
     let words = nfds.div_ceil(64) as usize;
     for (k, &va) in sets.iter().enumerate() {

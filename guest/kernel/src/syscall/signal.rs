@@ -225,6 +225,10 @@ fn run_handler(f: &mut TrapFrame, sig: u64) {
     let p = current();
     p.sigfpu.0.copy_from_slice(&p.fpu.0);
     p.in_handler = true;
+    // A timed wait the handler interrupted keeps its deadline for when it
+    // runs again; the handler's own calls start without one.
+    p.sig_deadline = p.call_deadline;
+    p.call_deadline = 0;
     if flags & SA_NODEFER == 0 {
         p.sigmask |= bit(sig);
     }
@@ -288,6 +292,7 @@ pub fn sigreturn(f: &mut TrapFrame) -> Ret {
     if p.in_handler {
         p.fpu.0.copy_from_slice(&p.sigfpu.0);
         p.in_handler = false;
+        p.call_deadline = p.sig_deadline;
     }
     deliver(f);
     Ret::Switched(true)
@@ -325,7 +330,7 @@ pub fn sigprocmask(how: u64, set: u64, old: u64, setsize: u64) -> i64 {
 /// The channel a process waits on in pause and rt_sigsuspend: nothing
 /// wakes it but a signal (`proc::kill_other`, a child's SIGCHLD).
 fn sig_chan(pid: u32) -> u64 {
-    (2 << 32) | u64::from(pid)
+    (6 << 32) | u64::from(pid)
 }
 
 /// pause(2): wait for a signal; -EINTR once one is delivered.
