@@ -69,62 +69,26 @@ pub fn fork(f: &TrapFrame, c: &Clone) -> i64 {
     };
     let pid = t.next_pid;
     t.next_pid += 1;
-    let (parent, child) = pair(&mut t.procs, cur, slot);
-    // The parent's live bases: user code may have run wrfsbase itself.
-    let fs_base = fsbase::read();
-    let gs_base = fsbase::read_base(Seg::Gs);
-    child.state = State::Runnable;
+    let (parent, child) = clone_into(&mut t.procs, cur, slot, f, c);
     child.pid = pid;
     child.tgid = pid;
-    child.threads = 1;
-    child.clear_tid = 0;
-    child.robust_list = 0;
-    child.futex_woken = false;
     // A child of any thread is a child of its process (the group).
     child.ppid = if c.flags & CLONE_PARENT != 0 {
         parent.ppid
     } else {
         parent.tgid
     };
-    child.name = parent.name;
-    child.frame = *f;
-    child.frame.rax = 0;
-    if c.stack != 0 {
-        child.frame.rsp = c.stack;
-    }
-    child.fpu = parent.fpu;
     child.aspace = Some(aspace);
-    child.pattern_gva = 0;
-    child.pattern = 0;
-    child.at_line_start = true;
-    child.fs_base = if c.flags & CLONE_SETTLS != 0 {
-        c.tls
-    } else {
-        fs_base
-    };
-    child.gs_base = gs_base;
-    child.module = parent.module;
-    child.nunknown = 0;
-    child.wake = 0;
-    child.altstack = parent.altstack;
     child.fds = parent.fds.fork();
-    child.cwd = parent.cwd;
-    child.umask = parent.umask;
-    child.killed = None;
-    child.wstatus = 0;
+    child.altstack = parent.altstack;
     child.forked = true;
-    child.execs = 0;
-    child.call_deadline = 0;
-    child.sigactions = parent.sigactions;
     child.sigmask = parent.sigmask;
-    child.pending = 0;
     child.in_handler = parent.in_handler;
     child.sig_deadline = parent.sig_deadline;
-    child.restarting = false;
     if parent.in_handler {
         child.sigfpu = parent.sigfpu;
     }
-    child.suspend_mask = None;
+    child.state = State::Runnable;
     if c.flags & CLONE_CHILD_SETTID != 0
         && let Some(a) = child.aspace.as_mut()
     {
@@ -139,6 +103,44 @@ pub fn fork(f: &TrapFrame, c: &Clone) -> i64 {
     }
     report(child, PROC_CREATED, None);
     pid as i64
+}
+
+/// Slot `slot`, made a copy of the caller (slot `cur`) in what fork and a
+/// new thread both take from it; everything else is a new process's
+/// (`Proc::EMPTY`), so nothing of the slot's last owner survives. Taken:
+/// the caller's registers with rax 0 (on `c.stack` when given), its FPU
+/// state, its live FS base (or `c.tls` with CLONE_SETTLS) and GS base, its
+/// name and program, working directory, umask and signal dispositions.
+pub(super) fn clone_into<'a>(
+    procs: &'a mut [Proc],
+    cur: usize,
+    slot: usize,
+    f: &TrapFrame,
+    c: &Clone,
+) -> (&'a mut Proc, &'a mut Proc) {
+    // The caller's live bases: user code may have run wrfsbase itself.
+    let fs_base = fsbase::read();
+    let gs_base = fsbase::read_base(Seg::Gs);
+    procs[slot] = Proc::EMPTY;
+    let (parent, child) = pair(procs, cur, slot);
+    child.name = parent.name;
+    child.module = parent.module;
+    child.frame = *f;
+    child.frame.rax = 0;
+    if c.stack != 0 {
+        child.frame.rsp = c.stack;
+    }
+    child.fpu = parent.fpu;
+    child.fs_base = if c.flags & CLONE_SETTLS != 0 {
+        c.tls
+    } else {
+        fs_base
+    };
+    child.gs_base = gs_base;
+    child.cwd = parent.cwd;
+    child.umask = parent.umask;
+    child.sigactions = parent.sigactions;
+    (parent, child)
 }
 
 /// Two distinct slots of the table, mutably.

@@ -17,12 +17,12 @@ use abi::syscall::{EAGAIN, EINVAL};
 
 use super::sched::{FORCE_GS, run_next};
 use super::{Exit, NPROC, Proc, State, Table, exit_current, futex, table};
-use crate::arch::{self, fsbase};
+use crate::arch;
 use crate::entry::{self, TrapFrame};
 use crate::file::fdtable::FdTable;
 use crate::mm::kspace;
 
-use super::fork::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS};
+use super::fork::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID};
 use super::fork::{CLONE_SIGHAND, CLONE_VM, Clone};
 
 fn is_live(p: &Proc) -> bool {
@@ -79,32 +79,11 @@ pub fn spawn(f: &TrapFrame, c: &Clone) -> i64 {
     };
     let tid = t.next_pid;
     t.next_pid += 1;
-    // The creator's live bases: user code may have run wrfsbase itself.
-    let fs_base = fsbase::read();
-    let gs_base = fsbase::read_base(crate::arch::fsbase::Seg::Gs);
-    t.procs[slot] = Proc::EMPTY;
-    let (parent, child) = super::fork::pair(&mut t.procs, cur, slot);
+    let (parent, child) = super::fork::clone_into(&mut t.procs, cur, slot, f, c);
     child.pid = tid;
     child.tgid = parent.tgid;
     child.ppid = parent.ppid;
     child.forked = parent.forked;
-    child.name = parent.name;
-    child.module = parent.module;
-    child.frame = *f;
-    child.frame.rax = 0;
-    if c.stack != 0 {
-        child.frame.rsp = c.stack;
-    }
-    child.fpu = parent.fpu;
-    child.fs_base = if c.flags & CLONE_SETTLS != 0 {
-        c.tls
-    } else {
-        fs_base
-    };
-    child.gs_base = gs_base;
-    child.cwd = parent.cwd;
-    child.umask = parent.umask;
-    child.sigactions = parent.sigactions;
     child.execs = parent.execs;
     if c.flags & CLONE_CHILD_CLEARTID != 0 {
         child.clear_tid = c.ctid;
