@@ -160,12 +160,4 @@ impl FdTable {
         }
         self.cloexec = 0;
     }
-
-    /// The descriptors in use, lowest first (for poll's sake and reports).
-    pub fn iter(&self) -> impl Iterator<Item = (u64, FileId)> + '_ {
-        self.fds
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| f.map(|id| (i as u64, id)))
-    }
 }

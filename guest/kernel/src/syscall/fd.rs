@@ -26,7 +26,6 @@ const F_DUPFD_CLOEXEC: u64 = 1030;
 const FD_CLOEXEC: u64 = 1;
 /// dup3 and pipe2's flag (O_CLOEXEC).
 pub const O_CLOEXEC: u64 = 0o2_000_000;
-const AT_EMPTY_PATH: u64 = 0x1000;
 const SEEK_SET: u64 = 0;
 const SEEK_CUR: u64 = 1;
 const SEEK_END: u64 = 2;
@@ -286,15 +285,4 @@ pub fn fstat(fd: u64, buf: u64) -> i64 {
         Ok(st) => with_aspace(|a| put(a, buf, &st)),
         Err(e) => e,
     }
-}
-
-/// newfstatat(2) with AT_EMPTY_PATH and an empty path (how glibc calls
-/// fstat): the descriptor's own stat. Paths are `super::path`'s.
-pub fn fstat_empty_path(dirfd: u64, path: u64, flags: u64) -> Option<u64> {
-    if flags & AT_EMPTY_PATH == 0 {
-        return None;
-    }
-    let mut c = [0u8; 1];
-    let ok = with_aspace(|a| if a.copy_in(&mut c, path) { 0 } else { EFAULT });
-    (ok == 0 && c[0] == 0).then_some(dirfd)
 }
