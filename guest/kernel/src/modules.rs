@@ -42,8 +42,9 @@ fn args<'a>(block: &'a [u8], argc: u32, out: &mut [&'a [u8]; MAX_ARGS]) -> usize
     n
 }
 
-/// The last path component of argv[0], as Linux names a process.
-fn basename(path: &[u8]) -> &[u8] {
+/// The last path component of argv[0] (or an exec'd path), as Linux names
+/// a process.
+pub fn basename(path: &[u8]) -> &[u8] {
     let b = path.rsplit(|&c| c == b'/').next().unwrap_or(path);
     &b[..b.len().min(NAME_MAX)]
 }

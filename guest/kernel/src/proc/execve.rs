@@ -161,12 +161,6 @@ fn executable(ino: u32) -> Result<(), i64> {
     Ok(())
 }
 
-/// The last path component, as Linux names a process.
-fn basename(path: &[u8]) -> &[u8] {
-    let b = path.rsplit(|&c| c == b'/').next().unwrap_or(path);
-    &b[..b.len().min(NAME_MAX)]
-}
-
 /// execve(path, argv, envp): on success the caller's frame is the new
 /// program's first instruction (Ok); Err(-errno) leaves it as it was.
 /// In a process of several threads, the others end at the point of no
@@ -195,7 +189,7 @@ pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Re
     // argument, the script's path, then argv[1..].
     let (mut first, mut image) = (2, ino);
     let mut name = [0u8; NAME_MAX];
-    let shown = basename(&s.path[..plen]);
+    let shown = crate::modules::basename(&s.path[..plen]);
     name[..shown.len()].copy_from_slice(shown);
     match kind(&s.head[..n]) {
         Ok(Kind::Elf) => {}
