@@ -27,7 +27,6 @@ const FUTEX_CLOCK_REALTIME: u64 = 256;
 /// Clock ids as clock_gettime takes them.
 const CLOCK_REALTIME: u64 = 0;
 const CLOCK_MONOTONIC: u64 = 1;
-const NSEC: u64 = 1_000_000_000;
 
 /// The 32-bit word at user `addr` (EFAULT if the caller may not read it;
 /// EINVAL if it is not aligned, as Linux says).
@@ -40,23 +39,6 @@ fn word(addr: u64) -> Result<u32, i64> {
         0 => Ok(u32::from_le_bytes(b)),
         e => Err(e),
     }
-}
-
-/// A struct timespec at user `ts` in ns (EINVAL when malformed).
-fn timespec(ts: u64) -> Result<u64, i64> {
-    let mut b = [0u8; 16];
-    if with_aspace(|a| if a.copy_in(&mut b, ts) { 0 } else { EFAULT }) != 0 {
-        return Err(EFAULT);
-    }
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[..8]);
-    let sec = i64::from_le_bytes(w);
-    w.copy_from_slice(&b[8..]);
-    let nsec = u64::from_le_bytes(w);
-    if sec < 0 || nsec >= NSEC {
-        return Err(EINVAL);
-    }
-    Ok((sec as u64).saturating_mul(NSEC).saturating_add(nsec))
 }
 
 /// futex(uaddr, op, val, timeout or val2, uaddr2, val3).
@@ -136,7 +118,7 @@ fn wait(uaddr: u64, val: u32, ts: u64, absolute: bool, realtime: bool, bits: u32
         }
     }
     if ts != 0 && current().call_deadline == 0 {
-        let ns = match timespec(ts) {
+        let ns = match super::time::read_timespec(ts) {
             Ok(ns) => ns,
             Err(e) => return Ret::Value(e),
         };

@@ -127,19 +127,7 @@ fn timespec(va: u64) -> Result<Option<u64>, i64> {
     if va == 0 {
         return Ok(None);
     }
-    let mut b = [0u8; 16];
-    if with_aspace(|a| if a.copy_in(&mut b, va) { 0 } else { EFAULT }) != 0 {
-        return Err(EFAULT);
-    }
-    let ts = <[i64; 2]>::from_bytes(&b).ok_or(EFAULT)?;
-    if ts[0] < 0 || !(0..1_000_000_000).contains(&ts[1]) {
-        return Err(EINVAL);
-    }
-    Ok(Some(
-        (ts[0] as u64)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(ts[1] as u64),
-    ))
+    time::read_timespec(va).map(Some)
 }
 
 /// ppoll: a timespec timeout; the signal mask is accepted (no signal is

@@ -5,6 +5,7 @@
 //! (QEMU) the kernel assumes 1 GHz, as the built-in programs do, and
 //! without a wall clock REALTIME counts from the epoch.
 
+use abi::Pod;
 use abi::syscall::{EFAULT, EINVAL};
 
 use super::{Ret, put, with_aspace};
@@ -113,24 +114,31 @@ pub fn time(t: u64) -> i64 {
     secs as i64
 }
 
+/// The struct timespec at user `va`, in ns: EFAULT if it cannot be read,
+/// EINVAL if seconds are negative or nanoseconds out of range (as Linux).
+pub(super) fn read_timespec(va: u64) -> Result<u64, i64> {
+    let mut b = [0u8; 16];
+    if with_aspace(|a| if a.copy_in(&mut b, va) { 0 } else { EFAULT }) != 0 {
+        return Err(EFAULT);
+    }
+    let [sec, nsec] = <[i64; 2]>::from_bytes(&b).ok_or(EFAULT)?;
+    if sec < 0 || !(0..NSEC as i64).contains(&nsec) {
+        return Err(EINVAL);
+    }
+    Ok((sec as u64)
+        .saturating_mul(NSEC)
+        .saturating_add(nsec as u64))
+}
+
 /// nanosleep and clock_nanosleep: yield to others until the TSC deadline.
 pub fn nanosleep(f: &mut TrapFrame, clock: u64, flags: u64, req: u64) -> Ret {
     if clock > CLOCK_MAX {
         return Ret::Value(EINVAL);
     }
-    let mut ts = [0u8; 16];
-    if with_aspace(|a| if a.copy_in(&mut ts, req) { 0 } else { EFAULT }) != 0 {
-        return Ret::Value(EFAULT);
-    }
-    let mut w = [0u64; 2];
-    for (i, c) in ts.chunks(8).enumerate() {
-        w[i] = c.iter().rev().fold(0, |acc, &b| (acc << 8) | b as u64);
-    }
-    let (sec, nsec) = (w[0] as i64, w[1]);
-    if sec < 0 || nsec >= NSEC {
-        return Ret::Value(EINVAL);
-    }
-    let ns = (sec as u64).saturating_mul(NSEC).saturating_add(nsec);
+    let ns = match read_timespec(req) {
+        Ok(ns) => ns,
+        Err(e) => return Ret::Value(e),
+    };
     let deadline = if flags & TIMER_ABSTIME != 0 {
         tsc_at(clock, ns)
     } else {
