@@ -85,6 +85,10 @@ pub fn spawn(f: &TrapFrame, c: &Clone) -> i64 {
     child.ppid = parent.ppid;
     child.forked = parent.forked;
     child.execs = parent.execs;
+    // As on Linux: the creator's signal mask; no alternate stack (a thread
+    // made with CLONE_VM must install its own: sharing one would let two
+    // threads' handlers overwrite each other's frames).
+    child.sigmask = parent.sigmask;
     if c.flags & CLONE_CHILD_CLEARTID != 0 {
         child.clear_tid = c.ctid;
     }
