@@ -3,7 +3,8 @@
  * variable ping-pong, a semaphore used as a lock, a producer and several
  * consumers, __thread variables per thread, a thread that ends while
  * others run, gettid/getpid, a compare-and-swap counter, and a new
- * thread's signal mask (its creator's). Prints what it prints on the host.
+ * thread's signal mask (its creator's), a tgkill whose handler runs on
+ * the thread it names. Prints what it prints on the host.
  * "sem10m": the semaphore lock over 10^7 increments (4 threads).
  * Other modes: "group" (a thread calls exit(3): the process ends 3),
  * "mainexit" (main calls pthread_exit, a worker finishes the process),
@@ -192,6 +193,35 @@ static void inherit_mask(void) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     printf("sigmask: new thread blocks SIGUSR1 %s, SIGUSR2 %s\n", (long)got & 2 ? "yes" : "no",
            (long)got & 1 ? "yes" : "no");
+}
+
+/* tgkill to one thread: its handler runs on that thread, which spins
+ * until it has. */
+static volatile long handled_on, target_tid;
+
+static void on_usr1(int sig) {
+    (void)sig;
+    handled_on = syscall(SYS_gettid);
+}
+
+static void *target(void *arg) {
+    (void)arg;
+    target_tid = syscall(SYS_gettid);
+    while (!handled_on)
+        ;
+    return NULL;
+}
+
+static void tgkill_one(void) {
+    pthread_t t;
+    signal(SIGUSR1, on_usr1);
+    pthread_create(&t, NULL, target, NULL);
+    while (!target_tid)
+        sched_yield();
+    syscall(SYS_tgkill, getpid(), target_tid, SIGUSR1);
+    pthread_join(t, NULL);
+    printf("tgkill: the handler ran on the target thread: %s\n",
+           handled_on == target_tid ? "yes" : "no");
 }
 
 #define QN 16
@@ -452,6 +482,7 @@ int main(int argc, char **argv) {
     prodcons();
     cas();
     inherit_mask();
+    tgkill_one();
     ending();
     futexes();
     return 0;
