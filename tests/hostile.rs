@@ -164,7 +164,7 @@ fn sigint_writes_an_incomplete_report_atomically() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = fs::read_to_string(&json).expect("report");
-    let j: serde_json::Value = serde_json::from_str(&text).expect("whole JSON");
+    let j = common::report_json(text.as_bytes());
     assert_eq!(j["complete"], false);
     assert!(
         j["guest"]["outcome"]
@@ -358,8 +358,7 @@ fn a_large_program_is_not_held_twice() {
     let json = d.join("r.json");
     let (big, json) = (big.display().to_string(), json.display().to_string());
     let r = microvmm(&["--mem", "512M", "--run", &big, "--json", &json, "-q"], 0);
-    let j: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&json).expect("report")).expect("JSON");
+    let j = common::report_json(&fs::read(&json).expect("report"));
     let peak = j["vmm"]["peak_rss_kib"].as_u64().expect("peak RSS");
     assert!(peak <= (512 + 64) << 10, "peak {peak} KiB\n{}", r.stderr);
     let _ = fs::remove_dir_all(&d);
@@ -402,7 +401,7 @@ fn outputs_are_written_through_symlinks() {
     microvmm(&["--cmdline", "addrspace", "-q", "--json", &out_s], 0);
     assert!(is_link(&out), "out was replaced");
     let text = fs::read_to_string(&target).expect("target");
-    serde_json::from_str::<serde_json::Value>(&text).expect("JSON in the target");
+    common::report_json(text.as_bytes());
 
     // `--json /dev/stdout > file`, with a link of our own to fd 1.
     let fd1 = d.join("fd1");
@@ -418,7 +417,7 @@ fn outputs_are_written_through_symlinks() {
     assert_eq!(status.code(), Some(0));
     assert!(is_link(&fd1), "the link to /proc/self/fd/1 was replaced");
     let text = fs::read_to_string(&file).expect("stdout file");
-    serde_json::from_str::<serde_json::Value>(&text).expect("JSON in the file");
+    common::report_json(text.as_bytes());
 
     // The same link when fd 1 is a pipe: streamed, not replaced.
     let r = microvmm(
@@ -586,8 +585,7 @@ fn a_timed_out_run_still_writes_its_reports() {
     let bytes = read();
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(!r.stderr.contains("cannot write"), "{}", r.stderr);
-    let j: serde_json::Value = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|e| panic!("{} bytes, not whole JSON: {e}", bytes.len()));
+    let j = common::report_json(&bytes);
     assert_eq!(j["complete"], false);
     let _ = fs::remove_dir_all(&d);
 }
@@ -649,7 +647,7 @@ fn a_stalled_stderr_ends_within_the_deadline() {
     assert!(secs < 4.0, "--timeout 2 ran {secs:.1} s");
     assert_eq!(code, Some(1));
     let json = json.expect("the JSON file");
-    let j: serde_json::Value = serde_json::from_str(&json).expect("whole JSON");
+    let j = common::report_json(json.as_bytes());
     assert_eq!(j["complete"], false);
 }
 
@@ -662,7 +660,7 @@ fn a_closed_stderr_is_not_a_crash() {
     assert_eq!(code, Some(1), "after {secs:.1} s");
     assert!(secs < 4.0, "--timeout 2 ran {secs:.1} s");
     let json = json.expect("the JSON file");
-    let j: serde_json::Value = serde_json::from_str(&json).expect("whole JSON");
+    let j = common::report_json(json.as_bytes());
     assert_eq!(j["complete"], false);
 }
 
@@ -692,7 +690,7 @@ fn verify_all_stops_at_the_deadline() {
     let secs = t0.elapsed().as_secs_f64();
     assert!(secs < 4.0, "--timeout 2 ran {secs:.1} s\n{}", r.stderr);
     let text = fs::read_to_string(&json).expect("the JSON file");
-    let j: serde_json::Value = serde_json::from_str(&text).expect("whole JSON");
+    let j = common::report_json(text.as_bytes());
     let errors = j["errors"].as_array().expect("errors");
     assert!(
         errors.iter().any(|e| e
@@ -723,7 +721,7 @@ fn failure_lines_share_the_deadline() {
     // its report there, its own failure with --run (125).
     assert_eq!(code, Some(microvmm::exit_code::FAILED));
     let json = json.expect("the JSON file");
-    let j: serde_json::Value = serde_json::from_str(&json).expect("whole JSON");
+    let j = common::report_json(json.as_bytes());
     assert_eq!(j["complete"], false);
 }
 

@@ -12,15 +12,65 @@ pub struct Run {
 }
 
 impl Run {
+    /// The JSON report on stdout (`--json -`), checked against the schema.
     pub fn json(&self) -> serde_json::Value {
         match serde_json::from_str(&self.stdout) {
-            Ok(v) => v,
+            Ok(v) => {
+                check_schema(&v);
+                v
+            }
             Err(e) => panic!(
                 "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
                 self.stdout, self.stderr
             ),
         }
     }
+}
+
+/// A JSON report's text (a `--json FILE`), parsed and checked against the
+/// schema.
+pub fn report_json(text: &[u8]) -> serde_json::Value {
+    let v = serde_json::from_slice(text).unwrap_or_else(|e| {
+        panic!(
+            "the report is not JSON ({e}):\n{}",
+            String::from_utf8_lossy(text)
+        )
+    });
+    check_schema(&v);
+    v
+}
+
+/// docs/report.schema.json, the report's committed JSON Schema.
+pub fn schema_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/report.schema.json")
+}
+
+/// The committed schema, compiled once per test binary.
+pub fn schema_validator() -> &'static jsonschema::Validator {
+    static V: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        let path = schema_path();
+        let text = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let schema: serde_json::Value = serde_json::from_slice(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+        jsonschema::validator_for(&schema)
+            .unwrap_or_else(|e| panic!("{} is not a JSON Schema: {e}", path.display()))
+    })
+}
+
+/// Panic, listing the first errors, unless `report` validates against
+/// docs/report.schema.json.
+pub fn check_schema(report: &serde_json::Value) {
+    let errors: Vec<String> = schema_validator()
+        .iter_errors(report)
+        .take(10)
+        .map(|e| format!("  at {}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the report does not validate against docs/report.schema.json:\n{}",
+        errors.join("\n")
+    );
 }
 
 /// Run microvmm with `args`, whatever its exit code. Most tests read a
