@@ -92,7 +92,7 @@ fn escape_sequences_are_shown_not_obeyed() {
 #[test]
 fn timeout_bounds_the_run_when_stdout_stalls() {
     let guest = test_guest("amplify");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+    let mut child = Command::new(microvmm_bin())
         .args([&guest, "--cmdline", "flood", "--timeout", "2"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped()) // never read
@@ -140,7 +140,7 @@ fn sigint_writes_an_incomplete_report_atomically() {
     let d = scratch("sigint");
     let json = d.join("report.json");
     fs::write(&json, "the previous report").expect("write");
-    let child = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+    let child = Command::new(microvmm_bin())
         .args(["--cmdline", "spin:20000", "--timeout", "60", "-q", "--json"])
         .arg(&json)
         .stdin(Stdio::null())
@@ -185,7 +185,7 @@ fn sigint_writes_an_incomplete_report_atomically() {
 /// Hole 6: a failed write of the text report is an error, not exit 0.
 #[test]
 fn a_full_disk_is_an_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+    let out = Command::new(microvmm_bin())
         .args(["--cmdline", "addrspace"])
         .stdin(Stdio::null())
         .stdout(fs::File::create("/dev/full").expect("/dev/full"))
@@ -219,7 +219,7 @@ fn a_large_non_elf_file_is_not_read_whole() {
     f.set_len(200 << 20).expect("sparse 200 MiB");
     let out = Command::new(time)
         .args(["-f", "%M"])
-        .arg(env!("CARGO_BIN_EXE_microvmm"))
+        .arg(microvmm_bin())
         .arg(&big)
         .stdin(Stdio::null())
         .output()
@@ -292,7 +292,7 @@ fn timed(args: &[&str]) -> Option<(Option<i32>, String, u64, f64)> {
     let t0 = Instant::now();
     let out = Command::new(time)
         .args(["-f", "%M"])
-        .arg(env!("CARGO_BIN_EXE_microvmm"))
+        .arg(microvmm_bin())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -407,7 +407,7 @@ fn outputs_are_written_through_symlinks() {
     let fd1 = d.join("fd1");
     std::os::unix::fs::symlink("/proc/self/fd/1", &fd1).expect("symlink");
     let file = d.join("stdout.txt");
-    let status = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+    let status = Command::new(microvmm_bin())
         .args(["--cmdline", "addrspace", "-q", "--json"])
         .arg(&fd1)
         .stdin(Stdio::null())
@@ -599,7 +599,7 @@ fn into_a_pipe(name: &str, args: &[&str], keep: bool) -> (Option<i32>, f64, Opti
     let (reader, writer) = std::io::pipe().expect("pipe");
     let reader = keep.then_some(reader);
     let t0 = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+    let mut child = Command::new(microvmm_bin())
         .args(args)
         .arg("--json")
         .arg(&json)

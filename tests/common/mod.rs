@@ -73,6 +73,38 @@ pub fn check_schema(report: &serde_json::Value) {
     );
 }
 
+/// The microvmm binary, once /dev/kvm is known to open: every test that
+/// runs microvmm comes here first. Without KVM no test of this binary can
+/// boot a VM, so they are skipped: one line says why and the test binary
+/// exits 0 at once (its remaining tests are skipped with it), except
+/// under CI=true, where the test fails.
+pub fn microvmm_bin() -> &'static str {
+    static KVM: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    static EXITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let kvm = KVM.get_or_init(|| {
+        std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm")
+            .map(drop)
+            .map_err(|e| format!("/dev/kvm cannot be opened ({e})"))
+    });
+    if let Err(why) = kvm {
+        assert!(!in_ci(), "CI=true: {why}, and CI must not skip");
+        // One thread says it and exits; the others wait here until then.
+        let _only_one = EXITING.lock();
+        // Straight to fd 2: the harness captures eprintln! and would
+        // lose the line when the process exits.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: {why}: the tests of this binary boot real VMs"
+        );
+        std::process::exit(0);
+    }
+    env!("CARGO_BIN_EXE_microvmm")
+}
+
 /// Run microvmm with `args`, whatever its exit code. Most tests read a
 /// program's lines by their `[pid name]` prefix, so a run with `--run`
 /// gets `--tag-output`; `microvmm_direct` runs it as a user types it (the
@@ -87,7 +119,7 @@ pub fn microvmm_run(args: &[&str]) -> Run {
 
 /// Run microvmm with exactly `args`, whatever its exit code.
 pub fn microvmm_direct(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+    let out = Command::new(microvmm_bin())
         .args(args)
         .stdin(std::process::Stdio::null())
         .output()
