@@ -413,7 +413,10 @@ fn the_2d_walk_follows_every_entry_to_the_host() {
     let w = walk2d(&c, b.mem(), &FakeHost(b.mem()), 7, p.cr3, HEAP, &opts()).expect("mapped");
     assert_eq!(w.levels.len(), 4);
     for l in &w.levels {
-        assert_eq!(l.entry_hpa, Some(Hpa(0x1_0000_0000 + l.entry_gpa.raw())));
+        assert_eq!(
+            l.entry_hpa,
+            Some(Hpa(0x1_0000_0000 + l.guest.entry_gpa.raw()))
+        );
     }
     assert_eq!(w.kvm, Some(w.gpa));
     assert!(!w.disagrees());
