@@ -24,6 +24,7 @@ pub const PV_FLAGS: u64 = 0x407;
 global_asm!(
     r#"
     .set PV_FLAGS, {pv_flags}
+    .set AP_START_MAGIC, {ap_magic}
 
 /* ---- PVH ELF note: XEN_ELFNOTE_PHYS32_ENTRY (18), desc = 32-bit entry ---- */
     .section .note.Xen, "a", @note
@@ -90,6 +91,9 @@ pvh_entry64:
     .section .text._start, "ax"
     .globl _start
 _start:
+    movabs $AP_START_MAGIC, %rax    /* an application processor? (smp.rs) */
+    cmp %rax, %rdi
+    je ap_start
     xor %r15d, %r15d                /* no hvm_start_info */
     jmp 1f
     .globl _start_pvh
@@ -142,6 +146,15 @@ boot_not_pvm:
     call rust_start
 3:  hlt
     jmp 3b
+
+/* An application processor (rsi = its vCPU index): check in and park.
+ * It has no stack and touches nothing but its counter: with interrupts
+ * off its HLT waits until the VMM ends the run. */
+ap_start:
+    lock incl APS_ONLINE(%rip)
+6:  cli
+    hlt
+    jmp 6b
 
 /* #GP while probing for PVM (rdmsr of an unknown MSR): resume at boot_not_pvm. */
     .globl boot_gp
@@ -244,5 +257,6 @@ boot_vif:
     .skip 4096
 "#,
     pv_flags = const PV_FLAGS,
+    ap_magic = const abi::layout::AP_START_MAGIC,
     options(att_syntax)
 );

@@ -21,6 +21,7 @@ pub mod programs;
 pub mod random;
 pub mod rt;
 pub mod shutdown;
+pub mod smp;
 pub mod sync;
 pub mod syscall;
 pub mod timer;
@@ -176,5 +177,12 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
         ..Default::default()
     };
     vmmdev::send(&mut b);
+    if m.cpus > 1 {
+        let online = smp::wait_for_aps(m.cpus, m.tsc_khz);
+        kprintln!(
+            "[kernel] vCPUs: {online} of {} online; processes run on vCPU 0 (the others are parked: no SMP scheduler yet)",
+            m.cpus
+        );
+    }
     kmain(&m)
 }

@@ -43,6 +43,8 @@ pub struct Inputs<'a> {
     pub cpu: &'a CpuSetup,
     /// What `--cpu` took away.
     pub cpu_mask: &'a CpuMask,
+    /// Each vCPU's exits and time in KVM_RUN, by index (`--cpus`).
+    pub vcpus: &'a [crate::vcpu::VcpuStats],
 }
 
 /// The report of one run, from what the run observed and the host probe.
@@ -123,6 +125,16 @@ pub fn build(i: &Inputs) -> Report {
             bytes: b.fpu_size,
         }),
         processes_not_recorded: obs.not_recorded,
+        vcpus: i
+            .vcpus
+            .iter()
+            .enumerate()
+            .map(|(index, v)| VcpuReport {
+                index: index as u32, // At most vcpus::MAX_CPUS.
+                exits: v.exits,
+                run_ms: v.run_time.as_secs_f64() * 1e3,
+            })
+            .collect(),
     };
     r.processes = obs
         .procs

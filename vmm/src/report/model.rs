@@ -187,6 +187,20 @@ pub struct GuestReport {
     /// Processes (images) that ran after the first
     /// `registry::MAX_PROCESSES` were recorded: not in `processes[]`.
     pub processes_not_recorded: u64,
+    /// One entry per vCPU (`--cpus`), by index.
+    pub vcpus: Vec<VcpuReport>,
+}
+
+/// One vCPU (`guest.vcpus[]`).
+#[derive(Debug, Default, Serialize)]
+pub struct VcpuReport {
+    /// Its index (the in-kernel LAPIC's id); 0 is the bootstrap processor.
+    pub index: u32,
+    /// Returns from KVM_RUN with an exit for the VMM.
+    pub exits: u64,
+    /// Wall time its thread spent inside KVM_RUN, ms (a parked vCPU waits
+    /// there in HLT).
+    pub run_ms: f64,
 }
 
 /// One guest process (`processes[]`).

@@ -67,6 +67,14 @@ pub fn render(r: &Report) -> String {
         g.exits.serial,
         g.outcome
     );
+    if g.vcpus.len() > 1 {
+        let each: Vec<String> = g
+            .vcpus
+            .iter()
+            .map(|v| format!("{}: {} exits, {:.1} ms in KVM_RUN", v.index, v.exits, v.run_ms))
+            .collect();
+        let _ = writeln!(s, "vCPUs    : {}", each.join("; "));
+    }
     if g.processes_not_recorded > 0 {
         let _ = writeln!(
             s,
