@@ -27,9 +27,7 @@ pub fn wait_for_aps(cpus: u32, tsc_khz: u64) -> u32 {
         1 << 30
     };
     let t0 = cpu::rdtsc();
-    while APS_ONLINE.load(Ordering::Acquire) < want
-        && cpu::rdtsc().wrapping_sub(t0) < budget
-    {
+    while APS_ONLINE.load(Ordering::Acquire) < want && cpu::rdtsc().wrapping_sub(t0) < budget {
         core::hint::spin_loop();
     }
     APS_ONLINE.load(Ordering::Acquire).min(want) + 1

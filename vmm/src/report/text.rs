@@ -71,7 +71,12 @@ pub fn render(r: &Report) -> String {
         let each: Vec<String> = g
             .vcpus
             .iter()
-            .map(|v| format!("{}: {} exits, {:.1} ms in KVM_RUN", v.index, v.exits, v.run_ms))
+            .map(|v| {
+                format!(
+                    "{}: {} exits, {:.1} ms in KVM_RUN",
+                    v.index, v.exits, v.run_ms
+                )
+            })
             .collect();
         let _ = writeln!(s, "vCPUs    : {}", each.join("; "));
     }

@@ -1,0 +1,91 @@
+//! `--cpus N`: the range is checked before KVM is touched; with two or four
+//! vCPUs the application processors come up and check in, every vCPU has a
+//! host thread that ends with the run (whichever way it ends), and programs
+//! print what they print with one vCPU. Real VMs through /dev/kvm.
+
+mod common;
+
+use common::{Cc, build, microvmm, microvmm_direct, test_guest};
+
+#[test]
+fn cpus_outside_one_to_eight_is_refused_with_one_line() {
+    for bad in ["0", "9", "x", "-1"] {
+        let arg = format!("--cpus={bad}");
+        let r = microvmm_direct(&[&arg, "--cmdline", "addrspace"]);
+        assert_eq!(r.code, 2, "--cpus {bad}\nstderr:\n{}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "--cpus {bad}: {}", r.stderr);
+        assert!(r.stderr.contains("--cpus"), "{}", r.stderr);
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+    }
+}
+
+#[test]
+fn application_processors_come_up_and_each_vcpu_is_reported() {
+    for n in [2usize, 4] {
+        let ns = n.to_string();
+        let r = microvmm(&["--cpus", &ns, "--cmdline", "addrspace", "--json", "-"], 0);
+        assert!(
+            r.stderr
+                .contains(&format!("[kernel] vCPUs: {n} of {n} online")),
+            "{}",
+            r.stderr
+        );
+        let j = r.json();
+        let v = j["guest"]["vcpus"].as_array().expect("guest.vcpus[]");
+        assert_eq!(v.len(), n);
+        for (i, c) in v.iter().enumerate() {
+            assert_eq!(c["index"], i as u64);
+        }
+        // vCPU 0 ran the processes: every hypercall was its exit.
+        assert!(
+            v[0]["exits"].as_u64().unwrap_or(0)
+                >= j["guest"]["exits"]["hypercall"]
+                    .as_u64()
+                    .unwrap_or(u64::MAX)
+        );
+        assert_eq!(j["guest"]["outcome"], "ok");
+    }
+}
+
+#[test]
+fn one_vcpu_has_no_vcpus_line_and_prints_no_smp_line() {
+    let r = microvmm(&["--cmdline", "addrspace"], 0);
+    assert!(!r.stdout.contains("vCPUs    :"), "{}", r.stdout);
+    assert!(!r.stdout.contains("[kernel] vCPUs"), "{}", r.stdout);
+    let r = microvmm(&["--cpus", "2", "--cmdline", "addrspace"], 0);
+    assert!(r.stdout.contains("vCPUs    : 0: "), "{}", r.stdout);
+}
+
+#[test]
+fn every_way_a_run_ends_stops_all_vcpu_threads() {
+    // A timeout (the guest spins on vCPU 0, the APs are parked in HLT), a
+    // run without an irqchip (an AP's HLT reaches the VMM), and a dying
+    // guest: each returns with its usual verdict and exit code.
+    let r = microvmm(
+        &["--cpus", "3", "--cmdline", "spin:60000", "--timeout", "1"],
+        1,
+    );
+    assert!(r.stdout.contains("timeout"), "{}", r.stdout);
+    let r = microvmm(
+        &["--cpus", "2", "--irqchip", "none", "--cmdline", "addrspace"],
+        0,
+    );
+    assert!(r.stdout.contains("vCPUs    : 0: "), "{}", r.stdout);
+    let r = microvmm(&[&test_guest("triple-fault"), "--cpus", "2", "-q"], 1);
+    assert!(r.stderr.contains("triple fault"), "{}", r.stderr);
+}
+
+#[test]
+fn threaded_programs_print_the_same_under_one_and_two_vcpus() {
+    for cc in [Cc::Static, Cc::Musl] {
+        let Some(p) = build("threads", cc) else {
+            continue;
+        };
+        let p = p.display().to_string();
+        let one = microvmm_direct(&["-q", "--run", &p, "--timeout", "60"]);
+        let two = microvmm_direct(&["-q", "--run", &p, "--timeout", "60", "--cpus", "2"]);
+        assert_eq!(one.code, 0, "{cc:?}\n{}", one.stderr);
+        assert_eq!(two.code, 0, "{cc:?}\n{}", two.stderr);
+        assert_eq!(one.stdout, two.stdout, "{cc:?}");
+    }
+}
