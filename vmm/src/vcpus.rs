@@ -190,24 +190,14 @@ pub fn run<H: ExitHandler + Send>(
                         Err(e) => break Err(e),
                     }
                 };
-                let out = match r {
-                    Ok(stop) => {
-                        let first = stop.is_some();
-                        gang.end(stop);
-                        gang.left.fetch_add(1, Ordering::AcqRel);
-                        if first {
-                            gang.kick_until_all_left(k + 1, n);
-                        }
-                        Ok(())
-                    }
-                    Err(e) => {
-                        gang.end(None);
-                        gang.left.fetch_add(1, Ordering::AcqRel);
-                        gang.kick_until_all_left(k + 1, n);
-                        Err(e)
-                    }
-                };
-                out
+                // Whoever stops first kicks the rest; an error ends the run too.
+                let first = !matches!(r, Ok(None));
+                gang.end(r.as_ref().ok().and_then(Clone::clone));
+                gang.left.fetch_add(1, Ordering::AcqRel);
+                if first {
+                    gang.kick_until_all_left(k + 1, n);
+                }
+                r.map(|_| ())
             }));
         }
         gang.register(0);
