@@ -37,7 +37,7 @@ extern "C" fn trap_entry(f: &mut TrapFrame) {
     match f.vec {
         v if v == timer::VECTOR as u64 => {
             timer::tick();
-            proc::yield_from(f);
+            proc::tick(f);
         }
         0xff => {} // spurious
         14 => proc::page_fault(f, cpu::read_cr2()),

@@ -92,10 +92,12 @@ fn build_entry_area() -> Option<u64> {
             (&raw const memlayout::boot_idt as u64, ro),
             (&raw const memlayout::boot_gdt as u64, ro),
             (&raw const memlayout::boot_tss as u64, ro),
-            (memlayout::kstack_top_va() - PAGE, pte::P | pte::W),
         ]
     };
-    for (va, flags) in pages {
+    // The top page of every CPU's kernel stack (smp.rs).
+    let stacks = (0..abi::layout::MAX_CPUS as usize)
+        .map(|c| (crate::smp::kstack_top(c) - PAGE, pte::P | pte::W));
+    for (va, flags) in pages.into_iter().chain(stacks) {
         let va = Va(va);
         let (t, i) = pte::walk(scratch, va, true, pte::P | pte::W, &mut |_, _| {})?;
         pte::write(t, i, pte::entry(v2p(va), flags));

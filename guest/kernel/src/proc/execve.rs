@@ -167,7 +167,7 @@ fn executable(ino: u32) -> Result<(), i64> {
 /// return and the caller goes on with the process's pid, as in Linux.
 pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Result<(), i64> {
     let t = table();
-    let cur = t.cur;
+    let cur = t.cur();
     // SAFETY: one CPU, never re-entered; nothing else uses SCRATCH.
     let s = unsafe { SCRATCH.get() };
     s.used = 0;

@@ -1,6 +1,7 @@
-//! Processes and the scheduler. One kernel stack serves everyone: no system
-//! call blocks, so a process's whole kernel-side state is its trap frame
-//! and FPU area, and a switch is a copy of the frame plus a CR3 load.
+//! Processes and the scheduler. One kernel stack per CPU serves every
+//! process: no system call blocks, so a process's whole kernel-side state
+//! is its trap frame and FPU area, a switch is a copy of the frame plus a
+//! CR3 load, and any CPU can resume any process (smp.rs).
 //! Round-robin; preemptive on the timer tick when the host has one,
 //! otherwise the kernel switches after every system call and page fault.
 
@@ -22,7 +23,7 @@ pub use exit::{
     BAD_BUFFER, Found, NO_CHILD, Which, exit_current, find_child, kill_other, siginfo, wait_chan,
     wait4_options, waitid_options,
 };
-pub use sched::{block, maybe_yield, run, sleep, wakeup, yield_from};
+pub use sched::{block, maybe_yield, run, sleep, tick, wakeup, yield_from};
 
 use abi::msg::{self, MAX_UNKNOWN, NAME_MAX, PROC_CREATED};
 
@@ -273,7 +274,8 @@ impl Proc {
 
 struct Table {
     procs: [Proc; NPROC],
-    cur: usize,
+    /// Per CPU: the slot it runs, NONE while it waits for work.
+    cur: [usize; abi::layout::MAX_CPUS as usize],
     next_pid: u32,
     preemptive: bool,
     switches: u64,
@@ -286,13 +288,23 @@ struct Table {
 
 static TABLE: KCell<Table> = KCell::new(Table {
     procs: [Proc::EMPTY; NPROC],
-    cur: usize::MAX,
+    cur: [NONE; abi::layout::MAX_CPUS as usize],
     next_pid: 1,
     preemptive: false,
     switches: 0,
     frames_free_at_start: 0,
     failed: 0,
 });
+
+/// `Table::cur` of a CPU that runs no process.
+const NONE: usize = usize::MAX;
+
+impl Table {
+    /// The slot this CPU runs.
+    fn cur(&self) -> usize {
+        self.cur[crate::smp::cpu()]
+    }
+}
 
 /// The process table. Each function here takes it once, or passes it on
 /// (switch_in); none holds it across a call that takes it again.
@@ -310,7 +322,7 @@ fn table() -> &'static mut Table {
 /// process table again).
 pub unsafe fn current() -> &'static mut Proc {
     let t = table();
-    &mut t.procs[t.cur]
+    &mut t.procs[t.cur()]
 }
 
 pub fn set_preemptive(on: bool) {
