@@ -33,29 +33,33 @@
 set -euo pipefail
 
 # ---- what to run and what to expect -------------------------------------------
-# RUNS: name | QEMU -cpu | kvm_amd npt parameter
+# RUNS: name | QEMU -cpu | kvm_amd npt parameter | CPUs (QEMU -smp, and every
+# microvmm run inside gets --cpus with the same number)
 RUNS='
-npt    | EPYC        | 1
-shadow | qemu64,+svm | 0
-la57   | EPYC,+la57  | 1
+npt    | EPYC        | 1 | 1
+shadow | qemu64,+svm | 0 | 1
+la57   | EPYC,+la57  | 1 | 1
+smp2   | EPYC        | 1 | 2
 '
 # CHECKS: runs ('*' or comma list) | source (console|json) | description | grep -E pattern
 # A pattern starting with '!' must NOT match. console = the guest Linux serial
 # console (microvmm's stdout/stderr included); json = microvmm's --json report.
 CHECKS='
 *      | console | kvm modules loaded (irqbypass kvm ccp kvm_amd) | ^nested-svm: loaded irqbypass kvm ccp kvm_amd$
-npt,la57 | console | kvm_amd runs with npt=1                        | ^nested-svm: kvm_amd npt=Y$
+npt,la57,smp2 | console | kvm_amd runs with npt=1                        | ^nested-svm: kvm_amd npt=Y$
 shadow | console | kvm_amd runs with npt=0                        | ^nested-svm: kvm_amd npt=N$
 *      | console | /dev/kvm present                               | ^nested-svm: /dev/kvm present$
 *      | console | microvmm exit code 0                           | ^nested-svm: microvmm exit 0$
-npt,la57 | console | host line says kvm flavour svm-npt             | ^host: .*kvm flavour svm-npt
+npt,la57,smp2 | console | host line says kvm flavour svm-npt             | ^host: .*kvm flavour svm-npt
 shadow | console | host line says kvm flavour shadow              | ^host: .*kvm flavour shadow
 *      | console | guest banner says mode x86                     | mode x86
 *      | json    | JSON report written                            | [{]
-npt,la57 | json    | report says kvm_flavour svm-npt                | "kvm_flavour": *"svm-npt"
+npt,la57,smp2 | json    | report says kvm_flavour svm-npt                | "kvm_flavour": *"svm-npt"
 shadow | json    | report says kvm_flavour shadow                 | "kvm_flavour": *"shadow"
 *      | console | no kernel panic or oops                        | !Kernel panic|Oops|BUG:
 *      | console | guest schedules on the LAPIC timer             | scheduling timer
+smp2   | console | both vCPUs come up                             | \[kernel\] vCPUs: 2 of 2 online
+smp2   | json    | the report has two vCPUs                       | "index": *1
 *      | console | addrspace exits 0                              | pid [0-9]+ addrspace: exit 0
 *      | console | heap, stack, spin exit 0                       | pid [0-9]+ spin:[0-9]+: exit 0
 *      | console | heap faults equal touched pages                | [0-9]+ page faults for [0-9]+ touched pages$
@@ -68,9 +72,9 @@ shadow | json    | report says kvm_flavour shadow                 | "kvm_flavour
 *      | console | teardown returns every frame                   | every frame returned
 *      | console | whereis answers with GPA and HPA               | code : GVA 0x[0-9a-f]+ -> GPA 0x[0-9a-f]+ -> HPA 0x
 *      | console | zero KVM_TRANSLATE mismatches                  | no errors: every checked page agrees with KVM_TRANSLATE
-npt    | json    | 2D walk: 24 memory references (4-level/4-level) | "hw_refs": 24
+npt,smp2 | json    | 2D walk: 24 memory references (4-level/4-level) | "hw_refs": 24
 shadow | json    | shadow walk: 4 memory references               | "hw_refs": 4
-npt,shadow | console | 4-level paging (no LA57 offered)          | 4-level paging
+npt,shadow,smp2 | console | 4-level paging (no LA57 offered)          | 4-level paging
 la57   | console | 5-level paging where LA57 is offered           | 5-level paging
 la57   | json    | 2D walk: 5-level guest on 5-level NPT: 5*(5+1)+5 | "hw_refs": 35
 *      | json    | pattern read back through GPA and HVA          | "ok": true
@@ -272,9 +276,12 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 npt=1
+cpus=1
 for w in \$(cat /proc/cmdline); do
-  case \$w in nsvm_npt=*) npt=\${w#nsvm_npt=} ;; esac
+  case \$w in nsvm_npt=*) npt=\${w#nsvm_npt=} ;; nsvm_cpus=*) cpus=\${w#nsvm_cpus=} ;; esac
 done
+# Every microvmm run below gets --cpus (the function shadows the file).
+microvmm() { /microvmm --cpus \$cpus "\$@"; }
 echo "nested-svm: cpu \$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), svm flags \$(grep -c -w svm /proc/cpuinfo), npt flags \$(grep -c -w npt /proc/cpuinfo)"
 loaded=""
 for m in irqbypass kvm ccp; do
@@ -286,7 +293,7 @@ echo "nested-svm: kvm_amd npt=\$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/n
 [ -c /dev/kvm ] && echo "nested-svm: /dev/kvm present" || echo "nested-svm: /dev/kvm missing"
 echo "nested-svm: running /microvmm $INIT_ARGS"
 t0=\$(cut -d' ' -f1 /proc/uptime)
-/microvmm $INIT_ARGS
+microvmm $INIT_ARGS
 rc=\$?
 echo "nested-svm: microvmm exit \$rc"
 echo "nested-svm: microvmm took \$(awk -v a=\$t0 -v b=\$(cut -d' ' -f1 /proc/uptime) 'BEGIN { print b - a }') s"
@@ -297,20 +304,20 @@ if [ -f /report.json ]; then
   echo "===== nested-svm json end ====="
 fi
 echo "nested-svm: running /microvmm $VECTOR_ARGS"
-/microvmm $VECTOR_ARGS
+microvmm $VECTOR_ARGS
 echo "nested-svm: vector exit \$?"
 echo "nested-svm: running /microvmm $FORK_ARGS"
-/microvmm $FORK_ARGS
+microvmm $FORK_ARGS
 echo "nested-svm: fork exit \$?"
-/microvmm --timeout 120 -q --run /forkbomb
+microvmm --timeout 120 -q --run /forkbomb
 echo "nested-svm: forkbomb exit \$?"
 echo "nested-svm: running /microvmm $RAMFS_ARGS"
-/microvmm $RAMFS_ARGS
+microvmm $RAMFS_ARGS
 echo "nested-svm: ramfs exit \$?"
-/microvmm --timeout 120 -q --files /tree --run '/bin/busybox sh /t.sh'
+microvmm --timeout 120 -q --files /tree --run '/bin/busybox sh /t.sh'
 echo "nested-svm: shell exit \$?"
 echo "nested-svm: running /microvmm $THREADS_ARGS"
-/microvmm $THREADS_ARGS
+microvmm $THREADS_ARGS
 echo "nested-svm: threads exit \$?"
 echo "nested-svm: guest uptime \$(cut -d' ' -f1 /proc/uptime) s"
 poweroff -f
@@ -324,10 +331,11 @@ stage_end
 # ---- 5. runs ------------------------------------------------------------------
 SELECTED=${NESTED_SVM_RUNS:-}
 ran=0
-while IFS='|' read -r name cpu npt; do
+while IFS='|' read -r name cpu npt smp; do
   name=${name//[[:space:]]/}
   cpu=${cpu//[[:space:]]/}
   npt=${npt//[[:space:]]/}
+  smp=${smp//[[:space:]]/}
   if [ -z "$name" ] || [ "${name:0:1}" = "#" ]; then continue; fi
   if [ -n "$SELECTED" ]; then
     case " $SELECTED " in *" $name "*) ;; *) continue ;; esac
@@ -336,13 +344,13 @@ while IFS='|' read -r name cpu npt; do
   D=$W/runs/$name
   rm -rf "$D"
   mkdir -p "$D"
-  stage_begin "qemu run $name (-cpu $cpu)"
+  stage_begin "qemu run $name (-cpu $cpu -smp $smp)"
   qemu_ok=0
   run_qemu "$D/qemu.log" "$QEMU_TIMEOUT" "" \
-    qemu-system-x86_64 -accel tcg -cpu "$cpu" -m "$QEMU_MEM" -smp 1 \
+    qemu-system-x86_64 -accel tcg -cpu "$cpu" -m "$QEMU_MEM" -smp "$smp" \
     -nographic -no-reboot -nic none \
     -kernel "$KDIR/vmlinuz" -initrd "$W/initrd.gz" \
-    -append "console=ttyS0 quiet panic=-1 nsvm_npt=$npt" || qemu_ok=1
+    -append "console=ttyS0 quiet panic=-1 nsvm_npt=$npt nsvm_cpus=$smp" || qemu_ok=1
   stage_end
   clean_console "$D/qemu.log" "$D/console.txt"
   sed -n '/^===== nested-svm json begin =====$/,/^===== nested-svm json end =====$/p' \

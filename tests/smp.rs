@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Cc, build, microvmm, microvmm_direct, test_guest};
+use common::{Cc, build, microvmm, microvmm_direct, procs, test_guest};
 
 #[test]
 fn cpus_outside_one_to_eight_is_refused_with_one_line() {
@@ -101,4 +101,53 @@ fn threaded_programs_print_the_same_under_one_and_two_vcpus() {
         assert_eq!(two.code, 0, "{cc:?}\n{}", two.stderr);
         assert_eq!(one.stdout, two.stdout, "{cc:?}");
     }
+}
+
+/// One thread unmaps (or first makes read-only) pages that another
+/// thread, spinning on the other vCPU, had just written: each change is a
+/// TLB shootdown there, counted in the report; with one vCPU there is
+/// nobody to shoot down. The program's output is the same either way.
+#[test]
+fn unmapping_what_a_thread_on_the_other_vcpu_touched_is_a_counted_shootdown() {
+    let Some(p) = build("shootdown", Cc::Static) else {
+        return;
+    };
+    let p = p.display().to_string();
+    for mode in ["", " mprotect"] {
+        let run = format!("{p}{mode}");
+        let mut outputs = Vec::new();
+        for cpus in ["1", "2"] {
+            let r = microvmm(
+                &[
+                    "-q",
+                    "--cpus",
+                    cpus,
+                    "--run",
+                    &run,
+                    "--json",
+                    "-",
+                    "--timeout",
+                    "60",
+                ],
+                0,
+            );
+            let j = r.json();
+            let ps = procs(&j, "shootdown");
+            assert_eq!(ps.len(), 1);
+            let n = ps[0]["tlb_shootdowns"].as_u64().unwrap_or(u64::MAX);
+            if cpus == "1" {
+                assert_eq!(n, 0, "one vCPU: nothing to shoot down");
+            } else {
+                assert!(n > 0, "--cpus 2{mode}: {}", r.stderr);
+                assert!(ps[0]["tlb_shootdown_us"].as_f64().unwrap_or(0.0) > 0.0);
+            }
+            assert!(r.stderr.contains("every frame returned"), "{}", r.stderr);
+            outputs.push(ps[0]["stdout"].as_str().unwrap_or("").to_string());
+        }
+        assert_eq!(outputs[0], outputs[1]);
+        assert!(outputs[0].ends_with(", 0 wrong\n"), "{}", outputs[0]);
+    }
+    // The text report says so too.
+    let r = microvmm(&["--cpus", "2", "--run", &p, "--timeout", "60"], 0);
+    assert!(r.stdout.contains("  TLB shootdowns: "), "{}", r.stdout);
 }

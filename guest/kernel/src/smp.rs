@@ -27,6 +27,7 @@ use abi::layout::MAX_CPUS;
 use crate::arch::{self, Mode, cpu};
 use crate::entry::{BKL, SCHED_GEN};
 use crate::memlayout;
+use crate::sync::KCell;
 
 /// Application processors that reached `ap_start` (incremented there).
 #[unsafe(no_mangle)]
@@ -67,6 +68,7 @@ pub fn cpus() -> usize {
 /// work, holding nothing of the kernel's: no `&mut` from a `KCell` may be
 /// live across this call).
 pub fn relax() {
+    crate::proc::flush_remote();
     BKL.store(0, Ordering::Release);
     for _ in 0..64 {
         core::hint::spin_loop();
@@ -78,6 +80,7 @@ pub fn relax() {
 /// (`SCHED_GEN` moved: it may have made a process runnable, or stopped
 /// running one) or about a millisecond has passed (a sleeper's deadline).
 pub fn idle_wait() {
+    crate::proc::flush_remote();
     let seen = SCHED_GEN.load(Ordering::Relaxed);
     BKL.store(0, Ordering::Release);
     let khz = crate::tsc_khz();
@@ -89,8 +92,14 @@ pub fn idle_wait() {
     lock();
 }
 
-/// Take the big kernel lock (the entry stubs do the same in assembly).
+/// Take the big kernel lock (the entry stubs do the same in assembly,
+/// and then call `gate` first thing).
 pub fn lock() {
+    raw_lock();
+    gate();
+}
+
+fn raw_lock() {
     while BKL.fetch_or(1, Ordering::Acquire) & 1 != 0 {
         while BKL.load(Ordering::Relaxed) & 1 != 0 {
             core::hint::spin_loop();
@@ -151,4 +160,171 @@ extern "C" fn ap_main(_index: u64) -> ! {
         crate::timer::init();
     }
     crate::proc::run()
+}
+
+// ---- IPIs and TLB shootdowns ------------------------------------------------
+
+/// The vector of every IPI: the entry it causes does the work (`gate`
+/// flushes a pending shootdown; `proc::enter` gives up a thread whose
+/// group another CPU gathers).
+pub const IPI_VECTOR: u8 = 0x21;
+/// Pages a shootdown flushes one by one (INVLPG on x86); beyond this, or
+/// for a whole-space flush, the target reloads CR3.
+pub const FLUSH_CEILING: usize = 8;
+const NOBODY: u32 = u32::MAX;
+
+/// Send the IPI to CPU `c` (x2APIC ICR, MSR 0x830: fixed delivery,
+/// physical destination = the in-kernel LAPIC's id, the vCPU index).
+pub fn ipi(c: usize) {
+    cpu::wrmsr(0x830, ((c as u64) << 32) | IPI_VECTOR as u64);
+}
+
+/// What a CPU must forget: every page of the space, or these pages.
+#[derive(Clone, Copy)]
+struct Flush {
+    /// The thread group whose address space it is (0: nothing to do).
+    tgid: u32,
+    full: bool,
+    n: usize,
+    pages: [u64; FLUSH_CEILING],
+}
+
+impl Flush {
+    const NONE: Flush = Flush {
+        tgid: 0,
+        full: false,
+        n: 0,
+        pages: [0; FLUSH_CEILING],
+    };
+
+    fn add(&mut self, va: Option<u64>, npages: u64) {
+        match va {
+            Some(va) if !self.full && self.n + npages as usize <= FLUSH_CEILING => {
+                for k in 0..npages {
+                    self.pages[self.n] = va + 4096 * k;
+                    self.n += 1;
+                }
+            }
+            _ => self.full = true,
+        }
+    }
+}
+
+/// Per CPU: the thread group whose thread it runs (0: none); what its
+/// current kernel entry changed in that group's address space and other
+/// CPUs must forget (`BATCH`), and what another CPU asked it to forget
+/// (`ASKED`, with `ASKED_FLAG` while it has not yet).
+static RUN_TGID: [AtomicU32; MAX_CPUS as usize] = [const { AtomicU32::new(0) }; MAX_CPUS as usize];
+static BATCH: KCell<[Flush; MAX_CPUS as usize]> = KCell::new([Flush::NONE; MAX_CPUS as usize]);
+static ASKED: KCell<[Flush; MAX_CPUS as usize]> = KCell::new([Flush::NONE; MAX_CPUS as usize]);
+static ASKED_FLAG: [AtomicU32; MAX_CPUS as usize] =
+    [const { AtomicU32::new(0) }; MAX_CPUS as usize];
+/// The CPU waiting for its shootdown to be done, or NOBODY.
+static SHOOTER: AtomicU32 = AtomicU32::new(NOBODY);
+
+/// This CPU now runs a thread of group `tgid` (0: none).
+pub fn set_running(tgid: u32) {
+    RUN_TGID[cpu()].store(tgid, Ordering::Relaxed);
+}
+
+/// Note that this CPU changed `npages` pages from `va` (None: possibly
+/// any page) of the running group's address space in a way other CPUs
+/// must not keep cached (removed or downgraded): `flush_remote` makes
+/// them forget before the lock is next dropped.
+pub fn note(va: Option<u64>, npages: u64) {
+    if cpus() == 1 {
+        return;
+    }
+    let me = cpu();
+    let tgid = RUN_TGID[me].load(Ordering::Relaxed);
+    if tgid == 0 {
+        return;
+    }
+    // SAFETY: this CPU's slot, under the lock (sync.rs discipline).
+    let b = unsafe { &mut BATCH.get()[me] };
+    if b.tgid != tgid {
+        *b = Flush::NONE;
+        b.tgid = tgid;
+    }
+    b.add(va, npages);
+}
+
+/// What one shootdown cost, for the process's counters.
+#[derive(Clone, Copy, Default)]
+pub struct Shot {
+    /// IPIs sent.
+    pub ipis: u32,
+    /// Pages each target was asked to forget one by one (0: full flushes).
+    pub pages: u32,
+    /// TSC cycles from the first IPI until every target had flushed.
+    pub cycles: u64,
+}
+
+/// Make every other CPU that runs a thread of the group this CPU's entry
+/// changed forget what changed: an IPI each, then wait (letting the
+/// targets into the kernel: each flushes in `gate` first thing) until all
+/// have. No frame the change freed can be reused meanwhile: every other
+/// CPU waits in `gate` until the shootdown is over. Called with the lock
+/// held, before it is dropped.
+pub fn flush_remote() -> Option<(u32, Shot)> {
+    let me = cpu();
+    // SAFETY: this CPU's slot, under the lock.
+    let b = unsafe { core::mem::replace(&mut BATCH.get()[me], Flush::NONE) };
+    if b.tgid == 0 || (!b.full && b.n == 0) {
+        return None;
+    }
+    let mut shot = Shot::default();
+    let t0 = cpu::rdtsc();
+    SHOOTER.store(me as u32, Ordering::Relaxed);
+    for c in 0..cpus() {
+        if c != me && RUN_TGID[c].load(Ordering::Relaxed) == b.tgid {
+            // SAFETY: under the lock; the target reads it under the lock.
+            unsafe { ASKED.get()[c] = b };
+            ASKED_FLAG[c].store(1, Ordering::Release);
+            ipi(c);
+            shot.ipis += 1;
+            shot.pages += if b.full { 0 } else { b.n as u32 };
+        }
+    }
+    while (0..cpus()).any(|c| ASKED_FLAG[c].load(Ordering::Acquire) != 0) {
+        BKL.store(0, Ordering::Release);
+        for _ in 0..16 {
+            core::hint::spin_loop();
+        }
+        raw_lock();
+    }
+    SHOOTER.store(NOBODY, Ordering::Release);
+    shot.cycles = cpu::rdtsc().wrapping_sub(t0);
+    (shot.ipis > 0).then_some((b.tgid, shot))
+}
+
+/// First thing after taking the lock: forget what another CPU asked this
+/// one to, and while another CPU's shootdown is not over, let it finish
+/// (a frame it freed must not be reused before every CPU has forgotten
+/// it).
+pub fn gate() {
+    loop {
+        let me = cpu();
+        if ASKED_FLAG[me].load(Ordering::Acquire) != 0 {
+            // SAFETY: this CPU's slot, under the lock.
+            let a = unsafe { ASKED.get()[me] };
+            if a.full {
+                arch::local_flush_all();
+            } else {
+                for &va in &a.pages[..a.n] {
+                    arch::local_flush_page(va);
+                }
+            }
+            ASKED_FLAG[me].store(0, Ordering::Release);
+        }
+        let s = SHOOTER.load(Ordering::Acquire);
+        if s == NOBODY || s == me as u32 {
+            return;
+        }
+        BKL.store(0, Ordering::Release);
+        for _ in 0..16 {
+            core::hint::spin_loop();
+        }
+        raw_lock();
+    }
 }

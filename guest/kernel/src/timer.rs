@@ -28,7 +28,12 @@ pub fn init() {
 /// Acknowledge a tick.
 pub fn tick() {
     TICKS.fetch_add(1, Ordering::Relaxed);
-    wrmsr(0x80b, 0); // EOI
+    eoi();
+}
+
+/// End of interrupt, for the LAPIC (a tick or an IPI).
+pub fn eoi() {
+    wrmsr(0x80b, 0);
 }
 
 pub fn ticks() -> u64 {

@@ -221,6 +221,9 @@ fn process(rec: &ProcObservation, programs: &[Program]) -> ProcessReport {
         stack_faults: last.stats.stack_faults,
         faults_by_kind: last.stats.faults_by_kind.clone(),
         pages_resident: last.stats.pages_resident,
+        tlb_shootdowns: last.stats.tlb_shootdowns,
+        tlb_shootdown_pages: last.stats.tlb_shootdown_pages,
+        tlb_shootdown_us: last.stats.tlb_shootdown_ns as f64 / 1e3,
         code_gpa: rec.code_gpa,
         exit: exit(rec.exited.as_ref().and_then(|e| e.exit)),
         ..Default::default()

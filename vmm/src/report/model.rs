@@ -241,6 +241,16 @@ pub struct ProcessReport {
     pub faults_by_kind: BTreeMap<RegionKind, u64>,
     /// User pages resident at its last report.
     pub pages_resident: u64,
+    /// TLB shootdowns its threads caused: IPIs sent to other vCPUs running
+    /// a thread of it after a mapping was removed or downgraded (munmap,
+    /// mprotect, copy-on-write, brk shrink); 0 with one vCPU.
+    pub tlb_shootdowns: u32,
+    /// Pages those IPIs asked to be flushed one by one (a larger change is
+    /// a full flush and adds nothing here).
+    pub tlb_shootdown_pages: u32,
+    /// Microseconds its threads waited for shootdowns, from the first IPI
+    /// until every target had flushed, summed (guest TSC).
+    pub tlb_shootdown_us: f64,
     /// Its mapped pages whose guest frame another process, live at its
     /// exit, maps too; null when it was not analysed or the count was
     /// stopped (`sharing.why` says why).

@@ -129,6 +129,13 @@ pub fn render(r: &Report) -> String {
         if let (Some(path), Some(argv)) = (&p.path, &p.argv) {
             let _ = writeln!(s, "  ran {}: argv {argv:?}", escape_text(path));
         }
+        if p.tlb_shootdowns > 0 {
+            let _ = writeln!(
+                s,
+                "  TLB shootdowns: {} (IPIs to other vCPUs running its threads; {} pages flushed one by one, the rest full flushes; {:.1} us waited)",
+                p.tlb_shootdowns, p.tlb_shootdown_pages, p.tlb_shootdown_us
+            );
+        }
         let unknown = p.sharing.as_ref().is_some_and(|sh| !sh.complete);
         for rg in &p.regions {
             let _ = writeln!(

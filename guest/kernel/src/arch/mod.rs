@@ -62,9 +62,32 @@ pub fn set_cr3(cr3: u64) {
 }
 
 /// Forget every cached translation of the current address space (a CR3
-/// reload; under PVM the host also resyncs its shadow table).
+/// reload; under PVM the host also resyncs its shadow table), here and on
+/// every other CPU that runs a thread of it (smp.rs: a TLB shootdown
+/// before the kernel lock is next dropped).
 pub fn flush_tlb_all() {
+    local_flush_all();
+    crate::smp::note(None, 0);
+}
+
+/// Like `flush_tlb_all` for the `npages` pages from `va`: this CPU
+/// reloads CR3 (one flush for the lot), others forget those pages.
+pub fn flush_tlb_range(va: u64, npages: u64) {
+    local_flush_all();
+    crate::smp::note(Some(va), npages);
+}
+
+/// `flush_tlb_all` on this CPU only (a TLB shootdown's target).
+pub fn local_flush_all() {
     set_cr3(cpu::read_cr3());
+}
+
+/// `flush_page` on this CPU only.
+pub fn local_flush_page(va: u64) {
+    match mode() {
+        Mode::Pvm => local_flush_all(),
+        Mode::X86 => cpu::invlpg(va),
+    }
 }
 
 /// Forget the cached translation of the page at `va` in the current
@@ -74,8 +97,6 @@ pub fn flush_tlb_all() {
 /// still saw the old frame in ~half of 256 pages); the CR3 hypercall makes
 /// the host resync.
 pub fn flush_page(va: u64) {
-    match mode() {
-        Mode::Pvm => flush_tlb_all(),
-        Mode::X86 => cpu::invlpg(va),
-    }
+    local_flush_page(va);
+    crate::smp::note(Some(va), 1);
 }

@@ -41,7 +41,8 @@ fn wstatus(how: Exit) -> i32 {
 /// leave its status for its parent, and continue with the next process in
 /// `f` — or shut down when none is left.
 pub fn exit_current(f: &mut TrapFrame, how: Exit) {
-    // The other threads of its group end with it.
+    // The other threads of its group end with it: first off every CPU.
+    super::cpus::gather();
     super::thread::end_group();
     let t = table();
     let cur = t.cur();

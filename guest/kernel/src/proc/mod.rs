@@ -5,6 +5,7 @@
 //! Round-robin; preemptive on the timer tick when the host has one,
 //! otherwise the kernel switches after every system call and page fault.
 
+mod cpus;
 mod execve;
 mod exit;
 mod fork;
@@ -18,6 +19,7 @@ pub use fork::{Clone, fork};
 pub use futex::{FUTEX_CHAN, futex_requeue, futex_wake};
 pub use thread::{exit_thread, set_group, tgid_of};
 
+pub use cpus::{enter, flush_remote};
 use exit::all_done;
 pub use exit::{
     BAD_BUFFER, Found, NO_CHILD, Which, exit_current, find_child, kill_other, siginfo, wait_chan,
@@ -276,6 +278,8 @@ struct Table {
     procs: [Proc; NPROC],
     /// Per CPU: the slot it runs, NONE while it waits for work.
     cur: [usize; abi::layout::MAX_CPUS as usize],
+    /// Per CPU: the group it gathers (cpus.rs), 0 for none.
+    gathering: [u32; abi::layout::MAX_CPUS as usize],
     next_pid: u32,
     preemptive: bool,
     switches: u64,
@@ -289,6 +293,7 @@ struct Table {
 static TABLE: KCell<Table> = KCell::new(Table {
     procs: [Proc::EMPTY; NPROC],
     cur: [NONE; abi::layout::MAX_CPUS as usize],
+    gathering: [0; abi::layout::MAX_CPUS as usize],
     next_pid: 1,
     preemptive: false,
     switches: 0,

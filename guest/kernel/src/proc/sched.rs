@@ -27,10 +27,9 @@ fn will_run(p: &super::Proc) -> bool {
     p.state == State::Runnable || (matches!(p.state, State::Blocked(_)) && p.wake != 0)
 }
 
-/// Whether another CPU runs a thread of `p`'s group: a group runs on one
-/// CPU at a time (its address space and descriptors live in the slot of
-/// the thread that runs, thread.rs), so it is never live on two CPUs and
-/// no TLB needs shooting down.
+/// Whether another CPU runs a thread of `p`'s group. Without an
+/// in-kernel LAPIC (no timer, no IPIs) a group runs on one CPU at a time:
+/// no other CPU could be made to forget a mapping (smp.rs).
 fn group_elsewhere(t: &Table, p: &super::Proc) -> bool {
     let me = crate::smp::cpu();
     t.cur
@@ -40,12 +39,28 @@ fn group_elsewhere(t: &Table, p: &super::Proc) -> bool {
         .any(|(c, &i)| c != me && i != super::NONE && t.procs[i].tgid == p.tgid)
 }
 
+/// Whether another CPU runs slot `i`.
+fn running_elsewhere(t: &Table, i: usize) -> bool {
+    let me = crate::smp::cpu();
+    t.cur
+        .iter()
+        .enumerate()
+        .take(crate::smp::cpus())
+        .any(|(c, &j)| c != me && j == i)
+}
+
 /// The next process that may run after `after`, round-robin.
 fn pick(t: &Table, after: usize) -> Option<usize> {
     let now = cpu::rdtsc();
     (1..=NPROC)
         .map(|k| (after.wrapping_add(k)) % NPROC)
-        .find(|&i| ready(&t.procs[i], now) && !group_elsewhere(t, &t.procs[i]))
+        .find(|&i| {
+            let p = &t.procs[i];
+            ready(p, now)
+                && !running_elsewhere(t, i)
+                && !super::cpus::gathered_elsewhere(t, p.tgid)
+                && (crate::timer::running() || !group_elsewhere(t, p))
+        })
 }
 
 /// Nothing for this CPU to run for now: it runs no process and leaves
@@ -55,6 +70,7 @@ fn idle(first: bool) {
     if first {
         let t = table();
         t.cur[crate::smp::cpu()] = super::NONE;
+        crate::smp::set_running(0);
         arch::set_cr3(crate::mm::kspace::root().get());
         entry::set_kernel_fx();
     }
@@ -68,6 +84,7 @@ pub(super) const FORCE_GS: u64 = u64::MAX;
 /// `live_gs` is the GS base now in the CPU, if known (else FORCE_GS).
 fn switch_in(t: &mut Table, i: usize, live_gs: u64) {
     t.cur[crate::smp::cpu()] = i;
+    crate::smp::set_running(t.procs[i].tgid);
     super::thread::take_shared(t, i);
     let p = &mut t.procs[i];
     if let Some(a) = &p.aspace {
@@ -140,7 +157,7 @@ pub(super) fn run_next(f: &mut TrapFrame, after: usize, live_gs: u64) {
 }
 
 /// Save the running process's frame and bases before it stops running.
-fn save_current(t: &mut Table, f: &TrapFrame) -> u64 {
+pub(super) fn save_current(t: &mut Table, f: &TrapFrame) -> u64 {
     let cur = t.cur();
     t.procs[cur].frame = *f;
     t.procs[cur].fs_base = fsbase::read();
@@ -177,7 +194,11 @@ pub fn tick(f: &mut TrapFrame) {
         exit_current(f, how);
         return;
     }
-    let signalled = t.procs[cur].pending & !t.procs[cur].sigmask != 0;
+    // Not at a pause or sigsuspend that `block` rewound (rax is the
+    // call): it must run again to return EINTR (see `resume`); a tick
+    // that lands right on it leaves the signal to that call.
+    let rewound = f.rax == abi::syscall::SYS_PAUSE || f.rax == abi::syscall::SYS_RT_SIGSUSPEND;
+    let signalled = t.procs[cur].pending & !t.procs[cur].sigmask != 0 && !rewound;
     if !yield_from(f) && signalled {
         crate::syscall::signal::deliver(f);
     }
@@ -197,6 +218,13 @@ pub fn sleep(f: &mut TrapFrame, deadline: u64) -> bool {
         if cpu::rdtsc() >= deadline {
             table().procs[cur].wake = 0;
             return false;
+        }
+        // Another CPU gathers its group: it sleeps aside, as a yield would.
+        let t = table();
+        if super::cpus::gathered_elsewhere(t, t.procs[cur].tgid) {
+            let gs = save_current(t, f);
+            run_next(f, cur, gs);
+            return true;
         }
         // Its group stays on this CPU (`cur` is still it); others may run.
         crate::smp::relax();
@@ -224,6 +252,12 @@ pub fn block(f: &mut TrapFrame, nr: u64, chan: u64, deadline: u64) -> bool {
     t.procs[cur].state = State::Blocked(chan);
     t.procs[cur].restarting = true;
     t.procs[cur].wake = deadline;
+    // With several CPUs a signal may have come while it ran, after it
+    // last looked: it waits no more, as if the signal came now.
+    let p = &t.procs[cur];
+    if crate::smp::cpus() > 1 && p.pending & !p.sigmask != 0 {
+        interrupt(t, cur);
+    }
     let gs = save_current(t, f);
     run_next(f, cur, gs);
     true
