@@ -219,6 +219,18 @@ static BATCH: KCell<[Flush; MAX_CPUS as usize]> = KCell::new([Flush::NONE; MAX_C
 static ASKED: KCell<[Flush; MAX_CPUS as usize]> = KCell::new([Flush::NONE; MAX_CPUS as usize]);
 static ASKED_FLAG: [AtomicU32; MAX_CPUS as usize] =
     [const { AtomicU32::new(0) }; MAX_CPUS as usize];
+/// Per CPU: reload CR3 at the next process switch-in (lazily: it ran no
+/// thread of a group that changed a mapping, but may still hold entries
+/// of it from before: under PVM a switch back to a cached root need not
+/// flush, as with PCIDs on Linux).
+static STALE: [AtomicU32; MAX_CPUS as usize] = [const { AtomicU32::new(0) }; MAX_CPUS as usize];
+
+/// Whether this CPU must flush after loading a process's CR3 (and forget
+/// that it must).
+pub fn take_stale() -> bool {
+    STALE[cpu()].swap(0, Ordering::Relaxed) != 0
+}
+
 /// The CPU waiting for its shootdown to be done, or NOBODY.
 static SHOOTER: AtomicU32 = AtomicU32::new(NOBODY);
 
@@ -277,6 +289,9 @@ pub fn flush_remote() -> Option<(u32, Shot)> {
     let t0 = cpu::rdtsc();
     SHOOTER.store(me as u32, Ordering::Relaxed);
     for c in 0..cpus() {
+        if c != me && RUN_TGID[c].load(Ordering::Relaxed) != b.tgid {
+            STALE[c].store(1, Ordering::Relaxed);
+        }
         if c != me && RUN_TGID[c].load(Ordering::Relaxed) == b.tgid {
             // SAFETY: under the lock; the target reads it under the lock.
             unsafe { ASKED.get()[c] = b };

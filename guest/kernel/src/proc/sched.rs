@@ -89,6 +89,9 @@ fn switch_in(t: &mut Table, i: usize, live_gs: u64) {
     let p = &mut t.procs[i];
     if let Some(a) = &p.aspace {
         arch::set_cr3(a.root.get());
+        if crate::smp::take_stale() {
+            arch::local_flush_all();
+        }
     }
     fsbase::write(p.fs_base);
     // Under PVM each GS access traps: most programs never set it, so
