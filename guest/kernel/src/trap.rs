@@ -53,7 +53,7 @@ fn dispatch(f: &mut TrapFrame) {
         }
         0xff => {}                                    // spurious
         v if v == crate::smp::IPI_VECTOR as u64 => {} // its work is done (gate, enter)
-        14 => proc::page_fault(f, cpu::read_cr2()),
+        14 => proc::page_fault(f, crate::arch::fault_address()),
         v => {
             let reason = match v {
                 3 => "breakpoint",

@@ -17,7 +17,7 @@ mod thread;
 pub use execve::execve;
 pub use fork::{Clone, fork};
 pub use futex::{FUTEX_CHAN, futex_requeue, futex_wake};
-pub use thread::{exit_thread, set_group, tgid_of};
+pub use thread::{exit_thread, set_group, signal_thread, tgid_of};
 
 pub use cpus::{enter, flush_remote};
 use exit::all_done;
