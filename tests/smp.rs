@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{Cc, build, microvmm, microvmm_direct, procs, test_guest};
+use common::{Cc, build, microvmm, microvmm_direct, procs, skip, test_guest};
+use std::process::Command;
 
 #[test]
 fn cpus_outside_one_to_eight_is_refused_with_one_line() {
@@ -93,6 +94,7 @@ fn threaded_programs_print_the_same_under_one_and_two_vcpus() {
         ("threads", Cc::Musl, ""),
         ("threads", Cc::Static, " bomb"),
         ("threads", Cc::Static, " mainexit"),
+        ("threads", Cc::Static, " sem10m"),
         ("rthreads", Cc::Rust, ""),
         ("handlers", Cc::Static, ""),
     ] {
@@ -155,4 +157,40 @@ fn unmapping_what_a_thread_on_the_other_vcpu_touched_is_a_counted_shootdown() {
     // The text report says so too.
     let r = microvmm(&["--cpus", "2", "--run", &p, "--timeout", "60"], 0);
     assert!(r.stdout.contains("  TLB shootdowns: "), "{}", r.stdout);
+}
+
+/// A static Go program (goroutines, a WaitGroup) prints the same under
+/// one and two vCPUs. Needs `go` (Debian's golang-go; a skip fails in CI).
+#[test]
+fn a_go_program_runs_the_same_under_two_vcpus() {
+    let go = Command::new("go").arg("version").output();
+    if !go.is_ok_and(|o| o.status.success()) {
+        skip::<()>("go (Debian's golang-go)");
+        return;
+    }
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("go-smp");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let bin = dir.join("goroutines");
+    let ok = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../tests/programs/goroutines.go"),
+        )
+        .env("CGO_ENABLED", "0")
+        .env("GOCACHE", dir.join("cache"))
+        .status()
+        .expect("go build")
+        .success();
+    assert!(ok, "go build goroutines");
+    let bin = bin.display().to_string();
+    for cpus in ["1", "2"] {
+        let r = microvmm_direct(&["-q", "--cpus", cpus, "--run", &bin, "--timeout", "60"]);
+        assert_eq!(r.code, 0, "--cpus {cpus}\n{}", r.stderr);
+        assert_eq!(
+            r.stdout, "goroutines: 100 done, sum 4950\n",
+            "--cpus {cpus}"
+        );
+    }
 }

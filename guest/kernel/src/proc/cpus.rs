@@ -54,6 +54,18 @@ pub fn enter(f: &mut TrapFrame, syscall: bool) -> bool {
     true
 }
 
+/// `smp::relax` for a CPU that runs a thread: meanwhile another thread of
+/// its group may have entered the kernel and taken the group's shared
+/// state (`enter`), so it takes it back.
+pub(super) fn relax() {
+    smp::relax();
+    let t = table();
+    let cur = t.cur();
+    if cur != NONE {
+        super::thread::take_shared(t, cur);
+    }
+}
+
 /// Before the running thread ends or replaces its whole group: until no
 /// other CPU runs a thread of it, ask them (once each, by IPI) and wait.
 pub(super) fn gather() {
@@ -80,7 +92,7 @@ pub(super) fn gather() {
             }
         }
         asked |= others;
-        smp::relax();
+        relax();
     }
 }
 

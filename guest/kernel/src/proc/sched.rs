@@ -230,7 +230,7 @@ pub fn sleep(f: &mut TrapFrame, deadline: u64) -> bool {
             return true;
         }
         // Its group stays on this CPU (`cur` is still it); others may run.
-        crate::smp::relax();
+        super::cpus::relax();
     }
 }
 
