@@ -96,7 +96,7 @@ pub fn vector_name(v: u64) -> &'static str {
 }
 
 pub fn set_pvm(on: bool) {
-    // SAFETY: single CPU; read only by the exit path.
+    // SAFETY: written once at boot, before any other CPU runs; read only by the exit path.
     unsafe { PVM_MODE = on as u8 };
 }
 

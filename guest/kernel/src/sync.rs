@@ -23,7 +23,8 @@ impl<T> KCell<T> {
     ///
     /// # Safety
     /// No other reference obtained from this cell may be used while the
-    /// result is alive. The kernel runs on one CPU and is never re-entered
+    /// result is alive. Kernel code runs on one CPU at a time (the big
+    /// kernel lock) and is never re-entered
     /// (no interrupts in supervisor mode), so each module keeps this by
     /// taking its cell once per operation and not calling back into itself
     /// while it holds it.

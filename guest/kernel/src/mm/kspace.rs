@@ -31,7 +31,8 @@ static KERNEL: KCell<Kernel> = KCell::new(Kernel {
 
 /// The kernel table's roots; every function here takes them once.
 fn kernel() -> &'static mut Kernel {
-    // SAFETY: single CPU, no re-entry, and the discipline above: no two
+    // SAFETY: one CPU in the kernel at a time (the big kernel lock), no
+    // re-entry, and the discipline above: no two
     // results of this function are in use at once.
     unsafe { KERNEL.get() }
 }

@@ -170,7 +170,7 @@ pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Re
     super::cpus::gather();
     let t = table();
     let cur = t.cur();
-    // SAFETY: one CPU, never re-entered; nothing else uses SCRATCH.
+    // SAFETY: one CPU in the kernel at a time (the big kernel lock), never re-entered; nothing else uses SCRATCH.
     let s = unsafe { SCRATCH.get() };
     s.used = 0;
     let p = &mut t.procs[cur];

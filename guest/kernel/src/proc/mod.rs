@@ -314,7 +314,8 @@ impl Table {
 /// The process table. Each function here takes it once, or passes it on
 /// (switch_in); none holds it across a call that takes it again.
 fn table() -> &'static mut Table {
-    // SAFETY: single CPU, no re-entry, and the discipline above: no two
+    // SAFETY: one CPU in the kernel at a time (the big kernel lock), no
+    // re-entry, and the discipline above: no two
     // results of this function are in use at once.
     unsafe { TABLE.get() }
 }
