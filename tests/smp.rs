@@ -144,8 +144,11 @@ fn unmapping_what_a_thread_on_the_other_vcpu_touched_is_a_counted_shootdown() {
             let n = ps[0]["tlb_shootdowns"].as_u64().unwrap_or(u64::MAX);
             if cpus == "1" {
                 assert_eq!(n, 0, "one vCPU: nothing to shoot down");
+                assert_eq!(ps[0]["vcpus"], serde_json::json!([0]));
             } else {
                 assert!(n > 0, "--cpus 2{mode}: {}", r.stderr);
+                // A shootdown needs a thread of it on the other vCPU.
+                assert_eq!(ps[0]["vcpus"], serde_json::json!([0, 1]));
                 assert!(ps[0]["tlb_shootdown_us"].as_f64().unwrap_or(0.0) > 0.0);
             }
             assert!(r.stderr.contains("every frame returned"), "{}", r.stderr);

@@ -299,7 +299,8 @@ pub struct Proc {
     /// Pages those IPIs asked to be flushed one by one (INVLPG; a larger
     /// or whole-space change is a full flush and adds nothing here).
     pub tlb_shootdown_pages: u32,
-    pub _pad: u32,
+    /// The vCPUs its threads ran on, one bit each (`PROC_EXITING` only).
+    pub vcpus_ran: u32,
     /// Nanoseconds the threads waited, from the first IPI until every
     /// target had flushed, summed (0 when the TSC rate is unknown).
     pub tlb_shootdown_ns: u64,
@@ -341,7 +342,7 @@ impl Default for Proc {
             tlb_shootdowns: 0,
             files: [FileName::default(); MAX_FILES],
             tlb_shootdown_pages: 0,
-            _pad: 0,
+            vcpus_ran: 0,
             tlb_shootdown_ns: 0,
         }
     }

@@ -337,6 +337,8 @@ pub struct ProcStats {
     pub tlb_shootdown_pages: u32,
     /// See `tlb_shootdowns`.
     pub tlb_shootdown_ns: u64,
+    /// The vCPUs its threads ran on, one bit each (exit only).
+    pub vcpus_ran: u32,
 }
 
 /// A value the process stored, for the VMM to read back.

@@ -224,6 +224,10 @@ fn process(rec: &ProcObservation, programs: &[Program]) -> ProcessReport {
         tlb_shootdowns: last.stats.tlb_shootdowns,
         tlb_shootdown_pages: last.stats.tlb_shootdown_pages,
         tlb_shootdown_us: last.stats.tlb_shootdown_ns as f64 / 1e3,
+        // The guest's mask: bits beyond the vCPUs there are are not shown.
+        vcpus: (0..crate::vcpus::MAX_CPUS)
+            .filter(|c| last.stats.vcpus_ran & (1 << c) != 0)
+            .collect(),
         code_gpa: rec.code_gpa,
         exit: exit(rec.exited.as_ref().and_then(|e| e.exit)),
         ..Default::default()

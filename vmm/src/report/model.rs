@@ -251,6 +251,9 @@ pub struct ProcessReport {
     /// Microseconds its threads waited for shootdowns, from the first IPI
     /// until every target had flushed, summed (guest TSC).
     pub tlb_shootdown_us: f64,
+    /// The vCPUs its threads ran on (`--cpus`), by index; empty when it
+    /// never reported its exit.
+    pub vcpus: Vec<u32>,
     /// Its mapped pages whose guest frame another process, live at its
     /// exit, maps too; null when it was not analysed or the count was
     /// stopped (`sharing.why` says why).

@@ -129,6 +129,10 @@ pub fn render(r: &Report) -> String {
         if let (Some(path), Some(argv)) = (&p.path, &p.argv) {
             let _ = writeln!(s, "  ran {}: argv {argv:?}", escape_text(path));
         }
+        if p.vcpus.iter().any(|&c| c != 0) {
+            let each: Vec<String> = p.vcpus.iter().map(u32::to_string).collect();
+            let _ = writeln!(s, "  ran on vCPUs {}", each.join(", "));
+        }
         if p.tlb_shootdowns > 0 {
             let _ = writeln!(
                 s,

@@ -103,6 +103,8 @@ pub struct Shots {
     pub shootdowns: u32,
     pub pages: u32,
     pub cycles: u64,
+    /// The CPUs its threads ran on, one bit each.
+    pub ran: u32,
 }
 
 static SHOTS: KCell<[Shots; NPROC]> = KCell::new(
@@ -111,25 +113,37 @@ static SHOTS: KCell<[Shots; NPROC]> = KCell::new(
         shootdowns: 0,
         pages: 0,
         cycles: 0,
+        ran: 0,
     }; NPROC],
 );
+
+/// Group `tgid`'s counters, made if it has none (None: the table is full,
+/// and the count is dropped: bounded, a group of NPROC threads has at
+/// most NPROC ids).
+fn shots_of(tgid: u32) -> Option<&'static mut Shots> {
+    // SAFETY: under the lock; each caller takes it once (sync.rs).
+    let shots = unsafe { SHOTS.get() };
+    let i = match shots.iter().position(|s| s.tgid == tgid) {
+        Some(i) => i,
+        None => shots.iter().position(|s| s.tgid == 0)?,
+    };
+    shots[i].tgid = tgid;
+    Some(&mut shots[i])
+}
+
+/// Group `tgid` runs on this CPU now.
+pub(super) fn ran_here(tgid: u32) {
+    if let Some(s) = shots_of(tgid) {
+        s.ran |= 1 << smp::cpu();
+    }
+}
 
 /// `smp::flush_remote`, counted for the group whose change it was.
 pub fn flush_remote() {
     let Some((tgid, shot)) = smp::flush_remote() else {
         return;
     };
-    // SAFETY: under the lock; taken once here (sync.rs discipline).
-    let shots = unsafe { SHOTS.get() };
-    let slot = match shots.iter().position(|s| s.tgid == tgid) {
-        Some(i) => Some(i),
-        None => shots.iter().position(|s| s.tgid == 0),
-    };
-    // A full table drops the count (bounded; a group of NPROC threads
-    // has at most NPROC ids).
-    if let Some(i) = slot {
-        let s = &mut shots[i];
-        s.tgid = tgid;
+    if let Some(s) = shots_of(tgid) {
         s.shootdowns = s.shootdowns.saturating_add(shot.ipis);
         s.pages = s.pages.saturating_add(shot.pages);
         s.cycles = s.cycles.saturating_add(shot.cycles);

@@ -85,6 +85,7 @@ pub(super) const FORCE_GS: u64 = u64::MAX;
 fn switch_in(t: &mut Table, i: usize, live_gs: u64) {
     t.cur[crate::smp::cpu()] = i;
     crate::smp::set_running(t.procs[i].tgid);
+    super::cpus::ran_here(t.procs[i].tgid);
     super::thread::take_shared(t, i);
     let p = &mut t.procs[i];
     if let Some(a) = &p.aspace {
