@@ -352,6 +352,38 @@ def s9_fork():
     results["sections"]["fork"] = {"native": nat, "microvmm": m, "ratio": ratio(m, nat)}
 
 
+def s10_smp():
+    """--cpus 1 vs 2: the demo and a threaded program (wall ms), and the
+    guest-side round trip of one TLB shootdown (IPI until every target has
+    flushed, the guest's TSC: processes[].tlb_shootdown_us / count)."""
+    prog, sd = env("BENCH_THREADS"), env("BENCH_SHOOTDOWN")
+    cmds = {"demo, --cpus 1": [MVMM, "-q"], "demo, --cpus 2": [MVMM, "-q", "--cpus", "2"],
+            "threads.c, --cpus 1": [MVMM, "-q", "--run", prog],
+            "threads.c, --cpus 2": [MVMM, "-q", "--cpus", "2", "--run", prog]}
+    raw = interleave(cmds, lambda c: wall(c)[0])
+    sec = {}
+    for k in cmds:
+        st = stats(raw[k])
+        base = stats(raw[k.replace("--cpus 2", "--cpus 1")])
+        r = ratio(st, base) if "--cpus 2" in k else None
+        row("10 smp", f"microvmm {k}", st, "ms", fmt_ratio(r, "--cpus 1") if r else "baseline")
+        sec[k] = {"stats": st, "vs_cpus1": r}
+
+    shots = []
+    for _ in range(N):
+        r = subprocess.run([MVMM, "-q", "--cpus", "2", "--run", sd, "--json", "-"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=300)
+        try:
+            p = json.loads(r.stdout)["processes"][0]
+            shots.append(p["tlb_shootdown_us"] / p["tlb_shootdowns"] if p["tlb_shootdowns"] else None)
+        except (ValueError, KeyError, IndexError):
+            shots.append(None)
+    st = stats(shots)
+    row("10 smp", "one TLB shootdown, guest round trip (shootdown.c, --cpus 2)", st, "us")
+    sec["shootdown_round_trip_us"] = st
+    results["sections"]["smp"] = sec
+
+
 def targets():
     s = results["sections"]
     wp = s.get("whole_process", {})
@@ -401,7 +433,7 @@ def main():
     only = os.environ.get("BENCH_SECTIONS", "").split()
     for name, f in [("1", s1_whole_process), ("2", s2_first_line), ("3", s3_exit_round_trip),
                     ("4", s4_guest_costs), ("5", s5_walker), ("6", s6_one_gib), ("7", s7_memory),
-                    ("8", s8_concurrent), ("9", s9_fork)]:
+                    ("8", s8_concurrent), ("9", s9_fork), ("10", s10_smp)]:
         if only and name not in only:
             continue
         t = time.perf_counter()

@@ -12,7 +12,8 @@
 #   6. a 1 GiB guest, every page touched: plain, --pages --json, --verify all;
 #   7. peak RSS (VmHWM) minus guest RAM resident;
 #   8. 1, 4, 16, 64 concurrent VMs: total wall, per VM, failures;
-#   9. fork + exit + wait of a process with 16 MiB touched: guest vs native.
+#   9. fork + exit + wait of a process with 16 MiB touched: guest vs native;
+#  10. --cpus 1 vs 2: the demo and threads.c; one TLB shootdown's round trip.
 # Table on stdout, everything in target/bench/results.json. Timings are
 # never asserted. Installs QEMU with apt-get when missing (skipped if that fails).
 # Usage: scripts/bench.sh [runs]   (default 10 interleaved rounds)
@@ -34,6 +35,8 @@ if ! command -v qemu-x86_64 >/dev/null; then
 fi
 gcc -O2 -static -o "$OUT/ostep" tests/programs/ostep.c
 gcc -O2 -static -o "$OUT/forkbench" tests/programs/forkbench.c
+gcc -O2 -static -o "$OUT/threads" tests/programs/threads.c
+gcc -O2 -static -o "$OUT/shootdown" tests/programs/shootdown.c
 B=${MICROVMM_BIN:-$T/release/microvmm}
 "$B" --emit-guest "$OUT/guest.elf"
 # A static build (scripts/nested-svm.sh makes one) is compared when it is
@@ -41,6 +44,7 @@ B=${MICROVMM_BIN:-$T/release/microvmm}
 S=$T/static/x86_64-unknown-linux-gnu/release/microvmm
 if [ -x "$S" ] && [ ! "$S" -ot "$B" ]; then export BENCH_MICROVMM_STATIC=$S; fi
 BENCH_MICROVMM=$B BENCH_FLOOR=$T/release/floor BENCH_OSTEP=$OUT/ostep BENCH_FORKBENCH=$OUT/forkbench \
+  BENCH_THREADS=$OUT/threads BENCH_SHOOTDOWN=$OUT/shootdown \
   BENCH_GUEST_ELF=$OUT/guest.elf BENCH_WALK=$T/release/examples/walk_bench BENCH_OUT=$OUT BENCH_RUNS=${1:-10} \
   BENCH_QEMU=$(command -v qemu-system-x86_64 || true) BENCH_QEMU_USER=$(command -v qemu-x86_64 || true) \
   python3 scripts/bench.py

@@ -33,29 +33,33 @@
 set -euo pipefail
 
 # ---- what to run and what to expect -------------------------------------------
-# RUNS: name | QEMU -cpu | kvm_amd npt parameter
+# RUNS: name | QEMU -cpu | kvm_amd npt parameter | CPUs (QEMU -smp, and every
+# microvmm run inside gets --cpus with the same number)
 RUNS='
-npt    | EPYC        | 1
-shadow | qemu64,+svm | 0
-la57   | EPYC,+la57  | 1
+npt    | EPYC        | 1 | 1
+shadow | qemu64,+svm | 0 | 1
+la57   | EPYC,+la57  | 1 | 1
+smp2   | EPYC        | 1 | 2
 '
 # CHECKS: runs ('*' or comma list) | source (console|json) | description | grep -E pattern
 # A pattern starting with '!' must NOT match. console = the guest Linux serial
 # console (microvmm's stdout/stderr included); json = microvmm's --json report.
 CHECKS='
 *      | console | kvm modules loaded (irqbypass kvm ccp kvm_amd) | ^nested-svm: loaded irqbypass kvm ccp kvm_amd$
-npt,la57 | console | kvm_amd runs with npt=1                        | ^nested-svm: kvm_amd npt=Y$
+npt,la57,smp2 | console | kvm_amd runs with npt=1                        | ^nested-svm: kvm_amd npt=Y$
 shadow | console | kvm_amd runs with npt=0                        | ^nested-svm: kvm_amd npt=N$
 *      | console | /dev/kvm present                               | ^nested-svm: /dev/kvm present$
 *      | console | microvmm exit code 0                           | ^nested-svm: microvmm exit 0$
-npt,la57 | console | host line says kvm flavour svm-npt             | ^host: .*kvm flavour svm-npt
+npt,la57,smp2 | console | host line says kvm flavour svm-npt             | ^host: .*kvm flavour svm-npt
 shadow | console | host line says kvm flavour shadow              | ^host: .*kvm flavour shadow
 *      | console | guest banner says mode x86                     | mode x86
 *      | json    | JSON report written                            | [{]
-npt,la57 | json    | report says kvm_flavour svm-npt                | "kvm_flavour": *"svm-npt"
+npt,la57,smp2 | json    | report says kvm_flavour svm-npt                | "kvm_flavour": *"svm-npt"
 shadow | json    | report says kvm_flavour shadow                 | "kvm_flavour": *"shadow"
 *      | console | no kernel panic or oops                        | !Kernel panic|Oops|BUG:
 *      | console | guest schedules on the LAPIC timer             | scheduling timer
+smp2   | console | both vCPUs come up                             | \[kernel\] vCPUs: 2 of 2 online
+smp2   | json    | the report has two vCPUs                       | "index": *1
 *      | console | addrspace exits 0                              | pid [0-9]+ addrspace: exit 0
 *      | console | heap, stack, spin exit 0                       | pid [0-9]+ spin:[0-9]+: exit 0
 *      | console | heap faults equal touched pages                | [0-9]+ page faults for [0-9]+ touched pages$
@@ -68,9 +72,9 @@ shadow | json    | report says kvm_flavour shadow                 | "kvm_flavour
 *      | console | teardown returns every frame                   | every frame returned
 *      | console | whereis answers with GPA and HPA               | code : GVA 0x[0-9a-f]+ -> GPA 0x[0-9a-f]+ -> HPA 0x
 *      | console | zero KVM_TRANSLATE mismatches                  | no errors: every checked page agrees with KVM_TRANSLATE
-npt    | json    | 2D walk: 24 memory references (4-level/4-level) | "hw_refs": 24
+npt,smp2 | json    | 2D walk: 24 memory references (4-level/4-level) | "hw_refs": 24
 shadow | json    | shadow walk: 4 memory references               | "hw_refs": 4
-npt,shadow | console | 4-level paging (no LA57 offered)          | 4-level paging
+npt,shadow,smp2 | console | 4-level paging (no LA57 offered)          | 4-level paging
 la57   | console | 5-level paging where LA57 is offered           | 5-level paging
 la57   | json    | 2D walk: 5-level guest on 5-level NPT: 5*(5+1)+5 | "hw_refs": 35
 *      | json    | pattern read back through GPA and HVA          | "ok": true
@@ -102,6 +106,9 @@ la57   | json    | 2D walk: 5-level guest on 5-level NPT: 5*(5+1)+5 | "hw_refs":
 *      | console | threads: futex requeue                          | futex: cmp_requeue woke or moved 3, stale compare Resource temporarily unavailable, woken on the second word 2, waits returned 0
 *      | console | threads: a thread bomb ends in EAGAIN           | bomb: pthread_create failed with Resource temporarily unavailable after more than 10 threads
 *      | console | the thread programs exit 0                      | ^nested-svm: threads exit 0$
+*      | console | threads unmap what another thread touched       | shootdown: 64 rounds of 4 pages unmapped, 0 wrong
+smp2   | console | that is a TLB shootdown on the other vCPU       | TLB shootdowns: [1-9]
+*      | console | the shootdown program exits 0                   | ^nested-svm: shootdown exit 0$
 '
 INIT_ARGS=${NESTED_SVM_ARGS:---timeout 120 --json /report.json}
 # The isolation check: three copies with their own seeds, and a CPU burner.
@@ -239,7 +246,7 @@ fi
 stage_begin "vector.c (gcc -static)"
 gcc -O2 -static -o "$W/vector" "$REPO_ROOT/tests/programs/vector.c" ||
   abort "gcc -static tests/programs/vector.c"
-for p in cow pipes forkbomb procapi ramfs filemap sharedmem threads; do
+for p in cow pipes forkbomb procapi ramfs filemap sharedmem threads shootdown; do
   gcc -O2 -static -o "$W/$p" "$REPO_ROOT/tests/programs/$p.c" ||
     abort "gcc -static tests/programs/$p.c"
 done
@@ -255,7 +262,7 @@ done
 for m in irqbypass kvm ccp kvm-amd; do cp "$KDIR/$m.ko" "$R/lib/modules/"; done
 cp "$BIN" "$R/microvmm"
 cp "$W/vector" "$R/vector"
-for p in cow pipes forkbomb procapi ramfs filemap sharedmem threads; do cp "$W/$p" "$R/$p"; done
+for p in cow pipes forkbomb procapi ramfs filemap sharedmem threads shootdown; do cp "$W/$p" "$R/$p"; done
 # A tree for --files: busybox as its applets, and a file (tests/shell.rs).
 mkdir -p "$R/tree/bin"
 cp "$W/busybox" "$R/tree/bin/busybox"
@@ -272,9 +279,12 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 npt=1
+cpus=1
 for w in \$(cat /proc/cmdline); do
-  case \$w in nsvm_npt=*) npt=\${w#nsvm_npt=} ;; esac
+  case \$w in nsvm_npt=*) npt=\${w#nsvm_npt=} ;; nsvm_cpus=*) cpus=\${w#nsvm_cpus=} ;; esac
 done
+# Every microvmm run below gets --cpus (the function shadows the file).
+microvmm() { /microvmm --cpus \$cpus "\$@"; }
 echo "nested-svm: cpu \$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), svm flags \$(grep -c -w svm /proc/cpuinfo), npt flags \$(grep -c -w npt /proc/cpuinfo)"
 loaded=""
 for m in irqbypass kvm ccp; do
@@ -286,7 +296,7 @@ echo "nested-svm: kvm_amd npt=\$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/n
 [ -c /dev/kvm ] && echo "nested-svm: /dev/kvm present" || echo "nested-svm: /dev/kvm missing"
 echo "nested-svm: running /microvmm $INIT_ARGS"
 t0=\$(cut -d' ' -f1 /proc/uptime)
-/microvmm $INIT_ARGS
+microvmm $INIT_ARGS
 rc=\$?
 echo "nested-svm: microvmm exit \$rc"
 echo "nested-svm: microvmm took \$(awk -v a=\$t0 -v b=\$(cut -d' ' -f1 /proc/uptime) 'BEGIN { print b - a }') s"
@@ -297,21 +307,24 @@ if [ -f /report.json ]; then
   echo "===== nested-svm json end ====="
 fi
 echo "nested-svm: running /microvmm $VECTOR_ARGS"
-/microvmm $VECTOR_ARGS
+microvmm $VECTOR_ARGS
 echo "nested-svm: vector exit \$?"
 echo "nested-svm: running /microvmm $FORK_ARGS"
-/microvmm $FORK_ARGS
+microvmm $FORK_ARGS
 echo "nested-svm: fork exit \$?"
-/microvmm --timeout 120 -q --run /forkbomb
+microvmm --timeout 120 -q --run /forkbomb
 echo "nested-svm: forkbomb exit \$?"
 echo "nested-svm: running /microvmm $RAMFS_ARGS"
-/microvmm $RAMFS_ARGS
+microvmm $RAMFS_ARGS
 echo "nested-svm: ramfs exit \$?"
-/microvmm --timeout 120 -q --files /tree --run '/bin/busybox sh /t.sh'
+microvmm --timeout 120 -q --files /tree --run '/bin/busybox sh /t.sh'
 echo "nested-svm: shell exit \$?"
 echo "nested-svm: running /microvmm $THREADS_ARGS"
-/microvmm $THREADS_ARGS
+microvmm $THREADS_ARGS
 echo "nested-svm: threads exit \$?"
+microvmm --timeout 120 --run /shootdown >/shootdown.txt 2>&1
+echo "nested-svm: shootdown exit \$?"
+grep -E '^shootdown:|TLB shootdowns' /shootdown.txt
 echo "nested-svm: guest uptime \$(cut -d' ' -f1 /proc/uptime) s"
 poweroff -f
 INIT
@@ -324,10 +337,11 @@ stage_end
 # ---- 5. runs ------------------------------------------------------------------
 SELECTED=${NESTED_SVM_RUNS:-}
 ran=0
-while IFS='|' read -r name cpu npt; do
+while IFS='|' read -r name cpu npt smp; do
   name=${name//[[:space:]]/}
   cpu=${cpu//[[:space:]]/}
   npt=${npt//[[:space:]]/}
+  smp=${smp//[[:space:]]/}
   if [ -z "$name" ] || [ "${name:0:1}" = "#" ]; then continue; fi
   if [ -n "$SELECTED" ]; then
     case " $SELECTED " in *" $name "*) ;; *) continue ;; esac
@@ -336,13 +350,13 @@ while IFS='|' read -r name cpu npt; do
   D=$W/runs/$name
   rm -rf "$D"
   mkdir -p "$D"
-  stage_begin "qemu run $name (-cpu $cpu)"
+  stage_begin "qemu run $name (-cpu $cpu -smp $smp)"
   qemu_ok=0
   run_qemu "$D/qemu.log" "$QEMU_TIMEOUT" "" \
-    qemu-system-x86_64 -accel tcg -cpu "$cpu" -m "$QEMU_MEM" -smp 1 \
+    qemu-system-x86_64 -accel tcg -cpu "$cpu" -m "$QEMU_MEM" -smp "$smp" \
     -nographic -no-reboot -nic none \
     -kernel "$KDIR/vmlinuz" -initrd "$W/initrd.gz" \
-    -append "console=ttyS0 quiet panic=-1 nsvm_npt=$npt" || qemu_ok=1
+    -append "console=ttyS0 quiet panic=-1 nsvm_npt=$npt nsvm_cpus=$smp" || qemu_ok=1
   stage_end
   clean_console "$D/qemu.log" "$D/console.txt"
   sed -n '/^===== nested-svm json begin =====$/,/^===== nested-svm json end =====$/p' \

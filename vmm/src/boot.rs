@@ -84,6 +84,8 @@ pub struct BootParams<'a> {
     /// The tree image (`--files`) already in guest RAM below `free_start`:
     /// its GPA and length in bytes.
     pub tree: Option<(Gpa, u64)>,
+    /// vCPUs created (`--cpus`).
+    pub cpus: u32,
 }
 
 /// Write BootInfo, the boot GDT and the boot page tables. The tables map
@@ -132,6 +134,8 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
         envc: 0,
         tree_gpa: p.tree.map_or(0, |(gpa, _)| gpa.raw()),
         tree_len: p.tree.map_or(0, |(_, len)| len),
+        cpus: p.cpus,
+        _pad3: 0,
     };
     let info = BootInfo {
         env_len: env.len() as u32, // At most ENV_MAX.
@@ -259,6 +263,7 @@ mod tests {
             env: &crate::loader::env::Environ::default(),
             ttys: [false; 3],
             tree: None,
+            cpus: 1,
         };
         write(&m, &p).expect("write");
         let pml4_0: u64 = m.read_obj(GuestAddress(BOOT_PML4_GPA)).expect("read");
@@ -302,6 +307,7 @@ mod tests {
             env: &crate::loader::env::Environ::default(),
             ttys: [false; 3],
             tree: None,
+            cpus: 1,
         };
         write(&m, &p).expect("write");
         for pml5 in [BOOT_PML5_GPA, BOOT_PML5_GPA + 0x1000] {
@@ -347,6 +353,7 @@ mod tests {
             env: &crate::loader::env::Environ::default(),
             ttys: [false; 3],
             tree: None,
+            cpus: 1,
         };
         write(&m, &p).expect("write");
         let at = |off: usize| GuestAddress(BOOT_INFO_GPA + off as u64);
@@ -384,6 +391,7 @@ mod tests {
             env: &crate::loader::env::Environ::default(),
             ttys: [false; 3],
             tree: None,
+            cpus: 1,
         };
         assert!(matches!(
             write(&mem(), &p),

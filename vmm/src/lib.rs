@@ -34,6 +34,7 @@ pub mod sink;
 pub mod size;
 pub mod terminal;
 pub mod vcpu;
+pub mod vcpus;
 pub mod watchdog;
 
 use std::io::Write;
@@ -111,6 +112,8 @@ pub struct Config {
     /// `--files DIR`: copy this host directory into the guest as its root
     /// file tree (files.rs).
     pub files: Option<PathBuf>,
+    /// `--cpus N`: vCPUs, one host thread each (vcpus.rs).
+    pub cpus: u32,
 }
 
 impl Default for Config {
@@ -135,6 +138,7 @@ impl Default for Config {
             quiet_console: false,
             ttys: [false; 3],
             files: None,
+            cpus: 1,
         }
     }
 }
@@ -196,6 +200,14 @@ pub fn run(
     mut out: Box<dyn Write + Send>,
     programs: Option<devices::console::ProgramIo>,
 ) -> Result<Outcome, Error> {
+    if !(vcpus::MIN_CPUS..=vcpus::MAX_CPUS).contains(&cfg.cpus) {
+        return Err(Error::Usage(format!(
+            "--cpus {}: give a number of vCPUs from {} to {}",
+            cfg.cpus,
+            vcpus::MIN_CPUS,
+            vcpus::MAX_CPUS
+        )));
+    }
     if !(MIN_RAM..=MAX_RAM).contains(&cfg.mem_size) || !cfg.mem_size.is_multiple_of(4096) {
         return Err(Error::Usage(format!(
             "--mem {}: guest RAM must be a multiple of 4 KiB between {} and {}",
@@ -276,6 +288,9 @@ pub fn run(
         .create(&vm)
         .map_err(|(what, source)| Error::Kvm { what, source })?;
     let (mut vcpu, cpu_setup) = vcpu::create(&kvm, &vm, elf.entry, &cfg.cpu)?;
+    let mut aps = (1..cfg.cpus)
+        .map(|id| vcpus::create_ap(&vm, &vcpu, id, elf.entry, cpu_setup.xcr0))
+        .collect::<Result<Vec<_>, _>>()?;
     let tsc_khz = vcpu.get_tsc_khz().unwrap_or(0) as u64;
     boot::write(
         ram.mem(),
@@ -293,6 +308,7 @@ pub fn run(
             env: &cfg.env,
             ttys: cfg.ttys,
             tree: tree.as_ref().map(|t| (t.gpa, t.walked.len)),
+            cpus: cfg.cpus,
         },
     )?;
     let pagemap = hostmem::Pagemap::open().ok().map(|mut p| {
@@ -329,7 +345,7 @@ pub fn run(
     );
     let dog = watchdog::Watchdog::start(deadline.guest()).map_err(Error::Watchdog)?;
     let t0 = Instant::now();
-    let stop = vcpu::run(&mut vcpu, &mut ports, &dog)?;
+    let (stop, vcpu_stats) = vcpus::run(&mut vcpu, &mut aps, &mut ports, &dog)?;
     let run_time = t0.elapsed();
     drop(dog);
     let obs = ports.finish();
@@ -351,6 +367,7 @@ pub fn run(
         verify: cfg.verify,
         cpu: &cpu_setup,
         cpu_mask: &cfg.cpu,
+        vcpus: &vcpu_stats,
     });
     let mut report = report;
     report.vmm.peak_rss_kib = hostmem::peak_rss_kib();

@@ -15,7 +15,7 @@ use microvmm::irqchip::Irqchip;
 use microvmm::memory::Backing;
 use microvmm::outfile::OutFile;
 use microvmm::sink::Sink;
-use microvmm::{Config, Deadline, Guest, Program, report, size};
+use microvmm::{Config, Deadline, Guest, Program, report, size, vcpus};
 
 /// Boot microvmm's own guest kernel under KVM and show where every page of
 /// every guest process lives: guest-virtual -> guest-physical (the guest's
@@ -109,6 +109,11 @@ struct Cli {
     /// IOAPIC in the kernel: its teardown waits ~10 ms here), none.
     #[arg(long, value_name = "KIND", default_value = "split")]
     irqchip: Irqchip,
+    /// vCPUs, 1 to 8, one host thread each. The guest brings the others up
+    /// and parks them: its processes still run on vCPU 0 (no SMP scheduler
+    /// yet); the report shows each vCPU's exits and time in KVM_RUN.
+    #[arg(long, value_name = "N", default_value = "1")]
+    cpus: u32,
     /// Which pages to cross-check with KVM_TRANSLATE (one ioctl each,
     /// ~6 us under PVM): sample (each region's first and last page and an
     /// even sample of at most 64 per process) or all (every mapped page).
@@ -245,6 +250,18 @@ fn main() -> ExitCode {
             usage,
         );
     }
+    if !(vcpus::MIN_CPUS..=vcpus::MAX_CPUS).contains(&cli.cpus) {
+        return fail(
+            early,
+            format!(
+                "--cpus {}: give a number of vCPUs from {} to {}",
+                cli.cpus,
+                vcpus::MIN_CPUS,
+                vcpus::MAX_CPUS
+            ),
+            usage,
+        );
+    }
     let deadline = Deadline::new(start, Duration::from_secs_f64(cli.timeout));
     let until = deadline.output();
     let programs = match cli.run.iter().map(|s| Program::parse(s)).collect() {
@@ -294,6 +311,7 @@ fn main() -> ExitCode {
             io::stderr().is_terminal(),
         ],
         files: cli.files.clone(),
+        cpus: cli.cpus,
     };
     // Check the output files now: a bad path is a usage error (2), found
     // before the guest runs, not after it. Nothing is written until the

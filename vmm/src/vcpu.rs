@@ -356,48 +356,76 @@ pub trait ExitHandler {
     fn io_in(&mut self, port: u16, data: &mut [u8]);
 }
 
-/// Run until the guest stops (or the watchdog fires).
-pub fn run(vcpu: &mut VcpuFd, h: &mut impl ExitHandler, dog: &Watchdog) -> Result<Stop, VcpuError> {
+/// What one vCPU did: its exits to the VMM (every return from KVM_RUN with
+/// an exit) and the wall time its thread spent inside KVM_RUN.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VcpuStats {
+    /// Exits that reached the VMM.
+    pub exits: u64,
+    /// Time inside KVM_RUN (a parked vCPU's HLT counts: it waits there).
+    pub run_time: std::time::Duration,
+}
+
+/// Run until the guest stops, the watchdog fires (`dog`: the vCPU thread
+/// that owns it also answers SIGINT/SIGTERM), or `others` says another
+/// vCPU ended the run (None then).
+pub fn run_until(
+    vcpu: &mut VcpuFd,
+    h: &mut impl ExitHandler,
+    dog: Option<&Watchdog>,
+    others: &std::sync::atomic::AtomicBool,
+    stats: &mut VcpuStats,
+) -> Result<Option<Stop>, VcpuError> {
     loop {
-        // Checked every time round, not only on EINTR: a long exit handler
-        // (an analysis of hostile tables) must not outlast --timeout.
-        if dog.fired() {
-            return Ok(Stop::Timeout(RegDump::read(vcpu)));
+        if others.load(std::sync::atomic::Ordering::Acquire) {
+            return Ok(None);
         }
-        if let Some(signal) = crate::interrupt::received() {
-            return Ok(Stop::Interrupted {
-                signal,
-                regs: RegDump::read(vcpu),
-            });
+        if let Some(dog) = dog {
+            // Checked every time round, not only on EINTR: a long exit
+            // handler (an analysis of hostile tables) must not outlast
+            // --timeout.
+            if dog.fired() {
+                return Ok(Some(Stop::Timeout(RegDump::read(vcpu))));
+            }
+            if let Some(signal) = crate::interrupt::received() {
+                return Ok(Some(Stop::Interrupted {
+                    signal,
+                    regs: RegDump::read(vcpu),
+                }));
+            }
         }
+        let t0 = std::time::Instant::now();
+        let exit = vcpu.run();
+        stats.run_time += t0.elapsed();
+        stats.exits += u64::from(exit.is_ok());
         // Copy what an exit carries, so the handler can use the vCPU again.
-        let out = match vcpu.run() {
+        let out = match exit {
             Ok(VcpuExit::IoOut(port, data)) => Some((port, data.to_vec())),
             Ok(VcpuExit::IoIn(port, data)) => {
                 h.io_in(port, data);
                 None
             }
-            Ok(VcpuExit::Shutdown) => return Ok(Stop::TripleFault(RegDump::read(vcpu))),
-            Ok(VcpuExit::Hlt) => return Ok(Stop::Halted(RegDump::read(vcpu))),
+            Ok(VcpuExit::Shutdown) => return Ok(Some(Stop::TripleFault(RegDump::read(vcpu)))),
+            Ok(VcpuExit::Hlt) => return Ok(Some(Stop::Halted(RegDump::read(vcpu)))),
             Ok(VcpuExit::InternalError) => {
                 let run = vcpu.get_kvm_run();
                 // SAFETY: exit_reason is KVM_EXIT_INTERNAL_ERROR, so the
                 // `internal` member of the union is the valid one.
                 let suberror = unsafe { run.__bindgen_anon_1.internal.suberror };
-                return Ok(Stop::InternalError {
+                return Ok(Some(Stop::InternalError {
                     suberror,
                     regs: RegDump::read(vcpu),
-                });
+                }));
             }
             Ok(other) => {
                 let what = format!("{other:?}");
-                return Ok(Stop::Unexpected {
+                return Ok(Some(Stop::Unexpected {
                     what,
                     regs: RegDump::read(vcpu),
-                });
+                }));
             }
-            // The loop's checks above say whether the watchdog or a
-            // signal ended KVM_RUN.
+            // The loop's checks above say whether the watchdog, a signal
+            // or another vCPU ended KVM_RUN.
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => None,
             Err(source) => {
                 return Err(VcpuError::Kvm {
@@ -409,7 +437,7 @@ pub fn run(vcpu: &mut VcpuFd, h: &mut impl ExitHandler, dog: &Watchdog) -> Resul
         if let Some((port, data)) = out
             && let Some(stop) = h.io_out(vcpu, port, &data)
         {
-            return Ok(stop);
+            return Ok(Some(stop));
         }
     }
 }

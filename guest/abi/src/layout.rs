@@ -47,7 +47,13 @@ pub const MIN_RAM: u64 = 16 << 20;
 
 /// "MVMMBOOT" in little-endian bytes.
 pub const BOOT_INFO_MAGIC: u64 = u64::from_le_bytes(*b"MVMMBOOT");
-pub const BOOT_INFO_VERSION: u32 = 4;
+pub const BOOT_INFO_VERSION: u32 = 5;
+/// Most vCPUs a VM gets (`--cpus`).
+pub const MAX_CPUS: u32 = 8;
+/// `rdi` of an application processor's first instruction (`_start`): it
+/// tells an AP, which the VMM starts in the same 64-bit state as vCPU 0,
+/// from the bootstrap processor (rdi 0); `rsi` holds its vCPU index.
+pub const AP_START_MAGIC: u64 = u64::from_le_bytes(*b"MVMM-AP!");
 
 /// `BootInfo::flags`: the VMM created an in-kernel irqchip, so the LAPIC
 /// timer can interrupt the guest.
@@ -118,8 +124,12 @@ pub struct BootInfo {
     pub tree_gpa: u64,
     /// Bytes of the tree image (its header's `total`).
     pub tree_len: u64,
+    /// vCPUs the VMM created (`--cpus`, 1 to [`MAX_CPUS`]); vCPU 0 enters
+    /// `_start` with rdi 0, the others with rdi [`AP_START_MAGIC`].
+    pub cpus: u32,
+    pub _pad3: u32,
 }
-const _: () = assert!(core::mem::size_of::<BootInfo>() == 360 + 32 * MAX_MODULES);
+const _: () = assert!(core::mem::size_of::<BootInfo>() == 368 + 32 * MAX_MODULES);
 
 /// Most user programs (`--run`) in one run.
 pub const MAX_MODULES: usize = 16;

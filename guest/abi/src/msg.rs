@@ -290,11 +290,22 @@ pub struct Proc {
     pub regions: [Region; MAX_REGIONS],
     /// Entries of `files` in use (at most MAX_FILES).
     pub nfiles: u32,
-    pub _pad: u32,
+    /// TLB shootdowns this image's threads caused (`PROC_EXITING` only):
+    /// IPIs sent to other CPUs running a thread of it, after a mapping was
+    /// removed or downgraded.
+    pub tlb_shootdowns: u32,
     /// Which file each file mapping shows, by the call that made it.
     pub files: [FileName; MAX_FILES],
+    /// Pages those IPIs asked to be flushed one by one (INVLPG; a larger
+    /// or whole-space change is a full flush and adds nothing here).
+    pub tlb_shootdown_pages: u32,
+    /// The vCPUs its threads ran on, one bit each (`PROC_EXITING` only).
+    pub vcpus_ran: u32,
+    /// Nanoseconds the threads waited, from the first IPI until every
+    /// target had flushed, summed (0 when the TSC rate is unknown).
+    pub tlb_shootdown_ns: u64,
 }
-const _: () = assert!(core::mem::size_of::<Proc>() == 4080);
+const _: () = assert!(core::mem::size_of::<Proc>() == 4096);
 const _: () = assert!(core::mem::size_of::<Proc>() <= MSG_MAX as usize);
 
 // Arrays longer than 32 have no derived Default.
@@ -328,8 +339,11 @@ impl Default for Proc {
             faults_by_kind: [0; KIND_SLOTS],
             regions: [Region::default(); MAX_REGIONS],
             nfiles: 0,
-            _pad: 0,
+            tlb_shootdowns: 0,
             files: [FileName::default(); MAX_FILES],
+            tlb_shootdown_pages: 0,
+            vcpus_ran: 0,
+            tlb_shootdown_ns: 0,
         }
     }
 }

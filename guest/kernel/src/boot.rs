@@ -29,6 +29,8 @@ pub const PV_FLAGS: u64 = 0x417;
 global_asm!(
     r#"
     .set PV_FLAGS, {pv_flags}
+    .set AP_START_MAGIC, {ap_magic}
+    .set MAX_CPUS, {max_cpus}
 
 /* ---- PVH ELF note: XEN_ELFNOTE_PHYS32_ENTRY (18), desc = 32-bit entry ---- */
     .section .note.Xen, "a", @note
@@ -95,6 +97,9 @@ pvh_entry64:
     .section .text._start, "ax"
     .globl _start
 _start:
+    movabs $AP_START_MAGIC, %rax    /* an application processor? (smp.rs) */
+    cmp %rax, %rdi
+    je ap_start
     xor %r15d, %r15d                /* no hvm_start_info */
     jmp 1f
     .globl _start_pvh
@@ -148,6 +153,67 @@ boot_not_pvm:
 3:  hlt
     jmp 3b
 
+/* An application processor (rsi = its vCPU index, 1..MAX_CPUS-1): check
+ * in, wait until vCPU 0 has set up the machine (smp.rs sets AP_GO: the
+ * kernel page table, this CPU's TSS descriptor), then the same prefix as
+ * vCPU 0 with this CPU's stack, TSS (0x40 + 16 * index), syscall entry
+ * and VIF page, and into Rust (smp::ap_main). vCPU 0 found the platform:
+ * AP_GO is 2 under PVM, 1 on x86. */
+ap_start:
+    lock incl APS_ONLINE(%rip)
+6:  pause
+    movl AP_GO(%rip), %eax
+    test %eax, %eax
+    jz 6b
+    mov %eax, %r14d
+    mov %rsi, %r13
+    lea 1(%rsi), %rax
+    shl $16, %rax
+    lea kstacks(%rip), %rsp
+    add %rax, %rsp
+    lgdt boot_gdt_ptr(%rip)
+    mov %r13d, %eax
+    shl $4, %eax
+    add $0x40, %eax
+    ltr %ax
+    lidt boot_idt_ptr(%rip)
+    mov %cr4, %rax
+    or $0x600, %eax
+    mov %rax, %cr4
+    mov $0xc0000080, %ecx
+    rdmsr
+    or $1, %eax
+    wrmsr
+    mov $0xc0000081, %ecx
+    xor %eax, %eax
+    mov $0x00230010, %edx
+    wrmsr
+    mov $0xc0000082, %ecx           /* LSTAR: this CPU's syscall entry */
+    mov %r13, %rax
+    shl $6, %rax
+    lea syscall_entry(%rip), %rdx
+    add %rdx, %rax
+    mov %rax, %rdx
+    shr $32, %rdx
+    wrmsr
+    mov $0xc0000084, %ecx
+    mov $0x47700, %eax
+    xor %edx, %edx
+    wrmsr
+    cmp $2, %r14d
+    jne 7f
+    mov $0x4b564d10, %ecx           /* register this CPU's VIF page */
+    mov %r13, %rax
+    shl $12, %rax
+    add $boot_vif_gpa, %rax
+    or $PV_FLAGS, %eax
+    xor %edx, %edx
+    wrmsr
+7:  mov %r13, %rdi
+    call ap_main
+8:  hlt
+    jmp 8b
+
 /* #GP while probing for PVM (rdmsr of an unknown MSR): resume at boot_not_pvm. */
     .globl boot_gp
 boot_gp:
@@ -159,7 +225,7 @@ boot_gp:
     .section .rodata
     .balign 8
 boot_gdt_ptr:
-    .word 10 * 8 - 1
+    .word (8 + 2 * MAX_CPUS) * 8 - 1
     .quad boot_gdt
 boot_idt_ptr:
     .word 4095
@@ -191,8 +257,9 @@ boot_gdt:
     .quad 0x00cff3000000ffff        /* 0x2b user DS */
     .quad 0x00affb000000ffff        /* 0x33 user CS64 */
     .quad 0
-    .quad boot_tss_desc_lo          /* 0x40 TSS */
+    .quad boot_tss_desc_lo          /* 0x40 TSS of vCPU 0 */
     .quad boot_tss_desc_hi
+    .skip (MAX_CPUS - 1) * 16       /* 0x50...: the others' (smp.rs) */
     .balign 4096
 
     .section .entry.tss, "aw"
@@ -235,19 +302,22 @@ pvh_pd:
     .set i, i + 1
     .endr
 
-/* ---- kernel stack (its top page is the PVM entry stack), VIF page ---- */
+/* ---- kernel stacks, one per CPU (the top page of each is its PVM entry
+ * stack; smp::cpu finds the CPU from rsp), VIF pages, one per CPU ---- */
     .section .bss.kstack, "aw", @nobits
-    .balign 4096
-    .globl kstack_bottom
-kstack_bottom:
-    .skip 65536
+    .balign 65536
+    .globl kstacks
+kstacks:
+    .skip 65536 * MAX_CPUS
     .globl kstack_top
-kstack_top:
+    .set kstack_top, kstacks + 65536
     .balign 4096
     .globl boot_vif
 boot_vif:
-    .skip 4096
+    .skip 4096 * MAX_CPUS
 "#,
     pv_flags = const PV_FLAGS,
+    ap_magic = const abi::layout::AP_START_MAGIC,
+    max_cpus = const abi::layout::MAX_CPUS,
     options(att_syntax)
 );

@@ -4,7 +4,7 @@
 use abi::layout::{
     BOOT_ENV_GPA, BOOT_GUEST_HUGE, BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP,
     BOOT_TTY_STDERR, BOOT_TTY_STDIN, BOOT_TTY_STDOUT, BootInfo, CMDLINE_MAX, ENV_MAX, ENVC_MAX,
-    MAX_MODULES, MIN_RAM, Module,
+    MAX_CPUS, MAX_MODULES, MIN_RAM, Module,
 };
 
 use crate::memlayout::{self, Pa, p2v, page_down, page_up};
@@ -39,6 +39,8 @@ pub struct Machine {
     /// until tree() looks at it; 0, 0 when there is none.
     pub tree_gpa: u64,
     pub tree_len: u64,
+    /// vCPUs the VMM created (clamped to 1..=MAX_CPUS; 1 under QEMU PVH).
+    pub cpus: u32,
 }
 
 impl Machine {
@@ -172,6 +174,7 @@ pub fn read(pvh: u64) -> Result<Machine, &'static str> {
         envc: (b.envc as usize).min(ENVC_MAX),
         tree_gpa: b.tree_gpa,
         tree_len: b.tree_len,
+        cpus: b.cpus.clamp(1, MAX_CPUS),
     })
 }
 
@@ -225,6 +228,8 @@ fn read_pvh(pvh: u64, kend: u64) -> Result<Machine, &'static str> {
         ttys: [false; 3],
         tree_gpa: 0,
         tree_len: 0,
+        // QEMU holds its other CPUs in wait-for-SIPI; the kernel sends none.
+        cpus: 1,
     };
     let cmd: u64 = rd(pvh + 24);
     if cmd != 0 && cmd < ram {

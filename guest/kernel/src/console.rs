@@ -33,7 +33,8 @@ static BUF: KCell<Console> = KCell::new(Console {
 
 /// The console buffer. write_bytes lets go of it before it flushes.
 fn buf() -> &'static mut Console {
-    // SAFETY: single CPU, no re-entry, and the discipline above: no two
+    // SAFETY: one CPU in the kernel at a time (the big kernel lock), no
+    // re-entry, and the discipline above: no two
     // results of this function are in use at once.
     unsafe { BUF.get() }
 }

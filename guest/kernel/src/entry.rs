@@ -1,12 +1,13 @@
 //! Kernel entry and exit: exception/interrupt stubs, the syscall entry, and
 //! the way back to user mode.
 //!
-//! Every entry from user mode builds a `TrapFrame` at the top of the one
-//! kernel stack (`kstack_top`, also TSS.rsp0) and saves the user's FPU and
-//! vector state into the current process's area (`CUR_FX`; XSAVE or
-//! FXSAVE, see fpu.rs), because the kernel's Rust code uses SSE. A process
-//! switch swaps the frame and `CUR_FX`; the exit path restores whatever
-//! `CUR_FX` then points to.
+//! Every entry from user mode builds a `TrapFrame` at the top of its CPU's
+//! kernel stack (TSS.rsp0; the syscall stub of that CPU loads it), takes
+//! the big kernel lock (smp.rs), and saves the user's FPU and vector state
+//! into the current process's area (this CPU's `CUR_FX`; XSAVE or FXSAVE,
+//! see fpu.rs), because the kernel's Rust code uses SSE. A process switch
+//! swaps the frame and `CUR_FX`; the exit path restores whatever `CUR_FX`
+//! then points to and drops the lock just before leaving.
 //!
 //! Back to user mode: `iretq` on x86; under PVM `iretq` would leave the host
 //! believing we are still in supervisor mode, so we use hypercall 0x100d
@@ -17,6 +18,8 @@
 //! half is never mapped, so it is always canonical.)
 
 use core::arch::global_asm;
+
+use abi::layout::MAX_CPUS;
 
 use crate::fpu::FpuArea;
 
@@ -62,15 +65,25 @@ impl TrapFrame {
 /// The kernel's own save area, used while no process runs.
 static mut KERNEL_FX: FpuArea = FpuArea::clean();
 
+/// Per CPU (indexed by `smp::cpu`): where its entry stubs save the user's
+/// FPU state.
 #[unsafe(no_mangle)]
-static mut CUR_FX: *mut FpuArea = core::ptr::null_mut();
+static mut CUR_FX: [*mut FpuArea; MAX_CPUS as usize] = [core::ptr::null_mut(); MAX_CPUS as usize];
+/// The big kernel lock (smp.rs): bit 0 set while a CPU runs kernel code.
+#[unsafe(no_mangle)]
+pub static BKL: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// Bumped (under the lock) each time a CPU leaves the kernel for user
+/// mode, when what the scheduler sees may have changed: an idle CPU waits
+/// for it to move (smp::idle_wait).
+#[unsafe(no_mangle)]
+pub static SCHED_GEN: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 #[unsafe(no_mangle)]
 static mut PVM_MODE: u8 = 0;
 
 /// Where the entry stubs save and restore FPU state from now on.
 pub fn set_fx(fx: *mut FpuArea) {
-    // SAFETY: single CPU; read only by the entry stubs.
-    unsafe { CUR_FX = fx };
+    // SAFETY: this CPU's slot, read only by this CPU's entry stubs.
+    unsafe { CUR_FX[crate::smp::cpu()] = fx };
 }
 
 pub fn set_kernel_fx() {
@@ -83,7 +96,7 @@ pub fn vector_name(v: u64) -> &'static str {
 }
 
 pub fn set_pvm(on: bool) {
-    // SAFETY: single CPU; read only by the exit path.
+    // SAFETY: written once at boot, before any other CPU runs; read only by the exit path.
     unsafe { PVM_MODE = on as u8 };
 }
 
@@ -110,6 +123,7 @@ pub fn return_to(f: &TrapFrame) -> ! {
 
 global_asm!(
     r#"
+    .set MAX_CPUS, {max_cpus}
 .macro PUSHREGS
     push %rax
     push %rbx
@@ -146,8 +160,32 @@ global_asm!(
 .endm
 /* Save/restore the user's FPU and vector registers at CUR_FX (clobbers
  * rax, rcx, rdx: call only with the user's registers pushed). */
+/* rcx = this CPU's CUR_FX slot's value (rsp is on this CPU's stack). */
+.macro CUR_FX_RCX
+    lea kstacks(%rip), %rax
+    mov %rsp, %rcx
+    sub %rax, %rcx
+    shr $16, %rcx
+    lea CUR_FX(%rip), %rax
+    mov (%rax,%rcx,8), %rcx
+.endm
+/* The big kernel lock (smp.rs), taken by every entry before it touches
+ * anything shared, released on the way back to user mode. */
+.macro BKL_LOCK
+81: lock btsq $0, BKL(%rip)
+    jnc 83f
+82: pause
+    testq $1, BKL(%rip)
+    jnz 82b
+    jmp 81b
+83:
+.endm
+.macro BKL_UNLOCK
+    incq SCHED_GEN(%rip)
+    movq $0, BKL(%rip)
+.endm
 .macro FPU_SAVE
-    mov CUR_FX(%rip), %rcx
+    CUR_FX_RCX
     cmpb $0, FPU_XSAVE(%rip)
     je 71f
     mov FPU_MASK(%rip), %eax
@@ -158,7 +196,7 @@ global_asm!(
 72:
 .endm
 .macro FPU_RESTORE
-    mov CUR_FX(%rip), %rcx
+    CUR_FX_RCX
     cmpb $0, FPU_XSAVE(%rip)
     je 73f
     mov FPU_MASK(%rip), %eax
@@ -187,6 +225,7 @@ isr_stubs:
 
 isr_common:
     PUSHREGS
+    BKL_LOCK
     testb $3, 144(%rsp)             /* from user? */
     jz 1f
     FPU_SAVE
@@ -195,20 +234,30 @@ isr_common:
     call trap_entry
     jmp ret_to_frame
 
-/* SYSCALL from user: rcx = user rip, r11 = user rflags, rsp = user rsp. */
+/* SYSCALL from user: rcx = user rip, r11 = user rflags, rsp = user rsp.
+ * One 64-byte stub per CPU (LSTAR = syscall_entry + 64 * cpu), each with
+ * its own scratch word and stack: nothing else is free before the stack. */
     .balign 64
     .globl syscall_entry
 syscall_entry:
-    mov %rsp, user_rsp_scratch(%rip)
-    lea kstack_top(%rip), %rsp
+    .set c, 0
+    .rept MAX_CPUS
+    .balign 64
+    mov %rsp, user_rsp_scratch + 8 * c(%rip)
+    lea kstacks + 65536 * (c + 1)(%rip), %rsp
     pushq $0x2b
-    pushq user_rsp_scratch(%rip)
+    pushq user_rsp_scratch + 8 * c(%rip)
+    jmp syscall_common
+    .set c, c + 1
+    .endr
+syscall_common:
     push %r11
     pushq $0x33
     push %rcx
     pushq $0
     pushq $0x100
     PUSHREGS
+    BKL_LOCK
     FPU_SAVE
     mov %rsp, %rdi
     cld
@@ -216,6 +265,7 @@ syscall_entry:
     test %eax, %eax
     jnz ret_to_frame
     FPU_RESTORE
+    BKL_UNLOCK
     POPREGS
     mov 16(%rsp), %rcx
     mov 32(%rsp), %r11
@@ -226,7 +276,13 @@ syscall_entry:
     .globl enter_user
 enter_user:
     mov %rdi, %rsi
-    lea kstack_top(%rip), %rsp
+    lea kstacks(%rip), %rax         /* this CPU's stack top */
+    mov %rsp, %rcx
+    sub %rax, %rcx
+    shr $16, %rcx
+    inc %rcx
+    shl $16, %rcx
+    lea (%rax,%rcx), %rsp
     sub $176, %rsp
     mov %rsp, %rdi
     mov $22, %ecx
@@ -238,38 +294,31 @@ ret_to_frame:
     testb $3, 144(%rsp)
     jz 4f
     FPU_RESTORE
+    BKL_UNLOCK
     cmpb $0, PVM_MODE(%rip)
     jne 5f
 4:  POPREGS
     add $16, %rsp
     iretq
+/* PVM: the 0x100d frame (rax, rbx, rdi, rip, cs, rflags, rsp, ss) is built
+ * in place on this CPU's stack: rip..ss are already where the frame wants
+ * them, 24 bytes above its start, over the vec and err words. */
 5:  POPREGS
-    mov %rax, iret_frame + 0(%rip)
-    mov %rbx, iret_frame + 8(%rip)
-    mov %rdi, iret_frame + 16(%rip)
-    mov 16(%rsp), %rax
-    mov %rax, iret_frame + 24(%rip)
-    mov 24(%rsp), %rax
-    mov %rax, iret_frame + 32(%rip)
-    mov 32(%rsp), %rax
-    mov %rax, iret_frame + 40(%rip)
-    mov 40(%rsp), %rax
-    mov %rax, iret_frame + 48(%rip)
-    mov 48(%rsp), %rax
-    mov %rax, iret_frame + 56(%rip)
-    add $56, %rsp
-    lea iret_frame(%rip), %rbx
+    mov %rax, -8(%rsp)
+    mov %rbx, 0(%rsp)
+    mov %rdi, 8(%rsp)
+    lea -8(%rsp), %rbx
+    sub $128, %rsp
     mov $0x100d, %eax
     int $0x1b
     ud2
 
     .section .bss.percpu, "aw", @nobits
     .balign 64
-iret_frame:
-    .skip 64
 user_rsp_scratch:
-    .skip 8
+    .skip 8 * MAX_CPUS
 "#,
+    max_cpus = const MAX_CPUS,
     options(att_syntax)
 );
 

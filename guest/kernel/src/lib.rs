@@ -21,6 +21,7 @@ pub mod programs;
 pub mod random;
 pub mod rt;
 pub mod shutdown;
+pub mod smp;
 pub mod sync;
 pub mod syscall;
 pub mod timer;
@@ -81,6 +82,9 @@ unsafe extern "Rust" {
 /// hvm_start_info (0 under microvmm).
 #[unsafe(no_mangle)]
 extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
+    // Kernel code runs under the big kernel lock (smp.rs): vCPU 0 holds
+    // it from here until it first enters user mode.
+    smp::lock();
     let mode = if mode == 2 { Mode::Pvm } else { Mode::X86 };
     arch::set_mode(mode);
     // The exit path keeps its own copy (arch must not depend on entry).
@@ -176,5 +180,12 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
         ..Default::default()
     };
     vmmdev::send(&mut b);
+    if m.cpus > 1 {
+        let online = smp::start_aps(m.cpus, m.tsc_khz);
+        kprintln!(
+            "[kernel] vCPUs: {online} of {} online, one big kernel lock",
+            m.cpus
+        );
+    }
     kmain(&m)
 }

@@ -60,7 +60,7 @@ impl Pipe {
 static PIPES: KCell<[Pipe; NPIPE]> = KCell::new([Pipe::FREE; NPIPE]);
 
 fn pipes() -> &'static mut [Pipe; NPIPE] {
-    // SAFETY: one CPU, never re-entered; each function takes the table
+    // SAFETY: one CPU in the kernel at a time (the big kernel lock), never re-entered; each function takes the table
     // once and calls nothing here again while it holds it.
     unsafe { PIPES.get() }
 }

@@ -1,12 +1,19 @@
-//! The LAPIC timer in x2APIC mode, periodic. KVM's LAPIC counts at 1 GHz.
+//! The LAPIC timer in x2APIC mode, periodic, one per CPU (each CPU's
+//! LAPIC is its own). KVM's LAPIC counts at 1 GHz.
 
 use crate::arch::cpu::{rdmsr, wrmsr};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub const VECTOR: u8 = 0x20;
 pub const HZ: u32 = 250;
 
 static TICKS: AtomicU64 = AtomicU64::new(0);
+static RUNNING: AtomicBool = AtomicBool::new(false);
+
+/// Whether vCPU 0 started its timer (each AP starts its own the same way).
+pub fn running() -> bool {
+    RUNNING.load(Ordering::Relaxed)
+}
 
 /// Start the periodic tick (the VMM said it has an in-kernel irqchip).
 pub fn init() {
@@ -15,12 +22,18 @@ pub fn init() {
     wrmsr(0x83e, 0xb); // divide by 1
     wrmsr(0x832, VECTOR as u64 | (1 << 17)); // LVT timer: periodic
     wrmsr(0x838, 1_000_000_000 / HZ as u64);
+    RUNNING.store(true, Ordering::Relaxed);
 }
 
 /// Acknowledge a tick.
 pub fn tick() {
     TICKS.fetch_add(1, Ordering::Relaxed);
-    wrmsr(0x80b, 0); // EOI
+    eoi();
+}
+
+/// End of interrupt, for the LAPIC (a tick or an IPI).
+pub fn eoi() {
+    wrmsr(0x80b, 0);
 }
 
 pub fn ticks() -> u64 {

@@ -34,12 +34,25 @@ extern "C" fn trap_entry(f: &mut TrapFrame) {
     if !f.from_user() {
         kernel_trap(f);
     }
+    crate::smp::gate();
+    if f.vec == crate::smp::IPI_VECTOR as u64 {
+        crate::timer::eoi();
+    }
+    if !proc::enter(f, false) {
+        dispatch(f);
+    }
+    // A change other CPUs must forget is made before the lock is dropped.
+    proc::flush_remote();
+}
+
+fn dispatch(f: &mut TrapFrame) {
     match f.vec {
         v if v == timer::VECTOR as u64 => {
             timer::tick();
-            proc::yield_from(f);
+            proc::tick(f);
         }
-        0xff => {} // spurious
+        0xff => {}                                    // spurious
+        v if v == crate::smp::IPI_VECTOR as u64 => {} // its work is done (gate, enter)
         14 => proc::page_fault(f, crate::arch::fault_address()),
         v => {
             let reason = match v {

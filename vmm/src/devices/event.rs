@@ -344,6 +344,15 @@ pub struct ProcStats {
     pub faults_by_kind: BTreeMap<RegionKind, u64>,
     /// User pages resident when the message was sent.
     pub pages_resident: u64,
+    /// TLB shootdowns (IPIs sent) its threads caused, the pages they asked
+    /// to be flushed one by one, and the ns they waited (exit only).
+    pub tlb_shootdowns: u32,
+    /// See `tlb_shootdowns`.
+    pub tlb_shootdown_pages: u32,
+    /// See `tlb_shootdowns`.
+    pub tlb_shootdown_ns: u64,
+    /// The vCPUs its threads ran on, one bit each (exit only).
+    pub vcpus_ran: u32,
 }
 
 /// A value the process stored, for the VMM to read back.

@@ -43,6 +43,8 @@ pub struct Inputs<'a> {
     pub cpu: &'a CpuSetup,
     /// What `--cpu` took away.
     pub cpu_mask: &'a CpuMask,
+    /// Each vCPU's exits and time in KVM_RUN, by index (`--cpus`).
+    pub vcpus: &'a [crate::vcpu::VcpuStats],
 }
 
 /// The report of one run, from what the run observed and the host probe.
@@ -123,6 +125,16 @@ pub fn build(i: &Inputs) -> Report {
             bytes: b.fpu_size,
         }),
         processes_not_recorded: obs.not_recorded,
+        vcpus: i
+            .vcpus
+            .iter()
+            .enumerate()
+            .map(|(index, v)| VcpuReport {
+                index: index as u32, // At most vcpus::MAX_CPUS.
+                exits: v.exits,
+                run_ms: v.run_time.as_secs_f64() * 1e3,
+            })
+            .collect(),
     };
     r.processes = obs
         .procs
@@ -209,6 +221,13 @@ fn process(rec: &ProcObservation, programs: &[Program]) -> ProcessReport {
         stack_faults: last.stats.stack_faults,
         faults_by_kind: last.stats.faults_by_kind.clone(),
         pages_resident: last.stats.pages_resident,
+        tlb_shootdowns: last.stats.tlb_shootdowns,
+        tlb_shootdown_pages: last.stats.tlb_shootdown_pages,
+        tlb_shootdown_us: last.stats.tlb_shootdown_ns as f64 / 1e3,
+        // The guest's mask: bits beyond the vCPUs there are are not shown.
+        vcpus: (0..crate::vcpus::MAX_CPUS)
+            .filter(|c| last.stats.vcpus_ran & (1 << c) != 0)
+            .collect(),
         code_gpa: rec.code_gpa,
         exit: exit(rec.exited.as_ref().and_then(|e| e.exit)),
         ..Default::default()

@@ -193,6 +193,20 @@ pub struct GuestReport {
     /// Processes (images) that ran after the first
     /// `registry::MAX_PROCESSES` were recorded: not in `processes[]`.
     pub processes_not_recorded: u64,
+    /// One entry per vCPU (`--cpus`), by index.
+    pub vcpus: Vec<VcpuReport>,
+}
+
+/// One vCPU (`guest.vcpus[]`).
+#[derive(Debug, Default, Serialize)]
+pub struct VcpuReport {
+    /// Its index (the in-kernel LAPIC's id); 0 is the bootstrap processor.
+    pub index: u32,
+    /// Returns from KVM_RUN with an exit for the VMM.
+    pub exits: u64,
+    /// Wall time its thread spent inside KVM_RUN, ms (a parked vCPU waits
+    /// there in HLT).
+    pub run_ms: f64,
 }
 
 /// One guest process (`processes[]`).
@@ -233,6 +247,19 @@ pub struct ProcessReport {
     pub faults_by_kind: BTreeMap<RegionKind, u64>,
     /// User pages resident at its last report.
     pub pages_resident: u64,
+    /// TLB shootdowns its threads caused: IPIs sent to other vCPUs running
+    /// a thread of it after a mapping was removed or downgraded (munmap,
+    /// mprotect, copy-on-write, brk shrink); 0 with one vCPU.
+    pub tlb_shootdowns: u32,
+    /// Pages those IPIs asked to be flushed one by one (a larger change is
+    /// a full flush and adds nothing here).
+    pub tlb_shootdown_pages: u32,
+    /// Microseconds its threads waited for shootdowns, from the first IPI
+    /// until every target had flushed, summed (guest TSC).
+    pub tlb_shootdown_us: f64,
+    /// The vCPUs its threads ran on (`--cpus`), by index; empty when it
+    /// never reported its exit.
+    pub vcpus: Vec<u32>,
     /// Its mapped pages whose guest frame another process, live at its
     /// exit, maps too; null when it was not analysed or the count was
     /// stopped (`sharing.why` says why).

@@ -67,6 +67,19 @@ pub fn render(r: &Report) -> String {
         g.exits.serial,
         g.outcome
     );
+    if g.vcpus.len() > 1 {
+        let each: Vec<String> = g
+            .vcpus
+            .iter()
+            .map(|v| {
+                format!(
+                    "{}: {} exits, {:.1} ms in KVM_RUN",
+                    v.index, v.exits, v.run_ms
+                )
+            })
+            .collect();
+        let _ = writeln!(s, "vCPUs    : {}", each.join("; "));
+    }
     if g.processes_not_recorded > 0 {
         let _ = writeln!(
             s,
@@ -115,6 +128,17 @@ pub fn render(r: &Report) -> String {
         );
         if let (Some(path), Some(argv)) = (&p.path, &p.argv) {
             let _ = writeln!(s, "  ran {}: argv {argv:?}", escape_text(path));
+        }
+        if p.vcpus.iter().any(|&c| c != 0) {
+            let each: Vec<String> = p.vcpus.iter().map(u32::to_string).collect();
+            let _ = writeln!(s, "  ran on vCPUs {}", each.join(", "));
+        }
+        if p.tlb_shootdowns > 0 {
+            let _ = writeln!(
+                s,
+                "  TLB shootdowns: {} (IPIs to other vCPUs running its threads; {} pages flushed one by one, the rest full flushes; {:.1} us waited)",
+                p.tlb_shootdowns, p.tlb_shootdown_pages, p.tlb_shootdown_us
+            );
         }
         let unknown = p.sharing.as_ref().is_some_and(|sh| !sh.complete);
         for rg in &p.regions {

@@ -63,9 +63,11 @@ pub fn set_mode(m: Mode) {
 /// exit and an emulated instruction).
 pub fn fault_address() -> u64 {
     if CR2_IN_VIF.load(Ordering::Relaxed) {
-        let vif = &raw const crate::memlayout::boot_vif as *const u64;
-        // SAFETY: boot_vif is this CPU's 4 KiB VIF page, registered with
-        // the host, which writes the fault address at offset 8 before it
+        // This CPU's VIF page: one per CPU from boot_vif (smp.rs).
+        let vif = (&raw const crate::memlayout::boot_vif as u64 + 4096 * crate::smp::cpu() as u64)
+            as *const u64;
+        // SAFETY: that is this CPU's 4 KiB VIF page, registered with the
+        // host, which writes the fault address at offset 8 before it
         // delivers a #PF; the kernel takes no other fault before this read.
         unsafe { core::ptr::read_volatile(vif.add(1)) }
     } else {
@@ -84,9 +86,32 @@ pub fn set_cr3(cr3: u64) {
 }
 
 /// Forget every cached translation of the current address space (a CR3
-/// reload; under PVM the host also resyncs its shadow table).
+/// reload; under PVM the host also resyncs its shadow table), here and on
+/// every other CPU that runs a thread of it (smp.rs: a TLB shootdown
+/// before the kernel lock is next dropped).
 pub fn flush_tlb_all() {
+    local_flush_all();
+    crate::smp::note(None, 0);
+}
+
+/// Like `flush_tlb_all` for the `npages` pages from `va`: this CPU
+/// reloads CR3 (one flush for the lot), others forget those pages.
+pub fn flush_tlb_range(va: u64, npages: u64) {
+    local_flush_all();
+    crate::smp::note(Some(va), npages);
+}
+
+/// `flush_tlb_all` on this CPU only (a TLB shootdown's target).
+pub fn local_flush_all() {
     set_cr3(cpu::read_cr3());
+}
+
+/// `flush_page` on this CPU only.
+pub fn local_flush_page(va: u64) {
+    match mode() {
+        Mode::Pvm => local_flush_all(),
+        Mode::X86 => cpu::invlpg(va),
+    }
 }
 
 /// Forget the cached translation of the page at `va` in the current
@@ -96,8 +121,6 @@ pub fn flush_tlb_all() {
 /// still saw the old frame in ~half of 256 pages); the CR3 hypercall makes
 /// the host resync.
 pub fn flush_page(va: u64) {
-    match mode() {
-        Mode::Pvm => flush_tlb_all(),
-        Mode::X86 => cpu::invlpg(va),
-    }
+    local_flush_page(va);
+    crate::smp::note(Some(va), 1);
 }

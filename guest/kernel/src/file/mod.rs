@@ -80,7 +80,7 @@ pub struct FileId(u16);
 static FILES: KCell<[OpenFile; NFILE]> = KCell::new([OpenFile::FREE; NFILE]);
 
 fn files() -> &'static mut [OpenFile; NFILE] {
-    // SAFETY: one CPU, never re-entered; every function here takes the
+    // SAFETY: one CPU in the kernel at a time (the big kernel lock), never re-entered; every function here takes the
     // table once and calls nothing that takes it again while it holds it
     // (`close_object` is called after the entry is updated).
     unsafe { FILES.get() }

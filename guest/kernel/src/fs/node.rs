@@ -96,7 +96,7 @@ static USED: AtomicU64 = AtomicU64::new(0);
 /// for one step and never holds a result across a call that takes it
 /// again (data.rs never takes it).
 fn table() -> &'static mut [Node; NNODE] {
-    // SAFETY: one CPU, never re-entered; the discipline above keeps two
+    // SAFETY: one CPU in the kernel at a time (the big kernel lock), never re-entered; the discipline above keeps two
     // results from being in use at once.
     unsafe { NODES.get() }
 }

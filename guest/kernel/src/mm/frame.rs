@@ -48,7 +48,8 @@ static FRAMES: KCell<Frames> = KCell::new(Frames {
 /// it again after calling another (alloc, breaking a pair, is done with it
 /// before it calls alloc_pair and free).
 fn frames() -> &'static mut Frames {
-    // SAFETY: single CPU, no re-entry, and the discipline above: no two
+    // SAFETY: one CPU in the kernel at a time (the big kernel lock), no
+    // re-entry, and the discipline above: no two
     // results of this function are in use at once.
     unsafe { FRAMES.get() }
 }

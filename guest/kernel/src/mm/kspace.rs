@@ -31,7 +31,8 @@ static KERNEL: KCell<Kernel> = KCell::new(Kernel {
 
 /// The kernel table's roots; every function here takes them once.
 fn kernel() -> &'static mut Kernel {
-    // SAFETY: single CPU, no re-entry, and the discipline above: no two
+    // SAFETY: one CPU in the kernel at a time (the big kernel lock), no
+    // re-entry, and the discipline above: no two
     // results of this function are in use at once.
     unsafe { KERNEL.get() }
 }
@@ -92,10 +93,12 @@ fn build_entry_area() -> Option<u64> {
             (&raw const memlayout::boot_idt as u64, ro),
             (&raw const memlayout::boot_gdt as u64, ro),
             (&raw const memlayout::boot_tss as u64, ro),
-            (memlayout::kstack_top_va() - PAGE, pte::P | pte::W),
         ]
     };
-    for (va, flags) in pages {
+    // The top page of every CPU's kernel stack (smp.rs).
+    let stacks = (0..abi::layout::MAX_CPUS as usize)
+        .map(|c| (crate::smp::kstack_top(c) - PAGE, pte::P | pte::W));
+    for (va, flags) in pages.into_iter().chain(stacks) {
         let va = Va(va);
         let (t, i) = pte::walk(scratch, va, true, pte::P | pte::W, &mut |_, _| {})?;
         pte::write(t, i, pte::entry(v2p(va), flags));

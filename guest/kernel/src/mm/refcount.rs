@@ -31,7 +31,8 @@ static COUNTS: KCell<Counts> = KCell::new(Counts {
 });
 
 fn counts() -> &'static mut Counts {
-    // SAFETY: single CPU, no re-entry; each function here takes it once.
+    // SAFETY: one CPU in the kernel at a time (the big kernel lock), no
+    // re-entry; each function here takes it once.
     unsafe { COUNTS.get() }
 }
 

@@ -188,7 +188,7 @@ impl AddrSpace {
         self.forget_huge(start, end);
         // One flush for the lot: under PVM a flush is a CR3 reload.
         if any {
-            crate::arch::flush_tlb_all();
+            crate::arch::flush_tlb_range(start, end.saturating_sub(start) / PAGE);
         }
         true
     }
@@ -249,7 +249,7 @@ impl AddrSpace {
             }
             va += PAGE;
         }
-        crate::arch::flush_tlb_all();
+        crate::arch::flush_tlb_range(start, end.saturating_sub(start) / PAGE);
         Ok(())
     }
 }

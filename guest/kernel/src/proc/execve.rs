@@ -166,9 +166,11 @@ fn executable(ino: u32) -> Result<(), i64> {
 /// In a process of several threads, the others end at the point of no
 /// return and the caller goes on with the process's pid, as in Linux.
 pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Result<(), i64> {
+    // The other threads must be off every other CPU first (cpus.rs).
+    super::cpus::gather();
     let t = table();
-    let cur = t.cur;
-    // SAFETY: one CPU, never re-entered; nothing else uses SCRATCH.
+    let cur = t.cur();
+    // SAFETY: one CPU in the kernel at a time (the big kernel lock), never re-entered; nothing else uses SCRATCH.
     let s = unsafe { SCRATCH.get() };
     s.used = 0;
     let p = &mut t.procs[cur];

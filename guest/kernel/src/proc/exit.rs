@@ -41,10 +41,11 @@ fn wstatus(how: Exit) -> i32 {
 /// leave its status for its parent, and continue with the next process in
 /// `f` — or shut down when none is left.
 pub fn exit_current(f: &mut TrapFrame, how: Exit) {
-    // The other threads of its group end with it.
+    // The other threads of its group end with it: first off every CPU.
+    super::cpus::gather();
     super::thread::end_group();
     let t = table();
-    let cur = t.cur;
+    let cur = t.cur();
     let p = &mut t.procs[cur];
     // A program the kernel started says whether the run failed; a forked
     // child's status is its parent's business.
@@ -139,7 +140,7 @@ pub enum Found {
 /// it (free its slot) unless `keep`.
 pub fn find_child(which: Which, keep: bool) -> Found {
     let t = table();
-    let me = t.procs[t.cur].tgid;
+    let me = t.procs[t.cur()].tgid;
     let mut any = false;
     for q in t.procs.iter_mut() {
         let ours = q.ppid == me
@@ -222,7 +223,7 @@ fn sigchld(t: &mut Table, ppid: u32, pid: u32, wstatus: i32) {
 /// or blocked one is made pending, and a waiting target woken to take it.
 pub fn kill_other(pid: i32, sig: u32) -> i64 {
     let t = table();
-    let me = t.procs[t.cur].tgid;
+    let me = t.procs[t.cur()].tgid;
     let mut hit = false;
     // A caught signal goes to one thread of each process, as on Linux.
     let mut posted = [0u32; NPROC];

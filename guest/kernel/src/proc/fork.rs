@@ -60,7 +60,7 @@ pub fn fork(f: &TrapFrame, c: &Clone) -> i64 {
         return EINVAL;
     }
     let t = table();
-    let cur = t.cur;
+    let cur = t.cur();
     let Some(slot) = t.procs.iter().position(|p| p.state == State::Unused) else {
         return EAGAIN;
     };

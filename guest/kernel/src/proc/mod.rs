@@ -1,9 +1,11 @@
-//! Processes and the scheduler. One kernel stack serves everyone: no system
-//! call blocks, so a process's whole kernel-side state is its trap frame
-//! and FPU area, and a switch is a copy of the frame plus a CR3 load.
+//! Processes and the scheduler. One kernel stack per CPU serves every
+//! process: no system call blocks, so a process's whole kernel-side state
+//! is its trap frame and FPU area, a switch is a copy of the frame plus a
+//! CR3 load, and any CPU can resume any process (smp.rs).
 //! Round-robin; preemptive on the timer tick when the host has one,
 //! otherwise the kernel switches after every system call and page fault.
 
+mod cpus;
 mod execve;
 mod exit;
 mod fork;
@@ -17,12 +19,13 @@ pub use fork::{Clone, fork};
 pub use futex::{FUTEX_CHAN, futex_requeue, futex_wake};
 pub use thread::{exit_thread, set_group, signal_thread, tgid_of};
 
+pub use cpus::{enter, flush_remote};
 use exit::all_done;
 pub use exit::{
     BAD_BUFFER, Found, NO_CHILD, Which, exit_current, find_child, kill_other, siginfo, wait_chan,
     wait4_options, waitid_options,
 };
-pub use sched::{block, maybe_yield, run, sleep, wakeup, yield_from};
+pub use sched::{block, maybe_yield, run, sleep, tick, wakeup, yield_from};
 
 use abi::msg::{self, MAX_UNKNOWN, NAME_MAX, PROC_CREATED};
 
@@ -273,7 +276,10 @@ impl Proc {
 
 struct Table {
     procs: [Proc; NPROC],
-    cur: usize,
+    /// Per CPU: the slot it runs, NONE while it waits for work.
+    cur: [usize; abi::layout::MAX_CPUS as usize],
+    /// Per CPU: the group it gathers (cpus.rs), 0 for none.
+    gathering: [u32; abi::layout::MAX_CPUS as usize],
     next_pid: u32,
     preemptive: bool,
     switches: u64,
@@ -286,7 +292,8 @@ struct Table {
 
 static TABLE: KCell<Table> = KCell::new(Table {
     procs: [Proc::EMPTY; NPROC],
-    cur: usize::MAX,
+    cur: [NONE; abi::layout::MAX_CPUS as usize],
+    gathering: [0; abi::layout::MAX_CPUS as usize],
     next_pid: 1,
     preemptive: false,
     switches: 0,
@@ -294,10 +301,21 @@ static TABLE: KCell<Table> = KCell::new(Table {
     failed: 0,
 });
 
+/// `Table::cur` of a CPU that runs no process.
+const NONE: usize = usize::MAX;
+
+impl Table {
+    /// The slot this CPU runs.
+    fn cur(&self) -> usize {
+        self.cur[crate::smp::cpu()]
+    }
+}
+
 /// The process table. Each function here takes it once, or passes it on
 /// (switch_in); none holds it across a call that takes it again.
 fn table() -> &'static mut Table {
-    // SAFETY: single CPU, no re-entry, and the discipline above: no two
+    // SAFETY: one CPU in the kernel at a time (the big kernel lock), no
+    // re-entry, and the discipline above: no two
     // results of this function are in use at once.
     unsafe { TABLE.get() }
 }
@@ -310,7 +328,7 @@ fn table() -> &'static mut Table {
 /// process table again).
 pub unsafe fn current() -> &'static mut Proc {
     let t = table();
-    &mut t.procs[t.cur]
+    &mut t.procs[t.cur()]
 }
 
 pub fn set_preemptive(on: bool) {

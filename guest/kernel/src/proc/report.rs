@@ -39,6 +39,19 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
     m.pages_resident = a.resident;
     m.pattern_gva = p.pattern_gva;
     m.pattern = p.pattern;
+    if event == msg::PROC_EXITING {
+        let s = super::cpus::take_shots(p.tgid);
+        m.tlb_shootdowns = s.shootdowns;
+        m.tlb_shootdown_pages = s.pages;
+        m.vcpus_ran = s.ran;
+        // After execve the pid runs on, here, as its next image.
+        if matches!(exit, Some(Exit::Exec)) {
+            super::cpus::ran_here(p.tgid);
+        }
+        m.tlb_shootdown_ns = (s.cycles.saturating_mul(1000))
+            .checked_div(crate::tsc_khz())
+            .unwrap_or(0);
+    }
     match exit {
         Some(Exit::Status(s)) => {
             m.exit_kind = msg::EXIT_NORMAL;

@@ -27,27 +27,54 @@ fn will_run(p: &super::Proc) -> bool {
     p.state == State::Runnable || (matches!(p.state, State::Blocked(_)) && p.wake != 0)
 }
 
+/// Whether another CPU runs a thread of `p`'s group. Without an
+/// in-kernel LAPIC (no timer, no IPIs) a group runs on one CPU at a time:
+/// no other CPU could be made to forget a mapping (smp.rs).
+fn group_elsewhere(t: &Table, p: &super::Proc) -> bool {
+    let me = crate::smp::cpu();
+    t.cur
+        .iter()
+        .enumerate()
+        .take(crate::smp::cpus())
+        .any(|(c, &i)| c != me && i != super::NONE && t.procs[i].tgid == p.tgid)
+}
+
+/// Whether another CPU runs slot `i`.
+fn running_elsewhere(t: &Table, i: usize) -> bool {
+    let me = crate::smp::cpu();
+    t.cur
+        .iter()
+        .enumerate()
+        .take(crate::smp::cpus())
+        .any(|(c, &j)| c != me && j == i)
+}
+
 /// The next process that may run after `after`, round-robin.
 fn pick(t: &Table, after: usize) -> Option<usize> {
     let now = cpu::rdtsc();
     (1..=NPROC)
         .map(|k| (after.wrapping_add(k)) % NPROC)
-        .find(|&i| ready(&t.procs[i], now))
+        .find(|&i| {
+            let p = &t.procs[i];
+            ready(p, now)
+                && !running_elsewhere(t, i)
+                && !super::cpus::gathered_elsewhere(t, p.tgid)
+                && (crate::timer::running() || !group_elsewhere(t, p))
+        })
 }
 
-/// Like pick, but when every live process sleeps, wait for the first to
-/// wake. None only when no process is left to run: none at all, or every
-/// one blocked for good (a deadlock: each waits on another).
-pub(super) fn pick_wait(t: &Table, after: usize) -> Option<usize> {
-    loop {
-        if let Some(i) = pick(t, after) {
-            return Some(i);
-        }
-        if !t.procs.iter().any(will_run) {
-            return None;
-        }
-        core::hint::spin_loop();
+/// Nothing for this CPU to run for now: it runs no process and leaves
+/// the last one's page table (another CPU may end that process), and
+/// lets the other CPUs into the kernel for a moment.
+fn idle(first: bool) {
+    if first {
+        let t = table();
+        t.cur[crate::smp::cpu()] = super::NONE;
+        crate::smp::set_running(0);
+        arch::set_cr3(crate::mm::kspace::root().get());
+        entry::set_kernel_fx();
     }
+    crate::smp::idle_wait();
 }
 
 /// A `live_gs` no process can have (not canonical): switch_in writes GS.
@@ -56,11 +83,16 @@ pub(super) const FORCE_GS: u64 = u64::MAX;
 /// Make process `i` current: its page table, FS and GS bases, FPU area.
 /// `live_gs` is the GS base now in the CPU, if known (else FORCE_GS).
 fn switch_in(t: &mut Table, i: usize, live_gs: u64) {
-    t.cur = i;
+    t.cur[crate::smp::cpu()] = i;
+    crate::smp::set_running(t.procs[i].tgid);
+    super::cpus::ran_here(t.procs[i].tgid);
     super::thread::take_shared(t, i);
     let p = &mut t.procs[i];
     if let Some(a) = &p.aspace {
         arch::set_cr3(a.root.get());
+        if crate::smp::take_stale() {
+            arch::local_flush_all();
+        }
     }
     fsbase::write(p.fs_base);
     // Under PVM each GS access traps: most programs never set it, so
@@ -102,21 +134,35 @@ pub fn run() -> ! {
     entry::return_to(&f)
 }
 
-/// Resume the next process that can run after slot `after` in `f`. When
-/// none can, the run is over if no process is left; if some wait for
-/// good (each on another), that is a deadlock: they are ended.
+/// Resume the next process that can run after slot `after` in `f`. While
+/// every live process sleeps or runs on another CPU, wait. When none can
+/// run, the run is over if no process is left; if some wait for good
+/// (each on another), that is a deadlock: they are ended.
 pub(super) fn run_next(f: &mut TrapFrame, after: usize, live_gs: u64) {
+    let mut idled = false;
+    loop {
+        let t = table();
+        if let Some(next) = pick(t, after) {
+            resume(f, next, if idled { FORCE_GS } else { live_gs });
+            return;
+        }
+        if !t.procs.iter().any(will_run) {
+            break;
+        }
+        idle(!idled);
+        idled = true;
+    }
     let t = table();
-    match pick_wait(t, after) {
-        Some(next) => resume(f, next, live_gs),
-        None if t.procs.iter().any(|p| matches!(p.state, State::Blocked(_))) => deadlock(f),
-        None => super::all_done(),
+    if t.procs.iter().any(|p| matches!(p.state, State::Blocked(_))) {
+        deadlock(f)
+    } else {
+        super::all_done()
     }
 }
 
 /// Save the running process's frame and bases before it stops running.
-fn save_current(t: &mut Table, f: &TrapFrame) -> u64 {
-    let cur = t.cur;
+pub(super) fn save_current(t: &mut Table, f: &TrapFrame) -> u64 {
+    let cur = t.cur();
     t.procs[cur].frame = *f;
     t.procs[cur].fs_base = fsbase::read();
     let gs = fsbase::read_base(Seg::Gs);
@@ -129,7 +175,7 @@ fn save_current(t: &mut Table, f: &TrapFrame) -> u64 {
 /// the current process's live frame; on return it is the one to resume.
 pub fn yield_from(f: &mut TrapFrame) -> bool {
     let t = table();
-    let cur = t.cur;
+    let cur = t.cur();
     let Some(next) = pick(t, cur) else {
         return false;
     };
@@ -141,12 +187,33 @@ pub fn yield_from(f: &mut TrapFrame) -> bool {
     true
 }
 
+/// A timer tick on this CPU in process frame `f`. With several CPUs a
+/// process may be killed or signalled while it runs on another one: it
+/// learns of it here, at the latest one tick later, instead of only when
+/// it is next switched in.
+pub fn tick(f: &mut TrapFrame) {
+    let t = table();
+    let cur = t.cur();
+    if let Some(how) = t.procs[cur].killed.take() {
+        exit_current(f, how);
+        return;
+    }
+    // Not at a pause or sigsuspend that `block` rewound (rax is the
+    // call): it must run again to return EINTR (see `resume`); a tick
+    // that lands right on it leaves the signal to that call.
+    let rewound = f.rax == abi::syscall::SYS_PAUSE || f.rax == abi::syscall::SYS_RT_SIGSUSPEND;
+    let signalled = t.procs[cur].pending & !t.procs[cur].sigmask != 0 && !rewound;
+    if !yield_from(f) && signalled {
+        crate::syscall::signal::deliver(f);
+    }
+}
+
 /// Sleep until the TSC reaches `deadline`: others run meanwhile; when no
 /// one else can, wait here. True if `f` now holds another process's
 /// frame (the sleeper resumes, with the rax already in its frame, once
 /// its deadline has passed and it is picked).
 pub fn sleep(f: &mut TrapFrame, deadline: u64) -> bool {
-    let cur = table().cur;
+    let cur = table().cur();
     table().procs[cur].wake = deadline;
     loop {
         if yield_from(f) {
@@ -156,7 +223,15 @@ pub fn sleep(f: &mut TrapFrame, deadline: u64) -> bool {
             table().procs[cur].wake = 0;
             return false;
         }
-        core::hint::spin_loop();
+        // Another CPU gathers its group: it sleeps aside, as a yield would.
+        let t = table();
+        if super::cpus::gathered_elsewhere(t, t.procs[cur].tgid) {
+            let gs = save_current(t, f);
+            run_next(f, cur, gs);
+            return true;
+        }
+        // Its group stays on this CPU (`cur` is still it); others may run.
+        super::cpus::relax();
     }
 }
 
@@ -175,12 +250,18 @@ const SYSCALL_LEN: u64 = 2;
 /// them all rather than hang.
 pub fn block(f: &mut TrapFrame, nr: u64, chan: u64, deadline: u64) -> bool {
     let t = table();
-    let cur = t.cur;
+    let cur = t.cur();
     f.rax = nr;
     f.rip = f.rip.wrapping_sub(SYSCALL_LEN);
     t.procs[cur].state = State::Blocked(chan);
     t.procs[cur].restarting = true;
     t.procs[cur].wake = deadline;
+    // With several CPUs a signal may have come while it ran, after it
+    // last looked: it waits no more, as if the signal came now.
+    let p = &t.procs[cur];
+    if crate::smp::cpus() > 1 && p.pending & !p.sigmask != 0 {
+        interrupt(t, cur);
+    }
     let gs = save_current(t, f);
     run_next(f, cur, gs);
     true
@@ -234,5 +315,5 @@ fn deadlock(f: &mut TrapFrame) {
             t.procs[i].killed = Some(Exit::Signal(abi::signals::SIGKILL));
         }
     }
-    run_next(f, t.cur, FORCE_GS);
+    run_next(f, t.cur(), FORCE_GS);
 }

@@ -73,7 +73,7 @@ pub fn spawn(f: &TrapFrame, c: &Clone) -> i64 {
         return EINVAL;
     }
     let t = table();
-    let cur = t.cur;
+    let cur = t.cur();
     let Some(slot) = t.procs.iter().position(|p| p.state == State::Unused) else {
         return EAGAIN;
     };
@@ -127,7 +127,7 @@ pub fn signal_thread(
     fatal: impl Fn(&Proc) -> bool,
 ) -> Option<bool> {
     let t = table();
-    let tgid = t.procs[t.cur].tgid;
+    let tgid = t.procs[t.cur()].tgid;
     let i = (0..NPROC)
         .find(|&j| t.procs[j].pid == tid && t.procs[j].tgid == tgid && is_live(&t.procs[j]))?;
     if fatal(&t.procs[i]) {
@@ -142,7 +142,7 @@ pub fn signal_thread(
 /// what threads share that is kept per slot.
 pub fn set_group(mut f: impl FnMut(&mut Proc)) {
     let t = table();
-    let tgid = t.procs[t.cur].tgid;
+    let tgid = t.procs[t.cur()].tgid;
     for p in t.procs.iter_mut() {
         if p.tgid == tgid && is_live(p) {
             f(p);
@@ -154,7 +154,7 @@ pub fn set_group(mut f: impl FnMut(&mut Proc)) {
 /// ends the process with `code`.
 pub fn exit_thread(f: &mut TrapFrame, code: u64) {
     let t = table();
-    let cur = t.cur;
+    let cur = t.cur();
     if other_member(t, t.procs[cur].tgid, cur).is_none() {
         exit_current(f, Exit::Status((code & 0xff) as i64));
         return;
@@ -167,7 +167,7 @@ pub fn exit_thread(f: &mut TrapFrame, code: u64) {
     {
         futex::futex_wake(tgid, ctid, 1, u32::MAX);
     }
-    leave(f, table().cur);
+    leave(f, table().cur());
 }
 
 /// `how` ends the running thread's whole group: every other thread of it
@@ -175,7 +175,7 @@ pub fn exit_thread(f: &mut TrapFrame, code: u64) {
 /// to tear down), so the running one is the last and reports the group.
 pub(super) fn end_group() {
     let t = table();
-    let cur = t.cur;
+    let cur = t.cur();
     let tgid = t.procs[cur].tgid;
     for j in 0..NPROC {
         if j != cur && t.procs[j].tgid == tgid && is_live(&t.procs[j]) {

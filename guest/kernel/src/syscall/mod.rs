@@ -81,6 +81,18 @@ fn put<T: abi::Pod>(a: &mut AddrSpace, va: u64, v: &T) -> i64 {
 /// `sysretq`, 1 when `f` now holds another process's frame.
 #[unsafe(no_mangle)]
 extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
+    crate::smp::gate();
+    let r = if crate::proc::enter(f, true) {
+        1
+    } else {
+        dispatch(f)
+    };
+    // A change other CPUs must forget is made before the lock is dropped.
+    crate::proc::flush_remote();
+    r
+}
+
+fn dispatch(f: &mut TrapFrame) -> u64 {
     let (a0, a1, a2, a3) = (f.rdi, f.rsi, f.rdx, f.r10);
     let nr = f.rax;
     let r = match nr {

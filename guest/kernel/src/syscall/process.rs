@@ -202,10 +202,10 @@ pub fn getrandom(buf: u64, len: u64) -> i64 {
     })
 }
 
-/// sched_getaffinity(2): the kernel runs on one CPU, so the mask is CPU 0
-/// alone. Linux copies one mask's worth of whole longs (8 bytes for one
-/// CPU) and returns that size; a buffer too small or not of whole longs is
-/// EINVAL.
+/// sched_getaffinity(2): every CPU the kernel runs on (`--cpus`; at most
+/// 8, so one long). Linux copies one mask's worth of whole longs (8 bytes
+/// here) and returns that size; a buffer too small or not of whole longs
+/// is EINVAL. (Affinity is not kept: any thread may run on any CPU.)
 pub fn sched_getaffinity(pid: u64, len: u64, mask: u64) -> i64 {
     if pid as u32 != 0 && proc::tgid_of(pid as u32).is_none() {
         return ESRCH;
@@ -213,15 +213,16 @@ pub fn sched_getaffinity(pid: u64, len: u64, mask: u64) -> i64 {
     if len < 8 || !len.is_multiple_of(8) {
         return EINVAL;
     }
-    match with_aspace(|a| put(a, mask, &1u64)) {
+    let all = (1u64 << crate::smp::cpus()) - 1;
+    match with_aspace(|a| put(a, mask, &all)) {
         0 => 8,
         e => e,
     }
 }
 
-/// sched_setaffinity(2): any mask that holds CPU 0 is accepted (there is
-/// no other CPU to run on); one without it is EINVAL, as Linux says for a
-/// mask of no online CPU.
+/// sched_setaffinity(2): any mask that holds CPU 0 is accepted and not
+/// kept (a thread runs on whichever CPU is free); one without it is
+/// EINVAL, as Linux says for a mask of no online CPU.
 pub fn sched_setaffinity(pid: u64, len: u64, mask: u64) -> i64 {
     if pid as u32 != 0 && proc::tgid_of(pid as u32).is_none() {
         return ESRCH;

@@ -346,6 +346,10 @@ fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
                 .filter_map(|(k, &n)| Some((region_kind(u32::try_from(k).ok()?)?, n)))
                 .collect(),
             pages_resident: p.pages_resident,
+            tlb_shootdowns: p.tlb_shootdowns,
+            tlb_shootdown_pages: p.tlb_shootdown_pages,
+            tlb_shootdown_ns: p.tlb_shootdown_ns,
+            vcpus_ran: p.vcpus_ran,
         },
         pattern: (p.pattern_gva != 0).then_some(Pattern {
             gva: Gva(p.pattern_gva),

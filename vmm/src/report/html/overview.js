@@ -152,7 +152,9 @@
         lineage ? el('span', { class: 'exit' }, lineage) : null,
         P.p.argv ? el('span', { class: 'exit' }, P.p.argv.join(' ')) : null,
         el('span', { class: 'exit' + (killed ? ' killed' : '') }, exitText(P.p)),
-        el('span', { class: 'exit' }, `${P.p.pages_total} pages mapped, faults: ${faultsText(P.p.faults_by_kind)}`));
+        el('span', { class: 'exit' }, `${P.p.pages_total} pages mapped, faults: ${faultsText(P.p.faults_by_kind)}`),
+        P.p.tlb_shootdowns > 0 ? el('span', { class: 'exit' },
+          `TLB shootdowns: ${P.p.tlb_shootdowns} (${P.p.tlb_shootdown_pages} pages one by one, ${P.p.tlb_shootdown_us.toFixed(1)} us)`) : null);
     }));
     const body = [head];
     rows.forEach((row, k) => {
