@@ -198,7 +198,7 @@ pub struct GuestReport {
 }
 
 /// One vCPU (`guest.vcpus[]`).
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct VcpuReport {
     /// Its index (the in-kernel LAPIC's id); 0 is the bootstrap processor.
     pub index: u32,
