@@ -21,6 +21,7 @@ pub mod hostmem;
 pub mod inspect;
 pub mod interrupt;
 pub mod irqchip;
+pub mod kvmstats;
 pub mod loader;
 pub mod memory;
 pub mod observations;
@@ -327,12 +328,16 @@ pub fn run(
         registry,
         cpu_setup.cpu.maxphyaddr,
     );
+    // Opened last, right before the first KVM_RUN: its first sample is
+    // the run's zero.
+    let sampler = kvmstats::Sampler::start(kvmstats::Counters::open(&vm, &vcpu), ram.mem());
     let dog = watchdog::Watchdog::start(deadline.guest()).map_err(Error::Watchdog)?;
     let t0 = Instant::now();
     let stop = vcpu::run(&mut vcpu, &mut ports, &dog)?;
     let run_time = t0.elapsed();
     drop(dog);
-    let obs = ports.finish();
+    let mut obs = ports.finish();
+    obs.kvm = sampler.finish();
     let dirty = if cfg.dirty_log {
         Some(ram.dirty_pages(&vm)?)
     } else {

@@ -35,6 +35,8 @@ pub struct Observations {
     pub first_output: Option<Instant>,
     /// Ports the guest wrote to that no device serves.
     pub unknown_ports: crate::ports::UnknownPorts,
+    /// KVM's own counters, charged to the processes that ran.
+    pub kvm: crate::kvmstats::KvmCounts,
 }
 
 /// What the VMM knows about one guest process, or one image of it: a

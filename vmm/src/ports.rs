@@ -137,6 +137,7 @@ impl<'a> Ports<'a> {
             exits: self.exits,
             first_output: self.console.first_output,
             unknown_ports: self.unknown_ports,
+            kvm: Default::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod proc;
 pub mod programs;
 pub mod random;
 pub mod rt;
+pub mod running;
 pub mod shutdown;
 pub mod sync;
 pub mod syscall;

@@ -6,6 +6,7 @@ pub mod efficiency;
 pub mod faults;
 pub mod html;
 pub mod json;
+pub mod kvm;
 pub mod model;
 pub mod svg;
 pub mod text;

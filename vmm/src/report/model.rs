@@ -43,6 +43,8 @@ pub struct Report {
     pub dirty: Option<DirtyReport>,
     /// The tree `--files` copied into the guest, else null.
     pub files: Option<crate::files::FilesReport>,
+    /// KVM's own counters for the run, and who they were charged to.
+    pub kvm: super::kvm::KvmReport,
     /// The VMM process itself.
     pub vmm: VmmReport,
     /// Cross-check failures and guest protocol violations, each a sentence
@@ -284,6 +286,9 @@ pub struct ProcessReport {
     /// One TLB miss's memory references, per (guest, host) page-size
     /// combination present (host.walk_refs_meaning says what they count).
     pub walk_refs: Vec<WalkRefsReport>,
+    /// KVM's counters while this image ran (null when KVM's stats are
+    /// unavailable, or no interval was its alone).
+    pub kvm: Option<crate::kvmstats::Values>,
 }
 
 /// What an exiting process shared with the processes live at its exit

@@ -289,6 +289,7 @@ pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Re
     p.fds.exec();
     p.name = name;
     p.execs = p.execs.saturating_add(1);
+    crate::running::set(p.tgid, p.execs);
     // Handlers lived in the old image: back to the default; ignored
     // signals stay ignored (POSIX).
     for a in p.sigactions.iter_mut() {

@@ -59,6 +59,7 @@ fn switch_in(t: &mut Table, i: usize, live_gs: u64) {
     t.cur = i;
     super::thread::take_shared(t, i);
     let p = &mut t.procs[i];
+    crate::running::set(p.tgid, p.execs);
     if let Some(a) = &p.aspace {
         arch::set_cr3(a.root.get());
     }
