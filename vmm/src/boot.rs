@@ -84,6 +84,9 @@ pub struct BootParams<'a> {
     /// The tree image (`--files`) already in guest RAM below `free_start`:
     /// its GPA and length in bytes.
     pub tree: Option<(Gpa, u64)>,
+    /// The trace ring (`--trace`) reserved below `free_start`, and whether
+    /// system calls are traced too.
+    pub trace: Option<(Gpa, bool)>,
 }
 
 /// Write BootInfo, the boot GDT and the boot page tables. The tables map
@@ -132,6 +135,8 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
         envc: 0,
         tree_gpa: p.tree.map_or(0, |(gpa, _)| gpa.raw()),
         tree_len: p.tree.map_or(0, |(_, len)| len),
+        trace_gpa: p.trace.map_or(0, |(gpa, _)| gpa.raw()),
+        trace_len: p.trace.map_or(0, |_| abi::trace::RING_BYTES),
     };
     let info = BootInfo {
         env_len: env.len() as u32, // At most ENV_MAX.
@@ -140,6 +145,9 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
     };
     mem.write_slice(info.as_bytes(), GuestAddress(BOOT_INFO_GPA))?;
     mem.write_slice(&env, GuestAddress(BOOT_ENV_GPA))?;
+    if let Some((gpa, syscalls)) = p.trace {
+        crate::trace::ring::prepare(mem, gpa, syscalls)?;
+    }
     for (i, d) in GDT.iter().enumerate() {
         mem.write_obj(*d, GuestAddress(BOOT_GDT_GPA + 8 * i as u64))?;
     }
@@ -259,6 +267,7 @@ mod tests {
             env: &crate::loader::env::Environ::default(),
             ttys: [false; 3],
             tree: None,
+            trace: None,
         };
         write(&m, &p).expect("write");
         let pml4_0: u64 = m.read_obj(GuestAddress(BOOT_PML4_GPA)).expect("read");
@@ -302,6 +311,7 @@ mod tests {
             env: &crate::loader::env::Environ::default(),
             ttys: [false; 3],
             tree: None,
+            trace: None,
         };
         write(&m, &p).expect("write");
         for pml5 in [BOOT_PML5_GPA, BOOT_PML5_GPA + 0x1000] {
@@ -347,6 +357,7 @@ mod tests {
             env: &crate::loader::env::Environ::default(),
             ttys: [false; 3],
             tree: None,
+            trace: None,
         };
         write(&m, &p).expect("write");
         let at = |off: usize| GuestAddress(BOOT_INFO_GPA + off as u64);
@@ -384,6 +395,7 @@ mod tests {
             env: &crate::loader::env::Environ::default(),
             ttys: [false; 3],
             tree: None,
+            trace: None,
         };
         assert!(matches!(
             write(&mem(), &p),

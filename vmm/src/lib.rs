@@ -34,6 +34,7 @@ pub mod report;
 pub mod sink;
 pub mod size;
 pub mod terminal;
+pub mod trace;
 pub mod vcpu;
 pub mod watchdog;
 
@@ -112,6 +113,9 @@ pub struct Config {
     /// `--files DIR`: copy this host directory into the guest as its root
     /// file tree (files.rs).
     pub files: Option<PathBuf>,
+    /// `--trace`: record a timeline (trace.rs); Some(true) with system
+    /// calls too (`--trace-syscalls`).
+    pub trace: Option<bool>,
 }
 
 impl Default for Config {
@@ -136,6 +140,7 @@ impl Default for Config {
             quiet_console: false,
             ttys: [false; 3],
             files: None,
+            trace: None,
         }
     }
 }
@@ -245,6 +250,20 @@ pub fn run(
         None => None,
     };
     let free_start = tree.as_ref().map_or(staged.free, |t| t.free);
+    // The trace ring goes last below free_start, where nothing frees it.
+    let (trace_ring, free_start) = match cfg.trace {
+        Some(syscalls) => {
+            let end = free_start.raw().saturating_add(abi::trace::RING_BYTES);
+            if end.saturating_add(MIN_RAM / 2) > cfg.mem_size {
+                return Err(Error::Usage(format!(
+                    "--trace needs {} of guest RAM for its ring beyond the programs: give more --mem",
+                    size::format_size(abi::trace::RING_BYTES)
+                )));
+            }
+            (Some((free_start, syscalls)), addr::Gpa(end))
+        }
+        None => (None, free_start),
+    };
 
     let kvm = host::open_kvm()?;
     let info = host::probe(&kvm)?;
@@ -278,6 +297,7 @@ pub fn run(
         .map_err(|(what, source)| Error::Kvm { what, source })?;
     let (mut vcpu, cpu_setup) = vcpu::create(&kvm, &vm, elf.entry, &cfg.cpu)?;
     let tsc_khz = vcpu.get_tsc_khz().unwrap_or(0) as u64;
+    let realtime = vcpu::realtime_pair(&vcpu);
     boot::write(
         ram.mem(),
         &boot::BootParams {
@@ -290,10 +310,11 @@ pub fn run(
             modules: &staged.modules,
             la57: cpu_setup.cpu.la57,
             host_xsave: cpu::xsave::host_xsave(),
-            realtime: vcpu::realtime_pair(&vcpu),
+            realtime,
             env: &cfg.env,
             ttys: cfg.ttys,
             tree: tree.as_ref().map(|t| (t.gpa, t.walked.len)),
+            trace: trace_ring,
         },
     )?;
     let pagemap = hostmem::Pagemap::open().ok().map(|mut p| {
@@ -327,7 +348,8 @@ pub fn run(
         ),
         registry,
         cpu_setup.cpu.maxphyaddr,
-    );
+    )
+    .with_trace(trace_ring.map(|(gpa, _)| trace::Drain::new(gpa)));
     // Opened last, right before the first KVM_RUN: its first sample is
     // the run's zero.
     let sampler = kvmstats::Sampler::start(kvmstats::Counters::open(&vm, &vcpu), ram.mem());
@@ -338,6 +360,7 @@ pub fn run(
     drop(dog);
     let mut obs = ports.finish();
     obs.kvm = sampler.finish();
+    let trace_log = obs.trace.take();
     let dirty = if cfg.dirty_log {
         Some(ram.dirty_pages(&vm)?)
     } else {
@@ -360,6 +383,19 @@ pub fn run(
     let mut report = report;
     report.vmm.peak_rss_kib = hostmem::peak_rss_kib();
     report.files = tree.as_ref().map(files::Staged::report);
+    if let Some(log) = trace_log {
+        let clock = trace::chrome::Clock {
+            tsc_khz,
+            pair: realtime,
+        };
+        report.trace = Some(report::trace::summary(&log));
+        let names = report
+            .processes
+            .iter()
+            .map(|p| (p.pid, p.name.clone()))
+            .collect();
+        report.trace_events = Some(trace::chrome::render(&log, clock, &names));
+    }
     Ok(Outcome {
         report,
         programs: !cfg.programs.is_empty(),

@@ -14,6 +14,8 @@ use crate::devices::stdin::{Got, Stdin};
 use crate::memory::GuestRam;
 use crate::observations::{ExitCounts, Observations, RunError};
 use crate::registry::Registry;
+use crate::trace::Drain;
+use crate::trace::ring::VmExit;
 use crate::vcpu::{ExitHandler, LiveCpu, Stop};
 
 /// The devices of one run.
@@ -28,6 +30,8 @@ pub struct Ports<'a> {
     unknown_ports: UnknownPorts,
     /// The CPU's physical address width, for the analysis's walks.
     maxphyaddr: u8,
+    /// `--trace`: the guest's event ring, drained at each message.
+    trace: Option<Drain>,
 }
 
 impl<'a> Ports<'a> {
@@ -47,6 +51,24 @@ impl<'a> Ports<'a> {
             exits: ExitCounts::default(),
             unknown_ports: UnknownPorts::default(),
             maxphyaddr,
+            trace: None,
+        }
+    }
+
+    /// Drain the guest's trace ring with `d` (`--trace`).
+    pub fn with_trace(mut self, d: Option<Drain>) -> Self {
+        self.trace = d;
+        self
+    }
+
+    /// Note an exit in the trace, with the process the guest says runs.
+    fn traced_exit(&mut self, port: u16) {
+        if let Some(t) = &mut self.trace {
+            let ns = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+            let pid = crate::kvmstats::sampler::owner(self.ram.mem()).0;
+            t.exit(VmExit { ns, pid, port });
         }
     }
 
@@ -138,6 +160,7 @@ impl<'a> Ports<'a> {
             first_output: self.console.first_output,
             unknown_ports: self.unknown_ports,
             kvm: Default::default(),
+            trace: self.trace.map(|t| t.finish(self.ram.mem())),
         }
     }
 }
@@ -153,6 +176,7 @@ fn word(data: &[u8]) -> u32 {
 impl ExitHandler for Ports<'_> {
     fn io_out(&mut self, vcpu: &kvm_ioctls::VcpuFd, port: u16, data: &[u8]) -> Option<Stop> {
         self.exits.total += 1;
+        self.traced_exit(port);
         match port {
             console::PORT_DATA => {
                 self.exits.serial += 1;
@@ -168,6 +192,10 @@ impl ExitHandler for Ports<'_> {
                 let outcome = self.message(&cpu, gpa);
                 // The result goes into the header the guest is waiting on.
                 hypercall::write_result(self.ram.mem(), self.ram.size(), gpa, outcome);
+                // The vCPU is stopped anyway: empty the trace ring.
+                if let Some(t) = &mut self.trace {
+                    t.drain(self.ram.mem());
+                }
             }
             abi::PORT_SHUTDOWN => return Some(Stop::Shutdown(word(data))),
             // The exit-loop benchmark's port, and the legacy 8259 PICs'
@@ -185,6 +213,7 @@ impl ExitHandler for Ports<'_> {
 
     fn io_in(&mut self, port: u16, data: &mut [u8]) {
         self.exits.total += 1;
+        self.traced_exit(port);
         let v: u32 = match port {
             abi::PORT_HYPERCALL => abi::HYPERCALL_MAGIC,
             p if Console::serves(p) => self.console.read(p),

@@ -50,7 +50,7 @@ pub const MIN_RAM: u64 = 16 << 20;
 
 /// "MVMMBOOT" in little-endian bytes.
 pub const BOOT_INFO_MAGIC: u64 = u64::from_le_bytes(*b"MVMMBOOT");
-pub const BOOT_INFO_VERSION: u32 = 4;
+pub const BOOT_INFO_VERSION: u32 = 5;
 
 /// `BootInfo::flags`: the VMM created an in-kernel irqchip, so the LAPIC
 /// timer can interrupt the guest.
@@ -121,8 +121,14 @@ pub struct BootInfo {
     pub tree_gpa: u64,
     /// Bytes of the tree image (its header's `total`).
     pub tree_len: u64,
+    /// GPA of the trace ring (`--trace`, [`crate::trace`]): page aligned,
+    /// below `free_start`, after the tree; 0 with `trace_len` 0 when the
+    /// run is not traced.
+    pub trace_gpa: u64,
+    /// Bytes of the ring ([`crate::trace::RING_BYTES`]).
+    pub trace_len: u64,
 }
-const _: () = assert!(core::mem::size_of::<BootInfo>() == 360 + 32 * MAX_MODULES);
+const _: () = assert!(core::mem::size_of::<BootInfo>() == 376 + 32 * MAX_MODULES);
 
 /// Most user programs (`--run`) in one run.
 pub const MAX_MODULES: usize = 16;

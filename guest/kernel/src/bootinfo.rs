@@ -39,6 +39,10 @@ pub struct Machine {
     /// until tree() looks at it; 0, 0 when there is none.
     pub tree_gpa: u64,
     pub tree_len: u64,
+    /// The trace ring (`--trace`) as the VMM described it: unchecked
+    /// until trace::init looks at it; 0, 0 when the run is not traced.
+    pub trace_gpa: u64,
+    pub trace_len: u64,
 }
 
 impl Machine {
@@ -172,6 +176,8 @@ pub fn read(pvh: u64) -> Result<Machine, &'static str> {
         envc: (b.envc as usize).min(ENVC_MAX),
         tree_gpa: b.tree_gpa,
         tree_len: b.tree_len,
+        trace_gpa: b.trace_gpa,
+        trace_len: b.trace_len,
     })
 }
 
@@ -225,6 +231,8 @@ fn read_pvh(pvh: u64, kend: u64) -> Result<Machine, &'static str> {
         ttys: [false; 3],
         tree_gpa: 0,
         tree_len: 0,
+        trace_gpa: 0,
+        trace_len: 0,
     };
     let cmd: u64 = rd(pvh + 24);
     if cmd != 0 && cmd < ram {

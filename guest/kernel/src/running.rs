@@ -1,37 +1,48 @@
 //! The running record (abi::layout::Running): which process the vCPU runs
 //! for, kept in guest memory with plain stores, as a seqlock, so that a
 //! VMM thread can charge KVM's counters to it while the vCPU runs, at no
-//! exit at all.
+//! exit at all. The kernel's own copy names the process trace events
+//! belong to.
 
 use abi::layout::{RUNNING_GPA, Running};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::memlayout::{Pa, p2v};
 use crate::vmmdev;
 
+/// pid | image << 32 of the process running now.
+static CURRENT: AtomicU64 = AtomicU64::new(0);
+
+/// The process running now (0: the kernel's own work).
+pub fn pid() -> u32 {
+    CURRENT.load(Ordering::Relaxed) as u32
+}
+
 /// Process `pid` (0: the kernel itself), image `image`, runs from now on.
-/// A no-op when nothing changed, and without microvmm's device (under QEMU
-/// the page is not ours to write).
-pub fn set(pid: u32, image: u32) {
-    if !vmmdev::present() {
-        return;
+/// Returns the previous pid when (pid, image) changed. The record in guest
+/// memory is written only under microvmm (under QEMU the page is not ours).
+pub fn set(pid: u32, image: u32) -> Option<u32> {
+    let now = u64::from(pid) | (u64::from(image) << 32);
+    let before = CURRENT.swap(now, Ordering::Relaxed);
+    if before == now {
+        return None;
     }
-    let r: *mut Running = p2v(Pa(RUNNING_GPA));
-    // SAFETY: RUNNING_GPA is a page below RESERVED_END that the VMM keeps
-    // for this record and that nothing else in the kernel uses; the kernel
-    // window maps it, and it is 16-byte aligned. One vCPU: no other writer
-    // (the VMM only reads). Volatile stores keep their order, and x86 makes
-    // them visible to the VMM's thread in that order: odd count, the new
-    // owner, even count.
-    unsafe {
-        let seq = core::ptr::addr_of_mut!((*r).switches);
-        let owner = core::ptr::addr_of_mut!((*r).pid) as *mut u64;
-        let now = u64::from(pid) | (u64::from(image) << 32);
-        if core::ptr::read_volatile(owner) == now {
-            return;
+    if vmmdev::present() {
+        let r: *mut Running = p2v(Pa(RUNNING_GPA));
+        // SAFETY: RUNNING_GPA is a page below RESERVED_END that the VMM
+        // keeps for this record and that nothing else in the kernel uses;
+        // the kernel window maps it, and it is 16-byte aligned. One vCPU:
+        // no other writer (the VMM only reads). Volatile stores keep their
+        // order, and x86 makes them visible to the VMM's thread in that
+        // order: odd count, the new owner, even count.
+        unsafe {
+            let seq = core::ptr::addr_of_mut!((*r).switches);
+            let owner = core::ptr::addr_of_mut!((*r).pid) as *mut u64;
+            let s = core::ptr::read_volatile(seq) | 1;
+            core::ptr::write_volatile(seq, s);
+            core::ptr::write_volatile(owner, now);
+            core::ptr::write_volatile(seq, s.wrapping_add(1));
         }
-        let s = core::ptr::read_volatile(seq) | 1;
-        core::ptr::write_volatile(seq, s);
-        core::ptr::write_volatile(owner, now);
-        core::ptr::write_volatile(seq, s.wrapping_add(1));
     }
+    Some(before as u32)
 }

@@ -37,7 +37,8 @@ fn seq(mem: &GuestMemoryMmap) -> u64 {
         .unwrap_or(0)
 }
 
-fn owner(mem: &GuestMemoryMmap) -> (u32, u32) {
+/// The (pid, image) the guest's running record names now.
+pub fn owner(mem: &GuestMemoryMmap) -> (u32, u32) {
     let w = mem
         .load::<u64>(GuestAddress(RUNNING_GPA + 8), Ordering::Acquire)
         .unwrap_or(0);

@@ -45,6 +45,12 @@ pub struct Report {
     pub files: Option<crate::files::FilesReport>,
     /// KVM's own counters for the run, and who they were charged to.
     pub kvm: super::kvm::KvmReport,
+    /// `--trace`: what the timeline holds; else null.
+    pub trace: Option<super::trace::TraceSummary>,
+    /// `--trace`: the timeline itself, as Chrome trace-event JSON (written
+    /// to its own file).
+    #[serde(skip)]
+    pub trace_events: Option<serde_json::Value>,
     /// The VMM process itself.
     pub vmm: VmmReport,
     /// Cross-check failures and guest protocol violations, each a sentence

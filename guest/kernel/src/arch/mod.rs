@@ -64,7 +64,15 @@ pub fn set_cr3(cr3: u64) {
 /// Forget every cached translation of the current address space (a CR3
 /// reload; under PVM the host also resyncs its shadow table).
 pub fn flush_tlb_all() {
-    set_cr3(cpu::read_cr3());
+    let cr3 = cpu::read_cr3();
+    set_cr3(cr3);
+    flushed(abi::trace::FLUSH_ALL, cr3, 0);
+}
+
+fn flushed(how: u16, cr3: u64, va: u64) {
+    use crate::trace;
+    let pid = crate::running::pid();
+    trace::record(trace::now(), abi::trace::EV_FLUSH, how, pid, cr3, va, 0, 0);
 }
 
 /// Forget the cached translation of the page at `va` in the current
@@ -76,6 +84,11 @@ pub fn flush_tlb_all() {
 pub fn flush_page(va: u64) {
     match mode() {
         Mode::Pvm => flush_tlb_all(),
-        Mode::X86 => cpu::invlpg(va),
+        Mode::X86 => {
+            cpu::invlpg(va);
+            if crate::trace::on() {
+                flushed(abi::trace::FLUSH_PAGE, cpu::read_cr3(), va);
+            }
+        }
     }
 }

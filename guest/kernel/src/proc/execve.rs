@@ -283,6 +283,16 @@ pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Re
     p.fs_base = fsbase::read();
     report(p, PROC_EXITING, Some(Exit::Exec));
     arch::set_cr3(fresh.root.get());
+    crate::trace::record(
+        crate::trace::now(),
+        abi::trace::EV_CR3,
+        0,
+        p.tgid,
+        fresh.root.get(),
+        0,
+        0,
+        0,
+    );
     if let Some(mut old) = p.aspace.replace(fresh) {
         old.destroy();
     }
