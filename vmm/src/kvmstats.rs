@@ -145,7 +145,7 @@ impl Live {
         Ok(())
     }
 
-    fn counts(self) -> Measured {
+    fn counts(&self) -> Measured {
         let pick = |v: &[u64]| -> Values {
             let mut out = Values::default();
             for ((scope, name, kind), &x) in self.names.iter().zip(v) {

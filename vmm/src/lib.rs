@@ -116,6 +116,9 @@ pub struct Config {
     /// `--trace`: record a timeline (trace.rs); Some(true) with system
     /// calls too (`--trace-syscalls`).
     pub trace: Option<bool>,
+    /// How often KVM's counters are sampled while the vCPU runs
+    /// (`--kvm-sample-us`); zero: only at exits.
+    pub kvm_sample: std::time::Duration,
 }
 
 impl Default for Config {
@@ -141,6 +144,7 @@ impl Default for Config {
             ttys: [false; 3],
             files: None,
             trace: None,
+            kvm_sample: kvmstats::sampler::PERIOD,
         }
     }
 }
@@ -336,7 +340,7 @@ pub fn run(
         deadline: Some(deadline.guest()),
     };
     let registry = Registry::new(&ram, pagemap.as_ref(), opts);
-    let mut ports = Ports::new(
+    let ports = Ports::new(
         &ram,
         match programs {
             Some(io) => Console::new(out, cfg.raw_console).with_programs(io, cfg.quiet_console),
@@ -352,7 +356,12 @@ pub fn run(
     .with_trace(trace_ring.map(|(gpa, _)| trace::Drain::new(gpa)));
     // Opened last, right before the first KVM_RUN: its first sample is
     // the run's zero.
-    let sampler = kvmstats::Sampler::start(kvmstats::Counters::open(&vm, &vcpu), ram.mem());
+    let sampler = kvmstats::Sampler::start(
+        kvmstats::Counters::open(&vm, &vcpu),
+        ram.mem(),
+        cfg.kvm_sample,
+    );
+    let mut ports = ports.with_kvm(sampler.at_exit());
     let dog = watchdog::Watchdog::start(deadline.guest()).map_err(Error::Watchdog)?;
     let t0 = Instant::now();
     let stop = vcpu::run(&mut vcpu, &mut ports, &dog)?;
@@ -394,6 +403,9 @@ pub fn run(
             .iter()
             .map(|p| (p.pid, p.name.clone()))
             .collect();
+        if cfg.page_tables {
+            report.timeline = Some(report::trace::timeline(&log, clock, &names));
+        }
         report.trace_events = Some(trace::chrome::render(&log, clock, &names));
     }
     Ok(Outcome {

@@ -101,6 +101,12 @@ struct Cli {
     /// With --trace: every system call too (name, return value, time).
     #[arg(long)]
     trace_syscalls: bool,
+    /// How often KVM's own counters are read while the vCPU runs, in µs
+    /// (they are also read at every exit). Shorter: fewer intervals whose
+    /// counts are "mixed" between two processes; each read wakes a host
+    /// thread. 0: only at exits. At most 1000000.
+    #[arg(long, value_name = "US", default_value_t = 1000)]
+    kvm_sample_us: u64,
     /// List every mapped page in the report (default: each region's first
     /// and last page and a few samples).
     #[arg(long)]
@@ -258,6 +264,16 @@ fn main() -> ExitCode {
             usage,
         );
     }
+    if cli.kvm_sample_us > 1_000_000 {
+        return fail(
+            early,
+            format!(
+                "--kvm-sample-us {}: give a number of microseconds up to 1000000",
+                cli.kvm_sample_us
+            ),
+            usage,
+        );
+    }
     if cli.trace_syscalls && cli.trace.is_none() {
         return fail(early, "--trace-syscalls needs --trace FILE", usage);
     }
@@ -310,7 +326,9 @@ fn main() -> ExitCode {
             io::stderr().is_terminal(),
         ],
         files: cli.files.clone(),
-        trace: cli.trace.is_some().then_some(cli.trace_syscalls),
+        // The HTML page draws the timeline too.
+        trace: (cli.trace.is_some() || cli.html.is_some()).then_some(cli.trace_syscalls),
+        kvm_sample: Duration::from_micros(cli.kvm_sample_us),
     };
     // Check the output files now: a bad path is a usage error (2), found
     // before the guest runs, not after it. Nothing is written until the

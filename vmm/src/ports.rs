@@ -32,6 +32,8 @@ pub struct Ports<'a> {
     maxphyaddr: u8,
     /// `--trace`: the guest's event ring, drained at each message.
     trace: Option<Drain>,
+    /// KVM's counters, sampled at each return from KVM_RUN.
+    kvm: Option<crate::kvmstats::sampler::AtExit>,
 }
 
 impl<'a> Ports<'a> {
@@ -52,7 +54,14 @@ impl<'a> Ports<'a> {
             unknown_ports: UnknownPorts::default(),
             maxphyaddr,
             trace: None,
+            kvm: None,
         }
+    }
+
+    /// Sample KVM's counters with `s` at each return from KVM_RUN.
+    pub fn with_kvm(mut self, s: Option<crate::kvmstats::sampler::AtExit>) -> Self {
+        self.kvm = s;
+        self
     }
 
     /// Drain the guest's trace ring with `d` (`--trace`).
@@ -209,6 +218,12 @@ impl ExitHandler for Ports<'_> {
             }
         }
         None
+    }
+
+    fn ran(&mut self) {
+        if let Some(k) = &self.kvm {
+            k.sample();
+        }
     }
 
     fn io_in(&mut self, port: u16, data: &mut [u8]) {

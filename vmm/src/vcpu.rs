@@ -354,6 +354,9 @@ pub trait ExitHandler {
     fn io_out(&mut self, vcpu: &VcpuFd, port: u16, data: &[u8]) -> Option<Stop>;
     /// The guest reads `data.len()` bytes from `port`.
     fn io_in(&mut self, port: u16, data: &mut [u8]);
+    /// KVM_RUN just returned, for whatever reason, before the exit is
+    /// served: KVM's counters are sampled here (kvmstats).
+    fn ran(&mut self) {}
 }
 
 /// Run until the guest stops (or the watchdog fires).
@@ -371,7 +374,9 @@ pub fn run(vcpu: &mut VcpuFd, h: &mut impl ExitHandler, dog: &Watchdog) -> Resul
             });
         }
         // Copy what an exit carries, so the handler can use the vCPU again.
-        let out = match vcpu.run() {
+        let exit = vcpu.run();
+        h.ran();
+        let out = match exit {
             Ok(VcpuExit::IoOut(port, data)) => Some((port, data.to_vec())),
             Ok(VcpuExit::IoIn(port, data)) => {
                 h.io_in(port, data);

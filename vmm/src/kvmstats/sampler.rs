@@ -14,8 +14,8 @@
 //! switch's odd count; and every value from before the current owner took
 //! over is visible after the first read saw its even count.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -24,11 +24,13 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use super::{Counters, KvmCounts, Live};
 
-/// How long the sampler sleeps between samples. 50 µs asked is 100-150 µs
-/// with Linux's default timer slack: about 1% of a host CPU for two preads
-/// (measured: scripts/bench.sh "kvm counters"), and a demo fault costs
-/// 15-100 µs, so an interval holding a switch holds a few faults at most.
-pub const PERIOD: Duration = Duration::from_micros(50);
+/// How long the sampler sleeps between samples by default
+/// (`--kvm-sample-us`). Each wake-up arms a host timer, which in a nested
+/// host is itself an exit to the outer one: at 200 µs the demo ran ~15%
+/// slower here (2026-12-03, interleaved runs, load 7 on 2 cores), at 1 ms
+/// no slower than without sampling. Shorter periods make fewer intervals
+/// "mixed" (the demo: a third of its exits at 1 ms, a tenth at 300 µs).
+pub const PERIOD: Duration = Duration::from_micros(1000);
 
 /// The running record as the guest wrote it, read with acquire loads;
 /// all zero when it cannot be read.
@@ -65,70 +67,112 @@ fn clean(live: &mut Live, mem: &GuestMemoryMmap, last: bool) -> Option<Running> 
     })
 }
 
+type Shared = Arc<Mutex<Box<Live>>>;
+
+fn sample(live: &Shared, mem: &GuestMemoryMmap, stopped: bool) {
+    let mut l = live.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(r) = clean(&mut l, mem, stopped) {
+        let Live { ledger, all, .. } = &mut **l;
+        ledger.sample(all, r);
+    }
+}
+
+/// Samples taken on the vCPU thread at each return from KVM_RUN: the
+/// vCPU is stopped, so the record holds still (free precision at the
+/// exits that happen anyway).
+#[derive(Clone)]
+pub struct AtExit {
+    live: Shared,
+    mem: GuestMemoryMmap,
+}
+
+impl AtExit {
+    /// KVM_RUN returned: sample.
+    pub fn sample(&self) {
+        sample(&self.live, &self.mem, true);
+    }
+}
+
 /// The sampling thread, running until `finish`.
 pub struct Sampler {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Box<Live>>>,
+    live: Option<Shared>,
+    thread: Option<JoinHandle<()>>,
     unavailable: Option<String>,
+    mem: GuestMemoryMmap,
 }
 
 impl Sampler {
     /// Take the first sample now (before the first KVM_RUN: the run's
-    /// zero) and start sampling. `mem` is guest RAM, where the record is.
-    pub fn start(counters: Counters, mem: &GuestMemoryMmap) -> Sampler {
+    /// zero) and start sampling every `period` (never with a zero period:
+    /// then only at exits). `mem` is guest RAM, where the record is.
+    pub fn start(counters: Counters, mem: &GuestMemoryMmap, period: Duration) -> Sampler {
+        let mem = mem.clone();
         let mut live = match counters {
             Counters::Unavailable(why) => {
                 return Sampler {
                     stop: Arc::default(),
+                    live: None,
                     thread: None,
                     unavailable: Some(why),
+                    mem,
                 };
             }
             Counters::Live(l) => l,
         };
-        let mem = mem.clone();
+        let (pid, image) = owner(&mem);
         let first = Running {
             switches: seq(&mem),
-            pid: owner(&mem).0,
-            image: owner(&mem).1,
+            pid,
+            image,
         };
         live.ledger = super::Ledger::new(live.all.clone(), first);
+        let live: Shared = Arc::new(Mutex::new(live));
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
+        let mut s = Sampler {
+            stop: stop.clone(),
+            live: Some(live.clone()),
+            thread: None,
+            unavailable: None,
+            mem: mem.clone(),
+        };
+        if period.is_zero() {
+            return s;
+        }
+        let t = std::thread::Builder::new()
             .name("kvm-stats".into())
             .spawn(move || {
-                while !flag.load(Ordering::Acquire) {
-                    if let Some(r) = clean(&mut live, &mem, false) {
-                        live.ledger.sample(&live.all, r);
-                    }
-                    std::thread::sleep(PERIOD);
+                while !stop.load(Ordering::Acquire) {
+                    sample(&live, &mem, false);
+                    std::thread::sleep(period);
                 }
-                if let Some(r) = clean(&mut live, &mem, true) {
-                    live.ledger.sample(&live.all, r);
-                }
-                live
             });
-        match thread {
-            Ok(t) => Sampler {
-                stop,
-                thread: Some(t),
-                unavailable: None,
-            },
-            Err(e) => Sampler {
-                stop,
-                thread: None,
-                unavailable: Some(format!("cannot start the sampling thread: {e}")),
-            },
-        }
+        // Without the thread the exits still sample.
+        s.thread = t.ok();
+        s
+    }
+
+    /// The handle the vCPU thread samples with at each exit; None when the
+    /// counters are unavailable.
+    pub fn at_exit(&self) -> Option<AtExit> {
+        Some(AtExit {
+            live: self.live.clone()?,
+            mem: self.mem.clone(),
+        })
     }
 
     /// The vCPU has stopped: take the last sample and return the counts.
     pub fn finish(mut self) -> KvmCounts {
         self.stop.store(true, Ordering::Release);
-        match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(live)) => KvmCounts::Measured(Box::new(live.counts())),
-            Some(Err(_)) => KvmCounts::Unavailable("the sampling thread panicked".into()),
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        match self.live.take() {
+            Some(live) => {
+                sample(&live, &self.mem, true);
+                let l = live.lock().unwrap_or_else(PoisonError::into_inner);
+                KvmCounts::Measured(Box::new(l.counts()))
+            }
             None => KvmCounts::Unavailable(self.unavailable.take().unwrap_or_default()),
         }
     }

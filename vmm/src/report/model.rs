@@ -47,6 +47,9 @@ pub struct Report {
     pub kvm: super::kvm::KvmReport,
     /// `--trace`: what the timeline holds; else null.
     pub trace: Option<super::trace::TraceSummary>,
+    /// With `--html` only (absent otherwise): the timeline the page draws.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<super::trace::Timeline>,
     /// `--trace`: the timeline itself, as Chrome trace-event JSON (written
     /// to its own file).
     #[serde(skip)]
