@@ -12,7 +12,9 @@
 #   6. a 1 GiB guest, every page touched: plain, --pages --json, --verify all;
 #   7. peak RSS (VmHWM) minus guest RAM resident;
 #   8. 1, 4, 16, 64 concurrent VMs: total wall, per VM, failures;
-#   9. fork + exit + wait of a process with 16 MiB touched: guest vs native.
+#   9. fork + exit + wait of a process with 16 MiB touched: guest vs native;
+#  10. the demo with vs without --trace, at three --kvm-sample-us periods,
+#      and VM exits per guest page fault from KVM's counters (bench_kvm.py).
 # Table on stdout, everything in target/bench/results.json. Timings are
 # never asserted. Installs QEMU with apt-get when missing (skipped if that fails).
 # Usage: scripts/bench.sh [runs]   (default 10 interleaved rounds)
