@@ -398,7 +398,7 @@ pub fn run(
             pair: realtime,
         };
         report.trace = Some(report::trace::summary(&log));
-        let names = report
+        let names: std::collections::BTreeMap<u32, String> = report
             .processes
             .iter()
             .map(|p| (p.pid, p.name.clone()))
@@ -406,7 +406,7 @@ pub fn run(
         if cfg.page_tables {
             report.timeline = Some(report::trace::timeline(&log, clock, &names));
         }
-        report.trace_events = Some(trace::chrome::render(&log, clock, &names));
+        report.trace_log = Some(report::TraceFile { log, clock, names });
     }
     Ok(Outcome {
         report,

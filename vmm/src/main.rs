@@ -486,7 +486,8 @@ fn render_html(r: &report::Report, w: &mut dyn Write) -> io::Result<()> {
 }
 
 fn render_trace(r: &report::Report, w: &mut dyn Write) -> io::Result<()> {
-    let none = serde_json::Value::Null;
-    serde_json::to_writer(&mut *w, r.trace_events.as_ref().unwrap_or(&none))?;
-    w.write_all(b"\n")
+    match &r.trace_log {
+        Some(t) => microvmm::trace::chrome::write(&t.log, t.clock, &t.names, w),
+        None => w.write_all(b"{\"traceEvents\":[]}\n"),
+    }
 }

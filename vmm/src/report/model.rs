@@ -50,16 +50,27 @@ pub struct Report {
     /// With `--html` only (absent otherwise): the timeline the page draws.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeline: Option<super::trace::Timeline>,
-    /// `--trace`: the timeline itself, as Chrome trace-event JSON (written
-    /// to its own file).
+    /// `--trace`: what was recorded, the clock and each pid's name, for
+    /// the Chrome trace-event file (trace::chrome::write).
     #[serde(skip)]
-    pub trace_events: Option<serde_json::Value>,
+    pub trace_log: Option<TraceFile>,
     /// The VMM process itself.
     pub vmm: VmmReport,
     /// Cross-check failures and guest protocol violations, each a sentence
     /// (the first `registry::MAX_ERRORS`, then "... and N more errors").
     /// Empty on a clean run.
     pub errors: Vec<RunError>,
+}
+
+/// What `--trace FILE` is written from.
+#[derive(Debug, Default)]
+pub struct TraceFile {
+    /// The events and exits.
+    pub log: crate::trace::TraceLog,
+    /// How their times become µs.
+    pub clock: crate::trace::chrome::Clock,
+    /// Each pid's name.
+    pub names: BTreeMap<u32, String>,
 }
 
 /// The VMM process's own cost.

@@ -8,14 +8,15 @@
 //! instants. Timestamps are µs from the moment the VMM wrote the boot
 //! block (the guest TSC and the host clock were read together then).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
 use super::ring::{Event, TraceLog};
 
 /// How guest TSC values and host times become µs.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Clock {
     /// The guest TSC's rate; 0 when unknown (then ts counts kilo-cycles).
     pub tsc_khz: u64,
@@ -67,138 +68,174 @@ fn port_name(port: u16) -> &'static str {
     }
 }
 
-/// The trace of `log`; `names` gives each pid's name (its last image's).
-pub fn render(log: &TraceLog, clock: Clock, names: &BTreeMap<u32, String>) -> Value {
-    let mut ev: Vec<Value> = Vec::new();
-    let mut pids: BTreeMap<u32, ()> = BTreeMap::new();
-    pids.insert(0, ());
-    // The running slice open now: (pid, since when).
+/// One line of the timeline before it is written: what, at which µs.
+#[derive(Clone, Copy)]
+enum Item {
+    /// log.events[i].
+    Event(usize),
+    /// log.exits[i].
+    Exit(usize),
+    /// A running slice of pid begins / ends.
+    Begin(u32),
+    End(u32),
+}
+
+/// The event `e` at `ts` as trace-event JSON.
+fn event(e: &Event, ts: f64, clock: Clock) -> Value {
+    match e {
+        Event::Switch { pid, from, cr3, .. } => json!({"name": "context switch", "ph": "i",
+            "s": "t", "ts": ts, "pid": pid, "tid": pid,
+            "args": {"from": from, "to": pid, "cr3": hex(*cr3)}}),
+        Event::Fault {
+            pid,
+            gva,
+            frame,
+            cycles,
+            region,
+            kind,
+            ..
+        } => {
+            let dur = round(clock.cycles_us(*cycles));
+            json!({"name": "page fault", "cat": kind.name(), "ph": "X", "ts": ts,
+                "dur": dur, "pid": pid, "tid": pid,
+                "args": {"gva": hex(*gva), "region": region, "kind": kind.name(),
+                    "frame": frame.map(hex), "handler_us": dur}})
+        }
+        Event::Cr3 { pid, cr3, .. } => json!({"name": "CR3 load", "ph": "i", "s": "t",
+            "ts": ts, "pid": pid, "tid": pid, "args": {"cr3": hex(*cr3)}}),
+        Event::Flush { pid, cr3, page, .. } => json!({"name": "TLB flush", "ph": "i",
+            "s": "t", "ts": ts, "pid": pid, "tid": pid,
+            "args": {"cr3": hex(*cr3), "page": page.map(hex),
+                "scope": if page.is_some() { "one page" } else { "address space" }}}),
+        Event::Proc {
+            pid, what, value, ..
+        } => {
+            let args = match *what {
+                "process start" => json!({"ppid": value}),
+                "process exit" => json!({"status": value}),
+                _ => json!({}),
+            };
+            json!({"name": what, "ph": "i", "s": "p", "ts": ts, "pid": pid, "tid": pid,
+                "args": args})
+        }
+        Event::Syscall {
+            pid,
+            nr,
+            ret,
+            cycles,
+            ..
+        } => {
+            let name = abi::sysnames::name(*nr)
+                .map_or_else(|| format!("syscall {nr}"), |n| format!("syscall {n}"));
+            let dur = round(clock.cycles_us(*cycles));
+            json!({"name": name, "cat": "syscall", "ph": "X", "ts": ts, "dur": dur,
+                "pid": pid, "tid": pid, "args": {"nr": nr, "ret": ret, "handler_us": dur}})
+        }
+    }
+}
+
+fn pid_of(e: &Event) -> u32 {
+    match *e {
+        Event::Fault { pid, .. }
+        | Event::Switch { pid, .. }
+        | Event::Cr3 { pid, .. }
+        | Event::Flush { pid, .. }
+        | Event::Proc { pid, .. }
+        | Event::Syscall { pid, .. } => pid,
+    }
+}
+
+/// Write the trace of `log` to `w`, one event at a time (a long run's
+/// events are never all held as JSON); `names` gives each pid's name (its
+/// last image's).
+pub fn write(
+    log: &TraceLog,
+    clock: Clock,
+    names: &BTreeMap<u32, String>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    // (µs, order, what): sorted by time, ties in the order made, so a
+    // switch's E comes before its B.
+    let mut items: Vec<(f64, usize, Item)> = Vec::with_capacity(log.events.len() + 2 * 64);
+    let mut pids = BTreeSet::from([0u32]);
     let mut open: Option<u32> = None;
     let mut last_ts = 0.0f64;
-    for e in &log.events {
+    for (i, e) in log.events.iter().enumerate() {
         let ts = round(clock.tsc_us(e.tsc()));
         last_ts = last_ts.max(ts);
-        match e {
-            Event::Switch { pid, from, cr3, .. } => {
-                if let Some(p) = open.take() {
-                    ev.push(json!({"name": "running", "ph": "E", "ts": ts, "pid": p, "tid": p}));
-                }
-                ev.push(
-                    json!({"name": "context switch", "ph": "i", "s": "t", "ts": ts,
-                    "pid": pid, "tid": pid,
-                    "args": {"from": from, "to": pid, "cr3": hex(*cr3)}}),
-                );
-                ev.push(json!({"name": "running", "ph": "B", "ts": ts, "pid": pid, "tid": pid}));
-                open = Some(*pid);
-                pids.insert(*pid, ());
+        pids.insert(pid_of(e));
+        if let Event::Switch { pid, .. } = e {
+            if let Some(p) = open.take() {
+                items.push((ts, items.len(), Item::End(p)));
             }
-            Event::Fault {
-                pid,
-                gva,
-                frame,
-                cycles,
-                region,
-                kind,
-                ..
-            } => {
-                let dur = round(clock.cycles_us(*cycles));
-                ev.push(
-                    json!({"name": "page fault", "cat": kind.name(), "ph": "X", "ts": ts,
-                    "dur": dur, "pid": pid, "tid": pid,
-                    "args": {"gva": hex(*gva), "region": region, "kind": kind.name(),
-                        "frame": frame.map(hex), "handler_us": dur}}),
-                );
-                pids.insert(*pid, ());
-            }
-            Event::Cr3 { pid, cr3, .. } => {
-                ev.push(json!({"name": "CR3 load", "ph": "i", "s": "t", "ts": ts,
-                    "pid": pid, "tid": pid, "args": {"cr3": hex(*cr3)}}));
-                pids.insert(*pid, ());
-            }
-            Event::Flush { pid, cr3, page, .. } => {
-                ev.push(json!({"name": "TLB flush", "ph": "i", "s": "t", "ts": ts,
-                    "pid": pid, "tid": pid,
-                    "args": {"cr3": hex(*cr3), "page": page.map(hex),
-                        "scope": if page.is_some() { "one page" } else { "address space" }}}));
-                pids.insert(*pid, ());
-            }
-            Event::Proc {
-                pid, what, value, ..
-            } => {
-                let args = match *what {
-                    "process start" => json!({"ppid": value}),
-                    "process exit" => json!({"status": value}),
-                    _ => json!({}),
-                };
-                ev.push(json!({"name": what, "ph": "i", "s": "p", "ts": ts,
-                    "pid": pid, "tid": pid, "args": args}));
-                pids.insert(*pid, ());
-            }
-            Event::Syscall {
-                pid,
-                nr,
-                ret,
-                cycles,
-                ..
-            } => {
-                let name = abi::sysnames::name(*nr)
-                    .map_or_else(|| format!("syscall {nr}"), |n| format!("syscall {n}"));
-                let dur = round(clock.cycles_us(*cycles));
-                ev.push(json!({"name": name, "cat": "syscall", "ph": "X", "ts": ts,
-                    "dur": dur, "pid": pid, "tid": pid,
-                    "args": {"nr": nr, "ret": ret, "handler_us": dur}}));
-                pids.insert(*pid, ());
-            }
+            items.push((ts, items.len(), Item::Event(i)));
+            items.push((ts, items.len(), Item::Begin(*pid)));
+            open = Some(*pid);
+        } else {
+            items.push((ts, items.len(), Item::Event(i)));
         }
     }
-    for x in &log.exits {
+    for (i, x) in log.exits.iter().enumerate() {
         let ts = round(clock.host_us(x.ns));
         last_ts = last_ts.max(ts);
-        ev.push(
-            json!({"name": "VM exit", "cat": "vmm", "ph": "i", "s": "t", "ts": ts,
-            "pid": x.pid, "tid": x.pid,
-            "args": {"port": hex(u64::from(x.port)), "for": port_name(x.port)}}),
-        );
-        pids.insert(x.pid, ());
+        pids.insert(x.pid);
+        items.push((ts, items.len(), Item::Exit(i)));
     }
     if let Some(p) = open {
-        ev.push(json!({"name": "running", "ph": "E", "ts": last_ts, "pid": p, "tid": p}));
+        items.push((last_ts, items.len(), Item::End(p)));
     }
-    // Time order; at one instant an E before a B (a switch) keeps the
-    // slices of one track apart. The sort is stable: the rest keep theirs.
-    ev.sort_by(|a, b| {
-        let t = |v: &Value| v["ts"].as_f64().unwrap_or(0.0);
-        t(a).total_cmp(&t(b))
-    });
-    let mut out: Vec<Value> = pids
-        .keys()
-        .flat_map(|&pid| {
-            let name = match pid {
-                0 => "kernel".to_string(),
-                p => format!(
-                    "pid {p} {}",
-                    names.get(&p).map_or("(not reported)", String::as_str)
-                ),
-            };
-            [
-                json!({"name": "process_name", "ph": "M", "ts": 0, "pid": pid, "tid": pid,
-                    "args": {"name": name}}),
-                json!({"name": "thread_name", "ph": "M", "ts": 0, "pid": pid, "tid": pid,
-                    "args": {"name": name}}),
-            ]
-        })
-        .collect();
-    out.extend(ev);
-    json!({
-        "traceEvents": out,
-        "displayTimeUnit": "ms",
-        "otherData": {
-            "producer": "microvmm --trace",
-            "clock": if clock.tsc_khz == 0 { "guest TSC kilo-cycles (TSC rate unknown)" } else { "us from boot (guest TSC)" },
-            "guest_dropped": log.guest_dropped,
-            "vmm_dropped": log.vmm_dropped,
+    items.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    w.write_all(b"{\"traceEvents\":[\n")?;
+    let mut first = true;
+    let mut put = |w: &mut dyn Write, v: Value| -> io::Result<()> {
+        if !first {
+            w.write_all(b",\n")?;
         }
-    })
+        first = false;
+        serde_json::to_writer(&mut *w, &v).map_err(io::Error::from)
+    };
+    for &pid in &pids {
+        let name = match pid {
+            0 => "kernel".to_string(),
+            p => format!(
+                "pid {p} {}",
+                names.get(&p).map_or("(not reported)", String::as_str)
+            ),
+        };
+        for kind in ["process_name", "thread_name"] {
+            put(
+                w,
+                json!({"name": kind, "ph": "M", "ts": 0, "pid": pid, "tid": pid,
+                "args": {"name": name}}),
+            )?;
+        }
+    }
+    for (ts, _, it) in items {
+        let v = match it {
+            Item::Event(i) => match log.events.get(i) {
+                Some(e) => event(e, ts, clock),
+                None => continue,
+            },
+            Item::Exit(i) => match log.exits.get(i) {
+                Some(x) => json!({"name": "VM exit", "cat": "vmm", "ph": "i", "s": "t",
+                    "ts": ts, "pid": x.pid, "tid": x.pid,
+                    "args": {"port": hex(u64::from(x.port)), "for": port_name(x.port)}}),
+                None => continue,
+            },
+            Item::Begin(p) => json!({"name": "running", "ph": "B", "ts": ts, "pid": p, "tid": p}),
+            Item::End(p) => json!({"name": "running", "ph": "E", "ts": ts, "pid": p, "tid": p}),
+        };
+        put(w, v)?;
+    }
+    let other = json!({
+        "producer": "microvmm --trace",
+        "clock": if clock.tsc_khz == 0 { "guest TSC kilo-cycles (TSC rate unknown)" } else { "us from boot (guest TSC)" },
+        "guest_dropped": log.guest_dropped,
+        "vmm_dropped": log.vmm_dropped,
+    });
+    w.write_all(b"\n],\"displayTimeUnit\":\"ms\",\"otherData\":")?;
+    serde_json::to_writer(&mut *w, &other).map_err(io::Error::from)?;
+    w.write_all(b"}\n")
 }
 
 #[cfg(test)]
@@ -252,7 +289,9 @@ mod tests {
         }; // 1 GHz: 1000 cycles = 1 µs
         let mut names = BTreeMap::new();
         names.insert(1, "heap".to_string());
-        let v = render(&log, clock, &names);
+        let mut out = Vec::new();
+        write(&log, clock, &names, &mut out).expect("write to a Vec");
+        let v: Value = serde_json::from_slice(&out).expect("the trace is JSON");
         let evs = v["traceEvents"].as_array().expect("events");
         for e in evs {
             assert!(

@@ -9,9 +9,9 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryError, GuestMemoryMmap};
 
 use crate::addr::Gpa;
 
-/// Most events the VMM keeps from one run (24 MiB of records): the rest
-/// are counted as dropped.
-pub const MAX_EVENTS: usize = 1 << 19;
+/// Most events the VMM keeps from one run (about 18 MiB; the trace file
+/// is written from them one at a time): the rest are counted as dropped.
+pub const MAX_EVENTS: usize = 1 << 18;
 /// Most VM exits the VMM keeps in the trace.
 pub const MAX_EXITS: usize = 1 << 18;
 
