@@ -154,6 +154,9 @@ pub fn write(
     names: &BTreeMap<u32, String>,
     w: &mut dyn Write,
 ) -> io::Result<()> {
+    // Thousands of small events: one write each would be a system call each.
+    let mut w = io::BufWriter::with_capacity(1 << 16, w);
+    let w: &mut dyn Write = &mut w;
     // (µs, order, what): sorted by time, ties in the order made, so a
     // switch's E comes before its B.
     let mut items: Vec<(f64, usize, Item)> = Vec::with_capacity(log.events.len() + 2 * 64);
@@ -235,7 +238,8 @@ pub fn write(
     });
     w.write_all(b"\n],\"displayTimeUnit\":\"ms\",\"otherData\":")?;
     serde_json::to_writer(&mut *w, &other).map_err(io::Error::from)?;
-    w.write_all(b"}\n")
+    w.write_all(b"}\n")?;
+    w.flush()
 }
 
 #[cfg(test)]
