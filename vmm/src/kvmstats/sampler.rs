@@ -26,10 +26,11 @@ use super::{Counters, KvmCounts, Live};
 
 /// How long the sampler sleeps between samples by default
 /// (`--kvm-sample-us`). Each wake-up arms a host timer, which in a nested
-/// host is itself an exit to the outer one: at 200 µs the demo ran ~15%
-/// slower here (2026-12-03, interleaved runs, load 7 on 2 cores), at 1 ms
-/// no slower than without sampling. Shorter periods make fewer intervals
-/// "mixed" (the demo: a third of its exits at 1 ms, a tenth at 300 µs).
+/// host is itself an exit to the outer one: at 200 µs the demo ran
+/// 1.08-1.31x the default in different rounds here (2026-12-03, load 7 on
+/// 2 cores, scripts/bench.sh section 10); at 1 ms it is within the noise
+/// of sampling only at exits. Shorter periods make fewer intervals
+/// "mixed" (the demo: 15-33% of its exits at 1 ms, 10-14% at 200 µs).
 pub const PERIOD: Duration = Duration::from_micros(1000);
 
 /// The running record as the guest wrote it, read with acquire loads;
