@@ -8,7 +8,6 @@ Timings are reported, never asserted."""
 import json
 import os
 import re
-import resource
 import statistics
 import subprocess
 import sys

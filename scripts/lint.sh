@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
 # Format and lint checks for the three workspaces: the VMM (host), the guest
-# (no_std, kernel code model) and the fuzz targets. Exit non-zero on any finding.
+# (no_std, kernel code model) and the fuzz targets; shellcheck for the shell
+# scripts and pyflakes for the Python ones. Exit non-zero on any finding.
+# Needs shellcheck and pyflakes3 (apt-get install shellcheck pyflakes3; .ci/run
+# installs both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+shellcheck scripts/*.sh .ci/run
+# Debian's pyflakes3, else the module under whatever python3 is first.
+if command -v pyflakes3 >/dev/null; then
+  pyflakes3 scripts/*.py
+else
+  python3 -m pyflakes scripts/*.py
+fi
 cargo fmt --check
 cargo clippy --release --workspace --all-targets -- -D warnings
 cd guest

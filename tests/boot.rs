@@ -190,7 +190,7 @@ fn json_to_a_pipe_or_device() {
 fn a_closed_pipe_is_not_a_panic() {
     use std::io::Read;
     use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+    let mut child = Command::new(microvmm_bin())
         .args(["--cmdline", "addrspace heap"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

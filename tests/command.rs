@@ -133,7 +133,7 @@ fn bad_env_values_are_usage_errors() {
 fn with_stdin(args: &[&str], input: &[u8]) -> (i32, String) {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+    let mut child = Command::new(microvmm_bin())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -237,7 +237,7 @@ fn stdin_is_streamed_not_read_whole_first() {
     };
     // One line, and the pipe stays open: `head -n 1` ends after it. A VMM
     // that read its stdin to the end first would wait for --timeout.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+    let mut child = Command::new(microvmm_bin())
         .args(["-q", "--timeout", "30", "--run", &format!("{bb} head -n 1")])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -361,7 +361,7 @@ fn a_reader_that_leaves_is_sigpipe_and_output_is_buffered_as_on_the_host() {
     };
     // `| head -c 4`: the reader leaves; the writer gets SIGPIPE (141) and
     // the run ends, as `seq | head` does on the host (it ran to --timeout).
-    let mut child = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+    let mut child = Command::new(microvmm_bin())
         .args([
             "-q",
             "--timeout",

@@ -22,9 +22,7 @@ fn run(prog: &Path, name: &str, tag: &str) -> (String, serde_json::Value) {
     let prog_s = prog.to_str().expect("UTF-8 path");
     let r = microvmm(&["--run", prog_s, "--json", json_s], 0);
     let text = format!("{}{}", r.stdout, r.stderr);
-    let j: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&json).expect("read the JSON report"))
-            .expect("JSON report");
+    let j = common::report_json(&std::fs::read(&json).expect("read the JSON report"));
     let _ = std::fs::remove_file(&json);
     let ps = procs(&j, name);
     assert_eq!(ps.len(), 1, "one process named {name}");

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Cc, build, have, microvmm, microvmm_direct, procs};
+use common::{Cc, build, microvmm, microvmm_direct, procs, skip};
 use std::process::Command;
 
 /// microvmm -q --run `run`: (exit code, the program's stdout, stderr).
@@ -30,6 +30,19 @@ fn pthread_examples_print_what_they_print_on_the_host() {
             out.contains("futex: bad address Bad address, kernel address Bad address"),
             "{out}"
         );
+        assert!(out.contains("cas: 1000000 (want 1000000)"), "{out}");
+        // Linux gives a new thread its creator's signal mask.
+        assert!(
+            out.contains("sigmask: new thread blocks SIGUSR1 yes, SIGUSR2 no"),
+            "{out}"
+        );
+        assert!(
+            out.contains("tgkill: the handler ran on the target thread: yes"),
+            "{out}"
+        );
+        let (code, out, err) = guest(&format!("{} sem10m", p.display()));
+        assert_eq!(code, 0, "{cc:?} sem10m\nstdout:\n{out}\nstderr:\n{err}");
+        assert_eq!(out, "sem10m: 10000000 (want 10000000)\n", "{cc:?}");
     }
 }
 
@@ -47,7 +60,7 @@ fn a_threaded_process_is_reported_once_with_its_thread_count() {
     // The kernel's lines come on stderr.
     let r = microvmm_direct(&["--run", &p.display().to_string()]);
     assert!(
-        r.stderr.contains("pid 1 threads: exit 0;") && r.stderr.contains("; threads 23"),
+        r.stderr.contains("pid 1 threads: exit 0;") && r.stderr.contains("; threads 29"),
         "{}",
         r.stderr
     );
@@ -121,19 +134,19 @@ fn rust_std_threads_run_and_a_panic_exits_101() {
     assert!(!err.contains("futex facility"), "{err}");
 }
 
-/// A static Go program with goroutines and a WaitGroup, if `go` is here
-/// (not a skip that fails CI: Go is not among the required tools).
-#[test]
-fn a_static_go_program_runs_its_goroutines() {
-    if !have("go") {
-        eprintln!("SKIPPED: go is not installed");
-        return;
+/// tests/programs/NAME.go built static (CGO_ENABLED=0) into target/, or
+/// None (a skip, which fails in CI) without Go.
+fn go_build(name: &str) -> Option<std::path::PathBuf> {
+    // `go` has no --version: `go version` says whether it runs.
+    let go = Command::new("go").arg("version").output();
+    if !go.is_ok_and(|o| o.status.success()) {
+        return skip("go (Debian's golang-go)");
     }
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("go-threads");
     std::fs::create_dir_all(&dir).expect("mkdir");
     let src = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/programs/goroutines.go");
-    let bin = dir.join("goroutines");
+        .join(format!("../tests/programs/{name}.go"));
+    let bin = dir.join(name);
     let ok = Command::new("go")
         .args(["build", "-o"])
         .arg(&bin)
@@ -143,10 +156,39 @@ fn a_static_go_program_runs_its_goroutines() {
         .status()
         .expect("go build")
         .success();
-    assert!(ok, "go build");
+    assert!(ok, "go build {name}");
+    Some(bin)
+}
+
+/// A static Go program with goroutines and a WaitGroup (CI installs Go;
+/// elsewhere the test skips without it).
+#[test]
+fn a_static_go_program_runs_its_goroutines() {
+    let Some(bin) = go_build("goroutines") else {
+        return;
+    };
     let (code, out, err) = guest(&bin.display().to_string());
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert_eq!(out, "goroutines: 100 done, sum 4950\n");
+}
+
+/// Go's netpoller (epoll and a pipe) behind timers, a ticker and os.Pipe,
+/// and its asynchronous preemption (SIGURG by tgkill to the spinning
+/// goroutine's thread): the same output as on the host.
+#[test]
+fn go_timers_pipes_and_preemption_work_as_on_the_host() {
+    let Some(bin) = go_build("goruntime") else {
+        return;
+    };
+    let native = Command::new(&bin).output().expect("run natively");
+    let (code, out, err) = guest(&bin.display().to_string());
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(out, String::from_utf8_lossy(&native.stdout));
+    assert!(
+        out.contains("preemption: main ran again while a goroutine spun: true"),
+        "{out}"
+    );
+    assert!(out.contains("pipe: read 5800 bytes, err <nil>"), "{out}");
 }
 
 #[test]

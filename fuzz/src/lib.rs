@@ -26,15 +26,13 @@ use std::sync::{Arc, Mutex};
 use abi::Pod;
 use abi::layout::{KERNEL_BASE, PIE_BIAS, RESERVED_END, USER_END};
 use abi::msg::{self, CONSOLE_MAX, Header, MAX_REGIONS, MSG_MAX};
-use microvmm::addr::{Gpa, Gva, Hpa, Hva};
+use microvmm::addr::{Gpa, Gva};
 use microvmm::devices::console::Console;
 use microvmm::devices::event::{Event, ProcEvent, ProcStats, Prot, Region, RegionKind};
 use microvmm::devices::hypercall::{self, Outcome, WhereisReply};
 use microvmm::host::Flavour;
-use microvmm::hostmem::HostFrame;
-use microvmm::inspect::{
-    self, Budget, Cpu, HostPage, HostView, MAX_FINDINGS, Options, PAGE_BUDGET, Peer,
-};
+use microvmm::inspect::fake::{FakeCpu, FakeHost};
+use microvmm::inspect::{self, Budget, MAX_FINDINGS, Options, PAGE_BUDGET, Peer};
 use microvmm::loader::{self, program};
 use microvmm::paging::{
     self, Cr3, FlatMem, LevelName, PageSize, PagingMode, PhysMem, PteFlags, TableBuilder,
@@ -621,56 +619,6 @@ fn translation(mem: &FlatMem, cr3: u64, mode: PagingMode, t: &paging::Translatio
     ));
 }
 
-/// A vCPU whose KVM_TRANSLATE is the walker over the same memory, except
-/// that it may lie about one address, or not be in paging mode.
-struct FakeCpu<'m> {
-    mem: &'m FlatMem,
-    mode: Option<PagingMode>,
-    cr3: Cr3,
-    lie: Option<Gva>,
-}
-
-impl Cpu for FakeCpu<'_> {
-    fn paging_mode(&self) -> Option<PagingMode> {
-        self.mode
-    }
-    fn cr3(&self) -> Option<Cr3> {
-        Some(self.cr3)
-    }
-    fn translate(&self, gva: Gva) -> Option<Gpa> {
-        if Some(gva) == self.lie {
-            return Some(Gpa(0xdead_0000));
-        }
-        let mode = self.mode?;
-        paging::walk(self.mem, self.cr3.raw(), mode, gva)
-            .ok()
-            .map(|t| t.gpa)
-    }
-}
-
-/// A host that maps GPA g at HVA 0x7f00_0000_0000 + g and HPA
-/// 0x1_0000_0000 + g on 4 KiB pages, and reads through the same memory.
-struct FakeHost<'m>(&'m FlatMem);
-
-impl HostView for FakeHost<'_> {
-    fn locate(&self, gpa: Gpa) -> HostPage {
-        HostPage {
-            hva: Some(Hva(0x7f00_0000_0000 + gpa.raw())),
-            frame: HostFrame::Present {
-                hpa: Hpa(0x1_0000_0000 + gpa.raw()),
-                page_size: Some(4096),
-            },
-            page_size: Some(4096),
-        }
-    }
-    fn read_u64_via_hva(&self, gpa: Gpa) -> Option<u64> {
-        self.0.read_u64_unaligned(gpa)
-    }
-    fn ram_end(&self) -> u64 {
-        self.0.end()
-    }
-}
-
 /// Target 5: the whole analysis of one exiting process (inspect::analyse)
 /// over the paging input, with a fake vCPU and host. It stays within its
 /// budgets: the run-wide page budget only shrinks, by at least what it
@@ -719,16 +667,13 @@ pub fn analyse(data: &[u8]) {
         unknown_syscalls: Default::default(),
         exit: None,
     };
-    let cpu = FakeCpu {
-        mem: &input.mem,
-        mode: (flags & 4 == 0).then_some(input.mode),
-        cr3: Cr3(if flags & 8 == 0 {
-            input.cr3
-        } else {
-            !input.cr3
-        }),
-        lie: (flags & 16 != 0).then_some(Gva(input.gvas[2])),
-    };
+    let cr3 = Cr3(if flags & 8 == 0 {
+        input.cr3
+    } else {
+        !input.cr3
+    });
+    let mut cpu = FakeCpu::new(&input.mem, (flags & 4 == 0).then_some(input.mode), cr3);
+    cpu.lie = (flags & 16 != 0).then_some(Gva(input.gvas[2]));
     let o = Options {
         all_pages: flags & 32 != 0,
         max_checked: input.limit,

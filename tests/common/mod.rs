@@ -12,15 +12,97 @@ pub struct Run {
 }
 
 impl Run {
+    /// The JSON report on stdout (`--json -`), checked against the schema.
     pub fn json(&self) -> serde_json::Value {
         match serde_json::from_str(&self.stdout) {
-            Ok(v) => v,
+            Ok(v) => {
+                check_schema(&v);
+                v
+            }
             Err(e) => panic!(
                 "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
                 self.stdout, self.stderr
             ),
         }
     }
+}
+
+/// A JSON report's text (a `--json FILE`), parsed and checked against the
+/// schema.
+pub fn report_json(text: &[u8]) -> serde_json::Value {
+    let v = serde_json::from_slice(text).unwrap_or_else(|e| {
+        panic!(
+            "the report is not JSON ({e}):\n{}",
+            String::from_utf8_lossy(text)
+        )
+    });
+    check_schema(&v);
+    v
+}
+
+/// docs/report.schema.json, the report's committed JSON Schema.
+pub fn schema_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/report.schema.json")
+}
+
+/// The committed schema, compiled once per test binary.
+pub fn schema_validator() -> &'static jsonschema::Validator {
+    static V: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        let path = schema_path();
+        let text = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let schema: serde_json::Value = serde_json::from_slice(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+        jsonschema::validator_for(&schema)
+            .unwrap_or_else(|e| panic!("{} is not a JSON Schema: {e}", path.display()))
+    })
+}
+
+/// Panic, listing the first errors, unless `report` validates against
+/// docs/report.schema.json.
+pub fn check_schema(report: &serde_json::Value) {
+    let errors: Vec<String> = schema_validator()
+        .iter_errors(report)
+        .take(10)
+        .map(|e| format!("  at {}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the report does not validate against docs/report.schema.json:\n{}",
+        errors.join("\n")
+    );
+}
+
+/// The microvmm binary, once /dev/kvm is known to open: every test that
+/// runs microvmm comes here first. Without KVM no test of this binary can
+/// boot a VM, so they are skipped: one line says why and the test binary
+/// exits 0 at once (its remaining tests are skipped with it), except
+/// under CI=true, where the test fails.
+pub fn microvmm_bin() -> &'static str {
+    static KVM: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    static EXITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let kvm = KVM.get_or_init(|| {
+        std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm")
+            .map(drop)
+            .map_err(|e| format!("/dev/kvm cannot be opened ({e})"))
+    });
+    if let Err(why) = kvm {
+        assert!(!in_ci(), "CI=true: {why}, and CI must not skip");
+        // One thread says it and exits; the others wait here until then.
+        let _only_one = EXITING.lock();
+        // Straight to fd 2: the harness captures eprintln! and would
+        // lose the line when the process exits.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: {why}: the tests of this binary boot real VMs"
+        );
+        std::process::exit(0);
+    }
+    env!("CARGO_BIN_EXE_microvmm")
 }
 
 /// Run microvmm with `args`, whatever its exit code. Most tests read a
@@ -37,7 +119,7 @@ pub fn microvmm_run(args: &[&str]) -> Run {
 
 /// Run microvmm with exactly `args`, whatever its exit code.
 pub fn microvmm_direct(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_microvmm"))
+    let out = Command::new(microvmm_bin())
         .args(args)
         .stdin(std::process::Stdio::null())
         .output()

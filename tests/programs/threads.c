@@ -2,7 +2,10 @@
  * return values summing into a mutex-protected counter, a condition
  * variable ping-pong, a semaphore used as a lock, a producer and several
  * consumers, __thread variables per thread, a thread that ends while
- * others run, gettid/getpid. Prints what it prints on the host.
+ * others run, gettid/getpid, a compare-and-swap counter, and a new
+ * thread's signal mask (its creator's), a tgkill whose handler runs on
+ * the thread it names. Prints what it prints on the host.
+ * "sem10m": the semaphore lock over 10^7 increments (4 threads).
  * Other modes: "group" (a thread calls exit(3): the process ends 3),
  * "mainexit" (main calls pthread_exit, a worker finishes the process),
  * "bomb" (threads until pthread_create fails, then exit(0) ends them),
@@ -17,6 +20,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +126,102 @@ static void semaphore(void) {
     for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);
     printf("semaphore: %ld (want %d)\n", semcount, 4 * PER);
+}
+
+/* 10^7 increments under the semaphore (mode "sem10m"). */
+static void *semadd10m(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 2500000; i++) {
+        sem_wait(&sem);
+        semcount++;
+        sem_post(&sem);
+    }
+    return NULL;
+}
+
+static void semaphore10m(void) {
+    pthread_t t[4];
+    sem_init(&sem, 0, 1);
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, semadd10m, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    printf("sem10m: %ld (want 10000000)\n", semcount);
+}
+
+/* A lock-free counter: compare-and-swap retried until it takes. */
+static long cascount;
+
+static void *casadd(void *arg) {
+    long retries = 0;
+    (void)arg;
+    for (int i = 0; i < 250000; i++) {
+        long old = __atomic_load_n(&cascount, __ATOMIC_RELAXED);
+        while (!__atomic_compare_exchange_n(&cascount, &old, old + 1, 0, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_RELAXED))
+            retries++;
+    }
+    return (void *)retries;
+}
+
+static void cas(void) {
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, casadd, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    printf("cas: %ld (want 1000000)\n", cascount);
+}
+
+/* A new thread starts with its creator's signal mask. */
+static void *maskreader(void *arg) {
+    sigset_t now;
+    (void)arg;
+    pthread_sigmask(SIG_BLOCK, NULL, &now);
+    return (void *)(long)(sigismember(&now, SIGUSR1) * 2 + sigismember(&now, SIGUSR2));
+}
+
+static void inherit_mask(void) {
+    sigset_t block, old;
+    pthread_t t;
+    void *got;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    pthread_create(&t, NULL, maskreader, NULL);
+    pthread_join(t, &got);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    printf("sigmask: new thread blocks SIGUSR1 %s, SIGUSR2 %s\n", (long)got & 2 ? "yes" : "no",
+           (long)got & 1 ? "yes" : "no");
+}
+
+/* tgkill to one thread: its handler runs on that thread, which spins
+ * until it has. */
+static volatile long handled_on, target_tid;
+
+static void on_usr1(int sig) {
+    (void)sig;
+    handled_on = syscall(SYS_gettid);
+}
+
+static void *target(void *arg) {
+    (void)arg;
+    target_tid = syscall(SYS_gettid);
+    while (!handled_on)
+        ;
+    return NULL;
+}
+
+static void tgkill_one(void) {
+    pthread_t t;
+    signal(SIGUSR1, on_usr1);
+    pthread_create(&t, NULL, target, NULL);
+    while (!target_tid)
+        sched_yield();
+    syscall(SYS_tgkill, getpid(), target_tid, SIGUSR1);
+    pthread_join(t, NULL);
+    printf("tgkill: the handler ran on the target thread: %s\n",
+           handled_on == target_tid ? "yes" : "no");
 }
 
 #define QN 16
@@ -364,6 +464,10 @@ int main(int argc, char **argv) {
         printf("execd: pid %ld, tid %ld\n", (long)getpid(), (long)syscall(SYS_gettid));
         return 0;
     }
+    if (!strcmp(mode, "sem10m")) {
+        semaphore10m();
+        return 0;
+    }
     if (!strcmp(mode, "badstack")) {
         printf("badstack: cloning\n");
         fflush(stdout);
@@ -376,6 +480,9 @@ int main(int argc, char **argv) {
     pingpong();
     semaphore();
     prodcons();
+    cas();
+    inherit_mask();
+    tgkill_one();
     ending();
     futexes();
     return 0;

@@ -9,6 +9,28 @@ use std::fmt;
 /// The base page size of x86-64 (guest and host): 4 KiB.
 pub const PAGE: u64 = 4096;
 
+/// The JSON Schema of an address (or register) as the report writes it:
+/// a "0x..." string of lower-case hex digits.
+pub fn hex_schema() -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "pattern": "^0x[0-9a-f]+$"
+    })
+}
+
+/// A register value the report writes as "0x..." text (an XCR0): named
+/// for its JSON Schema only (`#[schemars(with = "Option<Hex>")]`).
+pub struct Hex;
+
+impl schemars::JsonSchema for Hex {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Hex".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        hex_schema()
+    }
+}
+
 macro_rules! address {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -39,6 +61,15 @@ macro_rules! address {
         impl fmt::LowerHex for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 fmt::LowerHex::fmt(&self.0, f)
+            }
+        }
+
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                hex_schema()
             }
         }
 

@@ -33,8 +33,8 @@ const GDT: [u64; 7] = [
 ];
 
 /// P | RW | U, and PS for 2 MiB leaves.
-const TABLE: u64 = 0x7;
-const LEAF_2M: u64 = 0x87;
+const TABLE: u64 = abi::pte::P | abi::pte::RW | abi::pte::US;
+const LEAF_2M: u64 = TABLE | abi::pte::PS;
 
 /// Why the boot structures could not be laid out in guest RAM.
 #[derive(Debug, thiserror::Error)]

@@ -64,7 +64,7 @@ pub fn stage(dir: &Path, start: Gpa, segments: u64, ram_size: u64) -> Result<Sta
 }
 
 /// The `files` object of the JSON report: what `--files` put in the guest.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct FilesReport {
     /// DIR as given, escaped for one line.
     pub dir: String,

@@ -179,7 +179,7 @@ impl Live {
 }
 
 /// Counter values by KVM's name, the VM's and the vCPU's apart.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Values {
     /// From the VM's stats file.
     pub vm: BTreeMap<String, u64>,

@@ -199,7 +199,7 @@ impl ProcObservation {
 }
 
 /// VM exits seen by the VMM, by kind.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ExitCounts {
     /// Port I/O exits the VMM handled, reads and writes.
     pub total: u64,
@@ -313,6 +313,18 @@ impl fmt::Display for RunError {
             }
             RunError::More(n) => write!(f, "... and {n} more errors"),
         }
+    }
+}
+
+impl schemars::JsonSchema for RunError {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RunError".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "One error, as a sentence."
+        })
     }
 }
 

@@ -138,7 +138,7 @@ impl<'a> Ports<'a> {
                         walk: w
                             .levels
                             .iter()
-                            .map(|l| (l.entry_gpa, l.entry, l.entry_hpa))
+                            .map(|l| (l.guest.entry_gpa, l.guest.entry, l.entry_hpa))
                             .collect(),
                     },
                 };

@@ -18,6 +18,7 @@ pub mod bytes;
 pub mod elf;
 pub mod layout;
 pub mod msg;
+pub mod pte;
 pub mod signals;
 pub mod syscall;
 pub mod sysnames;

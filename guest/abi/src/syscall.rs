@@ -100,11 +100,14 @@ pub const SYS_TIME: u64 = 201;
 pub const SYS_FUTEX: u64 = 202;
 pub const SYS_SCHED_SETAFFINITY: u64 = 203;
 pub const SYS_SCHED_GETAFFINITY: u64 = 204;
+pub const SYS_EPOLL_CREATE: u64 = 213;
 pub const SYS_GETDENTS64: u64 = 217;
 pub const SYS_SET_TID_ADDRESS: u64 = 218;
 pub const SYS_CLOCK_GETTIME: u64 = 228;
 pub const SYS_CLOCK_NANOSLEEP: u64 = 230;
 pub const SYS_EXIT_GROUP: u64 = 231;
+pub const SYS_EPOLL_WAIT: u64 = 232;
+pub const SYS_EPOLL_CTL: u64 = 233;
 pub const SYS_TGKILL: u64 = 234;
 pub const SYS_WAITID: u64 = 247;
 pub const SYS_OPENAT: u64 = 257;
@@ -121,6 +124,10 @@ pub const SYS_FACCESSAT: u64 = 269;
 pub const SYS_PSELECT6: u64 = 270;
 pub const SYS_PPOLL: u64 = 271;
 pub const SYS_SET_ROBUST_LIST: u64 = 273;
+pub const SYS_EPOLL_PWAIT: u64 = 281;
+pub const SYS_EVENTFD: u64 = 284;
+pub const SYS_EVENTFD2: u64 = 290;
+pub const SYS_EPOLL_CREATE1: u64 = 291;
 pub const SYS_DUP3: u64 = 292;
 pub const SYS_PIPE2: u64 = 293;
 pub const SYS_PRLIMIT64: u64 = 302;
@@ -131,6 +138,7 @@ pub const SYS_STATX: u64 = 332;
 pub const SYS_RSEQ: u64 = 334;
 pub const SYS_CLONE3: u64 = 435;
 pub const SYS_FACCESSAT2: u64 = 439;
+pub const SYS_EPOLL_PWAIT2: u64 = 441;
 
 // microvmm's extensions.
 /// Ask the VMM where a GVA lives: rdi = gva, rsi = `*mut WhereisAnswer`.

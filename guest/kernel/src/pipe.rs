@@ -201,16 +201,29 @@ pub fn write(id: u16, a: &mut AddrSpace, va: u64, len: u64, nonblock: bool) -> X
     Xfer::Done(if done == 0 { EFAULT } else { done as i64 })
 }
 
-/// poll(2) readiness of one end: (readable, writable, hung up).
+/// poll(2) readiness of one end: (readable, writable, hung up). As on
+/// Linux, the write end with room is writable even once the read end is
+/// gone (a write then fails with EPIPE); the hang-up says so.
 pub fn ready(id: u16, write: bool) -> (bool, bool, bool) {
     let Some(p) = get(id) else {
         return (!write, false, true);
     };
     if write {
-        (false, p.readers && p.len() < CAPACITY, !p.readers)
+        (false, p.len() < CAPACITY, !p.readers)
     } else {
         (p.len() > 0 || !p.writers, false, !p.writers)
     }
+}
+
+/// A count that moves with every byte read or written and with each end's
+/// close (see `file::change_seq`).
+pub fn change_seq(id: u16) -> u64 {
+    get(id).map_or(u64::MAX, |p| {
+        p.head
+            .wrapping_add(p.tail)
+            .wrapping_add(u64::from(!p.readers) << 62)
+            .wrapping_add(u64::from(!p.writers) << 63)
+    })
 }
 
 /// Pipes in use (for the end-of-run check).

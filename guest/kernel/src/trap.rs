@@ -40,7 +40,7 @@ extern "C" fn trap_entry(f: &mut TrapFrame) {
             proc::yield_from(f);
         }
         0xff => {} // spurious
-        14 => proc::page_fault(f, cpu::read_cr2()),
+        14 => proc::page_fault(f, crate::arch::fault_address()),
         v => {
             let reason = match v {
                 3 => "breakpoint",

@@ -83,7 +83,7 @@ impl fmt::Display for GuestMode {
 }
 
 /// How the guest kernel schedules its processes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Scheduling {
     /// Preemptive, on the LAPIC timer.
@@ -138,7 +138,9 @@ impl BootEvent {
 }
 
 /// What a region of a process's address space holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RegionKind {
     /// The program's text.
@@ -254,6 +256,18 @@ impl std::str::FromStr for Prot {
             }),
             _ => Err(format!("'{s}' is not rwx text")),
         }
+    }
+}
+
+impl schemars::JsonSchema for Prot {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Prot".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[r-][w-][x-]$"
+        })
     }
 }
 

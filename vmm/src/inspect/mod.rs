@@ -10,6 +10,8 @@
 
 mod analyse;
 mod cpu;
+#[cfg(any(test, feature = "test-support"))]
+pub mod fake;
 mod finding;
 mod host;
 mod reach;

@@ -1,66 +1,14 @@
 //! The analysis on synthetic page tables (paging::TableBuilder), with a
 //! fake vCPU and a fake host: no /dev/kvm.
 
-use std::cell::Cell;
-
 use super::*;
-use crate::addr::{Gpa, Hpa, Hva};
+use crate::addr::{Gpa, Hpa};
 use crate::devices::event::{Pattern, ProcEvent, ProcStats, Prot, Region, RegionKind};
-use crate::hostmem::HostFrame;
-use crate::paging::{self, Cr3, FlatMem, PageSize, PagingMode, PhysMem, PteFlags, TableBuilder};
+use crate::paging::{self, Cr3, FlatMem, PageSize, PagingMode, PteFlags, TableBuilder};
 
 mod share;
 
-/// A vCPU whose KVM_TRANSLATE is the software walker over the same memory,
-/// except at `lie` (a deliberate disagreement).
-struct FakeCpu<'m> {
-    mem: &'m FlatMem,
-    mode: PagingMode,
-    cr3: Cr3,
-    lie: Option<Gva>,
-    translations: Cell<u64>,
-}
-
-impl Cpu for FakeCpu<'_> {
-    fn paging_mode(&self) -> Option<PagingMode> {
-        Some(self.mode)
-    }
-    fn cr3(&self) -> Option<Cr3> {
-        Some(self.cr3)
-    }
-    fn translate(&self, gva: Gva) -> Option<Gpa> {
-        self.translations.set(self.translations.get() + 1);
-        if Some(gva) == self.lie {
-            return Some(Gpa(0xdead_0000));
-        }
-        paging::walk(self.mem, self.cr3.raw(), self.mode, gva)
-            .ok()
-            .map(|t| t.gpa)
-    }
-}
-
-/// A host that maps GPA g at HVA 0x7f00_0000_0000 + g and HPA
-/// 0x1_0000_0000 + g, on 4 KiB pages; it reads through the FlatMem.
-struct FakeHost<'m>(&'m FlatMem);
-
-impl HostView for FakeHost<'_> {
-    fn locate(&self, gpa: Gpa) -> HostPage {
-        HostPage {
-            hva: Some(Hva(0x7f00_0000_0000 + gpa.raw())),
-            frame: HostFrame::Present {
-                hpa: Hpa(0x1_0000_0000 + gpa.raw()),
-                page_size: Some(4096),
-            },
-            page_size: Some(4096),
-        }
-    }
-    fn read_u64_via_hva(&self, gpa: Gpa) -> Option<u64> {
-        self.0.read_u64_unaligned(gpa)
-    }
-    fn ram_end(&self) -> u64 {
-        self.0.size()
-    }
-}
+use super::fake::{FakeCpu, FakeHost};
 
 const BUDGET: Budget = Budget {
     pages: PAGE_BUDGET,
@@ -132,13 +80,7 @@ fn space(mode: PagingMode, heap: u64) -> (TableBuilder, ProcEvent) {
 }
 
 fn cpu(b: &TableBuilder, mode: PagingMode) -> FakeCpu<'_> {
-    FakeCpu {
-        mem: b.mem(),
-        mode,
-        cr3: Cr3(b.cr3()),
-        lie: None,
-        translations: Cell::new(0),
-    }
+    FakeCpu::new(b.mem(), Some(mode), Cr3(b.cr3()))
 }
 
 fn opts() -> Options {
@@ -413,7 +355,10 @@ fn the_2d_walk_follows_every_entry_to_the_host() {
     let w = walk2d(&c, b.mem(), &FakeHost(b.mem()), 7, p.cr3, HEAP, &opts()).expect("mapped");
     assert_eq!(w.levels.len(), 4);
     for l in &w.levels {
-        assert_eq!(l.entry_hpa, Some(Hpa(0x1_0000_0000 + l.entry_gpa.raw())));
+        assert_eq!(
+            l.entry_hpa,
+            Some(Hpa(0x1_0000_0000 + l.guest.entry_gpa.raw()))
+        );
     }
     assert_eq!(w.kvm, Some(w.gpa));
     assert!(!w.disagrees());

@@ -9,24 +9,15 @@ use super::cpu::Cpu;
 use super::host::{HostPage, HostView};
 use crate::addr::{Gpa, Gva, Hpa};
 use crate::host::Flavour;
-use crate::paging::{self, Cr3, LevelName, PageSize, PhysMem, PteFlags, Translation};
+use crate::paging::{self, Cr3, PageSize, PhysMem, Translation};
 
 /// One level of the guest walk, with the host-physical address of the
 /// entry itself: the second dimension.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WalkLevel {
-    /// Which level: PML5 down to PT.
-    pub level: LevelName,
-    /// Guest-physical address of the table at this level.
-    pub table_gpa: Gpa,
-    /// Index into the table (0..512), from the GVA's bits for this level.
-    pub index: u16,
-    /// Guest-physical address of the entry used.
-    pub entry_gpa: Gpa,
-    /// The entry's raw value.
-    pub entry: u64,
-    /// The entry's flags.
-    pub flags: PteFlags,
+    /// The guest's side, as the walker read it: the level, its table's
+    /// GPA, the index, the entry's GPA, its value and flags.
+    pub guest: paging::Level,
     /// Host-physical address of the entry; None when pagemap will not say.
     pub entry_hpa: Option<Hpa>,
 }
@@ -141,12 +132,7 @@ pub fn walk2d<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
         let e = host.locate(l.entry_gpa);
         table_pages.push(e.page_size);
         levels.push(WalkLevel {
-            level: l.level,
-            table_gpa: l.table_gpa,
-            index: l.index,
-            entry_gpa: l.entry_gpa,
-            entry: l.entry,
-            flags: l.flags,
+            guest: *l,
             entry_hpa: e.hpa(),
         });
     }
@@ -166,7 +152,7 @@ pub fn walk2d<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::paging::{FlatMem, PagingMode, TableBuilder};
+    use crate::paging::{FlatMem, PagingMode, PteFlags, TableBuilder};
 
     /// The translation of `gva`, mapped with a `size` page in a fresh table.
     fn translation(size: PageSize) -> Translation {

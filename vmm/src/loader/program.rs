@@ -241,22 +241,18 @@ pub fn printable(bytes: &[u8]) -> String {
 /// read once, whole, and its bytes dropped once checked: the check keeps
 /// the file open and a hash of what it read, and `place` reads it again.
 pub fn check(program: &Program, ram_size: u64) -> Result<Checked, ProgramError> {
-    let (args, argc) = args_block(&program.argv)?;
+    let args = args_block(&program.argv)?;
     let (file, bytes, e_type) = read(program, ram_size)?;
-    let memory = check_elf(&bytes, e_type)?;
-    let keys = RandomState::new();
-    let mut h = keys.build_hasher();
-    h.write(&bytes);
-    Ok(Checked {
-        source: Source::File {
+    checked(bytes, e_type, args, |bytes| {
+        let keys = RandomState::new();
+        let mut h = keys.build_hasher();
+        h.write(&bytes);
+        Source::File {
             file,
             size: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
             digest: h.finish(),
             keys,
-        },
-        args,
-        argc,
-        memory,
+        }
     })
 }
 
@@ -268,19 +264,37 @@ pub fn check_bytes(
     argv: &[String],
     ram_size: u64,
 ) -> Result<Checked, ProgramError> {
-    let (args, argc) = args_block(argv)?;
-    let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-    if size > ram_size {
-        return Err(ProgramError::TooLarge { size, ram_size });
-    }
+    let args = args_block(argv)?;
+    fits(u64::try_from(bytes.len()).unwrap_or(u64::MAX), ram_size)?;
     let e_type = executable_type(&bytes)?;
+    checked(bytes, e_type, args, Source::Bytes)
+}
+
+/// The tail `check` and `check_bytes` share once the bytes are in hand and
+/// their ELF type known: the program-header rules, then the result, whose
+/// `source` is made from the bytes that passed.
+fn checked(
+    bytes: Vec<u8>,
+    e_type: u16,
+    (args, argc): (Vec<u8>, u32),
+    source: impl FnOnce(Vec<u8>) -> Source,
+) -> Result<Checked, ProgramError> {
     let memory = check_elf(&bytes, e_type)?;
     Ok(Checked {
-        source: Source::Bytes(bytes),
+        source: source(bytes),
         args,
         argc,
         memory,
     })
+}
+
+/// A file of `size` bytes can be a program in `ram_size` bytes of guest
+/// RAM only if it fits (its segments are judged later).
+fn fits(size: u64, ram_size: u64) -> Result<(), ProgramError> {
+    if size > ram_size {
+        return Err(ProgramError::TooLarge { size, ram_size });
+    }
+    Ok(())
 }
 
 /// The e_type of an x86-64 ELF whose header starts `bytes`, if it is one
@@ -324,9 +338,7 @@ fn args_block(argv: &[String]) -> Result<(Vec<u8>, u32), ProgramError> {
 /// is never read whole; no more than its size and one byte is read.
 fn read(program: &Program, ram_size: u64) -> Result<(File, Vec<u8>, u16), ProgramError> {
     let (mut file, size) = file::open_regular(&program.path)?;
-    if size > ram_size {
-        return Err(ProgramError::TooLarge { size, ram_size });
-    }
+    fits(size, ram_size)?;
     let mut bytes = file::read_head(&mut file, size, 64)?;
     let e_type = executable_type(&bytes)?;
     file::read_rest(&mut file, &mut bytes, size)?;

@@ -87,6 +87,19 @@ impl PteFlags {
     }
 
     /// Decode the flags of `entry`, read from a table at `level`.
+    ///
+    /// ```
+    /// use microvmm::paging::{LevelName, PteFlags};
+    ///
+    /// // A PT entry of the demo's stack page: frame 0x448000, NX, dirty.
+    /// let flags = PteFlags::decode(0x8000_0000_0044_8067, LevelName::Pt);
+    /// assert_eq!(flags.to_string(), "P RW US A D NX");
+    /// assert!(flags.contains(PteFlags::NX) && !flags.contains(PteFlags::PS));
+    ///
+    /// // Bit 7 means PS (a large page) in a PD entry, but PAT in a PT entry.
+    /// assert_eq!(PteFlags::decode(0x83, LevelName::Pd).to_string(), "P RW PS");
+    /// assert_eq!(PteFlags::decode(0x83, LevelName::Pt).to_string(), "P RW PAT");
+    /// ```
     #[inline]
     pub const fn decode(entry: u64, level: LevelName) -> Self {
         // Bits 8..0 already sit where our layout puts P..G, with bit 7 as PS.
@@ -112,6 +125,20 @@ impl PteFlags {
 
     /// The entry bits for these flags at `level`: the inverse of `decode`
     /// (PS at PT level is dropped; PAT goes to bit 7 or bit 12).
+    ///
+    /// ```
+    /// use microvmm::paging::{LevelName, PteFlags};
+    ///
+    /// let flags = PteFlags::P.union(PteFlags::RW).union(PteFlags::NX);
+    /// assert_eq!(flags.encode(LevelName::Pt), 0x8000_0000_0000_0003);
+    /// // PAT is bit 7 in a PT entry, bit 12 in a large-page PD entry.
+    /// let pat = PteFlags::P.union(PteFlags::PAT);
+    /// assert_eq!(pat.encode(LevelName::Pt), 0x81);
+    /// assert_eq!(pat.union(PteFlags::PS).encode(LevelName::Pd), 0x1081);
+    /// for level in [LevelName::Pt, LevelName::Pd] {
+    ///     assert_eq!(PteFlags::decode(flags.encode(level), level), flags);
+    /// }
+    /// ```
     pub const fn encode(self, level: LevelName) -> u64 {
         let mut entry = (self.0 & 0x17f) as u64; // P..D and G; PS handled below
         let large = matches!(level, LevelName::Pdpt | LevelName::Pd) && self.contains(Self::PS);

@@ -66,6 +66,15 @@ impl fmt::Display for Cr3 {
     }
 }
 
+impl schemars::JsonSchema for Cr3 {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Cr3".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        crate::addr::hex_schema()
+    }
+}
+
 impl serde::Serialize for Cr3 {
     /// A "0x..." string, like every address in the report.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -58,6 +58,30 @@ pub struct MappedPages<'m, M: PhysMem + ?Sized> {
 /// reserved bits or a table outside RAM (that subtree is skipped). At most
 /// `limit` entries are read, so aliased or self-referencing tables cannot
 /// make this run long; hitting the limit yields `LimitReached` and ends.
+///
+/// ```
+/// use microvmm::addr::{Gpa, Gva};
+/// use microvmm::paging::{FlatMem, PageSize, PagingMode, PteFlags, TableBuilder, mapped_pages};
+///
+/// let mode = PagingMode::four_level();
+/// let mem = FlatMem::new(Gpa(0), 8 << 20);
+/// let mut tables = TableBuilder::new(mem, mode, Gpa(0x1_0000)..Gpa(0x2_0000)).unwrap();
+/// tables.map(Gva(0x40_1000), Gpa(0x9_0000), PageSize::Size4K, PteFlags::US).unwrap();
+/// tables.map(Gva(0x40_0000), Gpa(0x8_0000), PageSize::Size4K, PteFlags::US).unwrap();
+/// tables.map(Gva(0x60_0000), Gpa(0x40_0000), PageSize::Size2M, PteFlags::RW).unwrap();
+///
+/// // Every mapped page of the lower half, in GVA order, at most 10 000 reads.
+/// let pages: Vec<(Gva, Gpa, PageSize)> =
+///     mapped_pages(tables.mem(), tables.cr3(), mode, Gva(0)..Gva(1 << 47), 10_000)
+///         .map(|p| p.map(|p| (p.gva, p.gpa, p.page_size)))
+///         .collect::<Result<_, _>>()
+///         .unwrap();
+/// assert_eq!(pages, [
+///     (Gva(0x40_0000), Gpa(0x8_0000), PageSize::Size4K),
+///     (Gva(0x40_1000), Gpa(0x9_0000), PageSize::Size4K),
+///     (Gva(0x60_0000), Gpa(0x40_0000), PageSize::Size2M),
+/// ]);
+/// ```
 pub fn mapped_pages<M: PhysMem + ?Sized>(
     mem: &M,
     cr3: u64,

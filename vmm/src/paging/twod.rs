@@ -12,6 +12,15 @@
 /// the guest maps a 2M page (g = 3), 19 when the host does (h = 3). With
 /// h = 0 (shadow paging: no nested table) it is plain `g`. Counts references,
 /// not misses: paging-structure caches skip most of them in practice.
+///
+/// ```
+/// use microvmm::paging::two_d_refs;
+///
+/// assert_eq!(two_d_refs(4, 4), 24); // 4-level guest on 4-level EPT/NPT
+/// assert_eq!(two_d_refs(5, 5), 35); // LA57 on both sides
+/// assert_eq!(two_d_refs(3, 4), 19); // the guest maps a 2 MiB page
+/// assert_eq!(two_d_refs(4, 0), 4); // shadow paging: the guest levels only
+/// ```
 pub fn two_d_refs(guest_levels: u32, host_levels: u32) -> u32 {
     guest_levels
         .saturating_mul(host_levels.saturating_add(1))
@@ -37,6 +46,20 @@ pub fn nested_depth(host_page: Option<u64>, host_levels: u32) -> u32 {
 /// one of `data` bytes. Each guest level costs its nested walk plus the
 /// read, `(h_i + 1)`; the data frame one more nested walk, `h_data`. When
 /// every depth is equal this is [`two_d_refs`], written `g*(h+1)+h`.
+///
+/// ```
+/// use microvmm::paging::nested_walk_refs;
+///
+/// const K4: Option<u64> = Some(4096);
+/// const M2: Option<u64> = Some(2 << 20);
+/// // Everything on 4 KiB host pages: the textbook 24.
+/// assert_eq!(nested_walk_refs(4, &[K4; 4], K4, 4), (24, "4*(4+1)+4".into()));
+/// // The data on a 2 MiB host page: its nested walk is a level shorter.
+/// assert_eq!(
+///     nested_walk_refs(4, &[K4; 4], M2, 4),
+///     (23, "(4+1)+(4+1)+(4+1)+(4+1)+3".into())
+/// );
+/// ```
 pub fn nested_walk_refs(
     guest_levels: u32,
     tables: &[Option<u64>],
@@ -79,6 +102,19 @@ pub fn leaf_levels(levels: u32, page: u64) -> u32 {
 /// one-dimensional GVA->HPA table whose leaves can be no larger than the
 /// smaller of the guest page and the host page behind it, so its depth
 /// follows both: `min(guest, host)` decides.
+///
+/// ```
+/// use microvmm::paging::page_walk_refs;
+///
+/// const M2: u64 = 2 << 20;
+/// // EPT/NPT: a 2 MiB guest page over 4 KiB host pages, then over 2 MiB.
+/// assert_eq!(page_walk_refs(true, 4, 4, M2, Some(4096)).0, 19);
+/// assert_eq!(page_walk_refs(true, 4, 4, M2, Some(M2)), (15, "3*(3+1)+3".into()));
+/// // Shadow paging or PVM: the guest's 2 MiB page gains nothing over
+/// // 4 KiB host backing; over a 2 MiB host page the walk is a level shorter.
+/// assert_eq!(page_walk_refs(false, 4, 4, M2, Some(4096)).0, 4);
+/// assert_eq!(page_walk_refs(false, 4, 4, M2, Some(M2)).0, 3);
+/// ```
 pub fn page_walk_refs(
     nested: bool,
     guest_levels: u32,

@@ -82,6 +82,52 @@ impl Translation {
 /// Return the translation of `gva` through the tables at `cr3`, with every
 /// entry read, or the fault the CPU would take and the entry that caused it.
 /// A table or entry outside guest RAM is a `WalkFault`, never a panic.
+///
+/// ```
+/// use microvmm::addr::{Gpa, Gva};
+/// use microvmm::paging::{
+///     FlatMem, LevelName, PageSize, PagingMode, PteFlags, TableBuilder, WalkFault, walk,
+/// };
+///
+/// // 1 MiB of guest RAM; page tables from 0x10000, one user page mapped.
+/// let mode = PagingMode::four_level();
+/// let mem = FlatMem::new(Gpa(0), 1 << 20);
+/// let mut tables = TableBuilder::new(mem, mode, Gpa(0x1_0000)..Gpa(0x2_0000)).unwrap();
+/// let user_rw = PteFlags::RW.union(PteFlags::US);
+/// tables.map(Gva(0x40_0000), Gpa(0x8_0000), PageSize::Size4K, user_rw).unwrap();
+///
+/// let t = walk(tables.mem(), tables.cr3(), mode, Gva(0x40_0123)).unwrap();
+/// assert_eq!(t.gpa, Gpa(0x8_0123)); // the offset in the page carries over
+/// assert_eq!(t.page_gpa(), Gpa(0x8_0000));
+/// assert_eq!(t.page_size, PageSize::Size4K);
+/// assert_eq!(t.flags.to_string(), "P RW US");
+/// // Four tables read, root first, each entry with its own GPA.
+/// let names: Vec<LevelName> = t.levels().iter().map(|l| l.level).collect();
+/// assert_eq!(names, [LevelName::Pml4, LevelName::Pdpt, LevelName::Pd, LevelName::Pt]);
+/// assert_eq!(t.levels()[0].table_gpa, Gpa(tables.cr3()));
+///
+/// // An address nothing maps faults where the hardware would: at the PT.
+/// match walk(tables.mem(), tables.cr3(), mode, Gva(0x40_1000)) {
+///     Err(WalkFault::NotPresent { level, .. }) => assert_eq!(level, LevelName::Pt),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+///
+/// A 2 MiB page ends the walk a level early, and the offset is 21 bits:
+///
+/// ```
+/// use microvmm::addr::{Gpa, Gva};
+/// use microvmm::paging::{FlatMem, PageSize, PagingMode, PteFlags, TableBuilder, walk};
+///
+/// let mode = PagingMode::four_level();
+/// let mem = FlatMem::new(Gpa(0), 8 << 20);
+/// let mut tables = TableBuilder::new(mem, mode, Gpa(0x1_0000)..Gpa(0x2_0000)).unwrap();
+/// tables.map(Gva(0x60_0000), Gpa(0x40_0000), PageSize::Size2M, PteFlags::US).unwrap();
+///
+/// let t = walk(tables.mem(), tables.cr3(), mode, Gva(0x6f_f008)).unwrap();
+/// assert_eq!((t.gpa, t.page_size), (Gpa(0x4f_f008), PageSize::Size2M));
+/// assert_eq!(t.levels().len(), 3); // PML4, PDPT, and the PD entry with PS set
+/// ```
 pub fn walk<M: PhysMem + ?Sized>(
     mem: &M,
     cr3: u64,

@@ -398,12 +398,12 @@ fn whereis(w: &Walk2d) -> WhereisReport {
             .levels
             .iter()
             .map(|l| WalkLevelReport {
-                level: l.level.to_string(),
-                table_gpa: l.table_gpa,
-                index: l.index,
-                entry_gpa: l.entry_gpa,
-                entry: format!("{:#018x}", l.entry),
-                flags: l.flags.to_string(),
+                level: l.guest.level.to_string(),
+                table_gpa: l.guest.table_gpa,
+                index: l.guest.index,
+                entry_gpa: l.guest.entry_gpa,
+                entry: format!("{:#018x}", l.guest.entry),
+                flags: l.guest.flags.to_string(),
                 entry_hpa: l.entry_hpa,
             })
             .collect(),

@@ -1,4 +1,4 @@
-//! The report as JSON (schema in the README, "JSON report").
+//! The report as JSON (schema: docs/report.schema.json; docs/report.md).
 //!
 //! JSON itself escapes only U+0000-U+001F in strings, so serde_json would
 //! write guest text with C1 controls (U+009B is a CSI to many terminals)

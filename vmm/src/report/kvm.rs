@@ -12,7 +12,7 @@ use crate::host::Flavour;
 use crate::kvmstats::{KvmCounts, Values, meaning};
 
 /// The run's KVM counters (`kvm` in the JSON).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct KvmReport {
     /// Whether KVM's stats files could be read.
     pub available: bool,

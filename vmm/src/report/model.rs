@@ -1,8 +1,11 @@
-//! The report model. Serialized as-is for `--json`; its schema is documented
-//! in the README ("JSON report"). Addresses serialize as "0x..." strings.
+//! The report model. Serialized as-is for `--json`; its JSON Schema,
+//! docs/report.schema.json, is generated from these types (schemars: each
+//! doc comment is a key's description; tests/report_schema.rs keeps the
+//! file current). Addresses serialize as "0x..." strings.
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Serialize, Serializer};
 
 use crate::addr::{Gpa, Gva, Hpa, Hva};
@@ -13,8 +16,8 @@ use crate::paging::Cr3;
 /// Bumped whenever a key changes meaning or disappears.
 pub const SCHEMA: &str = "microvmm-report/1";
 
-/// The whole report of one run: what `--json` writes (README, "JSON report").
-#[derive(Debug, Default, Serialize)]
+/// The whole report of one run: what `--json` writes (docs/report.md).
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct Report {
     /// Always [`SCHEMA`].
     pub schema: &'static str,
@@ -74,7 +77,7 @@ pub struct TraceFile {
 }
 
 /// The VMM process's own cost.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct VmmReport {
     /// Peak resident memory of the VMM process (VmHWM) when the report was
     /// made, KiB: guest RAM the guest touched plus the VMM's own. Bounded
@@ -83,7 +86,7 @@ pub struct VmmReport {
 }
 
 /// The host the VM ran on (`host.*`).
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct HostReport {
     /// "vmx-ept", "svm-npt", "shadow" or "pvm".
     pub kvm_flavour: String,
@@ -110,7 +113,7 @@ pub struct HostReport {
 }
 
 /// A system call the guest kernel does not serve (`processes[].unknown_syscalls[]`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct UnknownSyscall {
     /// Its number (rax).
     pub nr: u32,
@@ -119,7 +122,7 @@ pub struct UnknownSyscall {
 }
 
 /// One feature KVM refused (`host.cpu_refused[]`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct CpuRefusal {
     /// Its `--cpu` name, e.g. "la57".
     pub feature: &'static str,
@@ -129,19 +132,20 @@ pub struct CpuRefusal {
 
 /// How the guest kernel keeps each process's FPU and vector registers
 /// (`guest.fpu`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct FpuReport {
     /// "xsave" or "fxsave".
     pub method: &'static str,
     /// The XSAVE mask: the XCR0 user code runs with; null for fxsave.
     #[serde(serialize_with = "opt_hex")]
+    #[schemars(with = "Option<crate::addr::Hex>")]
     pub xcr0: Option<u64>,
     /// Bytes saved per process.
     pub bytes: u32,
 }
 
 /// Guest RAM (`memory.*`).
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct MemoryReport {
     /// "4k", "thp" or "hugetlb".
     pub backing: String,
@@ -155,7 +159,7 @@ pub struct MemoryReport {
 }
 
 /// One KVM memslot (`memory.slots[]`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct SlotReport {
     /// The slot number given to KVM.
     pub slot: u32,
@@ -172,10 +176,11 @@ pub struct SlotReport {
 }
 
 /// What the guest kernel reported (`guest.*`).
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct GuestReport {
     /// "pvm-native" or "x86"; null if the kernel never reported.
     #[serde(serialize_with = "as_text")]
+    #[schemars(with = "Option<String>")]
     pub mode: Option<GuestMode>,
     /// What the guest wrote to the shutdown port; null if it never did.
     pub exit_status: Option<u32>,
@@ -202,6 +207,7 @@ pub struct GuestReport {
     pub cpu_features: Vec<&'static str>,
     /// XCR0 the VMM gave the vCPU (KVM_SET_XCRS); null without CR4.OSXSAVE.
     #[serde(serialize_with = "opt_hex")]
+    #[schemars(with = "Option<crate::addr::Hex>")]
     pub xcr0: Option<u64>,
     /// How the kernel saves each process's FPU/vector state; null if the
     /// kernel never reported.
@@ -212,7 +218,7 @@ pub struct GuestReport {
 }
 
 /// One guest process (`processes[]`).
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct ProcessReport {
     /// The guest kernel's process id.
     pub pid: u32,
@@ -313,7 +319,7 @@ pub struct ProcessReport {
 
 /// What an exiting process shared with the processes live at its exit
 /// (`processes[].sharing`).
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, JsonSchema)]
 pub struct SharingReport {
     /// Each other live process, with how many of this process's pages it
     /// maps too.
@@ -330,7 +336,7 @@ pub struct SharingReport {
 }
 
 /// One other live process and the pages shared with it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ShareWith {
     /// Its pid.
     pub pid: u32,
@@ -341,7 +347,7 @@ pub struct ShareWith {
 }
 
 /// Pages of one guest page size and the bytes they cover.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, JsonSchema)]
 pub struct ReachReport {
     /// The guest page size, bytes.
     pub page_size: u64,
@@ -352,7 +358,7 @@ pub struct ReachReport {
 }
 
 /// The cost of a TLB miss for one guest/host page-size combination.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, JsonSchema)]
 pub struct WalkRefsReport {
     /// The guest page size, bytes.
     pub guest_page_size: u64,
@@ -367,7 +373,7 @@ pub struct WalkRefsReport {
 }
 
 /// A process's page tables (user half), as `--html` records them.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct PageTablesReport {
     /// False when the run-wide page budget (or the walk limit) cut them short.
     pub complete: bool,
@@ -376,7 +382,7 @@ pub struct PageTablesReport {
 }
 
 /// One page-table page.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct TableReport {
     /// Where the table is in guest memory.
     pub gpa: Gpa,
@@ -392,12 +398,13 @@ pub struct TableReport {
 }
 
 /// An address a process printed, answered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PrintedReport {
     /// The address as printed.
     pub gva: Gva,
     /// The region's kind at exit, or "outside".
     #[serde(serialize_with = "region_or_outside")]
+    #[schemars(with = "String")]
     pub region: Option<RegionKind>,
     /// Whether it was mapped at exit.
     pub mapped: bool,
@@ -416,7 +423,7 @@ pub struct PrintedReport {
 }
 
 /// A run of pages contiguous in GVA and GPA (`processes[].ranges[]`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct RangeReport {
     /// First guest-virtual address.
     pub gva: Gva,
@@ -431,7 +438,7 @@ pub struct RangeReport {
 }
 
 /// How a process ended.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ExitKind {
     /// It called exit(status).
@@ -448,7 +455,7 @@ pub enum ExitKind {
 }
 
 /// How a process ended (`processes[].exit`).
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct ExitReport {
     /// "exit", "fault", "signal", "exec" (replaced by execve) or "running"
     /// (never reported its end).
@@ -506,7 +513,7 @@ impl ExitReport {
 }
 
 /// One region of a process's address space (`processes[].regions[]`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct RegionReport {
     /// "code", "rodata", "data", "data+bss", "bss", "heap", "mmap",
     /// "stack", "guard" or "file".
@@ -532,7 +539,7 @@ pub struct RegionReport {
 }
 
 /// One mapped user page (`processes[].pages[]`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PageReport {
     /// Its guest-virtual address.
     pub gva: Gva,
@@ -550,13 +557,14 @@ pub struct PageReport {
     pub flags: String,
     /// The region's kind, or "outside" (every region the kernel reported).
     #[serde(serialize_with = "region_or_outside")]
+    #[schemars(with = "String")]
     pub region: Option<RegionKind>,
     /// KVM_TRANSLATE's answer for the same GVA; null if not checked.
     pub kvm_translate_gpa: Option<Gpa>,
 }
 
 /// The read-back of a value the process wrote (`processes[].pattern`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PatternCheck {
     /// Where the process wrote it.
     pub gva: Gva,
@@ -572,7 +580,7 @@ pub struct PatternCheck {
 }
 
 /// One level of a software page walk (`whereis[].walk[]`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct WalkLevelReport {
     /// "PML5", "PML4", "PDPT", "PD", "PT".
     pub level: String,
@@ -592,7 +600,7 @@ pub struct WalkLevelReport {
 
 /// One `whereis` answer or `--walk` walk: a GVA translated all the way
 /// down (`whereis[]`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct WhereisReport {
     /// The process whose page tables were walked.
     pub pid: u32,
@@ -620,7 +628,7 @@ pub struct WhereisReport {
 }
 
 /// Pages written during the run (`dirty`, with `--dirty-log`).
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct DirtyReport {
     /// Pages the dirty log marked, in total.
     pub pages_dirty: u64,
@@ -631,7 +639,7 @@ pub struct DirtyReport {
 }
 
 /// Dirty pages of one owner (`dirty.by_owner[]`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct DirtyOwner {
     /// "pid 3 heap", "kernel", "page tables" or "free".
     pub owner: String,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::trace::{Event, TraceLog};
 
 /// `trace` in the JSON.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TraceSummary {
     /// Events from the guest's ring.
     pub events: u64,
@@ -51,7 +51,7 @@ pub fn summary(log: &TraceLog) -> TraceSummary {
 pub const TIMELINE_FAULTS: usize = 200_000;
 
 /// One fault on the HTML timeline.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TimelineFault {
     /// µs from boot, and the handler's µs.
     pub ts: f64,
@@ -71,7 +71,7 @@ pub struct TimelineFault {
 
 /// The HTML report's timeline (`--html`): lanes, running slices, faults,
 /// switches and exits, times in µs from boot.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Timeline {
     /// One lane per pid, in pid order: (pid, name); pid 0 is the kernel.
     pub lanes: Vec<(u32, String)>,

@@ -25,6 +25,9 @@ impl Mode {
 }
 
 static PVM: AtomicBool = AtomicBool::new(false);
+/// The host writes the page-fault address into the VIF page (PVM flag
+/// bit 4, when it kept it).
+static CR2_IN_VIF: AtomicBool = AtomicBool::new(false);
 static LEVELS: AtomicU32 = AtomicU32::new(4);
 
 /// Paging levels the CPU walks: 5 when CR4.LA57 is on (set before paging
@@ -49,6 +52,25 @@ pub fn mode() -> Mode {
 
 pub fn set_mode(m: Mode) {
     PVM.store(m == Mode::Pvm, Ordering::Relaxed);
+    if m == Mode::Pvm {
+        let kept = pvm::registered_flags() & pvm::FLAG_CR2_IN_VIF != 0;
+        CR2_IN_VIF.store(kept, Ordering::Relaxed);
+    }
+}
+
+/// The address of the page fault being handled: from the VIF page where
+/// the PVM host writes it there, else CR2 (whose read, on PVM, is a VM
+/// exit and an emulated instruction).
+pub fn fault_address() -> u64 {
+    if CR2_IN_VIF.load(Ordering::Relaxed) {
+        let vif = &raw const crate::memlayout::boot_vif as *const u64;
+        // SAFETY: boot_vif is this CPU's 4 KiB VIF page, registered with
+        // the host, which writes the fault address at offset 8 before it
+        // delivers a #PF; the kernel takes no other fault before this read.
+        unsafe { core::ptr::read_volatile(vif.add(1)) }
+    } else {
+        cpu::read_cr2()
+    }
 }
 
 /// Load a new page-table root. Under PVM the hypercall is cheaper than a

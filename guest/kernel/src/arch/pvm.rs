@@ -29,6 +29,9 @@ pub fn hypercall(nr: u64, a: u64, b: u64, c: u64) {
     }
 }
 
+/// Registration flag: the host writes each #PF's address at VIF offset 8.
+pub const FLAG_CR2_IN_VIF: u64 = 1 << 4;
+
 /// The flags the boot prefix registered (read back from the host).
 pub fn registered_flags() -> u64 {
     super::cpu::rdmsr(MSR_CONTROL) & 0xfff

@@ -5,6 +5,8 @@
 //! so several descriptors, in one process or many, may name one open file
 //! and share its offset; the open file goes away with its last descriptor.
 
+pub mod epoll;
+pub mod eventfd;
 pub mod fdtable;
 pub mod stream;
 
@@ -27,6 +29,10 @@ pub enum Object {
     Pipe { id: u16, write: bool },
     /// A node of the RAM file system (`crate::fs`).
     Node(u32),
+    /// An epoll instance (`epoll.rs`).
+    Epoll(u16),
+    /// An eventfd counter (`eventfd.rs`).
+    EventFd(u16),
 }
 
 /// The access mode bits of open flags, and the flags an open file keeps.
@@ -126,7 +132,49 @@ pub fn release(id: FileId) {
     f.refs -= 1;
     if f.refs == 0 {
         let obj = f.obj;
+        epoll::forget(id);
         close_object(obj);
+    }
+}
+
+/// What an open file is ready for now, as poll(2) asks: (readable,
+/// writable, hung up). microvmm's stdin and an empty stream are always
+/// readable, the console always takes writes, a file is always ready, a
+/// pipe and an eventfd are as their buffer and counter say, and an epoll
+/// instance is readable while one of its entries is ready. `deep` false
+/// (inside an epoll instance's own scan): an epoll instance counts as
+/// not ready, so no scan nests in another.
+pub fn readiness(of: &OpenFile, deep: bool) -> (bool, bool, bool) {
+    match of.obj {
+        Object::Stdin | Object::Empty => (true, false, false),
+        Object::Console(_) => (false, true, false),
+        Object::Node(_) => (true, true, false),
+        Object::Pipe { id, write } => crate::pipe::ready(id, write),
+        Object::EventFd(id) => {
+            let (r, w) = eventfd::ready(id);
+            (r, w, false)
+        }
+        Object::Epoll(id) if deep => (epoll::any_ready(id, watched_events), false, false),
+        Object::Epoll(_) => (false, false, false),
+    }
+}
+
+/// The epoll events open file `id` has now among `asked`, and its change
+/// count (`change_seq`).
+pub fn watched_events(id: FileId, asked: u32) -> (u32, u64) {
+    let of = get(id);
+    let events = epoll::events_of(readiness(&of, false), of.readable(), of.writable(), asked);
+    (events, change_seq(&of))
+}
+
+/// A count that moves whenever what the open file is open on changes in a
+/// way a poller may care about (bytes moved, an end closed, a counter
+/// read or written); constant for what is always ready.
+pub fn change_seq(of: &OpenFile) -> u64 {
+    match of.obj {
+        Object::Pipe { id, .. } => crate::pipe::change_seq(id),
+        Object::EventFd(id) => eventfd::change_seq(id),
+        _ => 0,
     }
 }
 
@@ -141,6 +189,8 @@ fn close_object(obj: Object) {
     match obj {
         Object::Pipe { id, write } => crate::pipe::close_end(id, write),
         Object::Node(ino) => crate::fs::closed(ino),
+        Object::Epoll(id) => epoll::close(id),
+        Object::EventFd(id) => eventfd::close(id),
         Object::Stdin | Object::Empty | Object::Console(_) => {}
     }
 }

@@ -18,13 +18,15 @@
 
 use crate::memlayout::{Pa, Va, p2v};
 
-pub const P: u64 = 1;
-pub const W: u64 = 2;
-pub const U: u64 = 4;
-pub const A: u64 = 1 << 5;
-pub const D: u64 = 1 << 6;
-pub const PS: u64 = 1 << 7;
-pub const NX: u64 = 1 << 63;
+// The hardware bits, by the kernel's names; defined once in abi::pte,
+// which the VMM's walker uses too.
+pub const P: u64 = abi::pte::P;
+pub const W: u64 = abi::pte::RW;
+pub const U: u64 = abi::pte::US;
+pub const A: u64 = abi::pte::A;
+pub const D: u64 = abi::pte::D;
+pub const PS: u64 = abi::pte::PS;
+pub const NX: u64 = abi::pte::NX;
 /// Software bit (ignored by the CPU): a user page mprotect()ed to
 /// PROT_NONE keeps its frame with P clear, so its bytes survive until the
 /// program makes it accessible again.
@@ -39,9 +41,9 @@ pub const COW: u64 = 1 << 10;
 /// its frame is meant to be shared, so fork shares it writable as it is
 /// (no COW) and mprotect gives it exactly the protection asked.
 pub const SHARED: u64 = 1 << 11;
-pub const ADDR: u64 = 0x000f_ffff_ffff_f000;
+pub const ADDR: u64 = abi::pte::ADDR;
 /// Frame address in a PD entry with PS set (a 2 MiB page): bit 12 is PAT there.
-pub const HUGE_ADDR: u64 = 0x000f_ffff_ffe0_0000;
+pub const HUGE_ADDR: u64 = abi::pte::ADDR_2M;
 
 pub fn index(va: Va, level: u32) -> usize {
     ((va.get() >> (12 + 9 * (level - 1))) & 511) as usize

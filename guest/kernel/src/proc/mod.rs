@@ -15,7 +15,7 @@ mod thread;
 pub use execve::execve;
 pub use fork::{Clone, fork};
 pub use futex::{FUTEX_CHAN, futex_requeue, futex_wake};
-pub use thread::{exit_thread, set_group, tgid_of};
+pub use thread::{exit_thread, set_group, signal_thread, tgid_of};
 
 use exit::all_done;
 pub use exit::{

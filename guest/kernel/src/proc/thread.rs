@@ -85,6 +85,10 @@ pub fn spawn(f: &TrapFrame, c: &Clone) -> i64 {
     child.ppid = parent.ppid;
     child.forked = parent.forked;
     child.execs = parent.execs;
+    // As on Linux: the creator's signal mask; no alternate stack (a thread
+    // made with CLONE_VM must install its own: sharing one would let two
+    // threads' handlers overwrite each other's frames).
+    child.sigmask = parent.sigmask;
     if c.flags & CLONE_CHILD_CLEARTID != 0 {
         child.clear_tid = c.ctid;
     }
@@ -109,6 +113,29 @@ pub fn tgid_of(tid: u32) -> Option<u32> {
         .iter()
         .find(|p| p.pid == tid && is_live(p))
         .map(|p| p.tgid)
+}
+
+/// tgkill of `sig` to live thread `tid` of the caller's group, where it
+/// does not end the group (`fatal` says whether it would, given that
+/// thread's mask): pending on that thread alone, which takes it when it
+/// next returns to user code (woken if it waits). None if there is no such
+/// thread; Some(false) if the signal is fatal there and was not posted.
+pub fn signal_thread(
+    tid: u32,
+    sig: u64,
+    info: super::SigInfo,
+    fatal: impl Fn(&Proc) -> bool,
+) -> Option<bool> {
+    let t = table();
+    let tgid = t.procs[t.cur].tgid;
+    let i = (0..NPROC)
+        .find(|&j| t.procs[j].pid == tid && t.procs[j].tgid == tgid && is_live(&t.procs[j]))?;
+    if fatal(&t.procs[i]) {
+        return Some(false);
+    }
+    crate::syscall::signal::post(&mut t.procs[i], sig, info);
+    super::sched::interrupt(t, i);
+    Some(true)
 }
 
 /// Apply `f` to every live thread of the caller's group (the caller too):

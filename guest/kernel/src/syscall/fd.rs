@@ -2,7 +2,8 @@
 //! write and their vector and positioned forms, lseek, close, dup and
 //! fcntl, ioctl, fstat. Each finds the open file (`crate::file`) and hands
 //! the bytes to what it is open on: microvmm's stdin and the console
-//! (`file::stream`), a pipe (`crate::pipe`), a file (`crate::fs`). Reads
+//! (`file::stream`), a pipe (`crate::pipe`), a file (`crate::fs`), an
+//! eventfd counter (`file::eventfd`). Reads
 //! and writes that must wait (an empty or full pipe) block: the process
 //! sleeps and the call runs again when the pipe changes.
 
@@ -10,7 +11,9 @@ use abi::Pod;
 use abi::syscall::{EBADF, EFAULT, EINVAL, ENOTTY, ESPIPE};
 
 use super::{Ret, current, put, with_aspace};
+use crate::file::eventfd::{self, Step};
 use crate::file::{self, FileId, O_APPEND, O_NONBLOCK, Object, OpenFile, stream};
+use crate::mm::uvm::AddrSpace;
 use crate::{fs, pipe};
 
 /// Most iovecs in one readv/writev (Linux's IOV_MAX).
@@ -75,6 +78,8 @@ pub fn read(fd: u64, buf: u64, len: u64, at: Option<u64>) -> Xfer {
         Object::Empty => Xfer::Done(0),
         Object::Console(_) => Xfer::Done(EBADF),
         Object::Pipe { id: pipe, .. } => pipe::read(pipe, a, buf, len, of.flags & O_NONBLOCK != 0),
+        Object::EventFd(e) => counter(e, a, buf, len, false, of.flags & O_NONBLOCK != 0),
+        Object::Epoll(_) => Xfer::Done(EINVAL),
         Object::Node(ino) => {
             let off = at.unwrap_or(of.off);
             let n = fs::read(ino, off, a, buf, len);
@@ -110,6 +115,8 @@ pub fn write(fd: u64, buf: u64, len: u64, at: Option<u64>) -> Xfer {
         }
         Object::Stdin | Object::Empty => Xfer::Done(EBADF),
         Object::Pipe { id: pipe, .. } => pipe::write(pipe, a, buf, len, of.flags & O_NONBLOCK != 0),
+        Object::EventFd(e) => counter(e, a, buf, len, true, of.flags & O_NONBLOCK != 0),
+        Object::Epoll(_) => Xfer::Done(EINVAL),
         Object::Node(ino) => {
             let append = at.is_none() && of.flags & O_APPEND != 0;
             let (n, end) = fs::write(ino, at.unwrap_or(of.off), append, a, buf, len);
@@ -118,6 +125,33 @@ pub fn write(fd: u64, buf: u64, len: u64, at: Option<u64>) -> Xfer {
             }
             Xfer::Done(n)
         }
+    }
+}
+
+/// read or write of eventfd `e`'s 8-byte count at user `buf`.
+fn counter(e: u16, a: &mut AddrSpace, buf: u64, len: u64, write: bool, nonblock: bool) -> Xfer {
+    if len < 8 {
+        return Xfer::Done(EINVAL);
+    }
+    let step = if write {
+        let mut b = [0u8; 8];
+        if !a.copy_in(&mut b, buf) {
+            return Xfer::Done(EFAULT);
+        }
+        eventfd::write(e, u64::from_le_bytes(b), nonblock)
+    } else {
+        // Checked first: a count taken is never lost to a bad buffer.
+        if !a.check(buf, 8) {
+            return Xfer::Done(EFAULT);
+        }
+        eventfd::read(e, nonblock)
+    };
+    match step {
+        Step::Done(_) if write => Xfer::Done(8),
+        Step::Done(v) if a.copy_out(buf, &v.to_le_bytes()) => Xfer::Done(8),
+        Step::Done(_) => Xfer::Done(EFAULT),
+        Step::Err(e) => Xfer::Done(e),
+        Step::Block(chan) => Xfer::Block(chan),
     }
 }
 

@@ -15,6 +15,7 @@
 //! (clocks, sleep, yield), ext (microvmm's own calls, numbered from 1000).
 
 mod dir;
+mod epoll;
 mod ext;
 pub mod fd;
 mod futex;
@@ -118,6 +119,14 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
         SYS_PPOLL => poll::ppoll(a0, a1, a2),
         SYS_SELECT => poll::select(a0, a1, a2, a3, f.r8),
         SYS_PSELECT6 => poll::pselect6(a0, a1, a2, a3, f.r8),
+        SYS_EPOLL_CREATE if a0 as i32 <= 0 => Ret::Value(EINVAL),
+        SYS_EPOLL_CREATE => Ret::Value(epoll::create(0)),
+        SYS_EPOLL_CREATE1 => Ret::Value(epoll::create(a0)),
+        SYS_EPOLL_CTL => Ret::Value(epoll::ctl(a0, a1, a2, a3)),
+        SYS_EPOLL_WAIT | SYS_EPOLL_PWAIT => epoll::wait_ms(a0, a1, a2, a3),
+        SYS_EPOLL_PWAIT2 => epoll::wait_ts(a0, a1, a2, a3),
+        SYS_EVENTFD => Ret::Value(epoll::eventfd(a0, 0)),
+        SYS_EVENTFD2 => Ret::Value(epoll::eventfd(a0, a1)),
         SYS_FORK | SYS_VFORK => Ret::Value(proc::fork(f, &proc::Clone::FORK)),
         SYS_CLONE => Ret::Value(proc::fork(
             f,

@@ -1,7 +1,5 @@
 //! poll(2), ppoll(2), select(2) and pselect6(2) over every kind of
-//! descriptor: microvmm's stdin and an empty stream are always readable,
-//! the console always takes writes, a file is always ready, and a pipe is
-//! ready as its buffer and its other end say. With nothing ready the
+//! descriptor, ready as `file::readiness` says. With nothing ready the
 //! caller waits on the poll channel, which every pipe change wakes, until
 //! its timeout: the deadline is kept across the call's restarts
 //! (`Proc::call_deadline`), so a timeout still ends the wait.
@@ -11,8 +9,7 @@ use abi::syscall::{EBADF, EFAULT, EINVAL};
 
 use super::{Ret, current, put, time, with_aspace};
 use crate::arch::cpu;
-use crate::file::Object;
-use crate::pipe;
+use crate::file;
 
 const POLLIN: u16 = 0x1;
 const POLLOUT: u16 = 0x4;
@@ -42,12 +39,7 @@ fn revents(fd: i32, events: u16) -> u16 {
     let Ok((_, of)) = current().fds.file(fd as u64) else {
         return POLLNVAL;
     };
-    let (r, w, hup) = match of.obj {
-        Object::Stdin | Object::Empty => (true, false, false),
-        Object::Console(_) => (false, true, false),
-        Object::Node(_) => (true, true, false),
-        Object::Pipe { id, write } => pipe::ready(id, write),
-    };
+    let (r, w, hup) = file::readiness(&of, true);
     let mut out = 0;
     if r && of.readable() {
         out |= events & READS;
@@ -64,7 +56,7 @@ fn revents(fd: i32, events: u16) -> u16 {
 /// What a poller with nothing ready does: wait on POLL_CHAN until the
 /// deadline `timeout_ns` from the call's first try (None: forever), or
 /// return 0 once it has passed.
-fn wait(timeout_ns: Option<u64>) -> Ret {
+pub(super) fn wait(timeout_ns: Option<u64>) -> Ret {
     let Some(ns) = timeout_ns else {
         return Ret::Block(POLL_CHAN);
     };
@@ -81,7 +73,7 @@ fn wait(timeout_ns: Option<u64>) -> Ret {
 }
 
 /// A result: the call is over, its deadline with it.
-fn done(v: i64) -> Ret {
+pub(super) fn done(v: i64) -> Ret {
     current().call_deadline = 0;
     Ret::Value(v)
 }
@@ -123,7 +115,7 @@ pub fn poll(fds: u64, nfds: u64, timeout_ms: u64) -> Ret {
 
 /// A struct timespec at `va` as nanoseconds (None: a null pointer, wait
 /// forever); Err on a fault or a bad value.
-fn timespec(va: u64) -> Result<Option<u64>, i64> {
+pub(super) fn timespec(va: u64) -> Result<Option<u64>, i64> {
     if va == 0 {
         return Ok(None);
     }

@@ -494,6 +494,9 @@ pub fn is_self(pid: u64, group_ok: bool) -> bool {
 /// handler runs, so what a signal does is what it does to the process:
 /// to a thread of the caller's own process, as to itself (a fatal one
 /// ends the whole process); to another's, as kill(2) of that process.
+/// si_code of a signal sent by tkill/tgkill.
+const SI_TKILL: i32 = -6;
+
 pub fn tkill(f: &mut TrapFrame, tgid: Option<u64>, tid: u64, sig: u64) -> Ret {
     let (tid, tgid) = (tid as u32 as i32, tgid.map(|g| g as u32 as i32));
     if tid <= 0 || tgid.is_some_and(|g| g <= 0) {
@@ -506,6 +509,23 @@ pub fn tkill(f: &mut TrapFrame, tgid: Option<u64>, tid: u64, sig: u64) -> Ret {
         return Ret::Value(ESRCH);
     }
     if group == current().tgid {
+        // To one thread: a caught or blocked signal waits on that thread
+        // (a runtime preempting it, as Go's SIGURG does, needs it there);
+        // a fatal one ends the group, as from the caller.
+        let s = sig as u32 as u64;
+        if (1..=NSIG).contains(&s) {
+            let info = SigInfo {
+                code: SI_TKILL,
+                pid: current().tgid,
+                status: 0,
+            };
+            let fatal = |q: &proc::Proc| terminates(q, s) && q.sigmask & bit(s) == 0;
+            match proc::signal_thread(tid as u32, s, info, fatal) {
+                Some(true) => return Ret::Value(0),
+                Some(false) => {}
+                None => return Ret::Value(ESRCH),
+            }
+        }
         send(f, true, sig)
     } else {
         let sig = sig as u32 as u64;

@@ -77,13 +77,7 @@ fn fork(mode: PagingMode, stack_alias: bool, heap_rw: bool) -> Fork {
 }
 
 fn cpu_on(mem: &FlatMem, mode: PagingMode, cr3: Cr3) -> FakeCpu<'_> {
-    FakeCpu {
-        mem,
-        mode,
-        cr3,
-        lie: None,
-        translations: Cell::new(0),
-    }
+    FakeCpu::new(mem, Some(mode), cr3)
 }
 
 fn child(f: &Fork) -> Peer {

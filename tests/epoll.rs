@@ -1,0 +1,39 @@
+//! epoll and eventfd (tests/programs/epoll.c): the errors of epoll_ctl,
+//! level- and edge-triggered and one-shot readiness, eventfd's counter,
+//! timed waits and a wait woken by another thread, with glibc and musl,
+//! in real VMs: the guest prints what the host prints.
+
+mod common;
+
+use common::{Cc, build, microvmm_direct};
+use std::process::Command;
+
+#[test]
+fn epoll_and_eventfd_behave_as_on_the_host() {
+    for cc in [Cc::Static, Cc::Musl] {
+        let Some(p) = build("epoll", cc) else {
+            continue;
+        };
+        let native = Command::new(&p).output().expect("run natively");
+        assert!(native.status.success(), "{cc:?} on the host");
+        let r = microvmm_direct(&["-q", "--run", &p.display().to_string(), "--timeout", "60"]);
+        assert_eq!(
+            r.code, 0,
+            "{cc:?}\nstdout:\n{}\nstderr:\n{}",
+            r.stdout, r.stderr
+        );
+        assert_eq!(r.stdout, String::from_utf8_lossy(&native.stdout), "{cc:?}");
+        assert!(
+            r.stdout
+                .contains("edge: 1 then 0; drained and written again 1"),
+            "{}",
+            r.stdout
+        );
+        assert!(
+            r.stdout
+                .contains("woken by a thread's eventfd write: 1, fd 42"),
+            "{}",
+            r.stdout
+        );
+    }
+}
