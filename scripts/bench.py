@@ -14,6 +14,8 @@ import sys
 import threading
 import time
 
+import bench_kvm
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -406,6 +408,8 @@ def targets():
         ("1 GiB --pages --json adds <= 5 %", og.get("with --pages --json", {}).get("vs_plain"), lambda r: r <= 1.05),
         ("VMM RSS beyond guest RAM <= 4 MiB (addrspace)", mem["median"] if mem else None, lambda r: r <= 4),
         ("64 concurrent VMs all succeed", conc.get("failures"), lambda f: f == 0),
+        ("--trace adds <= 10 % to the demo",
+         s.get("kvm_trace", {}).get("demo with --trace FILE", {}).get("vs_demo"), lambda r: r <= 1.10),
     ]
     print("\n== targets")
     out = []
@@ -433,7 +437,8 @@ def main():
     only = os.environ.get("BENCH_SECTIONS", "").split()
     for name, f in [("1", s1_whole_process), ("2", s2_first_line), ("3", s3_exit_round_trip),
                     ("4", s4_guest_costs), ("5", s5_walker), ("6", s6_one_gib), ("7", s7_memory),
-                    ("8", s8_concurrent), ("9", s9_fork), ("10", s10_smp)]:
+                    ("8", s8_concurrent), ("9", s9_fork), ("10", s10_smp),
+                    ("11", lambda: bench_kvm.run(sys.modules[__name__]))]:
         if only and name not in only:
             continue
         t = time.perf_counter()

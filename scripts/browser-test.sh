@@ -3,7 +3,8 @@
 # guest, and a 1 GiB --pages run unless QUICK=1), writes their HTML and JSON
 # reports, then drives Debian's headless Chromium over them with
 # playwright-core (tests/browser/report.test.mjs): click addrspace's heap
-# page and compare the walk grid with the JSON, search a GVA, check the
+# page and compare the walk grid with the JSON, zoom and pan the timeline
+# and click a heap fault on it (its page opens), search a GVA, check the
 # hostile process name is text, time the first paint. Installs what it
 # needs: chromium (apt), playwright-core (npm ci, into the git-ignored
 # tests/browser/node_modules). Screenshots and reports stay in

@@ -109,6 +109,44 @@ const mappers = json.processes.filter((p) => p.ranges.some((r) => {
 check(found.hits.join() === mappers.join(), `search finds it in every process that maps it (${found.hits} vs ${mappers})`);
 check(found.hits[0] !== addr.pid || found.gpa === wi.gpa, `search opens the exact GPA (${found.gpa} vs ${wi.gpa})`);
 
+// The timeline: a lane per process, every heap fault on it; the wheel
+// zooms, dragging pans, and clicking a heap fault opens that page's chain.
+const tl = json.timeline;
+check(Boolean(tl) && tl.lanes.length >= json.processes.length, `the timeline has a lane per process (${tl && tl.lanes.length})`);
+await page.locator('#tl-canvas').scrollIntoViewIfNeeded();
+await page.locator('#timeline').screenshot({ path: path.join(out, 'timeline.png') });
+const heapProc = json.processes.find((p) => p.name === 'heap');
+const heapFaults = tl.faults.filter((f) => f.pid === heapProc.pid && f.region === 'heap');
+check(heapFaults.length >= heapProc.heap_faults, `a fault on the timeline per heap fault (${heapFaults.length} for ${heapProc.heap_faults})`);
+const box = await page.locator('#tl-canvas').boundingBox();
+const before = await page.evaluate(() => window.microvmm.timeline.view());
+await page.mouse.move(box.x + box.width * 0.6, box.y + 40);
+await page.mouse.wheel(0, -300);
+const zoomed = await page.evaluate(() => window.microvmm.timeline.view());
+check(zoomed.t1 - zoomed.t0 < before.t1 - before.t0, `the wheel zooms in (${(before.t1 - before.t0).toFixed(0)} -> ${(zoomed.t1 - zoomed.t0).toFixed(0)} µs)`);
+await page.mouse.down();
+await page.mouse.move(box.x + box.width * 0.4, box.y + 40, { steps: 4 });
+await page.mouse.up();
+const panned = await page.evaluate(() => window.microvmm.timeline.view());
+check(panned.t0 > zoomed.t0 && Math.abs((panned.t1 - panned.t0) - (zoomed.t1 - zoomed.t0)) < 1e-6 * (zoomed.t1 - zoomed.t0) + 1e-6, `dragging pans (${zoomed.t0.toFixed(0)} -> ${panned.t0.toFixed(0)} µs)`);
+const target = heapFaults[Math.floor(heapFaults.length / 2)];
+const k = tl.faults.indexOf(target);
+const xy = await page.evaluate(([k, ts]) => {
+  const t = window.microvmm.timeline;
+  const v = t.view();
+  t.zoomAt(ts, 200 / (v.t1 - v.t0));
+  return t.faultXY(k);
+}, [k, target.ts]);
+await page.locator('#tl-canvas').click({ position: xy });
+const opened = await page.evaluate(() => ({
+  gva: document.querySelector('#chain td[data-gva]')?.dataset.gva,
+  info: document.querySelector('#tl-info').textContent,
+  walk: document.querySelectorAll('#walk td.entry').length,
+}));
+check(opened.gva === pageOf(target.gva), `clicking a heap fault opens its page (${opened.gva} vs ${pageOf(target.gva)})`);
+check(opened.info.includes('demand fault') && opened.walk > 0, `the fault is described and its walk drawn (${opened.info})`);
+await page.locator('#timeline').screenshot({ path: path.join(out, 'timeline-zoomed.png') });
+
 // Printed addresses are listed and clickable.
 const printed = await page.locator('.printed button').count();
 check(printed === json.processes.reduce((n, p) => n + p.printed_addresses.length, 0), `printed addresses listed (${printed})`);

@@ -86,6 +86,9 @@ pub struct BootParams<'a> {
     pub tree: Option<(Gpa, u64)>,
     /// vCPUs created (`--cpus`).
     pub cpus: u32,
+    /// The trace ring (`--trace`) reserved below `free_start`, and whether
+    /// system calls are traced too.
+    pub trace: Option<(Gpa, bool)>,
 }
 
 /// Write BootInfo, the boot GDT and the boot page tables. The tables map
@@ -136,6 +139,8 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
         tree_len: p.tree.map_or(0, |(_, len)| len),
         cpus: p.cpus,
         _pad3: 0,
+        trace_gpa: p.trace.map_or(0, |(gpa, _)| gpa.raw()),
+        trace_len: p.trace.map_or(0, |_| abi::trace::RING_BYTES),
     };
     let info = BootInfo {
         env_len: env.len() as u32, // At most ENV_MAX.
@@ -144,6 +149,9 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
     };
     mem.write_slice(info.as_bytes(), GuestAddress(BOOT_INFO_GPA))?;
     mem.write_slice(&env, GuestAddress(BOOT_ENV_GPA))?;
+    if let Some((gpa, syscalls)) = p.trace {
+        crate::trace::ring::prepare(mem, gpa, syscalls)?;
+    }
     for (i, d) in GDT.iter().enumerate() {
         mem.write_obj(*d, GuestAddress(BOOT_GDT_GPA + 8 * i as u64))?;
     }
@@ -264,6 +272,7 @@ mod tests {
             ttys: [false; 3],
             tree: None,
             cpus: 1,
+            trace: None,
         };
         write(&m, &p).expect("write");
         let pml4_0: u64 = m.read_obj(GuestAddress(BOOT_PML4_GPA)).expect("read");
@@ -308,6 +317,7 @@ mod tests {
             ttys: [false; 3],
             tree: None,
             cpus: 1,
+            trace: None,
         };
         write(&m, &p).expect("write");
         for pml5 in [BOOT_PML5_GPA, BOOT_PML5_GPA + 0x1000] {
@@ -354,6 +364,7 @@ mod tests {
             ttys: [false; 3],
             tree: None,
             cpus: 1,
+            trace: None,
         };
         write(&m, &p).expect("write");
         let at = |off: usize| GuestAddress(BOOT_INFO_GPA + off as u64);
@@ -392,6 +403,7 @@ mod tests {
             ttys: [false; 3],
             tree: None,
             cpus: 1,
+            trace: None,
         };
         assert!(matches!(
             write(&mem(), &p),

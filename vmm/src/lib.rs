@@ -21,6 +21,7 @@ pub mod hostmem;
 pub mod inspect;
 pub mod interrupt;
 pub mod irqchip;
+pub mod kvmstats;
 pub mod loader;
 pub mod memory;
 pub mod observations;
@@ -33,6 +34,7 @@ pub mod report;
 pub mod sink;
 pub mod size;
 pub mod terminal;
+pub mod trace;
 pub mod vcpu;
 pub mod vcpus;
 pub mod watchdog;
@@ -114,6 +116,12 @@ pub struct Config {
     pub files: Option<PathBuf>,
     /// `--cpus N`: vCPUs, one host thread each (vcpus.rs).
     pub cpus: u32,
+    /// `--trace`: record a timeline (trace.rs); Some(true) with system
+    /// calls too (`--trace-syscalls`).
+    pub trace: Option<bool>,
+    /// How often KVM's counters are sampled while the vCPU runs
+    /// (`--kvm-sample-us`); zero: only at exits.
+    pub kvm_sample: std::time::Duration,
 }
 
 impl Default for Config {
@@ -139,6 +147,8 @@ impl Default for Config {
             ttys: [false; 3],
             files: None,
             cpus: 1,
+            trace: None,
+            kvm_sample: kvmstats::sampler::PERIOD,
         }
     }
 }
@@ -256,6 +266,20 @@ pub fn run(
         None => None,
     };
     let free_start = tree.as_ref().map_or(staged.free, |t| t.free);
+    // The trace ring goes last below free_start, where nothing frees it.
+    let (trace_ring, free_start) = match cfg.trace {
+        Some(syscalls) => {
+            let end = free_start.raw().saturating_add(abi::trace::RING_BYTES);
+            if end.saturating_add(MIN_RAM / 2) > cfg.mem_size {
+                return Err(Error::Usage(format!(
+                    "--trace needs {} of guest RAM for its ring beyond the programs: give more --mem",
+                    size::format_size(abi::trace::RING_BYTES)
+                )));
+            }
+            (Some((free_start, syscalls)), addr::Gpa(end))
+        }
+        None => (None, free_start),
+    };
 
     let kvm = host::open_kvm()?;
     let info = host::probe(&kvm)?;
@@ -292,6 +316,7 @@ pub fn run(
         .map(|id| vcpus::create_ap(&vm, &vcpu, id, elf.entry, cpu_setup.xcr0))
         .collect::<Result<Vec<_>, _>>()?;
     let tsc_khz = vcpu.get_tsc_khz().unwrap_or(0) as u64;
+    let realtime = vcpu::realtime_pair(&vcpu);
     boot::write(
         ram.mem(),
         &boot::BootParams {
@@ -304,11 +329,12 @@ pub fn run(
             modules: &staged.modules,
             la57: cpu_setup.cpu.la57,
             host_xsave: cpu::xsave::host_xsave(),
-            realtime: vcpu::realtime_pair(&vcpu),
+            realtime,
             env: &cfg.env,
             ttys: cfg.ttys,
             tree: tree.as_ref().map(|t| (t.gpa, t.walked.len)),
             cpus: cfg.cpus,
+            trace: trace_ring,
         },
     )?;
     let pagemap = hostmem::Pagemap::open().ok().map(|mut p| {
@@ -330,7 +356,7 @@ pub fn run(
         deadline: Some(deadline.guest()),
     };
     let registry = Registry::new(&ram, pagemap.as_ref(), opts);
-    let mut ports = Ports::new(
+    let ports = Ports::new(
         &ram,
         match programs {
             Some(io) => Console::new(out, cfg.raw_console).with_programs(io, cfg.quiet_console),
@@ -342,13 +368,24 @@ pub fn run(
         ),
         registry,
         cpu_setup.cpu.maxphyaddr,
+    )
+    .with_trace(trace_ring.map(|(gpa, _)| trace::Drain::new(gpa)));
+    // Opened last, right before the first KVM_RUN: its first sample is
+    // the run's zero.
+    let sampler = kvmstats::Sampler::start(
+        kvmstats::Counters::open(&vm, &vcpu),
+        ram.mem(),
+        cfg.kvm_sample,
     );
+    let mut ports = ports.with_kvm(sampler.at_exit());
     let dog = watchdog::Watchdog::start(deadline.guest()).map_err(Error::Watchdog)?;
     let t0 = Instant::now();
     let (stop, vcpu_stats) = vcpus::run(&mut vcpu, &mut aps, &mut ports, &dog)?;
     let run_time = t0.elapsed();
     drop(dog);
-    let obs = ports.finish();
+    let mut obs = ports.finish();
+    obs.kvm = sampler.finish();
+    let trace_log = obs.trace.take();
     let dirty = if cfg.dirty_log {
         Some(ram.dirty_pages(&vm)?)
     } else {
@@ -372,6 +409,22 @@ pub fn run(
     let mut report = report;
     report.vmm.peak_rss_kib = hostmem::peak_rss_kib();
     report.files = tree.as_ref().map(files::Staged::report);
+    if let Some(log) = trace_log {
+        let clock = trace::chrome::Clock {
+            tsc_khz,
+            pair: realtime,
+        };
+        report.trace = Some(report::trace::summary(&log));
+        let names: std::collections::BTreeMap<u32, String> = report
+            .processes
+            .iter()
+            .map(|p| (p.pid, p.name.clone()))
+            .collect();
+        if cfg.page_tables {
+            report.timeline = Some(report::trace::timeline(&log, clock, &names));
+        }
+        report.trace_log = Some(report::TraceFile { log, clock, names });
+    }
     Ok(Outcome {
         report,
         programs: !cfg.programs.is_empty(),

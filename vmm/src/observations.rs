@@ -35,6 +35,10 @@ pub struct Observations {
     pub first_output: Option<Instant>,
     /// Ports the guest wrote to that no device serves.
     pub unknown_ports: crate::ports::UnknownPorts,
+    /// KVM's own counters, charged to the processes that ran.
+    pub kvm: crate::kvmstats::KvmCounts,
+    /// `--trace`: what the guest's ring and the VMM's exits recorded.
+    pub trace: Option<crate::trace::TraceLog>,
 }
 
 /// What the VMM knows about one guest process, or one image of it: a

@@ -14,6 +14,8 @@ use crate::devices::stdin::{Got, Stdin};
 use crate::memory::GuestRam;
 use crate::observations::{ExitCounts, Observations, RunError};
 use crate::registry::Registry;
+use crate::trace::Drain;
+use crate::trace::ring::VmExit;
 use crate::vcpu::{ExitHandler, LiveCpu, Stop};
 
 /// The devices of one run.
@@ -28,6 +30,10 @@ pub struct Ports<'a> {
     unknown_ports: UnknownPorts,
     /// The CPU's physical address width, for the analysis's walks.
     maxphyaddr: u8,
+    /// `--trace`: the guest's event ring, drained at each message.
+    trace: Option<Drain>,
+    /// KVM's counters, sampled at each return from KVM_RUN.
+    kvm: Option<crate::kvmstats::sampler::AtExit>,
 }
 
 impl<'a> Ports<'a> {
@@ -47,6 +53,31 @@ impl<'a> Ports<'a> {
             exits: ExitCounts::default(),
             unknown_ports: UnknownPorts::default(),
             maxphyaddr,
+            trace: None,
+            kvm: None,
+        }
+    }
+
+    /// Sample KVM's counters with `s` at each return from KVM_RUN.
+    pub fn with_kvm(mut self, s: Option<crate::kvmstats::sampler::AtExit>) -> Self {
+        self.kvm = s;
+        self
+    }
+
+    /// Drain the guest's trace ring with `d` (`--trace`).
+    pub fn with_trace(mut self, d: Option<Drain>) -> Self {
+        self.trace = d;
+        self
+    }
+
+    /// Note an exit in the trace, with the process the guest says runs.
+    fn traced_exit(&mut self, port: u16) {
+        if let Some(t) = &mut self.trace {
+            let ns = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+            let pid = crate::kvmstats::sampler::owner(self.ram.mem()).0;
+            t.exit(VmExit { ns, pid, port });
         }
     }
 
@@ -137,6 +168,8 @@ impl<'a> Ports<'a> {
             exits: self.exits,
             first_output: self.console.first_output,
             unknown_ports: self.unknown_ports,
+            kvm: Default::default(),
+            trace: self.trace.map(|t| t.finish(self.ram.mem())),
         }
     }
 }
@@ -152,6 +185,7 @@ fn word(data: &[u8]) -> u32 {
 impl ExitHandler for Ports<'_> {
     fn io_out(&mut self, vcpu: &kvm_ioctls::VcpuFd, port: u16, data: &[u8]) -> Option<Stop> {
         self.exits.total += 1;
+        self.traced_exit(port);
         match port {
             console::PORT_DATA => {
                 self.exits.serial += 1;
@@ -167,6 +201,10 @@ impl ExitHandler for Ports<'_> {
                 let outcome = self.message(&cpu, gpa);
                 // The result goes into the header the guest is waiting on.
                 hypercall::write_result(self.ram.mem(), self.ram.size(), gpa, outcome);
+                // The vCPU is stopped anyway: empty the trace ring.
+                if let Some(t) = &mut self.trace {
+                    t.drain(self.ram.mem());
+                }
             }
             abi::PORT_SHUTDOWN => return Some(Stop::Shutdown(word(data))),
             // The exit-loop benchmark's port, and the legacy 8259 PICs'
@@ -182,8 +220,15 @@ impl ExitHandler for Ports<'_> {
         None
     }
 
+    fn ran(&mut self) {
+        if let Some(k) = &self.kvm {
+            k.sample();
+        }
+    }
+
     fn io_in(&mut self, port: u16, data: &mut [u8]) {
         self.exits.total += 1;
+        self.traced_exit(port);
         let v: u32 = match port {
             abi::PORT_HYPERCALL => abi::HYPERCALL_MAGIC,
             p if Console::serves(p) => self.console.read(p),

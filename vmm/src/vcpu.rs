@@ -354,6 +354,9 @@ pub trait ExitHandler {
     fn io_out(&mut self, vcpu: &VcpuFd, port: u16, data: &[u8]) -> Option<Stop>;
     /// The guest reads `data.len()` bytes from `port`.
     fn io_in(&mut self, port: u16, data: &mut [u8]);
+    /// KVM_RUN just returned, for whatever reason, before the exit is
+    /// served: KVM's counters are sampled here (kvmstats).
+    fn ran(&mut self) {}
 }
 
 /// What one vCPU did: its exits to the VMM (every return from KVM_RUN with
@@ -399,6 +402,7 @@ pub fn run_until(
         stats.run_time += t0.elapsed();
         stats.exits += u64::from(exit.is_ok());
         // Copy what an exit carries, so the handler can use the vCPU again.
+        h.ran();
         let out = match exit {
             Ok(VcpuExit::IoOut(port, data)) => Some((port, data.to_vec())),
             Ok(VcpuExit::IoIn(port, data)) => {

@@ -11,6 +11,7 @@
 //!     0x0000_6000  boot PDs, one per GiB of RAM (2 MiB pages)
 //!     0x0000_8000  boot PML5 pair (only when the vCPU offers LA57)
 //!     0x0000_a000  the environment of `--run` programs (NUL-separated)
+//!     0x0000_b000  Running: who runs now (kernel -> VMM, read at every exit)
 //!     0x0010_0000  kernel image (ELF segments must start at or above here)
 //!     ...          boot modules (`--run`), then the tree image (`--files`)
 //!     free_start   free frames up to ram_size
@@ -30,6 +31,8 @@ pub const BOOT_PML5_GPA: u64 = 0x8000;
 /// The environment block: `BootInfo::envc` NUL-terminated `K=V` strings in
 /// `BootInfo::env_len` bytes (at most [`ENV_MAX`]).
 pub const BOOT_ENV_GPA: u64 = 0xa000;
+/// Where the kernel keeps [`Running`]: one per vCPU, 16 bytes apart.
+pub const RUNNING_GPA: u64 = 0xb000;
 /// Largest environment block, in bytes (one page).
 pub const ENV_MAX: usize = 4096;
 /// Most environment strings a process gets.
@@ -47,7 +50,7 @@ pub const MIN_RAM: u64 = 16 << 20;
 
 /// "MVMMBOOT" in little-endian bytes.
 pub const BOOT_INFO_MAGIC: u64 = u64::from_le_bytes(*b"MVMMBOOT");
-pub const BOOT_INFO_VERSION: u32 = 5;
+pub const BOOT_INFO_VERSION: u32 = 6;
 /// Most vCPUs a VM gets (`--cpus`).
 pub const MAX_CPUS: u32 = 8;
 /// `rdi` of an application processor's first instruction (`_start`): it
@@ -124,12 +127,18 @@ pub struct BootInfo {
     pub tree_gpa: u64,
     /// Bytes of the tree image (its header's `total`).
     pub tree_len: u64,
+    /// GPA of the trace ring (`--trace`, [`crate::trace`]): page aligned,
+    /// below `free_start`, after the tree; 0 with `trace_len` 0 when the
+    /// run is not traced.
+    pub trace_gpa: u64,
+    /// Bytes of the ring ([`crate::trace::RING_BYTES`]).
+    pub trace_len: u64,
     /// vCPUs the VMM created (`--cpus`, 1 to [`MAX_CPUS`]); vCPU 0 enters
     /// `_start` with rdi 0, the others with rdi [`AP_START_MAGIC`].
     pub cpus: u32,
     pub _pad3: u32,
 }
-const _: () = assert!(core::mem::size_of::<BootInfo>() == 368 + 32 * MAX_MODULES);
+const _: () = assert!(core::mem::size_of::<BootInfo>() == 384 + 32 * MAX_MODULES);
 
 /// Most user programs (`--run`) in one run.
 pub const MAX_MODULES: usize = 16;
@@ -166,3 +175,26 @@ pub const USER_END: u64 = 0x0000_7fff_ffff_f000;
 /// Where the kernel loads an ET_DYN (static-pie) program linked at 0: its
 /// load bias, which keeps PIE code where non-PIE code is.
 pub const PIE_BIAS: u64 = 0x40_0000;
+
+/// Which process the vCPU runs for, kept by the kernel at [`RUNNING_GPA`]
+/// with plain stores (no exit), as a seqlock: `switches` goes odd, then
+/// `pid` and `image` change, then `switches` goes even again. A VMM thread
+/// reads it while the vCPU runs, around each read of KVM's counters: an
+/// even `switches` that is the same before and after means the counters
+/// read belong to this process. When it moved between two such reads,
+/// more than one process ran in between and the VMM cannot split the
+/// counts (it says so, as "mixed"). Only under microvmm (the hypercall
+/// device answered).
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Running {
+    /// Twice the changes of (`pid`, `image`) since boot, odd during one
+    /// (wrapping).
+    pub switches: u64,
+    /// The process (thread group) running, or 0: the kernel's own work
+    /// before the first process and after the last.
+    pub pid: u32,
+    /// Which image of `pid` (its execve count).
+    pub image: u32,
+}
+const _: () = assert!(core::mem::size_of::<Running>() == 16);

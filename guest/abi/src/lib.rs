@@ -22,6 +22,7 @@ pub mod pte;
 pub mod signals;
 pub mod syscall;
 pub mod sysnames;
+pub mod trace;
 pub mod tree;
 
 /// COM1 data register: single bytes to the console (used when no microvmm

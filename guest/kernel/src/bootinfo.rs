@@ -41,6 +41,10 @@ pub struct Machine {
     pub tree_len: u64,
     /// vCPUs the VMM created (clamped to 1..=MAX_CPUS; 1 under QEMU PVH).
     pub cpus: u32,
+    /// The trace ring (`--trace`) as the VMM described it: unchecked
+    /// until trace::init looks at it; 0, 0 when the run is not traced.
+    pub trace_gpa: u64,
+    pub trace_len: u64,
 }
 
 impl Machine {
@@ -175,6 +179,8 @@ pub fn read(pvh: u64) -> Result<Machine, &'static str> {
         tree_gpa: b.tree_gpa,
         tree_len: b.tree_len,
         cpus: b.cpus.clamp(1, MAX_CPUS),
+        trace_gpa: b.trace_gpa,
+        trace_len: b.trace_len,
     })
 }
 
@@ -230,6 +236,8 @@ fn read_pvh(pvh: u64, kend: u64) -> Result<Machine, &'static str> {
         tree_len: 0,
         // QEMU holds its other CPUs in wait-for-SIPI; the kernel sends none.
         cpus: 1,
+        trace_gpa: 0,
+        trace_len: 0,
     };
     let cmd: u64 = rd(pvh + 24);
     if cmd != 0 && cmd < ram {

@@ -20,11 +20,13 @@ pub mod proc;
 pub mod programs;
 pub mod random;
 pub mod rt;
+pub mod running;
 pub mod shutdown;
 pub mod smp;
 pub mod sync;
 pub mod syscall;
 pub mod timer;
+pub mod trace;
 pub mod trap;
 pub mod vmmdev;
 
@@ -120,6 +122,7 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
         cpu::outb(0xa1, 0xff);
     }
     mm::frame::init(memlayout::Pa(m.free_start), memlayout::Pa(m.ram));
+    trace::init(&m);
     mm::huge::set_everywhere(m.huge_pages);
     let Some(root) = mm::kspace::init(m.ram) else {
         kprintln!("[kernel] out of memory building the kernel page table");

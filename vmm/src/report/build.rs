@@ -155,6 +155,20 @@ pub fn build(i: &Inputs) -> Report {
             );
         }
     }
+    let (kvm, per) = super::kvm::build(
+        &obs.kvm,
+        i.host.flavour,
+        |pid, image| {
+            r.processes
+                .iter()
+                .position(|p| p.pid == pid && p.image == image)
+        },
+        r.processes.len(),
+    );
+    r.kvm = kvm;
+    for (p, v) in r.processes.iter_mut().zip(per) {
+        p.kvm = v;
+    }
     r.whereis = obs.whereis.iter().map(whereis).collect();
     r.errors = obs.errors.clone();
     r.verify = i.verify.as_str();

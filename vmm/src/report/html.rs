@@ -11,11 +11,12 @@ use super::model::Report;
 const CSS: &str = include_str!("html/report.css");
 /// The script, in order: the parts share one function's scope (so the page
 /// defines no globals but `window.microvmm`, for tests).
-const JS: [&str; 5] = [
+const JS: [&str; 6] = [
     include_str!("html/data.js"),
     include_str!("html/overview.js"),
     include_str!("html/pages.js"),
     include_str!("html/frames.js"),
+    include_str!("html/timeline.js"),
     include_str!("html/start.js"),
 ];
 const BODY: &str = include_str!("html/body.html");

@@ -6,9 +6,11 @@ pub mod efficiency;
 pub mod faults;
 pub mod html;
 pub mod json;
+pub mod kvm;
 pub mod model;
 pub mod svg;
 pub mod text;
+pub mod trace;
 pub mod tree;
 
 pub use model::*;

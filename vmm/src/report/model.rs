@@ -46,12 +46,34 @@ pub struct Report {
     pub dirty: Option<DirtyReport>,
     /// The tree `--files` copied into the guest, else null.
     pub files: Option<crate::files::FilesReport>,
+    /// KVM's own counters for the run, and who they were charged to.
+    pub kvm: super::kvm::KvmReport,
+    /// `--trace`: what the timeline holds; else null.
+    pub trace: Option<super::trace::TraceSummary>,
+    /// With `--html` only (absent otherwise): the timeline the page draws.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<super::trace::Timeline>,
+    /// `--trace`: what was recorded, the clock and each pid's name, for
+    /// the Chrome trace-event file (trace::chrome::write).
+    #[serde(skip)]
+    pub trace_log: Option<TraceFile>,
     /// The VMM process itself.
     pub vmm: VmmReport,
     /// Cross-check failures and guest protocol violations, each a sentence
     /// (the first `registry::MAX_ERRORS`, then "... and N more errors").
     /// Empty on a clean run.
     pub errors: Vec<RunError>,
+}
+
+/// What `--trace FILE` is written from.
+#[derive(Debug, Default)]
+pub struct TraceFile {
+    /// The events and exits.
+    pub log: crate::trace::TraceLog,
+    /// How their times become µs.
+    pub clock: crate::trace::chrome::Clock,
+    /// Each pid's name.
+    pub names: BTreeMap<u32, String>,
 }
 
 /// The VMM process's own cost.
@@ -317,6 +339,9 @@ pub struct ProcessReport {
     /// One TLB miss's memory references, per (guest, host) page-size
     /// combination present (host.walk_refs_meaning says what they count).
     pub walk_refs: Vec<WalkRefsReport>,
+    /// KVM's counters while this image ran (null when KVM's stats are
+    /// unavailable, or no interval was its alone).
+    pub kvm: Option<crate::kvmstats::Values>,
 }
 
 /// What an exiting process shared with the processes live at its exit

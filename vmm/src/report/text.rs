@@ -6,6 +6,7 @@ use std::fmt::Write;
 use super::faults::faults_text;
 use super::model::*;
 
+mod kvm;
 mod lineage;
 use crate::observations::NotMapped;
 use crate::terminal::escape_text;
@@ -254,6 +255,7 @@ pub fn render(r: &Report) -> String {
         }
     }
     summary(&mut s, r);
+    kvm::section(&mut s, &r.kvm, &r.processes, &r.host.kvm_flavour);
     let _ = writeln!(s, "\nKVM_TRANSLATE cross-check: {}", r.verify_text);
     let checked: u64 = r.processes.iter().map(|p| p.pages_checked).sum();
     if r.errors.is_empty() && checked > 0 {

@@ -103,14 +103,27 @@ pub fn flush_tlb_range(va: u64, npages: u64) {
 
 /// `flush_tlb_all` on this CPU only (a TLB shootdown's target).
 pub fn local_flush_all() {
-    set_cr3(cpu::read_cr3());
+    let cr3 = cpu::read_cr3();
+    set_cr3(cr3);
+    flushed(abi::trace::FLUSH_ALL, cr3, 0);
+}
+
+fn flushed(how: u16, cr3: u64, va: u64) {
+    use crate::trace;
+    let pid = crate::running::pid();
+    trace::record(trace::now(), abi::trace::EV_FLUSH, how, pid, cr3, va, 0, 0);
 }
 
 /// `flush_page` on this CPU only.
 pub fn local_flush_page(va: u64) {
     match mode() {
         Mode::Pvm => local_flush_all(),
-        Mode::X86 => cpu::invlpg(va),
+        Mode::X86 => {
+            cpu::invlpg(va);
+            if crate::trace::on() {
+                flushed(abi::trace::FLUSH_PAGE, cpu::read_cr3(), va);
+            }
+        }
     }
 }
 

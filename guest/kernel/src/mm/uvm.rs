@@ -170,8 +170,36 @@ impl AddrSpace {
         self.index_of(va).map(|i| self.regions[i])
     }
 
-    /// Serve a user page fault at `addr` with error code `err`.
+    /// Serve a user page fault at `addr` with error code `err`, and
+    /// record it in the trace (`--trace`).
     pub fn fault(&mut self, addr: u64, err: u64) -> Fault {
+        let t0 = crate::trace::now();
+        let got = self.serve(addr, err);
+        if crate::trace::on() {
+            use abi::trace::*;
+            let present = err & 1 != 0;
+            let kind = match (&got, present) {
+                (Fault::Served, false) => FAULT_DEMAND,
+                (Fault::Served, true) => FAULT_COW,
+                (Fault::Kill(_), true) => FAULT_PROTECTION,
+                (Fault::Kill(_), false) => FAULT_INVALID,
+            };
+            let frame = match got {
+                Fault::Served => {
+                    pte::lookup(self.root, Va(page_down(addr))).map_or(0, |e| e & pte::ADDR)
+                }
+                Fault::Kill(_) => 0,
+            };
+            let region = self.region_of(addr).map_or(0, |r| u64::from(r.kind));
+            let took = crate::arch::cpu::rdtsc().wrapping_sub(t0);
+            let pid = crate::running::pid();
+            crate::trace::record(t0, EV_FAULT, kind, pid, addr, frame, took, region);
+        }
+        got
+    }
+
+    /// Serve a user page fault at `addr` with error code `err`.
+    fn serve(&mut self, addr: u64, err: u64) -> Fault {
         let present = err & 1 != 0;
         let write = err & 2 != 0;
         let fetch = err & 16 != 0;

@@ -285,12 +285,23 @@ pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Re
     p.fs_base = fsbase::read();
     report(p, PROC_EXITING, Some(Exit::Exec));
     arch::set_cr3(fresh.root.get());
+    crate::trace::record(
+        crate::trace::now(),
+        abi::trace::EV_CR3,
+        0,
+        p.tgid,
+        fresh.root.get(),
+        0,
+        0,
+        0,
+    );
     if let Some(mut old) = p.aspace.replace(fresh) {
         old.destroy();
     }
     p.fds.exec();
     p.name = name;
     p.execs = p.execs.saturating_add(1);
+    crate::running::set(p.tgid, p.execs);
     // Handlers lived in the old image: back to the default; ignored
     // signals stay ignored (POSIX).
     for a in p.sigactions.iter_mut() {

@@ -276,6 +276,7 @@ pub const BAD_BUFFER: i64 = EFAULT;
 
 /// Every process has ended: check that every frame came back, and stop.
 pub fn all_done() -> ! {
+    crate::running::set(0, 0);
     // The file system goes with the run: its frames come back first (and
     // any it lost track of stay missing, so the check below sees them).
     crate::fs::discard();

@@ -52,6 +52,17 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
             .checked_div(crate::tsc_khz())
             .unwrap_or(0);
     }
+    if crate::trace::on() {
+        use abi::trace::*;
+        let (sub, a) = match exit {
+            None => (PROC_START, u64::from(p.ppid)),
+            Some(Exit::Exec) => (PROC_EXEC, 0),
+            Some(Exit::Status(s)) => (PROC_EXIT, s as u64),
+            Some(Exit::Signal(sig)) => (PROC_EXIT, 128 + sig as u64),
+            Some(Exit::Fault { .. }) => (PROC_EXIT, 128 + 11),
+        };
+        crate::trace::record(crate::trace::now(), EV_PROC, sub, p.tgid, a, 0, 0, 0);
+    }
     match exit {
         Some(Exit::Status(s)) => {
             m.exit_kind = msg::EXIT_NORMAL;

@@ -10,7 +10,7 @@ use super::{Exit, NPROC, State, Table, exit_current, table};
 use crate::arch::fsbase::{self, Seg};
 use crate::arch::{self, cpu};
 use crate::entry::{self, TrapFrame};
-use crate::{kprint, kprintln};
+use crate::{kprint, kprintln, trace};
 
 /// Whether process `p` may run at TSC `now`: runnable and not asleep
 /// until later, or waiting with a deadline that has passed.
@@ -88,10 +88,16 @@ fn switch_in(t: &mut Table, i: usize, live_gs: u64) {
     super::cpus::ran_here(t.procs[i].tgid);
     super::thread::take_shared(t, i);
     let p = &mut t.procs[i];
+    let prev = crate::running::set(p.tgid, p.execs);
     if let Some(a) = &p.aspace {
         arch::set_cr3(a.root.get());
         if crate::smp::take_stale() {
             arch::local_flush_all();
+        }
+        if let Some(prev) = prev {
+            use abi::trace::EV_SWITCH;
+            let cr3 = a.root.get();
+            crate::trace::record(trace::now(), EV_SWITCH, 0, p.tgid, prev.into(), cr3, 0, 0);
         }
     }
     fsbase::write(p.fs_base);

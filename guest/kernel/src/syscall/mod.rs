@@ -95,6 +95,12 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
 fn dispatch(f: &mut TrapFrame) -> u64 {
     let (a0, a1, a2, a3) = (f.rdi, f.rsi, f.rdx, f.r10);
     let nr = f.rax;
+    let traced = crate::trace::syscalls();
+    let (t0, pid) = if traced {
+        (crate::trace::now(), crate::running::pid())
+    } else {
+        (0, 0)
+    };
     let r = match nr {
         SYS_READ => fd::read(a0, a1, a2, None).into(),
         SYS_PREAD64 => fd::read(a0, a1, a2, Some(a3)).into(),
@@ -252,6 +258,17 @@ fn dispatch(f: &mut TrapFrame) -> u64 {
             Ret::Value(ENOSYS)
         }
     };
+    if traced {
+        // sub: 0 returned b, 1 switched away, 2 blocked (runs again).
+        let (sub, v) = match r {
+            Ret::Value(v) => (0, v as u64),
+            Ret::Switched(_) => (1, 0),
+            Ret::Block(_) | Ret::BlockUntil(..) => (2, 0),
+        };
+        let took = crate::arch::cpu::rdtsc().wrapping_sub(t0);
+        let ev = abi::trace::EV_SYSCALL;
+        crate::trace::record(t0, ev, sub, pid, nr, v, took, 0);
+    }
     match r {
         Ret::Value(v) => {
             f.rax = v as u64;

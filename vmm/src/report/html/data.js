@@ -6,7 +6,7 @@
 // while page-table entries (bit 63 is NX) are BigInts. JavaScript's bitwise
 // operators are 32-bit, so addresses are split with division, not shifts.
 // Part of microvmm's HTML report script: html.rs joins data.js, overview.js,
-// pages.js, frames.js and start.js, in that order, inside one function, so
+// pages.js, frames.js, timeline.js and start.js, in that order, inside one function, so
 // they share its scope; each file is one concept.
   const t0 = performance.now();
   const R = JSON.parse(document.getElementById('report-data').textContent);

@@ -1,6 +1,6 @@
 // Guest RAM as a map of frames coloured by owner, and the host page behind each.
 // Part of microvmm's HTML report script: html.rs joins data.js, overview.js,
-// pages.js, frames.js and start.js, in that order, inside one function, so
+// pages.js, frames.js, timeline.js and start.js, in that order, inside one function, so
 // they share its scope; each file is one concept.
   // ---- guest-physical and host frames -------------------------------------
 

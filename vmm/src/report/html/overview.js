@@ -1,6 +1,6 @@
 // The run, the address spaces side by side, and what each process printed.
 // Part of microvmm's HTML report script: html.rs joins data.js, overview.js,
-// pages.js, frames.js and start.js, in that order, inside one function, so
+// pages.js, frames.js, timeline.js and start.js, in that order, inside one function, so
 // they share its scope; each file is one concept.
   // ---- the run ----------------------------------------------------------
 

@@ -1,7 +1,7 @@
 // One page: the virtualised page list, the chain GVA -> GPA -> HVA -> HPA,
 // the two-dimensional walk as a grid, and search.
 // Part of microvmm's HTML report script: html.rs joins data.js, overview.js,
-// pages.js, frames.js and start.js, in that order, inside one function, so
+// pages.js, frames.js, timeline.js and start.js, in that order, inside one function, so
 // they share its scope; each file is one concept.
   // ---- the page list (virtualised: only the visible rows exist) ---------
 
