@@ -16,6 +16,7 @@ pub mod deadline;
 pub mod devices;
 pub mod error;
 pub mod files;
+pub mod gdb;
 pub mod host;
 pub mod hostmem;
 pub mod inspect;
@@ -111,6 +112,8 @@ pub struct Config {
     /// `--files DIR`: copy this host directory into the guest as its root
     /// file tree (files.rs).
     pub files: Option<PathBuf>,
+    /// `--gdb`: where to wait for gdb before the guest runs (gdb/).
+    pub gdb: Option<gdb::conn::Listen>,
 }
 
 impl Default for Config {
@@ -135,6 +138,7 @@ impl Default for Config {
             quiet_console: false,
             ttys: [false; 3],
             files: None,
+            gdb: None,
         }
     }
 }
@@ -245,6 +249,11 @@ pub fn run(
     };
     let free_start = tree.as_ref().map_or(staged.free, |t| t.free);
 
+    // Listen before anything runs: a port in use is a usage error.
+    let listener = match &cfg.gdb {
+        Some(l) => Some(gdb::conn::Listener::bind(l).map_err(Error::Usage)?),
+        None => None,
+    };
     let kvm = host::open_kvm()?;
     let info = host::probe(&kvm)?;
     if !cfg.quiet_console {
@@ -327,9 +336,22 @@ pub fn run(
         registry,
         cpu_setup.cpu.maxphyaddr,
     );
+    if let Some(l) = listener {
+        let (ram, pagemap, opts) = ports.registry().host();
+        let snap =
+            gdb::view::Snapshot::new(ram, pagemap, opts.clone(), gdb::facilities(info.flavour));
+        let _ = writeln!(
+            sink::Sink::stderr(Some(deadline.output())),
+            "microvmm: waiting for gdb before the guest's first instruction: {}",
+            l.target()
+        );
+        let d = gdb::Debugger::new(l, snap, cfg.programs.len(), cpu_setup.cpu.maxphyaddr);
+        ports = ports.with_debugger(d);
+    }
     let dog = watchdog::Watchdog::start(deadline.guest()).map_err(Error::Watchdog)?;
     let t0 = Instant::now();
     let stop = vcpu::run(&mut vcpu, &mut ports, &dog)?;
+    ports.guest_ended(&stop);
     let run_time = t0.elapsed();
     drop(dog);
     let obs = ports.finish();

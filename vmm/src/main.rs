@@ -58,14 +58,9 @@ struct Cli {
     mem: String,
     /// Stop the guest this many seconds after microvmm started (exit code
     /// 1); its report still goes out, and a stalled terminal is given up
-    /// 1 s later.
-    #[arg(
-        long,
-        value_name = "SECS",
-        default_value_t = 10.0,
-        allow_negative_numbers = true
-    )]
-    timeout: f64,
+    /// 1 s later. Default 10, or 86400 (a day) with --gdb.
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    timeout: Option<f64>,
     /// How guest RAM is backed on the host: 4k pages, transparent huge
     /// pages (thp), or 2 MiB hugetlbfs pages (hugetlb).
     #[arg(long, value_name = "KIND", default_value = "4k")]
@@ -170,6 +165,21 @@ struct Cli {
     /// Useful to tell several programs apart.
     #[arg(long)]
     tag_output: bool,
+    /// Debug the guest's processes with gdb: listen on PORT (127.0.0.1),
+    /// HOST:PORT or unix:PATH before the guest's first instruction, and
+    /// wait for `gdb -ex 'target remote ...'`. gdb first sees the guest
+    /// stopped where the first --run program is created; each process is a
+    /// gdb thread (info threads, thread N), memory is read through the
+    /// selected process's own page tables; break, step, continue and
+    /// Ctrl-C work; monitor ps, monitor regions and monitor whereis ADDR
+    /// show the processes and where a page lives. PORT 0 picks a free
+    /// port (printed). See docs/gdb.md.
+    #[arg(long, value_name = "PORT|HOST:PORT|unix:PATH")]
+    gdb: Option<String>,
+    /// Let --gdb listen on an address beyond loopback (0.0.0.0:PORT):
+    /// whoever connects can read and write the guest.
+    #[arg(long)]
+    gdb_any_address: bool,
     /// Do not print the text report after the run.
     #[arg(long, short)]
     quiet: bool,
@@ -235,17 +245,24 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(early, format!("--mem: {e}"), usage),
     };
-    if !(cli.timeout.is_finite() && cli.timeout > 0.0 && cli.timeout <= 86400.0) {
+    let gdb = match cli.gdb.as_deref() {
+        Some(g) => match microvmm::gdb::conn::Listen::parse(g, cli.gdb_any_address) {
+            Ok(l) => Some(l),
+            Err(e) => return fail(early, e, usage),
+        },
+        None => None,
+    };
+    let timeout = cli
+        .timeout
+        .unwrap_or(if gdb.is_some() { 86400.0 } else { 10.0 });
+    if !(timeout.is_finite() && timeout > 0.0 && timeout <= 86400.0) {
         return fail(
             early,
-            format!(
-                "--timeout {}: give a number of seconds between 0 and 86400",
-                cli.timeout
-            ),
+            format!("--timeout {timeout}: give a number of seconds between 0 and 86400"),
             usage,
         );
     }
-    let deadline = Deadline::new(start, Duration::from_secs_f64(cli.timeout));
+    let deadline = Deadline::new(start, Duration::from_secs_f64(timeout));
     let until = deadline.output();
     let programs = match cli.run.iter().map(|s| Program::parse(s)).collect() {
         Ok(p) => p,
@@ -294,6 +311,7 @@ fn main() -> ExitCode {
             io::stderr().is_terminal(),
         ],
         files: cli.files.clone(),
+        gdb,
     };
     // Check the output files now: a bad path is a usage error (2), found
     // before the guest runs, not after it. Nothing is written until the

@@ -28,6 +28,8 @@ pub struct Ports<'a> {
     unknown_ports: UnknownPorts,
     /// The CPU's physical address width, for the analysis's walks.
     maxphyaddr: u8,
+    /// `--gdb`'s debugger.
+    debugger: Option<crate::gdb::Debugger<'a>>,
 }
 
 impl<'a> Ports<'a> {
@@ -47,6 +49,25 @@ impl<'a> Ports<'a> {
             exits: ExitCounts::default(),
             unknown_ports: UnknownPorts::default(),
             maxphyaddr,
+            debugger: None,
+        }
+    }
+
+    /// Attach `--gdb`'s debugger (it waits for gdb before the first run).
+    pub fn with_debugger(mut self, d: crate::gdb::Debugger<'a>) -> Self {
+        self.debugger = Some(d);
+        self
+    }
+
+    /// The registry, to build a debugger over.
+    pub fn registry(&self) -> &Registry<'a> {
+        &self.registry
+    }
+
+    /// The guest stopped for good: tell gdb.
+    pub fn guest_ended(&mut self, stop: &Stop) {
+        if let Some(d) = &mut self.debugger {
+            d.guest_ended(stop);
         }
     }
 
@@ -92,7 +113,25 @@ impl<'a> Ports<'a> {
                     return Outcome::Invalid;
                 }
             }
-            Event::Proc(p) => self.registry.proc(cpu, p),
+            Event::Proc(p) => {
+                let created = p.exit.is_none().then_some((p.pid, p.module));
+                self.registry.proc(cpu, p);
+                if let (Some(d), Some((pid, module))) = (&mut self.debugger, created) {
+                    d.created(cpu.fd, &self.registry, pid, module);
+                }
+            }
+            Event::DebugTrap { msg, at } => {
+                let Some(d) = &mut self.debugger else {
+                    return Outcome::Failed;
+                };
+                let Some(answer) = d.trap(cpu.fd, &self.registry, &msg) else {
+                    return Outcome::Failed;
+                };
+                if hypercall::write_debug_trap(self.ram.mem(), at, &answer).is_err() {
+                    self.registry.error(RunError::AnswerNotWritten { gpa });
+                    return Outcome::Invalid;
+                }
+            }
             Event::Whereis(q) => {
                 let found = self.registry.whereis(cpu, &q);
                 let reply = match &found {
@@ -180,6 +219,12 @@ impl ExitHandler for Ports<'_> {
             }
         }
         None
+    }
+
+    fn pause_point(&mut self, vcpu: &kvm_ioctls::VcpuFd) {
+        if let Some(d) = &mut self.debugger {
+            d.pause_point(vcpu, &self.registry);
+        }
     }
 
     fn io_in(&mut self, port: u16, data: &mut [u8]) {

@@ -354,6 +354,9 @@ pub trait ExitHandler {
     fn io_out(&mut self, vcpu: &VcpuFd, port: u16, data: &[u8]) -> Option<Stop>;
     /// The guest reads `data.len()` bytes from `port`.
     fn io_in(&mut self, port: u16, data: &mut [u8]);
+    /// Before each KVM_RUN: where a debugger (`--gdb`) waits for gdb, or
+    /// stops the guest for gdb's Ctrl-C.
+    fn pause_point(&mut self, _vcpu: &VcpuFd) {}
 }
 
 /// Run until the guest stops (or the watchdog fires).
@@ -370,6 +373,7 @@ pub fn run(vcpu: &mut VcpuFd, h: &mut impl ExitHandler, dog: &Watchdog) -> Resul
                 regs: RegDump::read(vcpu),
             });
         }
+        h.pause_point(vcpu);
         // Copy what an exit carries, so the handler can use the vCPU again.
         let out = match vcpu.run() {
             Ok(VcpuExit::IoOut(port, data)) => Some((port, data.to_vec())),
