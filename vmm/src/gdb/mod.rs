@@ -173,9 +173,8 @@ impl<'a> Debugger<'a> {
             rflags: m.rflags & !abi::msg::RFLAGS_TF,
         };
         let at = m.rip.wrapping_sub(1);
-        let reason = if m.vector == abi::msg::TRAP_BREAKPOINT
-            && self.stub.breakpoints.contains_key(&(pid, at))
-        {
+        self.refresh(vcpu, reg, None);
+        let reason = if m.vector == abi::msg::TRAP_BREAKPOINT && self.stub.is_ours(pid, at) {
             // gdb (swbreak) expects the pc at the breakpoint, and the
             // original instruction runs when it is resumed.
             regs.rip = at;
@@ -225,9 +224,7 @@ impl<'a> Debugger<'a> {
         s.vcpu_dirty = false;
         s.trap = trap;
         self.stub.step = None;
-        // Breakpoints of processes that are gone went with their pages.
-        let alive: Vec<u32> = s.procs.iter().map(|p| p.pid).collect();
-        self.stub.breakpoints.retain(|(p, _), _| alive.contains(p));
+        self.stub.rekey_breakpoints();
     }
 
     /// The guest is stopped: tell gdb why (when it waits for a stop) and

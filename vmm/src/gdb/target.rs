@@ -85,6 +85,49 @@ impl<'a> Stub<'a> {
             .or_else(|| self.snap.procs.first().map(|p| p.pid))
     }
 
+    /// Whether the int3 at `addr` that `pid` hit is one of gdb's: placed
+    /// in its pages, or in a frame it shares with the process it was
+    /// placed for (a child forked after the breakpoint went in: gdb's
+    /// breakpoints are every thread's, so it is a hit in the child).
+    pub fn is_ours(&self, pid: u32, addr: u64) -> bool {
+        if self.breakpoints.contains_key(&(pid, addr)) {
+            return true;
+        }
+        let Some(Ok((gpa, _))) = self.snap.space(pid).map(|s| s.translate(addr)) else {
+            return false;
+        };
+        self.breakpoints
+            .iter()
+            .any(|(&(_, a), b)| a == addr && b.gpa == gpa)
+    }
+
+    /// A breakpoint whose process is gone stays while a live process
+    /// still maps its frame at its address (a forked child), now under
+    /// that process; else its frame went back to the kernel with the
+    /// process, and nothing is left to put back.
+    pub fn rekey_breakpoints(&mut self) {
+        let gone: Vec<(u32, u64)> = self
+            .breakpoints
+            .keys()
+            .copied()
+            .filter(|(p, _)| self.snap.proc(*p).is_none())
+            .collect();
+        for (pid, addr) in gone {
+            let Some(b) = self.breakpoints.remove(&(pid, addr)) else {
+                continue;
+            };
+            let heir = self.snap.procs.iter().map(|p| p.pid).find(|&p| {
+                self.snap
+                    .space(p)
+                    .and_then(|s| s.translate(addr).ok())
+                    .is_some_and(|(g, _)| g == b.gpa)
+            });
+            if let Some(h) = heir {
+                self.breakpoints.entry((h, addr)).or_insert(b);
+            }
+        }
+    }
+
     /// Put back every byte an int3 replaced (gdb detached or went away).
     pub fn remove_all(&mut self) {
         for ((pid, addr), b) in std::mem::take(&mut self.breakpoints) {
