@@ -129,3 +129,102 @@ impl Space<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::paging::{FlatMem, PageSize, PhysMem, PteFlags, TableBuilder};
+
+    const RAM: u64 = 1 << 20;
+
+    /// Two processes: A maps 0x400000 (a frame B maps too, as after
+    /// fork) and 0x401000 (its own); B maps only the shared one.
+    fn two() -> (GuestMemoryMmap, u64, u64) {
+        let mode = PagingMode::four_level();
+        let f = PteFlags::RW.union(PteFlags::US);
+        let mut a = TableBuilder::new(FlatMem::new(Gpa(0), RAM), mode, Gpa(0x10000)..Gpa(0x20000))
+            .expect("builder A");
+        a.map(Gva(0x40_0000), Gpa(0x8_0000), PageSize::Size4K, f)
+            .expect("map");
+        a.map(Gva(0x40_1000), Gpa(0x8_1000), PageSize::Size4K, f)
+            .expect("map");
+        let cr3_a = a.cr3();
+        let mut b =
+            TableBuilder::new(a.into_mem(), mode, Gpa(0x20000)..Gpa(0x30000)).expect("builder B");
+        b.map(Gva(0x40_0000), Gpa(0x8_0000), PageSize::Size4K, f)
+            .expect("map");
+        let cr3_b = b.cr3();
+        let flat = b.into_mem();
+        let mem = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), RAM as usize)]).expect("ram");
+        for gpa in (0..RAM).step_by(8) {
+            let w = flat.read_u64(Gpa(gpa)).expect("in RAM");
+            mem.write_obj(w, GuestAddress(gpa)).expect("copy");
+        }
+        // Each data byte tells its frame and offset.
+        for gpa in 0x8_0000..0x8_2000u64 {
+            mem.write_obj((gpa >> 8) as u8 ^ gpa as u8, GuestAddress(gpa))
+                .expect("fill");
+        }
+        (mem, cr3_a, cr3_b)
+    }
+
+    fn space(mem: &GuestMemoryMmap, cr3: u64) -> Space<'_> {
+        Space {
+            mem,
+            mode: Some(PagingMode::four_level()),
+            cr3,
+        }
+    }
+
+    #[test]
+    fn reads_cross_pages_and_stop_at_the_unmapped() {
+        let (mem, a, _) = two();
+        let s = space(&mem, a);
+        let mut buf = [0u8; 32];
+        assert_eq!(s.read(0x40_0ff0, &mut buf), Ok(32));
+        let want: Vec<u8> = (0x8_0ff0..0x8_1010u64)
+            .map(|g| (g >> 8) as u8 ^ g as u8)
+            .collect();
+        assert_eq!(&buf[..], &want[..]);
+        // Into the unmapped page: what came before it; at it: an error.
+        assert_eq!(s.read(0x40_1ff0, &mut buf), Ok(16));
+        assert_eq!(
+            s.read(0x40_2000, &mut buf),
+            Err(MemError::NotMapped(0x40_2000))
+        );
+        // Without a paging mode nothing is mapped.
+        let none = Space {
+            mode: None,
+            ..space(&mem, a)
+        };
+        assert!(none.read(0x40_0000, &mut buf).is_err());
+    }
+
+    #[test]
+    fn a_frame_another_process_maps_is_not_written() {
+        let (mem, a, b) = two();
+        let others = [(2u32, space(&mem, b))];
+        let s = space(&mem, a);
+        let before: u8 = mem.read_obj(GuestAddress(0x8_0010)).expect("read");
+        assert_eq!(
+            s.write(0x40_0010, &[0xcc], &others),
+            Err(MemError::Shared {
+                gva: 0x40_0010,
+                pid: 2
+            })
+        );
+        assert_eq!(
+            mem.read_obj::<u8>(GuestAddress(0x8_0010)).expect("read"),
+            before
+        );
+        // A write that spans a private and an unmapped page writes nothing.
+        assert!(s.write(0x40_1fff, &[1, 2], &others).is_err());
+        assert_ne!(mem.read_obj::<u8>(GuestAddress(0x8_1fff)).expect("read"), 1);
+        // Its own page takes it.
+        assert_eq!(s.write(0x40_1010, &[0xcc], &others), Ok(()));
+        assert_eq!(
+            mem.read_obj::<u8>(GuestAddress(0x8_1010)).expect("read"),
+            0xcc
+        );
+    }
+}
