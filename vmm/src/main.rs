@@ -168,12 +168,14 @@ struct Cli {
     /// Debug the guest's processes with gdb: listen on PORT (127.0.0.1),
     /// HOST:PORT or unix:PATH before the guest's first instruction, and
     /// wait for `gdb -ex 'target remote ...'`. gdb first sees the guest
-    /// stopped where the first --run program is created; each process is a
-    /// gdb thread (info threads, thread N), memory is read through the
-    /// selected process's own page tables; break, step, continue and
-    /// Ctrl-C work; monitor ps, monitor regions and monitor whereis ADDR
-    /// show the processes and where a page lives. PORT 0 picks a free
-    /// port (printed). See docs/gdb.md.
+    /// stopped once every --run program is created and before any runs;
+    /// each process is a gdb thread (info threads, thread N), memory is
+    /// read through the selected process's own page tables; break, step,
+    /// next, continue and Ctrl-C work (hbreak is refused: PVM ignores
+    /// hardware breakpoints); monitor ps, monitor regions and monitor
+    /// whereis ADDR show the processes and where a page lives. PORT 0
+    /// picks a free port (printed). A detach or disconnect lets the guest
+    /// run on to its report. See docs/gdb.md.
     #[arg(long, value_name = "PORT|HOST:PORT|unix:PATH")]
     gdb: Option<String>,
     /// Let --gdb listen on an address beyond loopback (0.0.0.0:PORT):
