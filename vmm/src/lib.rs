@@ -345,7 +345,13 @@ pub fn run(
             "microvmm: waiting for gdb before the guest's first instruction: {}",
             l.target()
         );
-        let d = gdb::Debugger::new(l, snap, cfg.programs.len(), cpu_setup.cpu.maxphyaddr);
+        let d = gdb::Debugger::new(
+            l,
+            snap,
+            cfg.programs.len(),
+            cpu_setup.cpu.maxphyaddr,
+            deadline.guest(),
+        );
         ports = ports.with_debugger(d);
     }
     let dog = watchdog::Watchdog::start(deadline.guest()).map_err(Error::Watchdog)?;

@@ -11,7 +11,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Where to listen, as `--gdb` said.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,16 +116,21 @@ impl Conn {
         }
     }
 
-    /// One byte from gdb, waiting for it; None when gdb is gone.
-    pub fn read_byte(&mut self) -> Option<u8> {
+    /// One byte from gdb, waiting for it; None when gdb is gone, or once
+    /// `until` has passed (the watchdog's signal interrupts the wait then;
+    /// any earlier interruption, a stray kick, is waited through).
+    pub fn read_byte(&mut self, until: Instant) -> Option<u8> {
         let mut b = [0u8; 1];
-        let n = match self {
-            Conn::Tcp(s) => s.read(&mut b),
-            Conn::Unix(s) => s.read(&mut b),
-        };
-        match n {
-            Ok(1) => Some(b[0]),
-            _ => None,
+        loop {
+            let n = match self {
+                Conn::Tcp(s) => s.read(&mut b),
+                Conn::Unix(s) => s.read(&mut b),
+            };
+            match n {
+                Ok(1) => return Some(b[0]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted && Instant::now() < until => {}
+                _ => return None,
+            }
         }
     }
 

@@ -73,11 +73,19 @@ pub struct Debugger<'a> {
     /// one's creation (the kernel creates them all before any runs).
     programs: usize,
     maxphyaddr: u8,
+    /// The guest's deadline (`--timeout`): a session idle past it ends.
+    until: std::time::Instant,
 }
 
 impl<'a> Debugger<'a> {
     /// A debugger that will accept gdb on `listener`.
-    pub fn new(listener: Listener, snap: Snapshot<'a>, programs: usize, maxphyaddr: u8) -> Self {
+    pub fn new(
+        listener: Listener,
+        snap: Snapshot<'a>,
+        programs: usize,
+        maxphyaddr: u8,
+        until: std::time::Instant,
+    ) -> Self {
         Debugger {
             listener,
             machine: None,
@@ -88,6 +96,7 @@ impl<'a> Debugger<'a> {
             ended: false,
             programs,
             maxphyaddr,
+            until,
         }
     }
 
@@ -263,8 +272,8 @@ impl<'a> Debugger<'a> {
                 self.set_running(true);
                 return;
             }
-            let Some(b) = r.borrow_conn().read_byte() else {
-                return self.end("gdb went away; the guest runs on".into());
+            let Some(b) = r.borrow_conn().read_byte(self.until) else {
+                return self.end(self.gone());
             };
             self.sniff.feed(b, &mut self.stub.selected);
             match r.incoming_data(&mut self.stub, b) {
@@ -307,8 +316,8 @@ impl<'a> Debugger<'a> {
         loop {
             m = match m {
                 GdbStubStateMachine::Idle(mut i) => {
-                    let Some(b) = i.borrow_conn().read_byte() else {
-                        return self.end("gdb went away; the guest runs on".into());
+                    let Some(b) = i.borrow_conn().read_byte(self.until) else {
+                        return self.end(self.gone());
                     };
                     self.sniff.feed(b, &mut self.stub.selected);
                     match i.incoming_data(&mut self.stub, b) {
@@ -357,6 +366,15 @@ impl<'a> Debugger<'a> {
                 say(format!("KVM_SET_REGS failed: {e}"));
             }
             s.vcpu_dirty = false;
+        }
+    }
+
+    /// Why reading from gdb stopped.
+    fn gone(&self) -> String {
+        if std::time::Instant::now() >= self.until {
+            "--timeout ran out while gdb had the guest stopped".into()
+        } else {
+            "gdb went away; the guest runs on".into()
         }
     }
 
