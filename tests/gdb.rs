@@ -376,3 +376,54 @@ fn listening_beyond_loopback_needs_its_own_flag() {
     // Accepted as an address (the --mem error is what stops it).
     assert!(r.stderr.contains("--mem"), "{}", r.stderr);
 }
+
+#[test]
+fn sigterm_ends_a_run_that_gdb_holds_stopped() {
+    let Some(spin) = build("gdb_spin", Cc::StaticDebug) else {
+        return;
+    };
+    let dir = sock_dir("sigterm");
+    let sock = dir.join("sock");
+    let vm = start(
+        &sock,
+        &["--timeout", "120", "--run", spin.to_str().unwrap()],
+    );
+    let mut s = connect(&sock);
+    s.write_all(&packet(b"?")).unwrap();
+    assert_eq!(reply(&mut s).as_deref(), Some("T05thread:01;"));
+    // The guest is stopped and the stub waits for gdb's next packet.
+    let pid = libc::pid_t::try_from(vm.id()).expect("pid");
+    // SAFETY: a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let (_, _, stderr) = output(vm);
+    drop(s);
+    assert!(
+        stderr.contains("microvmm: gdb: SIGTERM while gdb had the guest stopped"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+    assert!(stderr.contains("== microvmm report =="), "{stderr}");
+}
+
+#[test]
+fn sigterm_ends_the_wait_for_gdb() {
+    let Some(spin) = build("gdb_spin", Cc::StaticDebug) else {
+        return;
+    };
+    let dir = sock_dir("sigterm-wait");
+    let sock = dir.join("sock");
+    let vm = start(
+        &sock,
+        &["--timeout", "120", "--run", spin.to_str().unwrap()],
+    );
+    let pid = libc::pid_t::try_from(vm.id()).expect("pid");
+    // SAFETY: a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let (_, _, stderr) = output(vm);
+    assert!(
+        stderr.contains("microvmm: gdb: no gdb attached (SIGTERM)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("== microvmm report =="), "{stderr}");
+    assert!(!sock.exists(), "the socket is removed at the end");
+}

@@ -79,8 +79,24 @@ impl Listener {
         }
     }
 
-    /// Wait for gdb (blocking).
-    pub fn accept(&self) -> io::Result<Conn> {
+    /// Wait for gdb, until `until` (`--timeout`) or SIGINT/SIGTERM (std's
+    /// accept waits through signals, so the wait polls in 100 ms steps).
+    pub fn accept(&self, until: Instant) -> io::Result<Conn> {
+        let fd = match self {
+            Listener::Tcp(t) => t.as_raw_fd(),
+            Listener::Unix(u, _) => u.as_raw_fd(),
+        };
+        while !poll_in(fd, 100) {
+            if Instant::now() >= until {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "--timeout ran out"));
+            }
+            if let Some(sig) = crate::interrupt::received() {
+                return Err(io::Error::new(
+                    io::ErrorKind::Interrupted,
+                    crate::interrupt::name(sig),
+                ));
+            }
+        }
         match self {
             Listener::Tcp(t) => {
                 let (s, _) = t.accept()?;
@@ -116,19 +132,26 @@ impl Conn {
         }
     }
 
-    /// One byte from gdb, waiting for it; None when gdb is gone, or once
-    /// `until` has passed (the watchdog's signal interrupts the wait then;
-    /// any earlier interruption, a stray kick, is waited through).
+    /// One byte from gdb, waiting for it; None when gdb is gone, once
+    /// `until` (`--timeout`) has passed, or once SIGINT/SIGTERM asked
+    /// microvmm to end. The wait polls in 100 ms steps, so a signal that
+    /// lands just before it cannot be missed.
     pub fn read_byte(&mut self, until: Instant) -> Option<u8> {
         let mut b = [0u8; 1];
         loop {
+            if Instant::now() >= until || crate::interrupt::received().is_some() {
+                return None;
+            }
+            if !poll_in(self.fd(), 100) {
+                continue;
+            }
             let n = match self {
                 Conn::Tcp(s) => s.read(&mut b),
                 Conn::Unix(s) => s.read(&mut b),
             };
             match n {
                 Ok(1) => return Some(b[0]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted && Instant::now() < until => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 _ => return None,
             }
         }
@@ -209,6 +232,8 @@ impl Watcher {
         let thread = std::thread::Builder::new()
             .name("gdb-watch".into())
             .spawn(move || {
+                // SIGINT and SIGTERM are for the vCPU thread (they end KVM_RUN).
+                crate::interrupt::block_on_this_thread();
                 let fd = watched.fd();
                 while !q.load(Ordering::Acquire) {
                     if !r.load(Ordering::Acquire) {

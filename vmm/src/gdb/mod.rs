@@ -127,9 +127,9 @@ impl<'a> Debugger<'a> {
     }
 
     fn attach(&mut self) {
-        let conn = match self.listener.accept() {
+        let conn = match self.listener.accept(self.until) {
             Ok(c) => c,
-            Err(e) => return self.end(format!("cannot accept gdb: {e}; the guest runs on")),
+            Err(e) => return self.end(format!("no gdb attached ({e})")),
         };
         self.watcher = Watcher::start(&conn).ok();
         match GdbStub::new(conn).run_state_machine(&mut self.stub) {
@@ -373,6 +373,11 @@ impl<'a> Debugger<'a> {
     fn gone(&self) -> String {
         if std::time::Instant::now() >= self.until {
             "--timeout ran out while gdb had the guest stopped".into()
+        } else if let Some(sig) = crate::interrupt::received() {
+            format!(
+                "{} while gdb had the guest stopped",
+                crate::interrupt::name(sig)
+            )
         } else {
             "gdb went away; the guest runs on".into()
         }

@@ -159,6 +159,11 @@ impl<'a> Snapshot<'a> {
         if self.sregs.cs.selector & 3 != 3 {
             return None;
         }
+        self.on_vcpu()
+    }
+
+    /// The process whose tables the vCPU has loaded, in any mode.
+    fn on_vcpu(&self) -> Option<u32> {
         let c = self.sregs.cr3 & !0xfff;
         self.procs
             .iter()
@@ -166,9 +171,10 @@ impl<'a> Snapshot<'a> {
             .map(|p| p.pid)
     }
 
-    /// The process the guest stopped in, if it is known.
+    /// The process the guest stopped in, if it is known (Ctrl-C in the
+    /// guest kernel: the process whose tables are loaded).
     pub fn stopped_pid(&self) -> Option<u32> {
-        self.trap.map(|t| t.0).or_else(|| self.on_vcpu_user())
+        self.trap.map(|t| t.0).or_else(|| self.on_vcpu())
     }
 
     /// Where `pid`'s registers come from.
