@@ -69,6 +69,8 @@ pub struct Debugger<'a> {
     awaiting_first: bool,
     /// The session is over (gdb detached or went away): no new one.
     ended: bool,
+    /// gdb attached at some point.
+    machine_seen: bool,
     /// How many `--run` programs there are: the first stop is the last
     /// one's creation (the kernel creates them all before any runs).
     programs: usize,
@@ -94,6 +96,7 @@ impl<'a> Debugger<'a> {
             sniff: sniff::Sniffer::default(),
             awaiting_first: false,
             ended: false,
+            machine_seen: false,
             programs,
             maxphyaddr,
             until,
@@ -135,6 +138,7 @@ impl<'a> Debugger<'a> {
         match GdbStub::new(conn).run_state_machine(&mut self.stub) {
             Ok(m) => {
                 self.machine = Some(m);
+                self.machine_seen = true;
                 self.awaiting_first = true;
                 say("attached; the guest boots up to its first process");
             }
@@ -216,7 +220,7 @@ impl<'a> Debugger<'a> {
             };
             let _ = r.report_stop(&mut self.stub, reason);
         }
-        if !self.ended && !self.awaiting_first {
+        if !self.ended && self.machine_seen {
             self.end("the guest ended".into());
         }
         self.watcher = None;
