@@ -404,6 +404,15 @@ fn accepted(mem: &GuestMemoryMmap, ram: u64, gpa: u64, event: &Event, image: &[u
             changed_only_within(image, &after, gpa, end);
             assert!(mem.write_slice(image, GuestAddress(0)).is_ok());
         }
+        Event::DebugTrap { msg: m, at } => {
+            assert_eq!(header.kind, msg::KIND_DEBUG_TRAP);
+            assert_eq!(at.raw(), gpa);
+            // The registers a debugger writes back stay inside the message.
+            assert!(hypercall::write_debug_trap(mem, *at, m).is_ok());
+            let after = read_mem(mem, 0, MESSAGE_RAM);
+            changed_only_within(image, &after, gpa, end);
+            assert!(mem.write_slice(image, GuestAddress(0)).is_ok());
+        }
         Event::StdinRead { want, reply, .. } => {
             assert_eq!(header.kind, msg::KIND_STDIN);
             assert!(*want <= msg::STDIN_MAX);
@@ -912,12 +921,21 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         tsc: 12345,
         ..Default::default()
     };
-    let bodies: [(&str, &[u8]); 5] = [
+    let trap = msg::DebugTrap {
+        hdr: Header::new(msg::KIND_DEBUG_TRAP),
+        pid: 1,
+        vector: msg::TRAP_BREAKPOINT,
+        rip: 0x40_1001,
+        rflags: 0x246,
+        ..Default::default()
+    };
+    let bodies: [(&str, &[u8]); 6] = [
         ("boot", boot.as_bytes()),
         ("console", console.as_bytes()),
         ("proc", proc.as_bytes()),
         ("whereis", whereis.as_bytes()),
         ("mark", mark.as_bytes()),
+        ("debugtrap", trap.as_bytes()),
     ];
     for (name, body) in bodies {
         out.push(("message", name.to_string(), message(0, 0, body)));

@@ -204,6 +204,8 @@ pub enum Cc {
     Static,
     /// `gcc -static-pie`: ET_DYN that relocates itself.
     StaticPie,
+    /// `gcc -g -O0 -static`: with debug information, for gdb (tests/gdb.rs).
+    StaticDebug,
     /// `musl-gcc -static`: ET_EXEC, musl.
     Musl,
     /// `rustc -C target-feature=+crt-static`: a static PIE, glibc, Rust std
@@ -227,6 +229,7 @@ impl Cc {
             Cc::Dynamic => &["-O2"],
             Cc::Static | Cc::Musl => &["-O2", "-static"],
             Cc::StaticPie => &["-O2", "-static-pie"],
+            Cc::StaticDebug => &["-g", "-O0", "-static"],
             Cc::Rust => &["-O", "-C", "target-feature=+crt-static"],
         }
     }
@@ -237,6 +240,7 @@ impl Cc {
             Cc::Dynamic => "gcc",
             Cc::Static => "gcc-static",
             Cc::StaticPie => "gcc-static-pie",
+            Cc::StaticDebug => "gcc-static-g",
             Cc::Musl => "musl-static",
             Cc::Rust => "rust-crt-static",
         }

@@ -16,6 +16,7 @@ pub mod deadline;
 pub mod devices;
 pub mod error;
 pub mod files;
+pub mod gdb;
 pub mod host;
 pub mod hostmem;
 pub mod inspect;
@@ -122,6 +123,8 @@ pub struct Config {
     /// How often KVM's counters are sampled while the vCPU runs
     /// (`--kvm-sample-us`); zero: only at exits.
     pub kvm_sample: std::time::Duration,
+    /// `--gdb`: where to wait for gdb before the guest runs (gdb/).
+    pub gdb: Option<gdb::conn::Listen>,
 }
 
 impl Default for Config {
@@ -149,6 +152,7 @@ impl Default for Config {
             cpus: 1,
             trace: None,
             kvm_sample: kvmstats::sampler::PERIOD,
+            gdb: None,
         }
     }
 }
@@ -281,6 +285,11 @@ pub fn run(
         None => (None, free_start),
     };
 
+    // Listen before anything runs: a port in use is a usage error.
+    let listener = match &cfg.gdb {
+        Some(l) => Some(gdb::conn::Listener::bind(l).map_err(Error::Usage)?),
+        None => None,
+    };
     let kvm = host::open_kvm()?;
     let info = host::probe(&kvm)?;
     if !cfg.quiet_console {
@@ -378,9 +387,28 @@ pub fn run(
         cfg.kvm_sample,
     );
     let mut ports = ports.with_kvm(sampler.at_exit());
+    if let Some(l) = listener {
+        let (ram, pagemap, opts) = ports.registry().host();
+        let snap =
+            gdb::view::Snapshot::new(ram, pagemap, opts.clone(), gdb::facilities(info.flavour));
+        let _ = writeln!(
+            sink::Sink::stderr(Some(deadline.output())),
+            "microvmm: waiting for gdb before the guest's first instruction: {}",
+            l.target()
+        );
+        let d = gdb::Debugger::new(
+            l,
+            snap,
+            cfg.programs.len(),
+            cpu_setup.cpu.maxphyaddr,
+            deadline.guest(),
+        );
+        ports = ports.with_debugger(d);
+    }
     let dog = watchdog::Watchdog::start(deadline.guest()).map_err(Error::Watchdog)?;
     let t0 = Instant::now();
     let (stop, vcpu_stats) = vcpus::run(&mut vcpu, &mut aps, &mut ports, &dog)?;
+    ports.guest_ended(&stop);
     let run_time = t0.elapsed();
     drop(dog);
     let mut obs = ports.finish();

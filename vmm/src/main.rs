@@ -58,14 +58,9 @@ struct Cli {
     mem: String,
     /// Stop the guest this many seconds after microvmm started (exit code
     /// 1); its report still goes out, and a stalled terminal is given up
-    /// 1 s later.
-    #[arg(
-        long,
-        value_name = "SECS",
-        default_value_t = 10.0,
-        allow_negative_numbers = true
-    )]
-    timeout: f64,
+    /// 1 s later. Default 10, or 86400 (a day) with --gdb.
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    timeout: Option<f64>,
     /// How guest RAM is backed on the host: 4k pages, transparent huge
     /// pages (thp), or 2 MiB hugetlbfs pages (hugetlb).
     #[arg(long, value_name = "KIND", default_value = "4k")]
@@ -194,6 +189,23 @@ struct Cli {
     /// Useful to tell several programs apart.
     #[arg(long)]
     tag_output: bool,
+    /// Debug the guest's processes with gdb: listen on PORT (127.0.0.1),
+    /// HOST:PORT or unix:PATH before the guest's first instruction, and
+    /// wait for `gdb -ex 'target remote ...'`. gdb first sees the guest
+    /// stopped once every --run program is created and before any runs;
+    /// each process is a gdb thread (info threads, thread N), memory is
+    /// read through the selected process's own page tables; break, step,
+    /// next, continue and Ctrl-C work (hbreak is refused: PVM ignores
+    /// hardware breakpoints); monitor ps, monitor regions and monitor
+    /// whereis ADDR show the processes and where a page lives. PORT 0
+    /// picks a free port (printed). A detach or disconnect lets the guest
+    /// run on to its report. See docs/gdb.md.
+    #[arg(long, value_name = "PORT|HOST:PORT|unix:PATH")]
+    gdb: Option<String>,
+    /// Let --gdb listen on an address beyond loopback (0.0.0.0:PORT):
+    /// whoever connects can read and write the guest.
+    #[arg(long)]
+    gdb_any_address: bool,
     /// Do not print the text report after the run.
     #[arg(long, short)]
     quiet: bool,
@@ -259,13 +271,20 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(early, format!("--mem: {e}"), usage),
     };
-    if !(cli.timeout.is_finite() && cli.timeout > 0.0 && cli.timeout <= 86400.0) {
+    let gdb = match cli.gdb.as_deref() {
+        Some(g) => match microvmm::gdb::conn::Listen::parse(g, cli.gdb_any_address) {
+            Ok(l) => Some(l),
+            Err(e) => return fail(early, e, usage),
+        },
+        None => None,
+    };
+    let timeout = cli
+        .timeout
+        .unwrap_or(if gdb.is_some() { 86400.0 } else { 10.0 });
+    if !(timeout.is_finite() && timeout > 0.0 && timeout <= 86400.0) {
         return fail(
             early,
-            format!(
-                "--timeout {}: give a number of seconds between 0 and 86400",
-                cli.timeout
-            ),
+            format!("--timeout {timeout}: give a number of seconds between 0 and 86400"),
             usage,
         );
     }
@@ -294,7 +313,10 @@ fn main() -> ExitCode {
     if cli.trace_syscalls && cli.trace.is_none() {
         return fail(early, "--trace-syscalls needs --trace FILE", usage);
     }
-    let deadline = Deadline::new(start, Duration::from_secs_f64(cli.timeout));
+    if gdb.is_some() && cli.cpus > 1 {
+        return fail(early, "--gdb works with one vCPU: leave out --cpus (or give --cpus 1)", usage);
+    }
+    let deadline = Deadline::new(start, Duration::from_secs_f64(timeout));
     let until = deadline.output();
     let programs = match cli.run.iter().map(|s| Program::parse(s)).collect() {
         Ok(p) => p,
@@ -347,6 +369,7 @@ fn main() -> ExitCode {
         // The HTML page draws the timeline too.
         trace: (cli.trace.is_some() || cli.html.is_some()).then_some(cli.trace_syscalls),
         kvm_sample: Duration::from_micros(cli.kvm_sample_us),
+        gdb,
     };
     // Check the output files now: a bad path is a usage error (2), found
     // before the guest runs, not after it. Nothing is written until the

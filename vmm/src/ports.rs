@@ -34,6 +34,8 @@ pub struct Ports<'a> {
     trace: Option<Drain>,
     /// KVM's counters, sampled at each return from KVM_RUN.
     kvm: Option<crate::kvmstats::sampler::AtExit>,
+    /// `--gdb`'s debugger.
+    debugger: Option<crate::gdb::Debugger<'a>>,
 }
 
 impl<'a> Ports<'a> {
@@ -55,6 +57,7 @@ impl<'a> Ports<'a> {
             maxphyaddr,
             trace: None,
             kvm: None,
+            debugger: None,
         }
     }
 
@@ -78,6 +81,24 @@ impl<'a> Ports<'a> {
                 .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
             let pid = crate::kvmstats::sampler::owner(self.ram.mem()).0;
             t.exit(VmExit { ns, pid, port });
+        }
+    }
+
+    /// Attach `--gdb`'s debugger (it waits for gdb before the first run).
+    pub fn with_debugger(mut self, d: crate::gdb::Debugger<'a>) -> Self {
+        self.debugger = Some(d);
+        self
+    }
+
+    /// The registry, to build a debugger over.
+    pub fn registry(&self) -> &Registry<'a> {
+        &self.registry
+    }
+
+    /// The guest stopped for good: tell gdb.
+    pub fn guest_ended(&mut self, stop: &Stop) {
+        if let Some(d) = &mut self.debugger {
+            d.guest_ended(stop);
         }
     }
 
@@ -123,7 +144,25 @@ impl<'a> Ports<'a> {
                     return Outcome::Invalid;
                 }
             }
-            Event::Proc(p) => self.registry.proc(cpu, p),
+            Event::Proc(p) => {
+                let created = p.exit.is_none().then_some((p.pid, p.module));
+                self.registry.proc(cpu, p);
+                if let (Some(d), Some((pid, module))) = (&mut self.debugger, created) {
+                    d.created(cpu.fd, &self.registry, pid, module);
+                }
+            }
+            Event::DebugTrap { msg, at } => {
+                let Some(d) = &mut self.debugger else {
+                    return Outcome::Failed;
+                };
+                let Some(answer) = d.trap(cpu.fd, &self.registry, &msg) else {
+                    return Outcome::Failed;
+                };
+                if hypercall::write_debug_trap(self.ram.mem(), at, &answer).is_err() {
+                    self.registry.error(RunError::AnswerNotWritten { gpa });
+                    return Outcome::Invalid;
+                }
+            }
             Event::Whereis(q) => {
                 let found = self.registry.whereis(cpu, &q);
                 let reply = match &found {
@@ -223,6 +262,12 @@ impl ExitHandler for Ports<'_> {
     fn ran(&mut self) {
         if let Some(k) = &self.kvm {
             k.sample();
+        }
+    }
+
+    fn pause_point(&mut self, vcpu: &kvm_ioctls::VcpuFd) {
+        if let Some(d) = &mut self.debugger {
+            d.pause_point(vcpu, &self.registry);
         }
     }
 

@@ -438,6 +438,21 @@ impl<'a> Registry<'a> {
         }
     }
 
+    /// The processes alive now (each one's current image), as their
+    /// creation messages described them: what the debugger shows.
+    pub fn live(&self) -> impl Iterator<Item = &ProcEvent> {
+        self.procs
+            .values()
+            .filter(|r| r.exited.is_none())
+            .map(|r| &r.created)
+    }
+
+    /// What a walk outside the run's records needs (the debugger's
+    /// `monitor whereis`): guest RAM, the host's pagemap and the options.
+    pub fn host(&self) -> (&'a GuestRam, Option<&'a Pagemap>, &Options) {
+        (self.ram, self.pagemap, &self.opts)
+    }
+
     /// The name of process `pid` (its current image's), if it was created.
     pub fn name(&self, pid: u32) -> Option<&str> {
         self.current(pid).map(|r| r.created.name.as_str())

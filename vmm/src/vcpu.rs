@@ -357,6 +357,9 @@ pub trait ExitHandler {
     /// KVM_RUN just returned, for whatever reason, before the exit is
     /// served: KVM's counters are sampled here (kvmstats).
     fn ran(&mut self) {}
+    /// Before each KVM_RUN: where a debugger (`--gdb`) waits for gdb, or
+    /// stops the guest for gdb's Ctrl-C.
+    fn pause_point(&mut self, _vcpu: &VcpuFd) {}
 }
 
 /// What one vCPU did: its exits to the VMM (every return from KVM_RUN with
@@ -397,6 +400,7 @@ pub fn run_until(
                 }));
             }
         }
+        h.pause_point(vcpu);
         let t0 = std::time::Instant::now();
         let exit = vcpu.run();
         stats.run_time += t0.elapsed();

@@ -18,7 +18,7 @@ pub struct Watchdog {
 extern "C" fn on_signal(_: libc::c_int) {}
 
 /// The signal that kicks a vCPU thread out of KVM_RUN (its handler does
-/// nothing).
+/// nothing): the watchdog's, and the gdb stub's for Ctrl-C.
 pub fn kick_signal() -> libc::c_int {
     libc::SIGRTMIN() + 2
 }

@@ -4,7 +4,8 @@
 
 use crate::layout::{BootInfo, Module};
 use crate::msg::{
-    Boot, Console, FileName, Header, Mark, Proc, Region, Stdin, WalkStep, Whereis, WhereisAnswer,
+    Boot, Console, DebugTrap, FileName, Header, Mark, Proc, Region, Stdin, WalkStep, Whereis,
+    WhereisAnswer,
 };
 use crate::syscall::Stats;
 use crate::tree::{EntryHeader, Header as TreeHeader};
@@ -68,6 +69,7 @@ pod!(
     WhereisAnswer,
     Whereis,
     Mark,
+    DebugTrap,
     BootInfo,
     Module,
     Stats,

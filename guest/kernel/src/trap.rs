@@ -46,6 +46,9 @@ extern "C" fn trap_entry(f: &mut TrapFrame) {
 }
 
 fn dispatch(f: &mut TrapFrame) {
+    if (f.vec == 1 || f.vec == 3) && debugger_took(f) {
+        return;
+    }
     match f.vec {
         v if v == timer::VECTOR as u64 => {
             timer::tick();
@@ -74,6 +77,48 @@ fn dispatch(f: &mut TrapFrame) {
             );
         }
     }
+}
+
+/// A user #BP or #DB: offer it to the VMM's debugger (abi::msg::DebugTrap),
+/// which may change the registers the process goes on with. False when
+/// no debugger took it: the trap is the process's own.
+fn debugger_took(f: &mut TrapFrame) -> bool {
+    use abi::msg::{DebugTrap, RESULT_OK, RFLAGS_USER, TRAP_BREAKPOINT, TRAP_STEP};
+    // SAFETY: a process runs (a trap from user mode); the borrow ends here.
+    let (pid, fs_base) = unsafe {
+        let p = proc::current();
+        (p.pid, p.fs_base)
+    };
+    let mut m = DebugTrap {
+        pid,
+        vector: if f.vec == 3 {
+            TRAP_BREAKPOINT
+        } else {
+            TRAP_STEP
+        },
+        regs: [
+            f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp, f.rsp, f.r8, f.r9, f.r10, f.r11,
+            f.r12, f.r13, f.r14, f.r15,
+        ],
+        rip: f.rip,
+        rflags: f.rflags,
+        fs_base,
+        ..Default::default()
+    };
+    if crate::vmmdev::send(&mut m) != Some(RESULT_OK) {
+        return false;
+    }
+    let r = m.regs;
+    (f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp, f.rsp) =
+        (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+    (f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15) =
+        (r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
+    // A user address only: the return to user must not fault in the kernel.
+    if m.rip < crate::memlayout::USER_END {
+        f.rip = m.rip;
+    }
+    f.rflags = (f.rflags & !RFLAGS_USER) | (m.rflags & RFLAGS_USER);
+    true
 }
 
 /// An exception in the kernel itself is a bug: say everything and stop.

@@ -43,6 +43,14 @@ pub enum Event {
         /// The message, where the bytes and their count go.
         reply: Gpa,
     },
+    /// A user process took #BP or #DB: the debugger (`--gdb`) may take
+    /// it and change the registers, written back into the message at `at`.
+    DebugTrap {
+        /// The message as the guest sent it.
+        msg: abi::msg::DebugTrap,
+        /// Where it lies in guest memory.
+        at: Gpa,
+    },
     /// A named point in time (boot phases).
     Mark {
         /// Which point, a number the guest chose.

@@ -403,7 +403,8 @@ fn page(pg: &PageObs) -> PageReport {
     }
 }
 
-fn whereis(w: &Walk2d) -> WhereisReport {
+/// A 2D walk as the report keeps it.
+pub fn whereis(w: &Walk2d) -> WhereisReport {
     WhereisReport {
         pid: w.pid,
         gva: w.gva,

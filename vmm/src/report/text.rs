@@ -220,29 +220,8 @@ pub fn render(r: &Report) -> String {
         }
     }
     for w in &r.whereis {
-        let _ = writeln!(
-            s,
-            "\nwhereis pid {} GVA {} -> GPA {} -> HVA {} -> HPA {}",
-            w.pid,
-            w.gva,
-            opt(&w.gpa, "?"),
-            opt(&w.hva, "?"),
-            opt(&w.hpa, &r.host.pagemap)
-        );
-        for l in &w.walk {
-            let _ = writeln!(
-                s,
-                "    {:<4} table {} [{:>3}] entry at GPA {} (HPA {}) = {} {}",
-                l.level,
-                l.table_gpa,
-                l.index,
-                l.entry_gpa,
-                opt(&l.entry_hpa, "?"),
-                l.entry,
-                l.flags
-            );
-        }
-        let _ = writeln!(s, "    hardware: {}", w.hw_refs_explained);
+        s.push('\n');
+        s.push_str(&whereis(w, &r.host.pagemap));
     }
     if let Some(d) = &r.dirty {
         let _ = writeln!(
@@ -274,6 +253,37 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(s, "  {e}");
         }
     }
+    s
+}
+
+/// One whereis answer (or --walk walk), as the report prints it: the
+/// chain GVA -> GPA -> HVA -> HPA, then each level of the 2D walk.
+/// `pagemap` says why an HPA is missing. gdb's `monitor whereis` too.
+pub fn whereis(w: &WhereisReport, pagemap: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "whereis pid {} GVA {} -> GPA {} -> HVA {} -> HPA {}",
+        w.pid,
+        w.gva,
+        opt(&w.gpa, "?"),
+        opt(&w.hva, "?"),
+        opt(&w.hpa, pagemap)
+    );
+    for l in &w.walk {
+        let _ = writeln!(
+            s,
+            "    {:<4} table {} [{:>3}] entry at GPA {} (HPA {}) = {} {}",
+            l.level,
+            l.table_gpa,
+            l.index,
+            l.entry_gpa,
+            opt(&l.entry_hpa, "?"),
+            l.entry,
+            l.flags
+        );
+    }
+    let _ = writeln!(s, "    hardware: {}", w.hw_refs_explained);
     s
 }
 

@@ -188,6 +188,10 @@ pub fn decode(kind: u32, body: &[u8], gpa: Gpa) -> Result<Event, ProtocolError> 
                 bytes: bytes.to_vec(),
             })
         }
+        msg::KIND_DEBUG_TRAP => Ok(Event::DebugTrap {
+            msg: msg::DebugTrap::from_bytes(body).ok_or_else(short)?,
+            at: gpa,
+        }),
         msg::KIND_PROC => Ok(Event::Proc(proc(
             &msg::Proc::from_bytes(body).ok_or_else(short)?,
         )?)),
@@ -375,4 +379,6 @@ mod reply;
 #[cfg(test)]
 mod tests;
 
-pub use reply::{Outcome, WhereisReply, encode_answer, write_answer, write_result, write_stdin};
+pub use reply::{
+    Outcome, WhereisReply, encode_answer, write_answer, write_debug_trap, write_result, write_stdin,
+};

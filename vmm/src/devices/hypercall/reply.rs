@@ -131,3 +131,13 @@ pub fn write_answer(
 ) -> Result<(), vm_memory::GuestMemoryError> {
     mem.write_slice(answer.as_bytes(), GuestAddress(reply.raw()))
 }
+
+/// Write the registers a debugger chose back into the guest's DebugTrap
+/// message at `at` (the header too: the result is written after).
+pub fn write_debug_trap(
+    mem: &GuestMemoryMmap,
+    at: Gpa,
+    m: &msg::DebugTrap,
+) -> Result<(), vm_memory::GuestMemoryError> {
+    mem.write_slice(m.as_bytes(), GuestAddress(at.raw()))
+}

@@ -17,6 +17,42 @@ mod unit {
     }
 
     #[test]
+    fn debug_trap_round_trip() {
+        let m = mem();
+        let mut t = msg::DebugTrap {
+            hdr: Header::new(msg::KIND_DEBUG_TRAP),
+            pid: 3,
+            vector: msg::TRAP_BREAKPOINT,
+            rip: 0x40_1001,
+            rflags: 0x246,
+            ..Default::default()
+        };
+        t.regs[7] = 0x7fff_0000;
+        put(&m, 0x2000, &t);
+        let Ok(Event::DebugTrap { msg: got, at }) = read(&m, 1 << 20, Gpa(0x2000)) else {
+            panic!("not a debug trap");
+        };
+        assert_eq!((got, at), (t, Gpa(0x2000)));
+        // The answer goes back over the message, and nowhere else.
+        let end = 0x2000 + std::mem::size_of::<msg::DebugTrap>() as u64;
+        m.write_obj(0xa5u8, GuestAddress(end)).expect("guard");
+        let mut answer = got;
+        answer.rip = 0x40_1000;
+        answer.rflags |= msg::RFLAGS_TF;
+        write_debug_trap(&m, at, &answer).expect("answer");
+        let mut raw = vec![0u8; std::mem::size_of::<msg::DebugTrap>()];
+        m.read_slice(&mut raw, GuestAddress(0x2000))
+            .expect("read back");
+        assert_eq!(msg::DebugTrap::from_bytes(&raw), Some(answer));
+        assert_eq!(m.read_obj::<u8>(GuestAddress(end)).expect("guard"), 0xa5);
+        // A short one is refused.
+        let mut short = t;
+        short.hdr.size -= 8;
+        put(&m, 0x3000, &short);
+        assert!(read(&m, 1 << 20, Gpa(0x3000)).is_err());
+    }
+
+    #[test]
     fn console_round_trip() {
         let m = mem();
         let mut c = msg::Console {
