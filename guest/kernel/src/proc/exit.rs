@@ -210,6 +210,7 @@ fn sigchld(t: &mut Table, ppid: u32, pid: u32, wstatus: i32) {
         code: si[2] as i32,
         pid,
         status: si[6] as i32,
+        addr: None,
     };
     if signal::post(&mut t.procs[i], SIGCHLD.into(), info) {
         interrupt(t, i);
@@ -256,6 +257,7 @@ pub fn kill_other(pid: i32, sig: u32) -> i64 {
                 code: 0,
                 pid: me,
                 status: 0,
+                addr: None,
             };
             signal::post(&mut t.procs[i], s, info);
             interrupt(t, i);

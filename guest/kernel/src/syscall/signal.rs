@@ -164,6 +164,27 @@ pub fn deliver(f: &mut TrapFrame) -> bool {
     false
 }
 
+/// A fault in user code that raises `sig` (si_code `code`, si_addr
+/// `addr`), as Linux's force_sig_fault: run the process's handler at
+/// once, with `f` as the interrupted context. False when the signal is
+/// not caught, is blocked, or a handler runs already: the caller ends the
+/// process (Linux, too, takes a blocked or ignored fault signal's default
+/// action, and this kernel runs one handler at a time).
+pub fn fault(f: &mut TrapFrame, sig: u64, code: i32, addr: u64) -> bool {
+    let p = current();
+    if action(p, sig) != Action::Catch || p.sigmask & bit(sig) != 0 || p.in_handler {
+        return false;
+    }
+    p.siginfo[(sig - 1) as usize] = SigInfo {
+        code,
+        pid: 0,
+        status: 0,
+        addr: Some(addr),
+    };
+    run_handler(f, sig);
+    true
+}
+
 /// Build `sig`'s frame on the current process's stack and point `f` at
 /// its handler. The mask in the frame is the one in force now.
 fn run_handler(f: &mut TrapFrame, sig: u64) {
@@ -212,8 +233,14 @@ fn run_handler(f: &mut TrapFrame, sig: u64) {
     let si = 39;
     w[si] = sig;
     w[si + 1] = info.code as u32 as u64;
-    w[si + 2] = u64::from(info.pid);
-    w[si + 3] = info.status as u32 as u64;
+    if let Some(addr) = info.addr {
+        // A fault: si_addr, and sigcontext's cr2 as Linux fills it.
+        w[si + 2] = addr;
+        w[28] = addr;
+    } else {
+        w[si + 2] = u64::from(info.pid);
+        w[si + 3] = info.status as u32 as u64;
+    }
     let mut b = [0u8; FRAME];
     for (k, v) in w.iter().enumerate() {
         b[k * 8..k * 8 + 8].copy_from_slice(&v.to_le_bytes());
@@ -460,6 +487,7 @@ pub fn send(f: &mut TrapFrame, to_self: bool, sig: u64) -> Ret {
             code: 0,
             pid,
             status: 0,
+            addr: None,
         },
     );
     Ret::Value(0)
@@ -518,6 +546,7 @@ pub fn tkill(f: &mut TrapFrame, tgid: Option<u64>, tid: u64, sig: u64) -> Ret {
                 code: SI_TKILL,
                 pid: current().tgid,
                 status: 0,
+                addr: None,
             };
             let fatal = |q: &proc::Proc| terminates(q, s) && q.sigmask & bit(s) == 0;
             match proc::signal_thread(tid as u32, s, info, fatal) {
