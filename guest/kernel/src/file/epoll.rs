@@ -159,12 +159,10 @@ pub fn events_of(ready: (bool, bool, bool), r_ok: bool, w_ok: bool, asked: u32) 
     if w && w_ok {
         out |= asked & (EPOLLOUT | EPOLLWRNORM);
     }
+    // No EPOLLRDHUP: Linux reports it for sockets, and a pipe (the only
+    // thing here that hangs up) says EPOLLHUP alone.
     if hup {
-        out |= if w_ok {
-            EPOLLERR
-        } else {
-            EPOLLHUP | (asked & EPOLLRDHUP)
-        };
+        out |= if w_ok { EPOLLERR } else { EPOLLHUP };
     }
     out
 }

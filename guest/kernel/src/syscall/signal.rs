@@ -26,8 +26,9 @@
 //!
 //! A call that was blocked (rewound to its `syscall` instruction) when
 //! the signal came runs again after the handler returns, as with
-//! SA_RESTART, whatever the flags; only pause and rt_sigsuspend return
-//! EINTR.
+//! SA_RESTART, whatever the flags; only pause, rt_sigsuspend and the
+//! waits Linux never restarts (poll, select, epoll_wait: `proc::sched`)
+//! return EINTR.
 
 use abi::Pod;
 use abi::syscall::{EFAULT, EINTR, EINVAL, ENOMEM, EPERM, ESRCH};
