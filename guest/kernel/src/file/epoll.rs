@@ -214,3 +214,8 @@ pub fn any_ready(id: u16, mut ready: impl FnMut(FileId, u32) -> (u32, u64)) -> b
         })
     })
 }
+
+/// Instances in use (for the end-of-run check).
+pub fn in_use() -> usize {
+    instances().iter().filter(|e| e.used).count()
+}

@@ -295,10 +295,16 @@ pub fn all_done() -> ! {
         }
     );
     let (files, pipes) = (crate::file::in_use(), crate::pipe::in_use());
-    if files + pipes > 0 {
-        kprintln!("[kernel] still open at the end: {files} open file(s), {pipes} pipe(s)");
+    // An epoll instance or eventfd counter goes with its open file; one
+    // left over would be a leak of its own (an error path).
+    let (epolls, counters) = (crate::file::epoll::in_use(), crate::file::eventfd::in_use());
+    let open = files + pipes + epolls + counters;
+    if open > 0 {
+        kprintln!(
+            "[kernel] still open at the end: {files} open file(s), {pipes} pipe(s), {epolls} epoll instance(s), {counters} eventfd(s)"
+        );
     }
-    let status = if free != t.frames_free_at_start || files + pipes > 0 {
+    let status = if free != t.frames_free_at_start || open > 0 {
         abi::status::PANIC
     } else if t.failed > 0 {
         kprintln!(

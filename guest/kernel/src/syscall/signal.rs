@@ -519,13 +519,13 @@ pub fn is_self(pid: u64, group_ok: bool) -> bool {
     pid == current().tgid || (group_ok && pid == 0)
 }
 
-/// tkill(2) (`tgid` None) and tgkill(2): a signal to thread `tid`. No
-/// handler runs, so what a signal does is what it does to the process:
-/// to a thread of the caller's own process, as to itself (a fatal one
-/// ends the whole process); to another's, as kill(2) of that process.
 /// si_code of a signal sent by tkill/tgkill.
 const SI_TKILL: i32 = -6;
 
+/// tkill(2) (`tgid` None) and tgkill(2): a signal to thread `tid`. To a
+/// thread of the caller's own process, a caught or blocked signal is
+/// pending on that thread, a fatal one ends the whole process; to
+/// another's, as kill(2) of that process.
 pub fn tkill(f: &mut TrapFrame, tgid: Option<u64>, tid: u64, sig: u64) -> Ret {
     let (tid, tgid) = (tid as u32 as i32, tgid.map(|g| g as u32 as i32));
     if tid <= 0 || tgid.is_some_and(|g| g <= 0) {
