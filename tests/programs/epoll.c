@@ -4,7 +4,8 @@
  * a wait woken by another thread's eventfd write, an epoll descriptor
  * polled itself, a read end whose writer is gone (hang-up, not readable,
  * to poll and epoll; readable to select), and waits a signal handler
- * interrupts (EINTR, never restarted, whatever SA_RESTART says). Prints
+ * interrupts (EINTR, never restarted, whatever SA_RESTART says), and two
+ * always-ready entries taken one per wait (each gets its turn). Prints
  * the same on the host and in the guest. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -230,6 +231,28 @@ static void interrupted(void) {
     close(ep);
 }
 
+/* Level-triggered entries that stay ready take turns, one per wait. */
+static void turns(void) {
+    int a[2], b[2], ep = epoll_create1(0);
+    pipe(a);
+    pipe(b);
+    struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = 1}, out;
+    epoll_ctl(ep, EPOLL_CTL_ADD, a[1], &ev);
+    ev.data.u64 = 2;
+    epoll_ctl(ep, EPOLL_CTL_ADD, b[1], &ev);
+    printf("turns:");
+    for (int i = 0; i < 6; i++) {
+        int n = wait1(ep, 0, &out);
+        printf(" %d:%llu", n, (unsigned long long)out.data.u64);
+    }
+    printf("\n");
+    close(a[0]);
+    close(a[1]);
+    close(b[0]);
+    close(b[1]);
+    close(ep);
+}
+
 int main(void) {
     errors();
     triggers();
@@ -237,5 +260,6 @@ int main(void) {
     waits();
     hangup();
     interrupted();
+    turns();
     return 0;
 }
