@@ -44,7 +44,8 @@ fn handlers_run_with_musl() {
 /// Faults the program catches (tests/programs/faults.c): SIGSEGV with
 /// SEGV_MAPERR and SEGV_ACCERR, SIGFPE, SIGILL, each with Linux's si_code
 /// and si_addr, the handler returning past the instruction; the same
-/// output as on the host. With SIGSEGV blocked the fault still kills.
+/// output as on the host; handlers left by siglongjmp run again for later
+/// signals. With SIGSEGV blocked the fault still kills.
 #[test]
 fn a_fault_runs_the_programs_handler_as_on_linux() {
     for cc in [Cc::Static, Cc::Musl] {
@@ -65,6 +66,12 @@ fn a_fault_runs_the_programs_handler_as_on_linux() {
         assert_eq!(
             r.stdout.matches("si_addr right: yes").count(),
             5,
+            "{}",
+            r.stdout
+        );
+        assert!(
+            r.stdout
+                .contains("siglongjmp: the handlers ran 4 times (want 4)"),
             "{}",
             r.stdout
         );

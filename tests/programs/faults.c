@@ -5,7 +5,10 @@
 // nil-dereference panic edits the context it returns to. Prints si_code
 // and whether si_addr is right; the same on Linux. "blocked" blocks
 // SIGSEGV first: Linux then ends the process (status 139) all the same.
+// Last, handlers left by siglongjmp rather than returning, three times
+// and then from a fault: each later signal runs its handler again.
 #define _GNU_SOURCE
+#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +32,30 @@ static void show(const char *what, const char *code_name, int code, int addr_rig
     printf("%s: sig %d code %d (%s %d) si_addr right: %s\n", what, got_sig, got_code, code_name,
            code, addr_right ? "yes" : "no");
     got_sig = 0;
+}
+
+static sigjmp_buf env;
+static volatile int jumps;
+
+static void jump_out(int sig) {
+    (void)sig;
+    jumps++;
+    siglongjmp(env, 1);
+}
+
+/* A handler left by siglongjmp is over: the next signal runs it again. */
+static void longjumps(void) {
+    signal(SIGUSR1, jump_out);
+    for (int i = 0; i < 3; i++) {
+        if (sigsetjmp(env, 1) == 0) {
+            raise(SIGUSR1);
+        }
+    }
+    signal(SIGSEGV, jump_out);
+    if (sigsetjmp(env, 1) == 0) {
+        *(volatile int *)24 = 1;
+    }
+    printf("siglongjmp: the handlers ran %d times (want 4)\n", jumps);
 }
 
 int main(int argc, char **argv) {
@@ -75,5 +102,6 @@ int main(int argc, char **argv) {
     a = 8;
     __asm__ volatile("mov (%0), %%eax" : : "r"(a) : "rax", "memory");
     show("again", "SEGV_MAPERR", SEGV_MAPERR, got_addr == 8);
+    longjumps();
     return 0;
 }

@@ -187,6 +187,10 @@ pub struct Proc {
     pub in_handler: bool,
     /// The interrupted call's `call_deadline`, while a handler runs.
     pub sig_deadline: u64,
+    /// The stack range [lo, hi) the running handler is on: the alternate
+    /// stack, or below the end of its frame. A stack pointer outside it
+    /// means the handler was left without rt_sigreturn (siglongjmp).
+    pub handler_stack: (u64, u64),
     /// `block` rewound it to its `syscall` instruction (rax is the call's
     /// number, not a value of the program's).
     pub restarting: bool,
@@ -241,6 +245,7 @@ impl Proc {
         siginfo: [SigInfo::USER; 64],
         in_handler: false,
         sig_deadline: 0,
+        handler_stack: (0, 0),
         restarting: false,
         sigfpu: FpuArea::clean(),
         suspend_mask: None,

@@ -83,6 +83,8 @@ fn put<T: abi::Pod>(a: &mut AddrSpace, va: u64, v: &T) -> i64 {
 extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
     let (a0, a1, a2, a3) = (f.rdi, f.rsi, f.rdx, f.r10);
     let nr = f.rax;
+    // A handler left by siglongjmp is over (pause must see that too).
+    signal::settle(f.rsp);
     let r = match nr {
         SYS_READ => fd::read(a0, a1, a2, None).into(),
         SYS_PREAD64 => fd::read(a0, a1, a2, Some(a3)).into(),

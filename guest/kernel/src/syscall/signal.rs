@@ -130,11 +130,25 @@ fn deliverable(p: &proc::Proc, mask: u64) -> bool {
     })
 }
 
+/// A handler left without rt_sigreturn (siglongjmp out of it, as C
+/// programs and test harnesses do) is over once the stack pointer `rsp`
+/// is off the stack it ran on: signals are delivered again from then on.
+/// Its saved FPU state is dropped, as Linux drops its frame.
+pub fn settle(rsp: u64) {
+    let p = current();
+    let (lo, hi) = p.handler_stack;
+    if p.in_handler && !(lo <= rsp && rsp < hi) {
+        p.in_handler = false;
+        p.sig_deadline = 0;
+    }
+}
+
 /// Deliver the current process's first deliverable pending signal, as it
 /// is about to return to user code with `f`: end it (default action), or
 /// set `f` up to run the handler. True if `f` changed (it must then be
 /// restored whole, not by sysret), false if nothing was delivered.
 pub fn deliver(f: &mut TrapFrame) -> bool {
+    settle(f.rsp);
     let p = current();
     // rt_sigsuspend's temporary mask lasts until this delivery.
     let restore = p.suspend_mask.take();
@@ -172,6 +186,7 @@ pub fn deliver(f: &mut TrapFrame) -> bool {
 /// process (Linux, too, takes a blocked or ignored fault signal's default
 /// action, and this kernel runs one handler at a time).
 pub fn fault(f: &mut TrapFrame, sig: u64, code: i32, addr: u64) -> bool {
+    settle(f.rsp);
     let p = current();
     if action(p, sig) != Action::Catch || p.sigmask & bit(sig) != 0 || p.in_handler {
         return false;
@@ -203,11 +218,17 @@ fn run_handler(f: &mut TrapFrame, sig: u64) {
     let alt_on = alt.flags & SS_DISABLE == 0 && alt.size != 0;
     let on_alt = alt_on && f.rsp.wrapping_sub(alt.sp) < alt.size;
     let mut sp = f.rsp.wrapping_sub(RED_ZONE);
-    if flags & SA_ONSTACK != 0 && alt_on && !on_alt {
+    let to_alt = flags & SA_ONSTACK != 0 && alt_on && !on_alt;
+    if to_alt {
         sp = alt.sp.wrapping_add(alt.size);
     }
     // (rsp + 8) % 16 == 0 at entry, as after a call.
     let sp = (sp.wrapping_sub(FRAME as u64) & !15).wrapping_sub(8);
+    let handler_stack = if to_alt || on_alt {
+        (alt.sp, alt.sp.wrapping_add(alt.size))
+    } else {
+        (0, sp.wrapping_add(FRAME as u64))
+    };
     let info = p.siginfo[i];
     let mut w = [0u64; FRAME / 8];
     w[0] = restorer;
@@ -253,6 +274,7 @@ fn run_handler(f: &mut TrapFrame, sig: u64) {
     let p = current();
     p.sigfpu.0.copy_from_slice(&p.fpu.0);
     p.in_handler = true;
+    p.handler_stack = handler_stack;
     // A timed wait the handler interrupted keeps its deadline for when it
     // runs again; the handler's own calls start without one.
     p.sig_deadline = p.call_deadline;
