@@ -1,12 +1,18 @@
 /* epoll and eventfd as Linux has them: errors of epoll_ctl, level- and
  * edge-triggered and one-shot readiness of a pipe, an eventfd's counter
  * (normal and semaphore, blocking and not), a timed wait that times out,
- * a wait woken by another thread's eventfd write, and an epoll descriptor
- * polled itself. Prints the same on the host and in the guest. */
+ * a wait woken by another thread's eventfd write, an epoll descriptor
+ * polled itself, a read end whose writer is gone (hang-up, not readable,
+ * to poll and epoll; readable to select), and waits a signal handler
+ * interrupts (EINTR, never restarted, whatever SA_RESTART says), and two
+ * always-ready entries taken one per wait (each gets its turn). Prints
+ * the same on the host and in the guest. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/select.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -152,10 +158,108 @@ static void waits(void) {
     close(ep);
 }
 
+/* The read end of a pipe whose writer closed, nothing in it. */
+static void hangup(void) {
+    int p[2], ep = epoll_create1(0);
+    pipe(p);
+    close(p[1]);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = 1}, out;
+    epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
+    int n = wait1(ep, 0, &out);
+    printf("hang-up: epoll %d events %x;", n, out.events);
+    struct pollfd pf = {.fd = p[0], .events = POLLIN};
+    n = poll(&pf, 1, 0);
+    printf(" poll %d revents %x;", n, pf.revents);
+    fd_set r;
+    FD_ZERO(&r);
+    FD_SET(p[0], &r);
+    struct timeval tv = {0, 0};
+    n = select(p[0] + 1, &r, 0, 0, &tv);
+    printf(" select %d readable %d\n", n, FD_ISSET(p[0], &r) ? 1 : 0);
+    close(p[0]);
+    close(ep);
+}
+
+static volatile int alarms;
+static void on_alarm(int s) {
+    (void)s;
+    alarms++;
+}
+static pthread_t waiter;
+static void *interrupter(void *arg) {
+    (void)arg;
+    usleep(20000);
+    pthread_kill(waiter, SIGUSR1);
+    return 0;
+}
+
+/* A handler (SA_RESTART even) interrupts each wait: -1 EINTR at once. */
+static void interrupted(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, 0);
+    int p[2], ep = epoll_create1(0);
+    pipe(p);
+    struct epoll_event ev = {.events = EPOLLIN}, out;
+    epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
+    struct pollfd pf = {.fd = p[0], .events = POLLIN};
+    fd_set r;
+    waiter = pthread_self();
+    for (int k = 0; k < 3; k++) {
+        pthread_t t;
+        pthread_create(&t, 0, interrupter, 0);
+        int n;
+        errno = 0;
+        if (k == 0) {
+            n = epoll_wait(ep, &out, 1, 5000);
+        } else if (k == 1) {
+            n = poll(&pf, 1, 5000);
+        } else {
+            FD_ZERO(&r);
+            FD_SET(p[0], &r);
+            struct timeval tv = {5, 0};
+            n = select(p[0] + 1, &r, 0, 0, &tv);
+        }
+        printf("%s interrupted: %d %s, handler ran %d\n", k == 0 ? "epoll_wait" : k == 1 ? "poll" : "select",
+               n, err(n), alarms);
+        pthread_join(t, 0);
+    }
+    close(p[0]);
+    close(p[1]);
+    close(ep);
+}
+
+/* Level-triggered entries that stay ready take turns, one per wait. */
+static void turns(void) {
+    int a[2], b[2], ep = epoll_create1(0);
+    pipe(a);
+    pipe(b);
+    struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = 1}, out;
+    epoll_ctl(ep, EPOLL_CTL_ADD, a[1], &ev);
+    ev.data.u64 = 2;
+    epoll_ctl(ep, EPOLL_CTL_ADD, b[1], &ev);
+    printf("turns:");
+    for (int i = 0; i < 6; i++) {
+        int n = wait1(ep, 0, &out);
+        printf(" %d:%llu", n, (unsigned long long)out.data.u64);
+    }
+    printf("\n");
+    close(a[0]);
+    close(a[1]);
+    close(b[0]);
+    close(b[1]);
+    close(ep);
+}
+
 int main(void) {
     errors();
     triggers();
     counters();
     waits();
+    hangup();
+    interrupted();
+    turns();
     return 0;
 }

@@ -203,15 +203,18 @@ pub fn write(id: u16, a: &mut AddrSpace, va: u64, len: u64, nonblock: bool) -> X
 
 /// poll(2) readiness of one end: (readable, writable, hung up). As on
 /// Linux, the write end with room is writable even once the read end is
-/// gone (a write then fails with EPIPE); the hang-up says so.
+/// gone (a write then fails with EPIPE); the hang-up says so. The read
+/// end is readable only with bytes in the pipe: once the writers are gone
+/// poll and epoll say POLLHUP alone, as Linux's pipe_poll (select counts
+/// a hang-up as readable itself).
 pub fn ready(id: u16, write: bool) -> (bool, bool, bool) {
     let Some(p) = get(id) else {
-        return (!write, false, true);
+        return (false, false, true);
     };
     if write {
         (false, p.len() < CAPACITY, !p.readers)
     } else {
-        (p.len() > 0 || !p.writers, false, !p.writers)
+        (p.len() > 0, false, !p.writers)
     }
 }
 

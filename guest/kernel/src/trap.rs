@@ -7,6 +7,14 @@ use crate::memlayout;
 use crate::proc::{self, Exit};
 use crate::{kprintln, shutdown, timer};
 
+/// si_code of SIGFPE for an integer divide by zero (#DE).
+const FPE_INTDIV: i32 = 1;
+/// si_code of SIGILL for an illegal opcode (#UD).
+const ILL_ILLOPN: i32 = 2;
+/// si_code of a signal the kernel raised without a more precise one
+/// (#GP, int3).
+const SI_KERNEL: i32 = 0x80;
+
 /// Point all 256 IDT gates at the entry stubs (16 bytes apart). #BP is
 /// DPL 3 so `int3` in user code traps instead of raising #GP.
 pub fn init_idt() {
@@ -58,6 +66,18 @@ fn dispatch(f: &mut TrapFrame) {
         v if v == crate::smp::IPI_VECTOR as u64 => {} // its work is done (gate, enter)
         14 => proc::page_fault(f, crate::arch::fault_address()),
         v => {
+            // A handler the program set for the signal runs, as on Linux
+            // (Go catches SIGSEGV, SIGFPE and SIGILL); si_addr and si_code
+            // are Linux's for each.
+            let (code, addr) = match v {
+                0 => (FPE_INTDIV, f.rip),
+                6 => (ILL_ILLOPN, f.rip),
+                _ => (SI_KERNEL, 0),
+            };
+            let sig = u64::from(abi::signals::for_exception(v));
+            if crate::syscall::signal::fault(f, sig, code, addr) {
+                return;
+            }
             let reason = match v {
                 3 => "breakpoint",
                 6 => "invalid opcode",

@@ -9,7 +9,8 @@
 //! `file::change_seq`), which is Linux's "each wake-up is an edge" up to
 //! reads, which count as changes here too (a reader may be told again
 //! that data it has not drained is there); EPOLLONESHOT disarms an entry
-//! after one report until EPOLL_CTL_MOD.
+//! after one report until EPOLL_CTL_MOD. Each scan starts past the last
+//! entry reported, so entries that stay ready take turns.
 //!
 //! Bounds: NEPOLL instances in the system, NWATCH entries each (ENOSPC
 //! beyond, as Linux's max_user_watches).
@@ -62,14 +63,20 @@ const NONE: Watch = Watch {
 struct Instance {
     used: bool,
     watch: [Watch; NWATCH],
+    /// Where the next scan starts: just past the last entry reported, so
+    /// entries that stay ready take turns when a wait takes fewer than
+    /// all (Linux moves a reported level-triggered entry to the back of
+    /// its ready list).
+    next: usize,
 }
 
-static INSTANCES: KCell<[Instance; NEPOLL]> = KCell::new(
-    [Instance {
-        used: false,
-        watch: [NONE; NWATCH],
-    }; NEPOLL],
-);
+const EMPTY: Instance = Instance {
+    used: false,
+    watch: [NONE; NWATCH],
+    next: 0,
+};
+
+static INSTANCES: KCell<[Instance; NEPOLL]> = KCell::new([EMPTY; NEPOLL]);
 
 fn instances() -> &'static mut [Instance; NEPOLL] {
     // SAFETY: kernel code is never re-entered (see crate::sync); each
@@ -85,7 +92,7 @@ pub fn create() -> Option<u16> {
     let i = t.iter().position(|e| !e.used)?;
     t[i] = Instance {
         used: true,
-        watch: [NONE; NWATCH],
+        ..EMPTY
     };
     // NEPOLL fits in u16.
     Some(i as u16)
@@ -159,12 +166,10 @@ pub fn events_of(ready: (bool, bool, bool), r_ok: bool, w_ok: bool, asked: u32) 
     if w && w_ok {
         out |= asked & (EPOLLOUT | EPOLLWRNORM);
     }
+    // No EPOLLRDHUP: Linux reports it for sockets, and a pipe (the only
+    // thing here that hangs up) says EPOLLHUP alone.
     if hup {
-        out |= if w_ok {
-            EPOLLERR
-        } else {
-            EPOLLHUP | (asked & EPOLLRDHUP)
-        };
+        out |= if w_ok { EPOLLERR } else { EPOLLHUP };
     }
     out
 }
@@ -182,10 +187,13 @@ pub fn collect(
         return 0;
     };
     let mut n = 0;
-    for w in e.watch.iter_mut() {
+    let start = e.next;
+    for k in 0..NWATCH {
         if n == out.len() {
             break;
         }
+        let at = (start + k) % NWATCH;
+        let w = &mut e.watch[at];
         let Some(file) = w.file else {
             continue;
         };
@@ -196,6 +204,7 @@ pub fn collect(
         w.seen = Some(seq);
         out[n] = (now, w.data);
         n += 1;
+        e.next = (at + 1) % NWATCH;
         if w.events & EPOLLONESHOT != 0 {
             w.events = 0;
         }
@@ -215,4 +224,9 @@ pub fn any_ready(id: u16, mut ready: impl FnMut(FileId, u32) -> (u32, u64)) -> b
             now != 0 && (w.events & EPOLLET == 0 || w.seen != Some(seq))
         })
     })
+}
+
+/// Instances in use (for the end-of-run check).
+pub fn in_use() -> usize {
+    instances().iter().filter(|e| e.used).count()
 }

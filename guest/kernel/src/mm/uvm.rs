@@ -46,8 +46,21 @@ pub enum Access {
 pub enum Fault {
     /// Mapped a fresh page, or broke a copy-on-write one: resume.
     Served,
-    /// Not ours to fix: kill, with this reason.
-    Kill(&'static str),
+    /// Not ours to fix: a signal (or, out of memory, the end), with this
+    /// reason.
+    Kill(Why, &'static str),
+}
+
+/// What kind of bad access a fault was, as Linux tells a SIGSEGV handler
+/// (si_code): no mapping there, or one that forbids the access. Out of
+/// memory is neither: the process just ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// SEGV_MAPERR: nothing mapped at the address (Linux has no VMA).
+    MapErr,
+    /// SEGV_ACCERR: a mapping whose protection forbids the access.
+    AccErr,
+    NoMemory,
 }
 
 /// Leaf flags for a user page with `prot`. PROT_NONE pages are kept
@@ -181,14 +194,14 @@ impl AddrSpace {
             let kind = match (&got, present) {
                 (Fault::Served, false) => FAULT_DEMAND,
                 (Fault::Served, true) => FAULT_COW,
-                (Fault::Kill(_), true) => FAULT_PROTECTION,
-                (Fault::Kill(_), false) => FAULT_INVALID,
+                (Fault::Kill(_, _), true) => FAULT_PROTECTION,
+                (Fault::Kill(_, _), false) => FAULT_INVALID,
             };
             let frame = match got {
                 Fault::Served => {
                     pte::lookup(self.root, Va(page_down(addr))).map_or(0, |e| e & pte::ADDR)
                 }
-                Fault::Kill(_) => 0,
+                Fault::Kill(_, _) => 0,
             };
             let region = self.region_of(addr).map_or(0, |r| u64::from(r.kind));
             let took = crate::arch::cpu::rdtsc().wrapping_sub(t0);
@@ -204,14 +217,14 @@ impl AddrSpace {
         let write = err & 2 != 0;
         let fetch = err & 16 != 0;
         if kspace::is_kernel(addr) {
-            return Fault::Kill("touched kernel memory");
+            return Fault::Kill(Why::MapErr, "touched kernel memory");
         }
         let Some(i) = self.index_of(addr) else {
-            return Fault::Kill("address outside every region of this process");
+            return Fault::Kill(Why::MapErr, "address outside every region of this process");
         };
         let r = self.regions[i];
         if r.kind == REGION_GUARD {
-            return Fault::Kill("stack overflow into the guard page");
+            return Fault::Kill(Why::MapErr, "stack overflow into the guard page");
         }
         if present {
             if write && r.prot & PROT_W != 0 {
@@ -222,26 +235,29 @@ impl AddrSpace {
                         return Fault::Served;
                     }
                     Broken::Stale => return Fault::Served,
-                    Broken::NoMemory => return Fault::Kill("out of memory"),
+                    Broken::NoMemory => return Fault::Kill(Why::NoMemory, "out of memory"),
                     Broken::NotCow => {}
                 }
             }
-            return Fault::Kill(if write {
-                "write to a read-only page"
-            } else if fetch {
-                "execute from a non-executable page"
-            } else {
-                "protection violation"
-            });
+            return Fault::Kill(
+                Why::AccErr,
+                if write {
+                    "write to a read-only page"
+                } else if fetch {
+                    "execute from a non-executable page"
+                } else {
+                    "protection violation"
+                },
+            );
         }
         if r.prot == 0 {
-            return Fault::Kill("access to a PROT_NONE page");
+            return Fault::Kill(Why::AccErr, "access to a PROT_NONE page");
         }
         if fetch && r.prot & PROT_X == 0 {
-            return Fault::Kill("execute from a non-executable region");
+            return Fault::Kill(Why::AccErr, "execute from a non-executable region");
         }
         if write && r.prot & PROT_W == 0 {
-            return Fault::Kill("write to a read-only region");
+            return Fault::Kill(Why::AccErr, "write to a read-only region");
         }
         let demand = match r.kind {
             REGION_HEAP => page_up(self.brk).is_some_and(|end| addr < end),
@@ -249,15 +265,18 @@ impl AddrSpace {
             _ => false,
         };
         if !demand {
-            return Fault::Kill("not-present page outside the heap, stack, bss and mmap areas");
+            return Fault::Kill(
+                Why::MapErr,
+                "not-present page outside the heap, stack, bss and mmap areas",
+            );
         }
         if !self.fault_huge(addr, &r) {
             let Some(pa) = frame::alloc() else {
-                return Fault::Kill("out of memory");
+                return Fault::Kill(Why::NoMemory, "out of memory");
             };
             if !self.map(Va(page_down(addr)), pa, r.prot) {
                 frame::free(pa);
-                return Fault::Kill("out of memory for page tables");
+                return Fault::Kill(Why::NoMemory, "out of memory for page tables");
             }
         }
         self.regions[i].faults += 1;

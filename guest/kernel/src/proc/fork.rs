@@ -85,6 +85,7 @@ pub fn fork(f: &TrapFrame, c: &Clone) -> i64 {
     child.sigmask = parent.sigmask;
     child.in_handler = parent.in_handler;
     child.sig_deadline = parent.sig_deadline;
+    child.handler_stack = parent.handler_stack;
     if parent.in_handler {
         child.sigfpu = parent.sigfpu;
     }

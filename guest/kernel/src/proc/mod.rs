@@ -36,7 +36,7 @@ use crate::fpu::FpuArea;
 use crate::fs;
 use crate::mm::{
     frame,
-    uvm::{AddrSpace, Fault},
+    uvm::{AddrSpace, Fault, Why},
 };
 use crate::sync::KCell;
 use report::report;
@@ -97,12 +97,14 @@ impl AltStack {
 }
 
 /// The siginfo_t fields the kernel fills for a signal: si_code (SI_USER
-/// 0 for kill, CLD_* for SIGCHLD), the sender's pid, si_status.
+/// 0 for kill, CLD_* for SIGCHLD), the sender's pid, si_status; or, for
+/// a fault (SIGSEGV, SIGFPE, ...), si_addr in place of pid and status.
 #[derive(Clone, Copy)]
 pub struct SigInfo {
     pub code: i32,
     pub pid: u32,
     pub status: i32,
+    pub addr: Option<u64>,
 }
 
 impl SigInfo {
@@ -110,6 +112,7 @@ impl SigInfo {
         code: 0,
         pid: 0,
         status: 0,
+        addr: None,
     };
 }
 
@@ -187,6 +190,10 @@ pub struct Proc {
     pub in_handler: bool,
     /// The interrupted call's `call_deadline`, while a handler runs.
     pub sig_deadline: u64,
+    /// The stack range [lo, hi) the running handler is on: the alternate
+    /// stack, or below the end of its frame. A stack pointer outside it
+    /// means the handler was left without rt_sigreturn (siglongjmp).
+    pub handler_stack: (u64, u64),
     /// `block` rewound it to its `syscall` instruction (rax is the call's
     /// number, not a value of the program's).
     pub restarting: bool,
@@ -241,6 +248,7 @@ impl Proc {
         siginfo: [SigInfo::USER; 64],
         in_handler: false,
         sig_deadline: 0,
+        handler_stack: (0, 0),
         restarting: false,
         sigfpu: FpuArea::clean(),
         suspend_mask: None,
@@ -431,7 +439,13 @@ pub fn refused() {
     table().failed += 1;
 }
 
-/// A user page fault: serve it, or kill the process.
+/// si_code of a SIGSEGV for a fault where nothing is mapped.
+const SEGV_MAPERR: i32 = 1;
+/// si_code of a SIGSEGV for a fault the mapping's protection refused.
+const SEGV_ACCERR: i32 = 2;
+
+/// A user page fault: serve it, run the process's SIGSEGV handler, or
+/// kill the process.
 pub fn page_fault(f: &mut TrapFrame, addr: u64) {
     // SAFETY: a trap from a running process; p is done before exit_current.
     let p = unsafe { current() };
@@ -440,15 +454,28 @@ pub fn page_fault(f: &mut TrapFrame, addr: u64) {
         Fault::Served => {
             maybe_yield(f);
         }
-        Fault::Kill(reason) => exit_current(
-            f,
-            Exit::Fault {
-                vector: 14,
-                err: f.err,
-                addr,
-                rip: f.rip,
-                reason,
-            },
-        ),
+        Fault::Kill(why, reason) => {
+            // A handler the program set for SIGSEGV runs (Go turns a nil
+            // dereference into a panic there); out of memory just ends it.
+            let code = match why {
+                Why::MapErr => Some(SEGV_MAPERR),
+                Why::AccErr => Some(SEGV_ACCERR),
+                Why::NoMemory => None,
+            };
+            let sig = u64::from(abi::signals::SIGSEGV);
+            if code.is_some_and(|c| crate::syscall::signal::fault(f, sig, c, addr)) {
+                return;
+            }
+            exit_current(
+                f,
+                Exit::Fault {
+                    vector: 14,
+                    err: f.err,
+                    addr,
+                    rip: f.rip,
+                    reason,
+                },
+            )
+        }
     }
 }

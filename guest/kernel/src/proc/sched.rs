@@ -128,10 +128,44 @@ pub(super) fn resume(f: &mut TrapFrame, i: usize, live_gs: u64) {
     // they run again and return EINTR, delivering on the way out.
     let nr = f.rax;
     let rewound = core::mem::take(&mut t.procs[i].restarting);
-    if !(rewound && (nr == abi::syscall::SYS_PAUSE || nr == abi::syscall::SYS_RT_SIGSUSPEND)) {
-        crate::syscall::signal::deliver(f);
+    if rewound && (nr == abi::syscall::SYS_PAUSE || nr == abi::syscall::SYS_RT_SIGSUSPEND) {
+        return;
     }
+    if rewound && NEVER_RESTARTED.contains(&nr) {
+        // Linux ends these waits with EINTR when a handler runs, whatever
+        // SA_RESTART says: the handler returns past the call, with EINTR
+        // and no deadline left over. With no handler to run (woken for
+        // nothing, or the signal ended the process) the call stays
+        // rewound and its deadline stands.
+        let mut g = *f;
+        g.rip = g.rip.wrapping_add(SYSCALL_LEN);
+        g.rax = abi::syscall::EINTR as u64;
+        let deadline = core::mem::take(&mut t.procs[i].call_deadline);
+        if crate::syscall::signal::deliver(&mut g) {
+            *f = g;
+        } else {
+            table().procs[i].call_deadline = deadline;
+        }
+        return;
+    }
+    crate::syscall::signal::deliver(f);
 }
+
+/// Waits a handler ends with EINTR rather than restarts (Linux's
+/// ERESTARTNOHAND and plain EINTR): poll, select and epoll_wait in all
+/// their forms.
+const NEVER_RESTARTED: [u64; 7] = {
+    use abi::syscall::*;
+    [
+        SYS_POLL,
+        SYS_PPOLL,
+        SYS_SELECT,
+        SYS_PSELECT6,
+        SYS_EPOLL_WAIT,
+        SYS_EPOLL_PWAIT,
+        SYS_EPOLL_PWAIT2,
+    ]
+};
 
 /// Start the first process; never returns.
 pub fn run() -> ! {

@@ -95,6 +95,8 @@ extern "C" fn syscall_dispatch(f: &mut TrapFrame) -> u64 {
 fn dispatch(f: &mut TrapFrame) -> u64 {
     let (a0, a1, a2, a3) = (f.rdi, f.rsi, f.rdx, f.r10);
     let nr = f.rax;
+    // A handler left by siglongjmp is over (pause must see that too).
+    signal::settle(f.rsp);
     let traced = crate::trace::syscalls();
     let (t0, pid) = if traced {
         (crate::trace::now(), crate::running::pid())
@@ -239,6 +241,10 @@ fn dispatch(f: &mut TrapFrame) -> u64 {
         SYS_SCHED_GETAFFINITY => Ret::Value(process::sched_getaffinity(a0, a1, a2)),
         SYS_SCHED_SETAFFINITY => Ret::Value(process::sched_setaffinity(a0, a1, a2)),
         SYS_PRLIMIT64 => Ret::Value(process::prlimit64(a0, a1, a2, a3)),
+        // The older pair (Go 1.19 asks RLIMIT_NOFILE at start-up):
+        // prlimit64 on itself.
+        SYS_GETRLIMIT => Ret::Value(process::prlimit64(0, a0, 0, a1)),
+        SYS_SETRLIMIT => Ret::Value(process::prlimit64(0, a0, a1, 0)),
         SYS_UNAME => Ret::Value(process::uname(a0)),
         SYS_GETRANDOM => Ret::Value(process::getrandom(a0, a1)),
         SYS_EXIT => process::exit_thread(f, a0),

@@ -26,8 +26,9 @@
 //!
 //! A call that was blocked (rewound to its `syscall` instruction) when
 //! the signal came runs again after the handler returns, as with
-//! SA_RESTART, whatever the flags; only pause and rt_sigsuspend return
-//! EINTR.
+//! SA_RESTART, whatever the flags; only pause, rt_sigsuspend and the
+//! waits Linux never restarts (poll, select, epoll_wait: `proc::sched`)
+//! return EINTR.
 
 use abi::Pod;
 use abi::syscall::{EFAULT, EINTR, EINVAL, ENOMEM, EPERM, ESRCH};
@@ -129,11 +130,25 @@ fn deliverable(p: &proc::Proc, mask: u64) -> bool {
     })
 }
 
+/// A handler left without rt_sigreturn (siglongjmp out of it, as C
+/// programs and test harnesses do) is over once the stack pointer `rsp`
+/// is off the stack it ran on: signals are delivered again from then on.
+/// Its saved FPU state is dropped, as Linux drops its frame.
+pub fn settle(rsp: u64) {
+    let p = current();
+    let (lo, hi) = p.handler_stack;
+    if p.in_handler && !(lo <= rsp && rsp < hi) {
+        p.in_handler = false;
+        p.sig_deadline = 0;
+    }
+}
+
 /// Deliver the current process's first deliverable pending signal, as it
 /// is about to return to user code with `f`: end it (default action), or
 /// set `f` up to run the handler. True if `f` changed (it must then be
 /// restored whole, not by sysret), false if nothing was delivered.
 pub fn deliver(f: &mut TrapFrame) -> bool {
+    settle(f.rsp);
     let p = current();
     // rt_sigsuspend's temporary mask lasts until this delivery.
     let restore = p.suspend_mask.take();
@@ -164,6 +179,28 @@ pub fn deliver(f: &mut TrapFrame) -> bool {
     false
 }
 
+/// A fault in user code that raises `sig` (si_code `code`, si_addr
+/// `addr`), as Linux's force_sig_fault: run the process's handler at
+/// once, with `f` as the interrupted context. False when the signal is
+/// not caught, is blocked, or a handler runs already: the caller ends the
+/// process (Linux, too, takes a blocked or ignored fault signal's default
+/// action, and this kernel runs one handler at a time).
+pub fn fault(f: &mut TrapFrame, sig: u64, code: i32, addr: u64) -> bool {
+    settle(f.rsp);
+    let p = current();
+    if action(p, sig) != Action::Catch || p.sigmask & bit(sig) != 0 || p.in_handler {
+        return false;
+    }
+    p.siginfo[(sig - 1) as usize] = SigInfo {
+        code,
+        pid: 0,
+        status: 0,
+        addr: Some(addr),
+    };
+    run_handler(f, sig);
+    true
+}
+
 /// Build `sig`'s frame on the current process's stack and point `f` at
 /// its handler. The mask in the frame is the one in force now.
 fn run_handler(f: &mut TrapFrame, sig: u64) {
@@ -181,11 +218,17 @@ fn run_handler(f: &mut TrapFrame, sig: u64) {
     let alt_on = alt.flags & SS_DISABLE == 0 && alt.size != 0;
     let on_alt = alt_on && f.rsp.wrapping_sub(alt.sp) < alt.size;
     let mut sp = f.rsp.wrapping_sub(RED_ZONE);
-    if flags & SA_ONSTACK != 0 && alt_on && !on_alt {
+    let to_alt = flags & SA_ONSTACK != 0 && alt_on && !on_alt;
+    if to_alt {
         sp = alt.sp.wrapping_add(alt.size);
     }
     // (rsp + 8) % 16 == 0 at entry, as after a call.
     let sp = (sp.wrapping_sub(FRAME as u64) & !15).wrapping_sub(8);
+    let handler_stack = if to_alt || on_alt {
+        (alt.sp, alt.sp.wrapping_add(alt.size))
+    } else {
+        (0, sp.wrapping_add(FRAME as u64))
+    };
     let info = p.siginfo[i];
     let mut w = [0u64; FRAME / 8];
     w[0] = restorer;
@@ -212,8 +255,14 @@ fn run_handler(f: &mut TrapFrame, sig: u64) {
     let si = 39;
     w[si] = sig;
     w[si + 1] = info.code as u32 as u64;
-    w[si + 2] = u64::from(info.pid);
-    w[si + 3] = info.status as u32 as u64;
+    if let Some(addr) = info.addr {
+        // A fault: si_addr, and sigcontext's cr2 as Linux fills it.
+        w[si + 2] = addr;
+        w[28] = addr;
+    } else {
+        w[si + 2] = u64::from(info.pid);
+        w[si + 3] = info.status as u32 as u64;
+    }
     let mut b = [0u8; FRAME];
     for (k, v) in w.iter().enumerate() {
         b[k * 8..k * 8 + 8].copy_from_slice(&v.to_le_bytes());
@@ -225,6 +274,7 @@ fn run_handler(f: &mut TrapFrame, sig: u64) {
     let p = current();
     p.sigfpu.0.copy_from_slice(&p.fpu.0);
     p.in_handler = true;
+    p.handler_stack = handler_stack;
     // A timed wait the handler interrupted keeps its deadline for when it
     // runs again; the handler's own calls start without one.
     p.sig_deadline = p.call_deadline;
@@ -460,6 +510,7 @@ pub fn send(f: &mut TrapFrame, to_self: bool, sig: u64) -> Ret {
             code: 0,
             pid,
             status: 0,
+            addr: None,
         },
     );
     Ret::Value(0)
@@ -490,13 +541,13 @@ pub fn is_self(pid: u64, group_ok: bool) -> bool {
     pid == current().tgid || (group_ok && pid == 0)
 }
 
-/// tkill(2) (`tgid` None) and tgkill(2): a signal to thread `tid`. No
-/// handler runs, so what a signal does is what it does to the process:
-/// to a thread of the caller's own process, as to itself (a fatal one
-/// ends the whole process); to another's, as kill(2) of that process.
 /// si_code of a signal sent by tkill/tgkill.
 const SI_TKILL: i32 = -6;
 
+/// tkill(2) (`tgid` None) and tgkill(2): a signal to thread `tid`. To a
+/// thread of the caller's own process, a caught or blocked signal is
+/// pending on that thread, a fatal one ends the whole process; to
+/// another's, as kill(2) of that process.
 pub fn tkill(f: &mut TrapFrame, tgid: Option<u64>, tid: u64, sig: u64) -> Ret {
     let (tid, tgid) = (tid as u32 as i32, tgid.map(|g| g as u32 as i32));
     if tid <= 0 || tgid.is_some_and(|g| g <= 0) {
@@ -518,6 +569,7 @@ pub fn tkill(f: &mut TrapFrame, tgid: Option<u64>, tid: u64, sig: u64) -> Ret {
                 code: SI_TKILL,
                 pid: current().tgid,
                 status: 0,
+                addr: None,
             };
             let fatal = |q: &proc::Proc| terminates(q, s) && q.sigmask & bit(s) == 0;
             match proc::signal_thread(tid as u32, s, info, fatal) {
