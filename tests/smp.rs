@@ -20,6 +20,20 @@ fn cpus_outside_one_to_eight_is_refused_with_one_line() {
     }
 }
 
+/// The gdb stub stops one vCPU; with more it is refused before anything
+/// listens, on one line.
+#[test]
+fn gdb_with_several_vcpus_is_refused_with_one_line() {
+    let r = microvmm_direct(&["--gdb", "0", "--cpus", "2", "--cmdline", "addrspace"]);
+    assert_eq!(r.code, 2, "stderr:\n{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--gdb works with one vCPU"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn application_processors_come_up_and_each_vcpu_is_reported() {
     for n in [2usize, 4] {

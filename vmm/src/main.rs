@@ -314,7 +314,11 @@ fn main() -> ExitCode {
         return fail(early, "--trace-syscalls needs --trace FILE", usage);
     }
     if gdb.is_some() && cli.cpus > 1 {
-        return fail(early, "--gdb works with one vCPU: leave out --cpus (or give --cpus 1)", usage);
+        return fail(
+            early,
+            "--gdb works with one vCPU: leave out --cpus (or give --cpus 1)",
+            usage,
+        );
     }
     let deadline = Deadline::new(start, Duration::from_secs_f64(timeout));
     let until = deadline.output();
