@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 
+import bench_exits
 import bench_kvm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -438,7 +439,8 @@ def main():
     for name, f in [("1", s1_whole_process), ("2", s2_first_line), ("3", s3_exit_round_trip),
                     ("4", s4_guest_costs), ("5", s5_walker), ("6", s6_one_gib), ("7", s7_memory),
                     ("8", s8_concurrent), ("9", s9_fork), ("10", s10_smp),
-                    ("11", lambda: bench_kvm.run(sys.modules[__name__]))]:
+                    ("11", lambda: bench_kvm.run(sys.modules[__name__])),
+                    ("12", lambda: bench_exits.run(sys.modules[__name__]))]:
         if only and name not in only:
             continue
         t = time.perf_counter()

@@ -15,7 +15,11 @@
 #   9. fork + exit + wait of a process with 16 MiB touched: guest vs native;
 #  10. --cpus 1 vs 2: the demo and threads.c; one TLB shootdown's round trip.
 #  11. the demo with vs without --trace, at three --kvm-sample-us periods,
-#      and VM exits per guest page fault from KVM's counters (bench_kvm.py).
+#      and VM exits per guest page fault from KVM's counters (bench_kvm.py);
+#  12. every VM exit of a run by kind from KVM's counters (addrspace, the demo
+#      without spin, touch:16, --run ostep), and exits per guest fault and per
+#      system call (bench_exits.py; BENCH_BEFORE=PATH: the same for another
+#      microvmm, interleaved: before/after).
 # Table on stdout, everything in target/bench/results.json. Timings are
 # never asserted. Installs QEMU with apt-get when missing (skipped if that fails).
 # Usage: scripts/bench.sh [runs]   (default 10 interleaved rounds)

@@ -56,7 +56,7 @@ def run(b):
         s = b.stats(xs)
         r = b.ratio(s, base)
         sec[k] = {**(s or {}), "vs_demo": r}
-        b.row("10 kvm/trace", k, s, "ms", b.fmt_ratio(r, "demo") if k != "demo (-q)" else "baseline")
+        b.row("11 kvm/trace", k, s, "ms", b.fmt_ratio(r, "demo") if k != "demo (-q)" else "baseline")
     if os.path.exists(trace):
         sec["trace_file_bytes"] = os.path.getsize(trace)
     per = [exits_per_fault(b) for _ in range(max(3, b.N // 2))]
@@ -69,7 +69,7 @@ def run(b):
     ]:
         s = b.stats([p[key] for p in per if p[key] is not None])
         sec[key] = s
-        b.row("10 kvm/trace", what, s, unit)
+        b.row("11 kvm/trace", what, s, unit)
     if per:
         sec["heap_counters_last_run"] = per[-1]["heap"]
     b.results["sections"]["kvm_trace"] = sec

@@ -7,7 +7,7 @@ pub mod cpu;
 pub mod fsbase;
 pub mod pvm;
 
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Mode {
@@ -79,9 +79,24 @@ pub fn fault_address() -> u64 {
 /// trapped `mov cr3` (≈4.5k vs 7–9k cycles, HOST-KVM.md) and keeps the
 /// pv_kpti pairing (user PGD = cr3 | 0x1000).
 pub fn set_cr3(cr3: u64) {
+    LOADED_CR3[crate::smp::cpu()].store(cr3, Ordering::Relaxed);
     match mode() {
         Mode::Pvm => pvm::hypercall(pvm::HC_SET_CR3, cr3, 0, 0),
         Mode::X86 => cpu::write_cr3(cr3),
+    }
+}
+
+/// The root each CPU last loaded with `set_cr3`: a flush reloads it from
+/// here, because on PVM reading CR3 is a VM exit and an emulated
+/// instruction.
+static LOADED_CR3: [AtomicU64; abi::layout::MAX_CPUS as usize] =
+    [const { AtomicU64::new(0) }; abi::layout::MAX_CPUS as usize];
+
+/// The root this CPU runs on (CR3 itself until `set_cr3` was first called).
+pub fn loaded_cr3() -> u64 {
+    match LOADED_CR3[crate::smp::cpu()].load(Ordering::Relaxed) {
+        0 => cpu::read_cr3(),
+        cr3 => cr3,
     }
 }
 
@@ -103,7 +118,7 @@ pub fn flush_tlb_range(va: u64, npages: u64) {
 
 /// `flush_tlb_all` on this CPU only (a TLB shootdown's target).
 pub fn local_flush_all() {
-    let cr3 = cpu::read_cr3();
+    let cr3 = loaded_cr3();
     set_cr3(cr3);
     flushed(abi::trace::FLUSH_ALL, cr3, 0);
 }
@@ -121,7 +136,7 @@ pub fn local_flush_page(va: u64) {
         Mode::X86 => {
             cpu::invlpg(va);
             if crate::trace::on() {
-                flushed(abi::trace::FLUSH_PAGE, cpu::read_cr3(), va);
+                flushed(abi::trace::FLUSH_PAGE, loaded_cr3(), va);
             }
         }
     }
