@@ -40,6 +40,17 @@ fn pthread_examples_print_what_they_print_on_the_host() {
             out.contains("tgkill: the handler ran on the target thread: yes"),
             "{out}"
         );
+        // A fatal tgkill acts where it is aimed, whatever the caller blocks.
+        let native = Command::new(&p)
+            .arg("tgkillfatal")
+            .status()
+            .expect("run natively");
+        let (code, out, _) = guest(&format!("{} tgkillfatal", p.display()));
+        assert_eq!(
+            (native.code(), code),
+            (None, 143),
+            "{cc:?} tgkillfatal: {out}"
+        );
         let (code, out, err) = guest(&format!("{} sem10m", p.display()));
         assert_eq!(code, 0, "{cc:?} sem10m\nstdout:\n{out}\nstderr:\n{err}");
         assert_eq!(out, "sem10m: 10000000 (want 10000000)\n", "{cc:?}");

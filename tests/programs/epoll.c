@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,6 +96,24 @@ static void triggers(void) {
     close(p[1]);
     printf("after close: %d\n", wait1(ep, 0, &out));
     close(ep);
+}
+
+/* Events that cannot be copied out are not used up (Linux puts them back). */
+static void readonly(void) {
+    int ep = epoll_create1(0), p[2];
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT}, out;
+    void *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    pipe(p);
+    write(p[1], "x", 1);
+    epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
+    long r = epoll_wait(ep, ro, 1, 0);
+    int e = errno;
+    int n = epoll_wait(ep, &out, 1, 0);
+    printf("one-shot into a read-only buffer: %s, then %d\n", r < 0 ? strerror(e) : "ok", n);
+    close(p[0]);
+    close(p[1]);
+    close(ep);
+    munmap(ro, 4096);
 }
 
 static void counters(void) {
@@ -256,6 +275,7 @@ static void turns(void) {
 int main(void) {
     errors();
     triggers();
+    readonly();
     counters();
     waits();
     hangup();

@@ -6,6 +6,8 @@
  * thread's signal mask (its creator's), a tgkill whose handler runs on
  * the thread it names. Prints what it prints on the host.
  * "sem10m": the semaphore lock over 10^7 increments (4 threads).
+ * "tgkillfatal": a SIGTERM the caller blocks, by tgkill to a thread that
+ * does not: the process ends (143).
  * Other modes: "group" (a thread calls exit(3): the process ends 3),
  * "mainexit" (main calls pthread_exit, a worker finishes the process),
  * "bomb" (threads until pthread_create fails, then exit(0) ends them),
@@ -462,6 +464,23 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(mode, "execd")) {
         printf("execd: pid %ld, tid %ld\n", (long)getpid(), (long)syscall(SYS_gettid));
+        return 0;
+    }
+    if (!strcmp(mode, "tgkillfatal")) {
+        /* The caller blocks SIGTERM, the thread it names does not: the
+         * default action ends the process (143), as on Linux. */
+        sigset_t term;
+        pthread_t t;
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        pthread_create(&t, NULL, target, NULL);
+        while (!target_tid)
+            sched_yield();
+        pthread_sigmask(SIG_BLOCK, &term, NULL);
+        syscall(SYS_tgkill, getpid(), target_tid, SIGTERM);
+        for (int i = 0; i < 100; i++)
+            sched_yield();
+        printf("tgkillfatal: still alive\n");
         return 0;
     }
     if (!strcmp(mode, "sem10m")) {

@@ -174,26 +174,37 @@ pub fn events_of(ready: (bool, bool, bool), r_ok: bool, w_ok: bool, asked: u32) 
     out
 }
 
-/// Collect up to `max` ready entries of instance `id` into `out` as
-/// (events, data), asking `ready` for each open file's events among those
-/// asked and its change count; edge-triggered and one-shot entries are
-/// updated as reported. How many were written.
+/// One entry to report: its events and datum, and what reporting it
+/// changes (`commit`).
+#[derive(Clone, Copy, Default)]
+pub struct Report {
+    pub events: u32,
+    pub data: u64,
+    slot: usize,
+    seq: u64,
+}
+
+/// Find up to `out.len()` ready entries of instance `id`, asking `ready`
+/// for each open file's events among those asked and its change count,
+/// starting past the last one reported (so entries that stay ready take
+/// turns). Nothing changes until `commit`: a caller that cannot copy the
+/// events out loses none (no edge is used up, no one-shot disarmed).
+/// How many were found.
 pub fn collect(
     id: u16,
-    out: &mut [(u32, u64)],
+    out: &mut [Report],
     mut ready: impl FnMut(FileId, u32) -> (u32, u64),
 ) -> usize {
-    let Some(e) = instances().get_mut(usize::from(id)).filter(|e| e.used) else {
+    let Some(e) = instances().get(usize::from(id)).filter(|e| e.used) else {
         return 0;
     };
     let mut n = 0;
-    let start = e.next;
     for k in 0..NWATCH {
         if n == out.len() {
             break;
         }
-        let at = (start + k) % NWATCH;
-        let w = &mut e.watch[at];
+        let slot = (e.next + k) % NWATCH;
+        let w = &e.watch[slot];
         let Some(file) = w.file else {
             continue;
         };
@@ -201,15 +212,33 @@ pub fn collect(
         if now == 0 || (w.events & EPOLLET != 0 && w.seen == Some(seq)) {
             continue;
         }
-        w.seen = Some(seq);
-        out[n] = (now, w.data);
+        out[n] = Report {
+            events: now,
+            data: w.data,
+            slot,
+            seq,
+        };
         n += 1;
-        e.next = (at + 1) % NWATCH;
+    }
+    n
+}
+
+/// The entries `reports` (from `collect` on instance `id`, with nothing
+/// run in between) reached the caller: edge-triggered ones wait for the
+/// next change, one-shot ones are disarmed, the next scan starts past the
+/// last.
+pub fn commit(id: u16, reports: &[Report]) {
+    let Some(e) = instances().get_mut(usize::from(id)).filter(|e| e.used) else {
+        return;
+    };
+    for r in reports {
+        let w = &mut e.watch[r.slot % NWATCH];
+        w.seen = Some(r.seq);
         if w.events & EPOLLONESHOT != 0 {
             w.events = 0;
         }
+        e.next = (r.slot + 1) % NWATCH;
     }
-    n
 }
 
 /// Whether instance `id` has an entry to report now (poll on an epoll

@@ -124,7 +124,7 @@ pub fn wait_events(epfd: u64, out: u64, max: u64, timeout_ns: Option<u64>) -> Re
     if with_aspace(|a| if a.check(out, len) { 0 } else { EFAULT }) != 0 {
         return done(EFAULT);
     }
-    let mut got = [(0u32, 0u64); BATCH];
+    let mut got = [epoll::Report::default(); BATCH];
     let n = epoll::collect(id, &mut got[..want], file::watched_events);
     if n == 0 {
         return if timeout_ns == Some(0) {
@@ -133,16 +133,21 @@ pub fn wait_events(epfd: u64, out: u64, max: u64, timeout_ns: Option<u64>) -> Re
             wait(timeout_ns)
         };
     }
-    for (i, (events, data)) in got[..n].iter().enumerate() {
+    // As Linux: the events copied out are reported; those that could not
+    // be stay ready (EFAULT if none could).
+    let mut sent = 0;
+    for (i, r) in got[..n].iter().enumerate() {
         let mut b = [0u8; EVENT as usize];
-        b[..4].copy_from_slice(&events.to_le_bytes());
-        b[4..].copy_from_slice(&data.to_le_bytes());
+        b[..4].copy_from_slice(&r.events.to_le_bytes());
+        b[4..].copy_from_slice(&r.data.to_le_bytes());
         let at = out + i as u64 * EVENT; // inside the range checked above
         if with_aspace(|a| if a.copy_out(at, &b) { 0 } else { EFAULT }) != 0 {
-            return done(EFAULT);
+            break;
         }
+        sent = i + 1;
     }
-    done(n as i64)
+    epoll::commit(id, &got[..sent]);
+    done(if sent == 0 { EFAULT } else { sent as i64 })
 }
 
 /// epoll_wait's timeout in milliseconds (negative: forever).

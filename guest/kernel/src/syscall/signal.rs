@@ -574,7 +574,11 @@ pub fn tkill(f: &mut TrapFrame, tgid: Option<u64>, tid: u64, sig: u64) -> Ret {
             let fatal = |q: &proc::Proc| terminates(q, s) && q.sigmask & bit(s) == 0;
             match proc::signal_thread(tid as u32, s, info, fatal) {
                 Some(true) => return Ret::Value(0),
-                Some(false) => {}
+                // Fatal where it is aimed, whatever the caller blocks.
+                Some(false) => {
+                    proc::exit_current(f, Exit::Signal(s as u32));
+                    return Ret::Switched(true);
+                }
                 None => return Ret::Value(ESRCH),
             }
         }
