@@ -251,8 +251,9 @@ pub enum RunError {
         /// The pid.
         pid: u32,
     },
-    /// A threads message for a pid that had sent one, or had exited.
-    ThreadsTwice {
+    /// A threads message for a pid that is unknown, has exited, or had
+    /// sent one.
+    ThreadsUnexpected {
         /// The pid.
         pid: u32,
     },
@@ -303,9 +304,9 @@ impl fmt::Display for RunError {
                 f,
                 "guest protocol: more than {max} processes; pid {pid} not recorded"
             ),
-            RunError::ThreadsTwice { pid } => write!(
+            RunError::ThreadsUnexpected { pid } => write!(
                 f,
-                "guest protocol: threads of pid {pid} sent twice or after its exit"
+                "guest protocol: threads of pid {pid} sent with no live image to take them (unknown, exited, or sent twice)"
             ),
             RunError::UnknownPid { pid } => {
                 write!(f, "guest protocol: exit of unknown pid {pid}")

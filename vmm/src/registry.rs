@@ -148,8 +148,7 @@ impl<'a> Registry<'a> {
         }
         match self.current_mut(t.pid) {
             Some(r) if r.exited.is_none() && r.threads.is_none() => r.threads = Some(t),
-            Some(_) => self.error(RunError::ThreadsTwice { pid: t.pid }),
-            None => self.error(RunError::UnknownPid { pid: t.pid }),
+            _ => self.error(RunError::ThreadsUnexpected { pid: t.pid }),
         }
     }
 
