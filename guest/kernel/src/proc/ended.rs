@@ -15,9 +15,9 @@ use crate::mm::uvm::AddrSpace;
 use crate::sync::KCell;
 use crate::{kprintln, vmmdev};
 
-/// Groups with a list at once: a group of two threads or more takes two
-/// slots of the process table, so there are at most NPROC / 2.
-const GROUPS: usize = NPROC / 2;
+/// Groups with a list at once: each keeps a live thread (a slot of the
+/// process table) until its report, so there are at most NPROC (66 KiB).
+const GROUPS: usize = NPROC;
 
 const NO_THREAD: ThreadEnd = ThreadEnd {
     tid: 0,
