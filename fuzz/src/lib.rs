@@ -394,6 +394,17 @@ fn accepted(mem: &GuestMemoryMmap, ram: u64, gpa: u64, event: &Event, image: &[u
                 assert!(len > 0 && len <= 3 * msg::FILE_PATH_MAX);
             }
         }
+        Event::Threads(t) => {
+            assert_eq!(header.kind, msg::KIND_THREADS);
+            assert!(t.threads.len() <= msg::MAX_THREADS);
+            for th in &t.threads {
+                assert!(
+                    th.stack
+                        .as_ref()
+                        .is_none_or(|r| r.start < r.end && r.end.raw() <= 1 << 47)
+                );
+            }
+        }
         Event::Whereis(w) => {
             assert_eq!(header.kind, msg::KIND_WHEREIS);
             let size = size_of::<msg::WhereisAnswer>() as u64;

@@ -84,6 +84,9 @@ pub struct ProcObservation {
     /// Each number found so far, in order, and its translation when it was
     /// written (None if not mapped then); emptied at exit.
     pub when_printed: Vec<(Gva, Option<Seen>)>,
+    /// How its threads ended, when it made more than one (sent just
+    /// before its exit message).
+    pub threads: Option<crate::devices::threads::ThreadsEvent>,
 }
 
 /// An address a process printed, and what the VMM knows of it.
@@ -248,6 +251,12 @@ pub enum RunError {
         /// The pid.
         pid: u32,
     },
+    /// A threads message for a pid that is unknown, has exited, or had
+    /// sent one.
+    ThreadsUnexpected {
+        /// The pid.
+        pid: u32,
+    },
     /// A process exits on another page table than it was created with.
     Cr3Changed {
         /// The process.
@@ -294,6 +303,10 @@ impl fmt::Display for RunError {
             RunError::TooManyProcesses { pid, max } => write!(
                 f,
                 "guest protocol: more than {max} processes; pid {pid} not recorded"
+            ),
+            RunError::ThreadsUnexpected { pid } => write!(
+                f,
+                "guest protocol: threads of pid {pid} sent with no live image to take them (unknown, exited, or sent twice)"
             ),
             RunError::UnknownPid { pid } => {
                 write!(f, "guest protocol: exit of unknown pid {pid}")

@@ -130,6 +130,7 @@ impl<'a> Ports<'a> {
             }
             Event::Boot(b) => self.registry.boot(b),
             Event::Mark { .. } => {}
+            Event::Threads(t) => self.registry.threads(t),
             Event::StdinRead { pid, want, reply } => {
                 let got = if self.registry.is_first_program(pid) {
                     self.stdin.read(want)

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::addr::Gva;
 use crate::devices::event::{BootEvent, Exit, ProcEvent, RegionKind, Stream, WhereisRequest};
+use crate::devices::threads::ThreadsEvent;
 use crate::hostmem::Pagemap;
 use crate::inspect::HostView;
 use crate::inspect::{self, Budget, Cpu, LiveHost, Options, Peer, Walk2d};
@@ -139,6 +140,18 @@ impl<'a> Registry<'a> {
         }
     }
 
+    /// How the threads of `t.pid` ended: kept with its current image,
+    /// once, before that image exits (else a protocol error).
+    pub fn threads(&mut self, t: ThreadsEvent) {
+        if self.untracked.contains_key(&t.pid) {
+            return;
+        }
+        match self.current_mut(t.pid) {
+            Some(r) if r.exited.is_none() && r.threads.is_none() => r.threads = Some(t),
+            _ => self.error(RunError::ThreadsUnexpected { pid: t.pid }),
+        }
+    }
+
     /// The record of `pid`'s current (latest) image.
     fn current(&self, pid: u32) -> Option<&ProcObservation> {
         self.procs
@@ -220,6 +233,7 @@ impl<'a> Registry<'a> {
                 printed: Vec::new(),
                 scanner: Scanner::default(),
                 when_printed: Vec::new(),
+                threads: None,
             },
         );
     }

@@ -4,8 +4,8 @@
 
 use crate::layout::{BootInfo, Module};
 use crate::msg::{
-    Boot, Console, DebugTrap, FileName, Header, Mark, Proc, Region, Stdin, WalkStep, Whereis,
-    WhereisAnswer,
+    Boot, Console, DebugTrap, FileName, Header, Mark, Proc, Region, Stdin, ThreadEnd, Threads,
+    WalkStep, Whereis, WhereisAnswer,
 };
 use crate::syscall::Stats;
 use crate::tree::{EntryHeader, Header as TreeHeader};
@@ -70,6 +70,8 @@ pod!(
     Whereis,
     Mark,
     DebugTrap,
+    ThreadEnd,
+    Threads,
     BootInfo,
     Module,
     Stats,

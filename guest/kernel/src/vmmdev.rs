@@ -50,6 +50,7 @@ message!(abi::msg::Whereis, abi::msg::KIND_WHEREIS);
 message!(abi::msg::Mark, abi::msg::KIND_MARK);
 message!(abi::msg::Stdin, abi::msg::KIND_STDIN);
 message!(abi::msg::DebugTrap, abi::msg::KIND_DEBUG_TRAP);
+message!(abi::msg::Threads, abi::msg::KIND_THREADS);
 
 /// Send `m` (the VMM may write an answer into it); return the VMM's result
 /// code, or None when there is no device.

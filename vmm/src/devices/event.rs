@@ -30,6 +30,9 @@ pub enum Event {
     /// A process was created (`exit` is None) or is about to be torn down
     /// from its own context, its CR3 live.
     Proc(ProcEvent),
+    /// How the threads of a process that made more than one ended: sent
+    /// once, just before its exit `Proc`.
+    Threads(crate::devices::threads::ThreadsEvent),
     /// A process asks where one of its addresses lives; the answer goes
     /// back into the message at `reply`.
     Whereis(WhereisRequest),

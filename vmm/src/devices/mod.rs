@@ -6,3 +6,4 @@ pub mod console;
 pub mod event;
 pub mod hypercall;
 pub mod stdin;
+pub mod threads;

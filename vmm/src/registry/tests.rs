@@ -299,3 +299,39 @@ fn processes_past_the_cap_are_followed_and_counted_not_errors() {
     // 10 pids past the cap, plus the last one's second image.
     assert_eq!(rec.not_recorded, 11);
 }
+
+/// A process's threads are kept with its live image, once: a second list,
+/// one after its exit, or one for a pid never created is a protocol error.
+#[test]
+fn threads_are_kept_once_with_the_live_image() {
+    use crate::devices::threads::ThreadsEvent;
+    let ram = ram();
+    let (a, _) = two_spaces(&ram);
+    let cpu = FakeCpu {
+        ram: &ram,
+        cr3: Cell::new(0),
+    };
+    let mut r = Registry::new(&ram, None, opts());
+    let list = |pid| ThreadsEvent {
+        pid,
+        dropped: 1,
+        ..Default::default()
+    };
+    send(&mut r, &cpu, proc(1, 0, 0, "t", a, None));
+    r.threads(list(1));
+    r.threads(list(1));
+    send(&mut r, &cpu, proc(1, 0, 0, "t", a, Some(Exit::Status(0))));
+    r.threads(list(1));
+    r.threads(list(9));
+    let rec = r.finish();
+    let errors: Vec<String> = rec.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [
+            "guest protocol: threads of pid 1 sent with no live image to take them (unknown, exited, or sent twice)",
+            "guest protocol: threads of pid 1 sent with no live image to take them (unknown, exited, or sent twice)",
+            "guest protocol: threads of pid 9 sent with no live image to take them (unknown, exited, or sent twice)",
+        ]
+    );
+    assert_eq!(rec.procs[0].threads.as_ref().map(|t| t.dropped), Some(1));
+}

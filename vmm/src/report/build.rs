@@ -246,6 +246,7 @@ fn process(rec: &ProcObservation, programs: &[Program]) -> ProcessReport {
         exit: exit(rec.exited.as_ref().and_then(|e| e.exit)),
         ..Default::default()
     };
+    (p.threads, p.threads_dropped) = super::threads::build(rec.threads.as_ref(), p.cr3);
     match &rec.analysis {
         Some(a) => analysed(&mut p, a),
         // Never reported its exit: the regions it was created with.

@@ -10,6 +10,7 @@ pub mod kvm;
 pub mod model;
 pub mod svg;
 pub mod text;
+pub mod threads;
 pub mod trace;
 pub mod tree;
 

@@ -282,6 +282,11 @@ pub struct ProcessReport {
     /// The vCPUs its threads ran on (`--cpus`), by index; empty when it
     /// never reported its exit.
     pub vcpus: Vec<u32>,
+    /// Its threads, in the order they ended (the first 32), when it made
+    /// more than one; they all run on its CR3. Empty otherwise.
+    pub threads: Vec<super::threads::ThreadReport>,
+    /// Threads that ended past those listed.
+    pub threads_dropped: u32,
     /// Its mapped pages whose guest frame another process, live at its
     /// exit, maps too; null when it was not analysed or the count was
     /// stopped (`sharing.why` says why).

@@ -134,6 +134,7 @@ pub fn render(r: &Report) -> String {
             let each: Vec<String> = p.vcpus.iter().map(u32::to_string).collect();
             let _ = writeln!(s, "  ran on vCPUs {}", each.join(", "));
         }
+        super::threads::text(&mut s, &p.threads, p.threads_dropped);
         if p.tlb_shootdowns > 0 {
             let _ = writeln!(
                 s,

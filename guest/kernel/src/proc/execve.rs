@@ -280,6 +280,8 @@ pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Re
     let p = &mut table().procs[cur];
     p.pid = p.tgid;
     p.threads = 1;
+    // The new image's first thread: its stack is the image's.
+    (p.ran, p.stack) = (1 << crate::smp::cpu(), (0, 0));
     p.clear_tid = 0;
     p.robust_list = 0;
     p.fs_base = fsbase::read();

@@ -6,6 +6,7 @@
 //! otherwise the kernel switches after every system call and page fault.
 
 mod cpus;
+mod ended;
 mod execve;
 mod exit;
 mod fork;
@@ -126,6 +127,11 @@ pub struct Proc {
     pub tgid: u32,
     /// Threads its group has made, itself included (kept by the holder).
     pub threads: u32,
+    /// The CPUs this thread ran on, one bit each; exit(2)'s code once it
+    /// called it; the region its clone stack pointer was in (ended.rs).
+    pub ran: u32,
+    pub thread_exit: Option<u32>,
+    pub stack: (u64, u64),
     /// CLONE_CHILD_CLEARTID's address: at its exit, 0 is written there
     /// and one futex waiter on it woken (pthread_join waits there).
     pub clear_tid: u64,
@@ -214,6 +220,9 @@ impl Proc {
         pid: 0,
         tgid: 0,
         threads: 1,
+        ran: 0,
+        thread_exit: None,
+        stack: (0, 0),
         clear_tid: 0,
         robust_list: 0,
         futex_addr: 0,

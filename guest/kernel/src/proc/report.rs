@@ -13,6 +13,10 @@ use crate::{kprint, kprintln, vmmdev};
 /// Tell the VMM about `p` in one message: a process (a thread group) by
 /// its group id, sent by the thread that holds its address space.
 pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
+    if event == msg::PROC_EXITING {
+        // How its threads ended goes first (and is forgotten) in any case.
+        super::ended::send(p.tgid);
+    }
     let Some(a) = &p.aspace else { return };
     let mut m = ProcMsg {
         event,

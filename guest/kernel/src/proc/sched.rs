@@ -86,6 +86,7 @@ fn switch_in(t: &mut Table, i: usize, live_gs: u64) {
     t.cur[crate::smp::cpu()] = i;
     crate::smp::set_running(t.procs[i].tgid);
     super::cpus::ran_here(t.procs[i].tgid);
+    t.procs[i].ran |= 1 << crate::smp::cpu();
     super::thread::take_shared(t, i);
     let p = &mut t.procs[i];
     let prev = crate::running::set(p.tgid, p.execs);

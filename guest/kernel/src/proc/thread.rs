@@ -102,6 +102,12 @@ pub fn spawn(f: &TrapFrame, c: &Clone) -> i64 {
             let _ = a.copy_out(c.ptid, &tid.to_le_bytes());
         }
     }
+    // Its stack region, for the report: where its first push lands.
+    child.stack = parent
+        .aspace
+        .as_ref()
+        .and_then(|a| a.region_of(c.stack.checked_sub(1)?))
+        .map_or((0, 0), |r| (r.start, r.end));
     child.state = State::Runnable;
     tid as i64
 }
@@ -155,10 +161,12 @@ pub fn set_group(mut f: impl FnMut(&mut Proc)) {
 pub fn exit_thread(f: &mut TrapFrame, code: u64) {
     let t = table();
     let cur = t.cur();
+    t.procs[cur].thread_exit = Some((code & 0xff) as u32);
     if other_member(t, t.procs[cur].tgid, cur).is_none() {
         exit_current(f, Exit::Status((code & 0xff) as i64));
         return;
     }
+    note_end(t, cur);
     // CLONE_CHILD_CLEARTID: pthread_join waits for this word to be 0.
     let (tgid, ctid) = (t.procs[cur].tgid, t.procs[cur].clear_tid);
     if ctid != 0
@@ -170,7 +178,7 @@ pub fn exit_thread(f: &mut TrapFrame, code: u64) {
     leave(f, table().cur());
 }
 
-/// `how` ends the running thread's whole group: every other thread of it
+/// The running thread's whole group ends: every other thread of it
 /// goes now (none is running, and what they share is the running one's
 /// to tear down), so the running one is the last and reports the group.
 pub(super) fn end_group() {
@@ -179,10 +187,23 @@ pub(super) fn end_group() {
     let tgid = t.procs[cur].tgid;
     for j in 0..NPROC {
         if j != cur && t.procs[j].tgid == tgid && is_live(&t.procs[j]) {
+            note_end(t, j);
             t.procs[j].state = State::Unused;
             t.procs[j].killed = None;
             t.procs[j].wake = 0;
         }
+    }
+    note_end(t, cur);
+}
+
+/// Keep how thread `j` ended for its group's report (ended.rs), when
+/// its group has had more than one thread. The running thread holds the
+/// group's shared state.
+fn note_end(t: &Table, j: usize) {
+    let holder = &t.procs[t.cur()];
+    if holder.threads > 1 {
+        let p = &t.procs[j];
+        super::ended::record(p, p.thread_exit, holder.aspace.as_ref());
     }
 }
 

@@ -192,6 +192,9 @@ pub fn decode(kind: u32, body: &[u8], gpa: Gpa) -> Result<Event, ProtocolError> 
             msg: msg::DebugTrap::from_bytes(body).ok_or_else(short)?,
             at: gpa,
         }),
+        msg::KIND_THREADS => Ok(Event::Threads(threads::threads(
+            &msg::Threads::from_bytes(body).ok_or_else(short)?,
+        )?)),
         msg::KIND_PROC => Ok(Event::Proc(proc(
             &msg::Proc::from_bytes(body).ok_or_else(short)?,
         )?)),
@@ -378,6 +381,7 @@ fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
 mod reply;
 #[cfg(test)]
 mod tests;
+mod threads;
 
 pub use reply::{
     Outcome, WhereisReply, encode_answer, write_answer, write_debug_trap, write_result, write_stdin,
