@@ -98,7 +98,7 @@ pub fn timeline(
     let mut t = Timeline::default();
     let mut pids = std::collections::BTreeSet::from([0u32]);
     let mut open: Option<(u32, f64)> = None;
-    let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
+    let r3 = crate::trace::chrome::round;
     for e in &log.events {
         let ts = r3(clock.tsc_us(e.tsc()));
         t.end = t.end.max(ts);

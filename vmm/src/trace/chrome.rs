@@ -54,7 +54,9 @@ fn hex(v: u64) -> String {
     format!("{v:#x}")
 }
 
-fn round(us: f64) -> f64 {
+/// `us` to the nanosecond (three decimals), as trace files and the
+/// timeline show times.
+pub fn round(us: f64) -> f64 {
     (us * 1000.0).round() / 1000.0
 }
 
