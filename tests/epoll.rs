@@ -7,8 +7,7 @@
 
 mod common;
 
-use common::{Cc, build, microvmm_direct};
-use std::process::Command;
+use common::{Cc, build, same_as_host};
 
 #[test]
 fn epoll_and_eventfd_behave_as_on_the_host() {
@@ -16,15 +15,7 @@ fn epoll_and_eventfd_behave_as_on_the_host() {
         let Some(p) = build("epoll", cc) else {
             continue;
         };
-        let native = Command::new(&p).output().expect("run natively");
-        assert!(native.status.success(), "{cc:?} on the host");
-        let r = microvmm_direct(&["-q", "--run", &p.display().to_string(), "--timeout", "60"]);
-        assert_eq!(
-            r.code, 0,
-            "{cc:?}\nstdout:\n{}\nstderr:\n{}",
-            r.stdout, r.stderr
-        );
-        assert_eq!(r.stdout, String::from_utf8_lossy(&native.stdout), "{cc:?}");
+        let r = same_as_host(&p, 0);
         assert!(
             r.stdout
                 .contains("edge: 1 then 0; drained and written again 1"),

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Cc, build, microvmm_direct};
+use common::{Cc, build, microvmm_direct, same_as_host};
 
 const CHECKS: [&str; 10] = [
     "pause-wakeup ok",
@@ -52,17 +52,7 @@ fn a_fault_runs_the_programs_handler_as_on_linux() {
         let Some(p) = build("faults", cc) else {
             continue;
         };
-        let native = std::process::Command::new(&p)
-            .output()
-            .expect("run natively");
-        assert!(native.status.success(), "{cc:?} on the host");
-        let r = microvmm_direct(&["-q", "--run", &p.display().to_string(), "--timeout", "60"]);
-        assert_eq!(
-            r.code, 0,
-            "{cc:?}\nstdout:\n{}\nstderr:\n{}",
-            r.stdout, r.stderr
-        );
-        assert_eq!(r.stdout, String::from_utf8_lossy(&native.stdout), "{cc:?}");
+        let r = same_as_host(&p, 0);
         assert_eq!(
             r.stdout.matches("si_addr right: yes").count(),
             5,

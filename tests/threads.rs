@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Cc, build, hex, microvmm, microvmm_direct, procs, skip};
+use common::{Cc, build, hex, microvmm, microvmm_direct, procs, same_as_host, skip};
 use std::process::Command;
 
 /// microvmm -q --run `run`: (exit code, the program's stdout, stderr).
@@ -21,11 +21,7 @@ fn pthread_examples_print_what_they_print_on_the_host() {
         let Some(p) = build("threads", cc) else {
             continue;
         };
-        let native = Command::new(&p).output().expect("run natively");
-        assert!(native.status.success(), "{cc:?} on the host");
-        let (code, out, err) = guest(&p.display().to_string());
-        assert_eq!(code, 0, "{cc:?}\nstdout:\n{out}\nstderr:\n{err}");
-        assert_eq!(out, String::from_utf8_lossy(&native.stdout), "{cc:?}");
+        let out = same_as_host(&p, 0).stdout;
         assert!(out.contains("sum: counter 160000 (want 160000)"), "{out}");
         assert!(
             out.contains("futex: bad address Bad address, kernel address Bad address"),
@@ -132,10 +128,7 @@ fn rust_std_threads_run_and_a_panic_exits_101() {
     let Some(p) = build("rthreads", Cc::Rust) else {
         return;
     };
-    let native = Command::new(&p).output().expect("run natively");
-    let (code, out, err) = guest(&p.display().to_string());
-    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    assert_eq!(out, String::from_utf8_lossy(&native.stdout));
+    let out = same_as_host(&p, 0).stdout;
     assert!(out.contains("mutex: 60000 (want 60000)"), "{out}");
     // A named thread renames itself (prctl); the process keeps its name.
     let r = microvmm(&["--run", &p.display().to_string(), "--json", "-", "-q"], 0);
@@ -201,10 +194,7 @@ fn go_timers_pipes_and_preemption_work_as_on_the_host() {
     let Some(bin) = go_build("goruntime") else {
         return;
     };
-    let native = Command::new(&bin).output().expect("run natively");
-    let (code, out, err) = guest(&bin.display().to_string());
-    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    assert_eq!(out, String::from_utf8_lossy(&native.stdout));
+    let out = same_as_host(&bin, 0).stdout;
     assert!(
         out.contains("preemption: main ran again while a goroutine spun: true"),
         "{out}"
@@ -220,11 +210,8 @@ fn a_go_nil_dereference_is_a_panic_as_on_the_host() {
     let Some(bin) = go_build("gopanic") else {
         return;
     };
-    let native = Command::new(&bin).output().expect("run natively");
-    assert_eq!(native.status.code(), Some(2));
-    let (code, out, err) = guest(&bin.display().to_string());
-    assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");
-    assert_eq!(out, String::from_utf8_lossy(&native.stdout));
+    let r = same_as_host(&bin, 2);
+    let (out, err) = (r.stdout, r.stderr);
     assert!(
         out.contains("recovered: runtime error: invalid memory address or nil pointer dereference"),
         "{out}"

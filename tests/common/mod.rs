@@ -131,6 +131,23 @@ pub fn microvmm_direct(args: &[&str]) -> Run {
     }
 }
 
+/// `prog` natively, then in the guest as a user types it (`microvmm -q
+/// --run PROG --timeout 60`): each must exit `want` and both must print the
+/// same stdout. The guest's run, for the caller's own checks.
+pub fn same_as_host(prog: &std::path::Path, want: i32) -> Run {
+    let native = Command::new(prog).output().expect("run natively");
+    let p = prog.display();
+    assert_eq!(native.status.code(), Some(want), "{p} on the host");
+    let r = microvmm_direct(&["-q", "--run", &p.to_string(), "--timeout", "60"]);
+    assert_eq!(
+        r.code, want,
+        "{p}\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
+    assert_eq!(r.stdout, String::from_utf8_lossy(&native.stdout), "{p}");
+    r
+}
+
 /// Run microvmm with `args`; panic with its output if the code is not `want`.
 pub fn microvmm(args: &[&str], want: i32) -> Run {
     let run = microvmm_run(args);
