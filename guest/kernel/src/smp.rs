@@ -83,7 +83,7 @@ pub fn idle_wait() {
     crate::proc::flush_remote();
     let seen = SCHED_GEN.load(Ordering::Relaxed);
     BKL.store(0, Ordering::Release);
-    let khz = crate::tsc_khz();
+    let khz = crate::arch::tsc_khz();
     let budget = if khz != 0 { khz } else { 1 << 21 };
     let t0 = cpu::rdtsc();
     while SCHED_GEN.load(Ordering::Relaxed) == seen && cpu::rdtsc().wrapping_sub(t0) < budget {
