@@ -215,6 +215,8 @@ impl Flush {
 /// CPUs must forget (`BATCH`), and what another CPU asked it to forget
 /// (`ASKED`, with `ASKED_FLAG` while it has not yet).
 static RUN_TGID: [AtomicU32; MAX_CPUS as usize] = [const { AtomicU32::new(0) }; MAX_CPUS as usize];
+/// `BATCH` and `ASKED` are protected by the big kernel lock; slot `c` of
+/// `BATCH` is written only by CPU `c`.
 static BATCH: KCell<[Flush; MAX_CPUS as usize]> = KCell::new([Flush::NONE; MAX_CPUS as usize]);
 static ASKED: KCell<[Flush; MAX_CPUS as usize]> = KCell::new([Flush::NONE; MAX_CPUS as usize]);
 static ASKED_FLAG: [AtomicU32; MAX_CPUS as usize] =

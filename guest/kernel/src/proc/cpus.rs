@@ -107,6 +107,8 @@ pub struct Shots {
     pub ran: u32,
 }
 
+/// Per-process TLB shootdown counts. Protected by the big kernel lock;
+/// taken once per update by `shots_of` or `take_shots`.
 static SHOTS: KCell<[Shots; NPROC]> = KCell::new(
     [Shots {
         tgid: 0,

@@ -307,6 +307,10 @@ struct Table {
     failed: u32,
 }
 
+/// The process table and the scheduler's state. Protected by the big
+/// kernel lock; `cur[c]` and `gathering[c]` are written only by CPU `c`
+/// (and read by others, under the lock). `table()` is taken once per
+/// operation; `current()` is the running slot of it, see its contract.
 static TABLE: KCell<Table> = KCell::new(Table {
     procs: [Proc::EMPTY; NPROC],
     cur: [NONE; abi::layout::MAX_CPUS as usize],
