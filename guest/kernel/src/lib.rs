@@ -12,6 +12,7 @@ pub mod exec;
 pub mod file;
 pub mod fpu;
 pub mod fs;
+pub mod idle;
 pub mod memlayout;
 pub mod mm;
 pub mod modules;

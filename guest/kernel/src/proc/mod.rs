@@ -12,6 +12,7 @@ mod execve;
 mod exit;
 mod fork;
 mod futex;
+mod queue;
 mod report;
 mod sched;
 mod slot;
@@ -22,12 +23,13 @@ pub use fork::{Clone, fork};
 pub use futex::{FUTEX_CHAN, futex_requeue, futex_wake};
 pub use thread::{exit_thread, set_group, signal_thread, tgid_of};
 
-pub use cpus::{enter, flush_remote};
+pub use cpus::{enter, flush_remote, leave};
 use exit::all_done;
 pub use exit::{
     BAD_BUFFER, Found, NO_CHILD, Which, exit_current, find_child, kill_other, siginfo, wait_chan,
     wait4_options, waitid_options,
 };
+pub use queue::{affinity, all_cpus, set_affinity};
 pub use sched::{block, maybe_yield, run, sleep, tick, wakeup, yield_from};
 pub use slot::{AltStack, Exit, Proc, SS_DISABLE, SigInfo, State};
 

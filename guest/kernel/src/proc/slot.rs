@@ -96,6 +96,12 @@ pub struct Proc {
     /// called it; the region its clone stack pointer was in (ended.rs).
     pub ran: u32,
     pub thread_exit: Option<u32>,
+    /// The CPU whose run queue it is in (queue.rs): the one it last ran
+    /// on, or where a wake-up put it.
+    pub cpu: u32,
+    /// The CPUs it may run on, one bit each (sched_setaffinity; within
+    /// the CPUs there are). Fork and clone copy it.
+    pub affinity: u32,
     pub stack: (u64, u64),
     /// CLONE_CHILD_CLEARTID's address: at its exit, 0 is written there
     /// and one futex waiter on it woken (pthread_join waits there).
@@ -187,6 +193,8 @@ impl Proc {
         threads: 1,
         ran: 0,
         thread_exit: None,
+        cpu: 0,
+        affinity: u32::MAX,
         stack: (0, 0),
         clear_tid: 0,
         robust_list: 0,
