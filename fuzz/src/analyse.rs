@@ -9,7 +9,7 @@ use microvmm::inspect::{self, Budget, MAX_FINDINGS, Options, PAGE_BUDGET, Peer};
 use microvmm::paging::Cr3;
 
 use crate::PAGE;
-use crate::paging::paging_input;
+use crate::paging::{PagingInput, paging_input};
 
 /// Target 5: the whole analysis of one exiting process (inspect::analyse)
 /// over the paging input, with a fake vCPU and host. It stays within its
@@ -20,45 +20,7 @@ pub fn analyse(data: &[u8]) {
         return;
     };
     let flags = data.first().copied().unwrap_or_default();
-    let g = input.gvas.map(|v| v & !(PAGE - 1));
-    let kinds = [
-        RegionKind::Code,
-        RegionKind::Heap,
-        RegionKind::Stack,
-        RegionKind::Mmap,
-    ];
-    let regions = [(g[0], g[1]), (g[2], g[3]), (g[1], g[3])]
-        .into_iter()
-        .zip(kinds)
-        .filter(|((s, e), _)| s < e)
-        .map(|((s, e), kind)| Region {
-            kind,
-            span: Gva(s)..Gva(e),
-            prot: Prot {
-                read: true,
-                write: kind != RegionKind::Code,
-                exec: kind == RegionKind::Code,
-            },
-            faults: 0,
-            cow_faults: 0,
-            file: None,
-        })
-        .collect::<Vec<_>>();
-    let p = ProcEvent {
-        pid: 1,
-        name: "fuzz".into(),
-        ppid: 0,
-        execs: 0,
-        cr3: Cr3(input.cr3),
-        user_pgd: None,
-        regions,
-        stats: ProcStats::default(),
-        pattern: None,
-        fs_base: 0,
-        module: None,
-        unknown_syscalls: Default::default(),
-        exit: None,
-    };
+    let p = process(&input);
     let cr3 = Cr3(if flags & 8 == 0 {
         input.cr3
     } else {
@@ -113,6 +75,57 @@ pub fn analyse(data: &[u8]) {
         &o,
         &mut budget,
     );
+    spent_as_listed(&a, before, budget);
+    bounded(&a, &p, cpu.mode.is_some());
+}
+
+/// The exiting process: up to three regions (code, heap, stack) between
+/// the input's GVAs, its tables at the input's CR3.
+fn process(input: &PagingInput) -> ProcEvent {
+    let g = input.gvas.map(|v| v & !(PAGE - 1));
+    let kinds = [
+        RegionKind::Code,
+        RegionKind::Heap,
+        RegionKind::Stack,
+        RegionKind::Mmap,
+    ];
+    let regions = [(g[0], g[1]), (g[2], g[3]), (g[1], g[3])]
+        .into_iter()
+        .zip(kinds)
+        .filter(|((s, e), _)| s < e)
+        .map(|((s, e), kind)| Region {
+            kind,
+            span: Gva(s)..Gva(e),
+            prot: Prot {
+                read: true,
+                write: kind != RegionKind::Code,
+                exec: kind == RegionKind::Code,
+            },
+            faults: 0,
+            cow_faults: 0,
+            file: None,
+        })
+        .collect::<Vec<_>>();
+    ProcEvent {
+        pid: 1,
+        name: "fuzz".into(),
+        ppid: 0,
+        execs: 0,
+        cr3: Cr3(input.cr3),
+        user_pgd: None,
+        regions,
+        stats: ProcStats::default(),
+        pattern: None,
+        fs_base: 0,
+        module: None,
+        unknown_syscalls: Default::default(),
+        exit: None,
+    }
+}
+
+/// The budgets only shrank, and by exactly what the analysis listed:
+/// pages (listed, frames, tables, table entries) and runs.
+fn spent_as_listed(a: &inspect::Analysis, before: Budget, budget: Budget) {
     assert!(budget.pages <= before.pages && budget.runs <= before.runs);
     assert!(budget.share <= before.share);
     let spent = before.pages - budget.pages;
@@ -128,6 +141,11 @@ pub fn analyse(data: &[u8]) {
         before.runs - budget.runs,
         "runs spent"
     );
+}
+
+/// Counts and findings stay within their caps, and what is said about
+/// sharing holds together. `paging`: the fake vCPU was in a paging mode.
+fn bounded(a: &inspect::Analysis, p: &ProcEvent, paging: bool) {
     assert!(a.pages_checked <= a.pages_total);
     assert!(a.pages_total <= 1 << 20);
     assert!(a.ranges.len() <= 4096);
@@ -136,7 +154,7 @@ pub fn analyse(data: &[u8]) {
         "{} findings",
         a.findings.len()
     );
-    if cpu.mode.is_some() {
+    if paging {
         assert_eq!(a.regions.len(), p.regions.len());
     } else {
         assert_eq!(a.findings, [inspect::Finding::NotPagingMode]);

@@ -77,21 +77,7 @@ pub fn paging(data: &[u8]) {
         limit,
         mem,
     } = input;
-    let tables = paging::table_pages(&mem, cr3, mode, TABLE_LIMIT);
-    assert!(tables.len() as u64 <= TABLE_LIMIT + 1);
-    assert_eq!(tables.first(), Some(&Gpa(mode.root_table(cr3))));
-    for t in tables.iter().skip(1) {
-        assert!(t.raw().is_multiple_of(PAGE) && mem.read_u64(*t).is_some());
-    }
-    let mut unique = tables.clone();
-    unique.sort_unstable();
-    unique.dedup();
-    assert_eq!(unique.len(), tables.len(), "a table page listed twice");
-    let half = paging::table_pages(&mem, cr3, mode, TABLE_LIMIT / 2);
-    assert!(
-        tables.starts_with(&half),
-        "a larger limit changed the start"
-    );
+    let tables = table_listing(&mem, cr3, mode);
     for gva in gvas {
         if let Ok(t) = paging::walk(&mem, cr3, mode, Gva(gva)) {
             translation(&mem, cr3, mode, &t);
@@ -131,8 +117,35 @@ pub fn paging(data: &[u8]) {
             Err(e) => panic!("enumerated {p:?} but the walk says {e}"),
         }
     }
-    let runs = paging::coalesce(pages.iter().copied());
     let max = usize::from(data.get(44).copied().unwrap_or_default() >> 4);
+    runs(&pages, max);
+}
+
+/// The table pages from CR3, listed within TABLE_LIMIT: the root first,
+/// each once, every one a page in RAM, and a smaller limit lists a prefix.
+fn table_listing(mem: &FlatMem, cr3: u64, mode: PagingMode) -> Vec<Gpa> {
+    let tables = paging::table_pages(mem, cr3, mode, TABLE_LIMIT);
+    assert!(tables.len() as u64 <= TABLE_LIMIT + 1);
+    assert_eq!(tables.first(), Some(&Gpa(mode.root_table(cr3))));
+    for t in tables.iter().skip(1) {
+        assert!(t.raw().is_multiple_of(PAGE) && mem.read_u64(*t).is_some());
+    }
+    let mut unique = tables.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), tables.len(), "a table page listed twice");
+    let half = paging::table_pages(mem, cr3, mode, TABLE_LIMIT / 2);
+    assert!(
+        tables.starts_with(&half),
+        "a larger limit changed the start"
+    );
+    tables
+}
+
+/// The runs coalesced from the enumerated `pages` cover exactly them, no
+/// two could be one, and asking for at most `max` gives the first ones.
+fn runs(pages: &[paging::Page], max: usize) {
+    let runs = paging::coalesce(pages.iter().copied());
     let (some, total) = paging::coalesce_at_most(pages.iter().copied(), max);
     assert_eq!(total, runs.len());
     assert_eq!(some[..], runs[..max.min(runs.len())]);

@@ -9,9 +9,21 @@ use microvmm::paging::{FlatMem, PageSize, PagingMode, PhysMem, PteFlags, TableBu
 
 use crate::{MESSAGE_RAM, PAGING_RAM, tree};
 
+/// A seed: its target, its file name, its bytes.
+type Seed = (&'static str, String, Vec<u8>);
+
 /// The synthetic seeds: one valid message of each kind (at GPA 0 and at
-/// an odd place), and small table trees in 4- and 5-level mode.
-pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+/// an odd place), small table trees in 4- and 5-level mode (for the
+/// paging and the analysis targets), console text, files and a tree.
+pub fn seeds() -> Vec<Seed> {
+    let mut out = messages();
+    out.extend(tables());
+    out.extend(text_and_files());
+    out
+}
+
+/// A valid message of each kind, at GPA 0 and at GPA 8.
+fn messages() -> Vec<Seed> {
     let mut out = Vec::new();
     let message = |flags: u8, gpa: u64, body: &[u8]| {
         let mut v = vec![flags];
@@ -36,39 +48,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         bytes: [0; CONSOLE_MAX],
     };
     console.bytes[..6].copy_from_slice(b"hello\n");
-    let mut proc = msg::Proc {
-        hdr: Header::new(msg::KIND_PROC),
-        event: msg::PROC_EXITING,
-        exit_kind: msg::EXIT_FAULT,
-        nregions: 3,
-        nfiles: 1,
-        ..Default::default()
-    };
-    proc.regions[0] = msg::Region {
-        kind: msg::REGION_CODE,
-        prot: msg::PROT_R | msg::PROT_X,
-        start: 0x40_0000,
-        end: 0x40_2000,
-        ..Default::default()
-    };
-    proc.regions[1] = msg::Region {
-        kind: msg::REGION_STACK,
-        prot: msg::PROT_R | msg::PROT_W,
-        start: 0x7fff_ffff_0000,
-        end: 0x7fff_ffff_f000,
-        ..Default::default()
-    };
-    proc.regions[2] = msg::Region {
-        kind: msg::REGION_FILE,
-        prot: msg::PROT_R,
-        start: 0x7fff_0000_0000,
-        end: 0x7fff_0000_1000,
-        call: 5,
-        ..Default::default()
-    };
-    proc.files[0].call = 5;
-    proc.files[0].path[..9].copy_from_slice(b"/tmp/m\xff\x1b[");
-    proc.name[..4].copy_from_slice(b"heap");
+    let proc = exiting();
     let whereis = msg::Whereis {
         hdr: Header::new(msg::KIND_WHEREIS),
         pid: 1,
@@ -102,6 +82,52 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         out.push(("message", name.to_string(), message(0, 0, body)));
         out.push(("message", format!("{name}-at-8"), message(0, 8, body)));
     }
+    out
+}
+
+/// A process exiting on a fault: code, stack and a file mapping whose
+/// path holds a non-UTF-8 byte and an escape.
+fn exiting() -> msg::Proc {
+    let mut proc = msg::Proc {
+        hdr: Header::new(msg::KIND_PROC),
+        event: msg::PROC_EXITING,
+        exit_kind: msg::EXIT_FAULT,
+        nregions: 3,
+        nfiles: 1,
+        ..Default::default()
+    };
+    proc.regions[0] = msg::Region {
+        kind: msg::REGION_CODE,
+        prot: msg::PROT_R | msg::PROT_X,
+        start: 0x40_0000,
+        end: 0x40_2000,
+        ..Default::default()
+    };
+    proc.regions[1] = msg::Region {
+        kind: msg::REGION_STACK,
+        prot: msg::PROT_R | msg::PROT_W,
+        start: 0x7fff_ffff_0000,
+        end: 0x7fff_ffff_f000,
+        ..Default::default()
+    };
+    proc.regions[2] = msg::Region {
+        kind: msg::REGION_FILE,
+        prot: msg::PROT_R,
+        start: 0x7fff_0000_0000,
+        end: 0x7fff_0000_1000,
+        call: 5,
+        ..Default::default()
+    };
+    proc.files[0].call = 5;
+    proc.files[0].path[..9].copy_from_slice(b"/tmp/m\xff\x1b[");
+    proc.name[..4].copy_from_slice(b"heap");
+    proc
+}
+
+/// Table trees in 4- and 5-level mode and with a 36-bit MAXPHYADDR and no
+/// NX, each for the paging and the analysis target.
+fn tables() -> Vec<Seed> {
+    let mut out = Vec::new();
     for (name, mode) in [
         ("4level", PagingMode::four_level()),
         ("5level", PagingMode::five_level()),
@@ -122,6 +148,13 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         .map(|(_, name, bytes)| ("analyse", name.clone(), bytes.clone()))
         .collect();
     out.extend(analyse);
+    out
+}
+
+/// Console text with escapes, interleaved console writers, a file read in
+/// chunks (and one that shrank), a small tree image.
+fn text_and_files() -> Vec<Seed> {
+    let mut out = Vec::new();
     let mut console = vec![7u8, 4];
     console.extend_from_slice(b"heap");
     console.extend_from_slice(&10u16.to_le_bytes());
