@@ -111,7 +111,7 @@ pub fn microvmm_bin() -> &'static str {
 /// Run microvmm with `args`, whatever its exit code. Most tests read a
 /// program's lines by their `[pid name]` prefix, so a run with `--run`
 /// gets `--tag-output`; `microvmm_direct` runs it as a user types it (the
-/// programs' own stdout and stderr: tests/command.rs).
+/// programs' own stdout and stderr: tests/command/).
 pub fn microvmm_run(args: &[&str]) -> Run {
     let mut args = args.to_vec();
     if args.contains(&"--run") && !args.contains(&"--tag-output") {

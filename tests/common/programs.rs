@@ -126,3 +126,8 @@ pub fn build(name: &str, cc: Cc) -> Option<PathBuf> {
     std::fs::rename(&tmp, &out).expect("rename the built program");
     Some(out)
 }
+
+/// A built program's path as the `--run` text it goes into.
+pub fn path_str(p: &std::path::Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
