@@ -9,6 +9,8 @@
 // a bare print blocks on a stalled reader and panics on a closed one.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+#[cfg(test)]
+mod acpi_tests;
 pub mod addr;
 pub mod boot;
 pub mod cpu;

@@ -13,6 +13,7 @@
 pub use addr::{Pa, Va};
 pub use bytes::Pod;
 
+pub mod acpi;
 pub mod addr;
 pub mod bytes;
 pub mod elf;

@@ -4,7 +4,8 @@
 //!   on its own boot page tables with the Linux GDT layout already loaded.
 //! * `pvh_entry32` (32-bit, paging off): QEMU's `-kernel` enters here through
 //!   the PVH ELF note; it builds long mode on the static `pvh_*` tables and
-//!   jumps to `_start_pvh` with the hvm_start_info pointer in rdi.
+//!   jumps to `_start_pvh` with the hvm_start_info pointer in rdi. Its
+//!   APs, started by the kernel (apboot.rs), come in at `pvh_ap_entry`.
 //!
 //! On PVM every instruction before the registering `wrmsr` runs in KVM's
 //! instruction emulator (~1 us each, no SSE), so the common prefix is a few
@@ -213,6 +214,29 @@ ap_start:
     call ap_main
 8:  hlt
     jmp 8b
+
+/* An AP the kernel started under PVH (apboot.rs): from its trampoline, in
+ * long mode on the pvh_* tables. vCPU 0's CR4 and XCR0, then take the CPU
+ * index vCPU 0 offers (0: it gave up on this AP: halt for ever) and go on
+ * as an AP microvmm started. */
+    .globl pvh_ap_entry
+pvh_ap_entry:
+    mov PVH_AP_CR4(%rip), %rax
+    mov %rax, %cr4
+    mov PVH_AP_XCR0(%rip), %rax
+    test %rax, %rax
+    jz 9f
+    mov %rax, %rdx
+    shr $32, %rdx
+    xor %ecx, %ecx
+    xsetbv
+9:  xor %esi, %esi
+    xchg %esi, PVH_AP_TICKET(%rip)
+    test %esi, %esi
+    jnz ap_start
+10: cli
+    hlt
+    jmp 10b
 
 /* #GP while probing for PVM (rdmsr of an unknown MSR): resume at boot_not_pvm. */
     .globl boot_gp

@@ -39,8 +39,17 @@ pub struct Machine {
     /// until tree() looks at it; 0, 0 when there is none.
     pub tree_gpa: u64,
     pub tree_len: u64,
-    /// vCPUs the VMM created (clamped to 1..=MAX_CPUS; 1 under QEMU PVH).
+    /// vCPUs the VMM created (clamped to 1..=MAX_CPUS); under QEMU PVH
+    /// the enabled CPUs the ACPI MADT lists, at most MAX_CPUS (1 when it
+    /// cannot be used: `cpus_from` says why).
     pub cpus: u32,
+    /// The CPUs' APIC ids, CPU 0 (the boot CPU) first: the index under
+    /// microvmm, the MADT's under PVH.
+    pub apic_ids: [u32; MAX_CPUS as usize],
+    /// Where `cpus` came from, or why it is 1 (PVH).
+    pub cpus_from: &'static str,
+    /// Enabled CPUs the MADT lists (PVH; may exceed MAX_CPUS).
+    pub cpus_listed: usize,
     /// The trace ring (`--trace`) as the VMM described it: unchecked
     /// until trace::init looks at it; 0, 0 when the run is not traced.
     pub trace_gpa: u64,
@@ -179,6 +188,9 @@ pub fn read(pvh: u64) -> Result<Machine, &'static str> {
         tree_gpa: b.tree_gpa,
         tree_len: b.tree_len,
         cpus: b.cpus.clamp(1, MAX_CPUS),
+        apic_ids: core::array::from_fn(|i| i as u32),
+        cpus_from: "BootInfo",
+        cpus_listed: b.cpus.clamp(1, MAX_CPUS) as usize,
         trace_gpa: b.trace_gpa,
         trace_len: b.trace_len,
     })
@@ -200,6 +212,9 @@ fn read_pvh(pvh: u64, kend: u64) -> Result<Machine, &'static str> {
     let map: u64 = rd(pvh + 40);
     let n: u32 = rd(pvh + 48);
     let mut ram = 0;
+    // The AP trampoline's page (apboot.rs) must be RAM.
+    let tramp = crate::apboot::TRAMPOLINE_PA;
+    let mut tramp_ram = false;
     for i in 0..n.min(128) as u64 {
         let (addr, size, ty): (u64, u64, u32) = (
             rd(map + 24 * i),
@@ -209,6 +224,7 @@ fn read_pvh(pvh: u64, kend: u64) -> Result<Machine, &'static str> {
         if ty == 1 && addr <= kend && kend < addr.saturating_add(size) {
             ram = addr.saturating_add(size);
         }
+        tramp_ram |= ty == 1 && addr <= tramp && tramp + 4096 <= addr.saturating_add(size);
     }
     // The PVH boot tables map 1 GiB; the kernel needs no more here.
     let ram = ram.min(1 << 30);
@@ -234,11 +250,14 @@ fn read_pvh(pvh: u64, kend: u64) -> Result<Machine, &'static str> {
         ttys: [false; 3],
         tree_gpa: 0,
         tree_len: 0,
-        // QEMU holds its other CPUs in wait-for-SIPI; the kernel sends none.
         cpus: 1,
+        apic_ids: [0; MAX_CPUS as usize],
+        cpus_from: "",
+        cpus_listed: 1,
         trace_gpa: 0,
         trace_len: 0,
     };
+    pvh_cpus(&mut m, rd(pvh + 32), tramp_ram);
     let cmd: u64 = rd(pvh + 24);
     if cmd != 0 && cmd < ram {
         while m.cmdline_len < CMDLINE_MAX {
@@ -251,4 +270,28 @@ fn read_pvh(pvh: u64, kend: u64) -> Result<Machine, &'static str> {
         }
     }
     Ok(m)
+}
+
+/// Under PVH: the CPUs from the ACPI MADT (acpi.rs), the boot CPU first,
+/// if the machine has a LAPIC and RAM for the AP trampoline; else the boot
+/// CPU alone. QEMU holds the others in wait-for-SIPI until apboot.rs
+/// starts them.
+fn pvh_cpus(m: &mut Machine, rsdp: u64, tramp_ram: bool) {
+    m.apic_ids[0] = crate::apic::boot_id();
+    m.irqchip = crate::apic::cpuid_has().0;
+    m.cpus_from = if !m.irqchip {
+        "CPUID shows no local APIC"
+    } else if !tramp_ram {
+        "the memory map shows no RAM for the AP trampoline at 0x8000"
+    } else {
+        // The PVH boot tables map the first GiB.
+        match crate::acpi::cpus(rsdp, 1 << 30, m.apic_ids[0], &mut m.apic_ids) {
+            Ok((n, listed)) => {
+                m.cpus = (n as u32).clamp(1, MAX_CPUS);
+                m.cpus_listed = listed;
+                "ACPI MADT"
+            }
+            Err(e) => e,
+        }
+    };
 }

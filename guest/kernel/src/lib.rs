@@ -3,6 +3,9 @@
 //! every one of them.
 #![no_std]
 
+pub mod acpi;
+pub mod apboot;
+pub mod apic;
 pub mod arch;
 pub mod boot;
 pub mod bootinfo;

@@ -181,10 +181,11 @@ pub const IPI_VECTOR: u8 = 0x21;
 pub const FLUSH_CEILING: usize = 8;
 const NOBODY: u32 = u32::MAX;
 
-/// Send the IPI to CPU `c` (x2APIC ICR, MSR 0x830: fixed delivery,
-/// physical destination = the in-kernel LAPIC's id, the vCPU index).
+/// Send the IPI to CPU `c` (fixed delivery, physical destination = its
+/// LAPIC's id: the vCPU index under microvmm, the MADT's under PVH; the
+/// x2APIC ICR, MSR 0x830, or the xAPIC's: apic.rs).
 pub fn ipi(c: usize) {
-    cpu::wrmsr(0x830, ((c as u64) << 32) | IPI_VECTOR as u64);
+    crate::apic::ipi(c, IPI_VECTOR);
 }
 
 /// What a CPU must forget: every page of the space, or these pages.

@@ -1,9 +1,10 @@
 //! The boot sequence in Rust: what vCPU 0 does between the boot prefix
 //! (boot.rs, assembly) and `kmain` (the binary's main.rs). It sets the
 //! platform mode, reads the machine description (bootinfo.rs), brings up
-//! the FPU, frames, the kernel page table and the timer, prints the banner,
-//! tells the VMM (a `Boot` message), starts the other vCPUs (smp.rs) and
-//! hands over to `kmain`.
+//! the FPU, frames, the kernel page table and the timer (under QEMU's PVH
+//! entry: the LAPIC and the TSC's rate first), prints the banner, tells
+//! the VMM (a `Boot` message), starts the other vCPUs (smp.rs; under PVH
+//! apboot.rs wakes them first) and hands over to `kmain`.
 
 use abi::msg::{Boot, MODE_PVM_NATIVE, MODE_X86, SCHED_COOPERATIVE, SCHED_TIMER};
 
@@ -11,8 +12,8 @@ use crate::arch::{Mode, cpu};
 
 use crate::bootinfo::Machine;
 use crate::{
-    arch, bootinfo, entry, file, fpu, kprintln, memlayout, mm, proc, shutdown, smp, syscall, timer,
-    trace, trap, vmmdev,
+    apboot, apic, arch, bootinfo, entry, file, fpu, kprintln, memlayout, mm, proc, shutdown, smp,
+    syscall, timer, trace, trap, vmmdev,
 };
 
 /// Boot time from TSC cycles, in µs when the TSC frequency is known.
@@ -59,7 +60,7 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
     arch::detect_levels();
     trap::init_idt();
     entry::set_kernel_fx();
-    let m = match bootinfo::read(pvh) {
+    let mut m = match bootinfo::read(pvh) {
         Ok(m) => m,
         Err(e) => {
             kprintln!("[kernel] cannot boot: {e}");
@@ -93,6 +94,9 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
         kprintln!("[kernel] out of memory building the kernel page table");
         shutdown::halt(abi::status::PANIC)
     };
+    if pvh != 0 {
+        pvh_lapic(&mut m);
+    }
     if m.irqchip {
         timer::init();
     }
@@ -149,11 +153,48 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
     };
     vmmdev::send(&mut b);
     if m.cpus > 1 {
-        let online = smp::start_aps(m.cpus, m.tsc_khz);
+        // Under PVH the kernel starts the APs itself; microvmm made them
+        // runnable already.
+        let woken = if pvh != 0 {
+            apboot::wake(&m.apic_ids[..m.cpus as usize], m.tsc_khz) + 1
+        } else {
+            m.cpus
+        };
+        let online = smp::start_aps(woken, m.tsc_khz);
         kprintln!(
             "[kernel] vCPUs: {online} of {} online, one big kernel lock",
             m.cpus
         );
     }
     kmain(&m)
+}
+
+/// Under PVH, with the kernel page table up: the LAPIC's mode (apic.rs),
+/// the TSC's rate measured against the LAPIC timer (QEMU gives no
+/// BootInfo), and one line on how the CPUs were found.
+fn pvh_lapic(m: &mut Machine) {
+    let lapic = if m.irqchip { apic::init_pvh() } else { None };
+    if lapic.is_none() {
+        m.irqchip = false;
+        m.cpus = 1;
+    }
+    if m.irqchip && m.tsc_khz == 0 {
+        m.tsc_khz = apic::calibrate_tsc();
+        arch::set_tsc_khz(m.tsc_khz);
+    }
+    apic::set_ids(&m.apic_ids[..m.cpus as usize]);
+    let ids = &m.apic_ids[..m.cpus as usize];
+    kprintln!(
+        "[kernel] PVH: CPUs from {}: {} listed, using {} (APIC ids {:?}); LAPIC {}; TSC {} kHz (measured against the LAPIC timer)",
+        if m.cpus_from.is_empty() {
+            "?"
+        } else {
+            m.cpus_from
+        },
+        m.cpus_listed,
+        m.cpus,
+        ids,
+        lapic.unwrap_or("none"),
+        m.tsc_khz
+    );
 }
