@@ -8,7 +8,8 @@
 # allows, yield, and check every lane. The smp2 run gives QEMU two CPUs:
 # the kernel finds them in the ACPI MADT, starts the second with
 # INIT-SIPI-SIPI (docs/smp.md) and the same demo must pass there, with
-# user code taking timer ticks on CPU 1.
+# user code taking timer ticks on CPU 1. The noacpi run (-smp 2, no ACPI
+# tables) checks the fallback: the kernel says why and runs on one CPU.
 #
 # Usage: scripts/qemu-pvh.sh            (exit 0 = all checks passed)
 #
@@ -38,16 +39,18 @@ CHECKS='
 *    | console | the LAPIC timer preempts (PVH finds a LAPIC) | scheduling timer \(250 Hz\)
 pvh  | console | 4-level paging without LA57                 | 4-level paging
 la57 | console | 5-level paging where the CPU offers LA57    | 5-level paging
-pvh,la57 | console | one CPU: no other started                | !vCPUs:
-smp2 | console | the ACPI MADT lists both CPUs               | CPUs from ACPI MADT: 2 listed, using 2
+pvh,la57,noacpi | console | one CPU: no other started         | !vCPUs:
+smp2 | console | the ACPI MADT lists both CPUs               | CPUs from the ACPI MADT: 2 listed, using 2
 smp2 | console | both CPUs online                            | vCPUs: 2 of 2 online
 smp2 | console | user code ran on CPU 1 (its timer ticks)    | ticks in user mode, per CPU: 0: [0-9]+ 1: [1-9]
+noacpi | console | no MADT: one CPU, and says why             | PVH: one CPU \(hvm_start_info gives no RSDP\)
 '
-# RUNS: name | QEMU -cpu ('-' = QEMU's default) | QEMU -smp
+# RUNS: name | QEMU -cpu ('-' = QEMU's default) | QEMU -smp | microvm options ('-': none)
 RUNS='
-pvh  | -            | 1
-la57 | qemu64,+la57 | 1
-smp2 | -            | 2
+pvh    | -            | 1 | -
+la57   | qemu64,+la57 | 1 | -
+smp2   | -            | 2 | -
+noacpi | -            | 2 | acpi=off
 '
 # The guest's command line: the isolation check first (pids 1 and 2), then
 # the default demo.
@@ -95,17 +98,20 @@ else
 fi
 stage_end
 
-while IFS='|' read -r run cpu smp; do
+while IFS='|' read -r run cpu smp mopts; do
   run=${run//[[:space:]]/}
   cpu=${cpu//[[:space:]]/}
   smp=${smp//[[:space:]]/}
+  mopts=${mopts//[[:space:]]/}
+  machine=microvm
+  [ "$mopts" = "-" ] || machine="microvm,$mopts"
   [ -n "$run" ] || continue
   cpu_args=()
   [ "$cpu" = "-" ] || cpu_args=(-cpu "$cpu")
   stage_begin "qemu microvm ($run)"
   qemu_ok=0
   run_qemu "$W/qemu-$run.log" "${QEMU_PVH_TIMEOUT:-30}" "$DONE" \
-    qemu-system-x86_64 -accel tcg "${cpu_args[@]}" -smp "${smp:-1}" -machine microvm -nodefaults -nographic \
+    qemu-system-x86_64 -accel tcg "${cpu_args[@]}" -smp "${smp:-1}" -machine "$machine" -nodefaults -nographic \
     -kernel "$W/guest.elf" -append "$CMDLINE" -serial stdio || qemu_ok=1
   stage_end
   clean_console "$W/qemu-$run.log" "$W/console-$run.txt"
@@ -117,7 +123,7 @@ while IFS='|' read -r run cpu smp; do
     log "tail of $W/console-$run.txt:"
     tail -n 30 "$W/console-$run.txt" | sed "s/^/  $run| /"
   else
-    grep -E "microvmm guest kernel|PVH: CPUs|vCPUs:|ticks in user mode|all processes done|\] vector: " "$W/console-$run.txt" |
+    grep -E "microvmm guest kernel|PVH: |vCPUs:|ticks in user mode|all processes done|\] vector: " "$W/console-$run.txt" |
       sed "s/^/  $run| /"
   fi
 done <<< "$RUNS"

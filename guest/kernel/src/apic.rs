@@ -101,6 +101,12 @@ pub fn send(dest: u32, lo: u32) {
     }
 }
 
+/// Whether an IPI can name APIC id `id`: any in x2APIC mode, 8 bits in
+/// xAPIC mode (a wider id would be cut to another CPU's).
+pub fn reachable(id: u32) -> bool {
+    !XAPIC.load(Ordering::Relaxed) || id <= 0xff
+}
+
 /// A fixed IPI with `vector` to CPU `c`.
 pub fn ipi(c: usize, vector: u8) {
     let id = IDS.get(c).map_or(c as u32, |a| a.load(Ordering::Relaxed));

@@ -12,8 +12,8 @@ use crate::arch::{Mode, cpu};
 
 use crate::bootinfo::Machine;
 use crate::{
-    apboot, apic, arch, bootinfo, entry, file, fpu, kprintln, memlayout, mm, proc, shutdown, smp,
-    syscall, timer, trace, trap, vmmdev,
+    apboot, apic, arch, bootinfo, entry, file, fpu, kprint, kprintln, memlayout, mm, proc,
+    shutdown, smp, syscall, timer, trace, trap, vmmdev,
 };
 
 /// Boot time from TSC cycles, in µs when the TSC frequency is known.
@@ -182,18 +182,26 @@ fn pvh_lapic(m: &mut Machine) {
         m.tsc_khz = apic::calibrate_tsc();
         arch::set_tsc_khz(m.tsc_khz);
     }
+    // The CPUs before the first whose APIC id an IPI cannot name.
+    if let Some(k) = m.apic_ids[..m.cpus as usize]
+        .iter()
+        .position(|&id| !apic::reachable(id))
+    {
+        m.cpus = (k as u32).max(1);
+    }
     apic::set_ids(&m.apic_ids[..m.cpus as usize]);
     let ids = &m.apic_ids[..m.cpus as usize];
+    if m.cpus_from == "ACPI MADT" {
+        kprint!(
+            "[kernel] PVH: CPUs from the ACPI MADT: {} listed, using {} (APIC ids {ids:?})",
+            m.cpus_listed,
+            m.cpus
+        );
+    } else {
+        kprint!("[kernel] PVH: one CPU ({})", m.cpus_from);
+    }
     kprintln!(
-        "[kernel] PVH: CPUs from {}: {} listed, using {} (APIC ids {:?}); LAPIC {}; TSC {} kHz (measured against the LAPIC timer)",
-        if m.cpus_from.is_empty() {
-            "?"
-        } else {
-            m.cpus_from
-        },
-        m.cpus_listed,
-        m.cpus,
-        ids,
+        "; LAPIC {}; TSC {} kHz (measured against the LAPIC timer)",
         lapic.unwrap_or("none"),
         m.tsc_khz
     );
