@@ -4,7 +4,8 @@
 //! `init_pvh` maps uncached at `MMIO_VA` in the kernel half every page
 //! table shares. Registers are named by their MMIO offset; x2APIC MSR =
 //! 0x800 + offset / 16. The timer, EOIs and IPIs (timer.rs, smp.rs) and
-//! AP start-up under PVH (apboot.rs) all go through here.
+//! AP start-up under PVH (apboot.rs) all go through here; idle.rs's
+//! assembly EOI reads the mode flag itself.
 //!
 //! `IDS[c]` is CPU c's APIC id, the destination of its IPIs: c itself
 //! under microvmm, the MADT's under PVH (acpi.rs).
@@ -35,7 +36,9 @@ const APIC_BASE_MSR: u32 = 0x1b;
 /// ICR delivery status: the previous IPI is still being sent (xAPIC).
 const ICR_BUSY: u32 = 1 << 12;
 
-/// xAPIC mode (MMIO at MMIO_VA) instead of x2APIC.
+/// xAPIC mode (MMIO at MMIO_VA) instead of x2APIC (read by idle.rs's
+/// `idle_interrupt` too, for its EOI).
+#[unsafe(export_name = "APIC_XAPIC")]
 static XAPIC: AtomicBool = AtomicBool::new(false);
 static IDS: [AtomicU32; MAX_CPUS as usize] = {
     let mut a = [const { AtomicU32::new(0) }; MAX_CPUS as usize];

@@ -82,7 +82,8 @@ idle_window_end:
 
 /* An interrupt in supervisor mode (only ever in idle_halt): rsp ->
  * vector, error code (0), rip, cs, rflags, rsp, ss. EOI (not for the
- * spurious vector), and back past the hlt if it had not run yet. */
+ * spurious vector; x2APIC MSR, or the xAPIC page apic.rs maps), and back
+ * past the hlt if it had not run yet. */
     .globl idle_interrupt
 idle_interrupt:
     push %rax
@@ -90,10 +91,15 @@ idle_interrupt:
     push %rdx
     cmpq $0xff, 24(%rsp)
     je 1f
+    cmpb $0, APIC_XAPIC(%rip)       /* xAPIC mode (PVH under TCG): apic.rs */
+    jne 3f
     mov $0x80b, %ecx
     xor %eax, %eax
     xor %edx, %edx
     wrmsr
+    jmp 1f
+3:  movabs ${eoi_va}, %rax
+    movl $0, (%rax)
 1:  lea idle_window(%rip), %rax
     cmp %rax, 40(%rsp)
     jne 2f
@@ -105,5 +111,6 @@ idle_interrupt:
     add $16, %rsp
     iretq
 "#,
+    eoi_va = const crate::apic::MMIO_VA + crate::apic::EOI as u64,
     options(att_syntax)
 );
