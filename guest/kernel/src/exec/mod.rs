@@ -15,8 +15,8 @@ use abi::msg::{
 };
 
 use crate::memlayout::{PAGE, Pa, Va, p2v, page_down, page_up};
+use crate::mm::addrspace::AddrSpace;
 use crate::mm::frame;
-use crate::mm::uvm::AddrSpace;
 use elf::{Elf, MAX_SEGMENTS, Segment};
 
 /// Where an image's bytes come from: a slice in memory (a built-in

@@ -18,9 +18,9 @@
 
 use crate::arch::{self, Mode};
 use crate::memlayout::{PAGE, Pa, Va, p2v};
+use crate::mm::addrspace::AddrSpace;
 use crate::mm::frame;
 use crate::mm::pte::{self, COW, NONE, P, PS, W};
-use crate::mm::uvm::AddrSpace;
 
 /// What a write fault on a present page found.
 pub enum Broken {

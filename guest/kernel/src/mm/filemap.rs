@@ -36,7 +36,7 @@ use abi::msg::{FILE_PATH_MAX, FileName, MAX_FILES, REGION_FILE};
 use abi::syscall::{ENOMEM, MAP_SHARED};
 
 use crate::memlayout::{PAGE, Pa, Va};
-use crate::mm::uvm::{AddrSpace, prot_flags};
+use crate::mm::addrspace::{AddrSpace, prot_flags};
 use crate::mm::{frame, pte};
 
 impl AddrSpace {

@@ -15,9 +15,9 @@ use abi::msg::{REGION_HEAP, REGION_MMAP, Region};
 use abi::syscall::{EINVAL, ENOMEM, MADV_HUGEPAGE, MADV_NOHUGEPAGE};
 
 use crate::memlayout::{PAGE, Pa, Va, page_up};
+use crate::mm::addrspace::{AddrSpace, prot_flags};
 use crate::mm::frame::{self, HUGE};
 use crate::mm::pte;
-use crate::mm::uvm::{AddrSpace, prot_flags};
 
 /// Ranges per address space that asked for 2 MiB pages.
 pub const MAX_HUGE_RANGES: usize = 16;

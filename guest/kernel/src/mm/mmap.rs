@@ -12,7 +12,7 @@ use abi::syscall::{
 };
 
 use crate::memlayout::{HEAP_MAX, PAGE, USER_END, page_up};
-use crate::mm::uvm::AddrSpace;
+use crate::mm::addrspace::AddrSpace;
 
 /// The stack and its guard belong to the kernel's layout: mappings may not
 /// replace them.
@@ -91,7 +91,7 @@ impl AddrSpace {
         let Some(r) = self.region_of(start) else {
             return Err(ENOMEM);
         };
-        let flags = crate::mm::uvm::prot_flags((prot & 7) as u32) | crate::mm::pte::SHARED;
+        let flags = crate::mm::addrspace::prot_flags((prot & 7) as u32) | crate::mm::pte::SHARED;
         let mut va = r.start;
         while va < r.end {
             let mapped = crate::mm::frame::alloc().is_some_and(|pa| {

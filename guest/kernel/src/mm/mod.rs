@@ -1,6 +1,7 @@
 //! Memory management: physical frames, page tables, the kernel's own table
 //! and per-process address spaces.
 
+pub mod addrspace;
 pub mod cow;
 pub mod filemap;
 pub mod frame;
@@ -10,4 +11,3 @@ pub mod mmap;
 pub mod pte;
 pub mod refcount;
 pub mod region;
-pub mod uvm;

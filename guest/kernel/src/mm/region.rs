@@ -7,8 +7,8 @@
 use abi::msg::{MAX_REGIONS, REGION_HEAP, REGION_MMAP, Region};
 
 use crate::memlayout::{PAGE, USER_END, Va};
+use crate::mm::addrspace::{AddrSpace, prot_flags};
 use crate::mm::frame::HUGE;
-use crate::mm::uvm::{AddrSpace, prot_flags};
 use crate::mm::{cow, pte};
 
 /// Kinds that join a neighbour of the same protection when the table is

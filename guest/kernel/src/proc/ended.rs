@@ -11,7 +11,7 @@ use abi::msg::{
 };
 
 use super::{NPROC, Proc};
-use crate::mm::uvm::AddrSpace;
+use crate::mm::addrspace::AddrSpace;
 use crate::sync::KCell;
 use crate::{kprintln, vmmdev};
 
