@@ -148,7 +148,7 @@ pub fn load(aspace: &mut AddrSpace, img: &dyn Source, e: &Elf) -> Result<(), &'s
     let n = pieces(segs, &mut ps).ok_or("segment end overflows")?;
     let mut image_end = 0;
     for p in &ps[..n] {
-        if !aspace.add_region(p.kind, p.prot, p.start, p.end) {
+        if !aspace.regions.add(p.kind, p.prot, p.start, p.end) {
             return Err("too many regions");
         }
         image_end = p.end;

@@ -1,82 +1,51 @@
 //! A process's address space: a root pair whose kernel half is shared and
-//! whose user half is private, its regions (region.rs edits the table,
-//! mmap.rs moves the break and places mappings), demand paging, and the
-//! checked copies between user and kernel.
+//! whose user half is private, its regions, break, 2 MiB wishes and mapped
+//! files' names; every operation on it (demand paging, the checked copies
+//! between user and kernel, brk, mmap, munmap, mprotect, madvise, fork).
+//!
+//! The helpers below it (mod.rs lists them) are free functions and small
+//! tables that never see the whole space, and none imports this file: it
+//! ties them together and keeps the count of resident pages.
 
 use abi::msg::{
-    FileName, KIND_SLOTS, MAX_FILES, MAX_REGIONS, PROT_R, PROT_W, PROT_X, REGION_BSS, REGION_GUARD,
-    REGION_HEAP, REGION_MMAP, REGION_STACK, Region,
+    KIND_SLOTS, PROT_R, PROT_W, REGION_FILE, REGION_GUARD, REGION_HEAP, REGION_MMAP, REGION_STACK,
+    Region,
 };
+use abi::syscall::{EACCES, EINVAL, ENODEV, ENOMEM, MAP_ANONYMOUS, MAP_PRIVATE};
 
-use crate::arch::{self, Mode};
-use crate::memlayout::{PAGE, Pa, STACK_MAX, USER_STACK_TOP, Va, p2v, page_down, page_up};
-use crate::mm::cow::Broken;
-use crate::mm::huge::MAX_HUGE_RANGES;
-use crate::mm::{frame, kspace, pte};
+use crate::memlayout::{PAGE, Pa, STACK_MAX, USER_STACK_TOP, Va, page_down, page_up};
+use crate::mm::cow::{self, Broken};
+use crate::mm::fault::{self, Fault, Step, Why};
+use crate::mm::filemap::{self, FileNames};
+use crate::mm::frame;
+use crate::mm::huge::{self, HugeRanges};
+use crate::mm::mmap::{self, fixed_layout};
+use crate::mm::region::Regions;
+use crate::mm::userpages::{self, prot_flags};
+use crate::mm::{carve, kspace, pte, usercopy};
 
 pub struct AddrSpace {
     /// Kernel PGD; the user PGD is root + 0x1000 under PVM.
     pub root: Pa,
-    pub regions: [Region; MAX_REGIONS],
-    pub nregions: usize,
+    /// 4 KiB pages mapped in the user half (a 2 MiB page counts 512).
+    pub resident: u64,
+    pub regions: Regions,
     pub heap_start: u64,
     pub brk: u64,
     /// Demand-paging faults served per region kind (index: the kind),
     /// kept when regions go: the totals the verdict line reports.
     pub faults_by_kind: [u64; KIND_SLOTS],
-    /// The number the next region-making call gets (`Region::call`).
-    pub next_call: u32,
-    pub resident: u64,
-    /// Aligned ranges that asked for 2 MiB pages (madvise), see huge.rs.
-    pub huge: [(u64, u64); MAX_HUGE_RANGES],
-    pub nhuge: usize,
-    /// Which file the first file mappings show, by call (filemap.rs).
-    pub files: [FileName; MAX_FILES],
-    pub nfiles: usize,
+    /// Aligned ranges that asked for 2 MiB pages (madvise).
+    pub huge: HugeRanges,
+    /// Which file the first file mappings show, by call.
+    pub files: FileNames,
 }
 
 /// How a user access may fail.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Access {
+enum Access {
     Read,
     Write,
-}
-
-/// What to do with a user page fault.
-pub enum Fault {
-    /// Mapped a fresh page, or broke a copy-on-write one: resume.
-    Served,
-    /// Not ours to fix: a signal (or, out of memory, the end), with this
-    /// reason.
-    Kill(Why, &'static str),
-}
-
-/// What kind of bad access a fault was, as Linux tells a SIGSEGV handler
-/// (si_code): no mapping there, or one that forbids the access. Out of
-/// memory is neither: the process just ends.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Why {
-    /// SEGV_MAPERR: nothing mapped at the address (Linux has no VMA).
-    MapErr,
-    /// SEGV_ACCERR: a mapping whose protection forbids the access.
-    AccErr,
-    NoMemory,
-}
-
-/// Leaf flags for a user page with `prot`. PROT_NONE pages are kept
-/// not-present (pte::NONE marks that they still own their frame).
-pub fn prot_flags(prot: u32) -> u64 {
-    if prot & (PROT_R | PROT_W | PROT_X) == 0 {
-        return pte::U | pte::NONE;
-    }
-    let mut f = pte::P | pte::U;
-    if prot & PROT_W != 0 {
-        f |= pte::W;
-    }
-    if prot & PROT_X == 0 && crate::arch::has_nx() {
-        f |= pte::NX;
-    }
-    f
 }
 
 impl AddrSpace {
@@ -86,17 +55,13 @@ impl AddrSpace {
         kspace::share_kernel_half(root);
         Some(AddrSpace {
             root,
-            regions: [Region::default(); MAX_REGIONS],
-            nregions: 0,
+            resident: 0,
+            regions: Regions::default(),
             heap_start: 0,
             brk: 0,
             faults_by_kind: [0; KIND_SLOTS],
-            next_call: 1,
-            resident: 0,
-            huge: [(0, 0); MAX_HUGE_RANGES],
-            nhuge: 0,
-            files: [FileName::default(); MAX_FILES],
-            nfiles: 0,
+            huge: HugeRanges::default(),
+            files: FileNames::default(),
         })
     }
 
@@ -105,40 +70,12 @@ impl AddrSpace {
         self.faults_by_kind.get(kind as usize).copied().unwrap_or(0)
     }
 
-    pub fn user_pgd(&self) -> u64 {
-        if arch::mode() == Mode::Pvm {
-            self.root.get() + PAGE
-        } else {
-            0
-        }
-    }
-
-    /// The entry slot for `va` at `level` (1: PT, 2: PD), creating the
-    /// tables above it; None if frames ran out or a larger page is there.
-    pub fn slot(&mut self, va: Va, level: u32) -> Option<(Pa, usize)> {
-        let root = self.root;
-        let pvm = arch::mode() == Mode::Pvm;
-        let mut mirror = |i: usize, e: u64| {
-            // pv_kpti: the user PGD shares the user half's top-level entries.
-            if pvm {
-                pte::write(root.add(PAGE), i, e);
-            }
-        };
-        pte::walk_to(root, va, level, true, pte::P | pte::W | pte::U, &mut mirror)
-    }
-
-    /// Map `va` -> `pa` for user access with `prot`.
+    /// Map `va` -> `pa` for user access with `prot`; false if a page is
+    /// there already or frames ran out for the tables.
     pub fn map(&mut self, va: Va, pa: Pa, prot: u32) -> bool {
-        let Some((t, i)) = self.slot(va, 1) else {
-            return false;
-        };
-        // Never map over a page: its frame would leak.
-        if pte::read(t, i) & (pte::P | pte::NONE) != 0 {
-            return false;
-        }
-        pte::write(t, i, pte::entry(pa, prot_flags(prot)));
-        self.resident += 1;
-        true
+        let ok = userpages::map(self.root, va, pa, prot_flags(prot));
+        self.resident += u64::from(ok);
+        ok
     }
 
     /// Place the heap right after the program's last segment, and the stack
@@ -150,37 +87,10 @@ impl AddrSpace {
         self.heap_start = heap;
         self.brk = heap;
         let stack_low = USER_STACK_TOP - STACK_MAX;
-        self.add_region(REGION_HEAP, PROT_R | PROT_W, heap, heap + PAGE)
-            && self.add_region(REGION_GUARD, 0, stack_low - PAGE, stack_low)
-            && self.add_region(REGION_STACK, PROT_R | PROT_W, stack_low, USER_STACK_TOP)
-    }
-
-    /// Unmap `va` and drop its frame (freed with its last mapping; the
-    /// caller flushes the TLB); true if a page was mapped there.
-    pub fn unmap(&mut self, va: Va) -> bool {
-        let Some((t, i)) = pte::walk(self.root, va, false, 0, &mut |_, _| {}) else {
-            return false;
-        };
-        let e = pte::read(t, i);
-        if e & (pte::P | pte::NONE) == 0 {
-            return false;
-        }
-        pte::write(t, i, 0);
-        frame::put(pte::addr(e));
-        self.resident -= 1;
-        true
-    }
-
-    /// Index of the region holding `va`, if any.
-    pub fn index_of(&self, va: u64) -> Option<usize> {
-        self.regions[..self.nregions]
-            .iter()
-            .position(|r| r.start <= va && va < r.end)
-    }
-
-    /// The region holding `va`, if any.
-    pub fn region_of(&self, va: u64) -> Option<Region> {
-        self.index_of(va).map(|i| self.regions[i])
+        let r = &mut self.regions;
+        r.add(REGION_HEAP, PROT_R | PROT_W, heap, heap + PAGE)
+            && r.add(REGION_GUARD, 0, stack_low - PAGE, stack_low)
+            && r.add(REGION_STACK, PROT_R | PROT_W, stack_low, USER_STACK_TOP)
     }
 
     /// Serve a user page fault at `addr` with error code `err`, and
@@ -189,88 +99,42 @@ impl AddrSpace {
         let t0 = crate::trace::now();
         let got = self.serve(addr, err);
         if crate::trace::on() {
-            use abi::trace::*;
-            let present = err & 1 != 0;
-            let kind = match (&got, present) {
-                (Fault::Served, false) => FAULT_DEMAND,
-                (Fault::Served, true) => FAULT_COW,
-                (Fault::Kill(_, _), true) => FAULT_PROTECTION,
-                (Fault::Kill(_, _), false) => FAULT_INVALID,
-            };
-            let frame = match got {
-                Fault::Served => {
-                    pte::lookup(self.root, Va(page_down(addr))).map_or(0, |e| e & pte::ADDR)
-                }
-                Fault::Kill(_, _) => 0,
-            };
-            let region = self.region_of(addr).map_or(0, |r| u64::from(r.kind));
-            let took = crate::arch::cpu::rdtsc().wrapping_sub(t0);
-            let pid = crate::running::pid();
-            crate::trace::record(t0, EV_FAULT, kind, pid, addr, frame, took, region);
+            fault::record(t0, addr, err, &got, self.root, &self.regions);
         }
         got
     }
 
-    /// Serve a user page fault at `addr` with error code `err`.
+    /// Serve a user page fault at `addr` with error code `err`: judge it
+    /// (fault.rs), then break the copy-on-write page or page one in.
     fn serve(&mut self, addr: u64, err: u64) -> Fault {
-        let present = err & 1 != 0;
-        let write = err & 2 != 0;
-        let fetch = err & 16 != 0;
         if kspace::is_kernel(addr) {
             return Fault::Kill(Why::MapErr, "touched kernel memory");
         }
-        let Some(i) = self.index_of(addr) else {
+        let Some(i) = self.regions.index_of(addr) else {
             return Fault::Kill(Why::MapErr, "address outside every region of this process");
         };
-        let r = self.regions[i];
-        if r.kind == REGION_GUARD {
-            return Fault::Kill(Why::MapErr, "stack overflow into the guard page");
-        }
-        if present {
-            if write && r.prot & PROT_W != 0 {
-                match self.break_cow(Va(page_down(addr))) {
-                    Broken::TookBack | Broken::Copied => {
-                        let c = &mut self.regions[i].cow_faults;
-                        *c = c.saturating_add(1);
-                        return Fault::Served;
-                    }
-                    Broken::Stale => return Fault::Served,
-                    Broken::NoMemory => return Fault::Kill(Why::NoMemory, "out of memory"),
-                    Broken::NotCow => {}
+        let r = self.regions.list[i];
+        match fault::judge(&r, addr, err, self.brk) {
+            Err(kill) => kill,
+            Ok(Step::Cow) => match cow::break_cow(self.root, Va(page_down(addr))) {
+                Broken::TookBack | Broken::Copied => {
+                    self.regions.count_fault(i, true);
+                    Fault::Served
                 }
-            }
-            return Fault::Kill(
-                Why::AccErr,
-                if write {
-                    "write to a read-only page"
-                } else if fetch {
-                    "execute from a non-executable page"
-                } else {
-                    "protection violation"
-                },
-            );
+                Broken::Stale => Fault::Served,
+                Broken::NoMemory => Fault::Kill(Why::NoMemory, "out of memory"),
+                Broken::NotCow => Fault::Kill(Why::AccErr, fault::refused(true, false)),
+            },
+            Ok(Step::Demand) => self.demand(i, &r, addr),
         }
-        if r.prot == 0 {
-            return Fault::Kill(Why::AccErr, "access to a PROT_NONE page");
-        }
-        if fetch && r.prot & PROT_X == 0 {
-            return Fault::Kill(Why::AccErr, "execute from a non-executable region");
-        }
-        if write && r.prot & PROT_W == 0 {
-            return Fault::Kill(Why::AccErr, "write to a read-only region");
-        }
-        let demand = match r.kind {
-            REGION_HEAP => page_up(self.brk).is_some_and(|end| addr < end),
-            REGION_STACK | REGION_MMAP | REGION_BSS => true,
-            _ => false,
-        };
-        if !demand {
-            return Fault::Kill(
-                Why::MapErr,
-                "not-present page outside the heap, stack, bss and mmap areas",
-            );
-        }
-        if !self.fault_huge(addr, &r) {
+    }
+
+    /// Page in the page at `addr` of region `r` (index `i`): a 2 MiB page
+    /// if its block wants one, else a fresh 4 KiB page.
+    fn demand(&mut self, i: usize, r: &Region, addr: u64) -> Fault {
+        if huge::fault(self.root, &self.huge, addr, r, self.brk) {
+            self.resident += huge::PAGES;
+        } else {
             let Some(pa) = frame::alloc() else {
                 return Fault::Kill(Why::NoMemory, "out of memory");
             };
@@ -279,7 +143,7 @@ impl AddrSpace {
                 return Fault::Kill(Why::NoMemory, "out of memory for page tables");
             }
         }
-        self.regions[i].faults += 1;
+        self.regions.count_fault(i, false);
         if let Some(n) = self.faults_by_kind.get_mut(r.kind as usize) {
             *n += 1;
         }
@@ -289,7 +153,7 @@ impl AddrSpace {
     /// Physical address behind user `va` for `access`, demand-paging it in
     /// if the region allows. None if the process may not access it.
     fn translate(&mut self, va: Va, access: Access) -> Option<Pa> {
-        let r = self.region_of(va.get())?;
+        let r = self.regions.of(va.get())?;
         if r.kind == REGION_GUARD
             || (access == Access::Write && r.prot & PROT_W == 0)
             || r.prot & PROT_R == 0
@@ -315,63 +179,224 @@ impl AddrSpace {
     }
 
     /// Is every byte of [va, va+len) in some region of this process (none
-    /// of them the guard)? Regions may follow one another (data, then bss).
+    /// of them the guard)?
     pub fn check(&self, va: u64, len: u64) -> bool {
-        let Some(end) = va.checked_add(len) else {
-            return false;
+        va.checked_add(len)
+            .is_some_and(|end| self.regions.covers(va, end, |r| r.kind != REGION_GUARD))
+    }
+
+    /// Copy user bytes at `va` into `dst` (usercopy.rs). False if any byte
+    /// is not the process's to read.
+    pub fn copy_in(&mut self, dst: &mut [u8], va: u64) -> bool {
+        self.check(va, dst.len() as u64)
+            && usercopy::copy_in(dst, va, |a| self.translate(a, Access::Read))
+    }
+
+    /// Copy `src` to user `va` (usercopy.rs). False if any byte is not the
+    /// process's to write.
+    pub fn copy_out(&mut self, va: u64, src: &[u8]) -> bool {
+        self.check(va, src.len() as u64)
+            && usercopy::copy_out(va, src, |a| self.translate(a, Access::Write))
+    }
+
+    /// madvise(2): 0 or -errno; the advice itself is huge.rs's.
+    pub fn madvise(&mut self, addr: u64, len: u64, advice: u64) -> i64 {
+        match mmap::range(addr, len, EINVAL) {
+            Err(e) => e,
+            Ok(None) => 0,
+            Ok(Some(end)) if !self.check(addr, end - addr) => ENOMEM,
+            Ok(Some(end)) => self.huge.advise(addr, end, advice),
+        }
+    }
+
+    /// Linux brk(2): move the break to `addr` if it can; return the break.
+    pub fn set_brk(&mut self, addr: u64) -> u64 {
+        let old = self.brk;
+        let Some((cur_end, new_end)) = mmap::brk_ends(self.heap_start, old, addr) else {
+            return old;
         };
-        let mut at = va;
-        while at < end {
-            match self.region_of(at) {
-                Some(r) if r.kind != REGION_GUARD => at = r.end,
-                _ => return false,
+        let heap = |r: &Region| r.kind == REGION_HEAP;
+        if new_end > cur_end {
+            // Growing must not run into anything but the heap itself (the
+            // one-page heap region kept while the break is at its start).
+            if self.regions.overlaps(cur_end, new_end, heap)
+                || !self.carve(cur_end, new_end, heap)
+                || !self
+                    .regions
+                    .add(REGION_HEAP, PROT_R | PROT_W, cur_end, new_end)
+            {
+                return old;
+            }
+        } else if new_end < cur_end {
+            if !self.carve(new_end, cur_end, heap) {
+                return old;
+            }
+            // Keep one heap page in the table, as at start-up, so reports
+            // always show where the heap is.
+            let h = self.heap_start;
+            if new_end == h && !self.regions.overlaps(h, h + PAGE, |_| false) {
+                self.regions.add(REGION_HEAP, PROT_R | PROT_W, h, h + PAGE);
             }
         }
-        true
+        self.brk = addr;
+        addr
     }
 
-    /// Call `f(pa, offset, n)` for each piece of [va, va+len) that lies in
-    /// one frame, after checking the whole range belongs to this process
-    /// and each page may be accessed so. False if not.
-    fn chunks(
+    /// Linux mmap(2) for anonymous memory; the address or -errno. Shared
+    /// anonymous memory is a file with no name, as Linux makes it
+    /// (/dev/zero, deleted): a file region whose frames are mapped now
+    /// (filemap.rs `map_fresh`).
+    pub fn mmap(&mut self, addr: u64, len: u64, prot: u64, flags: u64) -> Result<u64, i64> {
+        if flags & MAP_ANONYMOUS == 0 {
+            return Err(ENODEV); // files: mmap_file
+        }
+        // MAP_SHARED, and MAP_SHARED_VALIDATE (3), are shared.
+        if flags & 3 == MAP_PRIVATE {
+            return self.mmap_in(addr, len, prot, flags, REGION_MMAP);
+        }
+        let start = self.mmap_in(addr, len, prot, flags, REGION_FILE)?;
+        let page_flags = prot_flags((prot & 7) as u32) | pte::SHARED;
+        self.populate(start, u64::MAX, |root, va, _| {
+            filemap::map_fresh(root, va, page_flags)
+        })
+    }
+
+    /// mmap(2) of `file_pages` pages of a file (those from the mapping's
+    /// offset to the file's end; `frame_of(i)` gives the frame of the
+    /// i-th), mapped now (filemap.rs): the address, or -errno (nothing left
+    /// mapped).
+    pub fn mmap_file(
         &mut self,
-        va: u64,
-        len: usize,
-        access: Access,
-        mut f: impl FnMut(Pa, usize, usize),
-    ) -> bool {
-        if !self.check(va, len as u64) {
-            return false;
-        }
-        let mut done = 0;
-        while done < len {
-            let a = va + done as u64;
-            let n = ((PAGE - (a & (PAGE - 1))) as usize).min(len - done);
-            let Some(pa) = self.translate(Va(a), access) else {
-                return false;
-            };
-            f(pa, done, n);
-            done += n;
-        }
-        true
-    }
-
-    /// Copy user bytes at `va` into `dst`. False if any byte is not the
-    /// process's to read.
-    pub fn copy_in(&mut self, dst: &mut [u8], va: u64) -> bool {
-        let len = dst.len();
-        self.chunks(va, len, Access::Read, |pa, off, n| {
-            // SAFETY: pa..pa+n lies in one frame the process owns; off+n <= len.
-            unsafe { core::ptr::copy_nonoverlapping(p2v::<u8>(pa), dst[off..].as_mut_ptr(), n) };
+        addr: u64,
+        len: u64,
+        prot: u64,
+        flags: u64,
+        file_pages: u64,
+        mut frame_of: impl FnMut(u64) -> Result<Pa, i64>,
+    ) -> Result<u64, i64> {
+        let start = self.mmap_in(addr, len, prot, flags, REGION_FILE)?;
+        let page_flags = filemap::page_flags(prot, flags);
+        self.populate(start, file_pages, |root, va, i| {
+            filemap::map_page(root, va, page_flags, frame_of(i))
         })
     }
 
-    /// Copy `src` to user `va`. False if any byte is not the process's to write.
-    pub fn copy_out(&mut self, va: u64, src: &[u8]) -> bool {
-        self.chunks(va, src.len(), Access::Write, |pa, off, n| {
-            // SAFETY: as in copy_in.
-            unsafe { core::ptr::copy_nonoverlapping(src[off..].as_ptr(), p2v::<u8>(pa), n) };
-        })
+    /// Map the first `pages` pages (at most all) of the file region just
+    /// made at `start`, each with `map_one(root, va, i)`: `start`, or the
+    /// -errno of the first that fails (the region then goes again, with
+    /// the pages mapped so far).
+    fn populate(
+        &mut self,
+        start: u64,
+        pages: u64,
+        mut map_one: impl FnMut(Pa, u64, u64) -> Result<(), i64>,
+    ) -> Result<u64, i64> {
+        let Some(r) = self.regions.of(start) else {
+            return Err(ENOMEM);
+        };
+        for i in 0..((r.end - r.start) / PAGE).min(pages) {
+            if let Err(e) = map_one(self.root, start + i * PAGE, i) {
+                self.carve(r.start, r.end, |q| {
+                    q.start == r.start && q.kind == REGION_FILE
+                });
+                return Err(e);
+            }
+            self.resident += 1;
+        }
+        Ok(start)
+    }
+
+    /// Make the region of one mmap call, of `kind` (REGION_MMAP, or
+    /// REGION_FILE, which never joins a neighbour), where mmap.rs places
+    /// it: its start, or -errno.
+    fn mmap_in(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: u64,
+        flags: u64,
+        kind: u32,
+    ) -> Result<u64, i64> {
+        let at = mmap::place(&self.regions, addr, len, flags)?;
+        if at.replace && !self.carve(at.start, at.end, |_| true) {
+            return Err(ENOMEM);
+        }
+        let prot = (prot & 7) as u32;
+        let added = if at.asked && kind == REGION_MMAP {
+            self.regions.extend(kind, prot, at.start, at.end)
+        } else {
+            self.regions.add(kind, prot, at.start, at.end)
+        };
+        if added { Ok(at.start) } else { Err(ENOMEM) }
+    }
+
+    /// Linux munmap(2): 0 or -errno. The stack and its guard stay.
+    pub fn munmap(&mut self, addr: u64, len: u64) -> i64 {
+        let Some(len) = page_up(len).filter(|&l| l != 0) else {
+            return EINVAL;
+        };
+        match mmap::user_range(addr, len) {
+            Ok(end) if self.carve(addr, end, |r| !fixed_layout(r)) => 0,
+            Ok(_) => ENOMEM,
+            Err(e) => e,
+        }
+    }
+
+    /// Linux mprotect(2): 0 or -errno. The heap, stack and guard keep their
+    /// protection (asking for the one they have succeeds). A page whose
+    /// frame fork shared stays read-only and COW (cow.rs).
+    pub fn mprotect(&mut self, addr: u64, len: u64, prot: u64) -> i64 {
+        let end = match mmap::range(addr, len, ENOMEM) {
+            Err(e) => return e,
+            Ok(None) => return 0,
+            Ok(Some(end)) => end,
+        };
+        let prot = (prot & 7) as u32;
+        let fixed = |r: &Region| (fixed_layout(r) || r.kind == REGION_HEAP) && r.prot != prot;
+        if self.regions.overlaps(addr, end, |r| !fixed(r)) {
+            return EACCES;
+        }
+        // A region that already has `prot` need not be split.
+        if !self.regions.covers(addr, end, |_| true)
+            || !carve::split_range(self.root, &mut self.regions, addr, end, |r| r.prot != prot)
+        {
+            return ENOMEM;
+        }
+        self.regions.set_prot(addr, end, prot);
+        cow::protect(self.root, addr, end, prot);
+        0
+    }
+
+    /// Remove [start, end) from every region `which` picks, its pages
+    /// unmapped (carve.rs), and count them out. False (nothing changed) if
+    /// splitting would overflow the table.
+    fn carve(&mut self, start: u64, end: u64, which: impl Fn(&Region) -> bool) -> bool {
+        let (root, regions, wishes) = (self.root, &mut self.regions, &mut self.huge);
+        let freed = carve::carve(root, regions, wishes, start, end, which);
+        self.resident -= freed.unwrap_or(0);
+        freed.is_some()
+    }
+
+    /// A copy of this address space for a forked child: the same regions,
+    /// break, heap start, 2 MiB wishes and mapped files' names, and every
+    /// user page shared copy-on-write (cow.rs). The child's fault counts
+    /// start at 0. Call it on the running address space (its TLB is
+    /// flushed). None when frames run out (the partial child is destroyed).
+    pub fn fork(&mut self) -> Option<AddrSpace> {
+        let mut child = AddrSpace {
+            regions: self.regions.forked(),
+            heap_start: self.heap_start,
+            brk: self.brk,
+            huge: self.huge,
+            files: self.files,
+            ..AddrSpace::new()?
+        };
+        if cow::share(self.root, child.root, &mut child.resident) {
+            Some(child)
+        } else {
+            child.destroy();
+            None
+        }
     }
 
     /// Return every frame: user pages (those fork shared, once their last

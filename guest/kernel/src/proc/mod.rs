@@ -40,7 +40,8 @@ use crate::exec::{self, elf, stack};
 use crate::file::{Object, fdtable::FdTable};
 use crate::fs;
 use crate::mm::{
-    addrspace::{AddrSpace, Fault, Why},
+    addrspace::AddrSpace,
+    fault::{Fault, Why},
     frame,
 };
 use crate::sync::KCell;
