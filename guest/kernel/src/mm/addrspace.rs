@@ -21,8 +21,9 @@ use crate::mm::frame;
 use crate::mm::huge::{self, HugeRanges};
 use crate::mm::mmap::{self, fixed_layout};
 use crate::mm::region::Regions;
+use crate::mm::usercopy::{self, Access};
 use crate::mm::userpages::{self, prot_flags};
-use crate::mm::{carve, kspace, pte, usercopy};
+use crate::mm::{carve, kspace, pte};
 
 pub struct AddrSpace {
     /// Kernel PGD; the user PGD is root + 0x1000 under PVM.
@@ -39,13 +40,6 @@ pub struct AddrSpace {
     pub huge: HugeRanges,
     /// Which file the first file mappings show, by call.
     pub files: FileNames,
-}
-
-/// How a user access may fail.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Access {
-    Read,
-    Write,
 }
 
 impl AddrSpace {
@@ -178,22 +172,19 @@ impl AddrSpace {
         Some(pte::addr(e).add(va.page_offset()))
     }
 
-    /// Is every byte of [va, va+len) in some region of this process (none
-    /// of them the guard)?
+    /// Is every byte of [va, va+len) in a region of this process but the guard?
     pub fn check(&self, va: u64, len: u64) -> bool {
         va.checked_add(len)
             .is_some_and(|end| self.regions.covers(va, end, |r| r.kind != REGION_GUARD))
     }
 
-    /// Copy user bytes at `va` into `dst` (usercopy.rs). False if any byte
-    /// is not the process's to read.
+    /// Copy user bytes at `va` into `dst`; false if any is not ours to read.
     pub fn copy_in(&mut self, dst: &mut [u8], va: u64) -> bool {
         self.check(va, dst.len() as u64)
             && usercopy::copy_in(dst, va, |a| self.translate(a, Access::Read))
     }
 
-    /// Copy `src` to user `va` (usercopy.rs). False if any byte is not the
-    /// process's to write.
+    /// Copy `src` to user `va`; false if any byte is not ours to write.
     pub fn copy_out(&mut self, va: u64, src: &[u8]) -> bool {
         self.check(va, src.len() as u64)
             && usercopy::copy_out(va, src, |a| self.translate(a, Access::Write))
@@ -243,9 +234,8 @@ impl AddrSpace {
     }
 
     /// Linux mmap(2) for anonymous memory; the address or -errno. Shared
-    /// anonymous memory is a file with no name, as Linux makes it
-    /// (/dev/zero, deleted): a file region whose frames are mapped now
-    /// (filemap.rs `map_fresh`).
+    /// anonymous memory is a file with no name, as Linux makes it: a file
+    /// region whose frames are mapped now (filemap.rs `map_fresh`).
     pub fn mmap(&mut self, addr: u64, len: u64, prot: u64, flags: u64) -> Result<u64, i64> {
         if flags & MAP_ANONYMOUS == 0 {
             return Err(ENODEV); // files: mmap_file
@@ -282,9 +272,8 @@ impl AddrSpace {
     }
 
     /// Map the first `pages` pages (at most all) of the file region just
-    /// made at `start`, each with `map_one(root, va, i)`: `start`, or the
-    /// -errno of the first that fails (the region then goes again, with
-    /// the pages mapped so far).
+    /// made at `start` with `map_one(root, va, i)`: `start`, or the first
+    /// -errno (the region and the pages mapped so far then go again).
     fn populate(
         &mut self,
         start: u64,
@@ -367,9 +356,8 @@ impl AddrSpace {
         0
     }
 
-    /// Remove [start, end) from every region `which` picks, its pages
-    /// unmapped (carve.rs), and count them out. False (nothing changed) if
-    /// splitting would overflow the table.
+    /// Remove [start, end) from the regions `which` picks with their pages
+    /// (carve.rs), counted out. False if splitting would overflow the table.
     fn carve(&mut self, start: u64, end: u64, which: impl Fn(&Region) -> bool) -> bool {
         let (root, regions, wishes) = (self.root, &mut self.regions, &mut self.huge);
         let freed = carve::carve(root, regions, wishes, start, end, which);
@@ -377,11 +365,10 @@ impl AddrSpace {
         freed.is_some()
     }
 
-    /// A copy of this address space for a forked child: the same regions,
-    /// break, heap start, 2 MiB wishes and mapped files' names, and every
-    /// user page shared copy-on-write (cow.rs). The child's fault counts
-    /// start at 0. Call it on the running address space (its TLB is
-    /// flushed). None when frames run out (the partial child is destroyed).
+    /// A forked child's copy of this (running) address space: the same
+    /// regions (fault counts at 0), break, 2 MiB wishes and file names, and
+    /// every user page shared copy-on-write (cow.rs; the TLB is flushed).
+    /// None when frames run out (the partial child is destroyed).
     pub fn fork(&mut self) -> Option<AddrSpace> {
         let mut child = AddrSpace {
             regions: self.regions.forked(),

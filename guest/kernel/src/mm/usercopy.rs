@@ -5,6 +5,14 @@
 
 use crate::memlayout::{PAGE, Pa, Va, p2v};
 
+/// What a copy does to the user's page: the kernel reads it (copy_in) or
+/// writes it (copy_out).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Access {
+    Read,
+    Write,
+}
+
 /// Call `f(pa, offset, n)` for each piece of [va, va+len) that lies in one
 /// frame, its frame from `translate`. False at the first page it refuses.
 fn chunks(
