@@ -9,8 +9,8 @@
 use abi::syscall::{EAGAIN, EFAULT, ENFILE, ENOMEM, EPIPE};
 
 use crate::memlayout::{PAGE, Pa, p2v};
+use crate::mm::addrspace::AddrSpace;
 use crate::mm::frame;
-use crate::mm::uvm::AddrSpace;
 use crate::sync::KCell;
 use crate::syscall::fd::Xfer;
 

@@ -15,8 +15,8 @@ use abi::msg::{
 };
 
 use crate::memlayout::{PAGE, Pa, Va, p2v, page_down, page_up};
+use crate::mm::addrspace::AddrSpace;
 use crate::mm::frame;
-use crate::mm::uvm::AddrSpace;
 use elf::{Elf, MAX_SEGMENTS, Segment};
 
 /// Where an image's bytes come from: a slice in memory (a built-in
@@ -148,7 +148,7 @@ pub fn load(aspace: &mut AddrSpace, img: &dyn Source, e: &Elf) -> Result<(), &'s
     let n = pieces(segs, &mut ps).ok_or("segment end overflows")?;
     let mut image_end = 0;
     for p in &ps[..n] {
-        if !aspace.add_region(p.kind, p.prot, p.start, p.end) {
+        if !aspace.regions.add(p.kind, p.prot, p.start, p.end) {
             return Err("too many regions");
         }
         image_end = p.end;

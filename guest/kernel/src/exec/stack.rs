@@ -11,7 +11,7 @@
 
 use crate::exec::elf::Elf;
 use crate::memlayout::USER_STACK_TOP;
-use crate::mm::uvm::AddrSpace;
+use crate::mm::addrspace::AddrSpace;
 
 /// Most argv strings a process gets (one definition, shared with the VMM).
 pub const MAX_ARGS: usize = abi::layout::ARGC_MAX;

@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use abi::msg::{Header, RESULT_FAILED, RESULT_OK, STDIN_MAX, Stdin};
 use abi::syscall::{EFAULT, EINTR, EIO, EPIPE};
 
-use crate::mm::uvm::AddrSpace;
+use crate::mm::addrspace::AddrSpace;
 use crate::{console, kprint, vmmdev};
 
 /// Most bytes one write moves (a short write is legal; libc loops).

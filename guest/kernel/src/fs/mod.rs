@@ -22,7 +22,7 @@ pub mod path;
 use abi::syscall::{EFAULT, EFBIG, EINVAL, EISDIR, ENOSPC};
 
 use crate::memlayout::PAGE;
-use crate::mm::uvm::AddrSpace;
+use crate::mm::addrspace::AddrSpace;
 pub use build::build;
 use node::Kind;
 

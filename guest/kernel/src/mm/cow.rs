@@ -15,12 +15,15 @@
 //! eagerly: the child then costs no 2 MiB of copying up front, a write
 //! copies 4 KiB rather than 2 MiB, and every shared page goes through the
 //! one 4 KiB path. The parent loses the 2 MiB TLB reach of those blocks.
+//!
+//! Free functions of the page-table roots: addrspace.rs copies the rest of
+//! the address space (regions, break, names) for fork and counts the
+//! faults.
 
 use crate::arch::{self, Mode};
 use crate::memlayout::{PAGE, Pa, Va, p2v};
-use crate::mm::frame;
 use crate::mm::pte::{self, COW, NONE, P, PS, W};
-use crate::mm::uvm::AddrSpace;
+use crate::mm::{frame, huge, userpages};
 
 /// What a write fault on a present page found.
 pub enum Broken {
@@ -53,6 +56,31 @@ pub fn private_flags(e: u64, flags: u64) -> u64 {
     }
 }
 
+/// Give every page of [start, end) under `root` protection `prot`, a
+/// private page whose frame may be shared staying read-only and COW
+/// (`private_flags`), and flush. Each 2 MiB page met lies wholly inside the
+/// range (mprotect split any that `start` or `end` cut), or its region
+/// already had `prot`.
+pub fn protect(root: Pa, start: u64, end: u64, prot: u32) {
+    let mut va = start;
+    while va < end {
+        if pte::huge_entry(root, Va(va)).is_some() {
+            huge::protect(root, va, prot);
+            va = (va & !(frame::HUGE - 1)) + frame::HUGE;
+            continue;
+        }
+        if let Some((t, i)) = userpages::find(root, Va(va)) {
+            let e = pte::read(t, i);
+            if userpages::holds(e) {
+                let flags = private_flags(e, userpages::prot_flags(prot));
+                pte::write(t, i, pte::entry(pte::addr(e), flags));
+            }
+        }
+        va += PAGE;
+    }
+    arch::flush_tlb_range(start, end.saturating_sub(start) / PAGE);
+}
+
 /// Copy one frame with integer moves: `dst` may have been a page table the
 /// host still write-protects, and its emulator has no SSE (as frame::zero).
 fn copy_frame(dst: Pa, src: Pa) {
@@ -65,55 +93,41 @@ fn copy_frame(dst: Pa, src: Pa) {
     }
 }
 
-impl AddrSpace {
-    /// A copy of this address space for a forked child: the same regions,
-    /// break, heap start, 2 MiB wishes and mapped files' names, and every
-    /// user page shared copy-on-write (see the module doc). The child's
-    /// fault counts start at 0. Call it on the running address space (its
-    /// TLB is flushed). None when frames run out: the partial child is
-    /// destroyed, and the parent's pages already made COW still work (the
-    /// last mapping takes its frame back at the next write).
-    pub fn fork(&mut self) -> Option<AddrSpace> {
-        let mut child = AddrSpace::new()?;
-        child.regions = self.regions;
-        for r in &mut child.regions {
-            r.faults = 0;
-            r.cow_faults = 0;
-        }
-        child.nregions = self.nregions;
-        child.heap_start = self.heap_start;
-        child.brk = self.brk;
-        child.next_call = self.next_call;
-        child.huge = self.huge;
-        child.nhuge = self.nhuge;
-        child.files = self.files;
-        child.nfiles = self.nfiles;
-        let top = arch::levels();
-        let mut touched = false;
-        let ok = self.share_level(&mut child, self.root, top, 0, &mut touched);
-        if touched {
-            arch::flush_tlb_all();
-        }
-        if ok {
-            Some(child)
-        } else {
-            child.destroy();
-            None
-        }
+/// Share every user page under `parent` with the fresh root pair `child`
+/// copy-on-write (see the module doc), counting the child's pages in
+/// `resident`. Call it on the running address space (its TLB is flushed).
+/// False when frames ran out: the caller destroys the partial child; the
+/// parent's pages already made COW still work (the last mapping takes its
+/// frame back at the next write).
+pub fn share(parent: Pa, child: Pa, resident: &mut u64) -> bool {
+    let mut fork = Fork {
+        child,
+        resident: 0,
+        touched: false,
+    };
+    let ok = fork.level(parent, arch::levels(), 0);
+    if fork.touched {
+        arch::flush_tlb_all();
     }
+    *resident += fork.resident;
+    ok
+}
 
+/// One fork's walk of the parent's user half.
+struct Fork {
+    /// The child's root pair.
+    child: Pa,
+    /// Pages the child maps so far.
+    resident: u64,
+    /// A parent entry changed: the TLB needs a flush.
+    touched: bool,
+}
+
+impl Fork {
     /// Share the user pages that `table` (at `level`, mapping from `base`)
-    /// leads to with `child`, splitting 2 MiB pages on the way. `touched`:
-    /// a parent entry changed (the TLB needs a flush). False if frames ran
-    /// out.
-    fn share_level(
-        &mut self,
-        child: &mut AddrSpace,
-        table: Pa,
-        level: u32,
-        base: u64,
-        touched: &mut bool,
-    ) -> bool {
+    /// leads to with the child, splitting 2 MiB pages on the way. False if
+    /// frames ran out.
+    fn level(&mut self, table: Pa, level: u32, base: u64) -> bool {
         let span = 1u64 << (12 + 9 * (level - 1));
         // The top level's upper half is the kernel's.
         let n = if level == arch::levels() { 256 } else { 512 };
@@ -121,19 +135,19 @@ impl AddrSpace {
             let mut e = pte::read(table, i);
             let va = base + i as u64 * span;
             if level == 2 && e & PS != 0 && e & (P | NONE) != 0 {
-                if !crate::mm::huge::split_entry(table, i, e) {
+                if !huge::split_entry(table, i, e) {
                     return false;
                 }
-                *touched = true;
+                self.touched = true;
                 e = pte::read(table, i);
             }
             if e & P == 0 {
                 continue;
             }
             let ok = if level == 2 {
-                self.share_table(child, pte::addr(e), va, touched)
+                self.table(pte::addr(e), va)
             } else {
-                self.share_level(child, pte::addr(e), level - 1, va, touched)
+                self.level(pte::addr(e), level - 1, va)
             };
             if !ok {
                 return false;
@@ -142,16 +156,10 @@ impl AddrSpace {
         true
     }
 
-    /// Share the pages of page table `pt` (mapping from `base`) with
-    /// `child`: the same entry in both, a writable one made read-only and
+    /// Share the pages of page table `pt` (mapping from `base`) with the
+    /// child: the same entry in both, a writable one made read-only and
     /// COW first. The child's page table is made at its first page.
-    fn share_table(
-        &mut self,
-        child: &mut AddrSpace,
-        pt: Pa,
-        base: u64,
-        touched: &mut bool,
-    ) -> bool {
+    fn table(&mut self, pt: Pa, base: u64) -> bool {
         let mut child_pt = None;
         for i in 0..512 {
             let e = pte::read(pt, i);
@@ -160,7 +168,7 @@ impl AddrSpace {
             }
             let cpt = match child_pt {
                 Some(t) => t,
-                None => match child.slot(Va(base), 1) {
+                None => match userpages::slot(self.child, Va(base), 1) {
                     Some((t, _)) => *child_pt.insert(t),
                     None => return false,
                 },
@@ -176,58 +184,58 @@ impl AddrSpace {
             };
             if shared != e {
                 pte::write(pt, i, shared);
-                *touched = true;
+                self.touched = true;
             }
             pte::write(cpt, i, shared);
-            child.resident += 1;
+            self.resident += 1;
         }
         true
     }
+}
 
-    /// Serve a write fault on the present page at `va` if it is
-    /// copy-on-write (the caller has checked that its region is writable).
-    pub fn break_cow(&mut self, va: Va) -> Broken {
-        // None also for a 2 MiB page: those are never COW.
-        let Some((t, i)) = pte::walk(self.root, va, false, 0, &mut |_, _| {}) else {
-            return Broken::NotCow;
-        };
-        let e = pte::read(t, i);
-        if e & P != 0 && e & W != 0 {
-            // Writable already: a stale read-only translation (see below)
-            // faulted. Flush it for good and let the write go again.
-            arch::flush_tlb_all();
-            return Broken::Stale;
-        }
-        if e & P == 0 || e & COW == 0 {
-            return Broken::NotCow;
-        }
-        let old = pte::addr(e);
-        let flags = (e & !pte::ADDR & !COW) | W;
-        // 0: a frame the count table does not cover, never shared.
-        let how = if frame::count(old) <= 1 {
-            pte::write(t, i, pte::entry(old, flags));
-            Broken::TookBack
-        } else {
-            let Some(new) = frame::alloc() else {
-                return Broken::NoMemory;
-            };
-            copy_frame(new, old);
-            pte::write(t, i, pte::entry(new, flags));
-            frame::put(old);
-            Broken::Copied
-        };
-        // A new frame must not be reached through the old translation (a
-        // read would see the old frame, which another process may write:
-        // under PVM a stale shadow entry does exactly that, measured). A
-        // frame taken back needs no flush under PVM: the stale entry reads
-        // the same frame, and the write it refuses makes the host walk the
-        // table again and see W (a fault that still reached us would be
-        // `Stale`); skipping the CR3 reload roughly halves that fault's
-        // cost on the Intel PVM host (≈ 400 → 200 µs). On x86 `invlpg` is
-        // cheap and spares the spurious fault.
-        if matches!(how, Broken::Copied) || arch::mode() == Mode::X86 {
-            arch::flush_page(va.get());
-        }
-        how
+/// Serve a write fault on the present page at `va` under `root` if it is
+/// copy-on-write (the caller has checked that its region is writable).
+pub fn break_cow(root: Pa, va: Va) -> Broken {
+    // None also for a 2 MiB page: those are never COW.
+    let Some((t, i)) = userpages::find(root, va) else {
+        return Broken::NotCow;
+    };
+    let e = pte::read(t, i);
+    if e & P != 0 && e & W != 0 {
+        // Writable already: a stale read-only translation (see below)
+        // faulted. Flush it for good and let the write go again.
+        arch::flush_tlb_all();
+        return Broken::Stale;
     }
+    if e & P == 0 || e & COW == 0 {
+        return Broken::NotCow;
+    }
+    let old = pte::addr(e);
+    let flags = (e & !pte::ADDR & !COW) | W;
+    // 0: a frame the count table does not cover, never shared.
+    let how = if frame::count(old) <= 1 {
+        pte::write(t, i, pte::entry(old, flags));
+        Broken::TookBack
+    } else {
+        let Some(new) = frame::alloc() else {
+            return Broken::NoMemory;
+        };
+        copy_frame(new, old);
+        pte::write(t, i, pte::entry(new, flags));
+        frame::put(old);
+        Broken::Copied
+    };
+    // A new frame must not be reached through the old translation (a
+    // read would see the old frame, which another process may write:
+    // under PVM a stale shadow entry does exactly that, measured). A
+    // frame taken back needs no flush under PVM: the stale entry reads
+    // the same frame, and the write it refuses makes the host walk the
+    // table again and see W (a fault that still reached us would be
+    // `Stale`); skipping the CR3 reload roughly halves that fault's
+    // cost on the Intel PVM host (≈ 400 → 200 µs). On x86 `invlpg` is
+    // cheap and spares the spurious fault.
+    if matches!(how, Broken::Copied) || arch::mode() == Mode::X86 {
+        arch::flush_page(va.get());
+    }
+    how
 }

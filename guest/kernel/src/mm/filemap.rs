@@ -31,93 +31,105 @@
 //! Not Linux: a shared mapping that mprotect makes writable again, or that
 //! fork copies, turns copy-on-write (cow.rs never lets a process write a
 //! frame another maps except through a shared mapping made here).
+//!
+//! addrspace.rs places the region (`mmap_file`) and counts the pages; here
+//! are the page flags, the mapping of one file frame, and the names.
 
-use abi::msg::{FILE_PATH_MAX, FileName, MAX_FILES, REGION_FILE};
+use abi::msg::{FILE_PATH_MAX, FileName, MAX_FILES, REGION_FILE, Region};
 use abi::syscall::{ENOMEM, MAP_SHARED};
 
-use crate::memlayout::{PAGE, Pa, Va};
-use crate::mm::uvm::{AddrSpace, prot_flags};
+use crate::memlayout::{Pa, Va};
+use crate::mm::userpages::{self, prot_flags};
 use crate::mm::{frame, pte};
 
-impl AddrSpace {
-    /// mmap(2) of `file_pages` pages of a file (those from the mapping's
-    /// offset to the file's end; `frame(i)` gives the frame of the i-th):
-    /// the address, or -errno (nothing left mapped).
-    pub fn mmap_file(
-        &mut self,
-        addr: u64,
-        len: u64,
-        prot: u64,
-        flags: u64,
-        file_pages: u64,
-        mut frame_of: impl FnMut(u64) -> Result<Pa, i64>,
-    ) -> Result<u64, i64> {
-        let start = self.mmap_in(addr, len, prot, flags, REGION_FILE)?;
-        let Some(r) = self.region_of(start) else {
-            return Err(ENOMEM);
-        };
-        let pages = ((r.end - r.start) / PAGE).min(file_pages);
-        let shared = flags & 3 == MAP_SHARED || flags & 3 == 3;
-        let mut flags_of_page = prot_flags((prot & 7) as u32);
-        if shared {
-            flags_of_page |= pte::SHARED;
-        } else if flags_of_page & pte::W != 0 {
-            flags_of_page = (flags_of_page & !pte::W) | pte::COW;
-        }
-        for i in 0..pages {
-            if let Err(e) = self.map_file_page(start + i * PAGE, flags_of_page, frame_of(i)) {
-                self.carve(r.start, r.end, |q| {
-                    q.start == r.start && q.kind == REGION_FILE
-                });
-                return Err(e);
-            }
-        }
-        Ok(start)
+/// The leaf flags for the pages of a file mapping with mmap's `prot` and
+/// `flags`: shared, or private (copy-on-write if writable).
+pub fn page_flags(prot: u64, flags: u64) -> u64 {
+    let shared = flags & 3 == MAP_SHARED || flags & 3 == 3;
+    let f = prot_flags((prot & 7) as u32);
+    if shared {
+        f | pte::SHARED
+    } else if f & pte::W != 0 {
+        (f & !pte::W) | pte::COW
+    } else {
+        f
     }
+}
 
-    /// Map one file frame at `va` with page-table `flags`, one reference
-    /// more on it.
-    fn map_file_page(&mut self, va: u64, flags: u64, pa: Result<Pa, i64>) -> Result<(), i64> {
-        let pa = pa?;
-        let (t, i) = self.slot(Va(va), 1).ok_or(ENOMEM)?;
-        if pte::read(t, i) & (pte::P | pte::NONE) != 0 || !frame::share(pa) {
-            return Err(ENOMEM);
-        }
-        pte::write(t, i, pte::entry(pa, flags));
-        self.resident += 1;
+/// Map one file frame (`pa`, or the -errno getting it gave) at `va` under
+/// `root` with page-table `flags`, one reference more on it.
+pub fn map_page(root: Pa, va: u64, flags: u64, pa: Result<Pa, i64>) -> Result<(), i64> {
+    let pa = pa?;
+    let (t, i) = userpages::slot(root, Va(va), 1).ok_or(ENOMEM)?;
+    if userpages::holds(pte::read(t, i)) || !frame::share(pa) {
+        return Err(ENOMEM);
+    }
+    pte::write(t, i, pte::entry(pa, flags));
+    Ok(())
+}
+
+/// Map a fresh frame at `va` under `root` with page-table `flags` (with
+/// SHARED): a page of MAP_SHARED|MAP_ANONYMOUS memory, which a process
+/// shares with the children it forks (the classic parent-child shared
+/// counter), so fork hands the very frame to the child, writable, rather
+/// than a copy on demand. ENOMEM when frames run out.
+pub fn map_fresh(root: Pa, va: u64, flags: u64) -> Result<(), i64> {
+    let pa = frame::alloc().ok_or(ENOMEM)?;
+    if userpages::map(root, Va(va), pa, flags) {
         Ok(())
+    } else {
+        frame::put(pa);
+        Err(ENOMEM)
     }
+}
 
+/// The names of the files an address space maps, by call.
+#[derive(Clone, Copy)]
+pub struct FileNames {
+    list: [FileName; MAX_FILES],
+    n: usize,
+}
+
+impl Default for FileNames {
+    fn default() -> FileNames {
+        FileNames {
+            list: [FileName::default(); MAX_FILES],
+            n: 0,
+        }
+    }
+}
+
+impl FileNames {
     /// Name the file that call `call` mapped (`path`, its absolute path)
-    /// if fewer than MAX_FILES mappings still mapped are named; else it
-    /// stays unnamed.
-    pub fn name_file(&mut self, call: u32, path: &[u8]) {
-        let (files, n) = self.named_files();
-        self.files = files;
-        self.nfiles = n;
+    /// if fewer than MAX_FILES mappings still mapped (in `regions`) are
+    /// named; else it stays unnamed.
+    pub fn name(&mut self, call: u32, path: &[u8], regions: &[Region]) {
+        let (files, n) = self.named(regions);
+        self.list = files;
+        self.n = n;
         if n < MAX_FILES {
-            self.files[n] = FileName {
+            self.list[n] = FileName {
                 call,
                 _pad: 0,
                 path: fit(path),
             };
-            self.nfiles = n + 1;
+            self.n = n + 1;
         }
     }
 
-    /// Whether `name_file` would keep a new name: fewer than MAX_FILES
-    /// named mappings are still mapped.
-    pub fn can_name_file(&self) -> bool {
-        self.named_files().1 < MAX_FILES
+    /// Whether `name` would keep a new name: fewer than MAX_FILES named
+    /// mappings are still mapped.
+    pub fn room(&self, regions: &[Region]) -> bool {
+        self.named(regions).1 < MAX_FILES
     }
 
     /// The names of the file mappings still mapped (some region of their
-    /// call is left), in the order they were mapped, and how many.
-    pub fn named_files(&self) -> ([FileName; MAX_FILES], usize) {
+    /// call is left in `regions`), in the order they were mapped, and how
+    /// many.
+    pub fn named(&self, regions: &[Region]) -> ([FileName; MAX_FILES], usize) {
         let mut out = [FileName::default(); MAX_FILES];
         let mut n = 0;
-        let regions = &self.regions[..self.nregions];
-        for f in &self.files[..self.nfiles.min(MAX_FILES)] {
+        for f in &self.list[..self.n.min(MAX_FILES)] {
             if regions
                 .iter()
                 .any(|r| r.kind == REGION_FILE && r.call == f.call)

@@ -151,7 +151,7 @@ pub fn alloc_huge() -> Option<Pa> {
         }
     };
     zero_bytes(pa, HUGE);
-    // Each 4 KiB part counts 1: split into 4 KiB pages (split_huge), it
+    // Each 4 KiB part counts 1: split into 4 KiB pages (huge::split), it
     // is shared and put back page by page.
     let mut off = 0;
     while off < HUGE {

@@ -8,6 +8,10 @@
 //! into 512 4 KiB pages, so no 2 MiB page ever spans two regions. fork
 //! splits every 2 MiB page of the parent too (cow.rs): only 4 KiB pages
 //! are ever shared.
+//!
+//! The ranges a program asked for are `HugeRanges`; the rest are free
+//! functions of the page-table root, which addrspace.rs calls (and keeps
+//! the count of resident pages for).
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,7 +21,7 @@ use abi::syscall::{EINVAL, ENOMEM, MADV_HUGEPAGE, MADV_NOHUGEPAGE};
 use crate::memlayout::{PAGE, Pa, Va, page_up};
 use crate::mm::frame::{self, HUGE};
 use crate::mm::pte;
-use crate::mm::uvm::{AddrSpace, prot_flags};
+use crate::mm::userpages::{self, prot_flags};
 
 /// Ranges per address space that asked for 2 MiB pages.
 pub const MAX_HUGE_RANGES: usize = 16;
@@ -38,26 +42,36 @@ fn down(a: u64) -> u64 {
     a & !(HUGE - 1)
 }
 
-impl AddrSpace {
-    /// madvise(2): 0 or -errno. MADV_HUGEPAGE/NOHUGEPAGE change which
-    /// aligned 2 MiB blocks of [addr, addr+len) get 2 MiB pages at their
-    /// next fault (pages already mapped stay as they are, as in Linux);
-    /// the pure hints (normal, random, sequential, willneed) are accepted
-    /// and change nothing; advice that would change contents (dontneed,
-    /// free, ...) is EINVAL rather than silently ignored.
-    pub fn madvise(&mut self, addr: u64, len: u64, advice: u64) -> i64 {
-        if !addr.is_multiple_of(PAGE) {
-            return EINVAL;
+/// 4 KiB pages in one 2 MiB page: what mapping or freeing one changes the
+/// resident count by.
+pub const PAGES: u64 = HUGE / PAGE;
+
+/// The aligned ranges of one address space that asked for 2 MiB pages
+/// (madvise).
+#[derive(Clone, Copy)]
+pub struct HugeRanges {
+    list: [(u64, u64); MAX_HUGE_RANGES],
+    n: usize,
+}
+
+impl Default for HugeRanges {
+    fn default() -> HugeRanges {
+        HugeRanges {
+            list: [(0, 0); MAX_HUGE_RANGES],
+            n: 0,
         }
-        let Some(end) = page_up(len).and_then(|l| addr.checked_add(l)) else {
-            return EINVAL;
-        };
-        if end == addr {
-            return 0;
-        }
-        if !self.check(addr, end - addr) {
-            return ENOMEM;
-        }
+    }
+}
+
+impl HugeRanges {
+    /// madvise(2) over [addr, end) (page-aligned, not empty, all the
+    /// process's): 0 or -errno. MADV_HUGEPAGE/NOHUGEPAGE change which
+    /// aligned 2 MiB blocks get 2 MiB pages at their next fault (pages
+    /// already mapped stay as they are, as in Linux); the pure hints
+    /// (normal, random, sequential, willneed) are accepted and change
+    /// nothing; advice that would change contents (dontneed, free, ...) is
+    /// EINVAL rather than silently ignored.
+    pub fn advise(&mut self, addr: u64, end: u64, advice: u64) -> i64 {
         match advice {
             0..=3 => 0,
             MADV_HUGEPAGE => {
@@ -68,16 +82,16 @@ impl AddrSpace {
                 if s >= e {
                     return 0;
                 }
-                self.forget_huge(s, e);
-                if self.nhuge == MAX_HUGE_RANGES {
+                self.forget(s, e);
+                if self.n == MAX_HUGE_RANGES {
                     return ENOMEM;
                 }
-                self.huge[self.nhuge] = (s, e);
-                self.nhuge += 1;
+                self.list[self.n] = (s, e);
+                self.n += 1;
                 0
             }
             MADV_NOHUGEPAGE => {
-                self.forget_huge(addr, end);
+                self.forget(addr, end);
                 0
             }
             _ => EINVAL,
@@ -87,10 +101,10 @@ impl AddrSpace {
     /// Drop [start, end) from the ranges that want 2 MiB pages (a range
     /// cut in the middle becomes two; with no slot for the second, the
     /// upper part is forgotten too: it then gets 4 KiB pages, never wrong).
-    pub fn forget_huge(&mut self, start: u64, end: u64) {
+    pub fn forget(&mut self, start: u64, end: u64) {
         let mut i = 0;
-        while i < self.nhuge {
-            let (s, e) = self.huge[i];
+        while i < self.n {
+            let (s, e) = self.list[i];
             // [s, e) and [start, end) intersect iff s < end && start < e.
             if !(s < end && start < e) {
                 i += 1;
@@ -101,119 +115,119 @@ impl AddrSpace {
             let mut keep = [lo, hi].into_iter().filter(|(a, b)| a < b);
             match keep.next() {
                 Some(r) => {
-                    self.huge[i] = r;
+                    self.list[i] = r;
                     if let Some(r2) = keep.next()
-                        && self.nhuge < MAX_HUGE_RANGES
+                        && self.n < MAX_HUGE_RANGES
                     {
-                        self.huge[self.nhuge] = r2;
-                        self.nhuge += 1;
+                        self.list[self.n] = r2;
+                        self.n += 1;
                     }
                     i += 1;
                 }
                 None => {
-                    self.huge.copy_within(i + 1..self.nhuge, i);
-                    self.nhuge -= 1;
+                    self.list.copy_within(i + 1..self.n, i);
+                    self.n -= 1;
                 }
             }
         }
     }
 
-    /// Does the 2 MiB block at `block` of region `r` get a 2 MiB page?
-    fn wants_huge(&self, block: u64, r: &Region) -> bool {
+    /// Does the 2 MiB block at `block` of region `r` get a 2 MiB page,
+    /// with the break at `brk`?
+    fn want(&self, block: u64, r: &Region, brk: u64) -> bool {
         let inside = r.start <= block && block + HUGE <= r.end;
-        let below_brk =
-            r.kind != REGION_HEAP || page_up(self.brk).is_some_and(|b| block + HUGE <= b);
+        let below_brk = r.kind != REGION_HEAP || page_up(brk).is_some_and(|b| block + HUGE <= b);
         let kind = r.kind == REGION_HEAP || r.kind == REGION_MMAP;
         let asked = everywhere()
-            || self.huge[..self.nhuge]
+            || self.list[..self.n]
                 .iter()
                 .any(|&(s, e)| s <= block && block + HUGE <= e);
         inside && below_brk && kind && asked
     }
+}
 
-    /// Serve a not-present fault at `addr` in region `r` with a 2 MiB page
-    /// if that block wants one and nothing is mapped in it yet. False: use
-    /// a 4 KiB page (not wanted, a page table already there, or no free
-    /// 2 MiB run).
-    pub fn fault_huge(&mut self, addr: u64, r: &Region) -> bool {
-        let block = down(addr);
-        if !self.wants_huge(block, r) {
-            return false;
-        }
-        let Some((t, i)) = self.slot(Va(block), 2) else {
-            return false;
-        };
-        let e = pte::read(t, i);
-        if e & (pte::P | pte::NONE) != 0 {
-            // A page table left empty by an earlier munmap (tables are kept
-            // when their pages go) gives way; one with pages does not.
-            let pt = pte::addr(e);
-            if e & pte::PS != 0 || (0..512).any(|j| pte::read(pt, j) & (pte::P | pte::NONE) != 0) {
-                return false;
-            }
-            pte::write(t, i, 0);
-            // The paging-structure caches may still hold the old PD entry.
-            crate::arch::flush_tlb_all();
-            frame::free(pt);
-        }
-        let Some(pa) = frame::alloc_huge() else {
-            return false;
-        };
-        pte::write(t, i, pte::entry(pa, prot_flags(r.prot) | pte::PS));
-        self.resident += HUGE / PAGE;
-        true
+/// Serve a not-present fault at `addr` in region `r` (break at `brk`)
+/// with a 2 MiB page under `root` if that block wants one (`ranges`) and
+/// nothing is mapped in it yet; the caller counts its PAGES. False: use a
+/// 4 KiB page (not wanted, a page table already there, or no free 2 MiB
+/// run).
+pub fn fault(root: Pa, ranges: &HugeRanges, addr: u64, r: &Region, brk: u64) -> bool {
+    let block = down(addr);
+    if !ranges.want(block, r, brk) {
+        return false;
     }
-
-    /// If `va` lies in a 2 MiB page but not at its start, split that page
-    /// into 512 4 KiB pages with the same frames and flags (the caller is
-    /// about to cut a region there). False if no frame is left for the
-    /// page table.
-    pub fn split_huge(&mut self, va: u64) -> bool {
-        if va == down(va) {
-            return true;
-        }
-        let Some((t, i, e)) = pte::huge_entry(self.root, Va(va)) else {
-            return true;
-        };
-        if !split_entry(t, i, e) {
+    let Some((t, i)) = userpages::slot(root, Va(block), 2) else {
+        return false;
+    };
+    let e = pte::read(t, i);
+    if userpages::holds(e) {
+        // A page table left empty by an earlier munmap (tables are kept
+        // when their pages go) gives way; one with pages does not.
+        let pt = pte::addr(e);
+        if e & pte::PS != 0 || (0..512).any(|j| userpages::holds(pte::read(pt, j))) {
             return false;
         }
-        crate::arch::flush_tlb_all();
-        true
-    }
-
-    /// Unmap the 2 MiB page starting at `va` and free it whole (2 MiB
-    /// pages are never shared: fork splits them first) (the caller
-    /// flushes the TLB); false if no 2 MiB page starts there.
-    pub fn unmap_huge(&mut self, va: u64) -> bool {
-        if va != down(va) {
-            return false;
-        }
-        let Some((t, i, e)) = pte::huge_entry(self.root, Va(va)) else {
-            return false;
-        };
         pte::write(t, i, 0);
-        frame::free_huge(pte::huge_addr(e));
-        self.resident -= HUGE / PAGE;
-        true
+        // The paging-structure caches may still hold the old PD entry.
+        crate::arch::flush_tlb_all();
+        frame::free(pt);
     }
+    let Some(pa) = frame::alloc_huge() else {
+        return false;
+    };
+    pte::write(t, i, pte::entry(pa, prot_flags(r.prot) | pte::PS));
+    true
+}
 
-    /// Give the 2 MiB page starting at `va` protection `prot`; false if no
-    /// 2 MiB page starts there.
-    pub fn protect_huge(&mut self, va: u64, prot: u32) -> bool {
-        if va != down(va) {
-            return false;
-        }
-        let Some((t, i, e)) = pte::huge_entry(self.root, Va(va)) else {
-            return false;
-        };
-        pte::write(
-            t,
-            i,
-            pte::entry(pte::huge_addr(e), prot_flags(prot) | pte::PS),
-        );
-        true
+/// If `va` lies in a 2 MiB page under `root` but not at its start, split
+/// that page into 512 4 KiB pages with the same frames and flags (the
+/// caller is about to cut a region there). False if no frame is left for
+/// the page table.
+pub fn split(root: Pa, va: u64) -> bool {
+    if va == down(va) {
+        return true;
     }
+    let Some((t, i, e)) = pte::huge_entry(root, Va(va)) else {
+        return true;
+    };
+    if !split_entry(t, i, e) {
+        return false;
+    }
+    crate::arch::flush_tlb_all();
+    true
+}
+
+/// Unmap the 2 MiB page starting at `va` under `root` and free it whole
+/// (2 MiB pages are never shared: fork splits them first) (the caller
+/// flushes the TLB and counts its PAGES); false if no 2 MiB page starts
+/// there.
+pub fn unmap(root: Pa, va: u64) -> bool {
+    if va != down(va) {
+        return false;
+    }
+    let Some((t, i, e)) = pte::huge_entry(root, Va(va)) else {
+        return false;
+    };
+    pte::write(t, i, 0);
+    frame::free_huge(pte::huge_addr(e));
+    true
+}
+
+/// Give the 2 MiB page starting at `va` under `root` protection `prot`;
+/// false if no 2 MiB page starts there.
+pub fn protect(root: Pa, va: u64, prot: u32) -> bool {
+    if va != down(va) {
+        return false;
+    }
+    let Some((t, i, e)) = pte::huge_entry(root, Va(va)) else {
+        return false;
+    };
+    pte::write(
+        t,
+        i,
+        pte::entry(pte::huge_addr(e), prot_flags(prot) | pte::PS),
+    );
+    true
 }
 
 /// Replace the 2 MiB page entry `e` at index `i` of PD `t` with a page

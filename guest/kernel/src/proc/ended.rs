@@ -11,7 +11,7 @@ use abi::msg::{
 };
 
 use super::{NPROC, Proc};
-use crate::mm::uvm::AddrSpace;
+use crate::mm::addrspace::AddrSpace;
 use crate::sync::KCell;
 use crate::{kprintln, vmmdev};
 
@@ -48,11 +48,7 @@ pub(super) fn record(p: &Proc, code: Option<u32>, a: Option<&AddrSpace>) {
     let (mut stack_start, mut stack_end) = p.stack;
     if stack_end == 0
         && p.pid == p.tgid
-        && let Some(r) = a.and_then(|a| {
-            a.regions[..a.nregions]
-                .iter()
-                .find(|r| r.kind == REGION_STACK)
-        })
+        && let Some(r) = a.and_then(|a| a.regions.all().iter().find(|r| r.kind == REGION_STACK))
     {
         (stack_start, stack_end) = (r.start, r.end);
     }

@@ -19,7 +19,7 @@ use crate::exec::{self, Source, elf, stack};
 use crate::fpu::FpuArea;
 use crate::fs;
 use crate::kprintln;
-use crate::mm::uvm::AddrSpace;
+use crate::mm::addrspace::AddrSpace;
 use crate::sync::KCell;
 
 /// Longest path execve takes (Linux's PATH_MAX, with the NUL).

@@ -40,8 +40,9 @@ use crate::exec::{self, elf, stack};
 use crate::file::{Object, fdtable::FdTable};
 use crate::fs;
 use crate::mm::{
+    addrspace::AddrSpace,
+    fault::{Fault, Why},
     frame,
-    uvm::{AddrSpace, Fault, Why},
 };
 use crate::sync::KCell;
 use report::report;

@@ -8,6 +8,7 @@ use abi::msg::{
 };
 
 use super::{Exit, Proc};
+use crate::mm::userpages;
 use crate::{kprint, kprintln, vmmdev};
 
 /// Tell the VMM about `p` in one message: a process (a thread group) by
@@ -23,7 +24,7 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
         pid: p.tgid,
         name: p.name,
         cr3: a.root.get(),
-        user_pgd: a.user_pgd(),
+        user_pgd: userpages::user_pgd(a.root),
         fs_base: p.fs_base,
         module: p.module,
         nunknown: p.nunknown,
@@ -32,9 +33,9 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
         execs: p.execs,
         ..Default::default()
     };
-    m.nregions = a.nregions as u32;
-    m.regions = a.regions;
-    let (files, nfiles) = a.named_files();
+    m.nregions = a.regions.n as u32;
+    m.regions = a.regions.list;
+    let (files, nfiles) = a.files.named(a.regions.all());
     m.files = files;
     m.nfiles = nfiles as u32;
     m.heap_faults = a.kind_faults(REGION_HEAP);
@@ -110,7 +111,8 @@ pub fn summary(p: &Proc, how: Exit) {
             kprint!("[kernel] pid {} {}: exit {}; ", p.tgid, p.name(), s);
             faults(&by_kind);
             let cow: u64 = p.aspace.as_ref().map_or(0, |a| {
-                a.regions[..a.nregions]
+                a.regions
+                    .all()
                     .iter()
                     .map(|r| u64::from(r.cow_faults))
                     .sum()

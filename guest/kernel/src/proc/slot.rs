@@ -9,7 +9,7 @@ use crate::entry::{self, TrapFrame};
 use crate::file::fdtable::FdTable;
 use crate::fpu::FpuArea;
 use crate::fs;
-use crate::mm::uvm::AddrSpace;
+use crate::mm::addrspace::AddrSpace;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum State {

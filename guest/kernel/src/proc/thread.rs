@@ -106,7 +106,7 @@ pub fn spawn(f: &TrapFrame, c: &Clone) -> i64 {
     child.stack = parent
         .aspace
         .as_ref()
-        .and_then(|a| a.region_of(c.stack.checked_sub(1)?))
+        .and_then(|a| a.regions.of(c.stack.checked_sub(1)?))
         .map_or((0, 0), |r| (r.start, r.end));
     child.state = State::Runnable;
     super::queue::place(t, slot);

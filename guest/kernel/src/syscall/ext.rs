@@ -28,7 +28,7 @@ pub fn whereis(gva: u64, out: u64) -> i64 {
         gva,
         ..Default::default()
     };
-    if a.region_of(gva).is_none() {
+    if a.regions.of(gva).is_none() {
         ans.status = WHEREIS_REFUSED;
     } else {
         let mut m = Whereis {

@@ -13,7 +13,7 @@ use abi::syscall::{EBADF, EFAULT, EINVAL, ENOTTY, ESPIPE};
 use super::{Ret, current, put, with_aspace};
 use crate::file::eventfd::{self, Step};
 use crate::file::{self, FileId, O_APPEND, O_NONBLOCK, Object, OpenFile, stream};
-use crate::mm::uvm::AddrSpace;
+use crate::mm::addrspace::AddrSpace;
 use crate::{fs, pipe};
 
 /// Most iovecs in one readv/writev (Linux's IOV_MAX).

@@ -1,5 +1,6 @@
 //! Memory system calls: the break, anonymous mappings and mappings of
-//! files (mm/mmap.rs and mm/filemap.rs have the semantics).
+//! files (mm/addrspace.rs has the semantics; mm/mmap.rs places mappings,
+//! mm/filemap.rs maps files).
 
 use abi::syscall::{EACCES, EBADF, EINVAL, ENODEV, ENOMEM, MAP_ANONYMOUS, MAP_SHARED, PROT_WRITE};
 
@@ -51,12 +52,12 @@ fn mmap_file(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -> R
         fs::map_frame(ino, first + i)
     })?;
     // The report's name for it, searched for only when it would be kept.
-    if let Some(r) = a.region_of(at)
-        && a.can_name_file()
+    if let Some(r) = a.regions.of(at)
+        && a.files.room(a.regions.all())
     {
         let mut path = [0u8; PATH_MAX];
         if let Ok(start) = fs::path::path_of(ino, &mut path) {
-            a.name_file(r.call, &path[start..]);
+            a.files.name(r.call, &path[start..], a.regions.all());
         }
     }
     Ok(at)

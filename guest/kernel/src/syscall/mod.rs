@@ -33,7 +33,7 @@ pub use poll::POLL_CHAN;
 use abi::syscall::*;
 
 use crate::entry::TrapFrame;
-use crate::mm::uvm::AddrSpace;
+use crate::mm::addrspace::AddrSpace;
 use crate::proc::{self, Proc};
 
 /// The dirfd of the *at calls that means the working directory.

@@ -219,7 +219,7 @@ fn select_fds(nfds: u64, sets: [u64; 3], timeout_ns: Option<u64>) -> Ret {
     done(ready)
 }
 
-fn put_words(a: &mut crate::mm::uvm::AddrSpace, va: u64, words: &[u64]) -> i64 {
+fn put_words(a: &mut crate::mm::addrspace::AddrSpace, va: u64, words: &[u64]) -> i64 {
     for (k, w) in words.iter().enumerate() {
         if put(a, va + 8 * k as u64, w) != 0 {
             return EFAULT;
