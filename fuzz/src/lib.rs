@@ -30,7 +30,7 @@ use microvmm::addr::{Gpa, Gva};
 use microvmm::devices::console::Console;
 use microvmm::devices::event::{Event, ProcEvent, ProcStats, Prot, Region, RegionKind};
 use microvmm::devices::hypercall::{self, Outcome, WhereisReply};
-use microvmm::host::Flavour;
+use microvmm::kvm_probe::Flavour;
 use microvmm::inspect::fake::{FakeCpu, FakeHost};
 use microvmm::inspect::{self, Budget, MAX_FINDINGS, Options, PAGE_BUDGET, Peer};
 use microvmm::loader::{self, program};

@@ -6,7 +6,7 @@
 use super::Options;
 use super::cpu::Cpu;
 use super::finding::{Finding, Findings};
-use super::host::{HostPage, HostView};
+use super::gpa_to_hpa::{HostPage, HostView};
 use super::reach::{SizeCount, count_sizes};
 use super::share::{self, Peer, SharingObs};
 use crate::addr::{Gpa, Gva, Hpa, Hva};

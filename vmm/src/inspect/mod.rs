@@ -13,7 +13,7 @@ mod cpu;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fake;
 mod finding;
-mod host;
+mod gpa_to_hpa;
 mod reach;
 mod share;
 #[cfg(test)]
@@ -26,13 +26,13 @@ pub use analyse::{
 };
 pub use cpu::Cpu;
 pub use finding::{Finding, MAX_FINDINGS};
-pub use host::{HostPage, HostView, LiveHost};
+pub use gpa_to_hpa::{HostPage, HostView, LiveHost};
 pub use reach::{SizeCount, count_sizes};
 pub use share::{Peer, PeerShare, SHARE_BUDGET, ShareStop, SharingObs};
 pub use walk2d::{HwRefs, Walk2d, WalkLevel, hw_refs, walk2d};
 
 use crate::addr::Gva;
-use crate::host::Flavour;
+use crate::kvm_probe::Flavour;
 
 /// The most pages listed (and frames kept for --dirty-log) in a whole run:
 /// what a fully mapped 2 GiB guest needs (registry::page_budget scales it

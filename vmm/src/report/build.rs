@@ -9,12 +9,12 @@ use super::model::*;
 use crate::addr::{Gpa, Gva};
 use crate::cpu::CpuMask;
 use crate::devices::event::{Exit, Fault, Region};
-use crate::host::HostInfo;
-use crate::hostmem::Pagemap;
 use crate::inspect::{Analysis, PageObs, RegionObs, Walk2d, unmapped_regions};
+use crate::kvm_probe::HostInfo;
 use crate::loader::program::Program;
 use crate::memory::GuestRam;
 use crate::observations::{NotMapped, Observations, Printed, ProcObservation};
+use crate::pagemap::Pagemap;
 use crate::vcpu::{CpuSetup, Stop};
 
 /// Everything the report is made from.

@@ -4,7 +4,7 @@
 mod unit {
     use super::super::*;
     use crate::addr::{Hpa, Hva};
-    use crate::hostmem::HostFrame;
+    use crate::pagemap::HostFrame;
     use abi::msg::WALK_MAX;
 
     fn mem() -> GuestMemoryMmap {
