@@ -9,6 +9,7 @@
 //! them.
 
 mod analyse;
+mod chain;
 mod cpu;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fake;
@@ -20,10 +21,8 @@ mod share;
 mod tests;
 mod walk2d;
 
-pub use analyse::{
-    Analysis, Budget, PageObs, PatternObs, RegionObs, TableObs, TablesObs, WALK_LIMIT, analyse,
-    unmapped_regions,
-};
+pub use analyse::{Analysis, Budget, RegionObs, TableObs, TablesObs, analyse, unmapped_regions};
+pub use chain::{PageObs, PatternObs, WALK_LIMIT};
 pub use cpu::Cpu;
 pub use finding::{Finding, MAX_FINDINGS};
 pub use gpa_to_hpa::{HostPage, HostView, LiveHost};
@@ -119,4 +118,12 @@ pub struct Options {
     /// ~6 us each, stop there (2^20 of them took 7.5 s), the rest counted
     /// in a finding; None for no limit.
     pub deadline: Option<std::time::Instant>,
+}
+
+impl Options {
+    /// The guest's time is up (`deadline`).
+    fn past(&self) -> bool {
+        self.deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+    }
 }

@@ -13,7 +13,7 @@
 use std::fmt;
 
 use super::Options;
-use super::analyse::{MAX_PAGES, WALK_LIMIT};
+use super::chain::{MAX_PAGES, WALK_LIMIT};
 use super::finding::{Finding, Findings};
 use crate::addr::{Gpa, Gva};
 use crate::devices::event::{ProcEvent, RegionKind};
@@ -147,7 +147,7 @@ pub(super) fn sweep<M: PhysMem + ?Sized>(
     order.sort_unstable_by_key(|&i| pages.get(i as usize).map_or(0, |p| p.gpa.raw()));
     let root = mode.root_table(cr3.raw());
     for (k, peer) in peers.iter().enumerate() {
-        if super::analyse::past(o) {
+        if o.past() {
             s.stop = Some(ShareStop::OutOfTime);
             break;
         }
