@@ -422,7 +422,8 @@ pub fn run(
     let report = report::build::build(&report::build::Inputs {
         host: &info,
         ram: &ram,
-        pagemap: pagemap.as_ref(),
+        pagemap: pagemap.as_ref().map(pagemap::Pagemap::status_text),
+        resident: memory::resident::bytes(ram.slots()),
         obs: &obs,
         programs: &cfg.programs,
         stop: &stop,

@@ -1,5 +1,7 @@
 //! Assemble the report from what the run observed: a pure function of the
-//! observations, the host probe and the memory layout.
+//! observations, the host probe, the memory layout and what was measured
+//! on the live host at the end of the run (resident guest RAM, pagemap's
+//! status), all passed in as values; it reads nothing itself.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,7 +16,6 @@ use crate::kvm_probe::HostInfo;
 use crate::loader::program::Program;
 use crate::memory::GuestRam;
 use crate::observations::{NotMapped, Observations, Printed, ProcObservation};
-use crate::pagemap::Pagemap;
 use crate::vcpu::{CpuSetup, Stop};
 
 /// Everything the report is made from.
@@ -23,8 +24,12 @@ pub struct Inputs<'a> {
     pub host: &'a HostInfo,
     /// Guest RAM and its memslots.
     pub ram: &'a GuestRam,
-    /// The host-physical view; None when pagemap could not be opened.
-    pub pagemap: Option<&'a Pagemap>,
+    /// What a probe read of /proc/self/pagemap said (`Pagemap::status_text`);
+    /// None when pagemap could not be opened.
+    pub pagemap: Option<String>,
+    /// Bytes of guest RAM the host had backed at the end of the run
+    /// (`memory::resident::bytes`); None if the kernel would not say.
+    pub resident: Option<u64>,
     /// What the run observed.
     pub obs: &'a Observations,
     /// The `--run` programs, in module order.
@@ -61,9 +66,8 @@ pub fn build(i: &Inputs) -> Report {
         nested: i.host.nested,
         pagemap: i
             .pagemap
-            .map_or("unavailable (cannot open /proc/self/pagemap)".into(), |p| {
-                p.status_text()
-            }),
+            .clone()
+            .unwrap_or_else(|| "unavailable (cannot open /proc/self/pagemap)".into()),
         hpa_meaning: i.host.hpa_meaning().into(),
         cpu: i.host.cpu.clone(),
         kernel: i.host.kernel.clone(),
@@ -95,7 +99,7 @@ pub fn build(i: &Inputs) -> Report {
                 flags: s.flag_names().iter().map(|f| f.to_string()).collect(),
             })
             .collect(),
-        resident: crate::memory::resident::bytes(i.ram.slots()),
+        resident: i.resident,
     };
     let b = obs.boot.as_ref();
     r.guest = GuestReport {
