@@ -6,6 +6,9 @@
 //! end by reading a value the process stored through both the GPA and the
 //! HVA. `analyse.rs` decides which pages to follow; this file follows them.
 
+use schemars::JsonSchema;
+use serde::{Serialize, Serializer};
+
 use super::Options;
 use super::cpu::Cpu;
 use super::finding::{Finding, Findings};
@@ -21,27 +24,56 @@ pub const WALK_LIMIT: u64 = 1 << 24;
 /// back, so only aliased (hostile) tables reach it.
 pub(super) const MAX_PAGES: usize = 1 << 20;
 
-/// One listed page, from GVA to the host.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One mapped user page (`processes[].pages[]`).
+// Made by `follow` and listed by the report as it is: these doc comments
+// are the JSON keys' descriptions (docs/report.schema.json), and the
+// schema keeps the report's name for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(rename = "PageReport")]
 pub struct PageObs {
     /// Its guest-virtual address.
     pub gva: Gva,
-    /// The guest-physical address the guest's tables give it.
+    /// The guest-physical address the guest's page tables give it.
     pub gpa: Gpa,
-    /// The VMM's mapping of the GPA; None outside every memslot.
+    /// Null when the GPA is outside every memslot (reported as an error).
     pub hva: Option<Hva>,
-    /// Host-physical address; None when pagemap will not say.
+    /// Null when the host will not say (see host.pagemap).
     pub hpa: Option<Hpa>,
-    /// The guest's page size.
+    /// The guest's page size in bytes (4 KiB, 2 MiB or 1 GiB).
+    #[serde(serialize_with = "bytes")]
+    #[schemars(with = "u64")]
     pub guest_page_size: PageSize,
-    /// The host's page size backing it, in bytes; None when unknown.
+    /// The host's page size backing it; null when unknown.
     pub host_page_size: Option<u64>,
-    /// Effective guest flags.
+    /// Effective guest flags, e.g. "P RW US NX A D".
+    #[serde(serialize_with = "text")]
+    #[schemars(with = "String")]
     pub flags: PteFlags,
-    /// None: outside every region the kernel reported.
+    /// The region's kind, or "outside" (every region the kernel reported).
+    #[serde(serialize_with = "region_or_outside")]
+    #[schemars(with = "String")]
     pub region: Option<RegionKind>,
-    /// KVM_TRANSLATE's answer; None if not checked (or not mapped there).
+    /// KVM_TRANSLATE's answer for the same GVA; null if not checked.
+    #[serde(rename = "kvm_translate_gpa")]
     pub kvm: Option<Gpa>,
+}
+
+/// A page size as its bytes.
+fn bytes<S: Serializer>(p: &PageSize, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(p.bytes())
+}
+
+/// A value by its Display text ("P RW US" for flags).
+fn text<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// A page's region kind, or "outside" (every region the kernel reported).
+pub fn region_or_outside<S: Serializer>(r: &Option<RegionKind>, s: S) -> Result<S::Ok, S::Error> {
+    match r {
+        Some(k) => k.serialize(s),
+        None => s.serialize_str("outside"),
+    }
 }
 
 /// GVA -> GPA: every mapped user page, in GVA order (at most MAX_PAGES);

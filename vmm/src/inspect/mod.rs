@@ -22,7 +22,7 @@ mod tests;
 mod walk2d;
 
 pub use analyse::{Analysis, Budget, RegionObs, TableObs, TablesObs, analyse, unmapped_regions};
-pub use chain::{PageObs, PatternObs, WALK_LIMIT};
+pub use chain::{PageObs, PatternObs, WALK_LIMIT, region_or_outside};
 pub use cpu::Cpu;
 pub use finding::{Finding, MAX_FINDINGS};
 pub use gpa_to_hpa::{HostPage, HostView, LiveHost};

@@ -35,14 +35,17 @@ pub struct Peer {
     pub cr3: Cr3,
 }
 
-/// How many of the exiting process's pages one peer maps too.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One other live process and the pages shared with it.
+// The report lists it as it is (`processes[].sharing.with[]`): these doc
+// comments are the JSON keys' descriptions, under the report's name.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ShareWith")]
 pub struct PeerShare {
-    /// The peer's pid.
+    /// Its pid.
     pub pid: u32,
-    /// Its name.
+    /// Its name then.
     pub name: String,
-    /// Pages of the exiting process whose frame the peer also maps.
+    /// Pages of the exiting process whose frame it maps too.
     pub pages: u64,
 }
 

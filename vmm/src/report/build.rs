@@ -11,7 +11,7 @@ use super::model::*;
 use crate::addr::{Gpa, Gva};
 use crate::cpu::CpuMask;
 use crate::devices::event::{Exit, Fault, Region};
-use crate::inspect::{Analysis, PageObs, RegionObs, Walk2d, unmapped_regions};
+use crate::inspect::{Analysis, RegionObs, Walk2d, unmapped_regions};
 use crate::kvm_probe::HostInfo;
 use crate::loader::program::Program;
 use crate::memory::GuestRam;
@@ -304,7 +304,7 @@ fn exit(e: Option<Exit>) -> ExitReport {
 
 fn analysed(p: &mut ProcessReport, a: &Analysis) {
     p.regions = regions(&a.regions);
-    p.pages = a.pages.iter().map(page).collect();
+    p.pages = a.pages.clone();
     p.pages_total = a.pages_total;
     p.pages_checked = a.pages_checked;
     p.pattern = a.pattern.map(|c| PatternCheck {
@@ -335,15 +335,7 @@ fn analysed(p: &mut ProcessReport, a: &Analysis) {
     });
     p.shared_pages = a.sharing.as_ref().and_then(|s| s.shared_pages);
     p.sharing = a.sharing.as_ref().map(|s| SharingReport {
-        with: s
-            .with
-            .iter()
-            .map(|w| ShareWith {
-                pid: w.pid,
-                name: w.name.clone(),
-                pages: w.pages,
-            })
-            .collect(),
+        with: s.with.clone(),
         frames: s.frames.clone(),
         frames_total: s.frames_total,
         complete: s.stop.is_none(),
@@ -392,20 +384,6 @@ fn regions(rs: &[RegionObs]) -> Vec<RegionReport> {
             }
         })
         .collect()
-}
-
-fn page(pg: &PageObs) -> PageReport {
-    PageReport {
-        gva: pg.gva,
-        gpa: pg.gpa,
-        hva: pg.hva,
-        hpa: pg.hpa,
-        guest_page_size: pg.guest_page_size.bytes(),
-        host_page_size: pg.host_page_size,
-        flags: pg.flags.to_string(),
-        region: pg.region,
-        kvm_translate_gpa: pg.kvm,
-    }
 }
 
 /// A 2D walk as the report keeps it.

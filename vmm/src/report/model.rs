@@ -10,6 +10,8 @@ use serde::{Serialize, Serializer};
 
 use crate::addr::{Gpa, Gva, Hpa, Hva};
 use crate::devices::event::{GuestMode, Prot, RegionKind, Scheduling};
+use crate::inspect::region_or_outside;
+pub use crate::inspect::{PageObs, PeerShare};
 use crate::observations::{ExitCounts, RunError};
 use crate::paging::Cr3;
 
@@ -308,7 +310,7 @@ pub struct ProcessReport {
     pub ranges_total: u64,
     /// Every mapped user page (with `--pages`; otherwise the first and last
     /// page of each region and a few samples).
-    pub pages: Vec<PageReport>,
+    pub pages: Vec<PageObs>,
     /// Mapped user pages in total (pages[] may hold fewer).
     pub pages_total: u64,
     /// Pages whose software walk was compared with KVM_TRANSLATE.
@@ -355,7 +357,7 @@ pub struct ProcessReport {
 pub struct SharingReport {
     /// Each other live process, with how many of this process's pages it
     /// maps too.
-    pub with: Vec<ShareWith>,
+    pub with: Vec<PeerShare>,
     /// The shared guest frames as runs, `["0x..." first GPA, 4 KiB frames]`
     /// in GPA order (at most 4096).
     pub frames: Vec<(Gpa, u64)>,
@@ -365,17 +367,6 @@ pub struct SharingReport {
     pub complete: bool,
     /// Why it was stopped; null when complete.
     pub why: Option<String>,
-}
-
-/// One other live process and the pages shared with it.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct ShareWith {
-    /// Its pid.
-    pub pid: u32,
-    /// Its name then.
-    pub name: String,
-    /// Pages of the exiting process whose frame it maps too.
-    pub pages: u64,
 }
 
 /// Pages of one guest page size and the bytes they cover.
@@ -570,31 +561,6 @@ pub struct RegionReport {
     pub file: Option<String>,
 }
 
-/// One mapped user page (`processes[].pages[]`).
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct PageReport {
-    /// Its guest-virtual address.
-    pub gva: Gva,
-    /// The guest-physical address the guest's page tables give it.
-    pub gpa: Gpa,
-    /// Null when the GPA is outside every memslot (reported as an error).
-    pub hva: Option<Hva>,
-    /// Null when the host will not say (see host.pagemap).
-    pub hpa: Option<Hpa>,
-    /// The guest's page size in bytes (4 KiB, 2 MiB or 1 GiB).
-    pub guest_page_size: u64,
-    /// The host's page size backing it; null when unknown.
-    pub host_page_size: Option<u64>,
-    /// Effective guest flags, e.g. "P RW US NX A D".
-    pub flags: String,
-    /// The region's kind, or "outside" (every region the kernel reported).
-    #[serde(serialize_with = "region_or_outside")]
-    #[schemars(with = "String")]
-    pub region: Option<RegionKind>,
-    /// KVM_TRANSLATE's answer for the same GVA; null if not checked.
-    pub kvm_translate_gpa: Option<Gpa>,
-}
-
 /// The read-back of a value the process wrote (`processes[].pattern`).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PatternCheck {
@@ -684,14 +650,6 @@ fn as_text<T: std::fmt::Display, S: Serializer>(v: &Option<T>, s: S) -> Result<S
     match v {
         Some(v) => s.collect_str(v),
         None => s.serialize_none(),
-    }
-}
-
-/// A page's region kind, or "outside".
-fn region_or_outside<S: Serializer>(r: &Option<RegionKind>, s: S) -> Result<S::Ok, S::Error> {
-    match r {
-        Some(k) => k.serialize(s),
-        None => s.serialize_str("outside"),
     }
 }
 

@@ -203,7 +203,7 @@ pub fn render(r: &Report) -> String {
                 pg.gpa.to_string(),
                 opt(&pg.hva, "none"),
                 opt(&pg.hpa, &r.host.pagemap),
-                size(pg.guest_page_size),
+                size(pg.guest_page_size.bytes()),
                 pg.host_page_size.map_or("?".into(), size),
                 pg.flags
             );

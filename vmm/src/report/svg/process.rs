@@ -8,7 +8,7 @@ use super::links::{self, MAX_LABELS};
 use super::space::{self, Space, W_STRIP, X_BOX, X_STRIP};
 use crate::addr::PAGE;
 use crate::report::faults::faults_text;
-use crate::report::model::{ExitKind, PageReport, ProcessReport, Report};
+use crate::report::model::{ExitKind, PageObs, ProcessReport, Report};
 
 const X_GPA: f64 = 560.0;
 const X_HPA: f64 = 870.0;
@@ -50,12 +50,12 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
 
     // Which pages get lines, and where each sits in the three columns.
     let stride = p.pages.len().div_ceil(MAX_LINKED).max(1);
-    let linked: Vec<&PageReport> = p.pages.iter().step_by(stride).collect();
+    let linked: Vec<&PageObs> = p.pages.iter().step_by(stride).collect();
     let mem = (r.memory.size > 0).then_some(r.memory.size);
     let (glo, ghi) = p.pages.iter().fold((u64::MAX, 0), |(lo, hi), pg| {
         (
             lo.min(pg.gpa.raw()),
-            hi.max(pg.gpa.raw().saturating_add(pg.guest_page_size.max(1))),
+            hi.max(pg.gpa.raw().saturating_add(pg.guest_page_size.bytes())),
         )
     });
     let (glo, ghi) = if glo > ghi {
@@ -110,7 +110,7 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
             X_GPA,
             W_BAR,
             gy,
-            gaxis.len(pg.guest_page_size),
+            gaxis.len(pg.guest_page_size.bytes()),
             pg.region,
         );
     }
@@ -129,7 +129,7 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
                     let len = ha.len(
                         pg.host_page_size
                             .unwrap_or(PAGE)
-                            .min(pg.guest_page_size.max(1)),
+                            .min(pg.guest_page_size.bytes()),
                     );
                     seen.draw(c, X_HPA, W_BAR, ha.y(h.raw()), len, pg.region);
                 }
@@ -155,13 +155,13 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
         let Some(a) = space.axis(pg.gva.raw()) else {
             continue;
         };
-        gva_ys.push(centre(a, pg.gva.raw(), pg.guest_page_size));
+        gva_ys.push(centre(a, pg.gva.raw(), pg.guest_page_size.bytes()));
         gva_txt.push(pg.gva.to_string());
         rows.push(*pg);
     }
     let gpa_ys: Vec<f64> = rows
         .iter()
-        .map(|pg| centre(&gaxis, pg.gpa.raw(), pg.guest_page_size))
+        .map(|pg| centre(&gaxis, pg.gpa.raw(), pg.guest_page_size.bytes()))
         .collect();
     let gpa_txt: Vec<String> = rows.iter().map(|pg| pg.gpa.to_string()).collect();
     let few = rows.len() <= MAX_LABELS;
@@ -186,7 +186,7 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
             let len = pg
                 .host_page_size
                 .unwrap_or(PAGE)
-                .min(pg.guest_page_size.max(1));
+                .min(pg.guest_page_size.bytes());
             hrows.push((i, centre(ha, h.raw(), len), h.to_string()));
         }
     }
@@ -264,7 +264,7 @@ fn columns_header(
 }
 
 /// Facts about the process that the columns do not show.
-fn info(c: &mut Canvas, p: &ProcessReport, linked: &[&PageReport], stride: usize, top: f64) {
+fn info(c: &mut Canvas, p: &ProcessReport, linked: &[&PageObs], stride: usize, top: f64) {
     let mut lines = vec![format!("CR3 {}", p.cr3)];
     if let Some(u) = p.user_pgd {
         lines.push(format!("user PGD {u}"));
@@ -287,7 +287,7 @@ fn info(c: &mut Canvas, p: &ProcessReport, linked: &[&PageReport], stride: usize
         "{} pages checked against KVM_TRANSLATE",
         p.pages_checked
     ));
-    let sizes = |f: &dyn Fn(&PageReport) -> Option<u64>| {
+    let sizes = |f: &dyn Fn(&PageObs) -> Option<u64>| {
         let mut v: Vec<u64> = p.pages.iter().filter_map(f).collect();
         v.sort_unstable();
         v.dedup();
@@ -298,7 +298,7 @@ fn info(c: &mut Canvas, p: &ProcessReport, linked: &[&PageReport], stride: usize
     };
     lines.push(format!(
         "guest pages {}",
-        sizes(&|pg| Some(pg.guest_page_size))
+        sizes(&|pg| Some(pg.guest_page_size.bytes()))
     ));
     let host = sizes(&|pg| pg.host_page_size);
     let host = if host.is_empty() {

@@ -152,7 +152,7 @@ pub fn draw(c: &mut Canvas, p: &ProcessReport, space: &Space, bottom: f64) {
     let mut seen = Marks::default();
     for pg in &p.pages {
         if let Some(a) = space.axis(pg.gva.raw()) {
-            let len = a.len(pg.guest_page_size);
+            let len = a.len(pg.guest_page_size.bytes());
             seen.draw(c, X_STRIP, W_STRIP, a.y(pg.gva.raw()), len, pg.region);
         }
     }
