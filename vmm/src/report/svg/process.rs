@@ -46,55 +46,92 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
     let top = y0 + 92.0;
     let space = Space::new(&p.regions, top);
     let bottom = space.bottom.max(top + 220.0);
-    let height = bottom - top;
-
-    // Which pages get lines, and where each sits in the three columns.
+    let cols = Columns::new(r, p, top, bottom);
+    columns_header(c, r, y0, cols.gspan, cols.h.as_ref(), top);
+    if cols.h.is_none() {
+        no_hpa_note(c, r, p, y0);
+    }
+    space::draw(c, p, &space, bottom);
+    frames(c, p, &cols);
+    // Which pages get lines: beyond MAX_LINKED an even sample.
     let stride = p.pages.len().div_ceil(MAX_LINKED).max(1);
     let linked: Vec<&PageObs> = p.pages.iter().step_by(stride).collect();
-    let mem = (r.memory.size > 0).then_some(r.memory.size);
-    let (glo, ghi) = p.pages.iter().fold((u64::MAX, 0), |(lo, hi), pg| {
-        (
-            lo.min(pg.gpa.raw()),
-            hi.max(pg.gpa.raw().saturating_add(pg.guest_page_size.bytes())),
-        )
-    });
-    let (glo, ghi) = if glo > ghi {
-        (0, r.memory.size)
-    } else {
-        zoom(glo, ghi, mem)
-    };
-    let gaxis = Axis::new(glo, ghi, top, height);
-    let hpas: Vec<u64> = p
-        .pages
-        .iter()
-        .filter_map(|pg| pg.hpa.map(|h| h.raw()))
-        .collect();
-    let hlo = hpas.iter().min().copied();
-    let hhi = hpas.iter().map(|h| h.saturating_add(PAGE)).max();
-    let haxis = match (hlo, hhi) {
-        (Some(lo), Some(hi)) => {
-            let (lo, hi) = zoom(lo & !(PAGE - 1), hi, None);
-            Some(Axis::new(lo, hi, top, height))
-        }
-        _ => None,
-    };
+    chain_lines(c, &linked, &space, &cols);
+    info(c, p, &linked, stride, top);
+    let end = bottom + 22.0;
+    c.line(10.0, end, super::WIDTH - 10.0, end, "stroke=\"#ccc\"");
+    end
+}
 
-    columns_header(c, r, y0, (glo, ghi), haxis.as_ref(), top);
-    if haxis.is_none() {
-        let pm = &r.host.pagemap;
-        let note = if p.pages.is_empty() {
-            "no pages listed".to_string()
-        } else if pm.starts_with("unavailable") {
-            format!("HPA {pm}")
+/// The guest-physical and host-physical columns, from `top` to `bottom`:
+/// each zoomed to the frames the listed pages use.
+struct Columns {
+    /// The guest-physical span shown, as the heading states it.
+    gspan: (u64, u64),
+    /// Guest RAM frames.
+    g: Axis,
+    /// Host frames; None when no listed page has an HPA.
+    h: Option<Axis>,
+    top: f64,
+    bottom: f64,
+}
+
+impl Columns {
+    fn new(r: &Report, p: &ProcessReport, top: f64, bottom: f64) -> Self {
+        let height = bottom - top;
+        let mem = (r.memory.size > 0).then_some(r.memory.size);
+        let (glo, ghi) = p.pages.iter().fold((u64::MAX, 0), |(lo, hi), pg| {
+            (
+                lo.min(pg.gpa.raw()),
+                hi.max(pg.gpa.raw().saturating_add(pg.guest_page_size.bytes())),
+            )
+        });
+        let gspan = if glo > ghi {
+            (0, r.memory.size)
         } else {
-            "HPA unavailable (needs CAP_SYS_ADMIN)".into()
+            zoom(glo, ghi, mem)
         };
-        c.text(X_HPA - 20.0, y0 + 54.0, Font::Alert, &note);
+        let hpas: Vec<u64> = p
+            .pages
+            .iter()
+            .filter_map(|pg| pg.hpa.map(|h| h.raw()))
+            .collect();
+        let hlo = hpas.iter().min().copied();
+        let hhi = hpas.iter().map(|h| h.saturating_add(PAGE)).max();
+        let h = match (hlo, hhi) {
+            (Some(lo), Some(hi)) => {
+                let (lo, hi) = zoom(lo & !(PAGE - 1), hi, None);
+                Some(Axis::new(lo, hi, top, height))
+            }
+            _ => None,
+        };
+        Columns {
+            gspan,
+            g: Axis::new(gspan.0, gspan.1, top, height),
+            h,
+            top,
+            bottom,
+        }
     }
+}
 
-    space::draw(c, p, &space, bottom);
+/// Why the host-physical column is empty.
+fn no_hpa_note(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) {
+    let pm = &r.host.pagemap;
+    let note = if p.pages.is_empty() {
+        "no pages listed".to_string()
+    } else if pm.starts_with("unavailable") {
+        format!("HPA {pm}")
+    } else {
+        "HPA unavailable (needs CAP_SYS_ADMIN)".into()
+    };
+    c.text(X_HPA - 20.0, y0 + 54.0, Font::Alert, &note);
+}
 
-    // Column 2: guest RAM frames; column 3: host frames.
+/// Column 2, guest RAM frames, and column 3, host frames: each listed
+/// page marked where it lies.
+fn frames(c: &mut Canvas, p: &ProcessReport, cols: &Columns) {
+    let (top, height) = (cols.top, cols.bottom - cols.top);
     c.rect(
         X_GPA,
         top,
@@ -104,17 +141,17 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
     );
     let mut seen = Marks::default();
     for pg in &p.pages {
-        let gy = gaxis.y(pg.gpa.raw());
+        let gy = cols.g.y(pg.gpa.raw());
         seen.draw(
             c,
             X_GPA,
             W_BAR,
             gy,
-            gaxis.len(pg.guest_page_size.bytes()),
+            cols.g.len(pg.guest_page_size.bytes()),
             pg.region,
         );
     }
-    match &haxis {
+    match &cols.h {
         Some(ha) => {
             c.rect(
                 X_HPA,
@@ -145,13 +182,16 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
             );
         }
     }
+}
 
-    // The lines: GVA -> GPA -> HPA for each linked page, labelled when few.
+/// The lines GVA -> GPA -> HPA of the `linked` pages, labelled when few.
+fn chain_lines(c: &mut Canvas, linked: &[&PageObs], space: &Space, cols: &Columns) {
+    let (top, bottom) = (cols.top, cols.bottom);
     let centre = |a: &Axis, v: u64, len: u64| a.y(v) + a.len(len).max(1.5) / 2.0;
     let mut gva_ys = Vec::new();
     let mut gva_txt = Vec::new();
     let mut rows = Vec::new();
-    for pg in &linked {
+    for pg in linked {
         let Some(a) = space.axis(pg.gva.raw()) else {
             continue;
         };
@@ -161,7 +201,7 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
     }
     let gpa_ys: Vec<f64> = rows
         .iter()
-        .map(|pg| centre(&gaxis, pg.gpa.raw(), pg.guest_page_size.bytes()))
+        .map(|pg| centre(&cols.g, pg.gpa.raw(), pg.guest_page_size.bytes()))
         .collect();
     let gpa_txt: Vec<String> = rows.iter().map(|pg| pg.gpa.to_string()).collect();
     let few = rows.len() <= MAX_LABELS;
@@ -182,7 +222,7 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
     let mut hrows = Vec::new();
     for (i, pg) in rows.iter().enumerate() {
         links::curve(c, c1[i], (X_GPA, gpa_ys[i]), pg.region);
-        if let (Some(ha), Some(h)) = (&haxis, pg.hpa) {
+        if let (Some(ha), Some(h)) = (&cols.h, pg.hpa) {
             let len = pg
                 .host_page_size
                 .unwrap_or(PAGE)
@@ -199,11 +239,6 @@ pub fn draw(c: &mut Canvas, r: &Report, p: &ProcessReport, y0: f64) -> f64 {
         let txt: Vec<String> = hrows.iter().map(|h| h.2.clone()).collect();
         links::labels(c, X_HPA + W_BAR, &hys, &txt, top, bottom);
     }
-
-    info(c, p, &linked, stride, top);
-    let end = bottom + 22.0;
-    c.line(10.0, end, super::WIDTH - 10.0, end, "stroke=\"#ccc\"");
-    end
 }
 
 /// Column headings, and a strip of all guest RAM showing which part of it
