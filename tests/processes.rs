@@ -20,6 +20,17 @@ fn exit_status(p: &serde_json::Value) -> i64 {
     p["exit"]["status"].as_i64().expect("status")
 }
 
+/// The [start, end) of `p`'s region of `kind` (its first one).
+fn region(p: &serde_json::Value, kind: &str) -> (u64, u64) {
+    let r = p["regions"]
+        .as_array()
+        .expect("regions")
+        .iter()
+        .find(|g| g["kind"] == kind)
+        .unwrap_or_else(|| panic!("{} has no {kind} region", p["name"]));
+    (hex(&r["start"]), hex(&r["end"]))
+}
+
 #[test]
 fn every_demo_process_ends_as_expected() {
     let (r, j) = demo();
@@ -64,40 +75,22 @@ fn every_demo_process_ends_as_expected() {
             // not mapped here at all.
             1 => {
                 let other = procs(&j, "heap")[0];
-                let theirs = other["regions"]
-                    .as_array()
-                    .expect("regions")
-                    .iter()
-                    .find(|g| g["kind"] == "heap")
-                    .expect("heap");
+                let theirs = region(other, "heap");
                 assert!(
-                    hex(&theirs["start"]) <= addr && addr < hex(&theirs["end"]),
+                    theirs.0 <= addr && addr < theirs.1,
                     "{addr:#x} is not in heap's heap"
                 );
-                let heap = p["regions"]
-                    .as_array()
-                    .expect("regions")
-                    .iter()
-                    .find(|g| g["kind"] == "heap")
-                    .expect("heap");
+                let heap = region(p, "heap");
                 assert!(
-                    addr >= hex(&heap["end"]),
+                    addr >= heap.1,
                     "{name} faulted at {addr:#x}, beyond its own heap"
                 );
                 assert_eq!(err, want_err, "{name} err");
             }
             // Write to its own code: present, write, user.
             _ => {
-                let code = p["regions"]
-                    .as_array()
-                    .expect("regions")
-                    .iter()
-                    .find(|g| g["kind"] == "code")
-                    .expect("code");
-                assert!(
-                    hex(&code["start"]) <= addr && addr < hex(&code["end"]),
-                    "{name} at {addr:#x}"
-                );
+                let code = region(p, "code");
+                assert!(code.0 <= addr && addr < code.1, "{name} at {addr:#x}");
                 assert_eq!(err, want_err, "{name} err");
             }
         }
@@ -111,15 +104,10 @@ fn every_demo_process_ends_as_expected() {
         p["exit"]
     );
     assert_eq!(p["exit"]["error_code"], 0x15, "snoop:3: {}", p["exit"]);
-    let heap = p["regions"]
-        .as_array()
-        .expect("regions")
-        .iter()
-        .find(|g| g["kind"] == "heap")
-        .expect("heap");
+    let heap = region(p, "heap");
     let addr = hex(&p["exit"]["address"]);
     assert!(
-        hex(&heap["start"]) <= addr && addr < hex(&heap["end"]),
+        heap.0 <= addr && addr < heap.1,
         "snoop:3 faulted at {addr:#x}"
     );
     assert!(!r.stderr.contains("PROTECTION FAILED"), "{}", r.stderr);
@@ -151,15 +139,7 @@ fn same_program_same_code_gva_different_gpa() {
     let j = r.json();
     let a = procs(&j, "addrspace");
     assert_eq!(a.len(), 2);
-    let code = |p: &serde_json::Value| {
-        let g = p["regions"]
-            .as_array()
-            .expect("regions")
-            .iter()
-            .find(|g| g["kind"] == "code")
-            .expect("code");
-        hex(&g["start"])
-    };
+    let code = |p: &serde_json::Value| region(p, "code").0;
     assert_eq!(code(a[0]), code(a[1]), "transparency: the same code GVA");
     assert_ne!(
         hex(&a[0]["code_gpa"]),

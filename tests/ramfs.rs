@@ -15,10 +15,6 @@ use std::path::Path;
 
 const BUSYBOX: &str = "/bin/busybox";
 
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
-}
-
 /// The lines of the one process named `name`, and the run.
 fn run_lines(args: &[&str], want: i32, name: &str) -> (Run, Vec<String>) {
     let r = microvmm(args, want);

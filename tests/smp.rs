@@ -211,3 +211,74 @@ fn a_go_program_runs_the_same_under_two_vcpus() {
         );
     }
 }
+
+/// sched_setaffinity is kept: under --cpus 2 a program pins itself to
+/// CPU 1, the thread it then makes and the child it forks inherit that
+/// mask, bad masks are EINVAL and an unknown thread ESRCH, as on a 2-CPU
+/// host (compared when the host has 2 CPUs). The report shows that the
+/// pinned thread ran on vCPU 1 only, and so did the child.
+#[test]
+fn an_affinity_mask_is_kept_inherited_and_honoured() {
+    let Some(p) = build("affinity", Cc::Static) else {
+        return;
+    };
+    let p = p.display().to_string();
+    let args = [
+        "-q",
+        "--cpus",
+        "2",
+        "--run",
+        &p,
+        "--json",
+        "-",
+        "--timeout",
+        "60",
+    ];
+    let r = microvmm(&args, 0);
+    let j = r.json();
+    let out = procs(&j, "affinity");
+    assert_eq!(out.len(), 2, "the program and its child");
+    let stdout = out[0]["stdout"].as_str().unwrap_or("").to_string();
+    for line in [
+        "start: 2 CPUs: 0 1\n",
+        "empty mask: -22\n",
+        "only CPU 63: -22\n",
+        "no such thread: -3\n",
+        "pinned: 1 CPUs: 1\n",
+        "thread: 1 CPUs: 1\n",
+        "end: 2 CPUs: 0 1\n",
+    ] {
+        assert!(stdout.contains(line), "{line}in:\n{stdout}");
+    }
+    let threads = out[0]["threads"].as_array().expect("threads[]");
+    let worker: Vec<_> = threads
+        .iter()
+        .filter(|t| t["tid"] != out[0]["pid"])
+        .collect();
+    assert_eq!(worker.len(), 1, "{threads:?}");
+    assert_eq!(
+        worker[0]["vcpus"],
+        serde_json::json!([1]),
+        "the pinned thread"
+    );
+    assert_eq!(out[1]["vcpus"], serde_json::json!([1]), "the child");
+    assert!(
+        out[1]["stdout"]
+            .as_str()
+            .unwrap_or("")
+            .contains("child: 1 CPUs: 1")
+    );
+    // The host says the same when it has two CPUs.
+    let native = Command::new(&p).output().expect("run natively");
+    if std::thread::available_parallelism().map_or(0, |n| n.get()) == 2 {
+        let all = format!("{stdout}{}", out[1]["stdout"].as_str().unwrap_or(""));
+        let mut want: Vec<_> = String::from_utf8_lossy(&native.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
+        let mut got: Vec<_> = all.lines().map(String::from).collect();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want);
+    }
+}

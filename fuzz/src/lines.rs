@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use microvmm::devices::console::lines::{Lines, Writer};
 
-use crate::{Shared, harmless};
+use crate::terminal::{Shared, harmless};
 
 /// The records of `data`: (writer, bytes).
 fn records(data: &[u8]) -> Vec<(u8, &[u8])> {

@@ -5,6 +5,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+mod programs;
+pub use programs::*;
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,
@@ -108,7 +111,7 @@ pub fn microvmm_bin() -> &'static str {
 /// Run microvmm with `args`, whatever its exit code. Most tests read a
 /// program's lines by their `[pid name]` prefix, so a run with `--run`
 /// gets `--tag-output`; `microvmm_direct` runs it as a user types it (the
-/// programs' own stdout and stderr: tests/command.rs).
+/// programs' own stdout and stderr: tests/command/).
 pub fn microvmm_run(args: &[&str]) -> Run {
     let mut args = args.to_vec();
     if args.contains(&"--run") && !args.contains(&"--tag-output") {
@@ -210,128 +213,6 @@ pub fn hex(v: &serde_json::Value) -> u64 {
         .unwrap_or_else(|| panic!("not a hex string: {v}"));
     u64::from_str_radix(s.trim_start_matches("0x"), 16)
         .unwrap_or_else(|e| panic!("bad hex {s}: {e}"))
-}
-
-/// How a test program is compiled: the toolchain and its flags.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cc {
-    /// Plain `gcc`: dynamically linked, which `--run` refuses.
-    Dynamic,
-    /// `gcc -static`: ET_EXEC, glibc.
-    Static,
-    /// `gcc -static-pie`: ET_DYN that relocates itself.
-    StaticPie,
-    /// `gcc -g -O0 -static`: with debug information, for gdb (tests/gdb.rs).
-    StaticDebug,
-    /// `musl-gcc -static`: ET_EXEC, musl.
-    Musl,
-    /// `rustc -C target-feature=+crt-static`: a static PIE, glibc, Rust std
-    /// (tests/programs/NAME.rs instead of NAME.c).
-    Rust,
-}
-
-impl Cc {
-    pub const STATIC: [Cc; 3] = [Cc::Static, Cc::StaticPie, Cc::Musl];
-
-    fn tool(self) -> &'static str {
-        match self {
-            Cc::Musl => "musl-gcc",
-            Cc::Rust => "rustc",
-            _ => "gcc",
-        }
-    }
-
-    fn flags(self) -> &'static [&'static str] {
-        match self {
-            Cc::Dynamic => &["-O2"],
-            Cc::Static | Cc::Musl => &["-O2", "-static"],
-            Cc::StaticPie => &["-O2", "-static-pie"],
-            Cc::StaticDebug => &["-g", "-O0", "-static"],
-            Cc::Rust => &["-O", "-C", "target-feature=+crt-static"],
-        }
-    }
-
-    /// A short name for file names and messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Cc::Dynamic => "gcc",
-            Cc::Static => "gcc-static",
-            Cc::StaticPie => "gcc-static-pie",
-            Cc::StaticDebug => "gcc-static-g",
-            Cc::Musl => "musl-static",
-            Cc::Rust => "rust-crt-static",
-        }
-    }
-}
-
-/// Whether this is CI (env CI=true), where a missing tool is a failure,
-/// never a skip.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// A test cannot run here for want of `what`: print why and return None
-/// (the test then returns early: a skip), or fail in CI.
-pub fn skip<T>(what: &str) -> Option<T> {
-    assert!(!in_ci(), "CI=true: {what} is missing, and CI must not skip");
-    eprintln!("SKIPPED: {what} is missing on this machine");
-    None
-}
-
-/// Whether `tool` runs (`tool --version` exits 0).
-pub fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// tests/programs/NAME.c (NAME.rs for Cc::Rust), built with `cc` into
-/// target/ and cached by a hash
-/// of the source and the flags; None (a skip) if the compiler is missing.
-pub fn build(name: &str, cc: Cc) -> Option<PathBuf> {
-    use std::hash::{Hash, Hasher};
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/programs")
-        .join(format!(
-            "{name}.{}",
-            if cc == Cc::Rust { "rs" } else { "c" }
-        ));
-    let text = std::fs::read(&src).unwrap_or_else(|e| panic!("read {}: {e}", src.display()));
-    if !have(cc.tool()) {
-        return skip(&format!("{} (to build {name}.c {})", cc.tool(), cc.name()));
-    }
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (&text, cc.tool(), cc.flags()).hash(&mut h);
-    // target/tmp/programs/CC-HASH/NAME: the file's own name stays NAME,
-    // which is argv[0]'s last part and so the process's name in the guest.
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("programs")
-        .join(format!("{}-{:016x}", cc.name(), h.finish()));
-    std::fs::create_dir_all(&dir).expect("create target/tmp/programs/...");
-    let out = dir.join(name);
-    if out.exists() {
-        return Some(out);
-    }
-    // Tests run in parallel: build under a unique name, then rename, so no
-    // test ever sees a half-written binary.
-    let tmp = dir.join(format!(
-        "{name}.{}.{:?}.tmp",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    let status = Command::new(cc.tool())
-        .args(cc.flags())
-        .arg("-o")
-        .arg(&tmp)
-        .arg(&src)
-        .status()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", cc.tool()));
-    assert!(status.success(), "{} {name}.c failed: {status}", cc.tool());
-    std::fs::rename(&tmp, &out).expect("rename the built program");
-    Some(out)
 }
 
 /// One line on stderr, naming the problem, no panic; exit 2, or with

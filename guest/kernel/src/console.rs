@@ -17,6 +17,9 @@ use crate::arch::cpu;
 use crate::sync::KCell;
 use crate::vmmdev;
 
+/// The console line buffer. Protected by the big kernel lock; taken once
+/// per write by `buf()` (kernel printing also holds the lock: only kernel
+/// code, which always holds it, prints).
 static BUF: KCell<Console> = KCell::new(Console {
     hdr: Header {
         kind: 0,

@@ -224,7 +224,11 @@ isr_stubs:
     .endr
 
 isr_common:
-    PUSHREGS
+    testb $3, 24(%rsp)              /* an interrupt in the kernel: only */
+    jnz 0f                          /* ever in idle.rs's halt */
+    cmpq $0x20, (%rsp)
+    jae idle_interrupt
+0:  PUSHREGS
     BKL_LOCK
     testb $3, 144(%rsp)             /* from user? */
     jz 1f

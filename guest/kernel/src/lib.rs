@@ -12,6 +12,7 @@ pub mod exec;
 pub mod file;
 pub mod fpu;
 pub mod fs;
+pub mod idle;
 pub mod memlayout;
 pub mod mm;
 pub mod modules;
@@ -23,6 +24,7 @@ pub mod rt;
 pub mod running;
 pub mod shutdown;
 pub mod smp;
+pub mod startup;
 pub mod sync;
 pub mod syscall;
 pub mod timer;
@@ -30,165 +32,4 @@ pub mod trace;
 pub mod trap;
 pub mod vmmdev;
 
-use abi::msg::{Boot, MODE_PVM_NATIVE, MODE_X86, SCHED_COOPERATIVE, SCHED_TIMER};
-
-use arch::{Mode, cpu};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
 pub use bootinfo::Machine;
-
-/// Boot time from TSC cycles, in µs when the TSC frequency is known.
-struct BootTime(u64, u64);
-
-impl core::fmt::Display for BootTime {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match (self.0 * 1000).checked_div(self.1) {
-            Some(us) => write!(f, "{us} us"),
-            None => write!(f, "{} TSC cycles (TSC frequency unknown)", self.0),
-        }
-    }
-}
-
-/// The PVM flags as written, and what the host reads back (bit 10 reads 0).
-struct PvFlags(u64);
-
-impl core::fmt::Display for PvFlags {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        if self.0 == 0 {
-            return f.write_str("none");
-        }
-        write!(f, "{:#x} (reads back {:#x})", boot::PV_FLAGS, self.0)
-    }
-}
-
-static NX: AtomicBool = AtomicBool::new(false);
-static TSC_KHZ: AtomicU64 = AtomicU64::new(0);
-
-/// EFER.NXE is on, so page-table entries may carry NX.
-pub fn cpu_has_nx() -> bool {
-    NX.load(Ordering::Relaxed)
-}
-
-/// TSC frequency in kHz (0 when unknown, e.g. under QEMU).
-pub fn tsc_khz() -> u64 {
-    TSC_KHZ.load(Ordering::Relaxed)
-}
-
-unsafe extern "Rust" {
-    /// What this kernel binary does once the machine is up.
-    safe fn kmain(m: &Machine) -> !;
-}
-
-/// Called by the boot prefix in native mode (or on x86): `tsc0` is the TSC
-/// at `_start`, `mode` 2 for PVM-native and 1 for x86, `pvh` QEMU's
-/// hvm_start_info (0 under microvmm).
-#[unsafe(no_mangle)]
-extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
-    // Kernel code runs under the big kernel lock (smp.rs): vCPU 0 holds
-    // it from here until it first enters user mode.
-    smp::lock();
-    let mode = if mode == 2 { Mode::Pvm } else { Mode::X86 };
-    arch::set_mode(mode);
-    // The exit path keeps its own copy (arch must not depend on entry).
-    entry::set_pvm(mode == Mode::Pvm);
-    arch::detect_levels();
-    trap::init_idt();
-    entry::set_kernel_fx();
-    let m = match bootinfo::read(pvh) {
-        Ok(m) => m,
-        Err(e) => {
-            kprintln!("[kernel] cannot boot: {e}");
-            shutdown::halt(abi::status::PANIC)
-        }
-    };
-    fpu::init(&m);
-    arch::fsbase::init();
-    let vmm = vmmdev::probe();
-    NX.store(cpu::rdmsr(0xc000_0080) & (1 << 11) != 0, Ordering::Relaxed);
-    TSC_KHZ.store(m.tsc_khz, Ordering::Relaxed);
-    file::stream::set_ttys(m.ttys);
-    syscall::time::init(
-        tsc0,
-        m.realtime_ns,
-        if m.realtime_tsc != 0 {
-            m.realtime_tsc
-        } else {
-            tsc0
-        },
-    );
-    if mode == Mode::X86 {
-        // Mask the legacy PICs: their default vectors collide with exceptions.
-        cpu::outb(0x21, 0xff);
-        cpu::outb(0xa1, 0xff);
-    }
-    mm::frame::init(memlayout::Pa(m.free_start), memlayout::Pa(m.ram));
-    trace::init(&m);
-    mm::huge::set_everywhere(m.huge_pages);
-    let Some(root) = mm::kspace::init(m.ram) else {
-        kprintln!("[kernel] out of memory building the kernel page table");
-        shutdown::halt(abi::status::PANIC)
-    };
-    if m.irqchip {
-        timer::init();
-    }
-    proc::set_preemptive(m.irqchip);
-    let pv_flags = if mode == Mode::Pvm {
-        arch::pvm::registered_flags()
-    } else {
-        0
-    };
-    let tsc_banner = cpu::rdtsc();
-    let boot_time = BootTime(tsc_banner - tsc0, m.tsc_khz);
-    kprintln!(
-        "[kernel] microvmm guest kernel: mode {}, pv flags {}, {}-level paging, NX {}, FPU {}, scheduling {}, RAM {} MiB, {} free frames, booted in {}{}",
-        mode.name(),
-        PvFlags(pv_flags),
-        arch::levels(),
-        if cpu_has_nx() { "on" } else { "off" },
-        fpu::Describe,
-        if m.irqchip {
-            "timer (250 Hz)"
-        } else {
-            "cooperative (no timer)"
-        },
-        m.ram >> 20,
-        mm::frame::free_count(),
-        boot_time,
-        if vmm {
-            ""
-        } else {
-            "; no microvmm hypercall device (port 0x510 reads all-ones): console on COM1, no reports"
-        }
-    );
-    let mut b = Boot {
-        mode: if mode == Mode::Pvm {
-            MODE_PVM_NATIVE
-        } else {
-            MODE_X86
-        },
-        pv_flags: pv_flags as u32,
-        tsc_start: tsc0,
-        tsc_banner,
-        tsc_khz: m.tsc_khz,
-        paging_levels: arch::levels(),
-        sched: if m.irqchip {
-            SCHED_TIMER
-        } else {
-            SCHED_COOPERATIVE
-        },
-        timer_hz: if m.irqchip { timer::HZ } else { 0 },
-        kernel_cr3: root.get(),
-        fpu_xcr0: fpu::saved().0,
-        fpu_size: fpu::saved().1,
-        ..Default::default()
-    };
-    vmmdev::send(&mut b);
-    if m.cpus > 1 {
-        let online = smp::start_aps(m.cpus, m.tsc_khz);
-        kprintln!(
-            "[kernel] vCPUs: {online} of {} online, one big kernel lock",
-            m.cpus
-        );
-    }
-    kmain(&m)
-}

@@ -57,6 +57,8 @@ impl Pipe {
     }
 }
 
+/// The pipe buffers. Protected by the big kernel lock; taken once per
+/// operation by `pipes()`.
 static PIPES: KCell<[Pipe; NPIPE]> = KCell::new([Pipe::FREE; NPIPE]);
 
 fn pipes() -> &'static mut [Pipe; NPIPE] {

@@ -17,7 +17,7 @@
 //! Locking is one big kernel lock (`entry::BKL`), honest and simple: every
 //! entry from user mode takes it in the stub before it touches anything
 //! shared, and the way back to user mode drops it; a CPU with nothing to
-//! run drops it while it waits (`relax`). So kernel code still runs on one
+//! run drops it while it waits (`relax`, `idle_wait`: halted, idle.rs). So kernel code still runs on one
 //! CPU at a time, as sync.rs assumes, while user code runs on all of them.
 
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -76,14 +76,22 @@ pub fn relax() {
     lock();
 }
 
-/// Wait for work without the lock: until another CPU has left the kernel
-/// (`SCHED_GEN` moved: it may have made a process runnable, or stopped
-/// running one) or about a millisecond has passed (a sleeper's deadline).
-pub fn idle_wait() {
+/// Wait for work without the lock. With `halt` (nothing is due within a
+/// timer tick) and the LAPIC timer running, halt until an interrupt: the
+/// tick, or an IPI from a CPU that gave this one work (idle.rs). Else
+/// spin until another CPU has left the kernel (`SCHED_GEN` moved: it may
+/// have made a process runnable, or stopped running one) or about a
+/// millisecond has passed (a sleeper's deadline).
+pub fn idle_wait(halt: bool) {
     crate::proc::flush_remote();
+    if halt && crate::timer::running() {
+        crate::idle::halt();
+        lock();
+        return;
+    }
     let seen = SCHED_GEN.load(Ordering::Relaxed);
     BKL.store(0, Ordering::Release);
-    let khz = crate::tsc_khz();
+    let khz = crate::arch::tsc_khz();
     let budget = if khz != 0 { khz } else { 1 << 21 };
     let t0 = cpu::rdtsc();
     while SCHED_GEN.load(Ordering::Relaxed) == seen && cpu::rdtsc().wrapping_sub(t0) < budget {
@@ -215,6 +223,8 @@ impl Flush {
 /// CPUs must forget (`BATCH`), and what another CPU asked it to forget
 /// (`ASKED`, with `ASKED_FLAG` while it has not yet).
 static RUN_TGID: [AtomicU32; MAX_CPUS as usize] = [const { AtomicU32::new(0) }; MAX_CPUS as usize];
+/// `BATCH` and `ASKED` are protected by the big kernel lock; slot `c` of
+/// `BATCH` is written only by CPU `c`.
 static BATCH: KCell<[Flush; MAX_CPUS as usize]> = KCell::new([Flush::NONE; MAX_CPUS as usize]);
 static ASKED: KCell<[Flush; MAX_CPUS as usize]> = KCell::new([Flush::NONE; MAX_CPUS as usize]);
 static ASKED_FLAG: [AtomicU32; MAX_CPUS as usize] =

@@ -6,8 +6,8 @@
 use abi::trace::{RECORD_BYTES, RING_MAGIC, Record, RingHeader, TRACE_SYSCALLS};
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::Machine;
 use crate::arch::cpu;
+use crate::bootinfo::Machine;
 use crate::memlayout::{Pa, p2v};
 
 /// Kernel address of the ring's header; 0 when the run is not traced.

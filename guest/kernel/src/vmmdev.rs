@@ -13,6 +13,8 @@ use core::sync::atomic::{AtomicBool, Ordering};
 #[repr(C, align(4096))]
 struct MsgPage([u8; MSG_MAX as usize]);
 
+/// The one message page the VMM reads. Protected by the big kernel lock:
+/// filled and sent (one port exit) within one `send`, never re-entered.
 static PAGE: KCell<MsgPage> = KCell::new(MsgPage([0; MSG_MAX as usize]));
 static PRESENT: AtomicBool = AtomicBool::new(false);
 

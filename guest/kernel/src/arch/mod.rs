@@ -41,7 +41,7 @@ pub fn detect_levels() {
     LEVELS.store(if la57 { 5 } else { 4 }, Ordering::Relaxed);
 }
 
-/// Which platform we booted on (set once by `boot::rust_start`).
+/// Which platform we booted on (set once by `startup::rust_start`).
 pub fn mode() -> Mode {
     if PVM.load(Ordering::Relaxed) {
         Mode::Pvm
@@ -151,4 +151,25 @@ pub fn local_flush_page(va: u64) {
 pub fn flush_page(va: u64) {
     local_flush_page(va);
     crate::smp::note(Some(va), 1);
+}
+
+static NX: AtomicBool = AtomicBool::new(false);
+static TSC_KHZ: AtomicU64 = AtomicU64::new(0);
+
+/// EFER.NXE is on, so page-table entries may carry NX. Set once at boot.
+pub fn has_nx() -> bool {
+    NX.load(Ordering::Relaxed)
+}
+
+pub fn set_has_nx(on: bool) {
+    NX.store(on, Ordering::Relaxed);
+}
+
+/// TSC frequency in kHz (0 when unknown, e.g. under QEMU). Set once at boot.
+pub fn tsc_khz() -> u64 {
+    TSC_KHZ.load(Ordering::Relaxed)
+}
+
+pub fn set_tsc_khz(khz: u64) {
+    TSC_KHZ.store(khz, Ordering::Relaxed);
 }

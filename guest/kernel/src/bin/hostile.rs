@@ -25,6 +25,16 @@ pub fn kmain(m: &Machine) -> ! {
         shutdown::halt(abi::status::PANIC)
     };
     kprintln!("[hostile] sending bad messages");
+    bad_messages(m, page);
+    aliased_processes(page, alias, alias2);
+    kprintln!("[hostile] done; shutting down cleanly");
+    shutdown::halt(abi::status::OK)
+}
+
+/// Messages the decoder must refuse: a GPA unaligned, past RAM or far
+/// outside it; an unknown kind, a wrong size, a console length beyond its
+/// buffer.
+fn bad_messages(m: &Machine, page: Pa) {
     outl(abi::PORT_HYPERCALL, (page.get() + 3) as u32); // unaligned
     outl(abi::PORT_HYPERCALL, (m.ram - 8) as u32); // header runs past RAM
     outl(abi::PORT_HYPERCALL, 0xffff_fff8); // far outside RAM
@@ -55,6 +65,13 @@ pub fn kmain(m: &Machine) -> ! {
         bytes: [b'x'; msg::CONSOLE_MAX],
     };
     raw(page, c); // length beyond the buffer
+}
+
+/// Processes whose page tables alias themselves (2^35 and 2^36 pages onto
+/// one frame), created and ended out of order, with a markup name, a pid
+/// that was never created, an image twice and its own parent; and a
+/// whereis on a table outside RAM. The VMM's budgets must hold.
+fn aliased_processes(page: Pa, alias: Pa, alias2: Pa) {
     let mut p = msg::Proc {
         hdr: Header::new(msg::KIND_PROC),
         event: msg::PROC_CREATED,
@@ -124,6 +141,4 @@ pub fn kmain(m: &Machine) -> ! {
         ..Default::default()
     };
     raw(page, w); // a table outside RAM
-    kprintln!("[hostile] done; shutting down cleanly");
-    shutdown::halt(abi::status::OK)
 }

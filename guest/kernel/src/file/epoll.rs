@@ -76,6 +76,8 @@ const EMPTY: Instance = Instance {
     next: 0,
 };
 
+/// The epoll instances. Protected by the big kernel lock; taken once per
+/// operation by `instances()`, never while `ready` asks another table.
 static INSTANCES: KCell<[Instance; NEPOLL]> = KCell::new([EMPTY; NEPOLL]);
 
 fn instances() -> &'static mut [Instance; NEPOLL] {

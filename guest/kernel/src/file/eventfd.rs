@@ -24,6 +24,8 @@ struct Counter {
     seq: u64,
 }
 
+/// The eventfd counters. Protected by the big kernel lock; taken once per
+/// operation by `counters()`.
 static COUNTERS: KCell<[Counter; NEVENTFD]> = KCell::new(
     [Counter {
         used: false,

@@ -77,6 +77,8 @@ impl OpenFile {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct FileId(u16);
 
+/// The open-file table. Protected by the big kernel lock; taken once per
+/// operation by `files()` (`close_object` runs after the entry is updated).
 static FILES: KCell<[OpenFile; NFILE]> = KCell::new([OpenFile::FREE; NFILE]);
 
 fn files() -> &'static mut [OpenFile; NFILE] {

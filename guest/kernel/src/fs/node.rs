@@ -87,6 +87,8 @@ impl Node {
     };
 }
 
+/// The in-memory file tree's nodes. Protected by the big kernel lock;
+/// taken for one step at a time by `table()` (below).
 static NODES: KCell<[Node; NNODE]> = KCell::new([Node::FREE; NNODE]);
 
 /// Nodes in use now (for the report at the end).

@@ -32,6 +32,8 @@ struct Frames {
 /// Bytes of a 2 MiB page.
 pub const HUGE: u64 = 2 << 20;
 
+/// The frame allocator. Protected by the big kernel lock; taken once per
+/// allocation or free by `frames()`.
 static FRAMES: KCell<Frames> = KCell::new(Frames {
     next: 0,
     end: 0,

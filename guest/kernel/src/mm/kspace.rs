@@ -23,6 +23,8 @@ struct Kernel {
     entry_top: u64,
 }
 
+/// The kernel page table's roots. Written once by vCPU 0 at boot, before
+/// any other CPU runs kernel code; read after that under the big kernel lock.
 static KERNEL: KCell<Kernel> = KCell::new(Kernel {
     root: Pa(0),
     kernel_top: 0,

@@ -25,6 +25,8 @@ struct Counts {
     len: u64,
 }
 
+/// Shared-frame reference counts. Protected by the big kernel lock; taken
+/// once per count change by `counts()`.
 static COUNTS: KCell<Counts> = KCell::new(Counts {
     at: core::ptr::null_mut(),
     len: 0,

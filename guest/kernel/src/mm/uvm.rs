@@ -73,7 +73,7 @@ pub fn prot_flags(prot: u32) -> u64 {
     if prot & PROT_W != 0 {
         f |= pte::W;
     }
-    if prot & PROT_X == 0 && crate::cpu_has_nx() {
+    if prot & PROT_X == 0 && crate::arch::has_nx() {
         f |= pte::NX;
     }
     f

@@ -43,22 +43,43 @@ pub fn enter(f: &mut TrapFrame, syscall: bool) -> bool {
         return true;
     }
     super::thread::take_shared(t, cur);
-    if !gathered_elsewhere(t, t.procs[cur].tgid) {
+    // Its affinity no longer holds this CPU (set from another CPU).
+    let outside = t.procs[cur].affinity & (1 << smp::cpu()) == 0;
+    if !outside && !gathered_elsewhere(t, t.procs[cur].tgid) {
         return false;
     }
     if syscall {
         f.rip = f.rip.wrapping_sub(SYSCALL_LEN);
     }
     let gs = save_current(t, f);
+    if outside {
+        super::queue::place(t, cur);
+    }
     run_next(f, cur, gs);
     true
+}
+
+/// The running thread may no longer run on this CPU (its own
+/// sched_setaffinity): queue it on a CPU it may run on and resume the
+/// next one here; `f` (the call's result already in it) is then that one.
+pub fn leave(f: &mut TrapFrame) {
+    let t = table();
+    let cur = t.cur();
+    let gs = save_current(t, f);
+    super::queue::place(t, cur);
+    run_next(f, cur, gs);
 }
 
 /// `smp::relax` for a CPU that runs a thread: meanwhile another thread of
 /// its group may have entered the kernel and taken the group's shared
 /// state (`enter`), so it takes it back.
-pub(super) fn relax() {
-    smp::relax();
+/// With `halt`, this CPU halts until an interrupt instead (idle.rs).
+pub(super) fn relax(halt: bool) {
+    if halt {
+        smp::idle_wait(true);
+    } else {
+        smp::relax();
+    }
     let t = table();
     let cur = t.cur();
     if cur != NONE {
@@ -92,7 +113,7 @@ pub(super) fn gather() {
             }
         }
         asked |= others;
-        relax();
+        relax(false);
     }
 }
 
@@ -107,6 +128,8 @@ pub struct Shots {
     pub ran: u32,
 }
 
+/// Per-process TLB shootdown counts. Protected by the big kernel lock;
+/// taken once per update by `shots_of` or `take_shots`.
 static SHOTS: KCell<[Shots; NPROC]> = KCell::new(
     [Shots {
         tgid: 0,

@@ -37,6 +37,8 @@ const NO_GROUP: Threads = Threads {
     threads: [NO_THREAD; MAX_THREADS],
 };
 
+/// Ended threads per thread group, until the group's report. Protected by
+/// the big kernel lock; taken once per `record`/`send`.
 static ENDED: KCell<[Threads; GROUPS]> = KCell::new([NO_GROUP; GROUPS]);
 
 /// Thread `p` of a group of more than one ends: by exit(2) with `code`,

@@ -41,6 +41,8 @@ struct Scratch {
     head: [u8; HEAD],
 }
 
+/// execve's copy of the new arguments. Protected by the big kernel lock;
+/// used by one execve from its start until the old image is gone.
 static SCRATCH: KCell<Scratch> = KCell::new(Scratch {
     strings: [0; STRINGS_MAX],
     used: 0,

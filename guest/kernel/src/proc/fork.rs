@@ -103,6 +103,7 @@ pub fn fork(f: &TrapFrame, c: &Clone) -> i64 {
         let _ = a.copy_out(c.ptid, &pid.to_le_bytes());
     }
     report(child, PROC_CREATED, None);
+    super::queue::place(t, slot);
     pid as i64
 }
 
@@ -125,6 +126,8 @@ pub(super) fn clone_into<'a>(
     procs[slot] = Proc::EMPTY;
     let (parent, child) = pair(procs, cur, slot);
     child.name = parent.name;
+    child.affinity = parent.affinity;
+    child.cpu = crate::smp::cpu() as u32;
     child.module = parent.module;
     child.frame = *f;
     child.frame.rax = 0;

@@ -29,10 +29,9 @@ pub fn futex_wake(tgid: u32, addr: u64, n: u64, bits: u32) -> u64 {
             break;
         }
         if waits_on(i, tgid, addr, bits) {
-            let p = &mut table().procs[i];
-            p.futex_woken = true;
-            p.state = State::Runnable;
-            p.wake = 0;
+            let t = table();
+            t.procs[i].futex_woken = true;
+            super::queue::make_runnable(t, i);
             woken += 1;
         }
     }

@@ -53,7 +53,7 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
             super::cpus::ran_here(p.tgid);
         }
         m.tlb_shootdown_ns = (s.cycles.saturating_mul(1000))
-            .checked_div(crate::tsc_khz())
+            .checked_div(crate::arch::tsc_khz())
             .unwrap_or(0);
     }
     if crate::trace::on() {

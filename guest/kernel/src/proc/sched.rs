@@ -1,71 +1,22 @@
-//! The scheduler: round-robin over runnable processes, switching on the
-//! timer tick when the host has one, else after every system call and
-//! page fault. One kernel stack serves everyone, so a system call that
-//! must wait (an empty pipe, a child still running) does not sleep in the
-//! kernel: `block` rewinds the process to its `syscall` instruction and
-//! parks it on a channel; `wakeup` makes it runnable, and it makes the
-//! call again, as Linux restarts a call after a signal.
+//! The scheduler: round-robin over each CPU's run queue (queue.rs),
+//! switching on the timer tick when the host has one, else after every
+//! system call and page fault. One kernel stack serves everyone, so a
+//! system call that must wait (an empty pipe, a child still running)
+//! does not sleep in the kernel: `block` rewinds the process to its
+//! `syscall` instruction and parks it on a channel; `wakeup` makes it
+//! runnable, and it makes the call again, as Linux restarts a call after
+//! a signal.
 
+use super::queue::{due_soon, far, make_runnable, pick, will_run};
 use super::{Exit, NPROC, State, Table, exit_current, table};
 use crate::arch::fsbase::{self, Seg};
 use crate::arch::{self, cpu};
 use crate::entry::{self, TrapFrame};
 use crate::{kprint, kprintln, trace};
 
-/// Whether process `p` may run at TSC `now`: runnable and not asleep
-/// until later, or waiting with a deadline that has passed.
-fn ready(p: &super::Proc, now: u64) -> bool {
-    match p.state {
-        State::Runnable => p.wake <= now,
-        State::Blocked(_) => p.wake != 0 && p.wake <= now,
-        _ => false,
-    }
-}
-
-/// Whether process `p` will run some day without anyone waking it.
-fn will_run(p: &super::Proc) -> bool {
-    p.state == State::Runnable || (matches!(p.state, State::Blocked(_)) && p.wake != 0)
-}
-
-/// Whether another CPU runs a thread of `p`'s group. Without an
-/// in-kernel LAPIC (no timer, no IPIs) a group runs on one CPU at a time:
-/// no other CPU could be made to forget a mapping (smp.rs).
-fn group_elsewhere(t: &Table, p: &super::Proc) -> bool {
-    let me = crate::smp::cpu();
-    t.cur
-        .iter()
-        .enumerate()
-        .take(crate::smp::cpus())
-        .any(|(c, &i)| c != me && i != super::NONE && t.procs[i].tgid == p.tgid)
-}
-
-/// Whether another CPU runs slot `i`.
-fn running_elsewhere(t: &Table, i: usize) -> bool {
-    let me = crate::smp::cpu();
-    t.cur
-        .iter()
-        .enumerate()
-        .take(crate::smp::cpus())
-        .any(|(c, &j)| c != me && j == i)
-}
-
-/// The next process that may run after `after`, round-robin.
-fn pick(t: &Table, after: usize) -> Option<usize> {
-    let now = cpu::rdtsc();
-    (1..=NPROC)
-        .map(|k| (after.wrapping_add(k)) % NPROC)
-        .find(|&i| {
-            let p = &t.procs[i];
-            ready(p, now)
-                && !running_elsewhere(t, i)
-                && !super::cpus::gathered_elsewhere(t, p.tgid)
-                && (crate::timer::running() || !group_elsewhere(t, p))
-        })
-}
-
 /// Nothing for this CPU to run for now: it runs no process and leaves
 /// the last one's page table (another CPU may end that process), and
-/// lets the other CPUs into the kernel for a moment.
+/// waits without the lock: halted, unless a deadline is due within a tick.
 fn idle(first: bool) {
     if first {
         let t = table();
@@ -74,7 +25,7 @@ fn idle(first: bool) {
         arch::set_cr3(crate::mm::kspace::root().get());
         entry::set_kernel_fx();
     }
-    crate::smp::idle_wait();
+    crate::smp::idle_wait(!due_soon(table(), cpu::rdtsc()));
 }
 
 /// A `live_gs` no process can have (not canonical): switch_in writes GS.
@@ -272,7 +223,9 @@ pub fn sleep(f: &mut TrapFrame, deadline: u64) -> bool {
             return true;
         }
         // Its group stays on this CPU (`cur` is still it); others may run.
-        super::cpus::relax();
+        // Halted while the deadline is more than a tick away (the tick, or
+        // a kick when work comes here, ends the halt).
+        super::cpus::relax(far(deadline));
     }
 }
 
@@ -310,10 +263,10 @@ pub fn block(f: &mut TrapFrame, nr: u64, chan: u64, deadline: u64) -> bool {
 
 /// Make every process waiting on `chan` runnable.
 pub fn wakeup(chan: u64) {
-    for p in table().procs.iter_mut() {
-        if p.state == State::Blocked(chan) {
-            p.state = State::Runnable;
-            p.wake = 0;
+    let t = table();
+    for i in 0..NPROC {
+        if t.procs[i].state == State::Blocked(chan) {
+            make_runnable(t, i);
         }
     }
 }
@@ -321,8 +274,7 @@ pub fn wakeup(chan: u64) {
 /// Make process slot `i` runnable whatever it waits on (a signal came).
 pub(super) fn interrupt(t: &mut Table, i: usize) {
     if matches!(t.procs[i].state, State::Blocked(_)) {
-        t.procs[i].state = State::Runnable;
-        t.procs[i].wake = 0;
+        make_runnable(t, i);
     }
 }
 

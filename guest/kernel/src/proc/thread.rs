@@ -109,6 +109,7 @@ pub fn spawn(f: &TrapFrame, c: &Clone) -> i64 {
         .and_then(|a| a.region_of(c.stack.checked_sub(1)?))
         .map_or((0, 0), |r| (r.start, r.end));
     child.state = State::Runnable;
+    super::queue::place(t, slot);
     tid as i64
 }
 

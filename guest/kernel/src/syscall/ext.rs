@@ -68,7 +68,7 @@ pub fn stats(out: u64) -> i64 {
         heap_faults: a.kind_faults(REGION_HEAP),
         stack_faults: a.kind_faults(REGION_STACK),
         pages_resident: a.resident,
-        tsc_khz: crate::tsc_khz(),
+        tsc_khz: crate::arch::tsc_khz(),
     };
     put(a, out, &s)
 }

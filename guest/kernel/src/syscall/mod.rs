@@ -239,7 +239,7 @@ fn dispatch(f: &mut TrapFrame) -> u64 {
         SYS_ARCH_PRCTL => Ret::Value(process::arch_prctl(a0, a1)),
         SYS_PRCTL => Ret::Value(process::prctl(a0, a1)),
         SYS_SCHED_GETAFFINITY => Ret::Value(process::sched_getaffinity(a0, a1, a2)),
-        SYS_SCHED_SETAFFINITY => Ret::Value(process::sched_setaffinity(a0, a1, a2)),
+        SYS_SCHED_SETAFFINITY => process::sched_setaffinity(f, a0, a1, a2),
         SYS_PRLIMIT64 => Ret::Value(process::prlimit64(a0, a1, a2, a3)),
         // The older pair (Go 1.19 asks RLIMIT_NOFILE at start-up):
         // prlimit64 on itself.

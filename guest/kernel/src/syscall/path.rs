@@ -4,40 +4,61 @@
 //! (ftruncate, fchmod, fsync) or the caller's umask. Paths are copied in
 //! (at most PATH_MAX bytes, NUL included: ENAMETOOLONG beyond) and looked
 //! up in the RAM file system (`crate::fs`) from the root, the working
-//! directory (AT_FDCWD) or a directory open at `dirfd`.
+//! directory (AT_FDCWD) or a directory open at `dirfd`. The stat family
+//! is in `path/stat.rs`, the calls that change names in `path/entries.rs`.
 
 use abi::syscall::{
-    EACCES, EBADF, EFAULT, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EOPNOTSUPP,
+    EBADF, EFAULT, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EOPNOTSUPP,
 };
 
-use super::fd::{self, O_CLOEXEC};
-use super::{current, put, with_aspace};
+use super::current;
+use super::fd::O_CLOEXEC;
 use crate::file::{O_ACCMODE, O_APPEND, O_NONBLOCK, O_RDONLY, O_WRONLY, Object};
-use crate::fs::names::{self, Replace};
+use crate::fs::names::{self};
 use crate::fs::node::Kind;
 use crate::fs::path::PATH_MAX;
 use crate::fs::{self, ROOT, node};
 use crate::memlayout::PAGE;
 
+mod entries;
+mod stat;
+
+pub use entries::{linkat, mkdirat, readlinkat, renameat2, symlinkat, unlinkat};
+pub use stat::{faccessat, newfstatat, stat, statx};
+
 /// dirfd meaning the working directory.
 const AT_FDCWD: i32 = -100;
+
 const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+
 const AT_REMOVEDIR: u64 = 0x200;
+
 const AT_SYMLINK_FOLLOW: u64 = 0x400;
+
 const AT_NO_AUTOMOUNT: u64 = 0x800;
+
 const AT_EMPTY_PATH: u64 = 0x1000;
+
 const AT_EACCESS: u64 = 0x200;
+
 /// statx's sync flags (AT_STATX_*): nothing to sync here.
 const AT_STATX_SYNC: u64 = 0x6000;
 
 const O_CREAT: u64 = 0o100;
+
 const O_EXCL: u64 = 0o200;
+
 const O_TRUNC: u64 = 0o1000;
+
 const O_DIRECTORY: u64 = 0o200_000;
+
 const O_NOFOLLOW: u64 = 0o400_000;
+
 const O_PATH: u64 = 0o10_000_000;
+
 /// O_TMPFILE (with O_DIRECTORY's bit).
 const O_TMPFILE: u64 = 0o20_000_000;
+
 const RENAME_NOREPLACE: u64 = 1;
 
 /// A path copied in from user space.
@@ -199,212 +220,6 @@ pub fn creat(va: u64, mode: u64) -> i64 {
         O_CREAT | u64::from(O_WRONLY) | O_TRUNC,
         mode,
     )
-}
-
-/// stat(2) and lstat(2).
-pub fn stat(va: u64, buf: u64, follow: bool) -> i64 {
-    newfstatat(
-        AT_FDCWD as u64,
-        va,
-        buf,
-        if follow { 0 } else { AT_SYMLINK_NOFOLLOW },
-    )
-}
-
-/// The struct stat `dirfd` + path name (with AT_EMPTY_PATH and "", the
-/// descriptor's own, or the working directory's with AT_FDCWD).
-fn stat_at(dirfd: u64, va: u64, flags: u64) -> Result<[u64; 18], i64> {
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC) != 0 {
-        return Err(EINVAL);
-    }
-    let p = user_path(va)?;
-    if p.get().is_empty() {
-        if flags & AT_EMPTY_PATH == 0 {
-            return Err(ENOENT);
-        }
-        if dirfd as i32 == AT_FDCWD {
-            return Ok(fs::stat(current().cwd));
-        }
-        return fd::stat_of(dirfd);
-    }
-    let b = base(dirfd, p.get())?;
-    let ino = fs::lookup(b, p.get(), flags & AT_SYMLINK_NOFOLLOW == 0)?;
-    Ok(fs::stat(ino))
-}
-
-/// newfstatat(2).
-pub fn newfstatat(dirfd: u64, va: u64, buf: u64, flags: u64) -> i64 {
-    match stat_at(dirfd, va, flags) {
-        Ok(st) => with_aspace(|a| put(a, buf, &st)),
-        Err(e) => e,
-    }
-}
-
-/// statx(2): the basic fields, from the same facts as stat.
-pub fn statx(dirfd: u64, va: u64, flags: u64, _mask: u64, buf: u64) -> i64 {
-    let st = match stat_at(dirfd, va, flags) {
-        Ok(st) => st,
-        Err(e) => return e,
-    };
-    const STATX_BASIC_STATS: u32 = 0x7ff;
-    let mut x = [0u8; 256];
-    let mut w = |off: usize, b: &[u8]| x[off..off + b.len()].copy_from_slice(b);
-    w(0, &STATX_BASIC_STATS.to_le_bytes());
-    w(4, &(st[7] as u32).to_le_bytes()); // blksize
-    w(16, &(st[2] as u32).to_le_bytes()); // nlink
-    w(20, &((st[3] >> 32) as u32).to_le_bytes()); // uid
-    w(24, &(st[4] as u32).to_le_bytes()); // gid
-    w(28, &(st[3] as u16).to_le_bytes()); // mode
-    w(32, &st[1].to_le_bytes()); // ino
-    w(40, &st[6].to_le_bytes()); // size
-    w(48, &st[8].to_le_bytes()); // blocks
-    // atime, btime (none: zero), ctime, mtime: (sec: i64, nsec: u32).
-    for (off, i) in [(64, 9), (96, 13), (112, 11)] {
-        w(off, &st[i].to_le_bytes());
-        w(off + 8, &(st[i + 1] as u32).to_le_bytes());
-    }
-    w(128, &((st[5] >> 8) as u32 & 0xfff).to_le_bytes()); // rdev major
-    w(132, &(st[5] as u32 & 0xff).to_le_bytes()); // rdev minor
-    w(136, &((st[0] >> 8) as u32 & 0xfff).to_le_bytes()); // dev major
-    w(140, &(st[0] as u32 & 0xff).to_le_bytes()); // dev minor
-    with_aspace(|a| if a.copy_out(buf, &x) { 0 } else { EFAULT })
-}
-
-/// faccessat2(2) (access and faccessat too): the caller is root, so
-/// reading and writing are allowed; executing needs an x bit (or a
-/// directory).
-pub fn faccessat(dirfd: u64, va: u64, mode: u64, flags: u64) -> i64 {
-    if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-        return EINVAL;
-    }
-    let ino = match resolve(dirfd, va, flags & AT_SYMLINK_NOFOLLOW == 0) {
-        Ok(ino) => ino,
-        Err(e) => return e,
-    };
-    let st = fs::stat(ino);
-    let exec_ok = fs::is_dir(ino) || st[3] & 0o111 != 0;
-    if mode & 1 != 0 && !exec_ok {
-        return EACCES;
-    }
-    0
-}
-
-/// mkdirat(2).
-pub fn mkdirat(dirfd: u64, va: u64, mode: u64) -> i64 {
-    let (dir, name, _) = match parent(dirfd, va) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    let mode = (mode as u32 & !current().umask & 0o7777) as u16;
-    ret(names::create(dir, name.get(), Kind::Dir, mode, &[]).map(|_| ()))
-}
-
-/// unlinkat(2) (unlink: no flags; rmdir: AT_REMOVEDIR).
-pub fn unlinkat(dirfd: u64, va: u64, flags: u64) -> i64 {
-    if flags & !AT_REMOVEDIR != 0 {
-        return EINVAL;
-    }
-    let (dir, name, slash) = match parent(dirfd, va) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    ret(if flags & AT_REMOVEDIR != 0 {
-        names::rmdir(dir, name.get())
-    } else {
-        names::unlink(dir, name.get(), slash)
-    })
-}
-
-/// linkat(2) (link: no flags).
-pub fn linkat(olddirfd: u64, oldva: u64, newdirfd: u64, newva: u64, flags: u64) -> i64 {
-    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
-        return EINVAL;
-    }
-    let ino = match resolve(olddirfd, oldva, flags & AT_SYMLINK_FOLLOW != 0) {
-        Ok(ino) => ino,
-        Err(e) => return e,
-    };
-    let (dir, name, slash) = match parent(newdirfd, newva) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    if slash {
-        return ENOENT;
-    }
-    ret(names::link(ino, dir, name.get()))
-}
-
-/// renameat2(2) (rename, renameat: flags 0). RENAME_NOREPLACE is kept;
-/// RENAME_EXCHANGE and RENAME_WHITEOUT are EINVAL.
-pub fn renameat2(odirfd: u64, ova: u64, ndirfd: u64, nva: u64, flags: u64) -> i64 {
-    if flags & !RENAME_NOREPLACE != 0 {
-        return EINVAL;
-    }
-    let (odir, oname, oslash) = match parent(odirfd, ova) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    let (ndir, nname, nslash) = match parent(ndirfd, nva) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    let replace = if flags & RENAME_NOREPLACE != 0 {
-        Replace::No
-    } else {
-        Replace::Yes
-    };
-    ret(names::rename(
-        odir,
-        oname.get(),
-        ndir,
-        nname.get(),
-        oslash || nslash,
-        replace,
-    ))
-}
-
-/// symlinkat(2) (symlink: AT_FDCWD).
-pub fn symlinkat(target_va: u64, dirfd: u64, va: u64) -> i64 {
-    let target = match user_path(target_va) {
-        Ok(t) => t,
-        Err(e) => return e,
-    };
-    if target.get().is_empty() {
-        return ENOENT;
-    }
-    let (dir, name, slash) = match parent(dirfd, va) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    if slash {
-        return ENOENT;
-    }
-    ret(names::create(dir, name.get(), Kind::Symlink, 0o777, target.get()).map(|_| ()))
-}
-
-/// readlinkat(2) (readlink: AT_FDCWD): the target's bytes, cut to `size`,
-/// no NUL.
-pub fn readlinkat(dirfd: u64, va: u64, buf: u64, size: u64) -> i64 {
-    if size as i32 <= 0 {
-        return EINVAL;
-    }
-    let ino = match resolve(dirfd, va, false) {
-        Ok(ino) => ino,
-        Err(e) => return e,
-    };
-    let Some(n) = node::live(ino).filter(|n| n.kind == Kind::Symlink) else {
-        return EINVAL;
-    };
-    let mut t = [0u8; PATH_MAX];
-    let len = (n.size as usize).min(PATH_MAX).min(size as usize);
-    fs::data::read_at(&n.data, 0, &mut t[..len]);
-    with_aspace(|a| {
-        if a.copy_out(buf, &t[..len]) {
-            len as i64
-        } else {
-            EFAULT
-        }
-    })
 }
 
 /// truncate(2).

@@ -202,37 +202,55 @@ pub fn getrandom(buf: u64, len: u64) -> i64 {
     })
 }
 
-/// sched_getaffinity(2): every CPU the kernel runs on (`--cpus`; at most
-/// 8, so one long). Linux copies one mask's worth of whole longs (8 bytes
-/// here) and returns that size; a buffer too small or not of whole longs
-/// is EINVAL. (Affinity is not kept: any thread may run on any CPU.)
+/// sched_getaffinity(2): the CPUs thread `pid` (0: the caller) may run on
+/// (sched_setaffinity; at first every CPU, `--cpus`, at most 8, so one
+/// long). Linux copies one mask's worth of whole longs (8 bytes here) and
+/// returns that size; a buffer too small or not of whole longs is EINVAL.
 pub fn sched_getaffinity(pid: u64, len: u64, mask: u64) -> i64 {
-    if pid as u32 != 0 && proc::tgid_of(pid as u32).is_none() {
+    let Some(cpus) = proc::affinity(pid as u32) else {
         return ESRCH;
-    }
+    };
     if len < 8 || !len.is_multiple_of(8) {
         return EINVAL;
     }
-    let all = (1u64 << crate::smp::cpus()) - 1;
-    match with_aspace(|a| put(a, mask, &all)) {
+    match with_aspace(|a| put(a, mask, &u64::from(cpus))) {
         0 => 8,
         e => e,
     }
 }
 
-/// sched_setaffinity(2): any mask that holds CPU 0 is accepted and not
-/// kept (a thread runs on whichever CPU is free); one without it is
-/// EINVAL, as Linux says for a mask of no online CPU.
-pub fn sched_setaffinity(pid: u64, len: u64, mask: u64) -> i64 {
-    if pid as u32 != 0 && proc::tgid_of(pid as u32).is_none() {
-        return ESRCH;
+/// sched_setaffinity(2): thread `pid` (0: the caller) runs only on the
+/// CPUs of the mask from now on, as far as they exist (Linux reads at most
+/// its own mask's size, zero-fills a shorter one, and ignores CPUs that
+/// do not exist); none of them is EINVAL. A caller outside its new mask
+/// moves at once (the call returns 0 on a CPU inside it).
+pub fn sched_setaffinity(f: &mut TrapFrame, pid: u64, len: u64, mask: u64) -> Ret {
+    if proc::affinity(pid as u32).is_none() {
+        return Ret::Value(ESRCH);
     }
-    if len == 0 {
-        return EINVAL;
+    let mut b = [0u8; 8];
+    let n = len.min(8) as usize;
+    if with_aspace(|a| {
+        if a.copy_in(&mut b[..n], mask) {
+            0
+        } else {
+            EFAULT
+        }
+    }) != 0
+    {
+        return Ret::Value(EFAULT);
     }
-    let mut b = [0u8; 1];
-    if with_aspace(|a| if a.copy_in(&mut b, mask) { 0 } else { EFAULT }) != 0 {
-        return EFAULT;
+    let cpus = (u64::from_le_bytes(b) & u64::from(proc::all_cpus())) as u32;
+    if cpus == 0 {
+        return Ret::Value(EINVAL);
     }
-    if b[0] & 1 == 0 { EINVAL } else { 0 }
+    match proc::set_affinity(pid as u32, cpus) {
+        None => Ret::Value(ESRCH),
+        Some(false) => Ret::Value(0),
+        Some(true) => {
+            f.rax = 0;
+            proc::leave(f);
+            Ret::Switched(true)
+        }
+    }
 }

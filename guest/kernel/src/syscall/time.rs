@@ -73,7 +73,7 @@ const NSEC: u64 = 1_000_000_000;
 const CLOCK_MAX: u64 = 7;
 
 fn khz() -> u64 {
-    match crate::tsc_khz() {
+    match crate::arch::tsc_khz() {
         0 => 1_000_000,
         k => k,
     }

@@ -43,7 +43,48 @@ fn main(_arg: u64) -> i64 {
     for nr in [500u64, 999, 500, 1003, 425] {
         expect!("unknown syscall", syscall(nr, 0, 0, 0), ENOSYS);
     }
-    // brk: 0 asks; a move returns the new break; an impossible one the old.
+    if brk() != 0 || anonymous_mmap() != 0 {
+        return 1;
+    }
+
+    let mut fs = 0u64;
+    expect!(
+        "arch_prctl set",
+        syscall(SYS_ARCH_PRCTL, 0x1002, 0x1234_5000, 0),
+        0
+    );
+    expect!(
+        "arch_prctl get",
+        syscall(SYS_ARCH_PRCTL, 0x1003, &raw mut fs as u64, 0),
+        0
+    );
+    expect!("fs base", fs, 0x1234_5000);
+    expect!("arch_prctl set", syscall(SYS_ARCH_PRCTL, 0x1002, 0, 0), 0);
+
+    let mut u = [0u8; 6 * 65];
+    expect!("uname", syscall(SYS_UNAME, u.as_mut_ptr() as u64, 0, 0), 0);
+    expect!("sysname", &u[..6], &b"Linux\0"[..]);
+    expect!("machine", &u[4 * 65..4 * 65 + 7], &b"x86_64\0"[..]);
+    let mut r = [0u8; 32];
+    expect!(
+        "getrandom",
+        syscall(SYS_GETRANDOM, r.as_mut_ptr() as u64, 32, 0),
+        32
+    );
+    expect!(
+        "read stdin",
+        syscall(SYS_READ, 0, r.as_mut_ptr() as u64, 32),
+        0
+    );
+    println!(
+        "linuxabi: unknown syscalls got ENOSYS; brk, mmap, mprotect, munmap, arch_prctl, uname, getrandom behave"
+    );
+    0
+}
+
+/// brk: 0 asks, a move returns the new break, an impossible one the old.
+/// 0, or 1 on the first surprise.
+fn brk() -> i64 {
     let b0 = syscall(SYS_BRK, 0, 0, 0) as u64;
     expect!(
         "brk grow",
@@ -58,7 +99,13 @@ fn main(_arg: u64) -> i64 {
     // SAFETY: inside the heap just grown.
     unsafe { ((b0 + 0x2000) as *mut u64).write_volatile(7) };
     expect!("brk shrink", syscall(SYS_BRK, b0, 0, 0) as u64, b0);
+    0
+}
 
+/// Anonymous mmap is demand paged, MAP_FIXED replaces, mprotect really
+/// protects (the kernel's own writes included), munmap frees; a file mmap
+/// of fd -1 is EBADF. 0, or 1 on the first surprise.
+fn anonymous_mmap() -> i64 {
     let rw = PROT_READ | PROT_WRITE;
     let anon = MAP_PRIVATE | MAP_ANONYMOUS;
     let m = mmap(0, 0x4000, rw, anon);
@@ -103,38 +150,5 @@ fn main(_arg: u64) -> i64 {
     expect!("clock_gettime", syscall(SYS_CLOCK_GETTIME, 1, ts, 0), 0);
     expect!("munmap", syscall(SYS_MUNMAP, m, 0x4000, 0), 0);
     expect!("write from unmapped", syscall(SYS_WRITE, 1, m, 8), EFAULT);
-
-    let mut fs = 0u64;
-    expect!(
-        "arch_prctl set",
-        syscall(SYS_ARCH_PRCTL, 0x1002, 0x1234_5000, 0),
-        0
-    );
-    expect!(
-        "arch_prctl get",
-        syscall(SYS_ARCH_PRCTL, 0x1003, &raw mut fs as u64, 0),
-        0
-    );
-    expect!("fs base", fs, 0x1234_5000);
-    expect!("arch_prctl set", syscall(SYS_ARCH_PRCTL, 0x1002, 0, 0), 0);
-
-    let mut u = [0u8; 6 * 65];
-    expect!("uname", syscall(SYS_UNAME, u.as_mut_ptr() as u64, 0, 0), 0);
-    expect!("sysname", &u[..6], &b"Linux\0"[..]);
-    expect!("machine", &u[4 * 65..4 * 65 + 7], &b"x86_64\0"[..]);
-    let mut r = [0u8; 32];
-    expect!(
-        "getrandom",
-        syscall(SYS_GETRANDOM, r.as_mut_ptr() as u64, 32, 0),
-        32
-    );
-    expect!(
-        "read stdin",
-        syscall(SYS_READ, 0, r.as_mut_ptr() as u64, 32),
-        0
-    );
-    println!(
-        "linuxabi: unknown syscalls got ENOSYS; brk, mmap, mprotect, munmap, arch_prctl, uname, getrandom behave"
-    );
     0
 }
