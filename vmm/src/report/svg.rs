@@ -4,6 +4,7 @@
 //! SVG: no scripts, no external fonts or resources.
 
 mod canvas;
+mod columns;
 mod links;
 mod process;
 mod space;
