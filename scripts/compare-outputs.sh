@@ -3,16 +3,21 @@
 # restructuring that must not change them: scripts/compare-outputs.sh OLD NEW.
 # Runs each demo variant with --no-timer (cooperative scheduling makes the
 # guest's frame allocation, and so every GPA, deterministic) and without
-# CAP_SYS_ADMIN (no HPAs, which move run to run); masks HVAs (ASLR) and
-# timings. Prints "identical" or the first differing lines per output.
+# CAP_SYS_ADMIN (no HPAs, which move run to run); masks HVAs (ASLR),
+# timings and KVM's own counters (kvmstats: the outer host's interrupts and
+# shadow-paging work move them run to run; the text keeps the section's
+# heading, the JSON its keys). Prints "identical" or the first differing
+# lines per output.
 set -uo pipefail
 declare -A bin=([old]=$1 [new]=$2)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mask() {
-  sed -E 's/0x7f[0-9a-f]{10}/HVA/g; s/booted in [0-9]+ us/booted in N us/;
+  sed -E 's/0x7[ef][0-9a-f]{10}/HVA/g; s/booted in [0-9]+ us/booted in N us/;
     s/boot [0-9?]+ us, run [0-9.]+ ms, [0-9]+ exits \([0-9]+ hypercalls, [0-9]+ serial\)/boot N/;
-    s/"(boot_us|first_output_us|run_ms|total|hypercall|serial|other|peak_rss_kib)": [0-9.e+-]+/"\1": N/;
+    s/"(boot_us|first_output_us|run_ms|total|hypercall|serial|other|peak_rss_kib|samples|mixed_samples)": [0-9.e+-]+/"\1": N/;
+    /"(vm|vcpu|at_end)": \{/,/\}/ s/": [0-9]+/": N/;
+    /^== what it cost KVM/,/^$/ { /^==/!d; };
     s/\(([0-9]+) loops\); preempted [0-9]+ times/(N loops); preempted N times/;
     s/[0-9]+ cycles/N cycles/g; s/[0-9.]+ us\b/N us/g; s/after [0-9]+ switches/after N switches/'
 }

@@ -41,6 +41,7 @@ fn written(r: &Report) -> serde_json::Value {
 
 fn a_report() -> Report {
     use microvmm::addr::{Gpa, Gva};
+    use microvmm::paging::{PageSize, PteFlags};
     use microvmm::report::*;
     Report {
         schema: microvmm::report::SCHEMA,
@@ -48,16 +49,16 @@ fn a_report() -> Report {
         processes: vec![ProcessReport {
             pid: 1,
             name: "addrspace".into(),
-            pages: vec![PageReport {
+            pages: vec![PageObs {
                 gva: Gva(0x40_0000),
                 gpa: Gpa(0x17_9000),
                 hva: None,
                 hpa: None,
-                guest_page_size: 4096,
+                guest_page_size: PageSize::Size4K,
                 host_page_size: Some(4096),
-                flags: "P US".into(),
+                flags: PteFlags::P.union(PteFlags::US),
                 region: None,
-                kvm_translate_gpa: Some(Gpa(0x17_9000)),
+                kvm: Some(Gpa(0x17_9000)),
             }],
             ..Default::default()
         }],

@@ -3,9 +3,9 @@
 
 use microvmm::addr::Gva;
 use microvmm::devices::event::{ProcEvent, ProcStats, Prot, Region, RegionKind};
-use microvmm::host::Flavour;
 use microvmm::inspect::fake::{FakeCpu, FakeHost};
 use microvmm::inspect::{self, Budget, MAX_FINDINGS, Options, PAGE_BUDGET, Peer};
+use microvmm::kvm_probe::Flavour;
 use microvmm::paging::Cr3;
 
 use crate::PAGE;

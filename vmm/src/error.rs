@@ -1,7 +1,7 @@
 //! The top-level error: one variant per layer, each wrapping that layer's
 //! own error enum (defined beside its code), and the exit code it maps to.
 
-use crate::{boot, files, host, hostmem, loader, memory, size, vcpu};
+use crate::{boot, files, kvm_probe, loader, memory, pagemap, size, vcpu};
 
 /// Why `run` failed before or while running the guest.
 #[derive(Debug, thiserror::Error)]
@@ -38,13 +38,13 @@ pub enum Error {
     Files(#[from] files::FilesError),
     /// KVM is missing, too old or lacks a capability.
     #[error("{0}")]
-    Host(#[from] host::HostError),
+    Host(#[from] kvm_probe::HostError),
     /// Guest RAM could not be mapped or registered.
     #[error("{0}")]
     Memory(#[from] memory::MemoryError),
     /// The host memory view (pagemap) could not be opened.
     #[error("{0}")]
-    HostMem(#[from] hostmem::HostMemError),
+    HostMem(#[from] pagemap::HostMemError),
     /// The boot structures could not be written.
     #[error("{0}")]
     Boot(#[from] boot::BootError),

@@ -19,17 +19,17 @@ pub mod devices;
 pub mod error;
 pub mod files;
 pub mod gdb;
-pub mod host;
-pub mod hostmem;
 pub mod inspect;
 pub mod interrupt;
 pub mod irqchip;
+pub mod kvm_probe;
 pub mod kvmstats;
 pub mod loader;
 pub mod memory;
 pub mod observations;
 pub mod outcome;
 pub mod outfile;
+pub mod pagemap;
 pub mod paging;
 pub mod ports;
 pub mod registry;
@@ -292,8 +292,8 @@ pub fn run(
         Some(l) => Some(gdb::conn::Listener::bind(l).map_err(Error::Usage)?),
         None => None,
     };
-    let kvm = host::open_kvm()?;
-    let info = host::probe(&kvm)?;
+    let kvm = kvm_probe::open_kvm()?;
+    let info = kvm_probe::probe(&kvm)?;
     if !cfg.quiet_console {
         let _ = writeln!(out, "{}", info.banner());
     }
@@ -348,7 +348,7 @@ pub fn run(
             trace: trace_ring,
         },
     )?;
-    let pagemap = hostmem::Pagemap::open().ok().map(|mut p| {
+    let pagemap = pagemap::Pagemap::open().ok().map(|mut p| {
         if let Some(size) = ram.host_page_size() {
             for s in ram.slots() {
                 p.know(s.hva, s.size, size);
@@ -424,7 +424,8 @@ pub fn run(
     let report = report::build::build(&report::build::Inputs {
         host: &info,
         ram: &ram,
-        pagemap: pagemap.as_ref(),
+        pagemap: pagemap.as_ref().map(pagemap::Pagemap::status_text),
+        resident: memory::resident::bytes(ram.slots()),
         obs: &obs,
         programs: &cfg.programs,
         stop: &stop,
@@ -437,7 +438,7 @@ pub fn run(
         vcpus: &vcpu_stats,
     });
     let mut report = report;
-    report.vmm.peak_rss_kib = hostmem::peak_rss_kib();
+    report.vmm.peak_rss_kib = pagemap::peak_rss_kib();
     report.files = tree.as_ref().map(files::Staged::report);
     if let Some(log) = trace_log {
         let clock = trace::chrome::Clock {

@@ -4,222 +4,18 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{self, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+mod cli;
+
 use clap::Parser;
-use microvmm::addr::Gva;
-use microvmm::inspect::Verify;
+use cli::Cli;
 use microvmm::irqchip::Irqchip;
-use microvmm::memory::Backing;
 use microvmm::outfile::OutFile;
 use microvmm::sink::Sink;
 use microvmm::{Config, Deadline, Guest, Program, report, size, vcpus};
-
-/// Boot microvmm's own guest kernel under KVM and show where every page of
-/// every guest process lives: guest-virtual -> guest-physical (the guest's
-/// page tables) -> host-virtual (KVM memslots) -> host-physical (the host's
-/// page tables), level by level, on whatever nested paging the host has
-/// (EPT, NPT, shadow paging or PVM).
-///
-/// Run your own static Linux executables, one process each, as commands:
-///   gcc -static -o hello hello.c
-///   microvmm -q --run ./hello > out.txt          # out.txt: what hello printed
-///   printf 'a b\n' | microvmm -q --run '/bin/busybox wc'
-/// The first --run program reads microvmm's stdin; each program's stdout
-/// and stderr are microvmm's; everything microvmm says goes to stderr.
-///
-/// Exit codes with --run (as a shell and docker run have them): the first
-/// program's status (128+N when signal N killed it: 139 for a fault,
-/// SIGSEGV; 134 for abort), or microvmm's own: 124 --timeout ran out; 125
-/// microvmm failed (bad flag, a --files tree it cannot copy, KVM, the guest
-/// kernel, an output it could not write, report errors such as a
-/// KVM_TRANSLATE mismatch); 126 a --run file
-/// cannot run (not a static x86-64 executable, too large); 127 a --run file
-/// does not exist.
-/// Without --run (the demo), as make: 0 the guest finished normally and the
-/// report found no errors; 1 the guest or a process failed, the report found
-/// errors, or KVM is unusable; 2 usage or input error (bad flag, bad guest
-/// file, unknown program, a --files tree it cannot copy, unwritable output
-/// file).
-#[derive(Parser, Debug)]
-#[command(name = "microvmm", version, about, long_about, verbatim_doc_comment)]
-struct Cli {
-    /// Guest kernel ELF to boot (ELF64 x86-64, static). Default: the
-    /// embedded demo kernel.
-    guest: Option<PathBuf>,
-    /// Write the embedded guest kernel to FILE and exit (it also boots in
-    /// QEMU: qemu-system-x86_64 -machine microvm -kernel FILE).
-    #[arg(long, value_name = "FILE")]
-    emit_guest: Option<PathBuf>,
-    /// Guest RAM, with an optional K, M or G suffix (16M to 2G).
-    #[arg(long, value_name = "SIZE", default_value = "128M")]
-    mem: String,
-    /// Stop the guest this many seconds after microvmm started (exit code
-    /// 1); its report still goes out, and a stalled terminal is given up
-    /// 1 s later. Default 10, or 86400 (a day) with --gdb.
-    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
-    timeout: Option<f64>,
-    /// How guest RAM is backed on the host: 4k pages, transparent huge
-    /// pages (thp), or 2 MiB hugetlbfs pages (hugetlb).
-    #[arg(long, value_name = "KIND", default_value = "4k")]
-    backing: Backing,
-    /// Page size the guest kernel gives heap (brk) and mmap areas where an
-    /// aligned 2 MiB of the area is touched: 4k, or 2m (2 MiB pages, as if
-    /// every program asked madvise(MADV_HUGEPAGE)).
-    #[arg(long, value_name = "SIZE", default_value = "4k", value_parser = ["4k", "2m"])]
-    guest_pages: String,
-    /// Write the report as JSON to FILE, or to stdout with '-' (the guest's
-    /// console and the text report then go to stderr).
-    #[arg(long, value_name = "FILE|-")]
-    json: Option<String>,
-    /// Draw each process's regions onto guest and host frames, and one 2D
-    /// page walk, as an SVG picture.
-    #[arg(long, value_name = "FILE")]
-    svg: Option<PathBuf>,
-    /// Write an interactive HTML page to FILE: every address space side by
-    /// side, guest and host frames, and the 2D walk of any page you click
-    /// (self-contained: opens from disk, fetches nothing).
-    #[arg(long, value_name = "FILE")]
-    html: Option<PathBuf>,
-    /// Write a timeline of the run to FILE as Chrome trace-event JSON (open
-    /// it in ui.perfetto.dev or chrome://tracing): one track per guest
-    /// process with its page faults (address, region, demand/copy-on-write/
-    /// protection, frame, handler time), context switches, CR3 loads, TLB
-    /// flushes, process start/exec/exit, and the VM exits the VMM served.
-    /// The guest records into a ring in its own memory, drained at exits
-    /// that happen anyway: no added exits; a full ring drops events and the
-    /// report counts them. Takes 768 KiB of guest RAM.
-    #[arg(long, value_name = "FILE")]
-    trace: Option<PathBuf>,
-    /// With --trace: every system call too (name, return value, time).
-    #[arg(long)]
-    trace_syscalls: bool,
-    /// How often KVM's own counters are read while the vCPU runs, in µs
-    /// (they are also read at every exit). Shorter: fewer intervals whose
-    /// counts are "mixed" between two processes; each read wakes a host
-    /// thread. 0: only at exits. At most 1000000.
-    #[arg(long, value_name = "US", default_value_t = 1000)]
-    kvm_sample_us: u64,
-    /// List every mapped page in the report (default: each region's first
-    /// and last page and a few samples).
-    #[arg(long)]
-    pages: bool,
-    /// Also show the full 2D walk of this guest-virtual address (hex with
-    /// 0x, or decimal) in every process that maps it, e.g. 0x400000.
-    #[arg(long, value_name = "GVA", value_parser = parse_gva)]
-    walk: Option<Gva>,
-    /// Log dirty pages (KVM_MEM_LOG_DIRTY_PAGES) and attribute them to
-    /// processes, page tables and the kernel after the run.
-    #[arg(long)]
-    dirty_log: bool,
-    /// No in-kernel irqchip: no timer, so the guest schedules cooperatively
-    /// (the same as --irqchip none).
-    #[arg(long)]
-    no_timer: bool,
-    /// The irqchip KVM emulates: split (the LAPIC timer in the kernel, no
-    /// PIC/IOAPIC: the default, quick to tear down), full (LAPIC, PIC and
-    /// IOAPIC in the kernel: its teardown waits ~10 ms here), none.
-    #[arg(long, value_name = "KIND", default_value = "split")]
-    irqchip: Irqchip,
-    /// vCPUs, 1 to 8, one host thread each. The guest brings the others up
-    /// and parks them: its processes still run on vCPU 0 (no SMP scheduler
-    /// yet); the report shows each vCPU's exits and time in KVM_RUN.
-    #[arg(long, value_name = "N", default_value = "1")]
-    cpus: u32,
-    /// Which pages to cross-check with KVM_TRANSLATE (one ioctl each,
-    /// ~6 us under PVM): sample (each region's first and last page and an
-    /// even sample of at most 64 per process) or all (every mapped page).
-    #[arg(long, value_name = "WHICH", default_value = "sample")]
-    verify: Verify,
-    /// The guest kernel's command line: programs to run, space separated,
-    /// each NAME or NAME:NUMBER (addrspace heap stack snoop:0|1|2|3 spin:MS
-    /// bench writek touch:MIB vector linuxabi fork). Default: the demo.
-    #[arg(long, value_name = "PROGRAMS", default_value = "")]
-    cmdline: String,
-    /// Run a static Linux x86-64 executable (gcc -static or -static-pie,
-    /// musl-gcc -static, Rust +crt-static) as a guest process; its words
-    /// are split as a shell would, quotes included, and argv[0] is FILE as
-    /// given. Repeat for more processes (at most 16); they start after the
-    /// --cmdline programs, and without --cmdline no built-in program runs.
-    /// Example: --run '/bin/busybox echo "hello world"'
-    #[arg(long, value_name = "FILE [ARG...]")]
-    run: Vec<String>,
-    /// Pass the guest's console output to the terminal as raw bytes. By
-    /// default control characters (escape sequences that could retitle the
-    /// window, erase lines or type into your shell) are shown as \x1b.
-    #[arg(long)]
-    raw_console: bool,
-    /// The CPU the guest is shown, in QEMU's syntax: host (what KVM offers)
-    /// less each -FEATURE (or FEATURE=off). Features: la57, xsave, avx,
-    /// avx512f, fsgsbase, pcid, pdpe1gb, nx; taking one takes what needs it
-    /// (-xsave takes avx and avx512f). The guest adapts: 4-level paging
-    /// without la57, FXSAVE without xsave on VMX/SVM hosts. Under PVM user
-    /// code runs with the host's XCR0 whatever CPUID says, so the kernel
-    /// still saves every register it can reach. KVM refusing a feature it
-    /// offers (LA57 on Intel PVM hosts) is noted, not an error.
-    #[arg(long, value_name = "host[,-FEATURE...]", default_value = "host")]
-    cpu: microvmm::cpu::CpuMask,
-    /// Set an environment variable for the --run programs: NAME=VALUE, or
-    /// NAME alone for microvmm's own value (skipped when unset), as docker
-    /// run -e. Repeatable; later ones win. The default environment is
-    /// PATH=/usr/local/bin:/usr/bin:/bin, HOME=/, and TERM when stdout is a
-    /// terminal.
-    #[arg(long, value_name = "NAME[=VALUE]")]
-    env: Vec<String>,
-    /// Copy the host directory DIR into the guest as its root file tree, as
-    /// an initramfs: regular files, directories and symlinks (kept as
-    /// symlinks, never followed), read once at start-up; what the guest
-    /// writes is discarded. The copy may take at most a quarter of --mem
-    /// and 4096 entries (paths up to 1024 bytes, names up to 255). A FIFO,
-    /// socket or device, an unreadable entry or a tree over the bound is
-    /// refused before boot with one line naming the path (exit 2; 125
-    /// with --run).
-    #[arg(long, value_name = "DIR")]
-    files: Option<PathBuf>,
-    /// What the first --run program reads on fd 0: inherit (microvmm's own
-    /// stdin, streamed: `printf 'a b\n' | microvmm --run '/bin/busybox wc'`)
-    /// or none (end of file at once). Other processes read end of file.
-    #[arg(long, value_name = "inherit|none", default_value = "inherit", value_parser = ["inherit", "none"])]
-    stdin: String,
-    /// Show --run programs' output as the built-ins' is shown: lines
-    /// prefixed `[pid name]` among the kernel's, on microvmm's stdout (or
-    /// stderr with --json -), instead of their own stdout and stderr.
-    /// Useful to tell several programs apart.
-    #[arg(long)]
-    tag_output: bool,
-    /// Debug the guest's processes with gdb: listen on PORT (127.0.0.1),
-    /// HOST:PORT or unix:PATH before the guest's first instruction, and
-    /// wait for `gdb -ex 'target remote ...'`. gdb first sees the guest
-    /// stopped once every --run program is created and before any runs;
-    /// each process is a gdb thread (info threads, thread N), memory is
-    /// read through the selected process's own page tables; break, step,
-    /// next, continue and Ctrl-C work (hbreak is refused: PVM ignores
-    /// hardware breakpoints); monitor ps, monitor regions and monitor
-    /// whereis ADDR show the processes and where a page lives. PORT 0
-    /// picks a free port (printed). A detach or disconnect lets the guest
-    /// run on to its report. See docs/gdb.md.
-    #[arg(long, value_name = "PORT|HOST:PORT|unix:PATH")]
-    gdb: Option<String>,
-    /// Let --gdb listen on an address beyond loopback (0.0.0.0:PORT):
-    /// whoever connects can read and write the guest.
-    #[arg(long)]
-    gdb_any_address: bool,
-    /// Do not print the text report after the run.
-    #[arg(long, short)]
-    quiet: bool,
-}
-
-/// A guest-virtual address: "0x..." hex or decimal.
-fn parse_gva(s: &str) -> Result<Gva, String> {
-    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(h) => u64::from_str_radix(&h.replace('_', ""), 16),
-        None => s.replace('_', "").parse(),
-    };
-    r.map(Gva)
-        .map_err(|_| format!("'{s}' is not an address (use hex like 0x400000, or decimal)"))
-}
 
 /// Say one line on stderr, giving up at `until` (the run's output
 /// deadline) if stderr stalls; a closed stderr is no error.
@@ -278,64 +74,102 @@ fn main() -> ExitCode {
         },
         None => None,
     };
-    let timeout = cli
-        .timeout
-        .unwrap_or(if gdb.is_some() { 86400.0 } else { 10.0 });
-    if !(timeout.is_finite() && timeout > 0.0 && timeout <= 86400.0) {
-        return fail(
-            early,
-            format!("--timeout {timeout}: give a number of seconds between 0 and 86400"),
-            usage,
-        );
-    }
-    if !(vcpus::MIN_CPUS..=vcpus::MAX_CPUS).contains(&cli.cpus) {
-        return fail(
-            early,
-            format!(
-                "--cpus {}: give a number of vCPUs from {} to {}",
-                cli.cpus,
-                vcpus::MIN_CPUS,
-                vcpus::MAX_CPUS
-            ),
-            usage,
-        );
-    }
-    if cli.kvm_sample_us > 1_000_000 {
-        return fail(
-            early,
-            format!(
-                "--kvm-sample-us {}: give a number of microseconds up to 1000000",
-                cli.kvm_sample_us
-            ),
-            usage,
-        );
-    }
-    if cli.trace_syscalls && cli.trace.is_none() {
-        return fail(early, "--trace-syscalls needs --trace FILE", usage);
-    }
-    if gdb.is_some() && cli.cpus > 1 {
-        return fail(
-            early,
-            "--gdb works with one vCPU: leave out --cpus (or give --cpus 1)",
-            usage,
-        );
-    }
+    let timeout = match check(&cli, gdb.is_some()) {
+        Ok(t) => t,
+        Err(e) => return fail(early, e, usage),
+    };
     let deadline = Deadline::new(start, Duration::from_secs_f64(timeout));
     let until = deadline.output();
-    let programs = match cli.run.iter().map(|s| Program::parse(s)).collect() {
-        Ok(p) => p,
+    let (cfg, outputs) = match config(&cli, mem_size, gdb).and_then(|c| Ok((c, outputs(&cli)?))) {
+        Ok(c) => c,
         Err(e) => return fail(until, e, usage),
     };
-    let env = match microvmm::loader::env::Environ::build(
+    if let Err(e) = microvmm::interrupt::install() {
+        return fail(until, format!("cannot catch SIGINT/SIGTERM: {e}"), 1);
+    }
+    // With --run, microvmm behaves as a command: the first program's status
+    // is its exit code; its stdout is the programs' (unless --tag-output),
+    // and everything microvmm says goes to stderr. During the run, output
+    // that stalls (| sleep 60) is given up when the guest's time is up;
+    // after it, at the output deadline.
+    let run_mode = !cfg.programs.is_empty();
+    let json_stdout = cli.json.as_deref() == Some("-");
+    let programs_direct = run_mode && !cli.tag_output;
+    let human = move |until: Instant| -> Sink {
+        if json_stdout || programs_direct {
+            Sink::stderr(Some(until))
+        } else {
+            Sink::stdout(Some(until))
+        }
+    };
+    let program_io = programs_direct.then(|| program_io(&cli, &cfg, &deadline));
+    let outcome = match microvmm::run(
+        &cfg,
+        &deadline,
+        Box::new(human(deadline.guest())),
+        program_io,
+    ) {
+        Ok(o) => o,
+        Err(e) => return fail(until, &e, e.exit_code_with(run_mode) as u8),
+    };
+    let code = write_report(&cli, &outcome, outputs, human(until), until, run_mode);
+    tell(&outcome, until, run_mode);
+    ExitCode::from(code)
+}
+
+/// The flags' values beyond what clap checks; the run's timeout, in
+/// seconds.
+fn check(cli: &Cli, gdb: bool) -> Result<f64, String> {
+    let timeout = cli.timeout.unwrap_or(if gdb { 86400.0 } else { 10.0 });
+    if !(timeout.is_finite() && timeout > 0.0 && timeout <= 86400.0) {
+        return Err(format!(
+            "--timeout {timeout}: give a number of seconds between 0 and 86400"
+        ));
+    }
+    if !(vcpus::MIN_CPUS..=vcpus::MAX_CPUS).contains(&cli.cpus) {
+        return Err(format!(
+            "--cpus {}: give a number of vCPUs from {} to {}",
+            cli.cpus,
+            vcpus::MIN_CPUS,
+            vcpus::MAX_CPUS
+        ));
+    }
+    if cli.kvm_sample_us > 1_000_000 {
+        return Err(format!(
+            "--kvm-sample-us {}: give a number of microseconds up to 1000000",
+            cli.kvm_sample_us
+        ));
+    }
+    if cli.trace_syscalls && cli.trace.is_none() {
+        return Err("--trace-syscalls needs --trace FILE".into());
+    }
+    if gdb && cli.cpus > 1 {
+        return Err("--gdb works with one vCPU: leave out --cpus (or give --cpus 1)".into());
+    }
+    Ok(timeout)
+}
+
+/// The run's configuration from the flags: the guest, its RAM, the
+/// programs and their environment, what to analyse and record.
+fn config(
+    cli: &Cli,
+    mem_size: u64,
+    gdb: Option<microvmm::gdb::conn::Listen>,
+) -> Result<Config, String> {
+    let programs = cli
+        .run
+        .iter()
+        .map(|s| Program::parse(s))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let env = microvmm::loader::env::Environ::build(
         &cli.env,
         |k| std::env::var(k).ok(),
         io::stdout().is_terminal(),
-    ) {
-        Ok(e) => e,
-        Err(e) => return fail(until, e, usage),
-    };
+    )
+    .map_err(|e| e.to_string())?;
     let json_stdout = cli.json.as_deref() == Some("-");
-    let cfg = Config {
+    Ok(Config {
         guest: cli.guest.clone().map_or(Guest::Embedded, Guest::File),
         mem_size,
         backing: cli.backing,
@@ -374,10 +208,13 @@ fn main() -> ExitCode {
         trace: (cli.trace.is_some() || cli.html.is_some()).then_some(cli.trace_syscalls),
         kvm_sample: Duration::from_micros(cli.kvm_sample_us),
         gdb,
-    };
-    // Check the output files now: a bad path is a usage error (2), found
-    // before the guest runs, not after it. Nothing is written until the
-    // report exists, and then atomically.
+    })
+}
+
+/// Open the output files now: a bad path is a usage error (2), found
+/// before the guest runs, not after it. Nothing is written until the
+/// report exists, and then atomically.
+fn outputs(cli: &Cli) -> Result<Vec<(OutFile, Render)>, String> {
     let json_file = cli.json.as_deref().filter(|p| *p != "-").map(Path::new);
     let mut outputs: Vec<(OutFile, Render)> = Vec::new();
     for (path, render) in [
@@ -389,53 +226,47 @@ fn main() -> ExitCode {
         if let Some(p) = path {
             match OutFile::open(p) {
                 Ok(f) => outputs.push((f, render)),
-                Err(e) => return fail(until, e, usage),
+                Err(e) => return Err(e.to_string()),
             }
         }
     }
-    if let Err(e) = microvmm::interrupt::install() {
-        return fail(until, format!("cannot catch SIGINT/SIGTERM: {e}"), 1);
-    }
-    // During the run, output that stalls (| sleep 60) is given up when the
-    // guest's time is up; after it, at the output deadline.
-    // With --run, stdout is the programs': everything microvmm says goes
-    // to stderr.
-    // With --run, microvmm behaves as a command: the first program's status
-    // is its exit code; its stdout is the programs' (unless --tag-output).
-    let run_mode = !cfg.programs.is_empty();
-    let programs_direct = run_mode && !cli.tag_output;
-    let human = move |until: Instant| -> Sink {
-        if json_stdout || programs_direct {
-            Sink::stderr(Some(until))
+    Ok(outputs)
+}
+
+/// Where the `--run` programs' stdout and stderr go: microvmm's own.
+fn program_io(
+    cli: &Cli,
+    cfg: &Config,
+    deadline: &Deadline,
+) -> microvmm::devices::console::ProgramIo {
+    let escape = |tty: bool| tty && !cli.raw_console;
+    microvmm::devices::console::ProgramIo {
+        // --json - keeps stdout for the JSON: the programs' stdout
+        // goes to stderr then.
+        out: Box::new(if cli.json.as_deref() == Some("-") {
+            Sink::stderr(Some(deadline.guest()))
         } else {
-            Sink::stdout(Some(until))
-        }
-    };
-    let program_io = programs_direct.then(|| {
-        let escape = |tty: bool| tty && !cli.raw_console;
-        microvmm::devices::console::ProgramIo {
-            // --json - keeps stdout for the JSON: the programs' stdout
-            // goes to stderr then.
-            out: Box::new(if json_stdout {
-                Sink::stderr(Some(deadline.guest()))
-            } else {
-                Sink::stdout(Some(deadline.guest()))
-            }),
-            err: Box::new(Sink::stderr(Some(deadline.guest()))),
-            // cfg.ttys already says where each stream really goes.
-            escape_out: escape(cfg.ttys[1]),
-            escape_err: escape(cfg.ttys[2]),
-        }
-    });
-    let outcome = match microvmm::run(
-        &cfg,
-        &deadline,
-        Box::new(human(deadline.guest())),
-        program_io,
-    ) {
-        Ok(o) => o,
-        Err(e) => return fail(until, &e, e.exit_code_with(run_mode) as u8),
-    };
+            Sink::stdout(Some(deadline.guest()))
+        }),
+        err: Box::new(Sink::stderr(Some(deadline.guest()))),
+        // cfg.ttys already says where each stream really goes.
+        escape_out: escape(cfg.ttys[1]),
+        escape_err: escape(cfg.ttys[2]),
+    }
+}
+
+/// Write the report: the files, JSON on stdout, the notes and the text
+/// report (to `human`); returns the exit code, raised when an output
+/// could not be written.
+fn write_report(
+    cli: &Cli,
+    outcome: &microvmm::Outcome,
+    outputs: Vec<(OutFile, Render)>,
+    mut human: Sink,
+    until: Instant,
+    run_mode: bool,
+) -> u8 {
+    let json_stdout = cli.json.as_deref() == Some("-");
     let mut code = outcome.exit_code() as u8;
     // An output microvmm could not write is its own failure.
     let failed = |code: u8| {
@@ -480,7 +311,7 @@ fn main() -> ExitCode {
     }
     if !cli.quiet {
         let text = report::text::render(&outcome.report);
-        match human(until).write_all(text.as_bytes()) {
+        match human.write_all(text.as_bytes()) {
             Ok(()) => {}
             // A closed pipe (| head) ends the text quietly.
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
@@ -490,6 +321,12 @@ fn main() -> ExitCode {
             }
         }
     }
+    code
+}
+
+/// Why the run failed, on stderr: the outcome's failures, why the guest
+/// stopped, how many errors the report lists.
+fn tell(outcome: &microvmm::Outcome, until: Instant, run_mode: bool) {
     for f in outcome.failures() {
         say(until, f);
     }
@@ -512,7 +349,6 @@ fn main() -> ExitCode {
             ),
         );
     }
-    ExitCode::from(code)
 }
 
 /// Writes one rendering of the report.

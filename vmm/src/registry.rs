@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use crate::addr::Gva;
 use crate::devices::event::{BootEvent, Exit, ProcEvent, RegionKind, Stream, WhereisRequest};
 use crate::devices::threads::ThreadsEvent;
-use crate::hostmem::Pagemap;
 use crate::inspect::HostView;
 use crate::inspect::{self, Budget, Cpu, LiveHost, Options, Peer, Walk2d};
 use crate::memory::GuestRam;
 use crate::observations::{NotMapped, Printed, ProcObservation, RunError, Seen};
+use crate::pagemap::Pagemap;
 use crate::paging::{self, PagingMode};
 
 /// Most processes recorded, each image a pid ran counting as one. The

@@ -28,7 +28,7 @@ use gdbstub::stub::state_machine::GdbStubStateMachine;
 use gdbstub::stub::{DisconnectReason, GdbStub, MultiThreadStopReason};
 use kvm_ioctls::VcpuFd;
 
-use crate::host::Flavour;
+use crate::kvm_probe::Flavour;
 use crate::registry::Registry;
 use crate::sink::Sink;
 use crate::vcpu::Stop;

@@ -12,9 +12,9 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 use super::mem::Space;
 use crate::addr::Gpa;
 use crate::devices::event::{ProcEvent, Region};
-use crate::hostmem::Pagemap;
 use crate::inspect::Options;
 use crate::memory::GuestRam;
+use crate::pagemap::Pagemap;
 use crate::paging::PagingMode;
 
 /// The general registers gdb reads and writes.

@@ -2,57 +2,24 @@
 //! enumerate every mapped user page (software walk of the guest's tables),
 //! find each page's region, check a sample against KVM_TRANSLATE, and list
 //! the pages the report shows with their host side (HVA, HPA, host page).
+//! Which pages, and within what budget, is decided here; each page's chain
+//! GVA -> GPA -> HVA -> HPA is followed in `chain.rs`.
 
 use super::Options;
+use super::chain::{self, PageObs, PatternObs, WALK_LIMIT};
 use super::cpu::Cpu;
 use super::finding::{Finding, Findings};
-use super::host::{HostPage, HostView};
+use super::gpa_to_hpa::{HostPage, HostView};
 use super::reach::{SizeCount, count_sizes};
 use super::share::{self, Peer, SharingObs};
-use crate::addr::{Gpa, Gva, Hpa, Hva};
-use crate::devices::event::{Pattern, ProcEvent, Region, RegionKind};
-use crate::paging::{
-    self, Cr3, MappedRange, Page, PageSize, PagingMode, PhysMem, PteFlags, TablePage,
-};
+use crate::addr::Gpa;
+use crate::devices::event::{ProcEvent, Region, RegionKind};
+use crate::paging::{self, Cr3, MappedRange, Page, PagingMode, PhysMem, TablePage};
 
-/// Page-table entries read at most per address space (guards against
-/// hostile, aliased tables).
-pub const WALK_LIMIT: u64 = 1 << 24;
-/// Pages analysed at most per address space: twice what 2 GiB of RAM can
-/// back, so only aliased (hostile) tables reach it.
-pub(super) const MAX_PAGES: usize = 1 << 20;
 /// Runs listed per process; the rest are counted in a finding.
 const MAX_RANGES: usize = 4096;
 /// Pages listed between two looks at the clock.
 const CLOCK_EVERY: usize = 4096;
-
-/// The guest's time is up (`Options::deadline`).
-pub(super) fn past(o: &Options) -> bool {
-    o.deadline.is_some_and(|d| std::time::Instant::now() >= d)
-}
-
-/// One listed page, from GVA to the host.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PageObs {
-    /// Its guest-virtual address.
-    pub gva: Gva,
-    /// The guest-physical address the guest's tables give it.
-    pub gpa: Gpa,
-    /// The VMM's mapping of the GPA; None outside every memslot.
-    pub hva: Option<Hva>,
-    /// Host-physical address; None when pagemap will not say.
-    pub hpa: Option<Hpa>,
-    /// The guest's page size.
-    pub guest_page_size: PageSize,
-    /// The host's page size backing it, in bytes; None when unknown.
-    pub host_page_size: Option<u64>,
-    /// Effective guest flags.
-    pub flags: PteFlags,
-    /// None: outside every region the kernel reported.
-    pub region: Option<RegionKind>,
-    /// KVM_TRANSLATE's answer; None if not checked (or not mapped there).
-    pub kvm: Option<Gpa>,
-}
 
 /// A region and how many pages it had mapped.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,28 +32,6 @@ pub struct RegionObs {
     /// too; None when that is unknown (not analysed, or a bound stopped
     /// the comparison: `SharingObs::stop` says which).
     pub shared_pages: Option<u64>,
-}
-
-/// The stored value read back through the GPA and the HVA.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PatternObs {
-    /// Where the process stored it.
-    pub gva: Gva,
-    /// What it stored.
-    pub expected: u64,
-    /// What the VMM read through guest memory at the GPA; None if the GVA
-    /// is not mapped or the read failed.
-    pub via_gpa: Option<u64>,
-    /// What the VMM read through its own mapping at the HVA; None if the GVA
-    /// is not mapped or the read failed.
-    pub via_hva: Option<u64>,
-}
-
-impl PatternObs {
-    /// Both reads returned what the process wrote.
-    pub fn ok(&self) -> bool {
-        self.via_gpa == Some(self.expected) && self.via_hva == Some(self.expected)
-    }
 }
 
 /// A page-table page of the user half and where it lives on the host.
@@ -196,35 +141,14 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
         });
     }
     let mut errs = Findings::default();
-    let pages = enumerate(mem, p.cr3, mode, &mut errs);
+    let owned = Owned::new(chain::enumerate(mem, p.cr3, mode, &mut errs), &p.regions);
     if o.frames {
-        let mut tables = paging::table_pages(mem, p.cr3.raw(), mode, WALK_LIMIT);
-        tables.truncate(usize::try_from(budget.pages).unwrap_or(usize::MAX));
-        budget.pages -= tables.len() as u64;
-        a.tables = tables;
+        a.tables = table_frames(mem, p.cr3, mode, &mut budget.pages);
     }
-    a.pages_total = pages.len() as u64;
-    a.page_sizes = count_sizes(host, &pages);
-    a.frames_span = pages
-        .iter()
-        .map(|p| p.gpa)
-        .min()
-        .zip(pages.iter().map(|p| p.gpa).max());
-    let room = MAX_RANGES.min(budget.runs);
-    let (runs, total) = paging::coalesce_at_most(pages.iter().copied(), room);
-    budget.runs -= runs.len();
-    a.ranges_total = total as u64;
-    a.ranges = runs;
-    let owner = owners(&pages, &p.regions);
-    let mut per_region = vec![0u64; p.regions.len()];
-    for (pg, ri) in pages.iter().zip(&owner) {
-        match ri.get().and_then(|k| per_region.get_mut(k)) {
-            Some(n) => *n += 1,
-            None => errs.push(Finding::OutsideRegions { gva: pg.gva }),
-        }
-    }
+    summarise(&mut a, host, &owned.pages, &mut budget.runs);
+    let per_region = owned.per_region(&mut errs);
     let checked = if can_check {
-        let (checked, late) = check(cpu, &pages, &owner, o, &mut errs);
+        let (checked, late) = chain::check(cpu, &owned.pages, |i| owned.is_edge(i), o, &mut errs);
         // Said whatever else was found: not one of the capped findings.
         a.findings.extend(late);
         checked
@@ -232,82 +156,12 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
         Vec::new()
     };
     a.pages_checked = checked.len() as u64;
-    let region = |ri: Option<usize>| ri.and_then(|k| p.regions.get(k)).map(|r| r.kind);
-    let mut stopped_at = None;
-    let mut late = None;
-    // `checked` is in page order: walk it alongside.
-    let mut checks = checked.iter().peekable();
-    for (i, pg) in pages.iter().enumerate() {
-        let ri = owner.get(i).and_then(|o| o.get());
-        let kvm = match checks.peek() {
-            Some((k, answer)) if *k == i => {
-                let answer = *answer;
-                checks.next();
-                answer
-            }
-            _ => None,
-        };
-        // Listed pages and dirty-log frames draw on one budget for the
-        // whole run.
-        if o.frames && budget.pages > 0 {
-            budget.pages -= 1;
-            a.frames.push((pg.gpa, region(ri)));
-        }
-        // Past the guest's deadline `--pages` lists what it would without:
-        // each region's ends and samples (the host lookups of 2^19 pages
-        // took 1.2 s). The clock is read every CLOCK_EVERY pages.
-        if o.all_pages && late.is_none() && i % CLOCK_EVERY == 0 && past(o) {
-            late = Some(pg.gva);
-        }
-        let keep = (o.all_pages && late.is_none())
-            || is_edge(&owner, i)
-            || (i as u64).is_multiple_of((pages.len() as u64 / 4).max(1));
-        if !keep {
-            continue;
-        }
-        if budget.pages == 0 {
-            // Said once, and never crowded out by the capped findings.
-            if stopped_at.is_none() {
-                stopped_at = Some(pg.gva);
-            }
-            continue;
-        }
-        budget.pages -= 1;
-        let h = host.locate(pg.gpa);
-        a.pages.push(PageObs {
-            gva: pg.gva,
-            gpa: pg.gpa,
-            hva: h.hva,
-            hpa: h.hpa(),
-            guest_page_size: pg.page_size,
-            host_page_size: h.page_size,
-            flags: pg.flags,
-            region: region(ri),
-            kvm,
-        });
-    }
-    if let Some(gva) = stopped_at {
-        a.findings.push(Finding::BudgetSpent { gva });
-    }
-    if let Some(gva) = late {
-        a.findings.push(Finding::ListingOutOfTime { gva });
-    }
-    let swept = share::sweep(mem, mode, p.cr3, &pages, peers, o, &mut budget.share);
-    let region_of = |i: usize| owner.get(i).and_then(|o| o.get());
-    let shared_per_region = share::per_region(&pages, region_of, p, &swept, peers, &mut errs);
-    a.regions = p
-        .regions
-        .iter()
-        .zip(per_region)
-        .zip(shared_per_region)
-        .map(|((r, n), shared)| RegionObs {
-            region: r.clone(),
-            pages_mapped: n,
-            shared_pages: shared,
-        })
-        .collect();
-    let room = MAX_RANGES.min(budget.runs);
-    let sharing = share::observe(&pages, swept, room);
+    list(&mut a, host, &owned, &checked, o, &mut budget.pages);
+    let swept = share::sweep(mem, mode, p.cr3, &owned.pages, peers, o, &mut budget.share);
+    let region_of = |i: usize| owned.index(i);
+    let shared = share::per_region(&owned.pages, region_of, p, &swept, peers, &mut errs);
+    a.regions = region_obs(&p.regions, per_region, shared);
+    let sharing = share::observe(&owned.pages, swept, MAX_RANGES.min(budget.runs));
     budget.runs -= sharing.frames.len();
     if let Some(stop) = sharing.stop {
         // Said whatever else was found: not one of the capped findings.
@@ -319,7 +173,7 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
         a.page_tables = Some(tables(mem, host, p.cr3, mode, &mut budget.pages));
     }
     if let Some(pat) = p.pattern {
-        let obs = read_back(mem, host, p.cr3, mode, pat);
+        let obs = chain::read_back(mem, host, p.cr3, mode, pat);
         if !obs.ok() {
             errs.push(Finding::PatternMismatch { gva: pat.gva });
         }
@@ -329,28 +183,112 @@ pub fn analyse<C: Cpu + ?Sized, M: PhysMem + ?Sized, H: HostView + ?Sized>(
     a
 }
 
-/// Every mapped user page, in GVA order (at most MAX_PAGES); entries the
-/// walker cannot follow become findings.
-fn enumerate<M: PhysMem + ?Sized>(
+/// The counts over all its pages, listed or not: how many, by page size,
+/// the span of their frames, and the runs they make (within what `runs`,
+/// the run's budget, leaves).
+fn summarise<H: HostView + ?Sized>(a: &mut Analysis, host: &H, pages: &[Page], runs: &mut usize) {
+    a.pages_total = pages.len() as u64;
+    a.page_sizes = count_sizes(host, pages);
+    a.frames_span = pages
+        .iter()
+        .map(|p| p.gpa)
+        .min()
+        .zip(pages.iter().map(|p| p.gpa).max());
+    let room = MAX_RANGES.min(*runs);
+    let (listed, total) = paging::coalesce_at_most(pages.iter().copied(), room);
+    *runs -= listed.len();
+    a.ranges_total = total as u64;
+    a.ranges = listed;
+}
+
+/// The pages the report lists, each followed to the host (`chain::follow`),
+/// and with `Options::frames` every page's frame: all pages with
+/// `--pages`, else each region's ends and samples; both draw on the run's
+/// page `budget`. `checked` holds KVM_TRANSLATE's answers, in page order.
+fn list<H: HostView + ?Sized>(
+    a: &mut Analysis,
+    host: &H,
+    owned: &Owned,
+    checked: &[(usize, Option<Gpa>)],
+    o: &Options,
+    budget: &mut u64,
+) {
+    let pages = &owned.pages;
+    let mut stopped_at = None;
+    let mut late = None;
+    // `checked` is in page order: walk it alongside.
+    let mut checks = checked.iter().peekable();
+    for (i, pg) in pages.iter().enumerate() {
+        let kvm = match checks.peek() {
+            Some((k, answer)) if *k == i => {
+                let answer = *answer;
+                checks.next();
+                answer
+            }
+            _ => None,
+        };
+        // Listed pages and dirty-log frames draw on one budget for the
+        // whole run.
+        if o.frames && *budget > 0 {
+            *budget -= 1;
+            a.frames.push((pg.gpa, owned.kind(i)));
+        }
+        // Past the guest's deadline `--pages` lists what it would without:
+        // each region's ends and samples (the host lookups of 2^19 pages
+        // took 1.2 s). The clock is read every CLOCK_EVERY pages.
+        if o.all_pages && late.is_none() && i % CLOCK_EVERY == 0 && o.past() {
+            late = Some(pg.gva);
+        }
+        let keep = (o.all_pages && late.is_none())
+            || owned.is_edge(i)
+            || (i as u64).is_multiple_of((pages.len() as u64 / 4).max(1));
+        if !keep {
+            continue;
+        }
+        if *budget == 0 {
+            // Said once, and never crowded out by the capped findings.
+            if stopped_at.is_none() {
+                stopped_at = Some(pg.gva);
+            }
+            continue;
+        }
+        *budget -= 1;
+        a.pages.push(chain::follow(host, pg, owned.kind(i), kvm));
+    }
+    if let Some(gva) = stopped_at {
+        a.findings.push(Finding::BudgetSpent { gva });
+    }
+    if let Some(gva) = late {
+        a.findings.push(Finding::ListingOutOfTime { gva });
+    }
+}
+
+/// Its regions with their counts of mapped and shared pages.
+fn region_obs(regions: &[Region], mapped: Vec<u64>, shared: Vec<Option<u64>>) -> Vec<RegionObs> {
+    regions
+        .iter()
+        .zip(mapped)
+        .zip(shared)
+        .map(|((r, n), shared)| RegionObs {
+            region: r.clone(),
+            pages_mapped: n,
+            shared_pages: shared,
+        })
+        .collect()
+}
+
+/// Its page-table pages (the tables themselves), for `--dirty-log`
+/// attribution, within the run's page `budget`.
+fn table_frames<M: PhysMem + ?Sized>(
     mem: &M,
     cr3: Cr3,
     mode: PagingMode,
-    errs: &mut Findings,
-) -> Vec<Page> {
-    let mut pages = Vec::new();
-    // The user half: [0, 2^47) with 4 levels, [0, 2^56) with 5.
-    let user_end = 1u64 << (mode.va_bits() - 1);
-    for r in paging::mapped_pages(mem, cr3.raw(), mode, Gva(0)..Gva(user_end), WALK_LIMIT) {
-        match r {
-            Ok(_) if pages.len() == MAX_PAGES => {
-                errs.push(Finding::TooManyPages { max: MAX_PAGES });
-                break;
-            }
-            Ok(pg) => pages.push(pg),
-            Err(e) => errs.push(Finding::Walk(e)),
-        }
-    }
-    pages
+    budget: &mut u64,
+) -> Vec<Gpa> {
+    let mut tables = paging::table_pages(mem, cr3.raw(), mode, WALK_LIMIT);
+    tables.truncate(usize::try_from(*budget).unwrap_or(usize::MAX));
+    *budget -= tables.len() as u64;
+    tables
 }
 
 /// The user half's page tables with their host side; each present entry
@@ -390,89 +328,66 @@ impl Owner {
     }
 }
 
-/// Each page's region, found once.
-fn owners(pages: &[Page], regions: &[Region]) -> Vec<Owner> {
-    pages
-        .iter()
-        .map(|pg| {
-            regions
-                .iter()
-                .position(|r| r.contains(pg.gva))
-                .and_then(|i| u8::try_from(i).ok())
-                .filter(|&i| i != u8::MAX)
-                .map_or(Owner::NONE, Owner)
-        })
-        .collect()
+/// A process's mapped pages, each with the region it falls in (found
+/// once).
+struct Owned<'a> {
+    /// In GVA order.
+    pages: Vec<Page>,
+    /// Each page's region, by index.
+    owner: Vec<Owner>,
+    /// The process's regions, as the kernel reported them.
+    regions: &'a [Region],
 }
 
-/// The first or last page of a region (or of a run outside them).
-fn is_edge(owner: &[Owner], i: usize) -> bool {
-    let here = owner.get(i).copied();
-    let before = i.checked_sub(1).and_then(|k| owner.get(k).copied());
-    before != here || owner.get(i + 1).is_none_or(|&n| Some(n) != here)
-}
-
-/// Cross-check an even sample of at most about `o.max_checked` pages,
-/// always including each region's ends, with KVM_TRANSLATE: (page index,
-/// answer) for each checked page, in page order; disagreements become
-/// findings. Stops at `o.deadline`, with a finding that says how far it got.
-fn check<C: Cpu + ?Sized>(
-    cpu: &C,
-    pages: &[Page],
-    owner: &[Owner],
-    o: &Options,
-    errs: &mut Findings,
-) -> (Vec<(usize, Option<Gpa>)>, Option<Finding>) {
-    let stride = (pages.len() as u64).div_ceil(o.max_checked.max(1)).max(1);
-    let planned = pages
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| (i as u64).is_multiple_of(stride) || is_edge(owner, i));
-    let mut checked = Vec::new();
-    for (n, (i, pg)) in planned.enumerate() {
-        // A clock read per check costs well under 1% of the ioctl.
-        if past(o) {
-            let left = pages
-                .iter()
-                .enumerate()
-                .skip(i)
-                .filter(|&(k, _)| (k as u64).is_multiple_of(stride) || is_edge(owner, k))
-                .count();
-            let late = Finding::OutOfTime {
-                checked: n as u64,
-                planned: (n + left) as u64,
-            };
-            return (checked, Some(late));
+impl<'a> Owned<'a> {
+    fn new(pages: Vec<Page>, regions: &'a [Region]) -> Self {
+        let owner = pages
+            .iter()
+            .map(|pg| {
+                regions
+                    .iter()
+                    .position(|r| r.contains(pg.gva))
+                    .and_then(|i| u8::try_from(i).ok())
+                    .filter(|&i| i != u8::MAX)
+                    .map_or(Owner::NONE, Owner)
+            })
+            .collect();
+        Owned {
+            pages,
+            owner,
+            regions,
         }
-        let kvm = cpu.translate(pg.gva);
-        if kvm != Some(pg.gpa) {
-            errs.push(Finding::Mismatch {
-                gva: pg.gva,
-                software: pg.gpa,
-                kvm,
-            });
-        }
-        checked.push((i, kvm));
     }
-    (checked, None)
-}
 
-/// Read back the value the process stored, through the GPA (guest memory)
-/// and through the HVA (a raw read of the VMM's own mapping).
-fn read_back<M: PhysMem + ?Sized, H: HostView + ?Sized>(
-    mem: &M,
-    host: &H,
-    cr3: Cr3,
-    mode: PagingMode,
-    pat: Pattern,
-) -> PatternObs {
-    let gpa = paging::walk(mem, cr3.raw(), mode, pat.gva)
-        .ok()
-        .map(|t| t.gpa);
-    PatternObs {
-        gva: pat.gva,
-        expected: pat.value,
-        via_gpa: gpa.and_then(|g| mem.read_u64_unaligned(g)),
-        via_hva: gpa.and_then(|g| host.read_u64_via_hva(g)),
+    /// Page `i`'s region, as an index into the regions.
+    fn index(&self, i: usize) -> Option<usize> {
+        self.owner.get(i).and_then(|o| o.get())
+    }
+
+    /// Page `i`'s region's kind.
+    fn kind(&self, i: usize) -> Option<RegionKind> {
+        self.index(i)
+            .and_then(|k| self.regions.get(k))
+            .map(|r| r.kind)
+    }
+
+    /// Page `i` is the first or last of a region (or of a run outside them).
+    fn is_edge(&self, i: usize) -> bool {
+        let owner = &self.owner;
+        let here = owner.get(i).copied();
+        let before = i.checked_sub(1).and_then(|k| owner.get(k).copied());
+        before != here || owner.get(i + 1).is_none_or(|&n| Some(n) != here)
+    }
+
+    /// Mapped pages per region; each page outside them is a finding.
+    fn per_region(&self, errs: &mut Findings) -> Vec<u64> {
+        let mut n = vec![0u64; self.regions.len()];
+        for (i, pg) in self.pages.iter().enumerate() {
+            match self.index(i).and_then(|k| n.get_mut(k)) {
+                Some(n) => *n += 1,
+                None => errs.push(Finding::OutsideRegions { gva: pg.gva }),
+            }
+        }
+        n
     }
 }

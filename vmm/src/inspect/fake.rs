@@ -7,7 +7,7 @@ use std::cell::Cell;
 
 use super::{Cpu, HostPage, HostView};
 use crate::addr::{Gpa, Gva, Hpa, Hva};
-use crate::hostmem::HostFrame;
+use crate::pagemap::HostFrame;
 use crate::paging::{self, Cr3, FlatMem, PagingMode, PhysMem};
 
 /// A vCPU whose KVM_TRANSLATE is the software walker over the same memory,

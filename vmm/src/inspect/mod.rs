@@ -9,30 +9,29 @@
 //! them.
 
 mod analyse;
+mod chain;
 mod cpu;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fake;
 mod finding;
-mod host;
+mod gpa_to_hpa;
 mod reach;
 mod share;
 #[cfg(test)]
 mod tests;
 mod walk2d;
 
-pub use analyse::{
-    Analysis, Budget, PageObs, PatternObs, RegionObs, TableObs, TablesObs, WALK_LIMIT, analyse,
-    unmapped_regions,
-};
+pub use analyse::{Analysis, Budget, RegionObs, TableObs, TablesObs, analyse, unmapped_regions};
+pub use chain::{PageObs, PatternObs, WALK_LIMIT, region_or_outside};
 pub use cpu::Cpu;
 pub use finding::{Finding, MAX_FINDINGS};
-pub use host::{HostPage, HostView, LiveHost};
+pub use gpa_to_hpa::{HostPage, HostView, LiveHost};
 pub use reach::{SizeCount, count_sizes};
 pub use share::{Peer, PeerShare, SHARE_BUDGET, ShareStop, SharingObs};
 pub use walk2d::{HwRefs, Walk2d, WalkLevel, hw_refs, walk2d};
 
 use crate::addr::Gva;
-use crate::host::Flavour;
+use crate::kvm_probe::Flavour;
 
 /// The most pages listed (and frames kept for --dirty-log) in a whole run:
 /// what a fully mapped 2 GiB guest needs (registry::page_budget scales it
@@ -119,4 +118,12 @@ pub struct Options {
     /// ~6 us each, stop there (2^20 of them took 7.5 s), the rest counted
     /// in a finding; None for no limit.
     pub deadline: Option<std::time::Instant>,
+}
+
+impl Options {
+    /// The guest's time is up (`deadline`).
+    fn past(&self) -> bool {
+        self.deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+    }
 }

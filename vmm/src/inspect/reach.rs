@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::host::HostView;
+use super::gpa_to_hpa::HostView;
 use crate::addr::Gpa;
 use crate::paging::Page;
 
@@ -70,8 +70,8 @@ pub fn count_sizes<H: HostView + ?Sized>(host: &H, pages: &[Page]) -> Vec<SizeCo
 mod tests {
     use super::*;
     use crate::addr::{Gva, Hva};
-    use crate::hostmem::HostFrame;
     use crate::inspect::HostPage;
+    use crate::pagemap::HostFrame;
     use crate::paging::{PageSize, PteFlags};
 
     /// Host pages of 2 MiB below GPA 64 MiB, 4 KiB above.

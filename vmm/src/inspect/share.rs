@@ -13,7 +13,7 @@
 use std::fmt;
 
 use super::Options;
-use super::analyse::{MAX_PAGES, WALK_LIMIT};
+use super::chain::{MAX_PAGES, WALK_LIMIT};
 use super::finding::{Finding, Findings};
 use crate::addr::{Gpa, Gva};
 use crate::devices::event::{ProcEvent, RegionKind};
@@ -35,14 +35,17 @@ pub struct Peer {
     pub cr3: Cr3,
 }
 
-/// How many of the exiting process's pages one peer maps too.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One other live process and the pages shared with it.
+// The report lists it as it is (`processes[].sharing.with[]`): these doc
+// comments are the JSON keys' descriptions, under the report's name.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ShareWith")]
 pub struct PeerShare {
-    /// The peer's pid.
+    /// Its pid.
     pub pid: u32,
-    /// Its name.
+    /// Its name then.
     pub name: String,
-    /// Pages of the exiting process whose frame the peer also maps.
+    /// Pages of the exiting process whose frame it maps too.
     pub pages: u64,
 }
 
@@ -147,7 +150,7 @@ pub(super) fn sweep<M: PhysMem + ?Sized>(
     order.sort_unstable_by_key(|&i| pages.get(i as usize).map_or(0, |p| p.gpa.raw()));
     let root = mode.root_table(cr3.raw());
     for (k, peer) in peers.iter().enumerate() {
-        if super::analyse::past(o) {
+        if o.past() {
             s.stop = Some(ShareStop::OutOfTime);
             break;
         }

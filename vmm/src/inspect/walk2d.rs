@@ -6,9 +6,9 @@ use std::fmt;
 
 use super::Options;
 use super::cpu::Cpu;
-use super::host::{HostPage, HostView};
+use super::gpa_to_hpa::{HostPage, HostView};
 use crate::addr::{Gpa, Gva, Hpa};
-use crate::host::Flavour;
+use crate::kvm_probe::Flavour;
 use crate::paging::{self, Cr3, PageSize, PhysMem, Translation};
 
 /// One level of the guest walk, with the host-physical address of the

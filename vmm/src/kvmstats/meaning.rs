@@ -3,7 +3,7 @@
 //! shadow paging (PVM, or TDP off) than under EPT/NPT. Read from KVM's
 //! sources (arch/x86/kvm/x86.c, mmu/mmu.c, include/linux/kvm_host.h).
 
-use crate::host::Flavour;
+use crate::kvm_probe::Flavour;
 
 /// The counters the text report shows, in its order: (scope "vm"/"vcpu", name).
 pub const SHOWN: &[(&str, &str)] = &[

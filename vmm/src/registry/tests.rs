@@ -8,7 +8,7 @@ use std::cell::Cell;
 use super::*;
 use crate::addr::Gpa;
 use crate::devices::event::{Exit, Prot, Region};
-use crate::host::Flavour;
+use crate::kvm_probe::Flavour;
 use crate::memory::Backing;
 use crate::paging::{Cr3, FlatMem, PageSize, PhysMem, PteFlags, TableBuilder};
 use vm_memory::{Bytes, GuestAddress};

@@ -4,8 +4,8 @@
 //! on this host's flavour (paging::page_walk_refs), with the formula.
 
 use super::model::{ReachReport, WalkRefsReport};
-use crate::host::Flavour;
 use crate::inspect::SizeCount;
+use crate::kvm_probe::Flavour;
 use crate::paging;
 
 /// What the walk counts mean on this host, one sentence for the report.

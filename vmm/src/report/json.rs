@@ -105,7 +105,7 @@ mod tests {
                 image: 1,
                 shared_pages: Some(5),
                 sharing: Some(SharingReport {
-                    with: vec![ShareWith {
+                    with: vec![PeerShare {
                         pid: 2,
                         name: "sh".into(),
                         pages: 5,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::host::Flavour;
+use crate::kvm_probe::Flavour;
 use crate::kvmstats::{KvmCounts, Values, meaning};
 
 /// The run's KVM counters (`kvm` in the JSON).

@@ -4,6 +4,7 @@
 //! SVG: no scripts, no external fonts or resources.
 
 mod canvas;
+mod columns;
 mod links;
 mod process;
 mod space;
@@ -86,6 +87,24 @@ pub fn render(r: &Report) -> String {
 /// What the host is and what "host-physical" means on it, how guest RAM is
 /// backed, and the colour legend; returns the y below it.
 fn header(c: &mut Canvas, r: &Report) -> f64 {
+    let y = host(c, r);
+    let y = memory(c, r, y);
+    let y = c.para(20.0, y, Font::Small, 200, 13.0, &r.host.nested_paging);
+    let g = &r.guest;
+    let guest = format!(
+        "guest: mode {}, {} scheduling, outcome {}, {} processes",
+        g.mode.map_or("unknown".into(), |m| m.to_string()),
+        g.scheduling.map_or("unknown".into(), |m| m.to_string()),
+        g.outcome,
+        r.processes.len()
+    );
+    let y = c.para(20.0, y + 2.0, Font::Text, LINE_CHARS, 15.0, &guest);
+    legend(c, y)
+}
+
+/// The title, the host and what "host-physical" means on it; returns the
+/// y below.
+fn host(c: &mut Canvas, r: &Report) -> f64 {
     let h = &r.host;
     c.text(
         20.0,
@@ -98,7 +117,7 @@ fn header(c: &mut Canvas, r: &Report) -> f64 {
     } else {
         ""
     };
-    let mut y = c.para(
+    let y = c.para(
         20.0,
         48.0,
         Font::Text,
@@ -109,14 +128,19 @@ fn header(c: &mut Canvas, r: &Report) -> f64 {
             h.kvm_flavour, h.cpu, h.kernel
         ),
     );
-    y = c.para(
+    c.para(
         20.0,
         y,
         Font::Text,
         LINE_CHARS,
         15.0,
         &format!("HPA: {}; pagemap {}", h.hpa_meaning, h.pagemap),
-    );
+    )
+}
+
+/// Guest RAM, its backing and its first memslots, from `y`; returns the y
+/// below.
+fn memory(c: &mut Canvas, r: &Report, y: f64) -> f64 {
     let m = &r.memory;
     let slots: Vec<String> = m
         .slots
@@ -135,7 +159,7 @@ fn header(c: &mut Canvas, r: &Report) -> f64 {
     } else {
         String::new()
     };
-    y = c.para(
+    c.para(
         20.0,
         y,
         Font::Text,
@@ -147,17 +171,12 @@ fn header(c: &mut Canvas, r: &Report) -> f64 {
             m.backing,
             slots.join("; ")
         ),
-    );
-    y = c.para(20.0, y, Font::Small, 200, 13.0, &h.nested_paging);
-    let g = &r.guest;
-    let guest = format!(
-        "guest: mode {}, {} scheduling, outcome {}, {} processes",
-        g.mode.map_or("unknown".into(), |m| m.to_string()),
-        g.scheduling.map_or("unknown".into(), |m| m.to_string()),
-        g.outcome,
-        r.processes.len()
-    );
-    y = c.para(20.0, y + 2.0, Font::Text, LINE_CHARS, 15.0, &guest);
+    )
+}
+
+/// The colour of each region kind, and what a line means, from `y`;
+/// returns the y below, under a rule.
+fn legend(c: &mut Canvas, y: f64) -> f64 {
     let mut x = 20.0;
     for k in RegionKind::ALL {
         c.rect(

@@ -147,18 +147,10 @@ fn pid_of(e: &Event) -> u32 {
     }
 }
 
-/// Write the trace of `log` to `w`, one event at a time (a long run's
-/// events are never all held as JSON); `names` gives each pid's name (its
-/// last image's).
-pub fn write(
-    log: &TraceLog,
-    clock: Clock,
-    names: &BTreeMap<u32, String>,
-    w: &mut dyn Write,
-) -> io::Result<()> {
-    // Thousands of small events: one write each would be a system call each.
-    let mut w = io::BufWriter::with_capacity(1 << 16, w);
-    let w: &mut dyn Write = &mut w;
+/// Every event, VM exit and running slice of `log` in the order the file
+/// lists them, with its time in µs, and every pid met (0, the kernel,
+/// always).
+fn timeline(log: &TraceLog, clock: Clock) -> (Vec<(f64, usize, Item)>, BTreeSet<u32>) {
     // (µs, order, what): sorted by time, ties in the order made, so a
     // switch's E comes before its B.
     let mut items: Vec<(f64, usize, Item)> = Vec::with_capacity(log.events.len() + 2 * 64);
@@ -190,6 +182,22 @@ pub fn write(
         items.push((last_ts, items.len(), Item::End(p)));
     }
     items.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    (items, pids)
+}
+
+/// Write the trace of `log` to `w`, one event at a time (a long run's
+/// events are never all held as JSON); `names` gives each pid's name (its
+/// last image's).
+pub fn write(
+    log: &TraceLog,
+    clock: Clock,
+    names: &BTreeMap<u32, String>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    // Thousands of small events: one write each would be a system call each.
+    let mut w = io::BufWriter::with_capacity(1 << 16, w);
+    let w: &mut dyn Write = &mut w;
+    let (items, pids) = timeline(log, clock);
     w.write_all(b"{\"traceEvents\":[\n")?;
     let mut first = true;
     let mut put = |w: &mut dyn Write, v: Value| -> io::Result<()> {

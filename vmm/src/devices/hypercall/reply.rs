@@ -6,7 +6,7 @@ use abi::msg::{self, Header, WALK_MAX, WalkStep, WhereisAnswer};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use crate::addr::{Gpa, Gva, Hpa, Hva};
-use crate::hostmem::HostFrame;
+use crate::pagemap::HostFrame;
 
 /// The VMM's answer to a `whereis` question.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::addr::{Hpa, Hva};
-use crate::hostmem::HostFrame;
+use crate::pagemap::HostFrame;
 use abi::msg::WALK_MAX;
 
 mod proc;

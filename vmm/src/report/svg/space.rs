@@ -78,69 +78,8 @@ impl Space<'_> {
 /// Draws the regions, the breaks between them, the marks of the listed
 /// pages and the fault of `p`, laid out by `space`.
 pub fn draw(c: &mut Canvas, p: &ProcessReport, space: &Space, bottom: f64) {
-    for (rg, a) in &space.blocks {
-        let fill = colour(Some(rg.kind));
-        c.rect(
-            X_BOX,
-            a.top,
-            W_BOX,
-            a.height,
-            &format!("fill=\"{fill}\" fill-opacity=\"0.18\" stroke=\"{fill}\""),
-        );
-        c.text(
-            X_BOX + 6.0,
-            a.top + 13.0,
-            Font::Bold,
-            &format!(
-                "{} {}  {} page{} mapped",
-                rg.kind,
-                rg.prot,
-                rg.pages_mapped,
-                if rg.pages_mapped == 1 { "" } else { "s" }
-            ),
-        );
-        let size = approx_size(rg.end.raw().saturating_sub(rg.start.raw()));
-        c.text(
-            X_BOX + 6.0,
-            a.top + 26.0,
-            Font::Mono,
-            &format!("{}–{} ({size})", rg.start, rg.end),
-        );
-        let grows = match rg.kind {
-            RegionKind::Stack => "grows toward lower addresses (up here)",
-            RegionKind::Heap => "grows toward higher addresses (down here)",
-            _ => "",
-        };
-        if !grows.is_empty() && a.height >= 46.0 {
-            c.text(X_BOX + 6.0, a.top + 40.0, Font::Small, grows);
-        }
-    }
-    for (lo, hi, gy) in &space.gaps {
-        let zig = |y: f64| {
-            let mut d = format!("M{} {}", n(X_BOX), n(y));
-            let mut x = X_BOX;
-            let mut up = true;
-            while x < X_BOX + W_BOX {
-                x = (x + 10.0).min(X_BOX + W_BOX);
-                d.push_str(&format!(
-                    "L{} {}",
-                    n(x),
-                    n(if up { y - 3.0 } else { y + 3.0 })
-                ));
-                up = !up;
-            }
-            d
-        };
-        c.path(&zig(gy + 6.0), "fill=\"none\" stroke=\"#999\"");
-        c.path(&zig(gy + GAP_H - 6.0), "fill=\"none\" stroke=\"#999\"");
-        c.text_styled(
-            X_BOX + W_BOX / 2.0,
-            gy + GAP_H / 2.0 + 4.0,
-            Font::Small,
-            "text-anchor=\"middle\"",
-            &format!("unmapped: {}", approx_size(hi - lo)),
-        );
-    }
+    blocks(c, space);
+    gaps(c, space);
     if space.blocks.is_empty() {
         c.text(
             X_BOX,
@@ -152,7 +91,7 @@ pub fn draw(c: &mut Canvas, p: &ProcessReport, space: &Space, bottom: f64) {
     let mut seen = Marks::default();
     for pg in &p.pages {
         if let Some(a) = space.axis(pg.gva.raw()) {
-            let len = a.len(pg.guest_page_size);
+            let len = a.len(pg.guest_page_size.bytes());
             seen.draw(c, X_STRIP, W_STRIP, a.y(pg.gva.raw()), len, pg.region);
         }
     }
@@ -201,6 +140,77 @@ fn fault_marker(c: &mut Canvas, space: &Space, addr: u64, bottom: f64) {
                 &format!("faulting address {addr:#x} is {whr}"),
             );
         }
+    }
+}
+
+/// Each region as a box: its kind, protection, pages and span.
+fn blocks(c: &mut Canvas, space: &Space) {
+    for (rg, a) in &space.blocks {
+        let fill = colour(Some(rg.kind));
+        c.rect(
+            X_BOX,
+            a.top,
+            W_BOX,
+            a.height,
+            &format!("fill=\"{fill}\" fill-opacity=\"0.18\" stroke=\"{fill}\""),
+        );
+        c.text(
+            X_BOX + 6.0,
+            a.top + 13.0,
+            Font::Bold,
+            &format!(
+                "{} {}  {} page{} mapped",
+                rg.kind,
+                rg.prot,
+                rg.pages_mapped,
+                if rg.pages_mapped == 1 { "" } else { "s" }
+            ),
+        );
+        let size = approx_size(rg.end.raw().saturating_sub(rg.start.raw()));
+        c.text(
+            X_BOX + 6.0,
+            a.top + 26.0,
+            Font::Mono,
+            &format!("{}–{} ({size})", rg.start, rg.end),
+        );
+        let grows = match rg.kind {
+            RegionKind::Stack => "grows toward lower addresses (up here)",
+            RegionKind::Heap => "grows toward higher addresses (down here)",
+            _ => "",
+        };
+        if !grows.is_empty() && a.height >= 46.0 {
+            c.text(X_BOX + 6.0, a.top + 40.0, Font::Small, grows);
+        }
+    }
+}
+
+/// The breaks between regions: how much unmapped space each hides.
+fn gaps(c: &mut Canvas, space: &Space) {
+    for (lo, hi, gy) in &space.gaps {
+        let zig = |y: f64| {
+            let mut d = format!("M{} {}", n(X_BOX), n(y));
+            let mut x = X_BOX;
+            let mut up = true;
+            while x < X_BOX + W_BOX {
+                x = (x + 10.0).min(X_BOX + W_BOX);
+                d.push_str(&format!(
+                    "L{} {}",
+                    n(x),
+                    n(if up { y - 3.0 } else { y + 3.0 })
+                ));
+                up = !up;
+            }
+            d
+        };
+        c.path(&zig(gy + 6.0), "fill=\"none\" stroke=\"#999\"");
+        c.path(&zig(gy + GAP_H - 6.0), "fill=\"none\" stroke=\"#999\"");
+        c.text_styled(
+            X_BOX + W_BOX / 2.0,
+            gy + GAP_H / 2.0 + 4.0,
+            Font::Small,
+            "text-anchor=\"middle\"",
+            &format!("unmapped: {}", approx_size(hi - lo)),
+        );
     }
 }
 

@@ -3,7 +3,7 @@ use super::*;
 use crate::addr::{Gpa, Gva, Hpa, Hva};
 use crate::devices::hypercall::ProtocolError;
 use crate::observations::RunError;
-use crate::paging::Cr3;
+use crate::paging::{Cr3, PageSize, PteFlags};
 use crate::report::model::*;
 
 /// Checks that `doc` is well-formed XML as far as this renderer can get
@@ -107,17 +107,17 @@ fn attributes(mut s: &str) -> Result<(), String> {
     }
 }
 
-fn page(gva: u64, gpa: u64, hpa: Option<u64>, region: &str) -> PageReport {
-    PageReport {
+fn page(gva: u64, gpa: u64, hpa: Option<u64>, region: &str) -> PageObs {
+    PageObs {
         gva: Gva(gva),
         gpa: Gpa(gpa),
         hva: Some(Hva(gpa.wrapping_add(0x7f00_0000_0000))),
         hpa: hpa.map(Hpa),
-        guest_page_size: 4096,
+        guest_page_size: PageSize::Size4K,
         host_page_size: Some(4096),
-        flags: "P US A".into(),
+        flags: PteFlags::P.union(PteFlags::US).union(PteFlags::A),
         region: region.parse().ok(),
-        kvm_translate_gpa: Some(Gpa(gpa)),
+        kvm: Some(Gpa(gpa)),
     }
 }
 

@@ -53,6 +53,20 @@ struct Step {
 
 /// Draws the walk of `w` from `y0` down; returns the y below it.
 pub fn draw(c: &mut Canvas, r: &Report, w: &WhereisReport, y0: f64) -> f64 {
+    heading(c, r, w, y0);
+    let y = walk(c, w, &steps(r, w), y0);
+    let note = "Read down for the guest's walk: CR3, then one entry per level, each \
+                naming the next table's guest-physical address. Read across for the \
+                second dimension: every one of those guest-physical addresses is \
+                itself backed by host memory. Who walks what depends on the host's \
+                flavour (below).";
+    c.para(X_NOTE, y0 + 84.0, Font::Small, 36, 13.0, note);
+    hardware(c, r, w, y - STEP + BOX_H + 24.0)
+}
+
+/// The title, the GVA split into its table indices, the two dimensions'
+/// headings.
+fn heading(c: &mut Canvas, r: &Report, w: &WhereisReport, y0: f64) {
     let name = r
         .processes
         .iter()
@@ -90,7 +104,10 @@ pub fn draw(c: &mut Canvas, r: &Report, w: &WhereisReport, y0: f64) -> f64 {
         Font::Bold,
         "host dimension: where that GPA really is",
     );
+}
 
+/// One step per level, then the data page.
+fn steps(r: &Report, w: &WhereisReport) -> Vec<Step> {
     let unavailable = || format!("HPA {}", r.host.pagemap);
     let opt_hpa = |h: Option<crate::addr::Hpa>| h.map_or_else(unavailable, |h| format!("HPA {h}"));
     let mut steps: Vec<Step> = w
@@ -125,7 +142,12 @@ pub fn draw(c: &mut Canvas, r: &Report, w: &WhereisReport, y0: f64) -> f64 {
             }),
         ],
     });
+    steps
+}
 
+/// CR3, then each step: down the guest's walk, across to the host; returns
+/// the y of the step after the last.
+fn walk(c: &mut Canvas, w: &WhereisReport, steps: &[Step], y0: f64) -> f64 {
     // CR3 names the first table; each entry names the next.
     let mut y = y0 + 72.0;
     let cr3 = w
@@ -175,15 +197,12 @@ pub fn draw(c: &mut Canvas, r: &Report, w: &WhereisReport, y0: f64) -> f64 {
         }
         y += STEP;
     }
+    y
+}
 
-    let note = "Read down for the guest's walk: CR3, then one entry per level, each \
-                naming the next table's guest-physical address. Read across for the \
-                second dimension: every one of those guest-physical addresses is \
-                itself backed by host memory. Who walks what depends on the host's \
-                flavour (below).";
-    c.para(X_NOTE, y0 + 84.0, Font::Small, 36, 13.0, note);
-
-    let mut y = y - STEP + BOX_H + 24.0;
+/// What the hardware's walk costs on this host, and KVM_TRANSLATE's
+/// answer, from `y` down; returns the y below.
+fn hardware(c: &mut Canvas, r: &Report, w: &WhereisReport, mut y: f64) -> f64 {
     c.text(
         X_G,
         y,

@@ -33,12 +33,30 @@ pub fn section(s: &mut String, k: &KvmReport, procs: &[ProcessReport], flavour: 
         .filter(|p| p.kvm.is_some())
         .take(MAX_COLUMNS)
         .collect();
+    table(s, k, &shown);
+    per_fault(s, &shown, flavour);
+    let _ = writeln!(
+        s,
+        "sampled {} times while the vCPU ran; {} of the intervals between samples held a process switch: their counts are \"mixed\", not split{}",
+        k.samples,
+        k.mixed_samples,
+        if get(&k.other, "vcpu", "exits") > 0 {
+            "; processes not in the report are summed as \"other\" in the JSON"
+        } else {
+            ""
+        }
+    );
+}
+
+/// One row per counter KVM moved (run, kernel, mixed, then each shown
+/// process), then what each counter means.
+fn table(s: &mut String, k: &KvmReport, shown: &[&ProcessReport]) {
     let _ = write!(
         s,
         "{:<18} {:>8} {:>8} {:>8}",
         "counter", "run", "kernel", "mixed"
     );
-    for p in &shown {
+    for p in shown {
         let mut name: String = escape_text(&p.name).chars().take(8).collect();
         if p.image > 0 {
             name = format!("{name}'{}", p.image);
@@ -60,7 +78,7 @@ pub fn section(s: &mut String, k: &KvmReport, procs: &[ProcessReport], flavour: 
             get(&k.kernel, scope, name),
             get(&k.mixed, scope, name)
         );
-        for p in &shown {
+        for p in shown {
             let v = p.kvm.as_ref().map_or(0, |v| get(v, scope, name));
             let _ = write!(s, " {v:>14}");
         }
@@ -69,12 +87,17 @@ pub fn section(s: &mut String, k: &KvmReport, procs: &[ProcessReport], flavour: 
     for (_, name, meaning) in &rows {
         let _ = writeln!(s, "  {name}: {meaning}");
     }
+}
+
+/// Each shown process's VM exits per guest page fault (shadow paging, PVM)
+/// or per demand fault (EPT/NPT).
+fn per_fault(s: &mut String, shown: &[&ProcessReport], flavour: &str) {
     // Per fault within the process's own intervals: on shadow paging and
     // PVM every guest fault passes through KVM as pf_guest, so exits over
     // pf_guest compares counts of the same intervals ("mixed" ones are in
     // neither). Under EPT/NPT the guest takes its faults itself.
     let shadow = matches!(flavour, "pvm" | "shadow");
-    for p in &shown {
+    for p in shown {
         let v = p.kvm.as_ref();
         let exits = v.map_or(0, |v| v.vcpu("exits"));
         let own = v.map_or(0, |v| v.vcpu("pf_guest"));
@@ -96,15 +119,4 @@ pub fn section(s: &mut String, k: &KvmReport, procs: &[ProcessReport], flavour: 
             );
         }
     }
-    let _ = writeln!(
-        s,
-        "sampled {} times while the vCPU ran; {} of the intervals between samples held a process switch: their counts are \"mixed\", not split{}",
-        k.samples,
-        k.mixed_samples,
-        if get(&k.other, "vcpu", "exits") > 0 {
-            "; processes not in the report are summed as \"other\" in the JSON"
-        } else {
-            ""
-        }
-    );
 }

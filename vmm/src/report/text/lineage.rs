@@ -156,13 +156,13 @@ mod tests {
         child.shared_pages = Some(2);
         child.sharing = Some(SharingReport {
             with: vec![
-                ShareWith {
+                PeerShare {
                     pid: 2,
                     name: "sh".into(),
                     pages: 2,
                 },
                 // Live, but shared nothing: not named.
-                ShareWith {
+                PeerShare {
                     pid: 5,
                     name: "other".into(),
                     pages: 0,

@@ -4,8 +4,8 @@
 //! once for reports of many pages.
 
 use crate::addr::{Gpa, Hpa, Hva, PAGE};
-use crate::hostmem::{HostFrame, Pagemap};
 use crate::memory::GuestRam;
+use crate::pagemap::{HostFrame, Pagemap};
 
 /// Where a guest frame lives on the host.
 #[derive(Clone, Debug, PartialEq, Eq)]
