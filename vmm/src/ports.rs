@@ -8,7 +8,7 @@ pub use unknown::UnknownPorts;
 
 use crate::addr::Gpa;
 use crate::devices::console::{self, Console};
-use crate::devices::event::Event;
+use crate::devices::event::{ConsoleChunk, Event};
 use crate::devices::hypercall::{self, Outcome, WhereisReply};
 use crate::devices::stdin::{Got, Stdin};
 use crate::memory::GuestRam;
@@ -102,6 +102,24 @@ impl<'a> Ports<'a> {
         }
     }
 
+    /// Show one writer's console bytes and keep them in its process's
+    /// record. False when nobody reads the `--run` program's stream.
+    fn console_chunk(&mut self, c: &ConsoleChunk) -> bool {
+        if c.pid == 0 {
+            self.console.write(&c.bytes);
+            return true;
+        }
+        let name = self.registry.name(c.pid).unwrap_or("?");
+        let read = if self.registry.is_program(c.pid) {
+            self.console.write_program(c.pid, name, c.stream, &c.bytes)
+        } else {
+            self.console.write_process(c.pid, name, &c.bytes);
+            true
+        };
+        self.registry.output(c.pid, c.stream, &c.bytes);
+        read
+    }
+
     /// Serve the message at `gpa`.
     fn message(&mut self, cpu: &LiveCpu, gpa: Gpa) -> Outcome {
         let event = match hypercall::read(self.ram.mem(), self.ram.size(), gpa) {
@@ -112,19 +130,20 @@ impl<'a> Ports<'a> {
             }
         };
         match event {
-            Event::Console { pid: 0, bytes, .. } => self.console.write(&bytes),
-            Event::Console { pid, stream, bytes } => {
-                let name = self.registry.name(pid).unwrap_or("?");
-                let read = if self.registry.is_program(pid) {
-                    self.console.write_program(pid, name, stream, &bytes)
-                } else {
-                    self.console.write_process(pid, name, &bytes);
-                    true
-                };
-                self.registry.output(pid, stream, &bytes);
-                if !read {
+            Event::Console { chunks, reply } => {
+                let mut broken = 0;
+                for c in &chunks {
+                    if !self.console_chunk(c) {
+                        broken |= hypercall::broken_bit(c.stream);
+                    }
+                }
+                if broken != 0 {
                     // Nobody reads the stream: the kernel gives the writer
                     // SIGPIPE (abi::msg::Console).
+                    if hypercall::write_console_broken(self.ram.mem(), reply, broken).is_err() {
+                        self.registry.error(RunError::AnswerNotWritten { gpa });
+                        return Outcome::Invalid;
+                    }
                     return Outcome::Failed;
                 }
             }

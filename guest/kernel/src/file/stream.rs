@@ -63,6 +63,11 @@ pub fn write_console(
     if !a.check(buf, len) {
         return EFAULT;
     }
+    // A stream the VMM said nobody reads: this write goes in a message
+    // of its own, whose answer is its EPIPE.
+    if console::broken(fd) {
+        console::flush();
+    }
     let mut chunk = [0u8; 256];
     let mut done = 0;
     while done < len {
@@ -84,7 +89,9 @@ pub fn write_console(
         }
         done += n as u64;
     }
-    if !console::flush() {
+    // Else the bytes wait in the console's buffer (console.rs says until
+    // when).
+    if console::broken(fd) && console::flush() & (1 << fd) != 0 {
         return EPIPE;
     }
     len as i64
