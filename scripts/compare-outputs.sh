@@ -10,7 +10,7 @@ declare -A bin=([old]=$1 [new]=$2)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mask() {
-  sed -E 's/0x7f[0-9a-f]{10}/HVA/g; s/booted in [0-9]+ us/booted in N us/;
+  sed -E 's/0x7[ef][0-9a-f]{10}/HVA/g; s/booted in [0-9]+ us/booted in N us/;
     s/boot [0-9?]+ us, run [0-9.]+ ms, [0-9]+ exits \([0-9]+ hypercalls, [0-9]+ serial\)/boot N/;
     s/"(boot_us|first_output_us|run_ms|total|hypercall|serial|other|peak_rss_kib)": [0-9.e+-]+/"\1": N/;
     s/\(([0-9]+) loops\); preempted [0-9]+ times/(N loops); preempted N times/;
