@@ -36,6 +36,8 @@ pub struct Ports<'a> {
     kvm: Option<crate::kvmstats::sampler::AtExit>,
     /// `--gdb`'s debugger.
     debugger: Option<crate::gdb::Debugger<'a>>,
+    /// The guest's console outbox (abi::msg::Boot::outbox), once known.
+    outbox: Option<Gpa>,
 }
 
 impl<'a> Ports<'a> {
@@ -58,6 +60,7 @@ impl<'a> Ports<'a> {
             trace: None,
             kvm: None,
             debugger: None,
+            outbox: None,
         }
     }
 
@@ -95,10 +98,30 @@ impl<'a> Ports<'a> {
         &self.registry
     }
 
-    /// The guest stopped for good: tell gdb.
+    /// The guest stopped for good: show what its console outbox still
+    /// holds (a guest stopped from outside flushed nothing), and tell gdb.
     pub fn guest_ended(&mut self, stop: &Stop) {
+        self.drain_outbox();
         if let Some(d) = &mut self.debugger {
             d.guest_ended(stop);
+        }
+    }
+
+    /// The outbox's records, checked as any console message. A message
+    /// the guest was cut off in the middle of writing may not decode: it
+    /// is dropped, and no error (the guest did nothing wrong). (Stopped
+    /// between a flush's exit and its next instruction, the guest would
+    /// have its last message shown twice: a window of a few instructions.)
+    fn drain_outbox(&mut self) {
+        let Some(gpa) = self.outbox.take() else {
+            return;
+        };
+        if let Ok(Event::Console { chunks, .. }) =
+            hypercall::read(self.ram.mem(), self.ram.size(), gpa)
+        {
+            for c in &chunks {
+                self.console_chunk(c);
+            }
         }
     }
 
@@ -147,7 +170,10 @@ impl<'a> Ports<'a> {
                     return Outcome::Failed;
                 }
             }
-            Event::Boot(b) => self.registry.boot(b),
+            Event::Boot(b) => {
+                self.outbox = b.outbox;
+                self.registry.boot(b);
+            }
             Event::Mark { .. } => {}
             Event::Threads(t) => self.registry.threads(t),
             Event::StdinRead { pid, want, reply } => {

@@ -83,8 +83,13 @@ pub struct Boot {
     /// The XSAVE mask the kernel saves and restores per process (the XCR0
     /// the hardware runs user code with); 0 when it uses FXSAVE.
     pub fpu_xcr0: u64,
+    /// GPA of the console outbox, a [`Console`] message whose header is
+    /// always filled in: what it holds when the guest is stopped (a
+    /// timeout, a triple fault, Ctrl-C) the VMM reads and shows, checked as
+    /// any message. 0: none.
+    pub outbox: u64,
 }
-const _: () = assert!(core::mem::size_of::<Boot>() == 80);
+const _: () = assert!(core::mem::size_of::<Boot>() == 88);
 
 /// Most bytes of stdin one message carries.
 pub const STDIN_MAX: usize = 4000;

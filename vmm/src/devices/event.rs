@@ -149,6 +149,8 @@ pub struct BootEvent {
     pub fpu_xcr0: u64,
     /// Bytes it saves per process.
     pub fpu_size: u32,
+    /// Where the console outbox lies: read when the guest is stopped.
+    pub outbox: Option<Gpa>,
 }
 
 impl BootEvent {

@@ -5,10 +5,13 @@
 //! events in the order the guest made them (a prompt before the stdin read
 //! that follows it, a process's last line before its exit). The kernel
 //! also flushes when a process blocks, at each timer tick and at shutdown
-//! (console.rs).
+//! (console.rs). When the guest is stopped from outside (a timeout, a
+//! triple fault, Ctrl-C) the VMM reads what the outbox still holds, at the
+//! GPA the boot message gave.
 
-use abi::msg::{CONSOLE_MAX, Console, ConsoleRecord, Header, RESULT_FAILED};
+use abi::msg::{CONSOLE_MAX, Console, ConsoleRecord, Header, KIND_CONSOLE, RESULT_FAILED};
 
+use crate::memlayout::{Va, v2p};
 use crate::sync::KCell;
 
 /// The message being filled, where its last record's header starts and
@@ -25,9 +28,11 @@ struct Outbox {
 /// use ending before a flush.
 static OUTBOX: KCell<Outbox> = KCell::new(Outbox {
     msg: Console {
+        // Filled in already: the VMM reads the outbox as it is when the
+        // guest is stopped (abi::msg::Boot::outbox).
         hdr: Header {
-            kind: 0,
-            size: 0,
+            kind: KIND_CONSOLE,
+            size: core::mem::size_of::<Console>() as u32,
             result: 0,
             seq: 0,
         },
@@ -98,6 +103,11 @@ pub fn flush() -> u32 {
     o.msg.len = 0;
     o.open = None;
     broken
+}
+
+/// The outbox's guest-physical address (abi::msg::Boot::outbox).
+pub fn gpa() -> u64 {
+    v2p(Va(&raw const outbox().msg as u64)).get()
 }
 
 /// Whether the VMM has said nobody reads host stream `fd` any more.

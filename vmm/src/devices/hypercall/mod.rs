@@ -198,6 +198,7 @@ fn boot(b: &msg::Boot) -> BootEvent {
         kernel_cr3: Cr3(b.kernel_cr3),
         fpu_xcr0: b.fpu_xcr0,
         fpu_size: b.fpu_size,
+        outbox: (b.outbox != 0).then_some(Gpa(b.outbox)),
     }
 }
 
