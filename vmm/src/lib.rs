@@ -123,6 +123,10 @@ pub struct Config {
     /// How often KVM's counters are sampled while the vCPU runs
     /// (`--kvm-sample-us`); zero: only at exits.
     pub kvm_sample: std::time::Duration,
+    /// Read KVM's counters at all. Off when nothing will show them (`-q`
+    /// and no report file): the stats files are not opened, no sampler
+    /// thread runs and no exit samples, and the report says why.
+    pub kvm_counters: bool,
     /// `--gdb`: where to wait for gdb before the guest runs (gdb/).
     pub gdb: Option<gdb::conn::Listen>,
 }
@@ -152,6 +156,7 @@ impl Default for Config {
             cpus: 1,
             trace: None,
             kvm_sample: kvmstats::sampler::PERIOD,
+            kvm_counters: true,
             gdb: None,
         }
     }
@@ -299,7 +304,8 @@ pub fn run(
     // must never be left with a slot whose mapping is gone.
     let mut ram = GuestRam::new(cfg.mem_size, cfg.backing)?;
     let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
-    let elf = loader::load(ram.mem(), &bytes, cfg.mem_size)
+    // The RAM was just mapped: all zero, so pages of zeros need no copy.
+    let elf = loader::load_fresh(ram.mem(), &bytes, cfg.mem_size)
         .map_err(|source| Error::Guest { path, source })?;
     loader::program::place(ram.mem(), &staged).map_err(|e| match e {
         loader::program::PlaceError::Memory(e) => Error::Boot(boot::BootError::Write(e)),
@@ -382,7 +388,11 @@ pub fn run(
     // Opened last, right before the first KVM_RUN: its first sample is
     // the run's zero.
     let sampler = kvmstats::Sampler::start(
-        kvmstats::Counters::open(&vm, &vcpu),
+        if cfg.kvm_counters {
+            kvmstats::Counters::open(&vm, &vcpu)
+        } else {
+            kvmstats::Counters::Unavailable(kvmstats::NOT_SHOWN.into())
+        },
         ram.mem(),
         cfg.kvm_sample,
     );

@@ -206,7 +206,8 @@ struct Cli {
     /// whoever connects can read and write the guest.
     #[arg(long)]
     gdb_any_address: bool,
-    /// Do not print the text report after the run.
+    /// Do not print the text report after the run (nor read KVM's
+    /// counters, unless --json, --svg, --html or --trace asks for a report).
     #[arg(long, short)]
     quiet: bool,
 }
@@ -373,6 +374,12 @@ fn main() -> ExitCode {
         // The HTML page draws the timeline too.
         trace: (cli.trace.is_some() || cli.html.is_some()).then_some(cli.trace_syscalls),
         kvm_sample: Duration::from_micros(cli.kvm_sample_us),
+        // Nothing shows them under -q without a report file.
+        kvm_counters: !cli.quiet
+            || cli.json.is_some()
+            || cli.svg.is_some()
+            || cli.html.is_some()
+            || cli.trace.is_some(),
         gdb,
     };
     // Check the output files now: a bad path is a usage error (2), found
