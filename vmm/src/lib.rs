@@ -304,8 +304,7 @@ pub fn run(
     // must never be left with a slot whose mapping is gone.
     let mut ram = GuestRam::new(cfg.mem_size, cfg.backing)?;
     let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
-    // The RAM was just mapped: all zero, so pages of zeros need no copy.
-    let elf = loader::load_fresh(ram.mem(), &bytes, cfg.mem_size)
+    let elf = loader::load(ram.mem(), &bytes, cfg.mem_size)
         .map_err(|source| Error::Guest { path, source })?;
     loader::program::place(ram.mem(), &staged).map_err(|e| match e {
         loader::program::PlaceError::Memory(e) => Error::Boot(boot::BootError::Write(e)),

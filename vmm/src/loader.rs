@@ -1,7 +1,6 @@
 //! Loading the guest kernel: read the ELF file, check every header against
 //! the guest-physical layout in `abi::layout`, then copy its segments into
-//! guest memory with linux-loader, or, into memory known to be zero, only
-//! their pages that are not all zero (load_fresh).
+//! guest memory with linux-loader.
 //!
 //! Nothing here panics on a bad file: every problem is a [`LoaderError`]
 //! whose message names it. "Segment N" in a message is program header N,
@@ -110,56 +109,6 @@ pub fn load(mem: &GuestMemoryMmap, bytes: &[u8], ram_size: u64) -> Result<ElfSum
     Ok(image.summary)
 }
 
-/// What [`load`] does, for guest memory known to be all zero (just
-/// mapped, anonymous): each segment's file bytes are copied a 4 KiB guest
-/// page at a time, and a page whose bytes are all zero is not written, nor
-/// is the bss. The guest kernel's data segment is mostly such pages (its
-/// static tables), so most of it then never costs the host a page fault
-/// unless the guest touches it. Memory ends up as `load` leaves it.
-pub fn load_fresh(
-    mem: &GuestMemoryMmap,
-    bytes: &[u8],
-    ram_size: u64,
-) -> Result<ElfSummary, LoaderError> {
-    use crate::addr::Gpa;
-    use vm_memory::{GuestMemory, Permissions};
-    const PAGE: u64 = 4096;
-    let image = elf::check(bytes, ram_size)?;
-    let outside = |index, start: Gpa| LoaderError::Copy {
-        index,
-        start,
-        error: vm_memory::GuestMemoryError::InvalidGuestAddress(GuestAddress(start.raw())),
-    };
-    // All of them first, as load does: nothing is written for a bad image.
-    for seg in &image.loads {
-        let len = usize::try_from(seg.memsz).map_err(|_| outside(seg.index, seg.paddr))?;
-        if !mem.check_range(GuestAddress(seg.paddr.raw()), len, Permissions::Write) {
-            return Err(outside(seg.index, seg.paddr));
-        }
-    }
-    for seg in &image.loads {
-        let data = elf::file_range(bytes, seg.offset, seg.filesz)
-            .ok_or_else(|| outside(seg.index, seg.paddr))?;
-        let mut at = 0;
-        while at < data.len() {
-            // check() proved paddr + filesz fits.
-            let gpa = seg.paddr.raw() + at as u64;
-            let n = ((PAGE - gpa % PAGE) as usize).min(data.len() - at);
-            let page = &data[at..at + n];
-            if page.iter().any(|&b| b != 0) {
-                mem.write_slice(page, GuestAddress(gpa))
-                    .map_err(|error| LoaderError::Copy {
-                        index: seg.index,
-                        start: Gpa(gpa),
-                        error,
-                    })?;
-            }
-            at += n;
-        }
-    }
-    Ok(image.summary)
-}
-
 #[cfg(test)]
 mod tests {
     use super::image::{Image, Phdr, note};
@@ -196,36 +145,6 @@ mod tests {
         );
         assert_eq!(summary.entry, Gva(0x10_0010));
         assert_eq!(summary.end, Gpa(0x10_2000));
-    }
-
-    /// Everything [`load`] writes into zeroed memory, [`load_fresh`] writes
-    /// too: the test image, an image with a page of zeros amid its data,
-    /// and the embedded guest kernel.
-    #[test]
-    fn load_fresh_leaves_memory_as_load_does() {
-        let whole = |m: &GuestMemoryMmap| read(m, 0, 4 << 20);
-        let mut sparse = Image::new();
-        sparse.phdrs[0] = Phdr::load(0x1000, 0x10_0000, 0x10_0000, 0x3000, 0x5000);
-        sparse.len = 0x4000;
-        sparse.contents.push((0x3000, vec![7; 0x1000]));
-        for bytes in [Image::new().bytes(), sparse.bytes()] {
-            let (a, b) = (memory(), memory());
-            let s = load(&a, &bytes, 4 << 20).expect("load");
-            assert_eq!(load_fresh(&b, &bytes, 4 << 20).expect("load_fresh"), s);
-            assert_eq!(whole(&a), whole(&b));
-        }
-        let kernel = crate::EMBEDDED_GUEST;
-        let big = || GuestMemoryMmap::from_ranges(&[(GuestAddress(0), 16 << 20)]).expect("16 MiB");
-        let (a, b) = (big(), big());
-        let s = load(&a, kernel, 16 << 20).expect("load");
-        assert_eq!(load_fresh(&b, kernel, 16 << 20).expect("load_fresh"), s);
-        assert_eq!(read(&a, 0, 16 << 20), read(&b, 0, 16 << 20));
-        // Memory smaller than the RAM size checked against: an error, and
-        // nothing written.
-        let small = memory();
-        let err = load_fresh(&small, kernel, 128 << 20).unwrap_err();
-        assert!(matches!(err, LoaderError::Copy { .. }), "{err}");
-        assert_eq!(whole(&small), vec![0; 4 << 20]);
     }
 
     #[test]
@@ -335,10 +254,7 @@ mod tests {
                 }
             }
             if let Ok(summary) = validate(&bytes, 4 << 20) {
-                let (a, b) = (memory(), memory());
-                prop_assert_eq!(load(&a, &bytes, 4 << 20).ok(), Some(summary.clone()));
-                prop_assert_eq!(load_fresh(&b, &bytes, 4 << 20).ok(), Some(summary));
-                prop_assert!(read(&a, 0, 4 << 20) == read(&b, 0, 4 << 20));
+                prop_assert_eq!(load(&memory(), &bytes, 4 << 20).ok(), Some(summary));
             }
         }
     }

@@ -45,9 +45,6 @@ pub struct ElfSummary {
 /// One PT_LOAD segment that occupies memory.
 pub(super) struct Load {
     pub index: usize,
-    /// Where its p_filesz bytes start in the file (check proved they are
-    /// all there).
-    pub offset: u64,
     pub paddr: Gpa,
     pub vaddr: Gva,
     pub filesz: u64,
@@ -349,7 +346,6 @@ fn check_load(
     let (vaddr, filesz, memsz) = (Gva(ph.vaddr), ph.filesz, ph.memsz);
     Ok(Some(Load {
         index,
-        offset: ph.offset,
         paddr: start,
         vaddr,
         filesz,

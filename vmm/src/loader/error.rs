@@ -251,17 +251,6 @@ pub enum LoaderError {
     /// linux-loader refused or failed to copy the segments into guest memory.
     #[error("cannot load the kernel into guest memory: {0}")]
     Load(linux_loader::loader::Error),
-    /// A segment does not lie in the guest memory given (smaller than the
-    /// RAM size it was checked against), or copying into it failed.
-    #[error("cannot copy segment {index} to GPA {start}: {error}")]
-    Copy {
-        /// The program header's number, as `readelf -l` numbers them.
-        index: usize,
-        /// The first guest-physical byte that could not be written.
-        start: Gpa,
-        /// What guest memory said.
-        error: GuestMemoryError,
-    },
     /// Zeroing a segment's bss (p_memsz past p_filesz) failed.
     #[error("cannot zero the bss of segment {index} at GPA {start}: {error}")]
     ZeroBss {
