@@ -37,7 +37,11 @@ pub fn write_from(pid: u32, fd: u32, b: &[u8]) {
 /// Send what is buffered. Returns the host streams (bit fd) the VMM said
 /// nobody reads any more (a broken pipe on the host), 0 normally.
 pub fn flush() -> u32 {
-    if vmmdev::present() { outbox::flush() } else { 0 }
+    if vmmdev::present() {
+        outbox::flush()
+    } else {
+        0
+    }
 }
 
 /// Whether the VMM said nobody reads host stream `fd` any more: writes to

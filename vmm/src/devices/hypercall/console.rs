@@ -17,10 +17,10 @@ pub fn chunks(c: &msg::Console) -> Result<Vec<ConsoleChunk>, ProtocolError> {
         value,
         max,
     };
-    let mut rest = c
-        .bytes
-        .get(..c.len as usize)
-        .ok_or(bad("len", c.len.into(), CONSOLE_MAX as u64))?;
+    let mut rest =
+        c.bytes
+            .get(..c.len as usize)
+            .ok_or(bad("len", c.len.into(), CONSOLE_MAX as u64))?;
     let mut out = Vec::new();
     while !rest.is_empty() {
         let r = ConsoleRecord::decode(rest).ok_or(bad(

@@ -113,7 +113,9 @@ pub fn write_console_broken(
     at: Gpa,
     broken: u32,
 ) -> Result<(), vm_memory::GuestMemoryError> {
-    let field = at.raw().saturating_add(std::mem::offset_of!(msg::Console, broken) as u64);
+    let field = at
+        .raw()
+        .saturating_add(std::mem::offset_of!(msg::Console, broken) as u64);
     mem.write_obj(broken, GuestAddress(field))
 }
 
