@@ -14,6 +14,7 @@
 //! to its own stdout or stderr).
 
 use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch::cpu;
 use crate::vmmdev::{self, outbox};
@@ -48,6 +49,63 @@ pub fn flush() -> u32 {
 /// it then go out at once, one write a message, for their EPIPE.
 pub fn broken(fd: u8) -> bool {
     vmmdev::present() && outbox::broken(fd)
+}
+
+/// The VMM looks up each `0x...` number a process prints when the bytes
+/// reach it (vmm registry/printed.rs: a printed address is shown with the
+/// translation it had when printed). A write that holds such a number, or
+/// may go on with or end one, therefore goes out at the end of its system
+/// call, as every write did before the outbox, not after the process has
+/// changed its address space. `Number` follows one writer across its
+/// writes: the last writer's state is kept (a number split across two
+/// writes with another writer's in between is missed).
+pub struct Number {
+    /// The writer's last byte so far.
+    prev: u8,
+    /// A `0x` was seen and no byte has ended the number since.
+    open: bool,
+    /// This write holds, goes on with or ends a number.
+    pub seen: bool,
+}
+
+/// The last writer's (pid << 32 | fd << 16 | open << 8 | last byte).
+static LAST: AtomicU64 = AtomicU64::new(0);
+
+impl Number {
+    /// The state process `pid` left on descriptor `fd` with its last
+    /// write, if it was the last writer.
+    pub fn resume(pid: u32, fd: u8) -> Number {
+        let w = LAST.load(Ordering::Relaxed);
+        let mine = w >> 16 == (u64::from(pid) << 16 | u64::from(fd));
+        let open = mine && w & 0x100 != 0;
+        Number {
+            prev: if mine { w as u8 } else { 0 },
+            open,
+            seen: open,
+        }
+    }
+
+    /// Follow the bytes written.
+    pub fn scan(&mut self, b: &[u8]) {
+        for &c in b {
+            if (c == b'x' || c == b'X') && self.prev == b'0' {
+                self.open = true;
+                self.seen = true;
+            } else if !c.is_ascii_alphanumeric() {
+                self.open = false;
+            }
+            self.prev = c;
+        }
+    }
+
+    /// Keep the state for the writer's next write.
+    pub fn save(&self, pid: u32, fd: u8) {
+        let w = u64::from(pid) << 32
+            | u64::from(fd) << 16
+            | u64::from(self.open) << 8
+            | u64::from(self.prev);
+        LAST.store(w, Ordering::Relaxed);
+    }
 }
 
 pub struct Writer;

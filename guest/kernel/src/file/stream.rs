@@ -68,6 +68,7 @@ pub fn write_console(
     if console::broken(fd) {
         console::flush();
     }
+    let mut number = console::Number::resume(pid, fd);
     let mut chunk = [0u8; 256];
     let mut done = 0;
     while done < len {
@@ -75,6 +76,7 @@ pub fn write_console(
         if !a.copy_in(&mut chunk[..n], buf + done) {
             return if done == 0 { EFAULT } else { done as i64 };
         }
+        number.scan(&chunk[..n]);
         if vmmdev::present() {
             // The VMM prefixes each line with "[pid name] " when asked to.
             console::write_from(pid, u32::from(fd), &chunk[..n]);
@@ -89,10 +91,15 @@ pub fn write_console(
         }
         done += n as u64;
     }
+    number.save(pid, fd);
     // Else the bytes wait in the console's buffer (console.rs says until
     // when).
-    if console::broken(fd) && console::flush() & (1 << fd) != 0 {
-        return EPIPE;
+    if number.seen || console::broken(fd) {
+        // Sent now: a printed number (console::Number), or a stream
+        // nobody may read any more, whose answer is this write's EPIPE.
+        if console::flush() & (1 << fd) != 0 {
+            return EPIPE;
+        }
     }
     len as i64
 }
