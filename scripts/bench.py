@@ -165,6 +165,12 @@ def s1_whole_process():
     if static:
         # Whether a static binary cuts process start (built by nested-svm.sh).
         cmds["static microvmm -q --cmdline addrspace"] = [static, "-q", "--cmdline", "addrspace"]
+    before = os.environ.get("BENCH_BEFORE")
+    if before:
+        # Another build (e.g. main before a change), interleaved with this one.
+        cmds["before: microvmm -q --cmdline addrspace"] = [before, "-q", "--cmdline", "addrspace"]
+        cmds["before: microvmm -q --cmdline '<demo without spin>'"] = [before, "-q", "--cmdline", DEMO_NO_SPIN]
+        cmds["before: microvmm -q --run ostep (gcc -static)"] = [before, "-q", "--run", OSTEP]
     raw = interleave(cmds, lambda c: wall(c)[0])
     floor = stats(raw[next(iter(cmds))])
     sec = {}

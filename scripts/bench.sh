@@ -3,7 +3,8 @@
 # interleaved (A, B, A, B, ...), medians with min/max and ratios:
 #   1. whole process: the raw-KVM floor (bench/floor, kvm-ioctls only) vs
 #      microvmm --cmdline addrspace, the demo without spin, the demo, --run
-#      of a static C program, that program natively and under qemu-x86_64;
+#      of a static C program, that program natively and under qemu-x86_64
+#      (BENCH_BEFORE=PATH: addrspace, the demo and --run for another build);
 #   2. time to the guest's first output line: floor, microvmm, QEMU microvm
 #      (TCG; KVM when it boots here) on --emit-guest;
 #   3. exit round trip: N port exits in microvmm's guest (bench:2) vs the floor;
@@ -18,7 +19,7 @@
 #      and VM exits per guest page fault from KVM's counters (bench_kvm.py);
 #  12. every VM exit of a run by kind from KVM's counters (addrspace, the demo
 #      without spin, touch:16, --run ostep), and exits per guest fault and per
-#      system call (bench_exits.py; BENCH_BEFORE=PATH: the same for another
+#      system call and per write of a line (bench_exits.py; BENCH_BEFORE=PATH: the same for another
 #      microvmm, interleaved: before/after).
 # Table on stdout, everything in target/bench/results.json. Timings are
 # never asserted. Installs QEMU with apt-get when missing (skipped if that fails).

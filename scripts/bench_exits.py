@@ -6,7 +6,9 @@ pf_guest were the guest's own and pf_fixed shadow fills), medians of N
 runs, with 4 KiB host pages (the default) and THP (KVM's shadow entries
 then map up to 2 MiB: fewer fills); then exits per guest demand fault (touch:16 minus touch:1, over the
 3840 faults between them) and per system call (a static program making
-20000 getpid calls minus one making none). BENCH_BEFORE=PATH adds the same
+20000 getpid calls minus one making none) and per write(2) of one line to
+stdout (2000 unbuffered writes minus none: the console's batching).
+BENCH_BEFORE=PATH adds the same
 rows for another microvmm (e.g. a build of an older commit), interleaved.
 Uses bench.py's helpers, passed in as `b`."""
 
@@ -24,6 +26,18 @@ int main(int argc, char **argv) {
     long n = argc > 1 ? atol(argv[1]) : 0;
     for (long i = 0; i < n; i++)
         syscall(SYS_getpid);
+    return 0;
+}
+"""
+
+WRITES_C = r"""
+#include <unistd.h>
+#include <stdlib.h>
+int main(int argc, char **argv) {
+    long n = argc > 1 ? atol(argv[1]) : 0;
+    for (long i = 0; i < n; i++)
+        if (write(1, "a line of output\n", 17) != 17)
+            return 1;
     return 0;
 }
 """
@@ -47,18 +61,19 @@ def counters(mvmm, args):
     return out
 
 
-def syscall_program(b):
-    src = os.path.join(b.OUT_DIR, "getpids.c")
-    exe = os.path.join(b.OUT_DIR, "getpids")
+def program(b, name, source):
+    src = os.path.join(b.OUT_DIR, name + ".c")
+    exe = os.path.join(b.OUT_DIR, name)
     with open(src, "w") as f:
-        f.write(SYSCALLS_C)
+        f.write(source)
     r = subprocess.run(["gcc", "-O2", "-static", "-o", exe, src], stderr=subprocess.DEVNULL)
     return exe if r.returncode == 0 else None
 
 
 def run(b):
     sec = {}
-    getpids = syscall_program(b)
+    getpids = program(b, "getpids", SYSCALLS_C)
+    writes = program(b, "writes", WRITES_C)
     runs = {
         "--cmdline addrspace": ["--cmdline", "addrspace"],
         "--cmdline addrspace --backing thp": ["--cmdline", "addrspace", "--backing", "thp"],
@@ -71,6 +86,9 @@ def run(b):
     if getpids:
         runs["--run getpids 0"] = ["--run", f"{getpids} 0"]
         runs["--run getpids 20000"] = ["--run", f"{getpids} 20000"]
+    if writes:
+        runs["--run writes 0"] = ["--run", f"{writes} 0"]
+        runs["--run writes 2000"] = ["--run", f"{writes} 2000"]
     bins = {"": b.MVMM}
     before = os.environ.get("BENCH_BEFORE")
     if before:
@@ -97,5 +115,10 @@ def run(b):
             st = b.stats([(x["exits"] - y["exits"]) / 20000 for x, y in zip(many, none) if x and y])
             per["exits_per_syscall"] = st
             b.row("12 exits", f"{tag}VM exits per system call (getpid x 20000 - x 0)", st, "exits")
+        if writes:
+            many, none = raw[(tag, "--run writes 2000")], raw[(tag, "--run writes 0")]
+            st = b.stats([(x["exits"] - y["exits"]) / 2000 for x, y in zip(many, none) if x and y])
+            per["exits_per_write"] = st
+            b.row("12 exits", f"{tag}VM exits per write(2) of a line (x 2000 - x 0)", st, "exits")
         sec[tag or "now"] = {"runs": got, "per": per}
     b.results["sections"]["exits"] = sec

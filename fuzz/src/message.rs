@@ -84,9 +84,13 @@ fn accepted(mem: &GuestMemoryMmap, ram: u64, gpa: u64, event: &Event, image: &[u
     match event {
         Event::Boot(_) => assert_eq!(header.kind, msg::KIND_BOOT),
         Event::Mark { .. } => assert_eq!(header.kind, msg::KIND_MARK),
-        Event::Console { bytes, .. } => {
+        Event::Console { chunks, .. } => {
             assert_eq!(header.kind, msg::KIND_CONSOLE);
-            assert!(bytes.len() <= CONSOLE_MAX);
+            let used: usize = chunks
+                .iter()
+                .map(|c| c.bytes.len() + msg::ConsoleRecord::SIZE)
+                .sum();
+            assert!(used <= CONSOLE_MAX);
         }
         Event::Proc(p) => {
             assert_eq!(header.kind, msg::KIND_PROC);

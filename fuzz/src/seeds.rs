@@ -41,13 +41,18 @@ fn messages() -> Vec<Seed> {
     boot.sched = msg::SCHED_TIMER;
     let mut console = msg::Console {
         hdr: Header::new(msg::KIND_CONSOLE),
-        len: 6,
-        pid: 1,
-        fd: 1,
-        _pad: 0,
+        len: 14,
+        broken: 0,
+        _pad: [0; 2],
         bytes: [0; CONSOLE_MAX],
     };
-    console.bytes[..6].copy_from_slice(b"hello\n");
+    let record = msg::ConsoleRecord {
+        pid: 1,
+        fd: 1,
+        len: 6,
+    };
+    console.bytes[..8].copy_from_slice(&record.encode());
+    console.bytes[8..14].copy_from_slice(b"hello\n");
     let proc = exiting();
     let whereis = msg::Whereis {
         hdr: Header::new(msg::KIND_WHEREIS),

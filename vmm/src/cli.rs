@@ -199,7 +199,8 @@ pub struct Cli {
     /// whoever connects can read and write the guest.
     #[arg(long)]
     pub gdb_any_address: bool,
-    /// Do not print the text report after the run.
+    /// Do not print the text report after the run (nor read KVM's
+    /// counters, unless --json, --svg, --html or --trace asks for a report).
     #[arg(long, short)]
     pub quiet: bool,
 }

@@ -82,6 +82,9 @@ pub struct Live {
     all: Vec<u64>,
 }
 
+/// Why the counters were not read when nothing would show them.
+pub const NOT_SHOWN: &str = "not read: -q with no report file shows no counters";
+
 /// KVM's counters for a run: being sampled, or unavailable and why.
 #[derive(Debug)]
 pub enum Counters {

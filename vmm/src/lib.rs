@@ -125,6 +125,10 @@ pub struct Config {
     /// How often KVM's counters are sampled while the vCPU runs
     /// (`--kvm-sample-us`); zero: only at exits.
     pub kvm_sample: std::time::Duration,
+    /// Read KVM's counters at all. Off when nothing will show them (`-q`
+    /// and no report file): the stats files are not opened, no sampler
+    /// thread runs and no exit samples, and the report says why.
+    pub kvm_counters: bool,
     /// `--gdb`: where to wait for gdb before the guest runs (gdb/).
     pub gdb: Option<gdb::conn::Listen>,
 }
@@ -154,6 +158,7 @@ impl Default for Config {
             cpus: 1,
             trace: None,
             kvm_sample: kvmstats::sampler::PERIOD,
+            kvm_counters: true,
             gdb: None,
         }
     }
@@ -384,7 +389,11 @@ pub fn run(
     // Opened last, right before the first KVM_RUN: its first sample is
     // the run's zero.
     let sampler = kvmstats::Sampler::start(
-        kvmstats::Counters::open(&vm, &vcpu),
+        if cfg.kvm_counters {
+            kvmstats::Counters::open(&vm, &vcpu)
+        } else {
+            kvmstats::Counters::Unavailable(kvmstats::NOT_SHOWN.into())
+        },
         ram.mem(),
         cfg.kvm_sample,
     );

@@ -207,6 +207,12 @@ fn config(
         // The HTML page draws the timeline too.
         trace: (cli.trace.is_some() || cli.html.is_some()).then_some(cli.trace_syscalls),
         kvm_sample: Duration::from_micros(cli.kvm_sample_us),
+        // Nothing shows them under -q without a report file.
+        kvm_counters: !cli.quiet
+            || cli.json.is_some()
+            || cli.svg.is_some()
+            || cli.html.is_some()
+            || cli.trace.is_some(),
         gdb,
     })
 }

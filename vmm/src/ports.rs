@@ -8,7 +8,7 @@ pub use unknown::UnknownPorts;
 
 use crate::addr::Gpa;
 use crate::devices::console::{self, Console};
-use crate::devices::event::Event;
+use crate::devices::event::{ConsoleChunk, Event};
 use crate::devices::hypercall::{self, Outcome, WhereisReply};
 use crate::devices::stdin::{Got, Stdin};
 use crate::memory::GuestRam;
@@ -36,6 +36,8 @@ pub struct Ports<'a> {
     kvm: Option<crate::kvmstats::sampler::AtExit>,
     /// `--gdb`'s debugger.
     debugger: Option<crate::gdb::Debugger<'a>>,
+    /// The guest's console outbox (abi::msg::Boot::outbox), once known.
+    outbox: Option<Gpa>,
 }
 
 impl<'a> Ports<'a> {
@@ -58,6 +60,7 @@ impl<'a> Ports<'a> {
             trace: None,
             kvm: None,
             debugger: None,
+            outbox: None,
         }
     }
 
@@ -95,11 +98,49 @@ impl<'a> Ports<'a> {
         &self.registry
     }
 
-    /// The guest stopped for good: tell gdb.
+    /// The guest stopped for good: show what its console outbox still
+    /// holds (a guest stopped from outside flushed nothing), and tell gdb.
     pub fn guest_ended(&mut self, stop: &Stop) {
+        self.drain_outbox();
         if let Some(d) = &mut self.debugger {
             d.guest_ended(stop);
         }
+    }
+
+    /// The outbox's records, checked as any console message. A message
+    /// the guest was cut off in the middle of writing may not decode: it
+    /// is dropped, and no error (the guest did nothing wrong). (Stopped
+    /// between a flush's exit and its next instruction, the guest would
+    /// have its last message shown twice: a window of a few instructions.)
+    fn drain_outbox(&mut self) {
+        let Some(gpa) = self.outbox.take() else {
+            return;
+        };
+        if let Ok(Event::Console { chunks, .. }) =
+            hypercall::read(self.ram.mem(), self.ram.size(), gpa)
+        {
+            for c in &chunks {
+                self.console_chunk(c);
+            }
+        }
+    }
+
+    /// Show one writer's console bytes and keep them in its process's
+    /// record. False when nobody reads the `--run` program's stream.
+    fn console_chunk(&mut self, c: &ConsoleChunk) -> bool {
+        if c.pid == 0 {
+            self.console.write(&c.bytes);
+            return true;
+        }
+        let name = self.registry.name(c.pid).unwrap_or("?");
+        let read = if self.registry.is_program(c.pid) {
+            self.console.write_program(c.pid, name, c.stream, &c.bytes)
+        } else {
+            self.console.write_process(c.pid, name, &c.bytes);
+            true
+        };
+        self.registry.output(c.pid, c.stream, &c.bytes);
+        read
     }
 
     /// Serve the message at `gpa`.
@@ -112,23 +153,27 @@ impl<'a> Ports<'a> {
             }
         };
         match event {
-            Event::Console { pid: 0, bytes, .. } => self.console.write(&bytes),
-            Event::Console { pid, stream, bytes } => {
-                let name = self.registry.name(pid).unwrap_or("?");
-                let read = if self.registry.is_program(pid) {
-                    self.console.write_program(pid, name, stream, &bytes)
-                } else {
-                    self.console.write_process(pid, name, &bytes);
-                    true
-                };
-                self.registry.output(pid, stream, &bytes);
-                if !read {
+            Event::Console { chunks, reply } => {
+                let mut broken = 0;
+                for c in &chunks {
+                    if !self.console_chunk(c) {
+                        broken |= hypercall::broken_bit(c.stream);
+                    }
+                }
+                if broken != 0 {
                     // Nobody reads the stream: the kernel gives the writer
                     // SIGPIPE (abi::msg::Console).
+                    if hypercall::write_console_broken(self.ram.mem(), reply, broken).is_err() {
+                        self.registry.error(RunError::AnswerNotWritten { gpa });
+                        return Outcome::Invalid;
+                    }
                     return Outcome::Failed;
                 }
             }
-            Event::Boot(b) => self.registry.boot(b),
+            Event::Boot(b) => {
+                self.outbox = b.outbox;
+                self.registry.boot(b);
+            }
             Event::Mark { .. } => {}
             Event::Threads(t) => self.registry.threads(t),
             Event::StdinRead { pid, want, reply } => {

@@ -83,8 +83,13 @@ pub struct Boot {
     /// The XSAVE mask the kernel saves and restores per process (the XCR0
     /// the hardware runs user code with); 0 when it uses FXSAVE.
     pub fpu_xcr0: u64,
+    /// GPA of the console outbox, a [`Console`] message whose header is
+    /// always filled in: what it holds when the guest is stopped (a
+    /// timeout, a triple fault, Ctrl-C) the VMM reads and shows, checked as
+    /// any message. 0: none.
+    pub outbox: u64,
 }
-const _: () = assert!(core::mem::size_of::<Boot>() == 80);
+const _: () = assert!(core::mem::size_of::<Boot>() == 88);
 
 /// Most bytes of stdin one message carries.
 pub const STDIN_MAX: usize = 4000;
@@ -107,27 +112,72 @@ pub struct Stdin {
 }
 const _: () = assert!(core::mem::size_of::<Stdin>() == 4024);
 
-/// Longest console chunk in one message.
+/// Room for console records in one message.
 pub const CONSOLE_MAX: usize = 4000;
 
-/// Bytes for the console, batched so a line costs one exit, not one per byte.
+/// Console bytes from any number of writers, in the order they were
+/// written: the kernel buffers them in its memory and sends them in one
+/// exit when the buffer is full, before any other message, when a process
+/// blocks or ends, at each timer tick, and at shutdown.
+///
+/// `bytes[..len]` holds records back to back, no padding: each a
+/// [`ConsoleRecord`] header ([`ConsoleRecord::SIZE`] bytes) and its `len`
+/// bytes. A record has one writer: the kernel (pid 0, fd 0) or exactly the
+/// bytes process `pid` passed to write()/writev() on descriptor 1 (stdout)
+/// or 2 (stderr), with no prefix: the VMM adds `[pid name] ` at each line
+/// start. The VMM checks every length against `len` and `len` against
+/// CONSOLE_MAX.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Console {
     pub hdr: Header,
+    /// Bytes of `bytes` in use.
     pub len: u32,
-    /// 0: the kernel's own text. Otherwise exactly the bytes process `pid`
-    /// passed to write()/writev(), with no prefix: the VMM adds
-    /// `[pid name] ` at each line start, so a message has one writer.
-    pub pid: u32,
-    /// The descriptor the process wrote to: 1 (stdout) or 2 (stderr); 0
-    /// for the kernel's text. A message has one descriptor too. The VMM
-    /// answers RESULT_FAILED when nobody reads that stream any more (a
-    /// broken pipe): the kernel kills the writer with SIGPIPE, as Linux.
-    pub fd: u32,
-    pub _pad: u32,
+    /// Out: bit `fd` (1 << 1, 1 << 2) set when nobody reads that stream any
+    /// more (a broken pipe on the host) and a record of a `--run` program
+    /// was for it; the result is then RESULT_FAILED. The kernel then
+    /// writes to that stream synchronously, one write a message, and kills
+    /// the writer with SIGPIPE, as Linux.
+    pub broken: u32,
+    pub _pad: [u32; 2],
     pub bytes: [u8; CONSOLE_MAX],
 }
+
+/// The header of one record in [`Console::bytes`], little-endian.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConsoleRecord {
+    /// 0: the kernel's own text; else the writing process.
+    pub pid: u32,
+    /// 0 for the kernel's text, else 1 or 2.
+    pub fd: u16,
+    /// Bytes that follow the header.
+    pub len: u16,
+}
+
+impl ConsoleRecord {
+    /// Bytes of the header.
+    pub const SIZE: usize = 8;
+
+    pub fn encode(&self) -> [u8; Self::SIZE] {
+        let mut b = [0; Self::SIZE];
+        b[..4].copy_from_slice(&self.pid.to_le_bytes());
+        b[4..6].copy_from_slice(&self.fd.to_le_bytes());
+        b[6..].copy_from_slice(&self.len.to_le_bytes());
+        b
+    }
+
+    /// The header at the start of `b`; None if `b` is shorter than one.
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        let h = b.get(..Self::SIZE)?;
+        Some(ConsoleRecord {
+            pid: u32::from_le_bytes([h[0], h[1], h[2], h[3]]),
+            fd: u16::from_le_bytes([h[4], h[5]]),
+            len: u16::from_le_bytes([h[6], h[7]]),
+        })
+    }
+}
+const _: () = assert!(CONSOLE_MAX <= u16::MAX as usize);
+
 const _: () = assert!(core::mem::size_of::<Console>() == 4032);
 
 /// `Region::kind`

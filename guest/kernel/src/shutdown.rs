@@ -1,6 +1,5 @@
 //! The end of the run: the console's last bytes, then the exit status to
-//! the VMM. It sits above both `console` and `vmmdev`, so the console can
-//! use the device as its transport without the device knowing the console.
+//! the VMM.
 
 use crate::arch::cpu;
 use crate::{console, kprint, kprintln, vmmdev};
@@ -19,6 +18,7 @@ pub fn halt(status: u32) -> ! {
             kprintln!("");
         }
         kprintln!("[kernel] no microvmm device: halted (status {status:#x})");
+        console::flush();
     }
     cpu::halt_forever()
 }

@@ -149,6 +149,7 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
         kernel_cr3: root.get(),
         fpu_xcr0: fpu::saved().0,
         fpu_size: fpu::saved().1,
+        outbox: vmmdev::outbox::gpa(),
         ..Default::default()
     };
     vmmdev::send(&mut b);

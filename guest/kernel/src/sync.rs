@@ -26,7 +26,7 @@
 //! | `COUNTERS` | file/eventfd.rs | `counters` | |
 //! | `PIPES` | pipe.rs | `pipes` | |
 //! | `NODES` | fs/node.rs | `table` | |
-//! | `BUF` | console.rs | `buf` | |
+//! | `OUTBOX` | vmmdev/outbox.rs | `outbox` | |
 //! | `PAGE` | vmmdev.rs | `send` | one message at a time |
 //! | `BATCH`, `ASKED` | smp.rs | the shootdown functions | `BATCH[c]` written only by CPU c |
 //!

@@ -60,6 +60,8 @@ fn dispatch(f: &mut TrapFrame) {
     match f.vec {
         v if v == timer::VECTOR as u64 => {
             timer::tick();
+            // Buffered console output waits at most a tick.
+            crate::console::flush();
             proc::tick(f);
         }
         0xff => {}                                    // spurious

@@ -2,6 +2,9 @@
 //! laid out in guest memory (abi::msg), so each report costs one exit.
 //! Under other VMMs (QEMU) the probe port reads all-ones and every report
 //! is skipped: the kernel carries on without it.
+//!
+//! Console output waits in an outbox (outbox.rs) until the next exit of
+//! any kind: any other message first sends what it holds.
 
 use abi::msg::{Header, MSG_MAX};
 
@@ -9,6 +12,8 @@ use crate::arch::cpu;
 use crate::memlayout::{Va, v2p};
 use crate::sync::KCell;
 use core::sync::atomic::{AtomicBool, Ordering};
+
+pub mod outbox;
 
 #[repr(C, align(4096))]
 struct MsgPage([u8; MSG_MAX as usize]);
@@ -60,6 +65,14 @@ pub fn send<M: Message>(m: &mut M) -> Option<i32> {
     if !present() {
         return None;
     }
+    outbox::flush();
+    transmit(m)
+}
+
+/// The exit itself. Not inlined, so that the outbox's flush in `send`
+/// and this frame (which copies the message) do not stack up.
+#[inline(never)]
+fn transmit<M: Message>(m: &mut M) -> Option<i32> {
     let size = core::mem::size_of::<M>();
     let h = m.header();
     h.kind = M::KIND;
@@ -84,6 +97,7 @@ pub fn send_shutdown(status: u32) -> bool {
     if !present() {
         return false;
     }
+    outbox::flush();
     cpu::outl(abi::PORT_SHUTDOWN, status);
     true
 }

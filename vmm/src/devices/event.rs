@@ -16,16 +16,14 @@ use crate::paging::Cr3;
 pub enum Event {
     /// The kernel is up.
     Boot(BootEvent),
-    /// Bytes for the console: the kernel's own text (`pid` 0), or exactly
-    /// what process `pid` wrote (the VMM adds its `[pid name] ` prefix).
+    /// Bytes for the console, in the order written, from one writer or
+    /// several; the answer (which host streams nobody reads) goes back
+    /// into the message at `reply`.
     Console {
-        /// The writer; 0 for the kernel.
-        pid: u32,
-        /// Which stream of the process: stdout or stderr (the kernel's
-        /// text says Stdout).
-        stream: Stream,
-        /// The bytes, unescaped.
-        bytes: Vec<u8>,
+        /// The records.
+        chunks: Vec<ConsoleChunk>,
+        /// Where the message lies.
+        reply: Gpa,
     },
     /// A process was created (`exit` is None) or is about to be torn down
     /// from its own context, its CR3 live.
@@ -61,6 +59,20 @@ pub enum Event {
         /// The guest's TSC at that point.
         tsc: u64,
     },
+}
+
+/// One writer's bytes for the console: the kernel's own text (`pid` 0),
+/// or exactly what process `pid` wrote (the VMM adds its `[pid name] `
+/// prefix).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsoleChunk {
+    /// The writer; 0 for the kernel.
+    pub pid: u32,
+    /// Which stream of the process: stdout or stderr (the kernel's text
+    /// says Stdout).
+    pub stream: Stream,
+    /// The bytes, unescaped.
+    pub bytes: Vec<u8>,
 }
 
 /// A process's output stream.
@@ -137,6 +149,8 @@ pub struct BootEvent {
     pub fpu_xcr0: u64,
     /// Bytes it saves per process.
     pub fpu_size: u32,
+    /// Where the console outbox lies: read when the guest is stopped.
+    pub outbox: Option<Gpa>,
 }
 
 impl BootEvent {

@@ -25,6 +25,7 @@ pub fn kmain(m: &Machine) -> ! {
         shutdown::halt(abi::status::PANIC)
     };
     kprintln!("[hostile] sending bad messages");
+    kernel::console::flush();
     bad_messages(m, page);
     aliased_processes(page, alias, alias2);
     kprintln!("[hostile] done; shutting down cleanly");
@@ -59,9 +60,8 @@ fn bad_messages(m: &Machine, page: Pa) {
     let c = msg::Console {
         hdr: Header::new(msg::KIND_CONSOLE),
         len: 60_000,
-        pid: 0,
-        fd: 0,
-        _pad: 0,
+        broken: 0,
+        _pad: [0; 2],
         bytes: [b'x'; msg::CONSOLE_MAX],
     };
     raw(page, c); // length beyond the buffer

@@ -63,6 +63,12 @@ pub fn write_console(
     if !a.check(buf, len) {
         return EFAULT;
     }
+    // A stream the VMM said nobody reads: this write goes in a message
+    // of its own, whose answer is its EPIPE.
+    if console::broken(fd) {
+        console::flush();
+    }
+    let mut number = console::Number::resume(pid, fd);
     let mut chunk = [0u8; 256];
     let mut done = 0;
     while done < len {
@@ -70,6 +76,7 @@ pub fn write_console(
         if !a.copy_in(&mut chunk[..n], buf + done) {
             return if done == 0 { EFAULT } else { done as i64 };
         }
+        number.scan(&chunk[..n]);
         if vmmdev::present() {
             // The VMM prefixes each line with "[pid name] " when asked to.
             console::write_from(pid, u32::from(fd), &chunk[..n]);
@@ -84,8 +91,15 @@ pub fn write_console(
         }
         done += n as u64;
     }
-    if !console::flush() {
-        return EPIPE;
+    number.save(pid, fd);
+    // Else the bytes wait in the console's buffer (console.rs says until
+    // when).
+    if number.seen || console::broken(fd) {
+        // Sent now: a printed number (console::Number), or a stream
+        // nobody may read any more, whose answer is this write's EPIPE.
+        if console::flush() & (1 << fd) != 0 {
+            return EPIPE;
+        }
     }
     len as i64
 }

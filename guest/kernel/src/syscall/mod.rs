@@ -286,7 +286,15 @@ fn dispatch(f: &mut TrapFrame) -> u64 {
             proc::maybe_yield(f) as u64
         }
         Ret::Switched(other) => other as u64,
-        Ret::Block(chan) => proc::block(f, nr, chan, 0) as u64,
-        Ret::BlockUntil(chan, deadline) => proc::block(f, nr, chan, deadline) as u64,
+        // A blocking point: what the console holds goes out before the
+        // caller waits (a prompt before its read, a line before a sleep).
+        Ret::Block(chan) => {
+            crate::console::flush();
+            proc::block(f, nr, chan, 0) as u64
+        }
+        Ret::BlockUntil(chan, deadline) => {
+            crate::console::flush();
+            proc::block(f, nr, chan, deadline) as u64
+        }
     }
 }

@@ -6,12 +6,12 @@
 //! message layouts and constants.
 
 use abi::Pod;
-use abi::msg::{self, CONSOLE_MAX, Header, MAX_FILES, MAX_REGIONS, MAX_UNKNOWN, MSG_MAX};
+use abi::msg::{self, Header, MAX_FILES, MAX_REGIONS, MAX_UNKNOWN, MSG_MAX};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use super::event::{
     BootEvent, Event, Exit, Fault, GuestMode, Pattern, ProcEvent, ProcStats, Prot, Region,
-    RegionKind, Scheduling, Stream, UnknownSyscalls, WhereisRequest,
+    RegionKind, Scheduling, UnknownSyscalls, WhereisRequest,
 };
 use crate::addr::{Gpa, Gva};
 use crate::paging::Cr3;
@@ -159,35 +159,10 @@ pub fn decode(kind: u32, body: &[u8], gpa: Gpa) -> Result<Event, ProtocolError> 
                 reply: gpa,
             })
         }
-        msg::KIND_CONSOLE => {
-            let c = msg::Console::from_bytes(body).ok_or_else(short)?;
-            let bytes = c
-                .bytes
-                .get(..c.len as usize)
-                .ok_or(ProtocolError::OutOfRange {
-                    kind,
-                    field: "len",
-                    value: c.len as u64,
-                    max: CONSOLE_MAX as u64,
-                })?;
-            let stream = match (c.pid, c.fd) {
-                (0, 0) | (_, 1) => Stream::Stdout,
-                (p, 2) if p != 0 => Stream::Stderr,
-                (_, fd) => {
-                    return Err(ProtocolError::OutOfRange {
-                        kind,
-                        field: "fd",
-                        value: fd.into(),
-                        max: 2,
-                    });
-                }
-            };
-            Ok(Event::Console {
-                pid: c.pid,
-                stream,
-                bytes: bytes.to_vec(),
-            })
-        }
+        msg::KIND_CONSOLE => Ok(Event::Console {
+            chunks: console::chunks(&msg::Console::from_bytes(body).ok_or_else(short)?)?,
+            reply: gpa,
+        }),
         msg::KIND_DEBUG_TRAP => Ok(Event::DebugTrap {
             msg: msg::DebugTrap::from_bytes(body).ok_or_else(short)?,
             at: gpa,
@@ -223,6 +198,7 @@ fn boot(b: &msg::Boot) -> BootEvent {
         kernel_cr3: Cr3(b.kernel_cr3),
         fpu_xcr0: b.fpu_xcr0,
         fpu_size: b.fpu_size,
+        outbox: (b.outbox != 0).then_some(Gpa(b.outbox)),
     }
 }
 
@@ -378,11 +354,14 @@ fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
     })
 }
 
+mod console;
 mod reply;
 #[cfg(test)]
 mod tests;
 mod threads;
 
+pub use console::broken_bit;
 pub use reply::{
-    Outcome, WhereisReply, encode_answer, write_answer, write_debug_trap, write_result, write_stdin,
+    Outcome, WhereisReply, encode_answer, write_answer, write_console_broken, write_debug_trap,
+    write_result, write_stdin,
 };

@@ -1,5 +1,6 @@
 //! The VMM's replies, in the guest's layouts: the result code in a
-//! message's header and the answer to a `whereis` question.
+//! message's header, the answer to a `whereis` question, the bytes of a
+//! stdin read and the broken streams of a console message.
 
 use abi::Pod;
 use abi::msg::{self, Header, WALK_MAX, WalkStep, WhereisAnswer};
@@ -103,6 +104,19 @@ pub fn write_stdin(
         bytes.len() as u32,
         field(std::mem::offset_of!(msg::Stdin, len)),
     )
+}
+
+/// Write the console message's answer at `at`: the host streams (bit 1
+/// stdout, bit 2 stderr) nobody reads any more.
+pub fn write_console_broken(
+    mem: &GuestMemoryMmap,
+    at: Gpa,
+    broken: u32,
+) -> Result<(), vm_memory::GuestMemoryError> {
+    let field = at
+        .raw()
+        .saturating_add(std::mem::offset_of!(msg::Console, broken) as u64);
+    mem.write_obj(broken, GuestAddress(field))
 }
 
 /// Write `outcome` into the header of the message at `gpa`, if the header

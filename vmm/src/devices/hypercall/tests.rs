@@ -5,7 +5,7 @@
 use super::*;
 use crate::addr::{Hpa, Hva};
 use crate::pagemap::HostFrame;
-use abi::msg::WALK_MAX;
+use abi::msg::{CONSOLE_MAX, WALK_MAX};
 
 mod proc;
 
@@ -54,26 +54,68 @@ fn debug_trap_round_trip() {
     assert!(read(&m, 1 << 20, Gpa(0x3000)).is_err());
 }
 
-#[test]
-fn console_round_trip() {
-    let m = mem();
+/// A console message holding `records` (pid, fd, bytes), in order.
+fn console(records: &[(u32, u16, &[u8])]) -> msg::Console {
     let mut c = msg::Console {
         hdr: Header::new(msg::KIND_CONSOLE),
-        len: 3,
-        pid: 4,
-        fd: 1,
-        _pad: 0,
+        len: 0,
+        broken: 0,
+        _pad: [0; 2],
         bytes: [0; CONSOLE_MAX],
     };
-    c.bytes[..3].copy_from_slice(b"hi\n");
+    let mut at = 0;
+    for &(pid, fd, b) in records {
+        let h = msg::ConsoleRecord {
+            pid,
+            fd,
+            len: b.len() as u16,
+        };
+        c.bytes[at..at + 8].copy_from_slice(&h.encode());
+        c.bytes[at + 8..at + 8 + b.len()].copy_from_slice(b);
+        at += 8 + b.len();
+    }
+    c.len = at as u32;
+    c
+}
+
+#[test]
+fn console_round_trip() {
+    use crate::devices::event::{ConsoleChunk, Stream};
+    let m = mem();
+    let c = console(&[
+        (4, 1, b"hi\n"),
+        (0, 0, b"[kernel] x\n"),
+        (4, 2, b"err"),
+        (5, 1, b""),
+    ]);
     put(&m, 0x1000, &c);
+    let chunk = |pid, stream, b: &[u8]| ConsoleChunk {
+        pid,
+        stream,
+        bytes: b.to_vec(),
+    };
     match read(&m, 1 << 20, Gpa(0x1000)) {
-        Ok(Event::Console { pid, stream, bytes }) => assert_eq!(
-            (pid, stream, &bytes[..]),
-            (4, crate::devices::event::Stream::Stdout, &b"hi\n"[..])
-        ),
+        Ok(Event::Console { chunks, reply }) => {
+            assert_eq!(reply, Gpa(0x1000));
+            assert_eq!(
+                chunks,
+                vec![
+                    chunk(4, Stream::Stdout, b"hi\n"),
+                    chunk(0, Stream::Stdout, b"[kernel] x\n"),
+                    chunk(4, Stream::Stderr, b"err"),
+                    chunk(5, Stream::Stdout, b""),
+                ]
+            );
+        }
         other => panic!("unexpected {other:?}"),
     }
+    // The answer lands in `broken` and nowhere else.
+    write_console_broken(&m, Gpa(0x1000), 1 << 2).expect("answer");
+    let mut back = c;
+    back.broken = 1 << 2;
+    let mut got = vec![0u8; size_of::<msg::Console>()];
+    m.read_slice(&mut got, GuestAddress(0x1000)).expect("read");
+    assert_eq!(got, back.as_bytes());
 }
 
 #[test]
@@ -162,21 +204,33 @@ fn stdin_reads_decode_and_answers_stay_in_the_message() {
 }
 
 #[test]
-fn console_length_is_checked() {
+fn console_lengths_and_fds_are_checked() {
     let m = mem();
-    let c = msg::Console {
-        hdr: Header::new(msg::KIND_CONSOLE),
-        len: CONSOLE_MAX as u32 + 1,
-        pid: 0,
-        fd: 0,
-        _pad: 0,
-        bytes: [0; CONSOLE_MAX],
+    let refused = |c: &msg::Console, field: &str| {
+        put(&m, 0x1000, c);
+        match read(&m, 1 << 20, Gpa(0x1000)) {
+            Err(ProtocolError::OutOfRange { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: unexpected {other:?}"),
+        }
     };
-    put(&m, 0x1000, &c);
-    assert!(matches!(
-        read(&m, 1 << 20, Gpa(0x1000)),
-        Err(ProtocolError::OutOfRange { field: "len", .. })
-    ));
+    let mut c = console(&[(1, 1, b"ok")]);
+    c.len = CONSOLE_MAX as u32 + 1;
+    refused(&c, "len");
+    // A record longer than what follows its header.
+    let mut c = console(&[(1, 1, b"abc")]);
+    c.len -= 1;
+    refused(&c, "record len");
+    let mut c = console(&[(1, 1, b"abc")]);
+    c.bytes[6..8].copy_from_slice(&60_000u16.to_le_bytes());
+    c.len = CONSOLE_MAX as u32;
+    refused(&c, "record len");
+    // Half a header after a good record.
+    let mut c = console(&[(1, 1, b"abc")]);
+    c.len += 5;
+    refused(&c, "record header");
+    refused(&console(&[(1, 3, b"x")]), "record fd");
+    refused(&console(&[(0, 2, b"x")]), "record fd");
+    refused(&console(&[(0, 1, b"x"), (0, 7, b"y")]), "record fd");
 }
 
 #[test]
@@ -229,6 +283,7 @@ fn answers_encode_what_was_found() {
 
 mod proptests {
     use super::super::*;
+    use abi::msg::CONSOLE_MAX;
     use proptest::prelude::*;
 
     proptest! {
@@ -252,8 +307,9 @@ mod proptests {
             if let Ok(msg) = read(&m, ram, Gpa(gpa)) {
                 prop_assert_eq!(size, msg::size_of_kind(kind));
                 prop_assert!(gpa + size as u64 <= ram);
-                if let Event::Console { bytes: c, .. } = msg {
-                    prop_assert!(c.len() <= CONSOLE_MAX);
+                if let Event::Console { chunks, .. } = msg {
+                    let shown: usize = chunks.iter().map(|c| c.bytes.len() + msg::ConsoleRecord::SIZE).sum();
+                    prop_assert!(shown <= CONSOLE_MAX);
                 }
             }
         }
