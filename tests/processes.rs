@@ -236,10 +236,18 @@ fn the_timer_preempts_a_spinning_process() {
     for args in [
         &["--cmdline", "spin:200 heap", "-q"][..],
         &["--irqchip", "full", "--cmdline", "spin:200 heap", "-q"],
-        &["-q"],
     ] {
         assert!(preemptions(args) > 0, "spin was never preempted: {args:?}");
     }
+    // The demo's spin burns only 30 ms, and is preempted only at a tick
+    // when another demo process is runnable: usually 1-3 times, but on a
+    // loaded host the others may all be done by its first tick. One of
+    // three runs must show it.
+    let demo = (0..3).map(|_| preemptions(&["-q"])).collect::<Vec<_>>();
+    assert!(
+        demo.iter().any(|&n| n > 0),
+        "the demo's spin was never preempted in 3 runs: {demo:?}"
+    );
 }
 
 #[test]
