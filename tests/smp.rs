@@ -176,6 +176,28 @@ fn unmapping_what_a_thread_on_the_other_vcpu_touched_is_a_counted_shootdown() {
     assert!(r.stdout.contains("  TLB shootdowns: "), "{}", r.stdout);
 }
 
+/// Two threads, one per vCPU, write the same fresh page at the same
+/// moment, page after page: both take a not-present fault on it at once.
+/// The one that waited for the kernel lock must find the page paged in and
+/// run its write again, not be killed as if out of memory (what killed
+/// the Go program below now and then, in the runtime's bss). Without the
+/// fix this died in the first rounds on every run tried.
+#[test]
+fn two_threads_faulting_on_one_page_at_once_both_go_on() {
+    let Some(p) = build("samefault", Cc::Static) else {
+        return;
+    };
+    let p = p.display().to_string();
+    for cpus in ["1", "2"] {
+        let r = microvmm_direct(&["-q", "--cpus", cpus, "--run", &p, "--timeout", "60"]);
+        assert_eq!(r.code, 0, "--cpus {cpus}\n{}", r.stderr);
+        assert_eq!(
+            r.stdout, "samefault: 256 rounds, 0 wrong\n",
+            "--cpus {cpus}"
+        );
+    }
+}
+
 /// A static Go program (goroutines, a WaitGroup) prints the same under
 /// one and two vCPUs. Needs `go` (Debian's golang-go; a skip fails in CI).
 #[test]

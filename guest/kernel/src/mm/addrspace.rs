@@ -107,6 +107,9 @@ impl AddrSpace {
         let Some(i) = self.regions.index_of(addr) else {
             return Fault::Kill(Why::MapErr, "address outside every region of this process");
         };
+        if fault::paged_in_since(self.root, addr, err) {
+            return Fault::Served;
+        }
         let r = self.regions.list[i];
         match fault::judge(&r, addr, err, self.brk) {
             Err(kill) => kill,

@@ -88,6 +88,20 @@ pub fn judge(r: &Region, addr: u64, err: u64, brk: u64) -> Result<Step, Fault> {
     Ok(Step::Demand)
 }
 
+/// Whether a not-present fault (error code `err`) at `addr` finds the page
+/// present under `root` now: another thread of the group, on another CPU,
+/// took a fault on the same page at the same moment and paged it in while
+/// this CPU waited for the kernel lock. The access just runs again (after
+/// a local flush, so no stale translation can fault it once more); paging
+/// in again would find the page there and fail as if out of memory.
+pub fn paged_in_since(root: Pa, addr: u64, err: u64) -> bool {
+    if err & PRESENT != 0 || pte::lookup(root, Va(page_down(addr))).is_none() {
+        return false;
+    }
+    crate::arch::local_flush_page(addr);
+    true
+}
+
 /// Why a fault on a present page is refused (a write one, when it was not
 /// copy-on-write).
 pub fn refused(write: bool, fetch: bool) -> &'static str {
