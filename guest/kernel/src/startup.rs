@@ -100,7 +100,7 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
     if m.irqchip {
         timer::init();
     }
-    proc::set_preemptive(m.irqchip);
+    proc::init(m.irqchip);
     let pv_flags = if mode == Mode::Pvm {
         arch::pvm::registered_flags()
     } else {
