@@ -48,6 +48,39 @@ fn emit_guest_writes_the_embedded_image() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Issue 21: every run copies the kernel image into guest RAM, so a big
+/// table the kernel initialises with non-zero bytes (it then sits in
+/// .data, not .bss) costs every run. The process table alone was 2 MiB;
+/// the writable segment's file bytes are now ~124 KiB.
+#[test]
+fn the_kernel_image_carries_no_big_tables() {
+    let dir = std::env::temp_dir().join(format!("microvmm-data-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let path = dir.join("guest.elf");
+    microvmm(&["--emit-guest", path.to_str().expect("utf8")], 0);
+    let elf = std::fs::read(&path).expect("read emitted guest");
+    let _ = std::fs::remove_dir_all(&dir);
+    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().expect("8 bytes"));
+    let (phoff, phentsize, phnum) = (u64_at(0x20) as usize, u16_at(0x36), u16_at(0x38));
+    const PT_LOAD: u32 = 1;
+    const PF_W: u32 = 2;
+    let writable: u64 = (0..phnum)
+        .map(|i| phoff + i * phentsize)
+        .filter(|&h| {
+            let word = |o: usize| u32::from_le_bytes(elf[h + o..h + o + 4].try_into().expect("4"));
+            word(0) == PT_LOAD && word(4) & PF_W != 0
+        })
+        .map(|h| u64_at(h + 0x20))
+        .sum();
+    assert!(writable > 0, "no writable segment found");
+    assert!(
+        writable <= 256 << 10,
+        "the kernel image's writable segments carry {writable} bytes: a static \
+         initialised with non-zero bytes belongs in .bss (zero it, set it at boot)"
+    );
+}
+
 #[test]
 fn help_explains_the_cli_and_exit_codes() {
     let r = microvmm(&["--help"], 0);

@@ -5,7 +5,7 @@
  * calls are numbered from 1000 up (guest/abi/src/syscall.rs). Call them
  * through syscall(2): on success it returns 0, on failure -1 with errno
  * set (ENOSYS on a kernel that is not microvmm's, EFAULT for a bad
- * pointer). The structs mirror guest/abi/src/msg.rs byte for byte.
+ * pointer). The structs mirror guest/abi/src/msg/ byte for byte.
  */
 #ifndef MICROVMM_H
 #define MICROVMM_H

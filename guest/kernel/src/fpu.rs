@@ -29,6 +29,11 @@ pub const AREA_MAX: usize = 12288;
 pub struct FpuArea(pub [u8; AREA_MAX]);
 
 impl FpuArea {
+    /// All zero bytes: not a state to restore (the x87 control word and
+    /// MXCSR of `clean` are not zero), only what a slot no process holds
+    /// carries, so that a table of them can live in .bss.
+    pub const ZERO: FpuArea = FpuArea([0; AREA_MAX]);
+
     /// A clean state: x87 control word 0x37f, MXCSR 0x1f80 (all masked),
     /// and an XSAVE header of zeros (every other component in its initial
     /// state when restored).

@@ -100,7 +100,30 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
     if m.irqchip {
         timer::init();
     }
-    proc::set_preemptive(m.irqchip);
+    proc::init(m.irqchip);
+    announce(mode, tsc0, &m, vmm, root.get());
+    if m.cpus > 1 {
+        // Under PVH the kernel starts the APs itself; microvmm made them
+        // runnable already.
+        let woken = if pvh != 0 {
+            apboot::wake(&m.apic_ids[..m.cpus as usize], m.tsc_khz) + 1
+        } else {
+            m.cpus
+        };
+        let online = smp::start_aps(woken, m.tsc_khz);
+        kprintln!(
+            "[kernel] vCPUs: {online} of {} online, one big kernel lock",
+            m.cpus
+        );
+    }
+    kmain(&m)
+}
+
+/// Say the kernel is up: the banner on the console (what the platform
+/// gave it, how long boot took) and the `Boot` message to the VMM.
+/// `root` is the kernel page table's root; `vmm`, whether the microvmm
+/// device answered.
+fn announce(mode: Mode, tsc0: u64, m: &Machine, vmm: bool, root: u64) {
     let pv_flags = if mode == Mode::Pvm {
         arch::pvm::registered_flags()
     } else {
@@ -146,28 +169,13 @@ extern "C" fn rust_start(tsc0: u64, mode: u64, pvh: u64) -> ! {
             SCHED_COOPERATIVE
         },
         timer_hz: if m.irqchip { timer::HZ } else { 0 },
-        kernel_cr3: root.get(),
+        kernel_cr3: root,
         fpu_xcr0: fpu::saved().0,
         fpu_size: fpu::saved().1,
         outbox: vmmdev::outbox::gpa(),
         ..Default::default()
     };
     vmmdev::send(&mut b);
-    if m.cpus > 1 {
-        // Under PVH the kernel starts the APs itself; microvmm made them
-        // runnable already.
-        let woken = if pvh != 0 {
-            apboot::wake(&m.apic_ids[..m.cpus as usize], m.tsc_khz) + 1
-        } else {
-            m.cpus
-        };
-        let online = smp::start_aps(woken, m.tsc_khz);
-        kprintln!(
-            "[kernel] vCPUs: {online} of {} online, one big kernel lock",
-            m.cpus
-        );
-    }
-    kmain(&m)
 }
 
 /// Under PVH, with the kernel page table up: the LAPIC's mode (apic.rs),

@@ -198,49 +198,7 @@ pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Re
     match kind(&s.head[..n]) {
         Ok(Kind::Elf) => {}
         Ok(Kind::Script(interp, arg)) => {
-            // The script's path replaces argv[0]; the interpreter and its
-            // argument go first. Strings come from the head: copy them.
-            let room = s.strings.len() - s.used;
-            let need = interp.1 + arg.map_or(0, |a| a.1) + plen + 3;
-            if need > room {
-                return Err(E2BIG);
-            }
-            let mut put = |src: (usize, usize), from_path: bool| {
-                let st = s.used;
-                let bytes = if from_path {
-                    &s.path[..src.1]
-                } else {
-                    &s.head[src.0..src.0 + src.1]
-                };
-                s.strings[st..st + src.1].copy_from_slice(bytes);
-                s.used += src.1 + 1;
-                s.strings[st + src.1] = 0;
-                (st, src.1)
-            };
-            let i = put(interp, false);
-            let g = arg.map(|a| put(a, false));
-            let path = put((0, plen), true);
-            args[2] = path;
-            first = match g {
-                Some(g) => {
-                    args[0] = i;
-                    args[1] = g;
-                    0
-                }
-                None => {
-                    args[1] = i;
-                    1
-                }
-            };
-            let ip = &s.strings[i.0..i.0 + i.1];
-            let mut ipath = [0u8; 256];
-            ipath[..ip.len()].copy_from_slice(ip);
-            image = fs::lookup(cwd, &ipath[..ip.len()], true)?;
-            executable(image)?;
-            let n2 = fs::read_at(image, 0, &mut s.head);
-            if !matches!(kind(&s.head[..n2]), Ok(Kind::Elf)) {
-                return Err(ENOEXEC);
-            }
+            (first, image) = script(s, &mut args, (interp, arg), plen, cwd)?;
         }
         Err(why) => return refuse(p, &s.path[..plen], why),
     }
@@ -255,26 +213,11 @@ pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Re
         Ok(e) => e,
         Err(why) => return refuse(p, &s.path[..plen], why),
     };
-    let mut fresh = AddrSpace::new().ok_or(ENOMEM)?;
-    let mut argv = [&[][..]; ARGC_MAX + 2];
-    let mut envp = [&[][..]; ENVC_MAX];
-    let strings = &s.strings;
-    for (k, &(st, len)) in args[first..first + argc].iter().enumerate() {
-        argv[k] = &strings[st..st + len];
-    }
-    for (k, &(st, len)) in envs[..envc].iter().enumerate() {
-        envp[k] = &strings[st..st + len];
-    }
-    let sp = match exec::load(&mut fresh, &File(image), &e) {
-        Ok(()) => stack::build(&mut fresh, &e, &argv[..argc.min(ARGC_MAX)], &envp[..envc]),
-        Err(why) => {
-            fresh.destroy();
-            return refuse(p, &s.path[..plen], why);
-        }
-    };
-    let Some(sp) = sp else {
-        fresh.destroy();
-        return Err(E2BIG);
+    let args = &args[first..first + argc];
+    let (fresh, sp) = match load(image, &e, &s.strings, args, &envs[..envc]) {
+        Ok(loaded) => loaded,
+        Err(Load::Refused(why)) => return refuse(p, &s.path[..plen], why),
+        Err(Load::Errno(errno)) => return Err(errno),
     };
     // The point of no return: the old image ends here, and the process's
     // other threads with it; the caller takes the process's pid.
@@ -288,6 +231,63 @@ pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Re
     p.robust_list = 0;
     p.fs_base = fsbase::read();
     report(p, PROC_EXITING, Some(Exit::Exec));
+    switch_space(p, fresh);
+    p.fds.exec();
+    p.name = name;
+    p.execs = p.execs.saturating_add(1);
+    crate::running::set(p.tgid, p.execs);
+    forget_old_image(p);
+    start_frame(f, p, e.entry, sp);
+    report(p, PROC_CREATED, None);
+    Ok(())
+}
+
+/// Why `load` failed: the image is refused (said on the console, ENOEXEC),
+/// or an errno for the caller.
+enum Load {
+    Refused(&'static str),
+    Errno(i64),
+}
+
+/// A fresh address space holding `image` (ELF header `e`) and the start-up
+/// stack of `args` and `envs` (ranges in `strings`); Ok: it and the stack
+/// pointer. The caller's address space is untouched either way.
+fn load(
+    image: u32,
+    e: &elf::Elf,
+    strings: &[u8],
+    args: &[(usize, usize)],
+    envs: &[(usize, usize)],
+) -> Result<(AddrSpace, u64), Load> {
+    let mut fresh = AddrSpace::new().ok_or(Load::Errno(ENOMEM))?;
+    let mut argv = [&[][..]; ARGC_MAX + 2];
+    let mut envp = [&[][..]; ENVC_MAX];
+    for (k, &(st, len)) in args.iter().enumerate() {
+        argv[k] = &strings[st..st + len];
+    }
+    for (k, &(st, len)) in envs.iter().enumerate() {
+        envp[k] = &strings[st..st + len];
+    }
+    let argc = args.len().min(ARGC_MAX);
+    let sp = match exec::load(&mut fresh, &File(image), e) {
+        Ok(()) => stack::build(&mut fresh, e, &argv[..argc], &envp[..envs.len()]),
+        Err(why) => {
+            fresh.destroy();
+            return Err(Load::Refused(why));
+        }
+    };
+    match sp {
+        Some(sp) => Ok((fresh, sp)),
+        None => {
+            fresh.destroy();
+            Err(Load::Errno(E2BIG))
+        }
+    }
+}
+
+/// Run on `fresh` from now on (the CR3 load is traced) and free the old
+/// image's address space.
+fn switch_space(p: &mut Proc, fresh: AddrSpace) {
     arch::set_cr3(fresh.root.get());
     crate::trace::record(
         crate::trace::now(),
@@ -302,12 +302,69 @@ pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Re
     if let Some(mut old) = p.aspace.replace(fresh) {
         old.destroy();
     }
-    p.fds.exec();
-    p.name = name;
-    p.execs = p.execs.saturating_add(1);
-    crate::running::set(p.tgid, p.execs);
-    // Handlers lived in the old image: back to the default; ignored
-    // signals stay ignored (POSIX).
+}
+
+/// argv for script `s.path[..plen]` whose `#!` line names `interp` and
+/// maybe one argument (ranges in `s.head`): the interpreter, its argument,
+/// the script's path in place of argv[0], then argv[1..] (in `args[2..]`).
+/// Ok: where argv now starts in `args`, and the interpreter's node.
+fn script(
+    s: &mut Scratch,
+    args: &mut [(usize, usize)],
+    (interp, arg): ((usize, usize), Option<(usize, usize)>),
+    plen: usize,
+    cwd: u32,
+) -> Result<(usize, u32), i64> {
+    // The script's path replaces argv[0]; the interpreter and its
+    // argument go first. Strings come from the head: copy them.
+    let room = s.strings.len() - s.used;
+    let need = interp.1 + arg.map_or(0, |a| a.1) + plen + 3;
+    if need > room {
+        return Err(E2BIG);
+    }
+    let mut put = |src: (usize, usize), from_path: bool| {
+        let st = s.used;
+        let bytes = if from_path {
+            &s.path[..src.1]
+        } else {
+            &s.head[src.0..src.0 + src.1]
+        };
+        s.strings[st..st + src.1].copy_from_slice(bytes);
+        s.used += src.1 + 1;
+        s.strings[st + src.1] = 0;
+        (st, src.1)
+    };
+    let i = put(interp, false);
+    let g = arg.map(|a| put(a, false));
+    let path = put((0, plen), true);
+    args[2] = path;
+    let first = match g {
+        Some(g) => {
+            args[0] = i;
+            args[1] = g;
+            0
+        }
+        None => {
+            args[1] = i;
+            1
+        }
+    };
+    let ip = &s.strings[i.0..i.0 + i.1];
+    let mut ipath = [0u8; 256];
+    ipath[..ip.len()].copy_from_slice(ip);
+    let image = fs::lookup(cwd, &ipath[..ip.len()], true)?;
+    executable(image)?;
+    let n2 = fs::read_at(image, 0, &mut s.head);
+    if !matches!(kind(&s.head[..n2]), Ok(Kind::Elf)) {
+        return Err(ENOEXEC);
+    }
+    Ok((first, image))
+}
+
+/// What the old image set up and the new one starts without: signal
+/// handlers (ignored signals stay ignored, as POSIX says), the handler in
+/// progress, the alternate stack, TLS bases and the FPU state.
+fn forget_old_image(p: &mut Proc) {
     for a in p.sigactions.iter_mut() {
         if a[0] > 1 {
             *a = [0; 4];
@@ -326,16 +383,19 @@ pub fn execve(f: &mut TrapFrame, path_va: u64, argv_va: u64, envp_va: u64) -> Re
     fsbase::write_base(Seg::Gs, 0);
     p.fpu = FpuArea::clean();
     entry::set_fx(&mut p.fpu);
+}
+
+/// The new image's first instruction: Linux's start-up registers (all
+/// zero), `rsp` at argc, in the caller's frame and the process's.
+fn start_frame(f: &mut TrapFrame, p: &mut Proc, entry: u64, sp: u64) {
     let mut nf = entry::ZERO_FRAME;
-    nf.rip = e.entry;
+    nf.rip = entry;
     nf.cs = USER_CS;
     nf.ss = USER_SS;
     nf.rflags = 0x202;
     nf.rsp = sp;
     *f = nf;
     p.frame = nf;
-    report(p, PROC_CREATED, None);
-    Ok(())
 }
 
 /// A file exec cannot run: say why on the console, ENOEXEC to the caller.

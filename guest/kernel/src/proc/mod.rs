@@ -71,11 +71,14 @@ struct Table {
 /// kernel lock; `cur[c]` and `gathering[c]` are written only by CPU `c`
 /// (and read by others, under the lock). `table()` is taken once per
 /// operation; `current()` is the running slot of it, see its contract.
+/// Every byte of its initialiser is zero, so it lives in .bss and the
+/// image carries none of its ~2 MiB (issue 21): what does not start at
+/// zero (`cur`, `next_pid`) `init` sets at boot.
 static TABLE: KCell<Table> = KCell::new(Table {
-    procs: [Proc::EMPTY; NPROC],
-    cur: [NONE; abi::layout::MAX_CPUS as usize],
+    procs: [Proc::UNUSED; NPROC],
+    cur: [0; abi::layout::MAX_CPUS as usize],
     gathering: [0; abi::layout::MAX_CPUS as usize],
-    next_pid: 1,
+    next_pid: 0,
     preemptive: false,
     switches: 0,
     frames_free_at_start: 0,
@@ -112,8 +115,14 @@ pub unsafe fn current() -> &'static mut Proc {
     &mut t.procs[t.cur()]
 }
 
-pub fn set_preemptive(on: bool) {
-    table().preemptive = on;
+/// Ready the table, once at boot before any process or other CPU runs:
+/// no CPU runs a process, pids start at 1, and whether the timer tick
+/// preempts (`preemptive`: the host has one).
+pub fn init(preemptive: bool) {
+    let t = table();
+    t.cur = [NONE; abi::layout::MAX_CPUS as usize];
+    t.next_pid = 1;
+    t.preemptive = preemptive;
 }
 
 /// Create a process running the ELF image `img` with `argv`; `name` is

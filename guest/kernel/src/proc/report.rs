@@ -45,51 +45,12 @@ pub fn report(p: &Proc, event: u32, exit: Option<Exit>) {
     m.pattern_gva = p.pattern_gva;
     m.pattern = p.pattern;
     if event == msg::PROC_EXITING {
-        let s = super::cpus::take_shots(p.tgid);
-        m.tlb_shootdowns = s.shootdowns;
-        m.tlb_shootdown_pages = s.pages;
-        m.vcpus_ran = s.ran;
-        // After execve the pid runs on, here, as its next image.
-        if matches!(exit, Some(Exit::Exec)) {
-            super::cpus::ran_here(p.tgid);
-        }
-        m.tlb_shootdown_ns = (s.cycles.saturating_mul(1000))
-            .checked_div(crate::arch::tsc_khz())
-            .unwrap_or(0);
+        tlb_counters(&mut m, p.tgid, exit);
     }
     if crate::trace::on() {
-        use abi::trace::*;
-        let (sub, a) = match exit {
-            None => (PROC_START, u64::from(p.ppid)),
-            Some(Exit::Exec) => (PROC_EXEC, 0),
-            Some(Exit::Status(s)) => (PROC_EXIT, s as u64),
-            Some(Exit::Signal(sig)) => (PROC_EXIT, 128 + sig as u64),
-            Some(Exit::Fault { .. }) => (PROC_EXIT, 128 + 11),
-        };
-        crate::trace::record(crate::trace::now(), EV_PROC, sub, p.tgid, a, 0, 0, 0);
+        trace(p, exit);
     }
-    match exit {
-        Some(Exit::Status(s)) => {
-            m.exit_kind = msg::EXIT_NORMAL;
-            m.exit_status = s;
-        }
-        Some(Exit::Signal(sig)) => {
-            m.exit_kind = msg::EXIT_SIGNAL;
-            m.exit_status = sig as i64;
-        }
-        Some(Exit::Fault {
-            vector,
-            err,
-            addr,
-            rip,
-            ..
-        }) => {
-            m.exit_kind = msg::EXIT_FAULT;
-            (m.fault_vector, m.fault_error, m.fault_addr, m.fault_rip) = (vector, err, addr, rip);
-        }
-        Some(Exit::Exec) => m.exit_kind = msg::EXIT_EXEC,
-        None => {}
-    }
+    set_exit(&mut m, exit);
     if let Some(r) = vmmdev::send(&mut m)
         && r != msg::RESULT_OK
     {
@@ -185,5 +146,60 @@ fn faults(by_kind: &[u64; KIND_SLOTS]) {
             kprint!("{sep}{} {n}", msg::region_name(k));
             sep = ", ";
         }
+    }
+}
+
+/// The group's TLB shootdowns and the vCPUs it ran on, taken (and reset)
+/// as it ends.
+fn tlb_counters(m: &mut ProcMsg, tgid: u32, exit: Option<Exit>) {
+    let s = super::cpus::take_shots(tgid);
+    m.tlb_shootdowns = s.shootdowns;
+    m.tlb_shootdown_pages = s.pages;
+    m.vcpus_ran = s.ran;
+    // After execve the pid runs on, here, as its next image.
+    if matches!(exit, Some(Exit::Exec)) {
+        super::cpus::ran_here(tgid);
+    }
+    m.tlb_shootdown_ns = (s.cycles.saturating_mul(1000))
+        .checked_div(crate::arch::tsc_khz())
+        .unwrap_or(0);
+}
+
+/// The trace event of a process's start, exec or end.
+fn trace(p: &Proc, exit: Option<Exit>) {
+    use abi::trace::*;
+    let (sub, a) = match exit {
+        None => (PROC_START, u64::from(p.ppid)),
+        Some(Exit::Exec) => (PROC_EXEC, 0),
+        Some(Exit::Status(s)) => (PROC_EXIT, s as u64),
+        Some(Exit::Signal(sig)) => (PROC_EXIT, 128 + sig as u64),
+        Some(Exit::Fault { .. }) => (PROC_EXIT, 128 + 11),
+    };
+    crate::trace::record(crate::trace::now(), EV_PROC, sub, p.tgid, a, 0, 0, 0);
+}
+
+/// How it ended, in the message's exit fields.
+fn set_exit(m: &mut ProcMsg, exit: Option<Exit>) {
+    match exit {
+        Some(Exit::Status(s)) => {
+            m.exit_kind = msg::EXIT_NORMAL;
+            m.exit_status = s;
+        }
+        Some(Exit::Signal(sig)) => {
+            m.exit_kind = msg::EXIT_SIGNAL;
+            m.exit_status = sig as i64;
+        }
+        Some(Exit::Fault {
+            vector,
+            err,
+            addr,
+            rip,
+            ..
+        }) => {
+            m.exit_kind = msg::EXIT_FAULT;
+            (m.fault_vector, m.fault_error, m.fault_addr, m.fault_rip) = (vector, err, addr, rip);
+        }
+        Some(Exit::Exec) => m.exit_kind = msg::EXIT_EXEC,
+        None => {}
     }
 }

@@ -186,15 +186,21 @@ pub struct Proc {
 }
 
 impl Proc {
-    pub(super) const EMPTY: Proc = Proc {
+    /// A slot no process has held, every byte of it zero (the compiler
+    /// puts a static in .bss only then), so the process table starts in .bss rather than as ~2 MiB of the image's
+    /// .data that every run copies into guest RAM (issue 21). Only `state`
+    /// of an Unused slot is ever read: a slot a process left holds its
+    /// fields as they were, and `spawn`/`fork`/`clone` write `EMPTY` over a
+    /// slot before they use it.
+    pub(super) const UNUSED: Proc = Proc {
         state: State::Unused,
         pid: 0,
         tgid: 0,
-        threads: 1,
+        threads: 0,
         ran: 0,
         thread_exit: None,
         cpu: 0,
-        affinity: u32::MAX,
+        affinity: 0,
         stack: (0, 0),
         clear_tid: 0,
         robust_list: 0,
@@ -203,23 +209,29 @@ impl Proc {
         futex_woken: false,
         name: [0; NAME_MAX],
         frame: entry::ZERO_FRAME,
-        fpu: FpuArea::clean(),
+        fpu: FpuArea::ZERO,
         aspace: None,
         pattern_gva: 0,
         pattern: 0,
-        at_line_start: true,
+        at_line_start: false,
         fs_base: 0,
         gs_base: 0,
         module: 0,
         nunknown: 0,
         unknown: [0; MAX_UNKNOWN],
         wake: 0,
-        altstack: AltStack::NONE,
+        altstack: AltStack {
+            sp: 0,
+            flags: 0,
+            size: 0,
+        },
         fds: FdTable::EMPTY,
-        cwd: fs::ROOT,
-        umask: 0o022,
+        cwd: 0,
+        umask: 0,
         ppid: 0,
-        killed: None,
+        // Not None: Option<Exit>'s None is not zero bytes (it takes a
+        // value Exit's tag does not use). Never read in an Unused slot.
+        killed: Some(Exit::Status(0)),
         wstatus: 0,
         forked: false,
         execs: 0,
@@ -227,13 +239,35 @@ impl Proc {
         sigactions: [[0; 4]; 64],
         sigmask: 0,
         pending: 0,
-        siginfo: [SigInfo::USER; 64],
+        siginfo: [SigInfo {
+            code: 0,
+            pid: 0,
+            status: 0,
+            addr: None,
+        }; 64],
         in_handler: false,
         sig_deadline: 0,
         handler_stack: (0, 0),
         restarting: false,
-        sigfpu: FpuArea::clean(),
+        sigfpu: FpuArea::ZERO,
         suspend_mask: None,
+    };
+
+    /// A process as it starts, before spawn/fork/clone fill in who it is:
+    /// `UNUSED` but for the fields whose start value is not zero.
+    pub(super) const EMPTY: Proc = Proc {
+        state: State::Unused,
+        threads: 1,
+        affinity: u32::MAX,
+        fpu: FpuArea::clean(),
+        at_line_start: true,
+        altstack: AltStack::NONE,
+        cwd: fs::ROOT,
+        umask: 0o022,
+        killed: None,
+        siginfo: [SigInfo::USER; 64],
+        sigfpu: FpuArea::clean(),
+        ..Proc::UNUSED
     };
 
     pub fn name(&self) -> &str {
