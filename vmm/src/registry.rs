@@ -8,13 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::addr::Gva;
-use crate::devices::event::{BootEvent, Exit, ProcEvent, RegionKind, Stream, WhereisRequest};
+use crate::devices::event::{BootEvent, Exit, ProcEvent, RegionKind};
 use crate::devices::threads::ThreadsEvent;
-use crate::inspect::HostView;
 use crate::inspect::{self, Budget, Cpu, LiveHost, Options, Peer, Walk2d};
 use crate::memory::GuestRam;
-use crate::observations::{NotMapped, Printed, ProcObservation, RunError, Seen};
+use crate::observations::{ProcObservation, RunError};
 use crate::pagemap::Pagemap;
 use crate::paging::{self, PagingMode};
 
@@ -51,9 +49,11 @@ pub const OUTPUT_BUDGET: usize = 4 << 20;
 pub const MAX_PRINTED: usize = 32;
 pub use printed::{MAX_PRINTED_TRIED, Scanner, printed_addresses};
 
+mod output;
 mod printed;
 #[cfg(test)]
 mod tests;
+mod whereis;
 /// A process with more resident pages than this gets its host frames
 /// looked up from one snapshot of all guest RAM (with `--pages`, or with
 /// `--html`, which looks up each of its page tables).
@@ -317,129 +317,6 @@ impl<'a> Registry<'a> {
             rec.exit_order = Some(order);
             rec.analysis = Some(analysis);
             rec.printed = printed;
-        }
-    }
-
-    /// Keep what process `pid` wrote, within OUTPUT_MAX for it and
-    /// OUTPUT_BUDGET for the run.
-    pub fn output(&mut self, pid: u32, stream: Stream, bytes: &[u8]) {
-        let Some(rec) = self
-            .procs
-            .range_mut((pid, 0)..=(pid, u32::MAX))
-            .next_back()
-            .map(|(_, r)| r)
-        else {
-            return;
-        };
-        rec.first_output.get_or_insert_with(std::time::Instant::now);
-        // Kept twice, interleaved and by stream: each copy is charged.
-        for buf in [
-            &mut rec.output,
-            match stream {
-                Stream::Stdout => &mut rec.stdout,
-                Stream::Stderr => &mut rec.stderr,
-            },
-        ] {
-            let room = OUTPUT_MAX.saturating_sub(buf.len()).min(self.output_budget);
-            let n = bytes.len().min(room);
-            buf.extend_from_slice(&bytes[..n]);
-            self.output_budget -= n;
-            rec.output_truncated |= n < bytes.len();
-        }
-        if rec.exited.is_some() {
-            return;
-        }
-        // Each number this write completes, walked now: its page may be
-        // gone by exit. The process is writing, so its tables are live in
-        // guest memory (its CR3 need not be loaded: a software walk).
-        let host = LiveHost::new(self.ram, self.pagemap);
-        for gva in rec.scanner.scan(&rec.output, false) {
-            let seen = self
-                .mode
-                .and_then(|m| paging::walk(self.ram.mem(), rec.created.cr3.raw(), m, gva).ok())
-                .map(|t| {
-                    let h = host.locate(t.gpa);
-                    Seen {
-                        gpa: t.gpa,
-                        hva: h.hva,
-                        hpa: h.hpa(),
-                    }
-                });
-            rec.when_printed.push((gva, seen));
-        }
-    }
-
-    /// An answer for each address `p` printed (`tried`, with its
-    /// translation when printed), walked at exit while its CR3 is live:
-    /// the first MAX_PRINTED of those in a region or mapped at some point,
-    /// then, while there is room, those outside every region; in the order
-    /// printed.
-    fn printed(
-        &self,
-        cpu: &impl Cpu,
-        host: &LiveHost,
-        p: &ProcEvent,
-        created: &ProcEvent,
-        tried: &[(Gva, Option<Seen>)],
-    ) -> Vec<Printed> {
-        let kind = |e: &ProcEvent, gva| {
-            e.region_of(gva)
-                .and_then(|i| e.regions.get(i))
-                .map(|r| r.kind)
-        };
-        let mut all = Vec::new();
-        for &(gva, seen) in tried {
-            let region = kind(p, gva);
-            let walk = inspect::walk2d(cpu, self.ram.mem(), host, p.pid, p.cr3, gva, &self.opts);
-            let not_mapped = match walk {
-                Some(_) => None,
-                None => Some(NotMapped::classify(region, seen, kind(created, gva))),
-            };
-            all.push(Printed {
-                gva,
-                region,
-                walk,
-                not_mapped,
-            });
-        }
-        let outside = |a: &Printed| matches!(a.not_mapped, Some(NotMapped::Outside));
-        let answered = all.iter().filter(|a| !outside(a)).count();
-        let mut room_outside = MAX_PRINTED.saturating_sub(answered);
-        let mut room = MAX_PRINTED;
-        all.retain(|a| {
-            let keep = room > 0 && if outside(a) { room_outside > 0 } else { true };
-            if keep {
-                room -= 1;
-                if outside(a) {
-                    room_outside -= 1;
-                }
-            }
-            keep
-        });
-        all
-    }
-
-    /// Answer `whereis`: walk the asker's table and follow the GPA to the
-    /// host. None if the address is not mapped.
-    pub fn whereis(&mut self, cpu: &impl Cpu, q: &WhereisRequest) -> Option<Walk2d> {
-        let host = LiveHost::new(self.ram, self.pagemap);
-        let w = inspect::walk2d(cpu, self.ram.mem(), &host, q.pid, q.cr3, q.gva, &self.opts)?;
-        self.record(w.clone());
-        Some(w)
-    }
-
-    /// Keep a 2D walk for the report (the first MAX_RECORDS), and flag it if
-    /// KVM_TRANSLATE disagrees with the software walk.
-    fn record(&mut self, w: Walk2d) {
-        if let Some(kvm) = w.kvm.filter(|_| w.disagrees()) {
-            self.error(RunError::WhereisMismatch {
-                gva: w.gva,
-                software: w.gpa,
-                kvm,
-            });
-        }
-        if self.whereis.len() < MAX_RECORDS {
-            self.whereis.push(w);
         }
     }
 

@@ -7,7 +7,11 @@
 
 use std::collections::HashSet;
 
+use super::{MAX_PRINTED, Registry};
 use crate::addr::Gva;
+use crate::devices::event::ProcEvent;
+use crate::inspect::{self, Cpu, LiveHost};
+use crate::observations::{NotMapped, Printed, Seen};
 
 /// Distinct printed numbers looked up per process at most (the first ones
 /// printed); registry::MAX_PRINTED of those that are mapped are kept.
@@ -84,6 +88,58 @@ impl Scanner {
         // A number cut by `end` was left whole for the next call.
         self.from = i.min(end).max(self.from);
         out
+    }
+}
+
+impl Registry<'_> {
+    /// An answer for each address `p` printed (`tried`, with its
+    /// translation when printed), walked at exit while its CR3 is live:
+    /// the first MAX_PRINTED of those in a region or mapped at some point,
+    /// then, while there is room, those outside every region; in the order
+    /// printed.
+    pub(super) fn printed(
+        &self,
+        cpu: &impl Cpu,
+        host: &LiveHost,
+        p: &ProcEvent,
+        created: &ProcEvent,
+        tried: &[(Gva, Option<Seen>)],
+    ) -> Vec<Printed> {
+        let kind = |e: &ProcEvent, gva| {
+            e.region_of(gva)
+                .and_then(|i| e.regions.get(i))
+                .map(|r| r.kind)
+        };
+        let mut all = Vec::new();
+        for &(gva, seen) in tried {
+            let region = kind(p, gva);
+            let walk = inspect::walk2d(cpu, self.ram.mem(), host, p.pid, p.cr3, gva, &self.opts);
+            let not_mapped = match walk {
+                Some(_) => None,
+                None => Some(NotMapped::classify(region, seen, kind(created, gva))),
+            };
+            all.push(Printed {
+                gva,
+                region,
+                walk,
+                not_mapped,
+            });
+        }
+        let outside = |a: &Printed| matches!(a.not_mapped, Some(NotMapped::Outside));
+        let answered = all.iter().filter(|a| !outside(a)).count();
+        let mut room_outside = MAX_PRINTED.saturating_sub(answered);
+        let mut room = MAX_PRINTED;
+        all.retain(|a| {
+            let keep = room > 0 && if outside(a) { room_outside > 0 } else { true };
+            if keep {
+                room -= 1;
+                if outside(a) {
+                    room_outside -= 1;
+                }
+            }
+            keep
+        });
+        all
     }
 }
 

@@ -6,8 +6,8 @@
 use std::cell::Cell;
 
 use super::*;
-use crate::addr::Gpa;
-use crate::devices::event::{Exit, Prot, Region};
+use crate::addr::{Gpa, Gva};
+use crate::devices::event::{Exit, Prot, Region, Stream};
 use crate::kvm_probe::Flavour;
 use crate::memory::Backing;
 use crate::paging::{Cr3, FlatMem, PageSize, PhysMem, PteFlags, TableBuilder};
