@@ -1,8 +1,10 @@
 //! Guest RAM: one anonymous host mapping (4 KiB pages, transparent huge
 //! pages or hugetlb pages) seen by the guest at GPA 0, handed to KVM as
-//! memslots. The slot table is what turns a GPA into an HVA.
+//! memslots. The slot table is what turns a GPA into an HVA; memory/dirty.rs
+//! reads the dirty log.
 
 mod backing;
+mod dirty;
 mod hugepool;
 pub mod resident;
 
@@ -17,6 +19,7 @@ use vm_memory::{
 use crate::addr::{Gpa, Hva, PAGE};
 
 pub use backing::{Backing, BackingParseError};
+pub use dirty::decode_dirty_bitmap;
 pub use hugepool::{HugePool, parse_meminfo};
 
 /// Why guest RAM could not be set up or queried.
@@ -252,51 +255,6 @@ impl GuestRam {
     pub fn host_page_size(&self) -> Option<u64> {
         self.host_page_size
     }
-
-    /// The guest-physical pages written since the last call (KVM_GET_DIRTY_LOG
-    /// clears the log), over all slots, in ascending order.
-    pub fn dirty_pages(&self, vm: &VmFd) -> Result<Vec<Gpa>, MemoryError> {
-        if !self.registered {
-            return Err(MemoryError::NotRegistered);
-        }
-        let mut pages = Vec::new();
-        for slot in &self.slots {
-            let size = usize::try_from(slot.size).map_err(|_| MemoryError::BadSize(slot.size))?;
-            let bitmap =
-                vm.get_dirty_log(slot.slot, size)
-                    .map_err(|source| MemoryError::DirtyLog {
-                        slot: slot.slot,
-                        source,
-                    })?;
-            pages.extend(decode_dirty_bitmap(&bitmap, slot.gpa, slot.size));
-        }
-        Ok(pages)
-    }
-}
-
-/// The GPAs of the pages whose bits are set in a KVM dirty bitmap: bit i of
-/// word w is page w * 64 + i of the slot. Bits past the slot's end are ignored.
-pub fn decode_dirty_bitmap(bitmap: &[u64], base: Gpa, size: u64) -> Vec<Gpa> {
-    let pages = size / PAGE;
-    let mut out = Vec::new();
-    for (w, &word) in bitmap.iter().enumerate() {
-        let mut bits = word;
-        while bits != 0 {
-            let bit = u64::from(bits.trailing_zeros());
-            bits &= bits - 1;
-            let index = (w as u64).saturating_mul(64).saturating_add(bit);
-            if index >= pages {
-                return out;
-            }
-            if let Some(gpa) = index
-                .checked_mul(PAGE)
-                .and_then(|off| base.checked_add(off))
-            {
-                out.push(gpa);
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -372,24 +330,6 @@ mod tests {
         ));
         let r = GuestRam::new(MIB, Backing::Hugetlb);
         assert!(matches!(r, Err(MemoryError::NotHugeMultiple(_))));
-    }
-
-    #[test]
-    fn dirty_bitmap_decode() {
-        let base = Gpa(0x10_0000);
-        let pages = decode_dirty_bitmap(&[0b101, 1 << 63, 1], base, 130 * PAGE);
-        assert_eq!(
-            pages,
-            vec![
-                Gpa(0x10_0000),
-                Gpa(0x10_2000),
-                Gpa(0x10_0000 + 127 * PAGE),
-                Gpa(0x10_0000 + 128 * PAGE)
-            ]
-        );
-        // Bits past the slot's last page are not pages.
-        assert_eq!(decode_dirty_bitmap(&[1 << 2], base, 2 * PAGE), vec![]);
-        assert_eq!(decode_dirty_bitmap(&[], base, 2 * PAGE), vec![]);
     }
 
     #[test]
