@@ -9,14 +9,17 @@
 use abi::Pod;
 use abi::layout::{
     BOOT_ENV_GPA, BOOT_GUEST_HUGE, BOOT_INFO_GPA, BOOT_INFO_MAGIC, BOOT_INFO_VERSION, BOOT_IRQCHIP,
-    BOOT_PD_GPA, BOOT_PDPT_HIGH_GPA, BOOT_PDPT_LOW_GPA, BOOT_PML4_GPA, BOOT_PML5_GPA,
     BOOT_TTY_STDERR, BOOT_TTY_STDIN, BOOT_TTY_STDOUT, BootInfo, CMDLINE_MAX, ENV_MAX, ENVC_MAX,
-    KERNEL_BASE, MAX_MODULES, Module,
+    MAX_MODULES, Module,
 };
-use kvm_bindings::{kvm_segment, kvm_sregs};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use crate::addr::Gpa;
+
+mod state;
+mod tables;
+
+pub use state::{CpuFeatures, sregs};
 
 /// Where the VMM's GDT lives (inside the BootInfo page, after the struct).
 pub const BOOT_GDT_GPA: u64 = BOOT_INFO_GPA + 0x800;
@@ -31,10 +34,6 @@ const GDT: [u64; 7] = [
     0x00cf_f300_0000_ffff, // 0x2b user DS
     0x00af_fb00_0000_ffff, // 0x33 user CS64
 ];
-
-/// P | RW | U, and PS for 2 MiB leaves.
-const TABLE: u64 = abi::pte::P | abi::pte::RW | abi::pte::US;
-const LEAF_2M: u64 = TABLE | abi::pte::PS;
 
 /// Why the boot structures could not be laid out in guest RAM.
 #[derive(Debug, thiserror::Error)]
@@ -155,100 +154,16 @@ pub fn write(mem: &GuestMemoryMmap, p: &BootParams) -> Result<(), BootError> {
     for (i, d) in GDT.iter().enumerate() {
         mem.write_obj(*d, GuestAddress(BOOT_GDT_GPA + 8 * i as u64))?;
     }
-
-    // Up to 2 GiB of 2 MiB pages in two PDs, shared by both halves.
-    let gibs = p.ram_size.div_ceil(1 << 30).clamp(1, 2);
-    for g in 0..gibs {
-        let pd = BOOT_PD_GPA + 0x1000 * g;
-        for i in 0..512u64 {
-            let pa = (g << 30) + (i << 21);
-            let e = if pa < p.ram_size { pa | LEAF_2M } else { 0 };
-            mem.write_obj(e, GuestAddress(pd + 8 * i))?;
-        }
-        mem.write_obj(pd | TABLE, GuestAddress(BOOT_PDPT_LOW_GPA + 8 * g))?;
-        mem.write_obj(pd | TABLE, GuestAddress(BOOT_PDPT_HIGH_GPA + 8 * (510 + g)))?;
-    }
-    let high = ((KERNEL_BASE >> 39) & 511) * 8;
-    for pml4 in [BOOT_PML4_GPA, BOOT_PML4_GPA + 0x1000] {
-        mem.write_obj(BOOT_PDPT_LOW_GPA | TABLE, GuestAddress(pml4))?;
-        mem.write_obj(BOOT_PDPT_HIGH_GPA | TABLE, GuestAddress(pml4 + high))?;
-    }
-    if p.la57 {
-        // Both halves (PML5[0] and PML5[511]) lead to the same PML4.
-        for pml5 in [BOOT_PML5_GPA, BOOT_PML5_GPA + 0x1000] {
-            mem.write_obj(BOOT_PML4_GPA | TABLE, GuestAddress(pml5))?;
-            mem.write_obj(BOOT_PML4_GPA | TABLE, GuestAddress(pml5 + 511 * 8))?;
-        }
-    }
-    Ok(())
-}
-
-fn segment(selector: u16, code: bool, long: bool) -> kvm_segment {
-    kvm_segment {
-        base: 0,
-        limit: 0xffff_ffff,
-        selector,
-        type_: if code { 0xb } else { 0x3 },
-        present: 1,
-        dpl: 0,
-        db: u8::from(!long),
-        s: 1,
-        l: u8::from(long),
-        g: 1,
-        avl: 0,
-        unusable: 0,
-        padding: 0,
-    }
-}
-
-/// The optional bits of the vCPU's first state, as negotiated with KVM
-/// (cpu::negotiate): KVM refuses a CR4/EFER bit the guest's CPUID does not
-/// have, and sometimes one it does.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CpuFeatures {
-    /// No-execute pages (CPUID `0x8000_0001:EDX[20]`): EFER.NXE.
-    pub nx: bool,
-    /// RDFSBASE and friends (CPUID `7.0:EBX[0]`): CR4.FSGSBASE.
-    pub fsgsbase: bool,
-    /// 5-level paging (CPUID `7.0:ECX[16]`): CR4.LA57 and a PML5 on top;
-    /// the guest can only be given it now, before its first instruction.
-    pub la57: bool,
-    /// XSAVE (CPUID `1:ECX[26]`): CR4.OSXSAVE, with XCR0 set by KVM_SET_XCRS.
-    pub osxsave: bool,
-    /// Physical address bits (CPUID `0x80000008 EAX[7:0]`): entry bits at or
-    /// above it are reserved, which the walker checks.
-    pub maxphyaddr: u8,
-}
-
-/// Long mode, paging on, kernel segments of the Linux layout. CR4 = PAE |
-/// OSFXSR | OSXMMEXCPT, plus FSGSBASE, LA57 and OSXSAVE as negotiated
-/// (HOST-KVM.md's PVM recipe sets FSGSBASE; qemu64 lacks it); EFER = SCE |
-/// LME | LMA, plus NXE when negotiated.
-pub fn sregs(mut s: kvm_sregs, cpu: CpuFeatures) -> kvm_sregs {
-    s.gdt.base = BOOT_GDT_GPA;
-    s.gdt.limit = (GDT.len() * 8 - 1) as u16;
-    s.cs = segment(0x10, true, true);
-    let ds = segment(0x18, false, false);
-    (s.ds, s.es, s.fs, s.gs, s.ss) = (ds, ds, ds, ds, ds);
-    s.cr3 = if cpu.la57 {
-        BOOT_PML5_GPA
-    } else {
-        BOOT_PML4_GPA
-    };
-    s.cr4 = (1 << 5)
-        | (1 << 9)
-        | (1 << 10)
-        | if cpu.fsgsbase { 1 << 16 } else { 0 }
-        | if cpu.la57 { 1 << 12 } else { 0 }
-        | if cpu.osxsave { 1 << 18 } else { 0 };
-    s.cr0 = 0x8005_0033; // PG AM WP NE ET MP PE
-    s.efer = 0x501 | if cpu.nx { 1 << 11 } else { 0 };
-    s
+    tables::write(mem, p.ram_size, p.la57)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use abi::layout::{
+        BOOT_PD_GPA, BOOT_PDPT_HIGH_GPA, BOOT_PDPT_LOW_GPA, BOOT_PML4_GPA, BOOT_PML5_GPA,
+    };
+    use kvm_bindings::kvm_sregs;
 
     fn mem() -> GuestMemoryMmap {
         GuestMemoryMmap::from_ranges(&[(GuestAddress(0), 64 << 20)]).expect("test memory")
