@@ -254,22 +254,7 @@ fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
         msg::PROC_EXITING => true,
         e => return Err(out_of_range("event", e as u64, 2)),
     };
-    let exit = match p.exit_kind {
-        _ if !exiting => None,
-        msg::EXIT_FAULT => Some(Exit::Fault(Fault {
-            vector: p.fault_vector,
-            error_code: p.fault_error,
-            address: Gva(p.fault_addr),
-            rip: Gva(p.fault_rip),
-        })),
-        msg::EXIT_SIGNAL => match u32::try_from(p.exit_status) {
-            Ok(sig @ 1..=64) => Some(Exit::Signal(sig)),
-            _ => return Err(out_of_range("exit_status", p.exit_status as u64, 64)),
-        },
-        msg::EXIT_NONE | msg::EXIT_NORMAL => Some(Exit::Status(p.exit_status)),
-        msg::EXIT_EXEC => Some(Exit::Exec),
-        k => return Err(out_of_range("exit_kind", k as u64, msg::EXIT_EXEC.into())),
-    };
+    let exit = exit(p, exiting)?;
     if !exiting && p.exit_kind > msg::EXIT_EXEC {
         return Err(out_of_range(
             "exit_kind",
@@ -282,34 +267,7 @@ fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
     if p.ppid == p.pid && p.pid != 0 {
         return Err(ProtocolError::OwnParent(p.pid));
     }
-    let regions = regions
-        .iter()
-        .enumerate()
-        .map(|(index, r)| {
-            let bad = ProtocolError::BadRegion {
-                index,
-                kind: r.kind,
-                start: r.start,
-                end: r.end,
-            };
-            let k = region_kind(r.kind).ok_or(bad.clone())?;
-            if r.start >= r.end || r.start % 4096 != 0 || r.end % 4096 != 0 || r.end > 1 << 47 {
-                return Err(bad);
-            }
-            Ok(Region {
-                kind: k,
-                span: Gva(r.start)..Gva(r.end),
-                prot: Prot {
-                    read: r.prot & msg::PROT_R != 0,
-                    write: r.prot & msg::PROT_W != 0,
-                    exec: r.prot & msg::PROT_X != 0,
-                },
-                faults: r.faults,
-                cow_faults: r.cow_faults,
-                file: file_of(r, files),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let regions = decode_regions(regions, files)?;
     Ok(ProcEvent {
         pid: p.pid,
         name: String::from_utf8_lossy(msg::until_nul(&p.name)).into_owned(),
@@ -352,6 +310,70 @@ fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
         },
         exit,
     })
+}
+
+/// How an exiting process ended, from a Proc message (None when it is
+/// being created).
+fn exit(p: &msg::Proc, exiting: bool) -> Result<Option<Exit>, ProtocolError> {
+    let out_of_range = |field, value: u64, max: u64| ProtocolError::OutOfRange {
+        kind: msg::KIND_PROC,
+        field,
+        value,
+        max,
+    };
+    let exit = match p.exit_kind {
+        _ if !exiting => None,
+        msg::EXIT_FAULT => Some(Exit::Fault(Fault {
+            vector: p.fault_vector,
+            error_code: p.fault_error,
+            address: Gva(p.fault_addr),
+            rip: Gva(p.fault_rip),
+        })),
+        msg::EXIT_SIGNAL => match u32::try_from(p.exit_status) {
+            Ok(sig @ 1..=64) => Some(Exit::Signal(sig)),
+            _ => return Err(out_of_range("exit_status", p.exit_status as u64, 64)),
+        },
+        msg::EXIT_NONE | msg::EXIT_NORMAL => Some(Exit::Status(p.exit_status)),
+        msg::EXIT_EXEC => Some(Exit::Exec),
+        k => return Err(out_of_range("exit_kind", k as u64, msg::EXIT_EXEC.into())),
+    };
+    Ok(exit)
+}
+
+/// A Proc message's regions, each checked (known kind, page-aligned,
+/// nonempty, below 2^47) and named by its file when it maps one.
+fn decode_regions(
+    regions: &[msg::Region],
+    files: &[msg::FileName],
+) -> Result<Vec<Region>, ProtocolError> {
+    regions
+        .iter()
+        .enumerate()
+        .map(|(index, r)| {
+            let bad = ProtocolError::BadRegion {
+                index,
+                kind: r.kind,
+                start: r.start,
+                end: r.end,
+            };
+            let k = region_kind(r.kind).ok_or(bad.clone())?;
+            if r.start >= r.end || r.start % 4096 != 0 || r.end % 4096 != 0 || r.end > 1 << 47 {
+                return Err(bad);
+            }
+            Ok(Region {
+                kind: k,
+                span: Gva(r.start)..Gva(r.end),
+                prot: Prot {
+                    read: r.prot & msg::PROT_R != 0,
+                    write: r.prot & msg::PROT_W != 0,
+                    exec: r.prot & msg::PROT_X != 0,
+                },
+                faults: r.faults,
+                cow_faults: r.cow_faults,
+                file: file_of(r, files),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
 }
 
 mod console;
