@@ -8,7 +8,7 @@ pub use unknown::UnknownPorts;
 
 use crate::addr::Gpa;
 use crate::devices::console::{self, Console};
-use crate::devices::event::{ConsoleChunk, Event};
+use crate::devices::event::{ConsoleChunk, Event, WhereisRequest};
 use crate::devices::hypercall::{self, Outcome, WhereisReply};
 use crate::devices::stdin::{Got, Stdin};
 use crate::memory::GuestRam;
@@ -153,89 +153,116 @@ impl<'a> Ports<'a> {
             }
         };
         match event {
-            Event::Console { chunks, reply } => {
-                let mut broken = 0;
-                for c in &chunks {
-                    if !self.console_chunk(c) {
-                        broken |= hypercall::broken_bit(c.stream);
-                    }
-                }
-                if broken != 0 {
-                    // Nobody reads the stream: the kernel gives the writer
-                    // SIGPIPE (abi::msg::Console).
-                    if hypercall::write_console_broken(self.ram.mem(), reply, broken).is_err() {
-                        self.registry.error(RunError::AnswerNotWritten { gpa });
-                        return Outcome::Invalid;
-                    }
-                    return Outcome::Failed;
-                }
-            }
+            Event::Console { chunks, reply } => self.console(&chunks, reply, gpa),
             Event::Boot(b) => {
                 self.outbox = b.outbox;
                 self.registry.boot(b);
+                Outcome::Ok
             }
-            Event::Mark { .. } => {}
-            Event::Threads(t) => self.registry.threads(t),
-            Event::StdinRead { pid, want, reply } => {
-                let got = if self.registry.is_first_program(pid) {
-                    self.stdin.read(want)
-                } else {
-                    Got::Bytes(Vec::new())
-                };
-                let Got::Bytes(bytes) = got else {
-                    return Outcome::Failed;
-                };
-                if hypercall::write_stdin(self.ram.mem(), reply, &bytes).is_err() {
-                    self.registry.error(RunError::AnswerNotWritten { gpa });
-                    return Outcome::Invalid;
-                }
+            Event::Mark { .. } => Outcome::Ok,
+            Event::Threads(t) => {
+                self.registry.threads(t);
+                Outcome::Ok
             }
+            Event::StdinRead { pid, want, reply } => self.stdin_read(pid, want, reply, gpa),
             Event::Proc(p) => {
                 let created = p.exit.is_none().then_some((p.pid, p.module));
                 self.registry.proc(cpu, p);
                 if let (Some(d), Some((pid, module))) = (&mut self.debugger, created) {
                     d.created(cpu.fd, &self.registry, pid, module);
                 }
+                Outcome::Ok
             }
-            Event::DebugTrap { msg, at } => {
-                let Some(d) = &mut self.debugger else {
-                    return Outcome::Failed;
-                };
-                let Some(answer) = d.trap(cpu.fd, &self.registry, &msg) else {
-                    return Outcome::Failed;
-                };
-                if hypercall::write_debug_trap(self.ram.mem(), at, &answer).is_err() {
-                    self.registry.error(RunError::AnswerNotWritten { gpa });
-                    return Outcome::Invalid;
-                }
+            Event::DebugTrap { msg, at } => self.debug_trap(cpu, &msg, at, gpa),
+            Event::Whereis(q) => self.whereis(cpu, &q, gpa),
+        }
+    }
+
+    /// Console records, in the order written; tells the kernel which
+    /// streams nobody reads.
+    fn console(&mut self, chunks: &[ConsoleChunk], reply: Gpa, gpa: Gpa) -> Outcome {
+        let mut broken = 0;
+        for c in chunks {
+            if !self.console_chunk(c) {
+                broken |= hypercall::broken_bit(c.stream);
             }
-            Event::Whereis(q) => {
-                let found = self.registry.whereis(cpu, &q);
-                let reply = match &found {
-                    None => WhereisReply::NotMapped,
-                    Some(w) => WhereisReply::Found {
-                        gpa: w.gpa,
-                        hva: w.host.hva,
-                        frame: w.host.frame.clone(),
-                        guest_page_size: w.guest_page_size.bytes(),
-                        host_page_size: w.host.page_size,
-                        kvm_gpa: w.kvm,
-                        walk: w
-                            .levels
-                            .iter()
-                            .map(|l| (l.guest.entry_gpa, l.guest.entry, l.entry_hpa))
-                            .collect(),
-                    },
-                };
-                let answer = hypercall::encode_answer(q.gva, &reply);
-                if hypercall::write_answer(self.ram.mem(), q.reply, &answer).is_err() {
-                    self.registry.error(RunError::AnswerNotWritten { gpa });
-                    return Outcome::Invalid;
-                }
-                if found.is_none() {
-                    return Outcome::Failed;
-                }
-            }
+        }
+        if broken == 0 {
+            return Outcome::Ok;
+        }
+        // Nobody reads the stream: the kernel gives the writer
+        // SIGPIPE (abi::msg::Console).
+        if hypercall::write_console_broken(self.ram.mem(), reply, broken).is_err() {
+            self.registry.error(RunError::AnswerNotWritten { gpa });
+            return Outcome::Invalid;
+        }
+        Outcome::Failed
+    }
+
+    /// A read of stdin: only the first --run program reads microvmm's.
+    fn stdin_read(&mut self, pid: u32, want: usize, reply: Gpa, gpa: Gpa) -> Outcome {
+        let got = if self.registry.is_first_program(pid) {
+            self.stdin.read(want)
+        } else {
+            Got::Bytes(Vec::new())
+        };
+        let Got::Bytes(bytes) = got else {
+            return Outcome::Failed;
+        };
+        if hypercall::write_stdin(self.ram.mem(), reply, &bytes).is_err() {
+            self.registry.error(RunError::AnswerNotWritten { gpa });
+            return Outcome::Invalid;
+        }
+        Outcome::Ok
+    }
+
+    /// A process stopped at a breakpoint or step: the debugger answers.
+    fn debug_trap(
+        &mut self,
+        cpu: &LiveCpu,
+        msg: &abi::msg::DebugTrap,
+        at: Gpa,
+        gpa: Gpa,
+    ) -> Outcome {
+        let Some(d) = &mut self.debugger else {
+            return Outcome::Failed;
+        };
+        let Some(answer) = d.trap(cpu.fd, &self.registry, msg) else {
+            return Outcome::Failed;
+        };
+        if hypercall::write_debug_trap(self.ram.mem(), at, &answer).is_err() {
+            self.registry.error(RunError::AnswerNotWritten { gpa });
+            return Outcome::Invalid;
+        }
+        Outcome::Ok
+    }
+
+    /// whereis: the chain of one address of the asking process.
+    fn whereis(&mut self, cpu: &LiveCpu, q: &WhereisRequest, gpa: Gpa) -> Outcome {
+        let found = self.registry.whereis(cpu, q);
+        let reply = match &found {
+            None => WhereisReply::NotMapped,
+            Some(w) => WhereisReply::Found {
+                gpa: w.gpa,
+                hva: w.host.hva,
+                frame: w.host.frame.clone(),
+                guest_page_size: w.guest_page_size.bytes(),
+                host_page_size: w.host.page_size,
+                kvm_gpa: w.kvm,
+                walk: w
+                    .levels
+                    .iter()
+                    .map(|l| (l.guest.entry_gpa, l.guest.entry, l.entry_hpa))
+                    .collect(),
+            },
+        };
+        let answer = hypercall::encode_answer(q.gva, &reply);
+        if hypercall::write_answer(self.ram.mem(), q.reply, &answer).is_err() {
+            self.registry.error(RunError::AnswerNotWritten { gpa });
+            return Outcome::Invalid;
+        }
+        if found.is_none() {
+            return Outcome::Failed;
         }
         Outcome::Ok
     }

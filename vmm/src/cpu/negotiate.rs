@@ -117,6 +117,45 @@ fn errno_text(errno: i32) -> String {
     format!("errno {errno}, {what}")
 }
 
+/// The control-register step: all of `want` in one KVM_SET_SREGS where KVM
+/// agrees, else the mandatory base and then each optional feature bit by
+/// bit, each refusal noted in `refused`. The agreed sregs are left set.
+fn agree_sregs(
+    v: &mut impl InitialState,
+    base: kvm_sregs,
+    want: CpuFeatures,
+    refused: &mut Vec<Refusal>,
+) -> Result<CpuFeatures, MandatoryRefused> {
+    if v.set_sregs(&boot::sregs(base, want)).is_ok() {
+        return Ok(want);
+    }
+    let mut acc = want;
+    for (f, _) in OPTIONAL {
+        set(&mut acc, f, false);
+    }
+    set_agreed(v, base, acc)?;
+    for (f, bit) in OPTIONAL {
+        if !has(&want, f) {
+            continue;
+        }
+        let mut next = acc;
+        set(&mut next, f, true);
+        match v.set_sregs(&boot::sregs(base, next)) {
+            Ok(()) => acc = next,
+            Err(e) => refused.push(Refusal {
+                feature: f,
+                why: format!(
+                    "KVM_SET_SREGS refused {bit} ({}), though KVM_GET_SUPPORTED_CPUID offers it",
+                    errno_text(e)
+                ),
+            }),
+        }
+    }
+    // The last try may have been a refusal: leave the agreed state set.
+    set_agreed(v, base, acc)?;
+    Ok(acc)
+}
+
 /// Try `want` (from CPUID and `--cpu`) on the vCPU: all of it first, which
 /// is one ioctl where KVM agrees; otherwise bit by bit. Then XCR0, widest
 /// first. `base` is the vCPU's current sregs.
@@ -127,34 +166,7 @@ pub fn negotiate(
     want_xcr0: u64,
 ) -> Result<Agreed, MandatoryRefused> {
     let mut refused = Vec::new();
-    let mut cpu = want;
-    if v.set_sregs(&boot::sregs(base, cpu)).is_err() {
-        let mut acc = want;
-        for (f, _) in OPTIONAL {
-            set(&mut acc, f, false);
-        }
-        set_agreed(v, base, acc)?;
-        for (f, bit) in OPTIONAL {
-            if !has(&want, f) {
-                continue;
-            }
-            let mut next = acc;
-            set(&mut next, f, true);
-            match v.set_sregs(&boot::sregs(base, next)) {
-                Ok(()) => acc = next,
-                Err(e) => refused.push(Refusal {
-                    feature: f,
-                    why: format!(
-                        "KVM_SET_SREGS refused {bit} ({}), though KVM_GET_SUPPORTED_CPUID offers it",
-                        errno_text(e)
-                    ),
-                }),
-            }
-        }
-        cpu = acc;
-        // The last try may have been a refusal: leave the agreed state set.
-        set_agreed(v, base, cpu)?;
-    }
+    let mut cpu = agree_sregs(v, base, want, &mut refused)?;
     if !cpu.osxsave {
         return Ok(Agreed {
             cpu,

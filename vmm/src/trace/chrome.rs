@@ -257,9 +257,9 @@ mod tests {
     use super::*;
     use crate::trace::ring::{FaultKind, VmExit};
 
-    #[test]
-    fn switches_become_nested_slices_and_every_event_is_complete() {
-        let log = TraceLog {
+    /// Process 1 runs, faults and takes a VM exit; process 2 runs and exits.
+    fn two_processes() -> TraceLog {
+        TraceLog {
             events: vec![
                 Event::Switch {
                     tsc: 1000,
@@ -296,7 +296,12 @@ mod tests {
             }],
             guest_dropped: 3,
             vmm_dropped: 0,
-        };
+        }
+    }
+
+    #[test]
+    fn switches_become_nested_slices_and_every_event_is_complete() {
+        let log = two_processes();
         let clock = Clock {
             tsc_khz: 1_000_000,
             pair: (0, 0),
