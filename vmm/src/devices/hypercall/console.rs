@@ -11,12 +11,7 @@ use crate::devices::event::{ConsoleChunk, Stream};
 /// The checked records of the message `c`, in order.
 pub fn chunks(c: &msg::Console) -> Result<Vec<ConsoleChunk>, ProtocolError> {
     let kind = msg::KIND_CONSOLE;
-    let bad = |field, value: u64, max: u64| ProtocolError::OutOfRange {
-        kind,
-        field,
-        value,
-        max,
-    };
+    let bad = super::out_of_range(kind);
     let mut rest =
         c.bytes
             .get(..c.len as usize)

@@ -72,6 +72,17 @@ pub enum ProtocolError {
     },
 }
 
+/// `ProtocolError::OutOfRange` for message kind `kind`, as a function of
+/// the field, its value and the largest allowed: each decoder makes one.
+pub(super) fn out_of_range(kind: u32) -> impl Fn(&'static str, u64, u64) -> ProtocolError {
+    move |field, value, max| ProtocolError::OutOfRange {
+        kind,
+        field,
+        value,
+        max,
+    }
+}
+
 /// Decode the message the guest placed at `gpa`.
 pub fn read(mem: &GuestMemoryMmap, ram_size: u64, gpa: Gpa) -> Result<Event, ProtocolError> {
     let gpa = gpa.raw();
@@ -146,12 +157,11 @@ pub fn decode(kind: u32, body: &[u8], gpa: Gpa) -> Result<Event, ProtocolError> 
         msg::KIND_STDIN => {
             let m = msg::Stdin::from_bytes(body).ok_or_else(short)?;
             if m.len as usize > msg::STDIN_MAX {
-                return Err(ProtocolError::OutOfRange {
-                    kind,
-                    field: "len",
-                    value: m.len as u64,
-                    max: msg::STDIN_MAX as u64,
-                });
+                return Err(out_of_range(kind)(
+                    "len",
+                    m.len as u64,
+                    msg::STDIN_MAX as u64,
+                ));
             }
             Ok(Event::StdinRead {
                 pid: m.pid,
@@ -233,12 +243,7 @@ fn file_of(r: &msg::Region, files: &[msg::FileName]) -> Option<String> {
 
 fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
     let kind = msg::KIND_PROC;
-    let out_of_range = |field, value: u64, max: u64| ProtocolError::OutOfRange {
-        kind,
-        field,
-        value,
-        max,
-    };
+    let out_of_range = out_of_range(kind);
     let regions = p.regions.get(..p.nregions as usize).ok_or(out_of_range(
         "nregions",
         p.nregions as u64,
@@ -315,12 +320,7 @@ fn proc(p: &msg::Proc) -> Result<ProcEvent, ProtocolError> {
 /// How an exiting process ended, from a Proc message (None when it is
 /// being created).
 fn exit(p: &msg::Proc, exiting: bool) -> Result<Option<Exit>, ProtocolError> {
-    let out_of_range = |field, value: u64, max: u64| ProtocolError::OutOfRange {
-        kind: msg::KIND_PROC,
-        field,
-        value,
-        max,
-    };
+    let out_of_range = out_of_range(msg::KIND_PROC);
     let exit = match p.exit_kind {
         _ if !exiting => None,
         msg::EXIT_FAULT => Some(Exit::Fault(Fault {

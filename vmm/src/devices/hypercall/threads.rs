@@ -14,12 +14,7 @@ const USER_END: u64 = 1 << 47;
 /// A checked `ThreadsEvent` from the message `m`.
 pub fn threads(m: &msg::Threads) -> Result<ThreadsEvent, ProtocolError> {
     let kind = msg::KIND_THREADS;
-    let bad = |field, value: u64, max: u64| ProtocolError::OutOfRange {
-        kind,
-        field,
-        value,
-        max,
-    };
+    let bad = super::out_of_range(kind);
     let listed = m.threads.get(..m.nthreads as usize).ok_or(bad(
         "nthreads",
         m.nthreads.into(),
