@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::common::{Cc, build, microvmm_direct};
-use crate::{output, sock_dir, start};
+use crate::{output, sock_dir, start, start_both};
 
 /// A gdb remote-protocol packet.
 fn packet(body: &[u8]) -> Vec<u8> {
@@ -84,25 +84,9 @@ fn ctrl_c_stops_a_running_guest_and_garbage_ends_the_session() {
 
 #[test]
 fn a_disconnect_mid_run_lets_the_guest_finish() {
-    let (Some(first), Some(second)) = (
-        build("gdb_first", Cc::StaticDebug),
-        build("gdb_second", Cc::StaticDebug),
-    ) else {
+    let Some((first, sock, vm)) = start_both("drop") else {
         return;
     };
-    let dir = sock_dir("drop");
-    let sock = dir.join("sock");
-    let vm = start(
-        &sock,
-        &[
-            "--timeout",
-            "120",
-            "--run",
-            first.to_str().unwrap(),
-            "--run",
-            second.to_str().unwrap(),
-        ],
-    );
     let mut s = connect(&sock);
     s.write_all(&packet(b"?")).unwrap();
     assert!(reply(&mut s).is_some_and(|r| r.starts_with("T05")));

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::common::{Cc, build, have, skip};
-use crate::{output, sock_dir, start};
+use crate::{output, sock_dir, start, start_both};
 
 /// gdb -batch with `program`'s symbols, connected to `sock`, running `cmds`.
 fn gdb(program: &Path, sock: &Path, cmds: &[&str]) -> String {
@@ -37,25 +37,9 @@ fn gdb_stops_in_a_program_and_sees_both_processes() {
     if !have_gdb() {
         return;
     }
-    let (Some(first), Some(second)) = (
-        build("gdb_first", Cc::StaticDebug),
-        build("gdb_second", Cc::StaticDebug),
-    ) else {
+    let Some((first, sock, vm)) = start_both("session") else {
         return;
     };
-    let dir = sock_dir("session");
-    let sock = dir.join("sock");
-    let vm = start(
-        &sock,
-        &[
-            "--timeout",
-            "120",
-            "--run",
-            first.to_str().unwrap(),
-            "--run",
-            second.to_str().unwrap(),
-        ],
-    );
     let g = gdb(
         &first,
         &sock,

@@ -14,6 +14,7 @@ mod common;
 mod clients;
 mod debugger;
 
+use common::{Cc, build};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -24,6 +25,28 @@ fn sock_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("socket dir");
     d
+}
+
+/// gdb_first and gdb_second (built with -g -static) as two `--run`
+/// programs of one microvmm waiting for gdb on a socket named for `test`:
+/// gdb_first's path (for its symbols), the socket and microvmm. None when
+/// the C compiler is missing (a skip, or a failure in CI: `build`).
+fn start_both(test: &str) -> Option<(PathBuf, PathBuf, Child)> {
+    let first = build("gdb_first", Cc::StaticDebug)?;
+    let second = build("gdb_second", Cc::StaticDebug)?;
+    let sock = sock_dir(test).join("sock");
+    let vm = start(
+        &sock,
+        &[
+            "--timeout",
+            "120",
+            "--run",
+            first.to_str().unwrap(),
+            "--run",
+            second.to_str().unwrap(),
+        ],
+    );
+    Some((first, sock, vm))
 }
 
 /// microvmm with `--gdb unix:SOCK` and `args`, once its socket exists.
