@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Cc, build, microvmm, microvmm_direct, procs, skip, test_guest};
+use common::{Cc, build, go_build, microvmm, microvmm_direct, procs, test_guest};
 use std::process::Command;
 
 #[test]
@@ -202,27 +202,9 @@ fn two_threads_faulting_on_one_page_at_once_both_go_on() {
 /// one and two vCPUs. Needs `go` (Debian's golang-go; a skip fails in CI).
 #[test]
 fn a_go_program_runs_the_same_under_two_vcpus() {
-    let go = Command::new("go").arg("version").output();
-    if !go.is_ok_and(|o| o.status.success()) {
-        skip::<()>("go (Debian's golang-go)");
+    let Some(bin) = go_build("goroutines") else {
         return;
-    }
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("go-smp");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let bin = dir.join("goroutines");
-    let ok = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../tests/programs/goroutines.go"),
-        )
-        .env("CGO_ENABLED", "0")
-        .env("GOCACHE", dir.join("cache"))
-        .status()
-        .expect("go build")
-        .success();
-    assert!(ok, "go build goroutines");
+    };
     let bin = bin.display().to_string();
     for cpus in ["1", "2"] {
         let r = microvmm_direct(&["-q", "--cpus", cpus, "--run", &bin, "--timeout", "60"]);

@@ -131,3 +131,29 @@ pub fn build(name: &str, cc: Cc) -> Option<PathBuf> {
 pub fn path_str(p: &std::path::Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
+
+/// tests/programs/NAME.go built static (CGO_ENABLED=0) into target/, or
+/// None (a skip, which fails in CI) without Go.
+pub fn go_build(name: &str) -> Option<std::path::PathBuf> {
+    // `go` has no --version: `go version` says whether it runs.
+    let go = Command::new("go").arg("version").output();
+    if !go.is_ok_and(|o| o.status.success()) {
+        return skip("go (Debian's golang-go)");
+    }
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("go");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let src = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../tests/programs/{name}.go"));
+    let bin = dir.join(name);
+    let ok = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .env("CGO_ENABLED", "0")
+        .env("GOCACHE", dir.join("cache"))
+        .status()
+        .expect("go build")
+        .success();
+    assert!(ok, "go build {name}");
+    Some(bin)
+}

@@ -2,36 +2,8 @@
 //! pipes and preemption behave as on the host, and a nil dereference is
 //! Go's panic. Skipped without the go toolchain (except in CI).
 
-use std::process::Command;
-
-use crate::common::{microvmm_direct, same_as_host, skip};
+use crate::common::{go_build, microvmm_direct, same_as_host};
 use crate::guest;
-
-/// tests/programs/NAME.go built static (CGO_ENABLED=0) into target/, or
-/// None (a skip, which fails in CI) without Go.
-fn go_build(name: &str) -> Option<std::path::PathBuf> {
-    // `go` has no --version: `go version` says whether it runs.
-    let go = Command::new("go").arg("version").output();
-    if !go.is_ok_and(|o| o.status.success()) {
-        return skip("go (Debian's golang-go)");
-    }
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("go-threads");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let src = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../tests/programs/{name}.go"));
-    let bin = dir.join(name);
-    let ok = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .env("CGO_ENABLED", "0")
-        .env("GOCACHE", dir.join("cache"))
-        .status()
-        .expect("go build")
-        .success();
-    assert!(ok, "go build {name}");
-    Some(bin)
-}
 
 /// A static Go program with goroutines and a WaitGroup (CI installs Go;
 /// elsewhere the test skips without it).
