@@ -34,11 +34,6 @@ pub fn init() {
 pub fn tick() {
     TICKS.fetch_add(1, Ordering::Relaxed);
     TICKS_CPU[crate::smp::cpu()].fetch_add(1, Ordering::Relaxed);
-    eoi();
-}
-
-/// End of interrupt, for the LAPIC (a tick or an IPI).
-pub fn eoi() {
     apic::eoi();
 }
 

@@ -44,7 +44,7 @@ extern "C" fn trap_entry(f: &mut TrapFrame) {
     }
     crate::smp::gate();
     if f.vec == crate::smp::IPI_VECTOR as u64 {
-        crate::timer::eoi();
+        crate::apic::eoi();
     }
     if !proc::enter(f, false) {
         dispatch(f);
